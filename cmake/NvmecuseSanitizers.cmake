@@ -1,0 +1,10 @@
+# Applies NVMECUSE_SANITIZE globally so that tests, libraries and apps agree.
+if(NVMECUSE_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+elseif(NVMECUSE_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(NOT NVMECUSE_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "NVMECUSE_SANITIZE must be empty, 'address' or 'thread'")
+endif()

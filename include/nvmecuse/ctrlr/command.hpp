@@ -1,0 +1,68 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <system_error>
+
+#include "nvmecuse/spec/nvme.hpp"
+#include "nvmecuse/transport/buffer.hpp"
+
+namespace nvmecuse::ctrlr {
+
+using transport::DataBuffer;
+
+/// Which queue a command goes to.
+enum class QueueKind : std::uint8_t { admin, io };
+
+/// A command as the rest of the program hands it to a Controller.
+/// The Command owns its buffers; they come back in the Result.
+struct Command {
+    nvme::SubmissionQueueEntry sqe{};  ///< cid is assigned by the controller
+    /// Direction of `data` (and `metadata`). `from_opcode()` derives it the
+    /// way the Linux driver does for passthrough (opcode bits 1:0).
+    nvme::DataTransfer direction = nvme::DataTransfer::none;
+    DataBuffer data;
+    DataBuffer metadata;
+    /// 0 means the controller's default for the queue kind.
+    std::chrono::milliseconds timeout{0};
+
+    /// A command whose direction follows its opcode; a bidirectional opcode
+    /// is left `bidirectional` and refused by submit().
+    static Command from_opcode(const nvme::SubmissionQueueEntry& sqe, DataBuffer data = {},
+                               DataBuffer metadata = {})
+    {
+        Command c;
+        c.sqe = sqe;
+        c.data = std::move(data);
+        c.metadata = std::move(metadata);
+        c.direction = (c.data.empty() && c.metadata.empty()) ? nvme::DataTransfer::none
+                                                             : nvme::data_transfer(sqe.opc);
+        return c;
+    }
+};
+
+/// What became of a Command.
+struct Result {
+    /// Set when the command did not complete on the controller:
+    /// `timed_out` (no completion within the timeout; the core aborts it),
+    /// `operation_canceled` (reset or shutdown swept it away),
+    /// `not_connected` (transport down), `invalid_argument` (refused before
+    /// submission: bidirectional data, a buffer the transport cannot map).
+    /// When set, status/dw0/dw1 carry no meaning.
+    std::error_code error;
+    nvme::Status status{};   ///< the completion's status when !error
+    std::uint32_t dw0 = 0;   ///< completion DW0 ("result")
+    std::uint32_t dw1 = 0;   ///< completion DW1
+    DataBuffer data;         ///< the command's buffers, handed back
+    DataBuffer metadata;
+
+    [[nodiscard]] bool completed() const noexcept { return !error; }
+    [[nodiscard]] bool ok() const noexcept { return !error && status.is_success(); }
+};
+
+/// Called exactly once per submitted command, on the controller's owner thread.
+/// Must not block; it may submit further commands.
+using CompletionHandler = std::move_only_function<void(Result&&)>;
+
+} // namespace nvmecuse::ctrlr

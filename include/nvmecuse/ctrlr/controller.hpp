@@ -1,0 +1,116 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "nvmecuse/ctrlr/command.hpp"
+#include "nvmecuse/spec/nvme.hpp"
+#include "nvmecuse/transport/transport.hpp"
+
+namespace nvmecuse::ctrlr {
+
+/// What the core knows about one active namespace (from Identify Namespace).
+struct NamespaceInfo {
+    std::uint32_t nsid = 0;
+    nvme::IdentifyNamespace id{};
+    std::uint32_t lba_data_size = 0;  ///< bytes per logical block (current format)
+    std::uint16_t metadata_size = 0;  ///< metadata bytes per logical block
+    bool extended_metadata = false;   ///< metadata interleaved with data (FLBAS bit 4)
+    [[nodiscard]] std::uint64_t size_bytes() const noexcept { return id.nsze * lba_data_size; }
+};
+
+/// A consistent snapshot of the identify data the core caches. Replaced as a
+/// whole (never mutated) when a rescan, reset or format changes it, so a
+/// reader holding one sees a stable picture.
+struct ControllerInfo {
+    nvme::IdentifyController id{};
+    std::map<std::uint32_t, NamespaceInfo> namespaces;  ///< active namespaces by nsid
+    std::uint64_t generation = 0;                       ///< increments on every change
+};
+
+/// A change in the active namespace set or in a namespace's shape.
+struct NamespaceEvent {
+    enum class Kind : std::uint8_t { added, removed, changed };
+    Kind kind;
+    std::uint32_t nsid;
+};
+
+/// The controller core: one owner thread per controller owns the transport
+/// and its queues; everything else talks to it through its mailbox.
+///
+/// It keeps Asynchronous Event Requests outstanding, refreshes the cached
+/// identify data when namespaces change (AER, rescan, reset, or a successful
+/// admin command whose effects change namespaces, as the Linux driver does
+/// after passthrough), enforces per-command timeouts (abort, then reset if
+/// the abort does not help), and fails outstanding commands cleanly on reset
+/// and shutdown.
+class Controller {
+public:
+    struct Options {
+        std::string name = "nvme";                         ///< for logs
+        std::chrono::milliseconds admin_timeout{60'000};   ///< Linux admin_timeout default
+        std::chrono::milliseconds io_timeout{30'000};      ///< Linux io_timeout default
+        std::uint16_t io_queues = 1;
+        std::uint16_t io_queue_depth = 256;
+        std::uint32_t max_outstanding_aers = 4;            ///< capped by Identify AERL+1
+        /// How long the owner thread polls for new work before sleeping.
+        std::chrono::microseconds spin_before_sleep{20};
+    };
+
+    /// Takes ownership of `transport`, starts the owner thread, and brings
+    /// the controller up synchronously (enable, Identify, Number of Queues,
+    /// I/O queues, namespace scan, AERs). Any thread.
+    [[nodiscard]] static std::expected<std::unique_ptr<Controller>, std::error_code>
+    start(std::unique_ptr<transport::Transport> transport, Options options);
+
+    /// Stops the owner thread; commands still outstanding complete with
+    /// `operation_canceled` before it returns. Must not be called on the owner thread.
+    ~Controller();
+    Controller(const Controller&) = delete;
+    Controller& operator=(const Controller&) = delete;
+
+    /// Any thread. Queues `command`; `handler` runs exactly once on the owner
+    /// thread. A bidirectional command completes with `invalid_argument`.
+    void submit(QueueKind queue, Command command, CompletionHandler handler);
+
+    /// Any thread but the owner thread. submit() and wait.
+    [[nodiscard]] Result execute(QueueKind queue, Command command);
+
+    /// Any thread. Controller reset: outstanding commands complete with
+    /// `operation_canceled`, the controller is re-enabled and rescanned.
+    void reset(std::move_only_function<void(std::error_code)> done);
+    /// Any thread. NVM subsystem reset where the transport supports it.
+    void subsystem_reset(std::move_only_function<void(std::error_code)> done);
+    /// Any thread. Re-reads Identify Controller and the namespace list,
+    /// publishing a new ControllerInfo and NamespaceEvents for what changed.
+    void rescan(std::move_only_function<void(std::error_code)> done);
+
+    /// Any thread. The current snapshot (never null after start()).
+    [[nodiscard]] std::shared_ptr<const ControllerInfo> info() const;
+
+    using ListenerId = std::uint64_t;
+    /// Any thread. `listener` runs on the owner thread after each published
+    /// change (the new info() is already visible). Must not block.
+    ListenerId add_namespace_listener(std::function<void(const NamespaceEvent&)> listener);
+    /// Any thread. After it returns the listener is never called again
+    /// (unless called from within the listener itself, on the owner thread).
+    void remove_namespace_listener(ListenerId id);
+
+    /// Static transport facts.
+    [[nodiscard]] const transport::TransportInfo& transport_info() const;
+
+    class Impl;
+
+private:
+    explicit Controller(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace nvmecuse::ctrlr
