@@ -140,7 +140,8 @@ struct Uint128 {
                 rem = cur % 1000000000u;
             }
             const bool more = nonzero();
-            for (int i = 0; i < 9 && (more || rem != 0 || out.empty()); ++i) {
+            // Inner chunks keep their leading zeros; the top chunk does not.
+            for (int i = 0; i < 9; ++i) {
                 out.push_back(static_cast<char>('0' + rem % 10));
                 rem /= 10;
                 if (!more && rem == 0) break;
