@@ -1,0 +1,1 @@
+// admin_firmware: being written

@@ -1,0 +1,1 @@
+// admin_log_pages: being written

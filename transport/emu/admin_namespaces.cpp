@@ -1,0 +1,1 @@
+// admin_namespaces: being written

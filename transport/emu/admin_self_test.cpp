@@ -1,0 +1,1 @@
+// admin_self_test: being written

@@ -1,0 +1,1 @@
+// io_commands: being written
