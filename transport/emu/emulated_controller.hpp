@@ -287,6 +287,43 @@ private:
     std::deque<nvme::SelfTestResult> self_test_results_;  // newest first, at most 20
     /// Finishes a self-test whose time has come (called lazily before use).
     void update_self_test();
+
+    // ---- features, firmware, self-test: accessors and reset hooks
+    //      (admin_features.cpp, admin_firmware.cpp, admin_self_test.cpp) ----
+    /// Current value of a feature in its cdw11 / dw0 encoding (the default
+    /// until a Set Features changed it). `nsid` matters only for namespace
+    /// specific features (Error Recovery); controller-wide ones ignore it.
+    /// Temperature Threshold: pass the TMPSEL/THSEL selector bits of cdw11
+    /// in `selector` (0 = composite over-temperature threshold).
+    [[nodiscard]] std::uint32_t feature_value(nvme::FeatureId fid, std::uint32_t nsid = 0,
+                                              std::uint32_t selector = 0) const;
+    /// True when every bit of `mask` is set in the Asynchronous Event
+    /// Configuration (FID 0Bh), e.g.
+    /// `nvme::feat::async_event_configuration::NamespaceAttributeNotices::mask`.
+    [[nodiscard]] bool async_event_enabled(std::uint32_t mask) const;
+    /// Composite temperature thresholds (FID 04h, TMPSEL 0) in Kelvin.
+    [[nodiscard]] std::uint16_t over_temperature_threshold() const;
+    [[nodiscard]] std::uint16_t under_temperature_threshold() const;
+    /// Volatile Write Cache enabled (FID 06h WCE).
+    [[nodiscard]] bool write_cache_enabled() const;
+    /// Device self-test log header: {current operation (self-test code, 0 =
+    /// none), percent complete}. Call update_self_test() first.
+    [[nodiscard]] std::pair<std::uint8_t, std::uint8_t> self_test_progress() const;
+    /// Everything a Controller Level Reset does to features (current values
+    /// return to saved), firmware (the pending slot becomes active) and a
+    /// running self-test (aborted, result 2). controller_reset() calls this
+    /// once; each of the three parts is idempotent and callable alone.
+    void on_controller_reset();
+    void reset_features();          ///< current = saved; timestamp restarts at 0
+    void apply_pending_firmware();  ///< active_slot_ = next_reset_slot_ if pending
+    /// Ends a running self-test with `result` (no-op when none runs).
+    void abort_self_test(nvme::SelfTestResultCode result);
+    /// Pushes a self-test result (newest first, at most 20 kept).
+    void record_self_test_result(std::uint8_t code, nvme::SelfTestResultCode result,
+                                 std::uint32_t nsid);
+    /// Firmware revision that an image carries ("NVCFW" + 8 chars, or "F" +
+    /// 7 hex digits of a checksum).
+    [[nodiscard]] static std::array<char, 8> firmware_revision_of(std::span<const std::byte> image);
 };
 
 } // namespace nvmecuse::emu
