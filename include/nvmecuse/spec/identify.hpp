@@ -50,9 +50,9 @@ enum class CommandSet : uint8_t { nvm = 0x00, key_value = 0x01, zoned_namespace 
 
 /// Power State Descriptor, NVMe Base 2.0 Figure 276.
 struct PowerStateDescriptor {
-    uint16_t mp;  ///< maximum power (units per flags.mxps)
+    uint16_t mp; ///< maximum power (units per flags.mxps)
     uint8_t rsvd2;
-    uint8_t flags;  ///< mxps bit 0, nops bit 1
+    uint8_t flags; ///< mxps bit 0, nops bit 1
     uint32_t enlat;
     uint32_t exlat;
     uint8_t rrt;
@@ -60,20 +60,21 @@ struct PowerStateDescriptor {
     uint8_t rwt;
     uint8_t rwl;
     uint16_t idlp;
-    uint8_t ips;  ///< idle power scale, bits 7:6
+    uint8_t ips; ///< idle power scale, bits 7:6
     uint8_t rsvd19;
     uint16_t actp;
-    uint8_t apws;  ///< active power workload 2:0, active power scale 7:6
+    uint8_t apws; ///< active power workload 2:0, active power scale 7:6
     std::array<uint8_t, 9> rsvd23;
 };
 static_assert(sizeof(PowerStateDescriptor) == 32);
-static_assert(offsetof(PowerStateDescriptor, enlat) == 4 && offsetof(PowerStateDescriptor, idlp) == 16 &&
+static_assert(offsetof(PowerStateDescriptor, enlat) == 4 &&
+              offsetof(PowerStateDescriptor, idlp) == 16 &&
               offsetof(PowerStateDescriptor, apws) == 22);
 
 namespace psd_flags {
-inline constexpr uint8_t mxps = 1u << 0;  ///< max power in 0.0001 W (else 0.01 W)
-inline constexpr uint8_t nops = 1u << 1;  ///< non-operational state
-}  // namespace psd_flags
+inline constexpr uint8_t mxps = 1u << 0; ///< max power in 0.0001 W (else 0.01 W)
+inline constexpr uint8_t nops = 1u << 1; ///< non-operational state
+} // namespace psd_flags
 
 /// Identify Controller data structure, NVMe Base 2.0 Figure 275.
 struct IdentifyController {
@@ -101,9 +102,9 @@ struct IdentifyController {
     uint16_t crdt2;
     uint16_t crdt3;
     std::array<uint8_t, 119> rsvd134;
-    uint8_t nvmsr;  ///< NVMe-MI: NVM subsystem report
-    uint8_t vwci;   ///< NVMe-MI: VPD write cycle information
-    uint8_t mec;    ///< NVMe-MI: management endpoint capabilities
+    uint8_t nvmsr; ///< NVMe-MI: NVM subsystem report
+    uint8_t vwci;  ///< NVMe-MI: VPD write cycle information
+    uint8_t mec;   ///< NVMe-MI: management endpoint capabilities
     // Admin command set attributes and optional controller capabilities
     uint16_t oacs;
     uint8_t acl;
@@ -163,7 +164,7 @@ struct IdentifyController {
     Uint128 maxdna;
     uint32_t maxcna;
     std::array<uint8_t, 204> rsvd564;
-    std::array<char, 256> subnqn;  ///< NUL terminated UTF-8 (set_nul_padded)
+    std::array<char, 256> subnqn; ///< NUL terminated UTF-8 (set_nul_padded)
     std::array<uint8_t, 768> rsvd1024;
     // NVMe over Fabrics
     uint32_t ioccsz;
@@ -179,7 +180,8 @@ struct IdentifyController {
     std::array<uint8_t, 1024> vs;
 };
 static_assert(sizeof(IdentifyController) == identify_data_size);
-static_assert(std::is_trivially_copyable_v<IdentifyController> && std::is_standard_layout_v<IdentifyController>);
+static_assert(std::is_trivially_copyable_v<IdentifyController> &&
+              std::is_standard_layout_v<IdentifyController>);
 static_assert(offsetof(IdentifyController, sn) == 4);
 static_assert(offsetof(IdentifyController, mn) == 24);
 static_assert(offsetof(IdentifyController, fr) == 64);
@@ -220,7 +222,7 @@ inline constexpr uint8_t multi_port = 1u << 0;
 inline constexpr uint8_t multi_controller = 1u << 1;
 inline constexpr uint8_t sriov = 1u << 2;
 inline constexpr uint8_t ana_reporting = 1u << 3;
-}  // namespace cmic
+} // namespace cmic
 
 /// oaes: Optional Asynchronous Events Supported.
 namespace oaes {
@@ -233,7 +235,7 @@ inline constexpr uint32_t endurance_group_aggregate = 1u << 14;
 inline constexpr uint32_t normal_nvm_subsystem_shutdown = 1u << 15;
 inline constexpr uint32_t zone_descriptor_changed = 1u << 27;
 inline constexpr uint32_t discovery_log_page_change = 1u << 31;
-}  // namespace oaes
+} // namespace oaes
 
 /// ctratt: Controller Attributes.
 namespace ctratt {
@@ -253,7 +255,7 @@ inline constexpr uint32_t variable_capacity_management = 1u << 12;
 inline constexpr uint32_t delete_endurance_group = 1u << 13;
 inline constexpr uint32_t delete_nvm_set = 1u << 14;
 inline constexpr uint32_t extended_lba_formats = 1u << 15;
-}  // namespace ctratt
+} // namespace ctratt
 
 /// oacs: Optional Admin Command Support.
 namespace oacs {
@@ -268,36 +270,37 @@ inline constexpr uint16_t virtualization_management = 1u << 7;
 inline constexpr uint16_t doorbell_buffer_config = 1u << 8;
 inline constexpr uint16_t get_lba_status = 1u << 9;
 inline constexpr uint16_t command_and_feature_lockdown = 1u << 10;
-}  // namespace oacs
+} // namespace oacs
 
 /// frmw: Firmware Updates.
 namespace frmw {
 inline constexpr uint8_t first_slot_read_only = 1u << 0;
-using NumSlots = Field<1, 3, uint8_t>;  ///< number of slots, 1..7
+using NumSlots = Field<1, 3, uint8_t>; ///< number of slots, 1..7
 inline constexpr uint8_t activation_without_reset = 1u << 4;
 inline constexpr uint8_t multiple_update_detection = 1u << 5;
-}  // namespace frmw
+} // namespace frmw
 
 /// lpa: Log Page Attributes.
 namespace lpa {
 inline constexpr uint8_t smart_per_namespace = 1u << 0;
 inline constexpr uint8_t commands_supported_effects = 1u << 1;
-inline constexpr uint8_t extended_data = 1u << 2;  ///< NUMDU/LPO supported
+inline constexpr uint8_t extended_data = 1u << 2; ///< NUMDU/LPO supported
 inline constexpr uint8_t telemetry = 1u << 3;
 inline constexpr uint8_t persistent_event = 1u << 4;
 inline constexpr uint8_t misc_log_pages = 1u << 5;
 inline constexpr uint8_t telemetry_data_area_4 = 1u << 6;
-}  // namespace lpa
+} // namespace lpa
 
 /// sqes / cqes: required (3:0) and maximum (7:4) entry size as log2 bytes.
 namespace queue_entry_size {
 using Required = Field<0, 4, uint8_t>;
 using Maximum = Field<4, 4, uint8_t>;
 /// 0x66 for 64-byte SQEs, 0x44 for 16-byte CQEs.
-[[nodiscard]] constexpr uint8_t make(uint8_t required_log2, uint8_t maximum_log2) noexcept {
+[[nodiscard]] constexpr uint8_t make(uint8_t required_log2, uint8_t maximum_log2) noexcept
+{
     return static_cast<uint8_t>(Required::make(required_log2) | Maximum::make(maximum_log2));
 }
-}  // namespace queue_entry_size
+} // namespace queue_entry_size
 
 /// oncs: Optional NVM Command Support.
 namespace oncs {
@@ -305,12 +308,12 @@ inline constexpr uint16_t compare = 1u << 0;
 inline constexpr uint16_t write_uncorrectable = 1u << 1;
 inline constexpr uint16_t dataset_management = 1u << 2;
 inline constexpr uint16_t write_zeroes = 1u << 3;
-inline constexpr uint16_t save_select = 1u << 4;  ///< Save/Select in Set/Get Features
+inline constexpr uint16_t save_select = 1u << 4; ///< Save/Select in Set/Get Features
 inline constexpr uint16_t reservations = 1u << 5;
 inline constexpr uint16_t timestamp = 1u << 6;
 inline constexpr uint16_t verify = 1u << 7;
 inline constexpr uint16_t copy = 1u << 8;
-}  // namespace oncs
+} // namespace oncs
 
 /// fuses: Fused Operation Support.
 namespace fuses {
@@ -323,7 +326,7 @@ inline constexpr uint8_t format_all_namespaces = 1u << 0;
 inline constexpr uint8_t secure_erase_all_namespaces = 1u << 1;
 inline constexpr uint8_t crypto_erase = 1u << 2;
 inline constexpr uint8_t format_nsid_all_unsupported = 1u << 3;
-}  // namespace fna
+} // namespace fna
 
 /// vwc: Volatile Write Cache.
 namespace vwc {
@@ -333,11 +336,11 @@ using FlushBroadcast = Field<1, 2, uint8_t>;
 inline constexpr uint8_t flush_broadcast_not_indicated = 0;
 inline constexpr uint8_t flush_broadcast_unsupported = 2;
 inline constexpr uint8_t flush_broadcast_supported = 3;
-}  // namespace vwc
+} // namespace vwc
 
 /// sgls: SGL Support.
 namespace sgls {
-using Support = Field<0, 2>;  ///< 0 none, 1 no alignment, 2 dword alignment
+using Support = Field<0, 2>; ///< 0 none, 1 no alignment, 2 dword alignment
 inline constexpr uint32_t keyed_data_block = 1u << 2;
 inline constexpr uint32_t bit_bucket = 1u << 16;
 inline constexpr uint32_t mptr_contiguous_byte_aligned = 1u << 17;
@@ -345,7 +348,7 @@ inline constexpr uint32_t oversized_sgl = 1u << 18;
 inline constexpr uint32_t mptr_sgl = 1u << 19;
 inline constexpr uint32_t address_as_offset = 1u << 20;
 inline constexpr uint32_t transport_data_block = 1u << 21;
-}  // namespace sgls
+} // namespace sgls
 
 /// anacap: ANA Capabilities.
 namespace anacap {
@@ -356,7 +359,7 @@ inline constexpr uint8_t persistent_loss = 1u << 3;
 inline constexpr uint8_t change = 1u << 4;
 inline constexpr uint8_t grpid_static = 1u << 6;
 inline constexpr uint8_t grpid_in_ns_management = 1u << 7;
-}  // namespace anacap
+} // namespace anacap
 
 // ---------------------------------------------------------------------------
 // Identify Namespace (CNS 00h), NVM Command Set
@@ -364,11 +367,14 @@ inline constexpr uint8_t grpid_in_ns_management = 1u << 7;
 
 /// LBA Format Data Structure, NVM Command Set 2.0 Figure 98.
 struct LbaFormat {
-    uint16_t ms;    ///< metadata size in bytes
-    uint8_t lbads;  ///< LBA data size, log2 bytes (9 = 512)
-    uint8_t rp;     ///< relative performance, bits 1:0
+    uint16_t ms;   ///< metadata size in bytes
+    uint8_t lbads; ///< LBA data size, log2 bytes (9 = 512)
+    uint8_t rp;    ///< relative performance, bits 1:0
 
-    [[nodiscard]] constexpr uint32_t lba_data_size() const noexcept { return lbads ? (1u << lbads) : 0u; }
+    [[nodiscard]] constexpr uint32_t lba_data_size() const noexcept
+    {
+        return lbads ? (1u << lbads) : 0u;
+    }
     [[nodiscard]] friend constexpr bool operator==(const LbaFormat&, const LbaFormat&) = default;
 };
 static_assert(sizeof(LbaFormat) == 4);
@@ -382,8 +388,8 @@ struct IdentifyNamespace {
     uint64_t ncap;
     uint64_t nuse;
     uint8_t nsfeat;
-    uint8_t nlbaf;  ///< number of LBA formats, 0's based
-    uint8_t flbas;  ///< see flbas namespace
+    uint8_t nlbaf; ///< number of LBA formats, 0's based
+    uint8_t flbas; ///< see flbas namespace
     uint8_t mc;
     uint8_t dpc;
     uint8_t dps;
@@ -422,7 +428,8 @@ struct IdentifyNamespace {
     std::array<uint8_t, 3704> vs;
 };
 static_assert(sizeof(IdentifyNamespace) == identify_data_size);
-static_assert(std::is_trivially_copyable_v<IdentifyNamespace> && std::is_standard_layout_v<IdentifyNamespace>);
+static_assert(std::is_trivially_copyable_v<IdentifyNamespace> &&
+              std::is_standard_layout_v<IdentifyNamespace>);
 static_assert(offsetof(IdentifyNamespace, nsfeat) == 24);
 static_assert(offsetof(IdentifyNamespace, flbas) == 26);
 static_assert(offsetof(IdentifyNamespace, dlfeat) == 33);
@@ -453,42 +460,50 @@ using IndexHigh = Field<5, 2, uint8_t>;
 inline constexpr uint8_t extended_metadata = 1u << 4;
 
 /// Format index 0..63 encoded in an flbas byte.
-[[nodiscard]] constexpr uint8_t index(uint8_t v) noexcept {
+[[nodiscard]] constexpr uint8_t index(uint8_t v) noexcept
+{
     return static_cast<uint8_t>(IndexLow::get(v) | (IndexHigh::get(v) << 4));
 }
 /// True when metadata is transferred at the end of each LBA.
-[[nodiscard]] constexpr bool is_extended(uint8_t v) noexcept { return (v & extended_metadata) != 0; }
+[[nodiscard]] constexpr bool is_extended(uint8_t v) noexcept
+{
+    return (v & extended_metadata) != 0;
+}
 /// flbas byte for a format index 0..63.
-[[nodiscard]] constexpr uint8_t make(uint8_t format_index, bool extended = false) noexcept {
-    return static_cast<uint8_t>(IndexLow::make(format_index & 0xfu) | IndexHigh::make(format_index >> 4) |
+[[nodiscard]] constexpr uint8_t make(uint8_t format_index, bool extended = false) noexcept
+{
+    return static_cast<uint8_t>(IndexLow::make(format_index & 0xfu) |
+                                IndexHigh::make(format_index >> 4) |
                                 (extended ? extended_metadata : 0u));
 }
-}  // namespace flbas
+} // namespace flbas
 static_assert(flbas::index(flbas::make(37, true)) == 37 && flbas::make(37) == 0x45);
 
 /// The LBA format the namespace is formatted with.
-[[nodiscard]] constexpr const LbaFormat& current_lba_format(const IdentifyNamespace& ns) noexcept {
+[[nodiscard]] constexpr const LbaFormat& current_lba_format(const IdentifyNamespace& ns) noexcept
+{
     return ns.lbaf[flbas::index(ns.flbas) & 63u];
 }
 /// Logical block data size of the namespace in bytes (0 if unformatted).
-[[nodiscard]] constexpr uint32_t lba_data_size(const IdentifyNamespace& ns) noexcept {
+[[nodiscard]] constexpr uint32_t lba_data_size(const IdentifyNamespace& ns) noexcept
+{
     return current_lba_format(ns).lba_data_size();
 }
 
 /// nsfeat: Namespace Features.
 namespace nsfeat {
 inline constexpr uint8_t thin_provisioning = 1u << 0;
-inline constexpr uint8_t atomic_parameters = 1u << 1;  ///< NSABP: nawun/nawupf/nacwu valid
-inline constexpr uint8_t deallocated_error = 1u << 2;  ///< DAE
+inline constexpr uint8_t atomic_parameters = 1u << 1; ///< NSABP: nawun/nawupf/nacwu valid
+inline constexpr uint8_t deallocated_error = 1u << 2; ///< DAE
 inline constexpr uint8_t uid_reuse = 1u << 3;
-inline constexpr uint8_t optimal_performance = 1u << 4;  ///< npwg..nows valid
-}  // namespace nsfeat
+inline constexpr uint8_t optimal_performance = 1u << 4; ///< npwg..nows valid
+} // namespace nsfeat
 
 /// dps: End-to-end Data Protection Type Settings.
 namespace dps {
-using Pit = Field<0, 3, uint8_t>;  ///< 0 none, 1..3 protection type
-inline constexpr uint8_t first_bytes = 1u << 3;  ///< PI in first bytes of metadata
-}  // namespace dps
+using Pit = Field<0, 3, uint8_t>;               ///< 0 none, 1..3 protection type
+inline constexpr uint8_t first_bytes = 1u << 3; ///< PI in first bytes of metadata
+} // namespace dps
 
 /// nmic: Namespace Multi-path I/O and Namespace Sharing Capabilities.
 namespace nmic {
@@ -497,10 +512,10 @@ inline constexpr uint8_t shared = 1u << 0;
 
 /// dlfeat: Deallocate Logical Block Features.
 namespace dlfeat {
-using ReadBehavior = Field<0, 3, uint8_t>;  ///< 0 unknown, 1 zeroes, 2 ones
+using ReadBehavior = Field<0, 3, uint8_t>; ///< 0 unknown, 1 zeroes, 2 ones
 inline constexpr uint8_t write_zeroes_deallocate = 1u << 3;
 inline constexpr uint8_t guard_crc = 1u << 4;
-}  // namespace dlfeat
+} // namespace dlfeat
 
 /// nsattr: Namespace Attributes.
 namespace nsattr {
@@ -530,12 +545,17 @@ static_assert(sizeof(ControllerList) == identify_data_size && offsetof(Controlle
 enum class NidType : uint8_t { ieee_eui64 = 0x1, nguid = 0x2, uuid = 0x3, csi = 0x4 };
 
 /// Required NIDL for a descriptor type (0 for unknown types).
-[[nodiscard]] constexpr uint8_t nid_length(NidType t) noexcept {
+[[nodiscard]] constexpr uint8_t nid_length(NidType t) noexcept
+{
     switch (t) {
-        case NidType::ieee_eui64: return 8;
-        case NidType::nguid: return 16;
-        case NidType::uuid: return 16;
-        case NidType::csi: return 1;
+    case NidType::ieee_eui64:
+        return 8;
+    case NidType::nguid:
+        return 16;
+    case NidType::uuid:
+        return 16;
+    case NidType::csi:
+        return 1;
     }
     return 0;
 }
@@ -560,7 +580,7 @@ namespace iocs_vector {
 inline constexpr uint64_t nvm = 1u << 0;
 inline constexpr uint64_t key_value = 1u << 1;
 inline constexpr uint64_t zoned_namespace = 1u << 2;
-}  // namespace iocs_vector
+} // namespace iocs_vector
 
 /// I/O Command Set Independent Identify Namespace (CNS 08h), NVMe Base 2.0
 /// Figure 280.
@@ -574,7 +594,7 @@ struct IdentifyNamespaceCsIndependent {
     uint8_t rsvd9;
     uint16_t nvmsetid;
     uint16_t endgid;
-    uint8_t nstat;  ///< bit 0: namespace ready
+    uint8_t nstat; ///< bit 0: namespace ready
     std::array<uint8_t, 4081> rsvd15;
 };
 static_assert(sizeof(IdentifyNamespaceCsIndependent) == identify_data_size);
@@ -594,6 +614,7 @@ struct IdentifyControllerNvm {
     std::array<uint8_t, 4080> rsvd16;
 };
 static_assert(sizeof(IdentifyControllerNvm) == identify_data_size);
-static_assert(offsetof(IdentifyControllerNvm, dmrsl) == 4 && offsetof(IdentifyControllerNvm, dmsl) == 8);
+static_assert(offsetof(IdentifyControllerNvm, dmrsl) == 4 &&
+              offsetof(IdentifyControllerNvm, dmsl) == 8);
 
-}  // namespace nvme
+} // namespace nvme

@@ -70,10 +70,11 @@ inline constexpr auto log_page_names = std::to_array<NameEntry<LogPageId>>({
     {LogPageId::reservation_notification, "Reservation Notification"},
     {LogPageId::sanitize_status, "Sanitize Status"},
 });
-}  // namespace detail
+} // namespace detail
 
 /// Spec name of a log page ("SMART / Health Information"); "Unknown" otherwise.
-[[nodiscard]] constexpr std::string_view name(LogPageId id) noexcept {
+[[nodiscard]] constexpr std::string_view name(LogPageId id) noexcept
+{
     return lookup_name(detail::log_page_names, id);
 }
 
@@ -88,10 +89,10 @@ struct SupportedLogPagesLog {
 static_assert(sizeof(SupportedLogPagesLog) == 1024);
 
 namespace supported_log_page {
-inline constexpr uint32_t lsupp = 1u << 0;  ///< LID supported
-inline constexpr uint32_t ios = 1u << 1;    ///< index offset supported
-using Lidsp = Field<16, 16>;                ///< LID specific parameter
-}  // namespace supported_log_page
+inline constexpr uint32_t lsupp = 1u << 0; ///< LID supported
+inline constexpr uint32_t ios = 1u << 1;   ///< index offset supported
+using Lidsp = Field<16, 16>;               ///< LID specific parameter
+} // namespace supported_log_page
 
 // ---------------------------------------------------------------------------
 // 01h Error Information
@@ -102,34 +103,38 @@ struct ErrorInformationEntry {
     uint64_t error_count;
     uint16_t sqid;
     uint16_t cmdid;
-    uint16_t status_field;  ///< Status::to_cqe_status(phase): phase tag in bit 0
-    uint16_t parm_error_location;  ///< byte 7:0, bit 10:8 of the offending field
+    uint16_t status_field;        ///< Status::to_cqe_status(phase): phase tag in bit 0
+    uint16_t parm_error_location; ///< byte 7:0, bit 10:8 of the offending field
     uint64_t lba;
     uint32_t nsid;
-    uint8_t vs;  ///< vendor specific log page with more detail, 0 if none
+    uint8_t vs; ///< vendor specific log page with more detail, 0 if none
     uint8_t trtype;
     std::array<uint8_t, 2> rsvd30;
-    uint64_t cs;  ///< command specific information
+    uint64_t cs; ///< command specific information
     uint16_t trtype_spec_info;
     std::array<uint8_t, 22> rsvd42;
 };
 static_assert(sizeof(ErrorInformationEntry) == 64);
 static_assert(std::is_trivially_copyable_v<ErrorInformationEntry> &&
               std::is_standard_layout_v<ErrorInformationEntry>);
-static_assert(offsetof(ErrorInformationEntry, status_field) == 12 && offsetof(ErrorInformationEntry, lba) == 16 &&
-              offsetof(ErrorInformationEntry, nsid) == 24 && offsetof(ErrorInformationEntry, trtype) == 29 &&
-              offsetof(ErrorInformationEntry, cs) == 32 && offsetof(ErrorInformationEntry, trtype_spec_info) == 40);
+static_assert(offsetof(ErrorInformationEntry, status_field) == 12 &&
+              offsetof(ErrorInformationEntry, lba) == 16 &&
+              offsetof(ErrorInformationEntry, nsid) == 24 &&
+              offsetof(ErrorInformationEntry, trtype) == 29 &&
+              offsetof(ErrorInformationEntry, cs) == 32 &&
+              offsetof(ErrorInformationEntry, trtype_spec_info) == 40);
 
 namespace parm_error_location {
 using Byte = Field<0, 8, uint16_t>;
 using BitPos = Field<8, 3, uint16_t>;
 /// Location value for byte `byte` (0..63 of the SQE), bit `bit` (0..7).
-[[nodiscard]] constexpr uint16_t make(uint16_t byte, uint16_t bit) noexcept {
+[[nodiscard]] constexpr uint16_t make(uint16_t byte, uint16_t bit) noexcept
+{
     return static_cast<uint16_t>(Byte::make(byte) | BitPos::make(bit));
 }
 /// "Not specific to a particular command" / unknown location.
 inline constexpr uint16_t none = 0xffff;
-}  // namespace parm_error_location
+} // namespace parm_error_location
 
 // ---------------------------------------------------------------------------
 // 02h SMART / Health Information
@@ -140,25 +145,25 @@ inline constexpr uint16_t none = 0xffff;
 /// other fields are naturally aligned.
 struct SmartHealthLog {
     uint8_t critical_warning;
-    Unaligned<uint16_t> composite_temperature;  ///< Kelvin
-    uint8_t avail_spare;         ///< percent
-    uint8_t avail_spare_thresh;  ///< percent
+    Unaligned<uint16_t> composite_temperature; ///< Kelvin
+    uint8_t avail_spare;                       ///< percent
+    uint8_t avail_spare_thresh;                ///< percent
     uint8_t percent_used;
     uint8_t endurance_group_critical_warning_summary;
     std::array<uint8_t, 25> rsvd7;
-    Uint128 data_units_read;  ///< thousands of 512-byte units, rounded up
+    Uint128 data_units_read; ///< thousands of 512-byte units, rounded up
     Uint128 data_units_written;
     Uint128 host_read_commands;
     Uint128 host_write_commands;
-    Uint128 controller_busy_time;  ///< minutes
+    Uint128 controller_busy_time; ///< minutes
     Uint128 power_cycles;
     Uint128 power_on_hours;
     Uint128 unsafe_shutdowns;
     Uint128 media_errors;
     Uint128 num_err_log_entries;
-    uint32_t warning_temp_time;   ///< minutes
-    uint32_t critical_comp_time;  ///< minutes
-    std::array<uint16_t, 8> temp_sensor;  ///< Kelvin, 0 = not implemented
+    uint32_t warning_temp_time;          ///< minutes
+    uint32_t critical_comp_time;         ///< minutes
+    std::array<uint16_t, 8> temp_sensor; ///< Kelvin, 0 = not implemented
     uint32_t thm_temp1_trans_count;
     uint32_t thm_temp2_trans_count;
     uint32_t thm_temp1_total_time;
@@ -166,7 +171,8 @@ struct SmartHealthLog {
     std::array<uint8_t, 280> rsvd232;
 };
 static_assert(sizeof(SmartHealthLog) == 512);
-static_assert(std::is_trivially_copyable_v<SmartHealthLog> && std::is_standard_layout_v<SmartHealthLog>);
+static_assert(std::is_trivially_copyable_v<SmartHealthLog> &&
+              std::is_standard_layout_v<SmartHealthLog>);
 static_assert(offsetof(SmartHealthLog, composite_temperature) == 1);
 static_assert(offsetof(SmartHealthLog, avail_spare) == 3);
 static_assert(offsetof(SmartHealthLog, endurance_group_critical_warning_summary) == 6);
@@ -186,7 +192,7 @@ inline constexpr uint8_t nvm_subsystem_reliability = 1u << 2;
 inline constexpr uint8_t read_only = 1u << 3;
 inline constexpr uint8_t volatile_memory_backup = 1u << 4;
 inline constexpr uint8_t pmr_read_only = 1u << 5;
-}  // namespace critical_warning
+} // namespace critical_warning
 
 /// 0 degrees Celsius in Kelvin as the spec rounds it (NVMe Base 2.0, 4.3.2).
 inline constexpr uint16_t kelvin_offset = 273;
@@ -197,9 +203,9 @@ inline constexpr uint16_t kelvin_offset = 273;
 
 /// Firmware Slot Information (LID 03h), NVMe Base 2.0 Figure 208.
 struct FirmwareSlotLog {
-    uint8_t afi;  ///< active slot 2:0, slot activated at next reset 6:4
+    uint8_t afi; ///< active slot 2:0, slot activated at next reset 6:4
     std::array<uint8_t, 7> rsvd1;
-    std::array<std::array<char, 8>, 7> frs;  ///< revision of slots 1..7 (frs[0] = slot 1)
+    std::array<std::array<char, 8>, 7> frs; ///< revision of slots 1..7 (frs[0] = slot 1)
     std::array<uint8_t, 448> rsvd64;
 };
 static_assert(sizeof(FirmwareSlotLog) == 512 && offsetof(FirmwareSlotLog, frs) == 8 &&
@@ -208,7 +214,7 @@ static_assert(sizeof(FirmwareSlotLog) == 512 && offsetof(FirmwareSlotLog, frs) =
 namespace afi {
 using ActiveSlot = Field<0, 3, uint8_t>;
 using NextResetSlot = Field<4, 3, uint8_t>;
-}  // namespace afi
+} // namespace afi
 
 // ---------------------------------------------------------------------------
 // 04h Changed Namespace List
@@ -228,27 +234,28 @@ static_assert(sizeof(ChangedNamespaceList) == 4096);
 /// Commands Supported and Effects (LID 05h), NVMe Base 2.0 Figure 210:
 /// one Commands Supported and Effects Data Structure per opcode.
 struct CommandsSupportedEffectsLog {
-    std::array<uint32_t, 256> acs;   ///< admin commands, indexed by opcode
-    std::array<uint32_t, 256> iocs;  ///< I/O commands, indexed by opcode
+    std::array<uint32_t, 256> acs;  ///< admin commands, indexed by opcode
+    std::array<uint32_t, 256> iocs; ///< I/O commands, indexed by opcode
     std::array<uint8_t, 2048> rsvd2048;
 };
-static_assert(sizeof(CommandsSupportedEffectsLog) == 4096 && offsetof(CommandsSupportedEffectsLog, iocs) == 1024);
+static_assert(sizeof(CommandsSupportedEffectsLog) == 4096 &&
+              offsetof(CommandsSupportedEffectsLog, iocs) == 1024);
 
 /// Bits of one Commands Supported and Effects Data Structure (Figure 211).
 namespace command_effects {
-inline constexpr uint32_t csupp = 1u << 0;  ///< command supported
-inline constexpr uint32_t lbcc = 1u << 1;   ///< logical block content change
-inline constexpr uint32_t ncc = 1u << 2;    ///< namespace capability change
-inline constexpr uint32_t nic = 1u << 3;    ///< namespace inventory change
-inline constexpr uint32_t ccc = 1u << 4;    ///< controller capability change
-using Cser = Field<14, 2>;  ///< command submission and execution relaxations (NVMe 2.1)
-using Cse = Field<16, 3>;   ///< command submission and execution
-inline constexpr uint32_t uss = 1u << 19;  ///< UUID selection supported
+inline constexpr uint32_t csupp = 1u << 0; ///< command supported
+inline constexpr uint32_t lbcc = 1u << 1;  ///< logical block content change
+inline constexpr uint32_t ncc = 1u << 2;   ///< namespace capability change
+inline constexpr uint32_t nic = 1u << 3;   ///< namespace inventory change
+inline constexpr uint32_t ccc = 1u << 4;   ///< controller capability change
+using Cser = Field<14, 2>; ///< command submission and execution relaxations (NVMe 2.1)
+using Cse = Field<16, 3>;  ///< command submission and execution
+inline constexpr uint32_t uss = 1u << 19; ///< UUID selection supported
 /// Values of Cse.
 inline constexpr uint32_t cse_no_restriction = 0;
 inline constexpr uint32_t cse_single_per_namespace = 1;
 inline constexpr uint32_t cse_single_per_controller = 2;
-}  // namespace command_effects
+} // namespace command_effects
 
 // ---------------------------------------------------------------------------
 // 06h Device Self-test
@@ -259,9 +266,9 @@ inline constexpr uint32_t cse_single_per_controller = 2;
 /// LBA are never 8-aligned: they are stored Unaligned and the struct has
 /// 4-byte alignment.
 struct SelfTestResult {
-    uint8_t device_self_test_status;  ///< result 3:0, self-test code 7:4
+    uint8_t device_self_test_status; ///< result 3:0, self-test code 7:4
     uint8_t segment_number;
-    uint8_t valid_diagnostic_info;  ///< see self_test_valid
+    uint8_t valid_diagnostic_info; ///< see self_test_valid
     uint8_t rsvd3;
     Unaligned<uint64_t> power_on_hours;
     uint32_t nsid;
@@ -271,14 +278,15 @@ struct SelfTestResult {
     std::array<uint8_t, 2> vendor_specific;
 };
 static_assert(sizeof(SelfTestResult) == 28 && alignof(SelfTestResult) == 4);
-static_assert(offsetof(SelfTestResult, power_on_hours) == 4 && offsetof(SelfTestResult, nsid) == 12 &&
-              offsetof(SelfTestResult, failing_lba) == 16 && offsetof(SelfTestResult, status_code_type) == 24);
+static_assert(offsetof(SelfTestResult, power_on_hours) == 4 &&
+              offsetof(SelfTestResult, nsid) == 12 && offsetof(SelfTestResult, failing_lba) == 16 &&
+              offsetof(SelfTestResult, status_code_type) == 24);
 
 /// Device Self-test log (LID 06h), NVMe Base 2.0 Figure 212; result[0] is
 /// the most recent.
 struct DeviceSelfTestLog {
-    uint8_t current_operation;   ///< self-test code in progress 3:0, 0 = none
-    uint8_t current_completion;  ///< percent complete 6:0
+    uint8_t current_operation;  ///< self-test code in progress 3:0, 0 = none
+    uint8_t current_completion; ///< percent complete 6:0
     std::array<uint8_t, 2> rsvd2;
     std::array<SelfTestResult, 20> result;
 };
@@ -287,7 +295,7 @@ static_assert(sizeof(DeviceSelfTestLog) == 564 && offsetof(DeviceSelfTestLog, re
 namespace self_test_status {
 using Result = Field<0, 4, uint8_t>;
 using Code = Field<4, 4, uint8_t>;
-}  // namespace self_test_status
+} // namespace self_test_status
 
 /// Self-test result values (device_self_test_status bits 3:0).
 enum class SelfTestResultCode : uint8_t {
@@ -310,7 +318,7 @@ inline constexpr uint8_t nsid = 1u << 0;
 inline constexpr uint8_t failing_lba = 1u << 1;
 inline constexpr uint8_t status_code_type = 1u << 2;
 inline constexpr uint8_t status_code = 1u << 3;
-}  // namespace self_test_valid
+} // namespace self_test_valid
 
 // ---------------------------------------------------------------------------
 // 81h Sanitize Status
@@ -318,12 +326,12 @@ inline constexpr uint8_t status_code = 1u << 3;
 
 /// Sanitize Status (LID 81h), NVMe Base 2.0 Figure 259.
 struct SanitizeStatusLog {
-    uint16_t sprog;  ///< progress, numerator of n/65536
+    uint16_t sprog; ///< progress, numerator of n/65536
     uint16_t sstat;
     uint32_t scdw10;
-    uint32_t eto;    ///< estimated time for overwrite, seconds
-    uint32_t etbe;   ///< block erase
-    uint32_t etce;   ///< crypto erase
+    uint32_t eto;   ///< estimated time for overwrite, seconds
+    uint32_t etbe;  ///< block erase
+    uint32_t etce;  ///< crypto erase
     uint32_t etond; ///< overwrite, no-deallocate
     uint32_t etbend;
     uint32_t etcend;
@@ -331,4 +339,4 @@ struct SanitizeStatusLog {
 };
 static_assert(sizeof(SanitizeStatusLog) == 512 && offsetof(SanitizeStatusLog, etcend) == 28);
 
-}  // namespace nvme
+} // namespace nvme

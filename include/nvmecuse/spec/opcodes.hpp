@@ -83,21 +83,28 @@ enum class DataTransfer : uint8_t {
 
 /// Data transfer direction encoded in an opcode (admin and I/O alike).
 /// Fabrics commands (0x7f) encode it in FCTYPE instead.
-[[nodiscard]] constexpr DataTransfer data_transfer(uint8_t opcode) noexcept {
+[[nodiscard]] constexpr DataTransfer data_transfer(uint8_t opcode) noexcept
+{
     return static_cast<DataTransfer>(opcode & 0x3u);
 }
-[[nodiscard]] constexpr DataTransfer data_transfer(AdminOpcode op) noexcept {
+[[nodiscard]] constexpr DataTransfer data_transfer(AdminOpcode op) noexcept
+{
     return data_transfer(static_cast<uint8_t>(op));
 }
-[[nodiscard]] constexpr DataTransfer data_transfer(NvmOpcode op) noexcept {
+[[nodiscard]] constexpr DataTransfer data_transfer(NvmOpcode op) noexcept
+{
     return data_transfer(static_cast<uint8_t>(op));
 }
-[[nodiscard]] constexpr DataTransfer data_transfer(FabricsCommandType t) noexcept {
+[[nodiscard]] constexpr DataTransfer data_transfer(FabricsCommandType t) noexcept
+{
     return data_transfer(static_cast<uint8_t>(t));
 }
 
 /// Opcodes 0xc0..0xff are vendor specific in both admin and I/O sets.
-[[nodiscard]] constexpr bool is_vendor_specific_opcode(uint8_t opcode) noexcept { return opcode >= 0xc0; }
+[[nodiscard]] constexpr bool is_vendor_specific_opcode(uint8_t opcode) noexcept
+{
+    return opcode >= 0xc0;
+}
 
 namespace detail {
 inline constexpr auto admin_opcode_names = std::to_array<NameEntry<AdminOpcode>>({
@@ -157,24 +164,32 @@ inline constexpr auto fabrics_command_type_names = std::to_array<NameEntry<Fabri
     {FabricsCommandType::authentication_receive, "Authentication Receive"},
     {FabricsCommandType::disconnect, "Disconnect"},
 });
-}  // namespace detail
+} // namespace detail
 
 /// Spec name ("Get Log Page"); "Unknown" for reserved/vendor opcodes.
-[[nodiscard]] constexpr std::string_view name(AdminOpcode op) noexcept {
+[[nodiscard]] constexpr std::string_view name(AdminOpcode op) noexcept
+{
     return lookup_name(detail::admin_opcode_names, op);
 }
-[[nodiscard]] constexpr std::string_view name(NvmOpcode op) noexcept {
+[[nodiscard]] constexpr std::string_view name(NvmOpcode op) noexcept
+{
     return lookup_name(detail::nvm_opcode_names, op);
 }
-[[nodiscard]] constexpr std::string_view name(FabricsCommandType t) noexcept {
+[[nodiscard]] constexpr std::string_view name(FabricsCommandType t) noexcept
+{
     return lookup_name(detail::fabrics_command_type_names, t);
 }
-[[nodiscard]] constexpr std::string_view name(DataTransfer d) noexcept {
+[[nodiscard]] constexpr std::string_view name(DataTransfer d) noexcept
+{
     switch (d) {
-        case DataTransfer::none: return "No Data Transfer";
-        case DataTransfer::host_to_controller: return "Host to Controller";
-        case DataTransfer::controller_to_host: return "Controller to Host";
-        case DataTransfer::bidirectional: return "Bidirectional";
+    case DataTransfer::none:
+        return "No Data Transfer";
+    case DataTransfer::host_to_controller:
+        return "Host to Controller";
+    case DataTransfer::controller_to_host:
+        return "Controller to Host";
+    case DataTransfer::bidirectional:
+        return "Bidirectional";
     }
     return "Unknown";
 }
@@ -185,4 +200,4 @@ static_assert(data_transfer(AdminOpcode::identify) == DataTransfer::controller_t
 static_assert(data_transfer(AdminOpcode::set_features) == DataTransfer::host_to_controller);
 static_assert(data_transfer(AdminOpcode::abort) == DataTransfer::none);
 
-}  // namespace nvme
+} // namespace nvme

@@ -180,7 +180,7 @@ using Sct = Field<8, 3, uint16_t>;
 using Crd = Field<11, 2, uint16_t>;
 using More = Bit<13, uint16_t>;
 using Dnr = Bit<14, uint16_t>;
-}  // namespace status_field
+} // namespace status_field
 
 /// An NVMe completion status. Handlers return this, never an errno; the
 /// conversion to the Linux ioctl convention happens at the CUSE boundary.
@@ -189,49 +189,67 @@ using Dnr = Bit<14, uint16_t>;
 struct Status {
     StatusCodeType sct = StatusCodeType::generic;
     uint8_t sc = 0;
-    uint8_t crd = 0;  ///< Command Retry Delay, 2 bits (index into crdt1..3)
+    uint8_t crd = 0; ///< Command Retry Delay, 2 bits (index into crdt1..3)
     bool more = false;
     bool dnr = false;
 
     constexpr Status() noexcept = default;
     constexpr Status(StatusCodeType t, uint8_t c, bool do_not_retry = false) noexcept
-        : sct(t), sc(c), dnr(do_not_retry) {}
-    constexpr Status(GenericStatus s) noexcept : Status(StatusCodeType::generic, static_cast<uint8_t>(s)) {}
+        : sct(t), sc(c), dnr(do_not_retry)
+    {
+    }
+    constexpr Status(GenericStatus s) noexcept
+        : Status(StatusCodeType::generic, static_cast<uint8_t>(s))
+    {
+    }
     constexpr Status(CommandSpecificStatus s) noexcept
-        : Status(StatusCodeType::command_specific, static_cast<uint8_t>(s)) {}
+        : Status(StatusCodeType::command_specific, static_cast<uint8_t>(s))
+    {
+    }
     constexpr Status(FabricsStatus s) noexcept
-        : Status(StatusCodeType::command_specific, static_cast<uint8_t>(s)) {}
+        : Status(StatusCodeType::command_specific, static_cast<uint8_t>(s))
+    {
+    }
     constexpr Status(MediaStatus s) noexcept
-        : Status(StatusCodeType::media_data_integrity, static_cast<uint8_t>(s)) {}
-    constexpr Status(PathStatus s) noexcept : Status(StatusCodeType::path, static_cast<uint8_t>(s)) {}
+        : Status(StatusCodeType::media_data_integrity, static_cast<uint8_t>(s))
+    {
+    }
+    constexpr Status(PathStatus s) noexcept : Status(StatusCodeType::path, static_cast<uint8_t>(s))
+    {
+    }
 
     [[nodiscard]] static constexpr Status success() noexcept { return {}; }
 
-    [[nodiscard]] constexpr bool is_success() const noexcept {
+    [[nodiscard]] constexpr bool is_success() const noexcept
+    {
         return sct == StatusCodeType::generic && sc == 0;
     }
-    [[nodiscard]] explicit constexpr operator bool() const = delete;  // say is_success()
+    [[nodiscard]] explicit constexpr operator bool() const = delete; // say is_success()
 
     /// Copy with Do Not Retry set.
-    [[nodiscard]] constexpr Status with_dnr(bool on = true) const noexcept {
+    [[nodiscard]] constexpr Status with_dnr(bool on = true) const noexcept
+    {
         Status s = *this;
         s.dnr = on;
         return s;
     }
     /// Copy with the More bit set (more information in the Error Information log).
-    [[nodiscard]] constexpr Status with_more(bool on = true) const noexcept {
+    [[nodiscard]] constexpr Status with_more(bool on = true) const noexcept
+    {
         Status s = *this;
         s.more = on;
         return s;
     }
-    [[nodiscard]] constexpr Status with_crd(uint8_t c) const noexcept {
+    [[nodiscard]] constexpr Status with_crd(uint8_t c) const noexcept
+    {
         Status s = *this;
         s.crd = static_cast<uint8_t>(c & 3);
         return s;
     }
 
     /// 15-bit status field: SC 7:0, SCT 10:8, CRD 12:11, More 13, DNR 14.
-    [[nodiscard]] constexpr uint16_t to_field() const noexcept {
+    [[nodiscard]] constexpr uint16_t to_field() const noexcept
+    {
         using namespace status_field;
         uint16_t v = Sc::make(sc);
         v = Sct::set(v, static_cast<uint16_t>(sct));
@@ -239,23 +257,30 @@ struct Status {
         v = More::set(v, more);
         return Dnr::set(v, dnr);
     }
-    [[nodiscard]] static constexpr Status from_field(uint16_t v) noexcept {
+    [[nodiscard]] static constexpr Status from_field(uint16_t v) noexcept
+    {
         using namespace status_field;
-        Status s(static_cast<StatusCodeType>(Sct::get(v)), static_cast<uint8_t>(Sc::get(v)), Dnr::get(v));
+        Status s(static_cast<StatusCodeType>(Sct::get(v)), static_cast<uint8_t>(Sc::get(v)),
+                 Dnr::get(v));
         s.crd = static_cast<uint8_t>(Crd::get(v));
         s.more = More::get(v);
         return s;
     }
     /// CQE DW3 bits 31:16 (status field shifted left, phase tag in bit 0).
-    [[nodiscard]] constexpr uint16_t to_cqe_status(bool phase) const noexcept {
+    [[nodiscard]] constexpr uint16_t to_cqe_status(bool phase) const noexcept
+    {
         return static_cast<uint16_t>((to_field() << 1) | (phase ? 1u : 0u));
     }
-    [[nodiscard]] static constexpr Status from_cqe_status(uint16_t v) noexcept {
+    [[nodiscard]] static constexpr Status from_cqe_status(uint16_t v) noexcept
+    {
         return from_field(static_cast<uint16_t>(v >> 1));
     }
 
     /// Same code (SCT and SC), ignoring CRD/More/DNR.
-    [[nodiscard]] constexpr bool same_code(Status o) const noexcept { return sct == o.sct && sc == o.sc; }
+    [[nodiscard]] constexpr bool same_code(Status o) const noexcept
+    {
+        return sct == o.sct && sc == o.sc;
+    }
 
     [[nodiscard]] friend constexpr bool operator==(const Status&, const Status&) = default;
 };
@@ -398,30 +423,37 @@ inline constexpr auto status_code_type_names = std::to_array<NameEntry<StatusCod
     {StatusCodeType::path, "Path Related Status"},
     {StatusCodeType::vendor, "Vendor Specific"},
 });
-}  // namespace detail
+} // namespace detail
 
 /// Spec name of a Status Code Type.
-[[nodiscard]] constexpr std::string_view name(StatusCodeType t) noexcept {
+[[nodiscard]] constexpr std::string_view name(StatusCodeType t) noexcept
+{
     return lookup_name(detail::status_code_type_names, t);
 }
 
 /// Spec name of a status ("Invalid Field in Command", "LBA Out of Range");
 /// "Unknown" for reserved/vendor codes. Command specific codes 0x80.. are
 /// named with their NVM Command Set meaning.
-[[nodiscard]] constexpr std::string_view name(Status s) noexcept {
+[[nodiscard]] constexpr std::string_view name(Status s) noexcept
+{
     switch (s.sct) {
-        case StatusCodeType::generic: return lookup_name(detail::generic_status_names, s.sc);
-        case StatusCodeType::command_specific:
-            return lookup_name(detail::command_specific_status_names, s.sc);
-        case StatusCodeType::media_data_integrity: return lookup_name(detail::media_status_names, s.sc);
-        case StatusCodeType::path: return lookup_name(detail::path_status_names, s.sc);
-        case StatusCodeType::vendor: return "Vendor Specific";
+    case StatusCodeType::generic:
+        return lookup_name(detail::generic_status_names, s.sc);
+    case StatusCodeType::command_specific:
+        return lookup_name(detail::command_specific_status_names, s.sc);
+    case StatusCodeType::media_data_integrity:
+        return lookup_name(detail::media_status_names, s.sc);
+    case StatusCodeType::path:
+        return lookup_name(detail::path_status_names, s.sc);
+    case StatusCodeType::vendor:
+        return "Vendor Specific";
     }
     return "Unknown";
 }
 
 /// "Invalid Field in Command (sct 0x0, sc 0x02, dnr)" - for logs and errors.
-[[nodiscard]] inline std::string to_string(Status s) {
+[[nodiscard]] inline std::string to_string(Status s)
+{
     constexpr char hex[] = "0123456789abcdef";
     std::string out(name(s));
     out += " (sct 0x";
@@ -439,4 +471,4 @@ inline constexpr auto status_code_type_names = std::to_array<NameEntry<StatusCod
     return out;
 }
 
-}  // namespace nvme
+} // namespace nvme
