@@ -207,6 +207,20 @@ private:
     /// Namespace Attribute Changed notice if enabled.
     void namespace_changed(std::uint32_t nsid);
 
+    // ---- identify, log pages, events (emuinfo: admin_identify.cpp,
+    //      admin_log_pages.cpp, async_events.cpp) ----
+    /// Drops outstanding AERs, queued events and event masks (NVMe Base 2.0,
+    /// 3.7.2: AERs are aborted by a Controller Level Reset). To be called by
+    /// controller_reset(); the Changed Namespace List is kept.
+    void reset_async_events();
+    /// Completes outstanding AERs with queued events whose type is not masked.
+    void deliver_events();
+    /// Current value of a controller-wide feature (nsid 0), `fallback` if unset.
+    [[nodiscard]] std::uint32_t current_feature(nvme::FeatureId fid, std::uint32_t fallback) const;
+    /// Reported events awaiting a Get Log Page with RAE=0, by log page: their
+    /// type stays masked meanwhile (NVMe Base 2.0, 5.2).
+    std::map<nvme::LogPageId, nvme::AsyncEventType> reported_events_;
+
     // ---- helpers shared by handlers ----
     /// The attached namespace for an I/O command, or the status to return.
     std::expected<EmulatedNamespace*, nvme::Status> io_namespace(std::uint32_t nsid);
