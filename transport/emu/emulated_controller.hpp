@@ -220,6 +220,10 @@ private:
     /// Reported events awaiting a Get Log Page with RAE=0, by log page: their
     /// type stays masked meanwhile (NVMe Base 2.0, 5.2).
     std::map<nvme::LogPageId, nvme::AsyncEventType> reported_events_;
+    /// The Identify and Get Log Page builders (nested, so they may read the
+    /// controller state; defined in admin_identify.cpp / admin_log_pages.cpp).
+    struct IdentifyBuilder;
+    struct LogPageBuilder;
 
     // ---- helpers shared by handlers ----
     /// The attached namespace for an I/O command, or the status to return.
