@@ -1,0 +1,319 @@
+// ctrlr::Controller: the public face, thread hand-off, and the state changes
+// (reset, failure, shutdown) of the owner thread.
+#include "nvmecuse/ctrlr/controller.hpp"
+
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <future>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "controller_impl.hpp"
+
+namespace nvmecuse::ctrlr {
+
+namespace {
+std::shared_ptr<spdlog::logger> ctrlr_logger()
+{
+    static const std::shared_ptr<spdlog::logger> logger = [] {
+        if (auto existing = spdlog::get("ctrlr")) return existing;
+        try {
+            return spdlog::stderr_color_mt("ctrlr");
+        } catch (const spdlog::spdlog_ex&) {  // registered concurrently elsewhere
+            return spdlog::get("ctrlr");
+        }
+    }();
+    return logger;
+}
+
+void call(DoneFn& done, std::error_code ec)
+{
+    if (done) done(ec);
+}
+} // namespace
+
+// ---------------------------------------------------------------------------
+// Impl: construction and cross-thread entry points
+// ---------------------------------------------------------------------------
+
+Controller::Impl::Impl(std::unique_ptr<transport::Transport> transport, Options options)
+    : transport_(std::move(transport)), options_(std::move(options)), log_(ctrlr_logger()),
+      info_(std::make_shared<ControllerInfo>())
+{
+    timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (timer_fd_ < 0) {
+        std::fprintf(stderr, "nvmecuse: timerfd_create: %s\n", std::strerror(errno));
+        std::abort();
+    }
+}
+
+Controller::Impl::~Impl()
+{
+    stop();
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    ::close(timer_fd_);
+}
+
+void Controller::Impl::start_thread()
+{
+    thread_ = std::thread([this] { run(); });
+}
+
+void Controller::Impl::stop()
+{
+    if (!thread_.joinable()) return;
+    post_task([this] { shutdown_on_owner(); });
+    thread_.join();
+}
+
+void Controller::Impl::submit(QueueKind queue, Command&& command, CompletionHandler&& handler)
+{
+    mailbox_.post(std::make_unique<CommandNode>(queue, std::move(command), std::move(handler)));
+}
+
+void Controller::Impl::post_task(std::move_only_function<void()> fn)
+{
+    mailbox_.post(std::make_unique<TaskNode>(std::move(fn)));
+}
+
+std::shared_ptr<const ControllerInfo> Controller::Impl::info() const
+{
+    std::lock_guard lock(info_mutex_);
+    return info_;
+}
+
+Controller::ListenerId Controller::Impl::add_listener(std::function<void(const NamespaceEvent&)> listener)
+{
+    std::lock_guard lock(listeners_mutex_);
+    const ListenerId id = next_listener_id_++;
+    listeners_.emplace(id, std::make_shared<std::function<void(const NamespaceEvent&)>>(std::move(listener)));
+    return id;
+}
+
+void Controller::Impl::remove_listener(ListenerId id)
+{
+    {
+        std::lock_guard lock(listeners_mutex_);
+        listeners_.erase(id);
+    }
+    // Wait for a dispatch that may be calling it right now (it re-checks
+    // registration before each call, so later dispatches skip it). From a
+    // listener on the owner thread waiting would deadlock, and is not needed.
+    if (!on_owner_thread()) std::lock_guard wait(dispatch_mutex_);
+}
+
+// ---------------------------------------------------------------------------
+// Impl: state changes (owner thread)
+// ---------------------------------------------------------------------------
+
+void Controller::Impl::request_reset(bool subsystem, DoneFn done)
+{
+    if (state_ == State::stopping) {
+        call(done, std::make_error_code(std::errc::operation_canceled));
+        return;
+    }
+    if (subsystem) {
+        // NVM Subsystem Reset (NVMe Base 2.0, 3.7.1): the controller then
+        // needs the same bring-up as after a controller reset.
+        log_->info("{}: NVM subsystem reset", options_.name);
+        auto r = transport_->subsystem_reset();
+        if (!r) {
+            call(done, r.error());
+            return;
+        }
+        reset_waiters_.push_back(std::move(done));
+        reset_requested_ = true;
+        return;
+    }
+    reset_waiters_.push_back(std::move(done));
+    if (state_ != State::resetting) reset_requested_ = true;  // else: merged into the one running
+}
+
+// Runs at the top of the owner loop, never inside a handler.
+void Controller::Impl::do_reset()
+{
+    reset_requested_ = false;
+    log_->info("{}: resetting controller", options_.name);
+    state_ = State::resetting;
+    ++epoch_;
+    aborts_in_flight_ = 0;
+    // Tear the queues down first: afterwards the transport no longer touches
+    // the commands' buffers and they can be handed back.
+    auto r = transport_->reset();
+    cancel_everything(std::make_error_code(std::errc::operation_canceled));
+    queues_.clear();
+    epoll_dirty_ = true;
+    const std::uint64_t epoch = epoch_;
+    auto done = [this, epoch](std::error_code ec) {
+        if (epoch != epoch_) return;  // superseded: a later reset or stop reports
+        auto waiters = std::exchange(reset_waiters_, {});
+        for (auto& w : waiters) call(w, ec);
+    };
+    if (!r) {
+        log_->error("{}: controller reset failed: {}", options_.name, r.error().message());
+        enter_failed(r.error());
+        done(r.error());
+        return;
+    }
+    initialize(std::move(done));
+}
+
+void Controller::Impl::cancel_everything(std::error_code ec)
+{
+    for (std::size_t i = 0; i < queues_.size(); ++i) {
+        QueueSlot& q = *queues_[i];
+        for (std::uint16_t cid = 0; cid < q.table.capacity(); ++cid) {
+            auto& slot = q.table[cid];
+            if (slot.state == CommandTable::State::free) continue;
+            auto node = std::move(slot.node);
+            const bool tombstone = slot.state == CommandTable::State::timed_out;
+            if (node->untimed) q.table.add_untimed(-1);
+            q.table.release(cid);
+            if (!tombstone) finish(std::move(node), ec);
+        }
+        while (auto node = q.overflow.pop()) finish(std::move(node), ec);
+    }
+    while (auto node = held_.pop()) finish(std::move(node), ec);
+    next_deadline_ = Clock::time_point::max();
+}
+
+void Controller::Impl::enter_failed(std::error_code ec)
+{
+    log_->error("{}: controller failed: {}; commands fail with not_connected until a reset succeeds",
+                options_.name, ec.message());
+    state_ = State::failed;
+    failure_ = ec;
+    const auto not_connected = std::make_error_code(std::errc::not_connected);
+    while (auto node = held_.pop()) finish(std::move(node), not_connected);
+    for (auto& q : queues_)
+        while (auto node = q->overflow.pop()) finish(std::move(node), not_connected);
+    auto scans = std::exchange(scan_next_waiters_, {});
+    for (auto& w : scans) call(w, not_connected);
+}
+
+void Controller::Impl::go_live()
+{
+    state_ = State::live;
+    failure_ = {};
+    while (auto node = held_.pop()) dispatch(std::move(node));
+    // Rescans asked for while (re)initialising were satisfied by its scan,
+    // except those that arrived after it.
+    if (!scan_next_waiters_.empty() || scan_again_) request_scan(nullptr);
+}
+
+void Controller::Impl::shutdown_on_owner()
+{
+    log_->debug("{}: shutting down", options_.name);
+    state_ = State::stopping;
+    ++epoch_;
+    transport_->shutdown();
+    const auto canceled = std::make_error_code(std::errc::operation_canceled);
+    cancel_everything(canceled);
+    // Handlers may have submitted more; cancel until the mailbox stays empty.
+    while (auto raw = mailbox_.pop()) {
+        auto* node = static_cast<OwnerNode*>(raw.get());
+        if (node->kind == OwnerNode::Kind::command) {
+            raw.release();
+            finish(std::unique_ptr<CommandNode>(static_cast<CommandNode*>(node)), canceled);
+        } else {
+            static_cast<TaskNode*>(node)->fn();
+        }
+    }
+    cancel_everything(canceled);
+    queues_.clear();
+    deferred_.clear();
+    for (auto* waiters : {&reset_waiters_, &scan_waiters_, &scan_next_waiters_}) {
+        auto w = std::exchange(*waiters, {});
+        for (auto& f : w) call(f, canceled);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Controller
+// ---------------------------------------------------------------------------
+
+Controller::Controller(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+std::expected<std::unique_ptr<Controller>, std::error_code>
+Controller::start(std::unique_ptr<transport::Transport> transport, Options options)
+{
+    if (!transport) return std::unexpected(std::make_error_code(std::errc::invalid_argument));
+    auto impl = std::make_unique<Impl>(std::move(transport), std::move(options));
+    impl->start_thread();
+    std::promise<std::error_code> started;
+    auto result = started.get_future();
+    impl->post_task([p = impl.get(), started = std::move(started)]() mutable {
+        p->initialize([started = std::move(started)](std::error_code ec) mutable { started.set_value(ec); });
+    });
+    if (const auto ec = result.get()) {
+        impl->stop();
+        return std::unexpected(ec);
+    }
+    return std::unique_ptr<Controller>(new Controller(std::move(impl)));
+}
+
+Controller::~Controller()
+{
+    if (!impl_) return;
+    if (impl_->on_owner_thread()) {
+        std::fprintf(stderr, "nvmecuse: ctrlr::Controller destroyed on its own owner thread\n");
+        std::abort();
+    }
+    impl_->stop();
+}
+
+void Controller::submit(QueueKind queue, Command command, CompletionHandler handler)
+{
+    impl_->submit(queue, std::move(command), std::move(handler));
+}
+
+Result Controller::execute(QueueKind queue, Command command)
+{
+    if (impl_->on_owner_thread()) {
+        // Waiting here would stop the only thread that can complete it.
+        Result r;
+        r.error = std::make_error_code(std::errc::resource_deadlock_would_occur);
+        r.data = std::move(command.data);
+        r.metadata = std::move(command.metadata);
+        return r;
+    }
+    std::promise<Result> promise;
+    auto future = promise.get_future();
+    impl_->submit(queue, std::move(command),
+                  [promise = std::move(promise)](Result&& r) mutable { promise.set_value(std::move(r)); });
+    return future.get();
+}
+
+void Controller::reset(std::move_only_function<void(std::error_code)> done)
+{
+    impl_->post_task([p = impl_.get(), done = std::move(done)]() mutable { p->request_reset(false, std::move(done)); });
+}
+
+void Controller::subsystem_reset(std::move_only_function<void(std::error_code)> done)
+{
+    impl_->post_task([p = impl_.get(), done = std::move(done)]() mutable { p->request_reset(true, std::move(done)); });
+}
+
+void Controller::rescan(std::move_only_function<void(std::error_code)> done)
+{
+    impl_->post_task([p = impl_.get(), done = std::move(done)]() mutable { p->request_scan(std::move(done)); });
+}
+
+std::shared_ptr<const ControllerInfo> Controller::info() const { return impl_->info(); }
+
+Controller::ListenerId Controller::add_namespace_listener(std::function<void(const NamespaceEvent&)> listener)
+{
+    return impl_->add_listener(std::move(listener));
+}
+
+void Controller::remove_namespace_listener(ListenerId id) { impl_->remove_listener(id); }
+
+const transport::TransportInfo& Controller::transport_info() const { return impl_->transport_info(); }
+
+} // namespace nvmecuse::ctrlr

@@ -1,0 +1,170 @@
+// Private state of ctrlr::Controller. Everything below `// owner thread` is
+// touched only by the owner thread; the rest says how it is shared.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "command_table.hpp"
+#include "nvmecuse/ctrlr/controller.hpp"
+#include "nvmecuse/ctrlr/mailbox.hpp"
+
+namespace nvmecuse::ctrlr {
+
+using DoneFn = std::move_only_function<void(std::error_code)>;
+
+/// One queue pair and its bookkeeping (index 0 is the admin queue).
+struct QueueSlot {
+    QueueSlot(transport::QueuePair* q, std::unique_ptr<transport::QueuePair> o, std::uint16_t id)
+        : qp(q), owned(std::move(o)), qid(id), table(q->depth()), fd(q->completion_fd())
+    {
+    }
+    transport::QueuePair* qp;
+    std::unique_ptr<transport::QueuePair> owned;  ///< null for the admin queue
+    std::uint16_t qid;
+    CommandTable table;
+    NodeFifo overflow;  ///< accepted, waiting for a free cid / queue entry
+    int fd;
+};
+
+class Controller::Impl {
+public:
+    Impl(std::unique_ptr<transport::Transport> transport, Options options);
+    ~Impl();
+
+    // ---- any thread -------------------------------------------------------
+    void start_thread();
+    /// Stops the owner thread after cancelling everything; joins it.
+    void stop();
+    void submit(QueueKind queue, Command&& command, CompletionHandler&& handler);
+    void post_task(std::move_only_function<void()> fn);
+    [[nodiscard]] bool on_owner_thread() const noexcept { return std::this_thread::get_id() == owner_id_; }
+    [[nodiscard]] std::shared_ptr<const ControllerInfo> info() const;
+    ListenerId add_listener(std::function<void(const NamespaceEvent&)> listener);
+    void remove_listener(ListenerId id);
+    [[nodiscard]] const transport::TransportInfo& transport_info() const { return transport_->info(); }
+
+    // ---- owner thread -----------------------------------------------------
+    /// Brings the controller up (start() and every reset): enable, Identify,
+    /// Number of Queues, I/O queues, namespace scan, AERs. `done` runs once.
+    void initialize(DoneFn done);
+    /// A controller (or NVM subsystem) reset; merged into one in progress.
+    void request_reset(bool subsystem, DoneFn done);
+    /// A namespace scan; `only`: re-identify just these (plus new) nsids.
+    void request_scan(DoneFn done, std::optional<std::vector<std::uint32_t>> only = std::nullopt);
+
+private:
+    enum class State : std::uint8_t { starting, live, resetting, failed, stopping };
+
+    // owner_loop.cpp
+    void run();
+    bool drain_mailbox();
+    void accept(std::unique_ptr<CommandNode> node);
+    void dispatch(std::unique_ptr<CommandNode> node);
+    /// Issues a command of the core itself (not held while initialising).
+    void issue_internal(QueueKind queue, Command command, CompletionHandler handler, bool untimed = false);
+    enum class IssueResult : std::uint8_t { issued, full, failed };
+    IssueResult try_issue(QueueSlot& q, std::unique_ptr<CommandNode>& node);
+    bool reap_all();
+    void complete(QueueSlot& q, const nvme::CompletionQueueEntry& cqe);
+    void flush_overflow(QueueSlot& q);
+    void check_timeouts(Clock::time_point now);
+    void on_timeout(QueueSlot& q, std::uint16_t cid, Clock::time_point now);
+    void send_abort(std::uint16_t sqid, std::uint16_t cid);
+    void sleep();
+    void rebuild_epoll();
+    void arm_timer(Clock::time_point deadline);
+    [[nodiscard]] bool must_poll() const noexcept;
+    static void finish(std::unique_ptr<CommandNode> node, std::error_code ec, bool hand_back_buffers = true);
+    [[nodiscard]] std::chrono::milliseconds default_timeout(QueueKind q) const noexcept;
+
+    // controller.cpp (state changes)
+    void do_reset();
+    void cancel_everything(std::error_code ec);
+    void enter_failed(std::error_code ec);
+    void go_live();
+    void shutdown_on_owner();
+
+    // init_sequence.cpp
+    void init_failed(DoneFn& done, std::uint64_t epoch, std::error_code ec, const char* step);
+    void init_identify(DoneFn done, std::uint64_t epoch);
+    void init_number_of_queues(DoneFn done, std::uint64_t epoch);
+    void init_queues(DoneFn done, std::uint64_t epoch, std::uint32_t count);
+    void init_finish(DoneFn done, std::uint64_t epoch);
+
+    // namespace_scan.cpp
+    struct ScanState;
+    void start_scan(bool identify_controller);
+    void scan_identify_controller(std::shared_ptr<ScanState> s);
+    void scan_active_list(std::shared_ptr<ScanState> s, std::uint32_t start_nsid);
+    void scan_next_namespace(std::shared_ptr<ScanState> s);
+    void scan_done(std::shared_ptr<ScanState> s, std::error_code ec);
+    void publish(std::shared_ptr<ControllerInfo> next);
+    void notify_listeners(const std::vector<NamespaceEvent>& events);
+
+    // async_events.cpp
+    void enable_async_events(std::uint64_t epoch);
+    void post_aer(std::uint64_t epoch);
+    void on_aer(Result&& r, std::uint64_t epoch);
+    void after_admin_passthrough(std::uint8_t opc);
+
+    // ---- shared -----------------------------------------------------------
+    std::unique_ptr<transport::Transport> transport_;
+    const Options options_;
+    std::shared_ptr<spdlog::logger> log_;
+    Mailbox mailbox_;
+    std::atomic<bool> stop_requested_{false};
+    std::thread thread_;
+    std::thread::id owner_id_;
+
+    mutable std::mutex info_mutex_;
+    std::shared_ptr<const ControllerInfo> info_;
+
+    std::mutex listeners_mutex_;
+    std::map<ListenerId, std::shared_ptr<std::function<void(const NamespaceEvent&)>>> listeners_;
+    ListenerId next_listener_id_ = 1;
+    std::mutex dispatch_mutex_;  ///< held by the owner while calling listeners
+
+    // ---- owner thread -----------------------------------------------------
+    State state_ = State::starting;
+    std::uint64_t epoch_ = 0;  ///< bumped by every reset/stop: stale async chains end
+    std::vector<std::unique_ptr<QueueSlot>> queues_;  ///< [0] admin, [1..] I/O
+    std::size_t next_io_ = 0;                         ///< round-robin over I/O queues
+    NodeFifo held_;                                   ///< user commands while (re)initialising
+    std::vector<DoneFn> reset_waiters_;
+    bool reset_requested_ = false;
+    std::vector<std::move_only_function<void()>> deferred_;  ///< run at the top of the loop
+    Clock::time_point now_{};                                 ///< this loop iteration's clock
+    std::error_code failure_;  ///< why the controller is `failed`
+    Clock::time_point next_deadline_ = Clock::time_point::max();
+    Clock::time_point armed_deadline_ = Clock::time_point::max();
+    std::uint32_t aborts_in_flight_ = 0;
+    nvme::IdentifyController id_ctrl_{};  ///< latest Identify Controller
+
+    bool scan_running_ = false;
+    bool scan_again_ = false;
+    std::vector<DoneFn> scan_waiters_;      ///< satisfied by the running scan
+    std::vector<DoneFn> scan_next_waiters_; ///< satisfied by the next one
+    bool scan_full_ = false;                          ///< next scan re-identifies everything
+    std::optional<std::set<std::uint32_t>> scan_only_; ///< else just these nsids
+
+    bool epoll_dirty_ = true;
+    int epoll_fd_ = -1;
+    int timer_fd_ = -1;
+    int transport_event_fd_ = -1;
+    std::array<nvme::CompletionQueueEntry, 64> cqes_{};
+};
+
+} // namespace nvmecuse::ctrlr

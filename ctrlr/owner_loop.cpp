@@ -1,0 +1,404 @@
+// The owner thread: mailbox → queues → completions → handlers → timeouts →
+// sleep. Everything in this file runs on the owner thread only.
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "admin_commands.hpp"
+#include "controller_impl.hpp"
+
+namespace nvmecuse::ctrlr {
+
+namespace {
+/// Nodes taken from the mailbox per loop iteration before completions are
+/// reaped again (keeps latency bounded under a flood of submissions).
+constexpr int mailbox_batch = 256;
+/// While only Asynchronous Event Requests are outstanding on a queue that
+/// cannot signal completions (no completion_fd), the sleeping owner still
+/// reaps it this often, so it never burns a core for an event that may
+/// not come for days.
+constexpr int idle_poll_ms = 100;
+
+constexpr bool effects_change_namespaces(std::uint8_t opc)
+{
+    using nvme::AdminOpcode;
+    switch (static_cast<AdminOpcode>(opc)) {
+    case AdminOpcode::namespace_management:
+    case AdminOpcode::namespace_attachment:
+    case AdminOpcode::format_nvm:
+    case AdminOpcode::firmware_commit: return true;
+    default: return false;
+    }
+}
+} // namespace
+
+void Controller::Impl::run()
+{
+    owner_id_ = std::this_thread::get_id();
+    auto last_work = Clock::now();
+    for (;;) {
+        now_ = Clock::now();
+        bool worked = drain_mailbox();
+        if (state_ == State::stopping) break;
+        if (reset_requested_) {
+            do_reset();
+            continue;
+        }
+        while (!deferred_.empty()) {
+            auto tasks = std::exchange(deferred_, {});
+            for (auto& t : tasks) t();
+            worked = true;
+        }
+        worked |= reap_all();
+        now_ = Clock::now();
+        if (now_ >= next_deadline_) check_timeouts(now_);
+        if (worked || reset_requested_ || !deferred_.empty()) {
+            last_work = now_;
+            continue;
+        }
+        if (must_poll()) continue;
+        if (now_ - last_work < options_.spin_before_sleep) continue;
+        sleep();
+        last_work = Clock::now();
+    }
+}
+
+bool Controller::Impl::drain_mailbox()
+{
+    int n = 0;
+    for (; n < mailbox_batch; ++n) {
+        auto raw = mailbox_.pop();
+        if (!raw) break;
+        auto* node = static_cast<OwnerNode*>(raw.get());
+        if (node->kind == OwnerNode::Kind::command) {
+            raw.release();
+            accept(std::unique_ptr<CommandNode>(static_cast<CommandNode*>(node)));
+        } else {
+            static_cast<TaskNode*>(node)->fn();
+            // A reset or stop takes effect before anything posted after it.
+            if (reset_requested_ || state_ == State::stopping) return true;
+        }
+    }
+    return n > 0;
+}
+
+std::chrono::milliseconds Controller::Impl::default_timeout(QueueKind q) const noexcept
+{
+    return q == QueueKind::admin ? options_.admin_timeout : options_.io_timeout;
+}
+
+void Controller::Impl::finish(std::unique_ptr<CommandNode> node, std::error_code ec, bool hand_back_buffers)
+{
+    Result r;
+    r.error = ec;
+    if (hand_back_buffers) {
+        r.data = std::move(node->command.data);
+        r.metadata = std::move(node->command.metadata);
+    }
+    if (node->handler) node->handler(std::move(r));
+}
+
+void Controller::Impl::accept(std::unique_ptr<CommandNode> node)
+{
+    if (node->command.direction == nvme::DataTransfer::bidirectional) {
+        finish(std::move(node), std::make_error_code(std::errc::invalid_argument));
+        return;
+    }
+    switch (state_) {
+    case State::live: dispatch(std::move(node)); return;
+    case State::starting:
+    case State::resetting: held_.push(std::move(node)); return;
+    case State::failed: finish(std::move(node), std::make_error_code(std::errc::not_connected)); return;
+    case State::stopping: finish(std::move(node), std::make_error_code(std::errc::operation_canceled)); return;
+    }
+}
+
+void Controller::Impl::dispatch(std::unique_ptr<CommandNode> node)
+{
+    QueueSlot* q = nullptr;
+    if (node->queue == QueueKind::admin) {
+        if (!queues_.empty()) q = queues_[0].get();
+    } else if (queues_.size() > 1) {
+        const std::size_t io = queues_.size() - 1;
+        q = queues_[1 + next_io_ % io].get();
+        ++next_io_;
+    }
+    if (q == nullptr) {
+        finish(std::move(node), std::make_error_code(std::errc::not_connected));
+        return;
+    }
+    if (!q->overflow.empty() || try_issue(*q, node) == IssueResult::full) q->overflow.push(std::move(node));
+}
+
+void Controller::Impl::issue_internal(QueueKind queue, Command command, CompletionHandler handler, bool untimed)
+{
+    auto node = std::make_unique<CommandNode>(queue, std::move(command), std::move(handler));
+    node->internal = true;
+    node->untimed = untimed;
+    if (state_ == State::stopping) {
+        finish(std::move(node), std::make_error_code(std::errc::operation_canceled));
+        return;
+    }
+    dispatch(std::move(node));
+}
+
+Controller::Impl::IssueResult Controller::Impl::try_issue(QueueSlot& q, std::unique_ptr<CommandNode>& node)
+{
+    const int allocated = q.table.allocate();
+    if (allocated < 0) return IssueResult::full;
+    const auto cid = static_cast<std::uint16_t>(allocated);
+    Command& c = node->command;
+    c.sqe.cid = cid;
+    transport::Request req;
+    req.sqe = c.sqe;
+    req.direction = c.direction;
+    req.data = c.data.span();
+    req.metadata = c.metadata.span();
+    auto submitted = q.qp->submit(req);
+    if (!submitted) {
+        q.table.release(cid);
+        if (submitted.error() == std::errc::resource_unavailable_try_again) return IssueResult::full;
+        log_->debug("{}: qid {} opc {:#04x} refused by the transport: {}", options_.name, q.qid, c.sqe.opc,
+                    submitted.error().message());
+        finish(std::move(node), submitted.error());
+        return IssueResult::failed;
+    }
+    auto& slot = q.table[cid];
+    slot.state = CommandTable::State::in_flight;
+    if (node->untimed) {
+        slot.deadline = Clock::time_point::max();
+        q.table.add_untimed(1);
+    } else {
+        const auto timeout = c.timeout.count() > 0 ? c.timeout : default_timeout(node->queue);
+        slot.deadline = now_ + timeout;
+        next_deadline_ = std::min(next_deadline_, slot.deadline);
+    }
+    slot.node = std::move(node);
+    return IssueResult::issued;
+}
+
+bool Controller::Impl::reap_all()
+{
+    bool any = false;
+    // Index loop: a handler may add I/O queues (never remove them; resets
+    // run at the top of the loop).
+    for (std::size_t i = 0; i < queues_.size(); ++i) {
+        QueueSlot& q = *queues_[i];
+        if (q.table.used() == 0 && q.fd < 0 && q.overflow.empty()) continue;
+        for (;;) {
+            const std::size_t n = q.qp->reap(cqes_);
+            for (std::size_t k = 0; k < n; ++k) complete(q, cqes_[k]);
+            if (n == 0) break;
+            any = true;
+            if (n < cqes_.size()) break;
+        }
+        if (!q.overflow.empty()) flush_overflow(q);
+    }
+    return any;
+}
+
+void Controller::Impl::flush_overflow(QueueSlot& q)
+{
+    while (!q.overflow.empty()) {
+        auto node = q.overflow.pop();
+        if (try_issue(q, node) == IssueResult::full) {
+            q.overflow.push_front(std::move(node));
+            return;
+        }
+    }
+}
+
+void Controller::Impl::complete(QueueSlot& q, const nvme::CompletionQueueEntry& cqe)
+{
+    if (!q.table.valid(cqe.cid)) {
+        log_->warn("{}: qid {}: completion for invalid cid {}", options_.name, q.qid, cqe.cid);
+        return;
+    }
+    auto& slot = q.table[cqe.cid];
+    if (slot.state == CommandTable::State::free) {
+        log_->warn("{}: qid {}: completion for idle cid {}", options_.name, q.qid, cqe.cid);
+        return;
+    }
+    std::unique_ptr<CommandNode> node = std::move(slot.node);
+    const bool tombstone = slot.state == CommandTable::State::timed_out;
+    if (node->untimed) q.table.add_untimed(-1);
+    q.table.release(cqe.cid);
+    if (tombstone) {
+        // Its handler already got `timed_out`; now the buffers may go.
+        log_->info("{}: qid {} cid {}: late completion of a timed-out command dropped", options_.name, q.qid,
+                   cqe.cid);
+        return;
+    }
+    Result r;
+    r.status = nvme::Status::from_field(static_cast<std::uint16_t>(cqe.status >> 1));
+    r.dw0 = cqe.dw0;
+    r.dw1 = cqe.dw1;
+    r.data = std::move(node->command.data);
+    r.metadata = std::move(node->command.metadata);
+    const std::uint8_t opc = node->command.sqe.opc;
+    // Like the Linux driver's nvme_passthru_end(): the user's handler runs
+    // first, then the core refreshes what the command may have changed.
+    const bool refresh = !node->internal && node->queue == QueueKind::admin && r.status.is_success() &&
+                         effects_change_namespaces(opc);
+    node->handler(std::move(r));
+    if (refresh) after_admin_passthrough(opc);
+}
+
+void Controller::Impl::check_timeouts(Clock::time_point now)
+{
+    next_deadline_ = Clock::time_point::max();
+    for (std::size_t i = 0; i < queues_.size(); ++i) {
+        QueueSlot& q = *queues_[i];
+        if (q.table.used() == q.table.untimed()) continue;
+        for (std::uint16_t cid = 0; cid < q.table.capacity(); ++cid) {
+            auto& slot = q.table[cid];
+            if (slot.state == CommandTable::State::free) continue;
+            if (slot.deadline <= now) on_timeout(q, cid, now);
+            if (slot.state != CommandTable::State::free) next_deadline_ = std::min(next_deadline_, slot.deadline);
+        }
+    }
+}
+
+// Like Linux nvme_timeout(): the first expiry completes the command with
+// `timed_out` and aborts it; an Abort that fails, a command that outlives a
+// second timeout period, or a timed-out Abort resets the controller.
+void Controller::Impl::on_timeout(QueueSlot& q, std::uint16_t cid, Clock::time_point now)
+{
+    auto& slot = q.table[cid];
+    CommandNode& node = *slot.node;
+    const auto timeout = node.command.timeout.count() > 0 ? node.command.timeout : default_timeout(node.queue);
+    if (slot.state == CommandTable::State::timed_out) {
+        slot.deadline = Clock::time_point::max();  // one reset request per tombstone
+        if (state_ == State::live) {
+            log_->error("{}: qid {} cid {}: no completion after abort; resetting controller", options_.name,
+                        q.qid, cid);
+            request_reset(false, nullptr);
+        }
+        return;
+    }
+    log_->warn("{}: qid {} cid {} opc {:#04x}: timed out after {} ms", options_.name, q.qid, cid,
+               node.command.sqe.opc, timeout.count());
+    // The transport holds spans into the command's buffers until it
+    // completes the cid or the queue is torn down: the buffers stay in the
+    // tombstone and the handler gets empty ones.
+    slot.state = CommandTable::State::timed_out;
+    slot.deadline = now + timeout;
+    const bool is_abort = node.internal && q.qid == 0 &&
+                          node.command.sqe.opc == static_cast<std::uint8_t>(nvme::AdminOpcode::abort);
+    auto handler = std::move(node.handler);
+    node.handler = nullptr;
+    Result r;
+    r.error = std::make_error_code(std::errc::timed_out);
+    if (handler) handler(std::move(r));
+    if (state_ != State::live) return;  // (re)initialisation fails on its own
+    if (is_abort) {
+        log_->error("{}: Abort command timed out; resetting controller", options_.name);
+        request_reset(false, nullptr);
+        return;
+    }
+    send_abort(q.qid, cid);
+}
+
+void Controller::Impl::send_abort(std::uint16_t sqid, std::uint16_t cid)
+{
+    // ACL is 0's based (NVMe Base 2.0, Figure 275); beyond it the controller
+    // would fail the Abort, so just let the second timeout reset.
+    if (aborts_in_flight_ >= std::uint32_t{id_ctrl_.acl} + 1) return;
+    ++aborts_in_flight_;
+    const std::uint64_t epoch = epoch_;
+    issue_internal(QueueKind::admin, admin::abort(sqid, cid), [this, epoch, sqid, cid](Result&& r) {
+        if (epoch != epoch_) return;
+        --aborts_in_flight_;
+        if (r.error) return;  // timed out: handled by on_timeout; canceled: reset in progress
+        if (!r.status.is_success() &&
+            !r.status.same_code(nvme::CommandSpecificStatus::abort_command_limit_exceeded)) {
+            log_->error("{}: Abort of sqid {} cid {} failed: {}; resetting controller", options_.name, sqid,
+                        cid, nvme::to_string(r.status));
+            request_reset(false, nullptr);
+            return;
+        }
+        log_->info("{}: Abort of sqid {} cid {}: {}", options_.name, sqid, cid,
+                   (r.dw0 & 1u) != 0 ? "not aborted" : "aborted");
+    });
+}
+
+bool Controller::Impl::must_poll() const noexcept
+{
+    if (state_ == State::failed) return false;
+    for (const auto& q : queues_) {
+        if (!q->overflow.empty()) return true;
+        if (q->fd < 0 && q->table.used() > q->table.untimed()) return true;
+    }
+    return false;
+}
+
+void Controller::Impl::rebuild_epoll()
+{
+    epoll_dirty_ = false;
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) {
+        log_->critical("{}: epoll_create1: {}", options_.name, std::strerror(errno));
+        std::abort();
+    }
+    auto add = [this](int fd) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.fd = fd;
+        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0 && errno != EEXIST)
+            log_->error("{}: epoll_ctl add {}: {}", options_.name, fd, std::strerror(errno));
+    };
+    add(mailbox_.fd());
+    add(timer_fd_);
+    if (transport_event_fd_ >= 0) add(transport_event_fd_);
+    for (const auto& q : queues_)
+        if (q->fd >= 0) add(q->fd);
+}
+
+void Controller::Impl::arm_timer(Clock::time_point deadline)
+{
+    if (deadline == armed_deadline_) return;
+    armed_deadline_ = deadline;
+    itimerspec spec{};
+    if (deadline != Clock::time_point::max()) {
+        // steady_clock is CLOCK_MONOTONIC on Linux.
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+        spec.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+        spec.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+        if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+    }
+    if (::timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr) != 0)
+        log_->error("{}: timerfd_settime: {}", options_.name, std::strerror(errno));
+}
+
+void Controller::Impl::sleep()
+{
+    if (epoll_dirty_) rebuild_epoll();
+    if (!mailbox_.prepare_sleep()) return;
+    arm_timer(next_deadline_);
+    int timeout_ms = -1;
+    for (const auto& q : queues_)
+        if (q->fd < 0 && q->table.untimed() > 0) timeout_ms = idle_poll_ms;
+    std::array<epoll_event, 8> events{};
+    const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
+    mailbox_.finish_sleep();
+    for (int i = 0; i < n; ++i) {
+        const int fd = events[static_cast<std::size_t>(i)].data.fd;
+        if (fd == timer_fd_) {
+            std::uint64_t expirations;
+            [[maybe_unused]] auto r = ::read(timer_fd_, &expirations, sizeof expirations);
+            armed_deadline_ = Clock::time_point::max();  // a timerfd fires once
+        } else if (fd == transport_event_fd_) {
+            transport_->handle_event();
+        }
+        // Mailbox and completion fds: the loop drains/reaps next.
+    }
+}
+
+} // namespace nvmecuse::ctrlr
