@@ -160,9 +160,13 @@ private:
     EmulatedController(ControllerConfig config, Clock clock);
 
     // ---- dispatch (emulated_controller.cpp, command_table.cpp) ----
+    friend struct CommandTable;  // the opcode tables name the private handlers
     Outcome execute_admin(const CommandContext& c);
     Outcome execute_io(const CommandContext& c);
     void record_error(const CommandContext& c, const Outcome& o);
+    /// Fills nguid/eui64/uuid of `ns` deterministically from the serial
+    /// number and ns.nsid (stable across restarts, distinct per namespace).
+    void assign_identifiers(EmulatedNamespace& ns) const;
 
     // ---- I/O commands (io_commands.cpp) ----
     Outcome io_read(const CommandContext& c);
