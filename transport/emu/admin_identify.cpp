@@ -132,8 +132,14 @@ struct EmulatedController::IdentifyBuilder {
         Handler handler;
     };
 
-    static Outcome invalid_nsid() { return Outcome::field_error(GenericStatus::invalid_namespace_or_format, sqe_byte_nsid); }
-    static Outcome invalid_csi() { return Outcome::field_error(GenericStatus::invalid_field, sqe_byte_csi); }
+    static Outcome invalid_nsid()
+    {
+        return Outcome::field_error(nvme::Status(GenericStatus::invalid_namespace_or_format).with_dnr(), sqe_byte_nsid);
+    }
+    static Outcome invalid_csi()
+    {
+        return Outcome::field_error(nvme::Status(GenericStatus::invalid_field).with_dnr(), sqe_byte_csi);
+    }
     static nvme::CommandSet csi(const CommandContext& c)
     {
         return static_cast<nvme::CommandSet>(nvme::cmd::identify::Csi::get(c.sqe));
@@ -196,7 +202,7 @@ struct EmulatedController::IdentifyBuilder {
     {
         if (!self.nsid_in_range(c.sqe.nsid)) return invalid_nsid();
         const auto* ns = active(self, c.sqe.nsid);
-        if (ns == nullptr) return Outcome::field_error(GenericStatus::invalid_field, sqe_byte_nsid);
+        if (ns == nullptr) return Outcome::field_error(nvme::Status(GenericStatus::invalid_field).with_dnr(), sqe_byte_nsid);
         return send(c, std::span<const std::byte>(descriptor_list(*ns)));
     }
 
@@ -228,7 +234,7 @@ struct EmulatedController::IdentifyBuilder {
         id.rtd3r = 200'000;   // µs
         id.rtd3e = 2'000'000; // µs
         id.oaes = nvme::oaes::namespace_attribute | nvme::oaes::firmware_activation;
-        id.ctratt = 0;
+        id.ctratt = nvme::ctratt::host_id_128bit; // Set Features Host Identifier with EXHID=1
         id.cntrltype = static_cast<std::uint8_t>(nvme::ControllerType::io);
 
         id.oacs = nvme::oacs::format_nvm | nvme::oacs::firmware | nvme::oacs::namespace_management |
@@ -261,7 +267,8 @@ struct EmulatedController::IdentifyBuilder {
         id.maxcmd = cfg.max_queue_entries;
         id.nn = cfg.max_namespaces;
         id.oncs = nvme::oncs::compare | nvme::oncs::write_uncorrectable | nvme::oncs::dataset_management |
-                  nvme::oncs::write_zeroes | nvme::oncs::save_select | nvme::oncs::verify;
+                  nvme::oncs::write_zeroes | nvme::oncs::save_select | nvme::oncs::timestamp |
+                  nvme::oncs::verify;
         id.fuses = 0;
         id.fna = 0; // Format NVM and secure erase apply per namespace
         id.vwc = static_cast<std::uint8_t>(nvme::vwc::present |
@@ -401,7 +408,8 @@ Outcome EmulatedController::admin_identify(const CommandContext& c)
     const auto cns = static_cast<Cns>(nvme::cmd::identify::Cns::get(c.sqe));
     const auto& table = IdentifyBuilder::table;
     const auto* entry = std::ranges::find(table, cns, &IdentifyBuilder::Entry::cns);
-    if (entry == table.end()) return Outcome::field_error(GenericStatus::invalid_field, sqe_byte_cns);
+    if (entry == table.end())
+        return Outcome::field_error(nvme::Status(GenericStatus::invalid_field).with_dnr(), sqe_byte_cns);
     return entry->handler(*this, c);
 }
 

@@ -31,7 +31,7 @@ Outcome EmulatedController::admin_async_event_request(const CommandContext& c)
 {
     // AERL is 0's based: AERL+1 requests may be outstanding (5.2).
     if (outstanding_aers_.size() >= std::size_t{config_.aerl} + 1)
-        return nvme::Status(nvme::CommandSpecificStatus::async_event_request_limit_exceeded);
+        return nvme::Status(nvme::CommandSpecificStatus::async_event_request_limit_exceeded).with_dnr();
     outstanding_aers_.push_back(c.sqe.cid);
     deliver_events();
     // deliver_events() may already have completed this request through the
