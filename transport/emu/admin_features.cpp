@@ -113,9 +113,15 @@ std::optional<std::uint32_t> temperature_selector(std::uint32_t cdw11, bool set)
     return (tmpsel << 4) | thsel;
 }
 
+/// A command error blamed on an SQE field; Do Not Retry, like the others.
+Outcome fail(nvme::Status s, std::uint16_t byte, std::uint8_t bit = 0)
+{
+    return Outcome::field_error(s.with_dnr(), byte, bit);
+}
+
 Outcome invalid_field(std::uint16_t byte, std::uint8_t bit = 0)
 {
-    return Outcome::field_error(nvme::GenericStatus::invalid_field, byte, bit);
+    return fail(nvme::GenericStatus::invalid_field, byte, bit);
 }
 
 std::uint64_t elapsed_ms(std::chrono::steady_clock::time_point from,
@@ -215,7 +221,7 @@ Outcome EmulatedController::admin_get_features(const CommandContext& c)
     const bool ns_specific = (row->capabilities & caps::namespace_specific) != 0;
     if (ns_specific) {
         if (!nsid_in_range(sqe.nsid))
-            return Outcome::field_error(nvme::GenericStatus::invalid_namespace_or_format, nsid_byte);
+            return fail(nvme::GenericStatus::invalid_namespace_or_format, nsid_byte);
         auto it = namespaces_.find(sqe.nsid);
         if (it == namespaces_.end() || !it->second.attached) return invalid_field(nsid_byte);
     }
@@ -276,7 +282,7 @@ Outcome EmulatedController::admin_get_features(const CommandContext& c)
         const bool extended = nvme::feat::host_identifier::Exhid::get(sqe.cdw11);
         const bool unset = std::ranges::all_of(host_identifier_, [](std::byte b) { return b == std::byte{0}; });
         if (!unset && extended != host_identifier_extended_)
-            return Outcome::field_error(nvme::GenericStatus::host_identifier_inconsistent_format,
+            return fail(nvme::GenericStatus::host_identifier_inconsistent_format,
                                         cdw11_byte);
         std::array<std::byte, 16> id{};
         if (!use_default) id = host_identifier_;
@@ -299,7 +305,7 @@ Outcome EmulatedController::admin_set_features(const CommandContext& c)
     const FeatureRow* row = find_feature(fcmd::Fid::get(sqe));
     if (row == nullptr) return invalid_field(cdw10_byte);
     if (save && (row->capabilities & caps::saveable) == 0)
-        return Outcome::field_error(nvme::CommandSpecificStatus::feature_identifier_not_saveable,
+        return fail(nvme::CommandSpecificStatus::feature_identifier_not_saveable,
                                     cdw10_byte + 3, 7);
 
     // Which namespaces a namespace specific value applies to.
@@ -309,7 +315,7 @@ Outcome EmulatedController::admin_set_features(const CommandContext& c)
             for (const auto& [nsid, ns] : namespaces_)
                 if (ns.attached) targets.push_back(nsid);
         } else if (!nsid_in_range(sqe.nsid)) {
-            return Outcome::field_error(nvme::GenericStatus::invalid_namespace_or_format, nsid_byte);
+            return fail(nvme::GenericStatus::invalid_namespace_or_format, nsid_byte);
         } else if (auto it = namespaces_.find(sqe.nsid); it == namespaces_.end() || !it->second.attached) {
             return invalid_field(nsid_byte);
         } else {
@@ -317,12 +323,12 @@ Outcome EmulatedController::admin_set_features(const CommandContext& c)
         }
     } else if (sqe.nsid != 0 && sqe.nsid != nvme::nsid_all) {
         if (!nsid_in_range(sqe.nsid))
-            return Outcome::field_error(nvme::GenericStatus::invalid_namespace_or_format, nsid_byte);
-        return Outcome::field_error(nvme::CommandSpecificStatus::feature_not_namespace_specific,
+            return fail(nvme::GenericStatus::invalid_namespace_or_format, nsid_byte);
+        return fail(nvme::CommandSpecificStatus::feature_not_namespace_specific,
                                     nsid_byte);
     }
     if ((row->capabilities & caps::changeable) == 0)
-        return Outcome::field_error(nvme::CommandSpecificStatus::feature_not_changeable, cdw10_byte);
+        return fail(nvme::CommandSpecificStatus::feature_not_changeable, cdw10_byte);
 
     const std::uint8_t fid = key_of(row->fid);
     auto store = [&](std::uint32_t key, std::uint32_t value) {
@@ -345,7 +351,7 @@ Outcome EmulatedController::admin_set_features(const CommandContext& c)
         using namespace nvme::feat::number_of_queues;
         // 5.27.1.7: only before any I/O queue exists after a reset.
         if (io_queues_created_)
-            return Outcome::field_error(nvme::GenericStatus::command_sequence_error, cdw10_byte);
+            return fail(nvme::GenericStatus::command_sequence_error, cdw10_byte);
         const std::uint32_t nsqr = Nsqr::get(sqe.cdw11);
         const std::uint32_t ncqr = Ncqr::get(sqe.cdw11);
         if (nsqr == 0xffff) return invalid_field(cdw11_byte);
