@@ -24,6 +24,8 @@ constexpr std::uint16_t nsid_byte = 4;
 
 /// Power states the controller describes in Identify (NPSS = 2, 0's based).
 constexpr std::uint32_t power_state_count = 3;
+/// Keep Alive granularity: Identify KAS = 10 (100 ms units).
+constexpr std::uint32_t keep_alive_granularity_ms = 1000;
 
 enum class Kind : std::uint8_t {
     value,                  ///< cdw11 & mask, per nsid when namespace specific
@@ -341,7 +343,14 @@ Outcome EmulatedController::admin_set_features(const CommandContext& c)
         if (int bit = row->invalid_bit(sqe.cdw11); bit >= 0)
             return invalid_field(static_cast<std::uint16_t>(cdw11_byte + bit / 8),
                                  static_cast<std::uint8_t>(bit % 8));
-        const std::uint32_t value = sqe.cdw11 & row->mask;
+        std::uint32_t value = sqe.cdw11 & row->mask;
+        if (row->fid == FeatureId::keep_alive_timer && value % keep_alive_granularity_ms != 0) {
+            // 5.27.1.12: KATO is rounded up to the granularity Identify KAS reports.
+            const std::uint64_t up = (std::uint64_t{value} / keep_alive_granularity_ms + 1) *
+                                     keep_alive_granularity_ms;
+            value = static_cast<std::uint32_t>(std::min<std::uint64_t>(
+                up, 0xffffffffu / keep_alive_granularity_ms * keep_alive_granularity_ms));
+        }
         if (targets.empty()) store(0, value);
         for (std::uint32_t nsid : targets) store(nsid, value);
         if (row->fid == FeatureId::keep_alive_timer) last_keep_alive_ = now();
