@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <tuple>
 #include <vector>
 
 #include "command_table.hpp"
@@ -90,8 +91,9 @@ struct EmulatedController::LogPageBuilder {
         const HealthCounters& h = self.health_;
         nvme::SmartHealthLog page{};
         const std::uint16_t temperature = cfg.temperature_kelvin;
-        const auto [over, under] = composite_temperature_thresholds(self);
-        if (temperature >= over || temperature <= under) page.critical_warning |= nvme::critical_warning::temperature;
+        // Temperature Threshold feature (FID 04h), composite sensor.
+        if (temperature >= self.over_temperature_threshold() || temperature < self.under_temperature_threshold())
+            page.critical_warning |= nvme::critical_warning::temperature;
         page.composite_temperature.set(temperature);
         page.avail_spare = 100;
         page.avail_spare_thresh = 10;
@@ -115,18 +117,6 @@ struct EmulatedController::LogPageBuilder {
         page.temp_sensor[0] = temperature;
         put(log, page);
         return Outcome::success();
-    }
-
-    /// Temperature Threshold (FID 04h) values for the composite temperature
-    /// (TMPSEL 0): over (THSEL 0) defaults to WCTEMP, under (THSEL 1) to 0.
-    static std::pair<std::uint16_t, std::uint16_t> composite_temperature_thresholds(const EmulatedController& self)
-    {
-        const auto value = [&self](std::uint32_t thsel, std::uint32_t fallback) {
-            const auto it = self.features_.current.find(
-                {static_cast<std::uint8_t>(nvme::FeatureId::temperature_threshold), thsel});
-            return static_cast<std::uint16_t>(it == self.features_.current.end() ? fallback : it->second);
-        };
-        return {value(0, self.config_.warning_temperature_kelvin), value(1, 0)};
     }
 
     /// 03h: active slot, slot activated at the next reset, each slot's revision.
@@ -169,14 +159,7 @@ struct EmulatedController::LogPageBuilder {
     {
         self.update_self_test();
         nvme::DeviceSelfTestLog page{};
-        if (self.self_test_) {
-            const auto& run = *self.self_test_;
-            page.current_operation = run.code;
-            const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(self.now() - run.started);
-            const auto total = std::max<std::int64_t>(run.duration.count(), 1);
-            page.current_completion =
-                static_cast<std::uint8_t>(std::clamp<std::int64_t>(elapsed.count() * 100 / total, 0, 99));
-        }
+        std::tie(page.current_operation, page.current_completion) = self.self_test_progress();
         for (std::size_t i = 0; i < page.result.size(); ++i) {
             if (i < self.self_test_results_.size()) {
                 page.result[i] = self.self_test_results_[i];

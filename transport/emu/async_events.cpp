@@ -21,12 +21,6 @@ constexpr std::size_t changed_namespace_capacity = 1024;
 
 } // namespace
 
-std::uint32_t EmulatedController::current_feature(nvme::FeatureId fid, std::uint32_t fallback) const
-{
-    const auto it = features_.current.find({static_cast<std::uint8_t>(fid), 0u});
-    return it == features_.current.end() ? fallback : it->second;
-}
-
 Outcome EmulatedController::admin_async_event_request(const CommandContext& c)
 {
     // AERL is 0's based: AERL+1 requests may be outstanding (5.2).
@@ -100,8 +94,7 @@ void EmulatedController::namespace_changed(std::uint32_t nsid)
         }
     }
     // Asynchronous Event Configuration bit 8 (default 0: the host opts in).
-    if (nvme::feat::async_event_configuration::NamespaceAttributeNotices::get(
-            current_feature(nvme::FeatureId::async_event_configuration, 0)))
+    if (async_event_enabled(nvme::feat::async_event_configuration::NamespaceAttributeNotices::mask))
         raise_event(nvme::AsyncEventType::notice,
                     static_cast<std::uint8_t>(nvme::AsyncEventNotice::namespace_attribute_changed),
                     nvme::LogPageId::changed_namespace_list);

@@ -219,8 +219,6 @@ private:
     void reset_async_events();
     /// Completes outstanding AERs with queued events whose type is not masked.
     void deliver_events();
-    /// Current value of a controller-wide feature (nsid 0), `fallback` if unset.
-    [[nodiscard]] std::uint32_t current_feature(nvme::FeatureId fid, std::uint32_t fallback) const;
     /// Reported events awaiting a Get Log Page with RAE=0, by log page: their
     /// type stays masked meanwhile (NVMe Base 2.0, 5.2).
     std::map<nvme::LogPageId, nvme::AsyncEventType> reported_events_;
