@@ -1,0 +1,362 @@
+// A scriptable in-test transport for ctrlr::Controller tests: answers the
+// admin commands the core sends (Identify, Number of Queues, logs, Abort),
+// holds AERs until the test fires them, and completes I/O immediately,
+// holds it for the test to release, or never completes it.
+//
+// Thread safety: the transport side runs on the controller's owner thread,
+// the test inspects and drives it from its own thread; one mutex covers all.
+#pragma once
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "nvmecuse/spec/nvme.hpp"
+#include "nvmecuse/transport/transport.hpp"
+
+namespace nvmecuse::testing {
+
+struct SubmittedCommand {
+    std::uint16_t qid;
+    nvme::SubmissionQueueEntry sqe;
+};
+
+class FakeState {
+public:
+    enum class IoMode { complete, hold };
+
+    struct HeldCommand {
+        std::uint16_t cid;
+        nvme::SubmissionQueueEntry sqe;
+        std::span<std::byte> data;
+    };
+
+    struct Queue {
+        std::uint16_t qid = 0;
+        std::uint16_t depth = 0;      ///< what depth() reports
+        std::uint16_t accepts = 0;    ///< outstanding commands accepted before EAGAIN
+        std::uint32_t outstanding = 0;
+        std::deque<nvme::CompletionQueueEntry> completions;
+        std::vector<HeldCommand> held;
+        int efd = -1;
+        bool alive = true;
+        ~Queue()
+        {
+            if (efd >= 0) ::close(efd);
+        }
+    };
+
+    // ---- configuration (set before start, or under lock()) ----------------
+    std::uint16_t io_queue_depth = 64;   ///< depth of I/O queues the fake creates
+    std::uint16_t io_queue_accepts = 0;  ///< 0 = same as depth
+    std::uint16_t max_io_queues = 4;
+    std::uint16_t granted_io_queues = 2;
+    std::uint8_t aerl = 3;
+    std::uint8_t acl = 3;
+    std::uint32_t oaes = nvme::oaes::namespace_attribute | nvme::oaes::firmware_activation;
+    bool completion_fds = false;  ///< queues expose an eventfd
+    IoMode io_mode = IoMode::complete;
+    bool enable_fails = false;
+    /// Status the Abort command completes with; dw0 bit 0 = 1 "not aborted".
+    nvme::Status abort_status{};
+    bool abort_completes_command = false;  ///< also complete the target with Abort Requested
+    std::map<std::uint32_t, std::uint64_t> namespaces{{1, 1000}};  ///< nsid -> nsze (512 B blocks)
+    std::vector<std::uint32_t> changed_list;
+    std::map<std::uint8_t, nvme::Status> admin_status;  ///< status for other admin opcodes
+
+    // ---- observations -----------------------------------------------------
+    std::vector<SubmittedCommand> submitted;
+    int enables = 0, resets = 0, shutdowns = 0, created_io_queues = 0;
+
+    std::unique_lock<std::mutex> lock() { return std::unique_lock(mutex_); }
+
+    /// Commands seen with this admin opcode.
+    std::vector<nvme::SubmissionQueueEntry> admin_commands(nvme::AdminOpcode opc)
+    {
+        auto l = lock();
+        std::vector<nvme::SubmissionQueueEntry> out;
+        for (const auto& c : submitted)
+            if (c.qid == 0 && c.sqe.opc == static_cast<std::uint8_t>(opc)) out.push_back(c.sqe);
+        return out;
+    }
+    std::size_t held_count(std::uint16_t qid)
+    {
+        auto l = lock();
+        auto q = find(qid);
+        return q ? q->held.size() : 0;
+    }
+    /// Completes held commands on `qid` (all, or the first `n`).
+    std::size_t release(std::uint16_t qid, std::size_t n = SIZE_MAX, nvme::Status st = {}, std::uint32_t dw0 = 0)
+    {
+        auto l = lock();
+        auto q = find(qid);
+        if (!q) return 0;
+        std::size_t done = 0;
+        for (auto it = q->held.begin(); it != q->held.end() && done < n;) {
+            // AERs are completed with fire_aer() only.
+            if (qid == 0 && it->sqe.opc == static_cast<std::uint8_t>(nvme::AdminOpcode::async_event_request)) {
+                ++it;
+                continue;
+            }
+            push_completion(*q, it->cid, st, dw0);
+            it = q->held.erase(it);
+            ++done;
+        }
+        return done;
+    }
+    std::size_t outstanding_aers()
+    {
+        auto l = lock();
+        auto q = find(0);
+        if (!q) return 0;
+        return static_cast<std::size_t>(std::count_if(q->held.begin(), q->held.end(), [](const HeldCommand& h) {
+            return h.sqe.opc == static_cast<std::uint8_t>(nvme::AdminOpcode::async_event_request);
+        }));
+    }
+    /// Completes one outstanding AER with `dw0`; false when none is outstanding.
+    bool fire_aer(std::uint32_t dw0, nvme::Status st = {})
+    {
+        auto l = lock();
+        auto q = find(0);
+        if (!q) return false;
+        for (auto it = q->held.begin(); it != q->held.end(); ++it) {
+            if (it->sqe.opc != static_cast<std::uint8_t>(nvme::AdminOpcode::async_event_request)) continue;
+            const auto cid = it->cid;
+            q->held.erase(it);
+            push_completion(*q, cid, st, dw0);
+            return true;
+        }
+        return false;
+    }
+
+    // ---- transport side (owner thread) ------------------------------------
+    std::shared_ptr<Queue> make_queue(std::uint16_t qid, std::uint16_t depth)
+    {
+        auto q = std::make_shared<Queue>();
+        q->qid = qid;
+        q->depth = depth;
+        q->accepts = qid != 0 && io_queue_accepts != 0 ? io_queue_accepts : depth;
+        if (completion_fds) q->efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        queues_[qid] = q;
+        return q;
+    }
+    void kill_queues()
+    {
+        for (auto& [qid, q] : queues_) q->alive = false;
+        queues_.clear();
+    }
+
+    std::expected<void, std::error_code> submit(Queue& q, const transport::Request& r)
+    {
+        auto l = lock();
+        if (!q.alive) return std::unexpected(std::make_error_code(std::errc::not_connected));
+        if (q.outstanding >= q.accepts)
+            return std::unexpected(std::make_error_code(std::errc::resource_unavailable_try_again));
+        submitted.push_back({q.qid, r.sqe});
+        ++q.outstanding;
+        if (q.qid == 0) {
+            admin(q, r);
+        } else if (io_mode == IoMode::hold) {
+            q.held.push_back({r.sqe.cid, r.sqe, r.data});
+        } else {
+            if (!r.data.empty() && r.direction == nvme::DataTransfer::controller_to_host)
+                std::memset(r.data.data(), 0xa5, r.data.size());
+            push_completion(q, r.sqe.cid, {}, 0);
+        }
+        return {};
+    }
+
+    std::size_t reap(Queue& q, std::span<nvme::CompletionQueueEntry> out)
+    {
+        auto l = lock();
+        if (q.efd >= 0) {
+            std::uint64_t v;
+            [[maybe_unused]] auto rd = ::read(q.efd, &v, sizeof v);
+        }
+        std::size_t n = 0;
+        while (n < out.size() && !q.completions.empty()) {
+            out[n++] = q.completions.front();
+            q.completions.pop_front();
+        }
+        return n;
+    }
+
+private:
+    std::shared_ptr<Queue> find(std::uint16_t qid)
+    {
+        auto it = queues_.find(qid);
+        return it == queues_.end() ? nullptr : it->second;
+    }
+
+    void push_completion(Queue& q, std::uint16_t cid, nvme::Status st, std::uint32_t dw0)
+    {
+        nvme::CompletionQueueEntry cqe{};
+        cqe.cid = cid;
+        cqe.dw0 = dw0;
+        cqe.sq_id = q.qid;
+        cqe.status = st.to_cqe_status(true);
+        q.completions.push_back(cqe);
+        --q.outstanding;
+        if (q.efd >= 0) {
+            const std::uint64_t one = 1;
+            [[maybe_unused]] auto w = ::write(q.efd, &one, sizeof one);
+        }
+    }
+
+    void admin(Queue& q, const transport::Request& r)
+    {
+        using nvme::AdminOpcode;
+        const auto& s = r.sqe;
+        nvme::Status st{};
+        std::uint32_t dw0 = 0;
+        switch (static_cast<AdminOpcode>(s.opc)) {
+        case AdminOpcode::identify: {
+            std::memset(r.data.data(), 0, r.data.size());
+            const auto cns = static_cast<nvme::Cns>(nvme::cmd::identify::Cns::get(s));
+            if (cns == nvme::Cns::controller) {
+                nvme::IdentifyController id{};
+                id.aerl = aerl;
+                id.acl = acl;
+                id.oaes = oaes;
+                id.nn = 32;
+                nvme::set_padded(id.mn, "fake controller");
+                std::memcpy(r.data.data(), &id, sizeof id);
+            } else if (cns == nvme::Cns::active_namespace_list) {
+                auto* list = reinterpret_cast<std::uint32_t*>(r.data.data());
+                std::size_t i = 0;
+                for (const auto& [nsid, nsze] : namespaces)
+                    if (nsid > s.nsid && i < 1024) list[i++] = nsid;
+            } else if (cns == nvme::Cns::namespace_) {
+                auto it = namespaces.find(s.nsid);
+                if (it != namespaces.end()) {
+                    nvme::IdentifyNamespace ns{};
+                    ns.nsze = ns.ncap = it->second;
+                    ns.lbaf[0].lbads = 9;
+                    std::memcpy(r.data.data(), &ns, sizeof ns);
+                }
+            } else {
+                st = nvme::GenericStatus::invalid_field;
+            }
+            break;
+        }
+        case AdminOpcode::set_features:
+            if (nvme::cmd::features::Fid::get(s) == static_cast<std::uint32_t>(nvme::FeatureId::number_of_queues)) {
+                const std::uint32_t g = granted_io_queues - 1u;
+                dw0 = g | (g << 16);
+            }
+            break;
+        case AdminOpcode::get_log_page: {
+            std::memset(r.data.data(), 0, r.data.size());
+            if (nvme::cmd::get_log_page::Lid::get(s) ==
+                static_cast<std::uint32_t>(nvme::LogPageId::changed_namespace_list)) {
+                auto* list = reinterpret_cast<std::uint32_t*>(r.data.data());
+                for (std::size_t i = 0; i < changed_list.size() && i < 1024; ++i) list[i] = changed_list[i];
+            }
+            break;
+        }
+        case AdminOpcode::async_event_request: q.held.push_back({s.cid, s, r.data}); return;
+        case AdminOpcode::abort: {
+            st = abort_status;
+            dw0 = 1;  // not aborted
+            if (abort_completes_command) {
+                auto target = find(static_cast<std::uint16_t>(nvme::cmd::abort::Sqid::get(s)));
+                const auto cid = nvme::cmd::abort::Cid::get(s);
+                if (target) {
+                    for (auto it = target->held.begin(); it != target->held.end(); ++it) {
+                        if (it->cid != cid) continue;
+                        target->held.erase(it);
+                        push_completion(*target, static_cast<std::uint16_t>(cid), nvme::GenericStatus::aborted_by_request, 0);
+                        dw0 = 0;
+                        break;
+                    }
+                }
+            }
+            break;
+        }
+        default:
+            if (auto it = admin_status.find(s.opc); it != admin_status.end()) st = it->second;
+            break;
+        }
+        push_completion(q, s.cid, st, dw0);
+    }
+
+    std::mutex mutex_;
+    std::map<std::uint16_t, std::shared_ptr<Queue>> queues_;
+};
+
+class FakeQueuePair final : public transport::QueuePair {
+public:
+    FakeQueuePair(std::shared_ptr<FakeState> state, std::shared_ptr<FakeState::Queue> q)
+        : state_(std::move(state)), q_(std::move(q))
+    {
+    }
+    std::expected<void, std::error_code> submit(const transport::Request& r) override { return state_->submit(*q_, r); }
+    std::size_t reap(std::span<nvme::CompletionQueueEntry> out) override { return state_->reap(*q_, out); }
+    std::uint16_t depth() const override { return q_->depth; }
+    int completion_fd() const override { return q_->efd; }
+
+private:
+    std::shared_ptr<FakeState> state_;
+    std::shared_ptr<FakeState::Queue> q_;
+};
+
+class FakeTransport final : public transport::Transport {
+public:
+    explicit FakeTransport(std::shared_ptr<FakeState> state) : state_(std::move(state))
+    {
+        info_.name = "fake";
+        info_.cap = 1023;  // MQES: 1024 entries
+        info_.max_io_queues = state_->max_io_queues;
+    }
+    const transport::TransportInfo& info() const override { return info_; }
+    std::expected<void, std::error_code> enable() override
+    {
+        std::shared_ptr<FakeState::Queue> q;
+        {
+            auto l = state_->lock();
+            ++state_->enables;
+            if (state_->enable_fails) return std::unexpected(std::make_error_code(std::errc::io_error));
+            q = state_->make_queue(0, 32);
+        }
+        admin_ = std::make_unique<FakeQueuePair>(state_, std::move(q));
+        return {};
+    }
+    transport::QueuePair& admin_queue() override { return *admin_; }
+    std::expected<std::unique_ptr<transport::QueuePair>, std::error_code> create_io_queue(std::uint16_t qid,
+                                                                                          std::uint16_t depth) override
+    {
+        auto l = state_->lock();
+        ++state_->created_io_queues;
+        auto q = state_->make_queue(qid, std::min(depth, state_->io_queue_depth));
+        return std::make_unique<FakeQueuePair>(state_, std::move(q));
+    }
+    std::expected<void, std::error_code> reset() override
+    {
+        auto l = state_->lock();
+        ++state_->resets;
+        state_->kill_queues();
+        return {};
+    }
+    void shutdown() override
+    {
+        auto l = state_->lock();
+        ++state_->shutdowns;
+    }
+
+private:
+    std::shared_ptr<FakeState> state_;
+    transport::TransportInfo info_;
+    std::unique_ptr<FakeQueuePair> admin_;
+};
+
+} // namespace nvmecuse::testing
