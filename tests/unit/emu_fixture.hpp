@@ -37,16 +37,27 @@ inline Bytes pattern(std::size_t size, unsigned seed)
 /// The default test controller: ns1 = 64 MiB with 512-byte blocks, ns2 =
 /// 16 MiB with 4096-byte blocks and 8 bytes of separate metadata, 1 GiB of
 /// total capacity, room for 8 namespaces.
+/// A namespace config (GCC 12 warns about designated initializers that
+/// leave members out, so tests build them with this).
+inline NamespaceConfig ns_config(std::uint32_t nsid, std::uint64_t size_bytes,
+                                 std::uint32_t lba_data_size = 512, std::uint16_t metadata_size = 0,
+                                 bool extended_metadata = false)
+{
+    NamespaceConfig n;
+    n.nsid = nsid;
+    n.size_bytes = size_bytes;
+    n.lba_data_size = lba_data_size;
+    n.metadata_size = metadata_size;
+    n.extended_metadata = extended_metadata;
+    return n;
+}
+
 inline ControllerConfig default_test_config()
 {
     ControllerConfig c;
     c.total_capacity_bytes = 1ull << 30;
     c.max_namespaces = 8;
-    c.namespaces = {
-        NamespaceConfig{.nsid = 1, .size_bytes = 64ull << 20, .lba_data_size = 512},
-        NamespaceConfig{.nsid = 2, .size_bytes = 16ull << 20, .lba_data_size = 4096,
-                        .metadata_size = 8},
-    };
+    c.namespaces = {ns_config(1, 64ull << 20, 512), ns_config(2, 16ull << 20, 4096, 8)};
     return c;
 }
 
