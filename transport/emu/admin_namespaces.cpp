@@ -45,7 +45,7 @@ Outcome EmulatedController::admin_namespace_management(const CommandContext& c)
             return field_fail(nvme::CommandSpecificStatus::io_command_set_not_supported,
                               cdw11_byte + 3);
         nvme::IdentifyNamespace host{};
-        if (c.data.size() < sizeof host) return fail(nvme::GenericStatus::data_transfer_error);
+        if (c.data.size() < sizeof host) return nvme::Status(nvme::GenericStatus::data_transfer_error);
         std::memcpy(&host, c.data.data(), sizeof host);
 
         const std::uint8_t index = nvme::flbas::index(host.flbas);
@@ -132,11 +132,11 @@ Outcome EmulatedController::admin_namespace_attachment(const CommandContext& c)
 
     // Controller List (Figure 137): a count, then that many identifiers.
     std::uint16_t count = 0;
-    if (c.data.size() < sizeof count) return fail(nvme::GenericStatus::data_transfer_error);
+    if (c.data.size() < sizeof count) return nvme::Status(nvme::GenericStatus::data_transfer_error);
     std::memcpy(&count, c.data.data(), sizeof count);
     if (count == 0 || count > 2047) return fail(nvme::CommandSpecificStatus::controller_list_invalid);
     if (c.data.size() < sizeof count + std::size_t{count} * 2)
-        return fail(nvme::GenericStatus::data_transfer_error);
+        return nvme::Status(nvme::GenericStatus::data_transfer_error);
     for (std::size_t i = 0; i < count; ++i) {
         std::uint16_t id = 0;
         std::memcpy(&id, c.data.data() + 2 + i * 2, sizeof id);
