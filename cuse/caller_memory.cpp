@@ -1,0 +1,106 @@
+#include "nvmecuse/cuse/caller_memory.hpp"
+
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <climits>
+#include <vector>
+
+namespace nvmecuse::cuse {
+namespace {
+
+/// process_vm_{readv,writev} accept at most IOV_MAX iovecs per side.
+constexpr std::size_t max_iov = IOV_MAX;
+
+std::error_code errno_code(int e) { return {e, std::system_category()}; }
+
+void* as_pointer(std::uint64_t addr) noexcept
+{
+    return reinterpret_cast<void*>(static_cast<std::uintptr_t>(addr)); // NOLINT: a remote address
+}
+
+/// One process_vm_* call over `remote` with one `local` buffer; a short
+/// transfer (the kernel stops at the first fault) is EFAULT.
+template <class Fn>
+std::error_code transfer(Fn fn, std::span<const UserRange> remote, void* local, std::size_t local_len)
+{
+    std::vector<iovec> riov;
+    riov.reserve(remote.size());
+    for (const auto& r : remote) riov.push_back({as_pointer(r.addr), static_cast<std::size_t>(r.len)});
+    iovec liov{local, local_len};
+    ssize_t n;
+    do {
+        n = fn(&liov, 1ul, riov.data(), static_cast<unsigned long>(riov.size()), 0ul);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return errno_code(errno);
+    if (static_cast<std::size_t>(n) != local_len) return errno_code(EFAULT);
+    return {};
+}
+
+} // namespace
+
+std::error_code CallerMemory::read(std::uint64_t addr, std::span<std::byte> local)
+{
+    const UserRange r{addr, local.size()};
+    return read(std::span(&r, 1), local);
+}
+
+std::error_code CallerMemory::write(std::uint64_t addr, std::span<const std::byte> bytes)
+{
+    const UserWrite w{addr, bytes};
+    return write(std::span(&w, 1));
+}
+
+std::error_code ProcessVmMemory::read(std::span<const UserRange> remote, std::span<std::byte> local)
+{
+    std::uint64_t want = 0;
+    for (const auto& r : remote) want += r.len;
+    if (want != local.size()) return errno_code(EINVAL);
+    const pid_t pid = pid_;
+    auto readv = [pid](const iovec* l, unsigned long ln, const iovec* r, unsigned long rn, unsigned long f) {
+        return ::process_vm_readv(pid, l, ln, r, rn, f);
+    };
+    std::size_t off = 0;
+    for (std::size_t i = 0; i < remote.size(); i += max_iov) {
+        const auto chunk = remote.subspan(i, std::min(max_iov, remote.size() - i));
+        std::size_t len = 0;
+        for (const auto& r : chunk) len += r.len;
+        if (len == 0) continue;
+        if (auto ec = transfer(readv, chunk, local.data() + off, len)) return ec;
+        off += len;
+    }
+    return {};
+}
+
+std::error_code ProcessVmMemory::write(std::span<const UserWrite> writes)
+{
+    // One process_vm_writev per IOV_MAX writes: local and remote iovecs pair up.
+    std::vector<iovec> liov;
+    std::vector<iovec> riov;
+    std::size_t len = 0;
+    auto flush = [&]() -> std::error_code {
+        if (liov.empty()) return {};
+        ssize_t n;
+        do {
+            n = ::process_vm_writev(pid_, liov.data(), liov.size(), riov.data(), riov.size(), 0);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) return errno_code(errno);
+        if (static_cast<std::size_t>(n) != len) return errno_code(EFAULT);
+        liov.clear();
+        riov.clear();
+        len = 0;
+        return {};
+    };
+    for (const auto& w : writes) {
+        if (w.bytes.empty()) continue;
+        // process_vm_writev only reads the local side; the const_cast never writes.
+        liov.push_back({const_cast<std::byte*>(w.bytes.data()), w.bytes.size()}); // NOLINT
+        riov.push_back({as_pointer(w.addr), w.bytes.size()});
+        len += w.bytes.size();
+        if (liov.size() == max_iov)
+            if (auto ec = flush()) return ec;
+    }
+    return flush();
+}
+
+} // namespace nvmecuse::cuse

@@ -1,0 +1,86 @@
+#include "nvmecuse/cuse/fast_path.hpp"
+
+#include <cerrno>
+#include <vector>
+
+namespace nvmecuse::cuse {
+namespace {
+
+FastStep prepare_block(const Route& route, std::uint64_t arg, CallerMemory& memory)
+{
+    auto bytes = block_ioctl_bytes(route);
+    if (!bytes) return Error{bytes.error()};
+    if (auto ec = memory.write(arg, *bytes)) return Fallback{ec};
+    return Reply{0, {}};
+}
+
+FastStep prepare_command(const IoctlContext& ctx, const Route& route, std::uint64_t arg, CallerMemory& memory)
+{
+    ArgBytes raw;
+    raw.size = arg_size(route.arg);
+    if (auto ec = memory.read(arg, std::span(raw.bytes.data(), raw.size))) return Fallback{ec};
+    auto plan = decode(route, arg, raw.view(), ctx.decode_limits);
+    if (!plan) return Error{plan.error()};
+
+    if (plan->needs_iovecs()) {
+        std::vector<std::byte> iovecs(plan->vector.len);
+        if (auto ec = memory.read(plan->vector.addr, iovecs)) return Fallback{ec};
+        if (auto ok = attach_iovecs(*plan, iovecs, ctx.decode_limits); !ok) return Error{ok.error()};
+    }
+
+    ctrlr::DataBuffer data;
+    ctrlr::DataBuffer metadata;
+    if (plan->reads_from_caller()) {
+        data = ctrlr::DataBuffer(plan->data_len);
+        if (auto ec = memory.read(plan->data, data.span())) return Fallback{ec};
+        if (plan->metadata.len != 0) {
+            metadata = ctrlr::DataBuffer(plan->metadata.len);
+            if (auto ec = memory.read(plan->metadata.addr, metadata.span())) return Fallback{ec};
+        }
+    } else if (plan->writes_to_caller()) {
+        data = ctrlr::DataBuffer::zeroed(plan->data_len);
+        metadata = ctrlr::DataBuffer::zeroed(plan->metadata.len);
+    }
+    auto command = build_command(*plan, std::move(data), std::move(metadata));
+    return FastExecute{std::move(*plan), raw, std::move(command)};
+}
+
+} // namespace
+
+FastStep fast_prepare(const IoctlContext& ctx, unsigned int cmd, std::uint64_t arg, std::uint32_t flags,
+                      CallerMemory& memory)
+{
+    if ((flags & (fuse_ioctl_compat | fuse_ioctl_32bit)) != 0) return Error{ENOTTY};
+    auto route = classify(cmd, ctx.node);
+    if (!route) return Error{route.error()};
+    if (const int e = check_permission(*route, ctx.caller_has_sys_admin); e != 0) return Error{e};
+
+    switch (route->arg) {
+    case ArgKind::none:
+        if (route->op == IoctlOp::namespace_id) return Reply{static_cast<int>(route->ns->nsid), {}};
+        return Control{route->op};
+    case ArgKind::out_u64:
+    case ArgKind::out_ulong:
+    case ArgKind::out_int:
+    case ArgKind::out_uint:
+        return prepare_block(*route, arg, memory);
+    case ArgKind::passthru:
+    case ArgKind::passthru64:
+    case ArgKind::user_io:
+        break;
+    }
+    return prepare_command(ctx, *route, arg, memory);
+}
+
+std::error_code fast_deliver(const ReplyPlan& plan, CallerMemory& memory)
+{
+    if (plan.value < 0) return {};
+    std::vector<UserWrite> writes;
+    writes.reserve(plan.writes.size() + 1);
+    // The kernel copies data and metadata back before put_user(result).
+    writes.insert(writes.end(), plan.writes.begin(), plan.writes.end());
+    if (plan.result_size != 0) writes.push_back({plan.result_addr, plan.result()});
+    return memory.write(writes);
+}
+
+} // namespace nvmecuse::cuse

@@ -1,0 +1,151 @@
+#include "nvmecuse/cuse/ioctl_abi.hpp"
+
+#include <linux/fs.h>
+#include <linux/nvme_ioctl.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <span>
+
+namespace nvmecuse::cuse {
+namespace {
+
+static_assert(sizeof(nvme_passthru_cmd) == 72);
+static_assert(sizeof(nvme_passthru_cmd64) == 80);
+static_assert(sizeof(nvme_user_io) == 48);
+
+/// One row of the routing table: what `cmd` does on a node kind.
+struct RouteRow {
+    unsigned int cmd;
+    IoctlOp op;
+    ArgKind arg;
+    bool needs_sys_admin;
+    ctrlr::QueueKind queue;
+    bool binds_namespace; ///< the kernel passes a non-NULL ns
+};
+
+using enum IoctlOp;
+using ctrlr::QueueKind;
+
+/// nvme_dev_ioctl (kernel 6.1): everything else is ENOTTY.
+constexpr auto controller_routes = std::to_array<RouteRow>({
+    {NVME_IOCTL_ADMIN_CMD, admin_passthru, ArgKind::passthru, true, QueueKind::admin, false},
+    {NVME_IOCTL_ADMIN64_CMD, admin64_passthru, ArgKind::passthru64, true, QueueKind::admin, false},
+    {NVME_IOCTL_IO_CMD, io_passthru, ArgKind::passthru, true, QueueKind::io, true},
+    {NVME_IOCTL_RESET, reset, ArgKind::none, true, QueueKind::admin, false},
+    {NVME_IOCTL_SUBSYS_RESET, subsystem_reset, ArgKind::none, true, QueueKind::admin, false},
+    {NVME_IOCTL_RESCAN, rescan, ArgKind::none, true, QueueKind::admin, false},
+});
+
+/// nvme_ctrl_ioctl (admin, ns = NULL) + nvme_ns_ioctl + the block ioctls of
+/// blkdev_ioctl that nvme-cli and smartctl use on /dev/nvme<N>n<M>.
+constexpr auto namespace_routes = std::to_array<RouteRow>({
+    {NVME_IOCTL_ADMIN_CMD, admin_passthru, ArgKind::passthru, true, QueueKind::admin, false},
+    {NVME_IOCTL_ADMIN64_CMD, admin64_passthru, ArgKind::passthru64, true, QueueKind::admin, false},
+    {NVME_IOCTL_IO_CMD, io_passthru, ArgKind::passthru, true, QueueKind::io, true},
+    {NVME_IOCTL_IO64_CMD, io64_passthru, ArgKind::passthru64, true, QueueKind::io, true},
+    {NVME_IOCTL_IO64_CMD_VEC, io64_vec_passthru, ArgKind::passthru64, true, QueueKind::io, true},
+    {NVME_IOCTL_SUBMIT_IO, submit_io, ArgKind::user_io, false, QueueKind::io, true},
+    {NVME_IOCTL_ID, namespace_id, ArgKind::none, false, QueueKind::io, true},
+    {BLKGETSIZE64, blk_get_size64, ArgKind::out_u64, false, QueueKind::io, true},
+    {BLKGETSIZE, blk_get_size, ArgKind::out_ulong, false, QueueKind::io, true},
+    {BLKSSZGET, blk_sector_size, ArgKind::out_int, false, QueueKind::io, true},
+    {BLKPBSZGET, blk_physical_size, ArgKind::out_uint, false, QueueKind::io, true},
+});
+
+struct ArgRow {
+    ArgKind kind;
+    std::size_t size;
+    bool input;
+    bool output;
+};
+constexpr auto arg_rows = std::to_array<ArgRow>({
+    {ArgKind::none, 0, false, false},
+    {ArgKind::passthru, sizeof(nvme_passthru_cmd), true, true},
+    {ArgKind::passthru64, sizeof(nvme_passthru_cmd64), true, true},
+    {ArgKind::user_io, sizeof(nvme_user_io), true, false},
+    {ArgKind::out_u64, sizeof(std::uint64_t), false, true},
+    {ArgKind::out_ulong, sizeof(unsigned long), false, true},
+    {ArgKind::out_int, sizeof(int), false, true},
+    {ArgKind::out_uint, sizeof(unsigned int), false, true},
+});
+
+const ArgRow& arg_row(ArgKind kind) noexcept
+{
+    return arg_rows[static_cast<std::size_t>(kind)];
+}
+
+template <class T> std::vector<std::byte> bytes_of(T value)
+{
+    std::vector<std::byte> out(sizeof(T));
+    std::memcpy(out.data(), &value, sizeof(T));
+    return out;
+}
+
+} // namespace
+
+NamespaceShape NamespaceShape::from(const ctrlr::NamespaceInfo& info) noexcept
+{
+    return {info.nsid, info.lba_data_size, info.metadata_size, info.extended_metadata,
+            info.size_bytes()};
+}
+
+std::size_t arg_size(ArgKind kind) noexcept { return arg_row(kind).size; }
+bool arg_is_input(ArgKind kind) noexcept { return arg_row(kind).input; }
+bool arg_is_output(ArgKind kind) noexcept { return arg_row(kind).output; }
+
+std::expected<Route, int> classify(unsigned int cmd, const NodeView& node)
+{
+    const bool on_controller = node.kind == NodeKind::controller;
+    const auto table = on_controller ? std::span<const RouteRow>(controller_routes)
+                                     : std::span<const RouteRow>(namespace_routes);
+    const auto row = std::ranges::find(table, cmd, &RouteRow::cmd);
+    if (row == table.end()) return std::unexpected(ENOTTY);
+
+    Route route{row->op, row->arg, row->needs_sys_admin, row->queue, std::nullopt};
+    if (!row->binds_namespace) return route;
+
+    if (on_controller) {
+        // nvme_dev_user_cmd: the deprecated IO_CMD on the controller node
+        // targets the only namespace; ENOTTY with none, EINVAL with several.
+        if (node.active_namespaces == 0 || !node.ns) return std::unexpected(ENOTTY);
+        if (node.active_namespaces > 1) return std::unexpected(EINVAL);
+    } else if (!node.ns) {
+        return std::unexpected(ENOTTY); // a namespace node that lost its namespace
+    }
+    route.ns = node.ns;
+    return route;
+}
+
+int check_permission(const Route& route, bool caller_has_sys_admin) noexcept
+{
+    return route.needs_sys_admin && !caller_has_sys_admin ? EACCES : 0;
+}
+
+std::expected<std::vector<std::byte>, int> block_ioctl_bytes(const Route& route)
+{
+    if (!route.ns) return std::unexpected(EINVAL);
+    const NamespaceShape& ns = *route.ns;
+    switch (route.op) {
+    case blk_get_size64:
+        return bytes_of<std::uint64_t>(ns.size_bytes);
+    case blk_get_size: {
+        // blkdev_ioctl: EFBIG when the 512-byte sector count overflows the
+        // unsigned long the caller reads.
+        const std::uint64_t sectors = ns.size_bytes >> 9;
+        if ((sectors >> (sizeof(unsigned long) * CHAR_BIT - 9)) != 0) return std::unexpected(EFBIG);
+        return bytes_of<unsigned long>(static_cast<unsigned long>(sectors));
+    }
+    case blk_sector_size:
+        return bytes_of<int>(static_cast<int>(ns.lba_data_size));
+    case blk_physical_size:
+        return bytes_of<unsigned int>(ns.lba_data_size);
+    default:
+        return std::unexpected(EINVAL);
+    }
+}
+
+} // namespace nvmecuse::cuse

@@ -1,0 +1,139 @@
+#include "nvmecuse/cuse/retry.hpp"
+
+#include <cerrno>
+
+#include "nvmecuse/cuse/completion.hpp"
+
+namespace nvmecuse::cuse {
+namespace {
+
+/// The out iovec that receives `result` before the command is decoded.
+std::vector<UserRange> result_out(ArgKind kind, std::uint64_t arg)
+{
+    switch (kind) {
+    case ArgKind::passthru:
+        return {{arg + passthru_result_offset, 4}};
+    case ArgKind::passthru64:
+        return {{arg + passthru64_result_offset, 8}};
+    default:
+        return {};
+    }
+}
+
+std::size_t total(const std::vector<UserRange>& v)
+{
+    std::size_t n = 0;
+    for (const auto& r : v) n += r.len;
+    return n;
+}
+
+/// fuse_do_ioctl's checks on a retry, answered as the kernel would (ENOMEM).
+bool within(const RetryLimits& l, const std::vector<UserRange>& in, const std::vector<UserRange>& out)
+{
+    return in.size() + out.size() <= l.max_iovecs && total(in) <= l.max_bytes_per_direction &&
+           total(out) <= l.max_bytes_per_direction;
+}
+
+Step retry_or_enomem(const RetryLimits& l, Stage stage, std::vector<UserRange> in, std::vector<UserRange> out)
+{
+    if (!within(l, in, out)) return Error{ENOMEM};
+    return Retry{stage, std::move(in), std::move(out)};
+}
+
+Step advance_block(const Route& route, const IoctlRequest& req, const RetryLimits& limits)
+{
+    const std::size_t size = arg_size(route.arg);
+    if (req.out_size < size) return retry_or_enomem(limits, Stage::need_argument, {}, {{req.arg, size}});
+    auto bytes = block_ioctl_bytes(route);
+    if (!bytes) return Error{bytes.error()};
+    return Reply{0, std::move(*bytes)};
+}
+
+Step advance_command(const IoctlContext& ctx, const Route& route, const IoctlRequest& req)
+{
+    const std::size_t s = arg_size(route.arg);
+    const auto& limits = ctx.retry_limits;
+    if (req.in.size() < s)
+        return retry_or_enomem(limits, Stage::need_argument, {{req.arg, s}}, result_out(route.arg, req.arg));
+
+    auto cmd = decode(route, req.arg, req.in.first(s), ctx.decode_limits);
+    if (!cmd) return Error{cmd.error()};
+    const std::size_t v = cmd->vector.len;
+    if (cmd->needs_iovecs()) {
+        if (req.in.size() < s + v)
+            return retry_or_enomem(limits, Stage::need_vector, {{req.arg, s}, cmd->vector},
+                                   result_out(route.arg, req.arg));
+        if (auto ok = attach_iovecs(*cmd, req.in.subspan(s, v), ctx.decode_limits); !ok) return Error{ok.error()};
+    }
+
+    Layout layout = layout_for(*cmd);
+    if (!within(limits, layout.in, layout.out)) return Error{ENOMEM};
+    if (req.in.size() != layout.in_bytes || req.out_size != layout.out_bytes)
+        return Retry{Stage::need_buffers, std::move(layout.in), std::move(layout.out)};
+
+    Execute exec{std::move(*cmd), ArgBytes::copy_of(req.in.first(s)), {}, {}};
+    if (exec.command.reads_from_caller()) {
+        exec.data_in = req.in.subspan(s + v, exec.command.data_len);
+        exec.metadata_in = req.in.subspan(s + v + exec.command.data_len, exec.command.metadata.len);
+    }
+    return exec;
+}
+
+} // namespace
+
+Layout layout_for(const IoctlCommand& cmd)
+{
+    Layout l;
+    l.in.push_back({cmd.arg_addr, arg_size(cmd.arg_kind)});
+    if (cmd.vector.len != 0) l.in.push_back(cmd.vector);
+    l.out = result_out(cmd.arg_kind, cmd.arg_addr);
+    auto& transfer = cmd.reads_from_caller() ? l.in : l.out;
+    if (cmd.direction != nvme::DataTransfer::none) {
+        transfer.insert(transfer.end(), cmd.data.begin(), cmd.data.end());
+        if (cmd.metadata.len != 0) transfer.push_back(cmd.metadata);
+    }
+    l.in_bytes = total(l.in);
+    l.out_bytes = total(l.out);
+    return l;
+}
+
+Step advance(const IoctlContext& ctx, const IoctlRequest& req)
+{
+    if ((req.flags & (fuse_ioctl_compat | fuse_ioctl_32bit)) != 0) return Error{ENOTTY};
+    auto route = classify(req.cmd, ctx.node);
+    if (!route) return Error{route.error()};
+    if (const int e = check_permission(*route, ctx.caller_has_sys_admin); e != 0) return Error{e};
+
+    switch (route->arg) {
+    case ArgKind::none:
+        if (route->op == IoctlOp::namespace_id) return Reply{static_cast<int>(route->ns->nsid), {}};
+        return Control{route->op};
+    case ArgKind::out_u64:
+    case ArgKind::out_ulong:
+    case ArgKind::out_int:
+    case ArgKind::out_uint:
+        return advance_block(*route, req, ctx.retry_limits);
+    case ArgKind::passthru:
+    case ArgKind::passthru64:
+    case ArgKind::user_io:
+        break;
+    }
+    return advance_command(ctx, *route, req);
+}
+
+ctrlr::Command command_for(const Execute& exec)
+{
+    const IoctlCommand& cmd = exec.command;
+    ctrlr::DataBuffer data;
+    ctrlr::DataBuffer metadata;
+    if (cmd.reads_from_caller()) {
+        data = ctrlr::DataBuffer::copy_of(exec.data_in);
+        metadata = ctrlr::DataBuffer::copy_of(exec.metadata_in);
+    } else if (cmd.writes_to_caller()) {
+        data = ctrlr::DataBuffer::zeroed(cmd.data_len);
+        metadata = ctrlr::DataBuffer::zeroed(cmd.metadata.len);
+    }
+    return build_command(cmd, std::move(data), std::move(metadata));
+}
+
+} // namespace nvmecuse::cuse

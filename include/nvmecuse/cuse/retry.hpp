@@ -1,0 +1,117 @@
+// The CUSE unrestricted-ioctl retry protocol (FUSE_IOCTL_UNRESTRICTED) as
+// an explicit, stateless state machine: every FUSE_IOCTL request (the first
+// and each retry) is fed to advance(), which decides from the bytes the
+// kernel delivered what to ask for next. Pure; any thread.
+//
+// Stages (named after libfuse example/cuse.c fioc_do_rw):
+//   need_argument  nothing delivered yet  -> Retry{in: struct, out: result}
+//   need_vector    IO64_CMD_VEC struct    -> Retry{+ the iovec array}
+//   need_buffers   struct (+ iovecs)      -> Retry{in: struct [+iovecs] [+write data, metadata],
+//                                                  out: [result] [+read data, metadata]}
+//   ready          exactly that layout    -> Execute
+// A passthrough with data therefore takes 3 FUSE requests, one without
+// data 2, IO64_CMD_VEC with data 4, NVME_IOCTL_ID 1 and BLK* 2 (in
+// unrestricted mode the first request never carries an out buffer).
+//
+// Kernel limits (fs/fuse/ioctl.c fuse_do_ioctl): a retry naming more than
+// FUSE_IOCTL_MAX_IOV (256) iovecs in total, or more than max_pages (32 pages
+// = 128 KiB for CUSE) in either direction, fails the ioctl with ENOMEM
+// (fuse_verify_ioctl_iov); advance() answers ENOMEM itself instead of
+// asking for such a retry. A bad user pointer in a retry makes the kernel
+// fail the ioctl with EFAULT without sending another request.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <variant>
+#include <vector>
+
+#include "nvmecuse/cuse/decode.hpp"
+#include "nvmecuse/cuse/ioctl_abi.hpp"
+
+namespace nvmecuse::cuse {
+
+/// FUSE ioctl flags (linux/fuse.h; redeclared to keep libfuse's and the
+/// kernel's headers out of this pure layer).
+inline constexpr std::uint32_t fuse_ioctl_compat = 1u << 0;
+inline constexpr std::uint32_t fuse_ioctl_unrestricted = 1u << 1;
+inline constexpr std::uint32_t fuse_ioctl_32bit = 1u << 3;
+
+/// The kernel's bounds on one retry.
+struct RetryLimits {
+    std::size_t max_iovecs = 256;                  ///< FUSE_IOCTL_MAX_IOV, in + out
+    std::size_t max_bytes_per_direction = 32 * 4096; ///< fc->max_pages << PAGE_SHIFT
+};
+
+/// One FUSE_IOCTL request as the session received it.
+struct IoctlRequest {
+    unsigned int cmd = 0;
+    std::uint64_t arg = 0;                 ///< the caller's pointer argument
+    std::uint32_t flags = 0;               ///< FUSE ioctl flags
+    std::span<const std::byte> in;         ///< in_buf: the in iovecs' bytes, concatenated
+    std::size_t out_size = 0;              ///< out_bufsz: sum of the out iovecs
+};
+
+/// What the session knows that does not come with the request.
+struct IoctlContext {
+    NodeView node;
+    bool caller_has_sys_admin = false;
+    DecodeLimits decode_limits{};
+    RetryLimits retry_limits{};
+};
+
+enum class Stage : std::uint8_t { need_argument, need_vector, need_buffers, ready };
+
+/// Ask the kernel to resend the ioctl with these buffers (fuse_reply_ioctl_retry).
+struct Retry {
+    Stage stage = Stage::need_argument; ///< the stage this request was in
+    std::vector<UserRange> in;
+    std::vector<UserRange> out;
+};
+/// Submit `command`; data_in/metadata_in (writes only) point into the
+/// request's in buffer. Reply with build_reply() in the out iovec order.
+struct Execute {
+    IoctlCommand command;
+    ArgBytes arg;
+    std::span<const std::byte> data_in;
+    std::span<const std::byte> metadata_in;
+};
+/// RESET, SUBSYS_RESET or RESCAN: call the controller, reply 0 or -errno.
+struct Control {
+    IoctlOp op = IoctlOp::reset;
+};
+/// Answer now: fuse_reply_ioctl(value, out).
+struct Reply {
+    int value = 0;
+    std::vector<std::byte> out;
+};
+/// Answer now: fuse_reply_err(errno_value).
+struct Error {
+    int errno_value = 0;
+};
+
+using Step = std::variant<Retry, Execute, Control, Reply, Error>;
+
+/// One turn of the protocol. Order of checks as kernel 6.1: compat caller
+/// (refused: ENOTTY, which is what 6.1's FUSE turns ENOSYS into anyway),
+/// classify() (ENOTTY/EINVAL), permission (EACCES), then the argument
+/// (decode errors). The decision depends only on the bytes delivered, so a
+/// caller that rewrites its struct between retries is simply asked again
+/// for the layout its new struct needs.
+[[nodiscard]] Step advance(const IoctlContext& ctx, const IoctlRequest& req);
+
+/// The in/out iovecs a fully known command needs (stage need_buffers).
+struct Layout {
+    std::vector<UserRange> in;
+    std::vector<UserRange> out;
+    std::size_t in_bytes = 0;
+    std::size_t out_bytes = 0;
+};
+[[nodiscard]] Layout layout_for(const IoctlCommand& cmd);
+
+/// The buffers an Execute's command runs with: copies of the delivered
+/// write data/metadata, zeroed buffers for reads.
+[[nodiscard]] ctrlr::Command command_for(const Execute& exec);
+
+} // namespace nvmecuse::cuse
