@@ -111,8 +111,9 @@ std::expected<Route, int> classify(unsigned int cmd, const NodeView& node)
     if (on_controller) {
         // nvme_dev_user_cmd: the deprecated IO_CMD on the controller node
         // targets the only namespace; ENOTTY with none, EINVAL with several.
-        if (node.active_namespaces == 0 || !node.ns) return std::unexpected(ENOTTY);
+        if (node.active_namespaces == 0) return std::unexpected(ENOTTY);
         if (node.active_namespaces > 1) return std::unexpected(EINVAL);
+        if (!node.ns) return std::unexpected(ENOTTY); // inconsistent snapshot
     } else if (!node.ns) {
         return std::unexpected(ENOTTY); // a namespace node that lost its namespace
     }
