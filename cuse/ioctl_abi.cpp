@@ -1,6 +1,7 @@
 #include "nvmecuse/cuse/ioctl_abi.hpp"
 
 #include <linux/fs.h>
+#include <linux/ioctl.h>
 #include <linux/nvme_ioctl.h>
 
 #include <algorithm>

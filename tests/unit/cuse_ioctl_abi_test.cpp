@@ -2,6 +2,7 @@
 // nvme_dev_ioctl / nvme_ns_chr_ioctl rules).
 #include <linux/fs.h>
 #include <linux/nvme_ioctl.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
