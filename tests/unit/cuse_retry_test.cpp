@@ -1,0 +1,444 @@
+// The unrestricted-ioctl retry protocol, driven by a fake kernel that
+// services each Retry the way fs/fuse/ioctl.c fuse_do_ioctl does: it copies
+// the named in iovecs out of a fake user address space, resends the ioctl,
+// and finally scatters the reply into the out iovecs.
+#include <linux/fs.h>
+#include <linux/nvme_ioctl.h>
+#include <sys/ioctl.h>
+
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <map>
+
+#include <gtest/gtest.h>
+
+#include "nvmecuse/cuse/completion.hpp"
+#include "nvmecuse/cuse/retry.hpp"
+
+namespace nvmecuse::cuse {
+namespace {
+
+/// The caller's address space: disjoint regions by start address.
+struct FakeUser {
+    std::map<std::uint64_t, std::vector<std::byte>> regions;
+
+    std::byte* find(std::uint64_t addr, std::uint64_t len)
+    {
+        auto it = regions.upper_bound(addr);
+        if (it == regions.begin()) return nullptr;
+        --it;
+        const std::uint64_t off = addr - it->first;
+        if (off + len > it->second.size()) return nullptr;
+        return it->second.data() + off;
+    }
+    template <class T> void put(std::uint64_t addr, const T& v)
+    {
+        regions[addr].resize(sizeof(T));
+        std::memcpy(regions[addr].data(), &v, sizeof(T));
+    }
+    template <class T> T get(std::uint64_t addr)
+    {
+        T v;
+        std::memcpy(&v, find(addr, sizeof(T)), sizeof(T));
+        return v;
+    }
+    void fill(std::uint64_t addr, std::size_t len, std::uint8_t seed)
+    {
+        auto& r = regions[addr];
+        r.resize(len);
+        for (std::size_t i = 0; i < len; ++i) r[i] = std::byte(seed + i * 7);
+    }
+};
+
+using Controller = std::function<ctrlr::Result(ctrlr::Command&)>;
+
+/// fuse_do_ioctl in miniature; returns the ioctl's value or -errno.
+struct FakeKernel {
+    FakeKernel(FakeUser& u, IoctlContext c) : user(u), ctx(std::move(c)) {}
+
+    FakeUser& user;
+    IoctlContext ctx;
+    int requests = 0;
+    std::vector<Retry> retries;
+    std::vector<std::vector<std::byte>> executed_data; ///< data_in of each Execute
+    std::function<void(unsigned, FakeUser&)> between_requests;
+
+    int ioctl(unsigned cmd, std::uint64_t arg, const Controller& controller = {})
+    {
+        std::vector<UserRange> in_iov;
+        std::vector<UserRange> out_iov;
+        for (;;) {
+            std::vector<std::byte> in_buf;
+            for (const auto& r : in_iov) {
+                const std::byte* p = user.find(r.addr, r.len);
+                if (p == nullptr) return -EFAULT; // copy_page_from_iter short
+                in_buf.insert(in_buf.end(), p, p + r.len);
+            }
+            std::size_t out_size = 0;
+            for (const auto& r : out_iov) out_size += r.len;
+            ++requests;
+            const Step step = advance(ctx, {cmd, arg, fuse_ioctl_unrestricted, in_buf, out_size});
+            if (const auto* retry = std::get_if<Retry>(&step)) {
+                retries.push_back(*retry);
+                EXPECT_LE(retry->in.size() + retry->out.size(), 256u); // else the kernel says ENOMEM
+                in_iov = retry->in;
+                out_iov = retry->out;
+                if (between_requests) between_requests(static_cast<unsigned>(requests), user);
+                continue;
+            }
+            if (const auto* e = std::get_if<Error>(&step)) return -e->errno_value;
+            if (std::holds_alternative<Control>(step)) return 0;
+            if (const auto* reply = std::get_if<Reply>(&step)) {
+                const int err = scatter(reply->out, out_iov, out_size);
+                return err != 0 ? err : reply->value;
+            }
+            const auto& exec = std::get<Execute>(step);
+            executed_data.emplace_back(exec.data_in.begin(), exec.data_in.end());
+            ctrlr::Command command = command_for(exec);
+            ctrlr::Result result = controller(command);
+            const auto outcome = map_completion(result, exec.command.result);
+            const auto plan = build_reply(exec.command, outcome, result.data.span(), result.metadata.span());
+            if (plan.value < 0) return plan.value;
+            const int err = scatter(plan.flatten(), out_iov, out_size);
+            return err != 0 ? err : plan.value;
+        }
+    }
+
+    int scatter(const std::vector<std::byte>& bytes, const std::vector<UserRange>& out_iov, std::size_t out_size)
+    {
+        if (bytes.size() > out_size) return -EIO; // transferred > inarg.out_size
+        std::size_t off = 0;
+        for (const auto& r : out_iov) {
+            if (off >= bytes.size()) break;
+            const std::size_t n = std::min<std::size_t>(r.len, bytes.size() - off);
+            std::byte* p = user.find(r.addr, n);
+            if (p == nullptr) return -EFAULT;
+            std::memcpy(p, bytes.data() + off, n);
+            off += n;
+        }
+        return 0;
+    }
+};
+
+const NamespaceShape ns1{1, 512, 8, false, 1ull << 20};
+
+IoctlContext ns_node(bool admin = true)
+{
+    return {NodeView{NodeKind::namespace_node, ns1, 0}, admin};
+}
+
+constexpr std::uint64_t arg_at = 0x1000;
+constexpr std::uint64_t data_at = 0x100000;
+constexpr std::uint64_t meta_at = 0x200000;
+
+/// A controller that fills read buffers with a pattern and answers `status`.
+Controller pattern_controller(nvme::Status status = {}, std::uint32_t dw0 = 0, std::uint32_t dw1 = 0)
+{
+    return [=](ctrlr::Command& c) {
+        ctrlr::Result r;
+        r.status = status;
+        r.dw0 = dw0;
+        r.dw1 = dw1;
+        if (c.direction == nvme::DataTransfer::controller_to_host) {
+            for (std::size_t i = 0; i < c.data.size(); ++i) c.data.data()[i] = std::byte(0x40 + i % 13);
+            for (std::size_t i = 0; i < c.metadata.size(); ++i) c.metadata.data()[i] = std::byte(0x90 + i);
+        }
+        r.data = std::move(c.data);
+        r.metadata = std::move(c.metadata);
+        return r;
+    };
+}
+
+nvme_passthru_cmd identify(std::uint32_t len = 4096)
+{
+    nvme_passthru_cmd c{};
+    c.opcode = 0x06;
+    c.addr = data_at;
+    c.data_len = len;
+    c.cdw10 = 1;
+    c.result = 0xffffffff;
+    return c;
+}
+
+TEST(CuseRetry, PassthroughReadTakesThreeRequests)
+{
+    FakeUser user;
+    user.put(arg_at, identify());
+    user.fill(data_at, 4096, 0);
+    FakeKernel k{user, ns_node()};
+    EXPECT_EQ(k.ioctl(NVME_IOCTL_ADMIN_CMD, arg_at, pattern_controller({}, 0x12345678, 0x9abc)), 0);
+    EXPECT_EQ(k.requests, 3);
+    ASSERT_EQ(k.retries.size(), 2u);
+    EXPECT_EQ(k.retries[0].stage, Stage::need_argument);
+    EXPECT_EQ(k.retries[0].in, (std::vector<UserRange>{{arg_at, 72}}));
+    EXPECT_EQ(k.retries[0].out, (std::vector<UserRange>{{arg_at + 68, 4}}));
+    EXPECT_EQ(k.retries[1].stage, Stage::need_buffers);
+    EXPECT_EQ(k.retries[1].in, (std::vector<UserRange>{{arg_at, 72}}));
+    EXPECT_EQ(k.retries[1].out, (std::vector<UserRange>{{arg_at + 68, 4}, {data_at, 4096}}));
+    // The struct got DW0 only (32-bit result), the buffer the data.
+    const auto back = user.get<nvme_passthru_cmd>(arg_at);
+    EXPECT_EQ(back.result, 0x12345678u);
+    EXPECT_EQ(back.cdw10, 1u); // the rest of the struct is untouched
+    for (std::size_t i = 0; i < 4096; ++i) ASSERT_EQ(user.find(data_at + i, 1)[0], std::byte(0x40 + i % 13));
+}
+
+TEST(CuseRetry, PassthroughWriteCarriesTheDataIn)
+{
+    FakeUser user;
+    auto c = identify(512);
+    c.opcode = 0x09; // set features: host to controller
+    user.put(arg_at, c);
+    user.fill(data_at, 512, 3);
+    FakeKernel k{user, ns_node()};
+    std::vector<std::byte> seen;
+    const Controller ctrl = [&](ctrlr::Command& cmd) {
+        EXPECT_EQ(cmd.direction, nvme::DataTransfer::host_to_controller);
+        seen.assign(cmd.data.span().begin(), cmd.data.span().end());
+        ctrlr::Result r;
+        r.dw0 = 7;
+        r.data = std::move(cmd.data);
+        return r;
+    };
+    EXPECT_EQ(k.ioctl(NVME_IOCTL_ADMIN_CMD, arg_at, ctrl), 0);
+    EXPECT_EQ(k.requests, 3);
+    EXPECT_EQ(k.retries[1].in, (std::vector<UserRange>{{arg_at, 72}, {data_at, 512}}));
+    EXPECT_EQ(k.retries[1].out, (std::vector<UserRange>{{arg_at + 68, 4}}));
+    EXPECT_EQ(seen, user.regions[data_at]);
+    EXPECT_EQ(k.executed_data.at(0), user.regions[data_at]);
+    EXPECT_EQ(user.get<nvme_passthru_cmd>(arg_at).result, 7u);
+}
+
+TEST(CuseRetry, PassthroughWithoutDataTakesTwoRequests)
+{
+    FakeUser user;
+    auto c = identify();
+    c.opcode = 0x0a; // get features, no buffer
+    c.addr = 0;
+    c.data_len = 0;
+    user.put(arg_at, c);
+    FakeKernel k{user, ns_node()};
+    EXPECT_EQ(k.ioctl(NVME_IOCTL_ADMIN_CMD, arg_at, pattern_controller({}, 0x55)), 0);
+    EXPECT_EQ(k.requests, 2);
+    EXPECT_EQ(user.get<nvme_passthru_cmd>(arg_at).result, 0x55u);
+}
+
+TEST(CuseRetry, ErrorStatusStillReturnsTheResult)
+{
+    // SPDK bug #2278: a failed create-ns must still hand back DW0.
+    FakeUser user;
+    auto c = identify();
+    c.addr = 0;
+    c.data_len = 0;
+    user.put(arg_at, c);
+    FakeKernel k{user, ns_node()};
+    const nvme::Status st = nvme::Status(nvme::CommandSpecificStatus::namespace_insufficient_capacity).with_dnr();
+    EXPECT_EQ(k.ioctl(NVME_IOCTL_ADMIN_CMD, arg_at, pattern_controller(st, 42)), 0x4115);
+    EXPECT_EQ(user.get<nvme_passthru_cmd>(arg_at).result, 42u);
+}
+
+TEST(CuseRetry, Io64WritesTheWholeResultAndMetadataOnSuccessOnly)
+{
+    FakeUser user;
+    nvme_passthru_cmd64 c{};
+    c.opcode = 0x02;
+    c.nsid = 1;
+    c.addr = data_at;
+    c.data_len = 1024;
+    c.metadata = meta_at;
+    c.metadata_len = 16;
+    user.put(arg_at, c);
+    user.fill(data_at, 1024, 0);
+    user.fill(meta_at, 16, 0);
+    FakeKernel k{user, ns_node()};
+    EXPECT_EQ(k.ioctl(NVME_IOCTL_IO64_CMD, arg_at, pattern_controller({}, 0x11111111, 0x22222222)), 0);
+    EXPECT_EQ(k.requests, 3);
+    EXPECT_EQ(k.retries[1].out,
+              (std::vector<UserRange>{{arg_at + 72, 8}, {data_at, 1024}, {meta_at, 16}}));
+    EXPECT_EQ(user.get<nvme_passthru_cmd64>(arg_at).result, 0x2222222211111111ull);
+    EXPECT_EQ(user.find(meta_at, 1)[0], std::byte{0x90});
+
+    user.fill(meta_at, 16, 0);
+    FakeKernel k2{user, ns_node()};
+    EXPECT_EQ(k2.ioctl(NVME_IOCTL_IO64_CMD, arg_at,
+                       pattern_controller(nvme::MediaStatus::unrecovered_read_error, 3, 4)),
+              0x281);
+    EXPECT_EQ(user.get<nvme_passthru_cmd64>(arg_at).result, 0x0000000400000003ull);
+    EXPECT_EQ(user.find(meta_at, 1)[0], std::byte{0}); // nvme_finish_user_metadata: only on success
+}
+
+TEST(CuseRetry, VectoredReadTakesFourRequests)
+{
+    FakeUser user;
+    nvme_passthru_cmd64 c{};
+    c.opcode = 0x02;
+    c.nsid = 1;
+    c.addr = 0x3000;
+    c.vec_cnt = 3;
+    user.put(arg_at, c);
+    const std::uint64_t iov[] = {data_at, 100, data_at + 0x1000, 0, data_at + 0x2000, 412};
+    user.put(0x3000, iov);
+    user.fill(data_at, 100, 0);
+    user.fill(data_at + 0x2000, 412, 0);
+    FakeKernel k{user, ns_node()};
+    EXPECT_EQ(k.ioctl(NVME_IOCTL_IO64_CMD_VEC, arg_at, pattern_controller()), 0);
+    EXPECT_EQ(k.requests, 4);
+    ASSERT_EQ(k.retries.size(), 3u);
+    EXPECT_EQ(k.retries[1].stage, Stage::need_vector);
+    EXPECT_EQ(k.retries[1].in, (std::vector<UserRange>{{arg_at, 80}, {0x3000, 48}}));
+    EXPECT_EQ(k.retries[2].in, (std::vector<UserRange>{{arg_at, 80}, {0x3000, 48}}));
+    EXPECT_EQ(k.retries[2].out,
+              (std::vector<UserRange>{{arg_at + 72, 8}, {data_at, 100}, {data_at + 0x2000, 412}}));
+    // The second segment continues the controller's buffer where the first ended.
+    EXPECT_EQ(user.find(data_at + 0x2000, 1)[0], std::byte(0x40 + 100 % 13));
+}
+
+TEST(CuseRetry, SubmitIoWriteAndRead)
+{
+    FakeUser user;
+    nvme_user_io io{};
+    io.opcode = 0x01;
+    io.nblocks = 1; // 2 blocks of 512 + 8 bytes of metadata each
+    io.addr = data_at;
+    io.metadata = meta_at;
+    user.put(arg_at, io);
+    user.fill(data_at, 1024, 1);
+    user.fill(meta_at, 16, 2);
+    FakeKernel k{user, ns_node(false)}; // SUBMIT_IO needs no privilege
+    EXPECT_EQ(k.ioctl(NVME_IOCTL_SUBMIT_IO, arg_at, pattern_controller()), 0);
+    EXPECT_EQ(k.requests, 3);
+    EXPECT_EQ(k.retries[0].out, std::vector<UserRange>{}); // nvme_user_io has no result
+    EXPECT_EQ(k.retries[1].in, (std::vector<UserRange>{{arg_at, 48}, {data_at, 1024}, {meta_at, 16}}));
+    EXPECT_TRUE(k.retries[1].out.empty());
+    EXPECT_EQ(k.executed_data.at(0), user.regions[data_at]);
+
+    io.opcode = 0x02;
+    user.put(arg_at, io);
+    FakeKernel r{user, ns_node(false)};
+    EXPECT_EQ(r.ioctl(NVME_IOCTL_SUBMIT_IO, arg_at, pattern_controller()), 0);
+    EXPECT_EQ(r.retries[1].in, (std::vector<UserRange>{{arg_at, 48}}));
+    EXPECT_EQ(r.retries[1].out, (std::vector<UserRange>{{data_at, 1024}, {meta_at, 16}}));
+    EXPECT_EQ(user.find(data_at, 1)[0], std::byte{0x40});
+    EXPECT_EQ(user.find(meta_at, 1)[0], std::byte{0x90});
+}
+
+TEST(CuseRetry, IdIsOneRequestAndBlockIoctlsTwo)
+{
+    FakeUser user;
+    user.put<std::uint64_t>(arg_at, 0);
+    FakeKernel id{user, ns_node(false)};
+    EXPECT_EQ(id.ioctl(NVME_IOCTL_ID, 0), 1);
+    EXPECT_EQ(id.requests, 1);
+
+    // Unrestricted mode: the first request never has an out buffer.
+    FakeKernel blk{user, ns_node(false)};
+    EXPECT_EQ(blk.ioctl(BLKGETSIZE64, arg_at), 0);
+    EXPECT_EQ(blk.requests, 2);
+    EXPECT_EQ(blk.retries[0].out, (std::vector<UserRange>{{arg_at, 8}}));
+    EXPECT_EQ(user.get<std::uint64_t>(arg_at), 1ull << 20);
+
+    FakeKernel ssz{user, ns_node(false)};
+    user.put<std::uint64_t>(arg_at, ~0ull);
+    EXPECT_EQ(ssz.ioctl(BLKSSZGET, arg_at), 0);
+    EXPECT_EQ(user.get<std::uint32_t>(arg_at), 512u);
+    EXPECT_EQ(user.get<std::uint32_t>(arg_at + 4), 0xffffffffu); // only an int written
+
+    FakeKernel bad{user, ns_node(false)};
+    EXPECT_EQ(bad.ioctl(BLKGETSIZE, 0xdead0000), -EFAULT); // the kernel's copy_to_user fails
+}
+
+TEST(CuseRetry, ControlAndPermissionAndCompat)
+{
+    FakeUser user;
+    IoctlContext ctrl{NodeView{NodeKind::controller, std::nullopt, 0}, true};
+    FakeKernel reset{user, ctrl};
+    EXPECT_EQ(reset.ioctl(NVME_IOCTL_RESET, 0), 0);
+    EXPECT_EQ(reset.requests, 1);
+    ctrl.caller_has_sys_admin = false;
+    FakeKernel denied{user, ctrl};
+    EXPECT_EQ(denied.ioctl(NVME_IOCTL_RESCAN, 0), -EACCES);
+    // EACCES comes before the argument is even asked for.
+    FakeKernel admin{user, ns_node(false)};
+    EXPECT_EQ(admin.ioctl(NVME_IOCTL_ADMIN_CMD, arg_at), -EACCES);
+    EXPECT_EQ(admin.requests, 1);
+
+    const auto step = advance(ns_node(), {NVME_IOCTL_ID, 0, fuse_ioctl_unrestricted | fuse_ioctl_compat, {}, 0});
+    ASSERT_TRUE(std::holds_alternative<Error>(step));
+    EXPECT_EQ(std::get<Error>(step).errno_value, ENOTTY);
+}
+
+TEST(CuseRetry, ArgumentErrorsAfterTheFirstRetry)
+{
+    FakeUser user;
+    auto c = identify();
+    c.flags = 1;
+    user.put(arg_at, c);
+    FakeKernel k{user, ns_node()};
+    EXPECT_EQ(k.ioctl(NVME_IOCTL_ADMIN_CMD, arg_at), -EINVAL);
+    EXPECT_EQ(k.requests, 2);
+    FakeKernel fault{user, ns_node()};
+    EXPECT_EQ(fault.ioctl(NVME_IOCTL_ADMIN_CMD, 0xbad000), -EFAULT);
+}
+
+TEST(CuseRetry, KernelLimitsBecomeEnomem)
+{
+    FakeUser user;
+    user.put(arg_at, identify(128 * 1024)); // 4-byte result + 128 KiB out > 32 pages
+    FakeKernel k{user, ns_node()};
+    EXPECT_EQ(k.ioctl(NVME_IOCTL_ADMIN_CMD, arg_at), -ENOMEM);
+    user.put(arg_at, identify(128 * 1024 - 4)); // exactly 32 pages
+    user.fill(data_at, 128 * 1024 - 4, 0);
+    FakeKernel fits{user, ns_node()};
+    EXPECT_EQ(fits.ioctl(NVME_IOCTL_ADMIN_CMD, arg_at, pattern_controller()), 0);
+
+    // More than FUSE_IOCTL_MAX_IOV iovecs in total.
+    nvme_passthru_cmd64 v{};
+    v.opcode = 0x02;
+    v.nsid = 1;
+    v.addr = 0x3000;
+    v.vec_cnt = 300;
+    user.put(arg_at, v);
+    std::vector<std::uint64_t> iov;
+    for (std::uint64_t i = 0; i < 300; ++i) {
+        iov.push_back(data_at + i * 16);
+        iov.push_back(8);
+    }
+    user.regions[0x3000].resize(iov.size() * 8);
+    std::memcpy(user.regions[0x3000].data(), iov.data(), iov.size() * 8);
+    FakeKernel many{user, ns_node()};
+    EXPECT_EQ(many.ioctl(NVME_IOCTL_IO64_CMD_VEC, arg_at), -ENOMEM);
+}
+
+TEST(CuseRetry, StructRewrittenBetweenRetriesIsAskedForAgain)
+{
+    FakeUser user;
+    user.put(arg_at, identify(512));
+    user.fill(data_at, 4096, 0);
+    FakeKernel k{user, ns_node()};
+    k.between_requests = [](unsigned request, FakeUser& u) {
+        if (request == 2) u.put(arg_at, identify(1024)); // caller changes data_len
+    };
+    EXPECT_EQ(k.ioctl(NVME_IOCTL_ADMIN_CMD, arg_at, pattern_controller()), 0);
+    EXPECT_EQ(k.requests, 4);
+    EXPECT_EQ(k.retries[2].out, (std::vector<UserRange>{{arg_at + 68, 4}, {data_at, 1024}}));
+}
+
+TEST(CuseRetry, LayoutForAFullyKnownCommand)
+{
+    IoctlCommand cmd;
+    cmd.arg_kind = ArgKind::passthru;
+    cmd.arg_addr = arg_at;
+    cmd.result = ResultWidth::bits32;
+    cmd.direction = nvme::DataTransfer::host_to_controller;
+    cmd.data = {{data_at, 10}};
+    cmd.data_len = 10;
+    cmd.metadata = {meta_at, 2};
+    const Layout l = layout_for(cmd);
+    EXPECT_EQ(l.in, (std::vector<UserRange>{{arg_at, 72}, {data_at, 10}, {meta_at, 2}}));
+    EXPECT_EQ(l.out, (std::vector<UserRange>{{arg_at + 68, 4}}));
+    EXPECT_EQ(l.in_bytes, 84u);
+    EXPECT_EQ(l.out_bytes, 4u);
+}
+
+} // namespace
+} // namespace nvmecuse::cuse
