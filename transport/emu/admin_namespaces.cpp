@@ -95,9 +95,9 @@ Outcome EmulatedController::admin_namespace_management(const CommandContext& c)
         for (std::uint32_t nsid : victims) {
             // A self-test covering the namespace ends with "aborted by
             // namespace removal" (5.9).
-            if (self_test_ && (self_test_->nsid == nsid || self_test_->nsid == nvme::nsid_all))
-                abort_self_test(nvme::SelfTestResultCode::aborted_by_namespace_removal);
             const bool was_attached = namespaces_.at(nsid).attached;
+            if (self_test_ && (self_test_->nsid == nsid || (self_test_->nsid == nvme::nsid_all && was_attached)))
+                abort_self_test(nvme::SelfTestResultCode::aborted_by_namespace_removal);
             namespaces_.erase(nsid);
             std::erase_if(features_.current, [nsid](const auto& kv) {
                 return kv.first.first == static_cast<std::uint8_t>(nvme::FeatureId::error_recovery) &&
@@ -150,7 +150,7 @@ Outcome EmulatedController::admin_namespace_attachment(const CommandContext& c)
         ns.attached = true;
     } else {
         if (!ns.attached) return fail(nvme::CommandSpecificStatus::namespace_not_attached);
-        if (self_test_ && self_test_->nsid == ns.nsid)
+        if (self_test_ && (self_test_->nsid == ns.nsid || self_test_->nsid == nvme::nsid_all))
             abort_self_test(nvme::SelfTestResultCode::aborted_by_namespace_removal);
         ns.attached = false;
     }

@@ -313,8 +313,9 @@ private:
     /// Current value of a feature in its cdw11 / dw0 encoding (the default
     /// until a Set Features changed it). `nsid` matters only for namespace
     /// specific features (Error Recovery); controller-wide ones ignore it.
-    /// Temperature Threshold: pass the TMPSEL/THSEL selector bits of cdw11
-    /// in `selector` (0 = composite over-temperature threshold).
+    /// `selector` picks one of several values: Temperature Threshold
+    /// (TMPSEL << 4) | THSEL (0 = composite over-temperature threshold, in
+    /// Kelvin); Interrupt Vector Configuration the vector.
     [[nodiscard]] std::uint32_t feature_value(nvme::FeatureId fid, std::uint32_t nsid = 0,
                                               std::uint32_t selector = 0) const;
     /// True when every bit of `mask` is set in the Asynchronous Event
