@@ -15,7 +15,10 @@ namespace {
 
 using nvme::LogPageId;
 
-constexpr std::uint8_t lid(LogPageId id) { return static_cast<std::uint8_t>(id); }
+constexpr std::uint8_t lid(LogPageId id)
+{
+    return static_cast<std::uint8_t>(id);
+}
 
 /// AER completion dw0 of a Namespace Attribute Changed notice: type 2
 /// (notice), info 0, log page 04h.
@@ -24,7 +27,8 @@ constexpr std::uint32_t namespace_notice = 0x00040002;
 /// 1, log page 02h.
 constexpr std::uint32_t temperature_event = 0x00020101;
 
-constexpr std::uint32_t aec_namespace_notices = nvme::feat::async_event_configuration::NamespaceAttributeNotices::mask;
+constexpr std::uint32_t aec_namespace_notices =
+    nvme::feat::async_event_configuration::NamespaceAttributeNotices::mask;
 constexpr std::uint32_t aec_temperature = nvme::critical_warning::temperature;
 
 class EventsTest : public EmuTest {
@@ -44,9 +48,15 @@ protected:
         s.cdw11 = cdw11;
         ASSERT_OK(admin(s));
     }
-    void enable_events(std::uint32_t aec) { set_feature(nvme::FeatureId::async_event_configuration, aec); }
+    void enable_events(std::uint32_t aec)
+    {
+        set_feature(nvme::FeatureId::async_event_configuration, aec);
+    }
     /// Over-temperature threshold of the composite sensor, in Kelvin.
-    void set_over_temperature(std::uint32_t kelvin) { set_feature(nvme::FeatureId::temperature_threshold, kelvin); }
+    void set_over_temperature(std::uint32_t kelvin)
+    {
+        set_feature(nvme::FeatureId::temperature_threshold, kelvin);
+    }
 
     Outcome attachment(std::uint32_t nsid, bool attach)
     {
@@ -111,10 +121,13 @@ TEST_F(EventsTest, AerIsHeldUntilAnEventHappens)
 TEST_F(EventsTest, MoreThanAerlPlusOneRequestsExceedTheLimit)
 {
     // AERL = 3 (0's based): four may be outstanding.
-    for (int i = 0; i < 4; ++i) request_aer();
+    for (int i = 0; i < 4; ++i)
+        request_aer();
     const Outcome fifth = admin(sqe(nvme::AdminOpcode::async_event_request));
     EXPECT_FALSE(fifth.deferred);
-    EXPECT_STATUS(fifth, nvme::Status(nvme::CommandSpecificStatus::async_event_request_limit_exceeded).with_dnr());
+    EXPECT_STATUS(
+        fifth,
+        nvme::Status(nvme::CommandSpecificStatus::async_event_request_limit_exceeded).with_dnr());
     EXPECT_TRUE(async_completions.empty());
 }
 
@@ -124,8 +137,9 @@ TEST_F(EventsTest, AerlZeroAllowsOneOutstandingRequest)
     cfg.aerl = 0;
     create(cfg);
     request_aer();
-    EXPECT_STATUS(admin(sqe(nvme::AdminOpcode::async_event_request)),
-                  nvme::Status(nvme::CommandSpecificStatus::async_event_request_limit_exceeded).with_dnr());
+    EXPECT_STATUS(
+        admin(sqe(nvme::AdminOpcode::async_event_request)),
+        nvme::Status(nvme::CommandSpecificStatus::async_event_request_limit_exceeded).with_dnr());
 }
 
 TEST_F(EventsTest, EventCompletesTheOldestOutstandingAer)
@@ -202,7 +216,7 @@ TEST_F(EventsTest, MaskIsPerEventType)
     request_aer();
     request_aer();
     detach(2);
-    set_over_temperature(300);  // below the composite temperature (313 K)
+    set_over_temperature(300); // below the composite temperature (313 K)
     ASSERT_EQ(async_completions.size(), 2u);
     EXPECT_EQ(async_completions[0].second.dw0, namespace_notice);
     EXPECT_EQ(async_completions[1].second.dw0, temperature_event);
@@ -241,7 +255,8 @@ TEST_F(EventsTest, ChangedNamespaceListOverflowsToAllOnes)
     cfg.max_namespaces = 1100;
     create(cfg);
     // 1025 distinct namespaces change: one more than the list holds.
-    for (int i = 0; i < 1025; ++i) attach(create_tiny_namespace());
+    for (int i = 0; i < 1025; ++i)
+        attach(create_tiny_namespace());
     auto list = changed_namespaces(true);
     EXPECT_EQ(list.nsid[0], nvme::nsid_all);
     EXPECT_EQ(list.nsid[1], 0u);
@@ -280,7 +295,8 @@ TEST_F(EventsTest, AbortCompletesAnOutstandingAer)
     EXPECT_EQ(async_completions[0].first, cid);
     EXPECT_STATUS(async_completions[0].second, nvme::GenericStatus::aborted_by_request);
     // The slot is free again: four more may be posted.
-    for (int i = 0; i < 4; ++i) request_aer();
+    for (int i = 0; i < 4; ++i)
+        request_aer();
 }
 
 TEST_F(EventsTest, AbortedAerNoLongerReceivesEvents)
@@ -299,7 +315,8 @@ TEST_F(EventsTest, AbortOfAnythingElseReportsNotAborted)
 {
     const std::uint16_t cid = request_aer();
     for (const auto& [sqid, target] : {std::pair<std::uint16_t, std::uint16_t>{0, 0x7777},
-                                       {1, cid}, {0, static_cast<std::uint16_t>(cid + 100)}}) {
+                                       {1, cid},
+                                       {0, static_cast<std::uint16_t>(cid + 100)}}) {
         const Outcome o = abort(sqid, target);
         EXPECT_OK(o);
         EXPECT_EQ(o.dw0 & 1, 1u) << "sqid " << sqid << " cid " << target;
@@ -314,15 +331,17 @@ TEST_F(EventsTest, AbortOfAnythingElseReportsNotAborted)
 TEST_F(EventsTest, ControllerResetDropsOutstandingAersAndMasks)
 {
     enable_events(aec_namespace_notices);
-    for (int i = 0; i < 3; ++i) request_aer();
+    for (int i = 0; i < 3; ++i)
+        request_aer();
     detach(2);
     ASSERT_EQ(async_completions.size(), 1u);
 
     ctrl->controller_reset();
     EXPECT_EQ(async_completions.size(), 1u) << "dropped AERs get no completion";
-    for (int i = 0; i < 4; ++i) request_aer();  // the limit counts from zero again
+    for (int i = 0; i < 4; ++i)
+        request_aer(); // the limit counts from zero again
 
-    enable_events(aec_namespace_notices);  // AEC returned to its saved value (0)
+    enable_events(aec_namespace_notices); // AEC returned to its saved value (0)
     attach(2);
     ASSERT_EQ(async_completions.size(), 2u) << "the notice type is no longer masked";
     EXPECT_EQ(async_completions[1].second.dw0, namespace_notice);

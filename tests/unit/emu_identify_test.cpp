@@ -44,7 +44,8 @@ protected:
         c.namespaces.push_back(ns3);
         return c;
     }
-    nvme::IdentifyNamespaceList namespace_list(std::uint8_t cns, std::uint32_t after, std::uint8_t csi = 0)
+    nvme::IdentifyNamespaceList namespace_list(std::uint8_t cns, std::uint32_t after,
+                                               std::uint8_t csi = 0)
     {
         Bytes b;
         EXPECT_OK(identify(cns, after, b, 0, csi));
@@ -70,7 +71,8 @@ TEST_F(IdentifyTest, ControllerStringsArePaddedCopiesOfTheConfig)
     EXPECT_EQ(raw(id.mn), "nvmecuse Emulated NVMe SSD              ");
     EXPECT_EQ(raw(id.fr), "1.0.0   ");
     EXPECT_EQ(nvme::trimmed(id.subnqn), "nqn.2024-01.io.nvmecuse:emulated:NVC0000000001");
-    EXPECT_EQ(id.subnqn[std::string_view("nqn.2024-01.io.nvmecuse:emulated:NVC0000000001").size()], '\0');
+    EXPECT_EQ(id.subnqn[std::string_view("nqn.2024-01.io.nvmecuse:emulated:NVC0000000001").size()],
+              '\0');
     EXPECT_EQ(id.subnqn.back(), '\0');
 }
 
@@ -112,11 +114,11 @@ TEST_F(IdentifyTest, ControllerReportsAnNvme20IoController)
     EXPECT_EQ(id.cmic, 0);
     EXPECT_EQ(id.rab, 6);
     EXPECT_EQ(id.acl, 3);
-    EXPECT_EQ(id.elpe, 63);  // 64 error log entries
+    EXPECT_EQ(id.elpe, 63); // 64 error log entries
     EXPECT_EQ(id.sqes, 0x66);
     EXPECT_EQ(id.cqes, 0x44);
-    EXPECT_EQ(id.dsto & 1, 1);  // one self-test at a time
-    EXPECT_EQ(id.kas, 10);      // 1 s keep-alive granularity
+    EXPECT_EQ(id.dsto & 1, 1); // one self-test at a time
+    EXPECT_EQ(id.kas, 10);     // 1 s keep-alive granularity
     EXPECT_GT(id.rtd3e, 0u);
     EXPECT_GT(id.rtd3r, 0u);
     EXPECT_EQ(id.ctratt, nvme::ctratt::host_id_128bit);
@@ -132,11 +134,11 @@ TEST_F(IdentifyTest, OptionalCommandAndLogBits)
     const auto id = identify_controller();
     // Format, firmware download/commit, namespace management, self-test;
     // not security, directives, virtualization or doorbell buffer config.
-    EXPECT_EQ(id.oacs, nvme::oacs::format_nvm | nvme::oacs::firmware | nvme::oacs::namespace_management |
-                           nvme::oacs::device_self_test);
-    EXPECT_EQ(id.oncs, nvme::oncs::compare | nvme::oncs::write_uncorrectable | nvme::oncs::dataset_management |
-                           nvme::oncs::write_zeroes | nvme::oncs::save_select | nvme::oncs::timestamp |
-                           nvme::oncs::verify);
+    EXPECT_EQ(id.oacs, nvme::oacs::format_nvm | nvme::oacs::firmware |
+                           nvme::oacs::namespace_management | nvme::oacs::device_self_test);
+    EXPECT_EQ(id.oncs, nvme::oncs::compare | nvme::oncs::write_uncorrectable |
+                           nvme::oncs::dataset_management | nvme::oncs::write_zeroes |
+                           nvme::oncs::save_select | nvme::oncs::timestamp | nvme::oncs::verify);
     // Effects log, extended Get Log Page data, Supported Log Pages; no
     // per-namespace SMART, no telemetry, no persistent event log.
     EXPECT_EQ(id.lpa, nvme::lpa::commands_supported_effects | nvme::lpa::extended_data |
@@ -174,14 +176,33 @@ TEST_F(IdentifyTest, UnallocatedCapacityCountsDetachedNamespaces)
     EXPECT_EQ(identify_controller().unvmcap, nvme::Uint128::from((1ull << 30) - (88ull << 20)));
 }
 
+TEST_F(IdentifyTest, UnallocatedCapacityFollowsNamespaceManagement)
+{
+    nvme::IdentifyNamespace host{};
+    host.nsze = 2048; // 1 MiB of 512-byte blocks
+    host.ncap = 2048;
+    Bytes data(sizeof host);
+    std::memcpy(data.data(), &host, sizeof host);
+    const Outcome created = admin(sqe(nvme::AdminOpcode::namespace_management), data);
+    ASSERT_OK(created);
+    EXPECT_EQ(identify_controller().unvmcap, nvme::Uint128::from((1ull << 30) - (81ull << 20)));
+    EXPECT_EQ(identify_controller().tnvmcap, nvme::Uint128::from(1ull << 30));
+
+    auto del = sqe(nvme::AdminOpcode::namespace_management, created.dw0);
+    nvme::cmd::namespace_management::SelField::set(del, 1);
+    ASSERT_OK(admin(del));
+    EXPECT_EQ(identify_controller().unvmcap, nvme::Uint128::from((1ull << 30) - (80ull << 20)));
+}
+
 TEST_F(IdentifyTest, ThreeOperationalPowerStates)
 {
     const auto id = identify_controller();
     EXPECT_EQ(id.npss, 2);
-    EXPECT_EQ(id.psd[0].mp, 2500);  // 25.00 W
+    EXPECT_EQ(id.psd[0].mp, 2500); // 25.00 W
     EXPECT_EQ(id.psd[1].mp, 1800);
     EXPECT_EQ(id.psd[2].mp, 1200);
-    for (int i = 0; i < 3; ++i) EXPECT_EQ(id.psd[i].flags, 0) << "operational, centiwatt units, ps " << i;
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(id.psd[i].flags, 0) << "operational, centiwatt units, ps " << i;
     EXPECT_LE(id.psd[1].exlat, id.psd[2].exlat);
     EXPECT_EQ(id.psd[3].mp, 0);
 }
@@ -207,22 +228,22 @@ TEST_F(IdentifyTest, NamespaceSizesAndFormatOf512ByteNamespace)
     EXPECT_EQ(id.ncap, blocks);
     EXPECT_EQ(id.nuse, blocks);
     EXPECT_EQ(id.nsfeat, 0);
-    EXPECT_EQ(id.nlbaf, 7);  // eight formats, 0's based
+    EXPECT_EQ(id.nlbaf, 7); // eight formats, 0's based
     EXPECT_EQ(id.flbas, 0);
     EXPECT_EQ(nvme::lba_data_size(id), 512u);
     EXPECT_EQ(id.nvmcap, nvme::Uint128::from(64ull << 20));
-    EXPECT_EQ(id.mc, 0x03);   // extended LBA and separate metadata both supported
+    EXPECT_EQ(id.mc, 0x03); // extended LBA and separate metadata both supported
     EXPECT_EQ(id.dpc, 0);
     EXPECT_EQ(id.dps, 0);
-    EXPECT_EQ(id.nmic, 0);    // private namespace
-    EXPECT_EQ(id.dlfeat, 0x09);  // deallocated reads zeroes; Write Zeroes may deallocate
+    EXPECT_EQ(id.nmic, 0);      // private namespace
+    EXPECT_EQ(id.dlfeat, 0x09); // deallocated reads zeroes; Write Zeroes may deallocate
 }
 
 TEST_F(IdentifyTest, NamespaceFormatOf4096PlusSeparateMetadata)
 {
     const auto id = identify_namespace(2);
     EXPECT_EQ(id.nsze, (16ull << 20) / 4096);
-    EXPECT_EQ(nvme::flbas::index(id.flbas), 5);  // 4096 + 8
+    EXPECT_EQ(nvme::flbas::index(id.flbas), 5); // 4096 + 8
     EXPECT_FALSE(nvme::flbas::is_extended(id.flbas));
     EXPECT_EQ(id.flbas, 0x05);
     EXPECT_EQ(nvme::current_lba_format(id).ms, 8);
@@ -241,7 +262,7 @@ TEST_F(IdentifyTest, ExtendedMetadataSetsFlbasBit4)
     cfg.namespaces.push_back(ns4);
     create(cfg);
     const auto id = identify_namespace(4);
-    EXPECT_EQ(id.flbas, 0x12);  // format 2 (512 + 16), bit 4 extended
+    EXPECT_EQ(id.flbas, 0x12); // format 2 (512 + 16), bit 4 extended
     EXPECT_TRUE(nvme::flbas::is_extended(id.flbas));
     EXPECT_EQ(id.nsze, (1ull << 20) / 512);
 }
@@ -321,7 +342,7 @@ TEST_F(IdentifyTest, AllocatedNamespaceIsReportedWhetherAttachedOrNot)
     EXPECT_EQ(id.nsze, (8ull << 20) / 512);
     ASSERT_OK(identify(0x11, 1, b));
     EXPECT_EQ(as<nvme::IdentifyNamespace>(b).nsze, (64ull << 20) / 512);
-    ASSERT_OK(identify(0x11, 5, b));  // unallocated
+    ASSERT_OK(identify(0x11, 5, b)); // unallocated
     EXPECT_TRUE(all_zero(b));
     EXPECT_STATUS(identify(0x11, 0, b), invalid_namespace);
     EXPECT_STATUS(identify(0x11, nvme::nsid_all, b), invalid_namespace);
@@ -367,10 +388,10 @@ TEST_F(IdentifyTest, ActiveNamespaceListRejectsTheTopTwoNsids)
 
 TEST_F(IdentifyTest, ActiveNamespaceListPerCommandSet)
 {
-    auto list = namespace_list(0x07, 0, 0x00);  // NVM: every namespace
+    auto list = namespace_list(0x07, 0, 0x00); // NVM: every namespace
     EXPECT_EQ(list.nsid[0], 1u);
     EXPECT_EQ(list.nsid[1], 2u);
-    list = namespace_list(0x07, 0, 0x02);  // Zoned: none
+    list = namespace_list(0x07, 0, 0x02); // Zoned: none
     EXPECT_EQ(list.nsid[0], 0u);
 }
 
@@ -404,7 +425,8 @@ TEST_F(IdentifyTest, DescriptorListCarriesEuiNguidUuidAndCsi)
     EXPECT_EQ(p[1], 1);
     EXPECT_EQ(p[4], 0);
     // The list ends there (4 + 8 + 4 + 16 + 4 + 16 + 4 + 1 bytes): zeroes follow.
-    EXPECT_TRUE(std::ranges::all_of(std::span(b).subspan(57), [](std::byte x) { return x == std::byte{0}; }));
+    EXPECT_TRUE(std::ranges::all_of(std::span(b).subspan(57),
+                                    [](std::byte x) { return x == std::byte{0}; }));
 }
 
 TEST_F(IdentifyTest, DescriptorListNeedsAnActiveNamespace)
@@ -506,7 +528,8 @@ TEST_F(IdentifyTest, UnsupportedCnsIsInvalidField)
     Bytes b;
     // NVM Set list, primary controller capabilities, secondary list,
     // granularity list, UUID list, domain/endurance group lists, reserved.
-    for (const int cns : {0x04, 0x09, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1d, 0x20, 0xff}) {
+    for (const int cns :
+         {0x04, 0x09, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1d, 0x20, 0xff}) {
         const Outcome o = identify(static_cast<std::uint8_t>(cns), 1, b);
         EXPECT_STATUS(o, invalid_field) << cns;
         EXPECT_EQ(o.error_location, 40) << "SQE byte 40: CNS";

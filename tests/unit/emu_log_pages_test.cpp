@@ -13,9 +13,13 @@ namespace {
 using nvme::LogPageId;
 
 const nvme::Status invalid_field = nvme::Status(nvme::GenericStatus::invalid_field).with_dnr();
-const nvme::Status invalid_log_page = nvme::Status(nvme::CommandSpecificStatus::invalid_log_page).with_dnr();
+const nvme::Status invalid_log_page =
+    nvme::Status(nvme::CommandSpecificStatus::invalid_log_page).with_dnr();
 
-constexpr std::uint8_t lid(LogPageId id) { return static_cast<std::uint8_t>(id); }
+constexpr std::uint8_t lid(LogPageId id)
+{
+    return static_cast<std::uint8_t>(id);
+}
 
 template <class T> T as(const Bytes& b, std::size_t offset = 0)
 {
@@ -31,7 +35,10 @@ bool all_zero(std::span<const std::byte> b)
 
 class LogPagesTest : public EmuTest {
 protected:
-    nvme::SmartHealthLog smart() { return get_log_as<nvme::SmartHealthLog>(lid(LogPageId::smart_health)); }
+    nvme::SmartHealthLog smart()
+    {
+        return get_log_as<nvme::SmartHealthLog>(lid(LogPageId::smart_health));
+    }
 
     /// A command that fails with Invalid Field in Command (an unknown CNS).
     Outcome provoke_error()
@@ -98,8 +105,10 @@ TEST_F(LogPagesTest, OffsetMustBeDwordAlignedAndInsideTheLog)
         EXPECT_EQ(o.error_location, 48) << "SQE byte 48: LPO";
     }
     EXPECT_STATUS(get_log(lid(LogPageId::smart_health), nvme::nsid_all, b, 4, 516), invalid_field);
-    EXPECT_STATUS(get_log(lid(LogPageId::smart_health), nvme::nsid_all, b, 4, 1ull << 32), invalid_field);
-    EXPECT_STATUS(get_log(lid(LogPageId::firmware_slot), nvme::nsid_all, b, 4, 4096), invalid_field);
+    EXPECT_STATUS(get_log(lid(LogPageId::smart_health), nvme::nsid_all, b, 4, 1ull << 32),
+                  invalid_field);
+    EXPECT_STATUS(get_log(lid(LogPageId::firmware_slot), nvme::nsid_all, b, 4, 4096),
+                  invalid_field);
     // An offset at the very end reads nothing of the log: zeroes.
     ASSERT_OK(get_log(lid(LogPageId::smart_health), nvme::nsid_all, b, 8, 512));
     EXPECT_TRUE(all_zero(b));
@@ -123,7 +132,8 @@ TEST_F(LogPagesTest, OnlyTheRequestedBytesAreWritten)
     nvme::cmd::get_log_page::Lid::set(s, lid(LogPageId::smart_health));
     nvme::cmd::get_log_page::set_num_dwords(s, 4);
     ASSERT_OK(admin(s, b));
-    EXPECT_TRUE(std::ranges::all_of(std::span(b).subspan(16), [](std::byte x) { return x == std::byte{0xee}; }));
+    EXPECT_TRUE(std::ranges::all_of(std::span(b).subspan(16),
+                                    [](std::byte x) { return x == std::byte{0xee}; }));
 }
 
 TEST_F(LogPagesTest, BufferSmallerThanNumdIsDataTransferError)
@@ -164,10 +174,12 @@ TEST_F(LogPagesTest, IndexOffsetTypeIsUnsupported)
 
 TEST_F(LogPagesTest, SupportedLogPagesListsExactlyTheImplementedLogs)
 {
-    const auto page = get_log_as<nvme::SupportedLogPagesLog>(lid(LogPageId::supported_log_pages), 0);
+    const auto page =
+        get_log_as<nvme::SupportedLogPagesLog>(lid(LogPageId::supported_log_pages), 0);
     for (std::size_t id = 0; id < page.lids.size(); ++id) {
         const bool implemented = id <= 0x06;
-        EXPECT_EQ(page.lids[id], implemented ? nvme::supported_log_page::lsupp : 0u) << "lid " << id;
+        EXPECT_EQ(page.lids[id], implemented ? nvme::supported_log_page::lsupp : 0u)
+            << "lid " << id;
     }
 }
 
@@ -209,7 +221,8 @@ TEST_F(LogPagesTest, ErrorLogRecordsFailedCommandsNewestFirst)
 
 TEST_F(LogPagesTest, ErrorLogKeepsTheNewest64Entries)
 {
-    for (int i = 0; i < 70; ++i) ASSERT_STATUS(provoke_error(), invalid_field);
+    for (int i = 0; i < 70; ++i)
+        ASSERT_STATUS(provoke_error(), invalid_field);
     Bytes b;
     ASSERT_OK(get_log(lid(LogPageId::error_information), nvme::nsid_all, b, 4096));
     EXPECT_EQ(as<nvme::ErrorInformationEntry>(b, 0).error_count, 70u);
@@ -228,7 +241,7 @@ TEST_F(LogPagesTest, SmartLogOfAFreshDrive)
 {
     const auto s = smart();
     EXPECT_EQ(s.critical_warning, 0);
-    EXPECT_EQ(s.composite_temperature.get(), 313);  // config: 40 °C
+    EXPECT_EQ(s.composite_temperature.get(), 313); // config: 40 °C
     EXPECT_EQ(s.temp_sensor[0], 313);
     EXPECT_EQ(s.temp_sensor[1], 0);
     EXPECT_EQ(s.avail_spare, 100);
@@ -294,7 +307,8 @@ TEST_F(LogPagesTest, SmartTemperatureWarningFollowsTheThresholdFeature)
     EXPECT_EQ(smart().critical_warning & nvme::critical_warning::temperature, 0);
     // Over-temperature threshold of the composite sensor lowered to 300 K.
     auto s = sqe(nvme::AdminOpcode::set_features);
-    nvme::cmd::features::Fid::set(s, static_cast<std::uint32_t>(nvme::FeatureId::temperature_threshold));
+    nvme::cmd::features::Fid::set(
+        s, static_cast<std::uint32_t>(nvme::FeatureId::temperature_threshold));
     s.cdw11 = 300;
     ASSERT_OK(admin(s));
     EXPECT_NE(smart().critical_warning & nvme::critical_warning::temperature, 0);
@@ -306,7 +320,7 @@ TEST_F(LogPagesTest, SmartTemperatureWarningFollowsTheThresholdFeature)
 TEST_F(LogPagesTest, SmartTemperatureTimeAboveWarning)
 {
     auto cfg = default_test_config();
-    cfg.temperature_kelvin = 345;  // above WCTEMP 343, below CCTEMP 358
+    cfg.temperature_kelvin = 345; // above WCTEMP 343, below CCTEMP 358
     create(cfg);
     now += std::chrono::minutes(90);
     const auto s = smart();
@@ -325,23 +339,25 @@ TEST_F(LogPagesTest, FirmwareSlotLogOfAFreshDrive)
     EXPECT_EQ(nvme::afi::ActiveSlot::get(fw.afi), 1);
     EXPECT_EQ(nvme::afi::NextResetSlot::get(fw.afi), 0);
     EXPECT_EQ(std::string_view(fw.frs[0].data(), 8), "1.0.0   ");
-    for (std::size_t i = 1; i < 7; ++i) EXPECT_EQ(fw.frs[i], (std::array<char, 8>{})) << "slot " << i + 1;
+    for (std::size_t i = 1; i < 7; ++i)
+        EXPECT_EQ(fw.frs[i], (std::array<char, 8>{})) << "slot " << i + 1;
 }
 
 TEST_F(LogPagesTest, FirmwareSlotLogShowsPendingAndActivatedImages)
 {
-    install_firmware("2.0.0", 2, 1);  // replace, activate at the next reset
+    install_firmware("2.0.0", 2, 1); // replace, activate at the next reset
     auto fw = get_log_as<nvme::FirmwareSlotLog>(lid(LogPageId::firmware_slot));
     EXPECT_EQ(nvme::afi::ActiveSlot::get(fw.afi), 1);
     EXPECT_EQ(nvme::afi::NextResetSlot::get(fw.afi), 2);
     EXPECT_EQ(std::string_view(fw.frs[1].data(), 8), "2.0.0   ");
     EXPECT_EQ(nvme::trimmed(identify_controller().fr), "1.0.0");
 
-    install_firmware("3.1.4", 3, 3);  // replace and activate now
+    install_firmware("3.1.4", 3, 3); // replace and activate now
     fw = get_log_as<nvme::FirmwareSlotLog>(lid(LogPageId::firmware_slot));
     EXPECT_EQ(nvme::afi::ActiveSlot::get(fw.afi), 3);
     EXPECT_EQ(std::string_view(fw.frs[2].data(), 8), "3.1.4   ");
-    EXPECT_EQ(nvme::trimmed(identify_controller().fr), "3.1.4") << "Identify FR is the running slot's";
+    EXPECT_EQ(nvme::trimmed(identify_controller().fr), "3.1.4")
+        << "Identify FR is the running slot's";
 }
 
 // ---------------------------------------------------------------------------
@@ -351,8 +367,11 @@ TEST_F(LogPagesTest, FirmwareSlotLogShowsPendingAndActivatedImages)
 TEST_F(LogPagesTest, EffectsLogDescribesSupportedCommands)
 {
     namespace fx = nvme::command_effects;
-    const auto log = get_log_as<nvme::CommandsSupportedEffectsLog>(lid(LogPageId::commands_supported_effects), 0);
-    const auto admin_op = [&](nvme::AdminOpcode op) { return log.acs[static_cast<std::size_t>(op)]; };
+    const auto log = get_log_as<nvme::CommandsSupportedEffectsLog>(
+        lid(LogPageId::commands_supported_effects), 0);
+    const auto admin_op = [&](nvme::AdminOpcode op) {
+        return log.acs[static_cast<std::size_t>(op)];
+    };
     const auto io_op = [&](nvme::NvmOpcode op) { return log.iocs[static_cast<std::size_t>(op)]; };
     EXPECT_EQ(admin_op(nvme::AdminOpcode::identify), fx::csupp);
     EXPECT_EQ(admin_op(nvme::AdminOpcode::get_log_page), fx::csupp);
@@ -390,12 +409,13 @@ TEST_F(LogPagesTest, SelfTestLogOfAFreshDriveHasOnlyUnusedEntries)
     const auto log = get_log_as<nvme::DeviceSelfTestLog>(lid(LogPageId::device_self_test), 0);
     EXPECT_EQ(log.current_operation, 0);
     EXPECT_EQ(log.current_completion, 0);
-    for (const auto& r : log.result) EXPECT_EQ(r.device_self_test_status, 0x0f) << "entry not used";
+    for (const auto& r : log.result)
+        EXPECT_EQ(r.device_self_test_status, 0x0f) << "entry not used";
 }
 
 TEST_F(LogPagesTest, SelfTestLogShowsProgressThenTheResult)
 {
-    ASSERT_OK(self_test(1));  // short test: 2000 ms on the controller clock
+    ASSERT_OK(self_test(1)); // short test: 2000 ms on the controller clock
     now += std::chrono::milliseconds(500);
     auto log = get_log_as<nvme::DeviceSelfTestLog>(lid(LogPageId::device_self_test), 0);
     EXPECT_EQ(log.current_operation, 1);
@@ -409,7 +429,7 @@ TEST_F(LogPagesTest, SelfTestLogShowsProgressThenTheResult)
     EXPECT_EQ(log.result[1].device_self_test_status, 0x0f);
 
     ASSERT_OK(self_test(2));
-    ASSERT_OK(self_test(0xf));  // abort
+    ASSERT_OK(self_test(0xf)); // abort
     log = get_log_as<nvme::DeviceSelfTestLog>(lid(LogPageId::device_self_test), 0);
     EXPECT_EQ(log.result[0].device_self_test_status, 0x21) << "extended, aborted by command";
     EXPECT_EQ(log.result[1].device_self_test_status, 0x10) << "older result moves down";

@@ -21,8 +21,8 @@ using nvme::GenericStatus;
 
 /// SQE byte offsets named in Parameter Error Location.
 constexpr std::uint16_t sqe_byte_nsid = 4;
-constexpr std::uint16_t sqe_byte_cns = 40;  // CDW10 bits 7:0
-constexpr std::uint16_t sqe_byte_csi = 47;  // CDW11 bits 31:24
+constexpr std::uint16_t sqe_byte_cns = 40; // CDW10 bits 7:0
+constexpr std::uint16_t sqe_byte_csi = 47; // CDW11 bits 31:24
 
 constexpr std::uint32_t nvme_version_2_0 = 0x00020000;
 constexpr std::uint8_t recommended_arbitration_burst = 6; // 64 commands
@@ -52,8 +52,10 @@ constexpr std::uint8_t relative_performance(const nvme::LbaFormat& f)
 {
     const bool large = f.lbads >= 12;
     const bool has_metadata = f.ms != 0;
-    const auto rp = large ? (has_metadata ? nvme::RelativePerformance::better : nvme::RelativePerformance::best)
-                          : (has_metadata ? nvme::RelativePerformance::degraded : nvme::RelativePerformance::good);
+    const auto rp =
+        large ? (has_metadata ? nvme::RelativePerformance::better : nvme::RelativePerformance::best)
+              : (has_metadata ? nvme::RelativePerformance::degraded
+                              : nvme::RelativePerformance::good);
     return static_cast<std::uint8_t>(rp);
 }
 
@@ -63,10 +65,11 @@ nvme::IdentifyNamespace common_namespace_fields()
 {
     nvme::IdentifyNamespace id{};
     id.nlbaf = static_cast<std::uint8_t>(EmulatedController::lba_formats.size() - 1);
-    id.mc = 0x03;  // metadata as part of an extended LBA (bit 0) or in a separate buffer (bit 1)
-    id.dpc = 0;    // no end-to-end protection
-    id.dlfeat = static_cast<std::uint8_t>(nvme::dlfeat::write_zeroes_deallocate |
-                                          nvme::dlfeat::ReadBehavior::make(1)); // deallocated reads 0
+    id.mc = 0x03; // metadata as part of an extended LBA (bit 0) or in a separate buffer (bit 1)
+    id.dpc = 0;   // no end-to-end protection
+    id.dlfeat =
+        static_cast<std::uint8_t>(nvme::dlfeat::write_zeroes_deallocate |
+                                  nvme::dlfeat::ReadBehavior::make(1)); // deallocated reads 0
     for (std::size_t i = 0; i < EmulatedController::lba_formats.size(); ++i) {
         id.lbaf[i] = EmulatedController::lba_formats[i];
         id.lbaf[i].rp = relative_performance(id.lbaf[i]);
@@ -104,8 +107,8 @@ std::array<std::byte, nvme::identify_data_size> descriptor_list(const EmulatedNa
     std::array<std::byte, nvme::identify_data_size> out{};
     std::size_t at = 0;
     const auto append = [&](nvme::NidType type, std::span<const std::uint8_t> id) {
-        const nvme::NidDescriptorHeader header{static_cast<std::uint8_t>(type),
-                                               nvme::nid_length(type), {}};
+        const nvme::NidDescriptorHeader header{
+            static_cast<std::uint8_t>(type), nvme::nid_length(type), {}};
         std::memcpy(out.data() + at, &header, sizeof header);
         std::memcpy(out.data() + at + sizeof header, id.data(), id.size());
         at += sizeof header + id.size();
@@ -134,18 +137,26 @@ struct EmulatedController::IdentifyBuilder {
 
     static Outcome invalid_nsid()
     {
-        return Outcome::field_error(nvme::Status(GenericStatus::invalid_namespace_or_format).with_dnr(), sqe_byte_nsid);
+        return Outcome::field_error(
+            nvme::Status(GenericStatus::invalid_namespace_or_format).with_dnr(), sqe_byte_nsid);
     }
     static Outcome invalid_csi()
     {
-        return Outcome::field_error(nvme::Status(GenericStatus::invalid_field).with_dnr(), sqe_byte_csi);
+        return Outcome::field_error(nvme::Status(GenericStatus::invalid_field).with_dnr(),
+                                    sqe_byte_csi);
     }
     static nvme::CommandSet csi(const CommandContext& c)
     {
         return static_cast<nvme::CommandSet>(nvme::cmd::identify::Csi::get(c.sqe));
     }
-    static Outcome send(const CommandContext& c, std::span<const std::byte> bytes) { return to_host(c, bytes); }
-    template <class T> static Outcome send(const CommandContext& c, const T& value) { return to_host(c, value); }
+    static Outcome send(const CommandContext& c, std::span<const std::byte> bytes)
+    {
+        return to_host(c, bytes);
+    }
+    template <class T> static Outcome send(const CommandContext& c, const T& value)
+    {
+        return to_host(c, value);
+    }
     static Outcome send_zeroes(const CommandContext& c)
     {
         static constexpr std::array<std::byte, nvme::identify_data_size> zeroes{};
@@ -169,7 +180,8 @@ struct EmulatedController::IdentifyBuilder {
     /// (11h): data for a namespace that exists (and is attached, for 00h),
     /// zeroes for any other valid NSID, the common capabilities for
     /// FFFFFFFFh (00h only, as Namespace Management is supported).
-    template <bool AllocatedOnly> static Outcome identify_namespace(EmulatedController& self, const CommandContext& c)
+    template <bool AllocatedOnly>
+    static Outcome identify_namespace(EmulatedController& self, const CommandContext& c)
     {
         const std::uint32_t nsid = c.sqe.nsid;
         if (nsid == nvme::nsid_all && !AllocatedOnly) return send(c, common_namespace_fields());
@@ -202,7 +214,9 @@ struct EmulatedController::IdentifyBuilder {
     {
         if (!self.nsid_in_range(c.sqe.nsid)) return invalid_nsid();
         const auto* ns = active(self, c.sqe.nsid);
-        if (ns == nullptr) return Outcome::field_error(nvme::Status(GenericStatus::invalid_field).with_dnr(), sqe_byte_nsid);
+        if (ns == nullptr)
+            return Outcome::field_error(nvme::Status(GenericStatus::invalid_field).with_dnr(),
+                                        sqe_byte_nsid);
         return send(c, std::span<const std::byte>(descriptor_list(*ns)));
     }
 
@@ -225,7 +239,8 @@ struct EmulatedController::IdentifyBuilder {
         id.rab = recommended_arbitration_burst;
         // IEEE OUI, least significant byte first (Figure 275: 52-54-00 is
         // reported as 00h 54h 52h).
-        id.ieee = {static_cast<std::uint8_t>(cfg.ieee_oui), static_cast<std::uint8_t>(cfg.ieee_oui >> 8),
+        id.ieee = {static_cast<std::uint8_t>(cfg.ieee_oui),
+                   static_cast<std::uint8_t>(cfg.ieee_oui >> 8),
                    static_cast<std::uint8_t>(cfg.ieee_oui >> 16)};
         id.cmic = 0;
         id.mdts = cfg.mdts;
@@ -241,10 +256,11 @@ struct EmulatedController::IdentifyBuilder {
                   nvme::oacs::device_self_test;
         id.acl = abort_command_limit;
         id.aerl = cfg.aerl;
-        id.frmw = static_cast<std::uint8_t>((cfg.slot1_read_only ? nvme::frmw::first_slot_read_only : 0) |
-                                            nvme::frmw::NumSlots::make(cfg.firmware_slots) |
-                                            nvme::frmw::activation_without_reset);
-        id.lpa = nvme::lpa::commands_supported_effects | nvme::lpa::extended_data | nvme::lpa::misc_log_pages;
+        id.frmw = static_cast<std::uint8_t>(
+            (cfg.slot1_read_only ? nvme::frmw::first_slot_read_only : 0) |
+            nvme::frmw::NumSlots::make(cfg.firmware_slots) | nvme::frmw::activation_without_reset);
+        id.lpa = nvme::lpa::commands_supported_effects | nvme::lpa::extended_data |
+                 nvme::lpa::misc_log_pages;
         id.elpe = error_log_page_entries;
         id.npss = static_cast<std::uint8_t>(power_states.size() - 1);
         id.avscc = 0x01; // vendor specific admin commands use the standard format
@@ -255,8 +271,9 @@ struct EmulatedController::IdentifyBuilder {
         id.hmpre = 0;
         id.tnvmcap = nvme::Uint128::from(cfg.total_capacity_bytes);
         const std::uint64_t allocated_bytes = self.allocated_capacity();
-        id.unvmcap = nvme::Uint128::from(
-            cfg.total_capacity_bytes > allocated_bytes ? cfg.total_capacity_bytes - allocated_bytes : 0);
+        id.unvmcap = nvme::Uint128::from(cfg.total_capacity_bytes > allocated_bytes
+                                             ? cfg.total_capacity_bytes - allocated_bytes
+                                             : 0);
         id.edstt = cfg.extended_self_test_minutes;
         id.dsto = 0x01; // one device self-test operation at a time
         id.fwug = firmware_update_granularity;
@@ -266,13 +283,14 @@ struct EmulatedController::IdentifyBuilder {
         id.cqes = nvme::queue_entry_size::make(4, 4);
         id.maxcmd = cfg.max_queue_entries;
         id.nn = cfg.max_namespaces;
-        id.oncs = nvme::oncs::compare | nvme::oncs::write_uncorrectable | nvme::oncs::dataset_management |
-                  nvme::oncs::write_zeroes | nvme::oncs::save_select | nvme::oncs::timestamp |
-                  nvme::oncs::verify;
+        id.oncs = nvme::oncs::compare | nvme::oncs::write_uncorrectable |
+                  nvme::oncs::dataset_management | nvme::oncs::write_zeroes |
+                  nvme::oncs::save_select | nvme::oncs::timestamp | nvme::oncs::verify;
         id.fuses = 0;
         id.fna = 0; // Format NVM and secure erase apply per namespace
-        id.vwc = static_cast<std::uint8_t>(nvme::vwc::present |
-                                           nvme::vwc::FlushBroadcast::make(nvme::vwc::flush_broadcast_supported));
+        id.vwc = static_cast<std::uint8_t>(
+            nvme::vwc::present |
+            nvme::vwc::FlushBroadcast::make(nvme::vwc::flush_broadcast_supported));
         id.icsvscc = 0x01;
         id.sgls = 0;
         id.mnan = 0;
@@ -282,7 +300,8 @@ struct EmulatedController::IdentifyBuilder {
             psd.mp = power_states[i].centiwatts;
             psd.enlat = power_states[i].entry_latency_us;
             psd.exlat = power_states[i].exit_latency_us;
-            const auto level = static_cast<std::uint8_t>(i); // relative read/write throughput and latency
+            const auto level =
+                static_cast<std::uint8_t>(i); // relative read/write throughput and latency
             psd.rrt = level;
             psd.rrl = level;
             psd.rwt = level;
@@ -323,20 +342,22 @@ struct EmulatedController::IdentifyBuilder {
 
     /// Ascending NSIDs greater than SQE NSID (Figure 273); FFFFFFFEh and
     /// FFFFFFFFh are invalid starting points.
-    template <bool AllocatedOnly> static Outcome namespace_list(EmulatedController& self, const CommandContext& c)
+    template <bool AllocatedOnly>
+    static Outcome namespace_list(EmulatedController& self, const CommandContext& c)
     {
         return list_namespaces(self, c, AllocatedOnly);
     }
 
-    static Outcome list_namespaces(const EmulatedController& self, const CommandContext& c, bool allocated_only,
-                                   bool empty = false)
+    static Outcome list_namespaces(const EmulatedController& self, const CommandContext& c,
+                                   bool allocated_only, bool empty = false)
     {
         const std::uint32_t after = c.sqe.nsid;
         if (after >= nvme::nsid_all - 1) return invalid_nsid();
         nvme::IdentifyNamespaceList list{};
         std::size_t count = 0;
         if (!empty) {
-            for (auto it = self.namespaces_.upper_bound(after); it != self.namespaces_.end(); ++it) {
+            for (auto it = self.namespaces_.upper_bound(after); it != self.namespaces_.end();
+                 ++it) {
                 if (count == list.nsid.size()) break;
                 if (allocated_only || it->second.attached) list.nsid[count++] = it->first;
             }
@@ -366,7 +387,8 @@ struct EmulatedController::IdentifyBuilder {
         return controller_list(self, c, true);
     }
 
-    static Outcome controller_list(const EmulatedController& self, const CommandContext& c, bool include_us)
+    static Outcome controller_list(const EmulatedController& self, const CommandContext& c,
+                                   bool include_us)
     {
         nvme::ControllerList list{};
         if (include_us && self.config_.cntlid >= nvme::cmd::identify::Cntid::get(c.sqe)) {
@@ -409,7 +431,8 @@ Outcome EmulatedController::admin_identify(const CommandContext& c)
     const auto& table = IdentifyBuilder::table;
     const auto* entry = std::ranges::find(table, cns, &IdentifyBuilder::Entry::cns);
     if (entry == table.end())
-        return Outcome::field_error(nvme::Status(GenericStatus::invalid_field).with_dnr(), sqe_byte_cns);
+        return Outcome::field_error(nvme::Status(GenericStatus::invalid_field).with_dnr(),
+                                    sqe_byte_cns);
     return entry->handler(*this, c);
 }
 

@@ -25,7 +25,8 @@ Outcome EmulatedController::admin_async_event_request(const CommandContext& c)
 {
     // AERL is 0's based: AERL+1 requests may be outstanding (5.2).
     if (outstanding_aers_.size() >= std::size_t{config_.aerl} + 1)
-        return nvme::Status(nvme::CommandSpecificStatus::async_event_request_limit_exceeded).with_dnr();
+        return nvme::Status(nvme::CommandSpecificStatus::async_event_request_limit_exceeded)
+            .with_dnr();
     outstanding_aers_.push_back(c.sqe.cid);
     deliver_events();
     // deliver_events() may already have completed this request through the
@@ -54,7 +55,8 @@ void EmulatedController::deliver_events()
     }
 }
 
-void EmulatedController::raise_event(nvme::AsyncEventType type, std::uint8_t info, nvme::LogPageId log)
+void EmulatedController::raise_event(nvme::AsyncEventType type, std::uint8_t info,
+                                     nvme::LogPageId log)
 {
     const bool already_queued = std::ranges::any_of(pending_events_, [&](const PendingEvent& e) {
         return e.type == type && e.info == info && e.log == log;
@@ -83,7 +85,8 @@ void EmulatedController::reset_async_events()
 
 void EmulatedController::namespace_changed(std::uint32_t nsid)
 {
-    const bool overflowed = !changed_namespaces_.empty() && changed_namespaces_.front() == nvme::nsid_all;
+    const bool overflowed =
+        !changed_namespaces_.empty() && changed_namespaces_.front() == nvme::nsid_all;
     if (!overflowed) {
         const auto at = std::ranges::lower_bound(changed_namespaces_, nsid);
         if (at == changed_namespaces_.end() || *at != nsid) {
@@ -110,7 +113,8 @@ Outcome EmulatedController::admin_abort(const CommandContext& c)
         const auto it = std::ranges::find(outstanding_aers_, cid);
         if (it != outstanding_aers_.end()) {
             outstanding_aers_.erase(it);
-            if (async_sink_) async_sink_(cid, Outcome(nvme::Status(nvme::GenericStatus::aborted_by_request)));
+            if (async_sink_)
+                async_sink_(cid, Outcome(nvme::Status(nvme::GenericStatus::aborted_by_request)));
             return Outcome::success(0);
         }
     }
