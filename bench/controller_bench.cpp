@@ -27,11 +27,15 @@ constexpr std::size_t working_set = 64u << 20;
 std::unique_ptr<ctrlr::Controller> start_controller()
 {
     emu::ControllerConfig config;
-    config.namespaces = {emu::NamespaceConfig{.nsid = 1, .size_bytes = 1ull << 30,
-                                              .lba_data_size = 4096}};
+    emu::NamespaceConfig ns;
+    ns.size_bytes = 1ull << 30;
+    ns.lba_data_size = 4096;
+    config.namespaces = {ns};
     auto transport = emu::make_transport(config);
+    ctrlr::Controller::Options options;
+    options.name = "bench";
     if (!transport) std::abort();
-    auto c = ctrlr::Controller::start(std::move(*transport), {.name = "bench"});
+    auto c = ctrlr::Controller::start(std::move(*transport), options);
     if (!c) std::abort();
     // Touch the working set once (one large write per MDTS-sized chunk).
     constexpr std::size_t chunk = 1u << 20;

@@ -53,15 +53,21 @@ int main(int argc, char** argv)
     io_bytes = io_bytes / 512 * 512;
 
     emu::ControllerConfig config;
-    config.namespaces = {
-        emu::NamespaceConfig{.nsid = 1, .size_bytes = 8ull << 30, .lba_data_size = 512,
-                             .backing_file = backing_file},
-        emu::NamespaceConfig{.nsid = 2, .size_bytes = 1ull << 30, .lba_data_size = 4096,
-                             .metadata_size = 8},
-    };
+    emu::NamespaceConfig ns1;
+    ns1.nsid = 1;
+    ns1.size_bytes = 8ull << 30;
+    ns1.backing_file = backing_file;
+    emu::NamespaceConfig ns2;
+    ns2.nsid = 2;
+    ns2.size_bytes = 1ull << 30;
+    ns2.lba_data_size = 4096;
+    ns2.metadata_size = 8;
+    config.namespaces = {ns1, ns2};
     auto transport = emu::make_transport(config);
+    ctrlr::Controller::Options options;
+    options.name = "nvme0";
     if (!transport) fail("emulated controller: " + transport.error().message());
-    auto started = ctrlr::Controller::start(std::move(*transport), {.name = "nvme0"});
+    auto started = ctrlr::Controller::start(std::move(*transport), options);
     if (!started) fail("controller start: " + started.error().message());
     auto& ctrl = **started;
 

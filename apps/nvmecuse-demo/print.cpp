@@ -110,7 +110,7 @@ std::string format_smart_log(const std::string& name, const nvme::SmartHealthLog
     const auto line = [&out](std::string_view key, const std::string& value) {
         out += fmt::format("{:<40}: {}\n", key, value);
     };
-    const std::uint16_t kelvin = log.composite_temperature;
+    const std::uint16_t kelvin = log.composite_temperature.get();
     line("critical_warning", std::to_string(log.critical_warning));
     line("temperature", fmt::format("{} C ({} Kelvin)", kelvin - nvme::kelvin_offset, kelvin));
     line("available_spare", fmt::format("{}%", log.avail_spare));
