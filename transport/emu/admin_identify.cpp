@@ -31,7 +31,8 @@ constexpr std::uint8_t error_log_page_entries = 63;       // 64 entries (0's bas
 constexpr std::uint16_t keep_alive_granularity = 10;      // 100 ms units: 1 s
 constexpr std::uint16_t firmware_activation_time = 10;    // 100 ms units: 1 s
 constexpr std::uint8_t firmware_update_granularity = 1;   // 4 KiB units
-constexpr std::uint8_t dsm_range_limit = 0;               // 256 ranges (0 = no limit reported)
+/// DMRL: 0 = no limit beyond the command format itself (256 ranges; a u8 cannot say 256).
+constexpr std::uint8_t dsm_range_limit = 0;
 
 /// Operational power states of "a plausible SSD": 25 W, 18 W, 12 W
 /// (Figure 276; mp in 0.01 W units with MXPS = 0).
