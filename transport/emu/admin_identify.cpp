@@ -27,7 +27,6 @@ constexpr std::uint16_t sqe_byte_csi = 47; // CDW11 bits 31:24
 constexpr std::uint32_t nvme_version_2_0 = 0x00020000;
 constexpr std::uint8_t recommended_arbitration_burst = 6; // 64 commands
 constexpr std::uint8_t abort_command_limit = 3;           // 4 Aborts (0's based)
-constexpr std::uint8_t error_log_page_entries = 63;       // 64 entries (0's based)
 constexpr std::uint16_t keep_alive_granularity = 10;      // 100 ms units: 1 s
 constexpr std::uint16_t firmware_activation_time = 10;    // 100 ms units: 1 s
 constexpr std::uint8_t firmware_update_granularity = 1;   // 4 KiB units
@@ -262,7 +261,7 @@ struct EmulatedController::IdentifyBuilder {
             nvme::frmw::NumSlots::make(cfg.firmware_slots) | nvme::frmw::activation_without_reset);
         id.lpa = nvme::lpa::commands_supported_effects | nvme::lpa::extended_data |
                  nvme::lpa::misc_log_pages;
-        id.elpe = error_log_page_entries;
+        id.elpe = static_cast<std::uint8_t>(error_log_entries - 1); // 0's based
         id.npss = static_cast<std::uint8_t>(power_states.size() - 1);
         id.avscc = 0x01; // vendor specific admin commands use the standard format
         id.apsta = 0;
