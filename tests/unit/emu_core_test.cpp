@@ -70,7 +70,8 @@ TEST(EmuConfigTest, InconsistentConfigsAreRejectedWithInvalidArgument)
 TEST(EmuConfigTest, ExactlyFullCapacityIsAccepted)
 {
     auto config = default_test_config();
-    config.namespaces = {ns_config(1, (1ull << 30) - (16ull << 20)), ns_config(2, 16ull << 20, 4096, 8)};
+    config.namespaces = {ns_config(1, (1ull << 30) - (16ull << 20)),
+                         ns_config(2, 16ull << 20, 4096, 8)};
     EXPECT_TRUE(EmulatedController::create(config).has_value());
 }
 
@@ -112,7 +113,7 @@ TEST_F(EmuCoreTest, UnsupportedAdminOpcodesAreInvalidCommandOpcode)
 TEST_F(EmuCoreTest, FusedAdminCommandsAreRefused)
 {
     auto s = sqe(AdminOpcode::keep_alive);
-    s.flags = 2;  // second command of a fused operation
+    s.flags = 2; // second command of a fused operation
     EXPECT_STATUS(admin(s), Status(GenericStatus::invalid_field).with_dnr());
 }
 
@@ -135,11 +136,14 @@ TEST_F(EmuCoreTest, TheCommandTableAnswersDispatchAndTheEffectsLog)
     EXPECT_EQ(iocs(NvmOpcode::write), fx::csupp | fx::lbcc);
     EXPECT_EQ(iocs(NvmOpcode::dataset_management), fx::csupp | fx::lbcc);
     EXPECT_EQ(iocs(NvmOpcode::copy), 0u);
-    EXPECT_TRUE(std::all_of(log.rsvd2048.begin(), log.rsvd2048.end(), [](auto b) { return b == 0; }));
+    EXPECT_TRUE(
+        std::all_of(log.rsvd2048.begin(), log.rsvd2048.end(), [](auto b) { return b == 0; }));
     // Every opcode the log calls supported is dispatched, and no other.
     for (unsigned opc = 0; opc < 256; ++opc) {
-        EXPECT_EQ(CommandTable::admin(static_cast<std::uint8_t>(opc)) != nullptr, log.acs[opc] != 0) << opc;
-        EXPECT_EQ(CommandTable::io(static_cast<std::uint8_t>(opc)) != nullptr, log.iocs[opc] != 0) << opc;
+        EXPECT_EQ(CommandTable::admin(static_cast<std::uint8_t>(opc)) != nullptr, log.acs[opc] != 0)
+            << opc;
+        EXPECT_EQ(CommandTable::io(static_cast<std::uint8_t>(opc)) != nullptr, log.iocs[opc] != 0)
+            << opc;
     }
     // And Get Log Page 05h returns the same.
     const auto page = get_log_as<nvme::CommandsSupportedEffectsLog>(0x05, 0);
@@ -159,7 +163,7 @@ TEST_F(EmuCoreTest, FailedCommandsAreRecordedInTheErrorLogNewestFirst)
     const std::uint16_t second_cid = next_cid;
     const auto out = io(rw(NvmOpcode::read, 1, 1ull << 40, 1), buf);
     ASSERT_STATUS(out, Status(GenericStatus::lba_out_of_range).with_dnr());
-    ASSERT_OK(admin(sqe(AdminOpcode::keep_alive)));  // successes are not logged
+    ASSERT_OK(admin(sqe(AdminOpcode::keep_alive))); // successes are not logged
 
     Bytes log;
     ASSERT_OK(get_log(0x01, 0, log, 3 * sizeof(nvme::ErrorInformationEntry)));
@@ -168,7 +172,8 @@ TEST_F(EmuCoreTest, FailedCommandsAreRecordedInTheErrorLogNewestFirst)
     EXPECT_EQ(e[0].error_count, 2u);
     EXPECT_EQ(e[0].sqid, 1);
     EXPECT_EQ(e[0].cmdid, second_cid);
-    EXPECT_EQ(Status::from_cqe_status(e[0].status_field), Status(GenericStatus::lba_out_of_range).with_dnr());
+    EXPECT_EQ(Status::from_cqe_status(e[0].status_field),
+              Status(GenericStatus::lba_out_of_range).with_dnr());
     EXPECT_EQ(e[0].parm_error_location, 40);
     EXPECT_EQ(e[0].lba, 1ull << 40);
     EXPECT_EQ(e[0].nsid, 1u);
@@ -176,7 +181,7 @@ TEST_F(EmuCoreTest, FailedCommandsAreRecordedInTheErrorLogNewestFirst)
     EXPECT_EQ(e[1].sqid, 0);
     EXPECT_EQ(e[1].cmdid, first_cid);
     EXPECT_EQ(Status::from_cqe_status(e[1].status_field), invalid_opcode);
-    EXPECT_EQ(e[2].error_count, 0u);  // unused entries are zero
+    EXPECT_EQ(e[2].error_count, 0u); // unused entries are zero
 
     const auto smart = get_log_as<nvme::SmartHealthLog>(0x02);
     EXPECT_EQ(smart.num_err_log_entries.lo, 2u);
@@ -186,7 +191,8 @@ TEST_F(EmuCoreTest, ErrorLogKeepsTheNewest64Entries)
 {
     nvme::SubmissionQueueEntry bad{};
     bad.opc = 0xc3;
-    for (int i = 0; i < 70; ++i) ASSERT_STATUS(admin(bad), invalid_opcode);
+    for (int i = 0; i < 70; ++i)
+        ASSERT_STATUS(admin(bad), invalid_opcode);
     Bytes log;
     ASSERT_OK(get_log(0x01, 0, log, 64 * sizeof(nvme::ErrorInformationEntry)));
     nvme::ErrorInformationEntry first, last;
@@ -201,13 +207,13 @@ TEST_F(EmuCoreTest, ErrorLogKeepsTheNewest64Entries)
 TEST_F(EmuCoreTest, ReadsAndWritesAreCountedLikeARealDrive)
 {
     const auto& h = ctrl->health();
-    EXPECT_EQ(h.power_cycles.lo, 1u);  // this power-on
+    EXPECT_EQ(h.power_cycles.lo, 1u); // this power-on
     EXPECT_EQ(h.host_read_commands.lo, 0u);
 
     Bytes out;
     ASSERT_OK(read(1, 0, 1, out));
     EXPECT_EQ(h.host_read_commands.lo, 1u);
-    EXPECT_EQ(h.data_units_read.lo, 1u);  // 1 unit of 512 bytes, rounded up to one thousand
+    EXPECT_EQ(h.data_units_read.lo, 1u); // 1 unit of 512 bytes, rounded up to one thousand
 
     // 1000 units of 512 bytes written = exactly 1; one more byte-unit = 2.
     ASSERT_OK(write(1, 0, Bytes(1000 * 512)));
@@ -284,7 +290,7 @@ TEST_F(EmuCoreTest, NamespaceIdentifiersAreStableAndDistinct)
 
     const auto nguid = a.nguid;
     const auto uuid = a.uuid;
-    create(default_test_config());  // the same drive again
+    create(default_test_config()); // the same drive again
     EXPECT_EQ(ctrl->namespaces().at(1).nguid, nguid);
     EXPECT_EQ(ctrl->namespaces().at(1).uuid, uuid);
     auto other = default_test_config();
@@ -307,7 +313,7 @@ TEST_F(EmuCoreTest, RamNamespacesAreSparse)
 {
     ControllerConfig config;
     config.total_capacity_bytes = 1ull << 40;
-    config.namespaces = {ns_config(1, 1ull << 40, 4096)};  // 1 TiB
+    config.namespaces = {ns_config(1, 1ull << 40, 4096)}; // 1 TiB
     const auto before = resident_bytes();
     create(config);
     const std::uint64_t last = (1ull << 40) / 4096 - 1;
@@ -403,8 +409,10 @@ TEST(NamespaceStorageTest, DiscardZeroesExactlyTheRange)
         EXPECT_EQ(s.metadata()[24], std::byte{0xcd});
         EXPECT_FALSE(s.flush());
         s.erase_all();
-        EXPECT_TRUE(std::all_of(s.data().begin(), s.data().end(), [](std::byte b) { return b == std::byte{0}; }));
-        EXPECT_TRUE(std::all_of(s.metadata().begin(), s.metadata().end(), [](std::byte b) { return b == std::byte{0}; }));
+        EXPECT_TRUE(std::all_of(s.data().begin(), s.data().end(),
+                                [](std::byte b) { return b == std::byte{0}; }));
+        EXPECT_TRUE(std::all_of(s.metadata().begin(), s.metadata().end(),
+                                [](std::byte b) { return b == std::byte{0}; }));
     }
 }
 

@@ -73,7 +73,8 @@ TEST_F(EmuIoTest, WriteThenReadReturnsTheSameBytes)
     // A read that straddles written and unwritten blocks sees both.
     ASSERT_OK(read(1, 1012, 8, out));
     EXPECT_TRUE(std::equal(out.begin(), out.begin() + 4 * 512, data.begin() + 12 * 512));
-    EXPECT_TRUE(std::all_of(out.begin() + 4 * 512, out.end(), [](std::byte b) { return b == std::byte{0}; }));
+    EXPECT_TRUE(std::all_of(out.begin() + 4 * 512, out.end(),
+                            [](std::byte b) { return b == std::byte{0}; }));
 }
 
 TEST_F(EmuIoTest, FirstAndLastBlockAreAddressable)
@@ -101,9 +102,9 @@ TEST_F(EmuIoTest, SeparateMetadataTravelsThroughTheMetadataBuffer)
 
 TEST_F(EmuIoTest, MissingSeparateMetadataBufferIsADataTransferError)
 {
-    const auto o = write(2, 0, pattern(4096, 1));  // no metadata buffer
+    const auto o = write(2, 0, pattern(4096, 1)); // no metadata buffer
     EXPECT_STATUS(o, data_transfer_error);
-    EXPECT_EQ(o.error_location, 16);  // MPTR
+    EXPECT_EQ(o.error_location, 16); // MPTR
     Bytes out;
     EXPECT_STATUS(read(2, 0, 1, out), data_transfer_error);
 }
@@ -113,7 +114,7 @@ TEST_F(EmuIoTest, DataBufferSmallerThanTheTransferIsADataTransferError)
     Bytes small(511);
     const auto r = io(rw(NvmOpcode::read, 1, 0, 1), small);
     EXPECT_STATUS(r, data_transfer_error);
-    EXPECT_EQ(r.error_location, 24);  // DPTR
+    EXPECT_EQ(r.error_location, 24); // DPTR
     EXPECT_STATUS(io(rw(NvmOpcode::write, 1, 0, 2), small), data_transfer_error);
     // Nothing was written past the span or into the namespace.
     Bytes out;
@@ -127,7 +128,7 @@ TEST_F(EmuIoTest, LbaRangeBeyondTheNamespaceIsLbaOutOfRange)
     const auto past_end = io(rw(NvmOpcode::read, 1, nsze(1), 1), buf);
     EXPECT_STATUS(past_end, lba_out_of_range);
     EXPECT_EQ(past_end.error_lba, nsze(1));
-    EXPECT_EQ(past_end.error_location, 40);  // SLBA
+    EXPECT_EQ(past_end.error_location, 40); // SLBA
     EXPECT_STATUS(io(rw(NvmOpcode::write, 1, nsze(1) - 1, 2), buf), lba_out_of_range);
     // SLBA + NLB wrapping around 2^64 is out of range too, never a wild access.
     EXPECT_STATUS(io(rw(NvmOpcode::read, 1, ~0ull, 2), buf), lba_out_of_range);
@@ -140,7 +141,7 @@ TEST_F(EmuIoTest, TransfersAboveMdtsAreInvalidField)
     EXPECT_OK(io(rw(NvmOpcode::write, 1, 0, 2048), big));
     const auto o = io(rw(NvmOpcode::write, 1, 0, 2049), big);
     EXPECT_STATUS(o, invalid_field);
-    EXPECT_EQ(o.error_location, 48);  // NLB
+    EXPECT_EQ(o.error_location, 48); // NLB
     EXPECT_STATUS(io(rw(NvmOpcode::read, 1, 0, 2049), big), invalid_field);
     EXPECT_STATUS(io(rw(NvmOpcode::compare, 1, 0, 2049), big), invalid_field);
 }
@@ -157,7 +158,7 @@ TEST_F(EmuIoTest, MdtsZeroMeansUnlimited)
 TEST_F(EmuIoTest, ProtectionInformationIsRefusedBecauseNoneIsFormatted)
 {
     auto s = rw(NvmOpcode::read, 1, 0, 1);
-    nvme::cmd::rw::Prinfo::set(s, 0x8);  // PRACT
+    nvme::cmd::rw::Prinfo::set(s, 0x8); // PRACT
     Bytes buf(512);
     const auto o = io(s, buf);
     EXPECT_STATUS(o, invalid_field);
@@ -185,7 +186,8 @@ TEST_F(EmuIoTest, InvalidOrInactiveNamespaceIsInvalidNamespaceOrFormat)
     config.namespaces.back().attached = false;
     create(config);
     Bytes buf(512);
-    for (std::uint32_t nsid : {0u, 3u /*unallocated*/, 4u /*not attached*/, 9u /*> NN*/, nvme::nsid_all}) {
+    for (std::uint32_t nsid :
+         {0u, 3u /*unallocated*/, 4u /*not attached*/, 9u /*> NN*/, nvme::nsid_all}) {
         for (auto op : {NvmOpcode::read, NvmOpcode::write, NvmOpcode::compare, NvmOpcode::verify,
                         NvmOpcode::write_zeroes, NvmOpcode::write_uncorrectable}) {
             const auto o = io(rw(op, nsid, 0, 1), buf);
@@ -226,7 +228,7 @@ TEST_F(EmuIoTest, FlushOfOneOrAllNamespaces)
 {
     EXPECT_OK(io(sqe(NvmOpcode::flush, 1)));
     EXPECT_OK(io(sqe(NvmOpcode::flush, 2)));
-    EXPECT_OK(io(sqe(NvmOpcode::flush, nvme::nsid_all)));  // VWC broadcast flush
+    EXPECT_OK(io(sqe(NvmOpcode::flush, nvme::nsid_all))); // VWC broadcast flush
     EXPECT_STATUS(io(sqe(NvmOpcode::flush, 0)), invalid_namespace);
     EXPECT_STATUS(io(sqe(NvmOpcode::flush, 3)), invalid_namespace);
 }
@@ -239,7 +241,7 @@ TEST_F(EmuIoTest, WriteZeroesZeroesDataAndMetadataWithOrWithoutDeallocate)
     for (bool deac : {false, true}) {
         SCOPED_TRACE(deac ? "DEAC" : "no DEAC");
         ASSERT_OK(write(2, 10, data, md));
-        ASSERT_OK(write_zeroes(2, 11, 1, deac));  // the middle block
+        ASSERT_OK(write_zeroes(2, 11, 1, deac)); // the middle block
         Bytes out, out_md;
         ASSERT_OK(read(2, 10, 3, out, &out_md));
         Bytes expected = data, expected_md = md;
@@ -252,7 +254,7 @@ TEST_F(EmuIoTest, WriteZeroesZeroesDataAndMetadataWithOrWithoutDeallocate)
 
 TEST_F(EmuIoTest, WriteZeroesNeedsNoBufferButChecksTheRange)
 {
-    EXPECT_OK(write_zeroes(1, 0, 65536, false));  // 32 MiB: not limited by MDTS
+    EXPECT_OK(write_zeroes(1, 0, 65536, false)); // 32 MiB: not limited by MDTS
     EXPECT_STATUS(write_zeroes(1, nsze(1) - 1, 2, true), lba_out_of_range);
 }
 
@@ -302,7 +304,7 @@ TEST_F(EmuIoTest, DeallocateZeroesEachRangeAndNothingElse)
 {
     const Bytes data = pattern(32 * 512, 5);
     ASSERT_OK(write(1, 0, data));
-    ASSERT_OK(dsm_deallocate(1, {{0, 2, 1}, {0, 3, 10}, {0, 0, 20}}));  // NLB 0: empty range
+    ASSERT_OK(dsm_deallocate(1, {{0, 2, 1}, {0, 3, 10}, {0, 0, 20}})); // NLB 0: empty range
     Bytes out;
     ASSERT_OK(read(1, 0, 32, out));
     for (std::size_t lba = 0; lba < 32; ++lba) {
@@ -311,7 +313,8 @@ TEST_F(EmuIoTest, DeallocateZeroesEachRangeAndNothingElse)
         if (gone)
             EXPECT_TRUE(all_zero(block)) << "lba " << lba;
         else
-            EXPECT_EQ(block, Bytes(data.begin() + lba * 512, data.begin() + (lba + 1) * 512)) << "lba " << lba;
+            EXPECT_EQ(block, Bytes(data.begin() + lba * 512, data.begin() + (lba + 1) * 512))
+                << "lba " << lba;
     }
 }
 
@@ -350,7 +353,7 @@ TEST_F(EmuIoTest, DatasetManagementWithoutDeallocateChangesNothing)
 TEST_F(EmuIoTest, DatasetManagementRangeListMustFitTheBuffer)
 {
     auto s = sqe(NvmOpcode::dataset_management, 1);
-    nvme::cmd::dsm::Nr::set(s, 1);  // two ranges = 32 bytes
+    nvme::cmd::dsm::Nr::set(s, 1); // two ranges = 32 bytes
     nvme::cmd::dsm::Ad::set(s, 1);
     Bytes buf(16);
     EXPECT_STATUS(io(s, buf), data_transfer_error);
@@ -369,9 +372,9 @@ TEST_F(EmuIoTest, VerifyChecksTheRangeWithoutTransferringData)
 TEST_F(EmuIoTest, UnsupportedIoOpcodesAreInvalidCommandOpcode)
 {
     const auto invalid_opcode = Status(GenericStatus::invalid_opcode).with_dnr();
-    for (std::uint8_t opc : {std::uint8_t{0x0d} /*reservation register*/, std::uint8_t{0x19} /*copy*/,
-                             std::uint8_t{0x06} /*identify is admin only*/, std::uint8_t{0x7e},
-                             std::uint8_t{0xc1}}) {
+    for (std::uint8_t opc :
+         {std::uint8_t{0x0d} /*reservation register*/, std::uint8_t{0x19} /*copy*/,
+          std::uint8_t{0x06} /*identify is admin only*/, std::uint8_t{0x7e}, std::uint8_t{0xc1}}) {
         nvme::SubmissionQueueEntry s{};
         s.opc = opc;
         s.nsid = 1;
@@ -382,7 +385,7 @@ TEST_F(EmuIoTest, UnsupportedIoOpcodesAreInvalidCommandOpcode)
 TEST_F(EmuIoTest, FusedCommandsAreRefused)
 {
     auto s = rw(NvmOpcode::compare, 1, 0, 1);
-    s.flags = 1;  // first command of a fused operation
+    s.flags = 1; // first command of a fused operation
     Bytes buf(512);
     const auto o = io(s, buf);
     EXPECT_STATUS(o, invalid_field);
@@ -421,7 +424,7 @@ TEST_F(EmuExtendedIoTest, CompareIncludesInterleavedMetadata)
     Bytes host = pattern(2 * block, 12);
     ASSERT_OK(io(rw(NvmOpcode::write, 3, 0, 2), host));
     EXPECT_OK(io(rw(NvmOpcode::compare, 3, 0, 2), host));
-    host[block + 515] ^= std::byte{4};  // metadata byte of block 1
+    host[block + 515] ^= std::byte{4}; // metadata byte of block 1
     EXPECT_STATUS(io(rw(NvmOpcode::compare, 3, 0, 2), host), compare_failure);
 }
 

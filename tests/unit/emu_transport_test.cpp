@@ -2,8 +2,6 @@
 // in-process controller, and the whole stack ctrlr::Controller → transport →
 // emulated controller. Label "concurrency": also runs under TSan.
 
-#include "nvmecuse/transport/emu/emulated_transport.hpp"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -12,8 +10,10 @@
 #include <thread>
 #include <vector>
 
-#include "emu_fixture.hpp"
 #include "nvmecuse/ctrlr/controller.hpp"
+#include "nvmecuse/transport/emu/emulated_transport.hpp"
+
+#include "emu_fixture.hpp"
 
 namespace nvmecuse::emu::testing {
 namespace {
@@ -32,7 +32,8 @@ std::unique_ptr<transport::Transport> make(ControllerConfig config = default_tes
     return t ? std::move(*t) : nullptr;
 }
 
-Request request(std::uint8_t opc, std::uint32_t nsid, std::uint16_t cid, std::span<std::byte> data = {})
+Request request(std::uint8_t opc, std::uint32_t nsid, std::uint16_t cid,
+                std::span<std::byte> data = {})
 {
     Request r;
     r.sqe.opc = opc;
@@ -42,8 +43,14 @@ Request request(std::uint8_t opc, std::uint32_t nsid, std::uint16_t cid, std::sp
     r.direction = data.empty() ? nvme::DataTransfer::none : nvme::data_transfer(opc);
     return r;
 }
-Request keep_alive(std::uint16_t cid) { return request(static_cast<std::uint8_t>(AdminOpcode::keep_alive), 0, cid); }
-Request flush(std::uint16_t cid) { return request(static_cast<std::uint8_t>(NvmOpcode::flush), 1, cid); }
+Request keep_alive(std::uint16_t cid)
+{
+    return request(static_cast<std::uint8_t>(AdminOpcode::keep_alive), 0, cid);
+}
+Request flush(std::uint16_t cid)
+{
+    return request(static_cast<std::uint8_t>(NvmOpcode::flush), 1, cid);
+}
 
 /// Submits and reaps exactly one completion.
 nvme::CompletionQueueEntry run(QueuePair& q, const Request& r)
@@ -58,7 +65,8 @@ nvme::CompletionQueueEntry run(QueuePair& q, const Request& r)
 std::uint32_t set_number_of_queues(transport::Transport& t, std::uint16_t n)
 {
     auto r = request(static_cast<std::uint8_t>(AdminOpcode::set_features), 0, 99);
-    nvme::cmd::features::Fid::set(r.sqe, static_cast<std::uint8_t>(nvme::FeatureId::number_of_queues));
+    nvme::cmd::features::Fid::set(r.sqe,
+                                  static_cast<std::uint8_t>(nvme::FeatureId::number_of_queues));
     r.sqe.cdw11 = nvme::feat::number_of_queues::make(n, n);
     const auto cqe = run(t.admin_queue(), r);
     EXPECT_TRUE(nvme::status_of(cqe).is_success()) << nvme::to_string(nvme::status_of(cqe));
@@ -101,7 +109,8 @@ TEST(EmuTransportTest, InfoDescribesThePlausibleController)
 TEST(EmuTransportTest, AdminQueueWorksOnlyAfterEnable)
 {
     auto t = make();
-    EXPECT_EQ(t->admin_queue().submit(keep_alive(1)).error(), std::make_error_code(std::errc::not_connected));
+    EXPECT_EQ(t->admin_queue().submit(keep_alive(1)).error(),
+              std::make_error_code(std::errc::not_connected));
     ASSERT_TRUE(t->enable().has_value());
     auto& q = t->admin_queue();
     EXPECT_EQ(q.completion_fd(), -1);
@@ -140,9 +149,10 @@ TEST(EmuTransportTest, IoQueuesNeedNumberOfQueuesFirst)
     EXPECT_EQ(t->create_io_queue(5, 16).error(), std::make_error_code(std::errc::invalid_argument));
     EXPECT_EQ(t->create_io_queue(1, 16).error(), std::make_error_code(std::errc::invalid_argument))
         << "qid 1 exists";
-    EXPECT_EQ(t->create_io_queue(2, 1025).error(), std::make_error_code(std::errc::invalid_argument))
+    EXPECT_EQ(t->create_io_queue(2, 1025).error(),
+              std::make_error_code(std::errc::invalid_argument))
         << "deeper than CAP.MQES";
-    q1->reset();  // destroying a queue frees its qid
+    q1->reset(); // destroying a queue frees its qid
     EXPECT_TRUE(t->create_io_queue(1, 16).has_value());
 }
 
@@ -175,14 +185,17 @@ TEST(EmuTransportTest, AFullQueueAnswersTryAgainUntilReaped)
     auto t = make();
     ASSERT_TRUE(t->enable().has_value());
     auto q = io_queue(*t, 4);
-    for (std::uint16_t cid = 0; cid < 4; ++cid) ASSERT_TRUE(q->submit(flush(cid)).has_value());
-    EXPECT_EQ(q->submit(flush(4)).error(), std::make_error_code(std::errc::resource_unavailable_try_again));
+    for (std::uint16_t cid = 0; cid < 4; ++cid)
+        ASSERT_TRUE(q->submit(flush(cid)).has_value());
+    EXPECT_EQ(q->submit(flush(4)).error(),
+              std::make_error_code(std::errc::resource_unavailable_try_again));
     nvme::CompletionQueueEntry cqe[8];
     ASSERT_EQ(q->reap(std::span(cqe, 1)), 1u);
     EXPECT_EQ(cqe[0].cid, 0);
     EXPECT_TRUE(q->submit(flush(4)).has_value());
     ASSERT_EQ(q->reap(cqe), 4u);
-    for (std::uint16_t i = 0; i < 4; ++i) EXPECT_EQ(cqe[i].cid, i + 1);  // in submission order
+    for (std::uint16_t i = 0; i < 4; ++i)
+        EXPECT_EQ(cqe[i].cid, i + 1); // in submission order
     EXPECT_EQ(q->reap(cqe), 0u);
 }
 
@@ -198,7 +211,8 @@ TEST(EmuTransportTest, PhaseTagInvertsEachTimeTheCompletionQueueWraps)
         phases.push_back(nvme::phase(cqe));
         heads.push_back(cqe.sq_head);
     }
-    EXPECT_EQ(phases, (std::vector<bool>{true, true, true, true, false, false, false, false, true}));
+    EXPECT_EQ(phases,
+              (std::vector<bool>{true, true, true, true, false, false, false, false, true}));
     EXPECT_EQ(heads, (std::vector<std::uint16_t>{1, 2, 3, 0, 1, 2, 3, 0, 1}));
 }
 
@@ -236,11 +250,14 @@ TEST(EmuTransportTest, AsyncEventCompletesLaterOnTheAdminQueue)
     ASSERT_TRUE(t->enable().has_value());
     auto& q = t->admin_queue();
     auto aec = request(static_cast<std::uint8_t>(AdminOpcode::set_features), 0, 1);
-    nvme::cmd::features::Fid::set(aec.sqe, static_cast<std::uint8_t>(nvme::FeatureId::async_event_configuration));
+    nvme::cmd::features::Fid::set(
+        aec.sqe, static_cast<std::uint8_t>(nvme::FeatureId::async_event_configuration));
     aec.sqe.cdw11 = nvme::feat::async_event_configuration::NamespaceAttributeNotices::mask;
     ASSERT_TRUE(nvme::status_of(run(q, aec)).is_success());
 
-    ASSERT_TRUE(q.submit(request(static_cast<std::uint8_t>(AdminOpcode::async_event_request), 0, 50)).has_value());
+    ASSERT_TRUE(
+        q.submit(request(static_cast<std::uint8_t>(AdminOpcode::async_event_request), 0, 50))
+            .has_value());
     nvme::CompletionQueueEntry cqe[4];
     EXPECT_EQ(q.reap(cqe), 0u) << "an AER completes only when an event happens";
 
@@ -250,7 +267,8 @@ TEST(EmuTransportTest, AsyncEventCompletesLaterOnTheAdminQueue)
     ctrl_list.num = 1;
     ctrl_list.ids[0] = 1;
     std::memcpy(list.data(), &ctrl_list, sizeof ctrl_list);
-    auto detach = request(static_cast<std::uint8_t>(AdminOpcode::namespace_attachment), 2, 51, list);
+    auto detach =
+        request(static_cast<std::uint8_t>(AdminOpcode::namespace_attachment), 2, 51, list);
     nvme::cmd::namespace_attachment::SelField::set(detach.sqe, 1);
     ASSERT_TRUE(q.submit(detach).has_value());
     ASSERT_EQ(q.reap(cqe), 2u);
@@ -280,7 +298,8 @@ TEST(EmuTransportTest, ShutdownFlushesAndKeepsWorking)
 
 // ---- the whole stack: ctrlr::Controller over the emulated transport ----
 
-ctrlr::Command rw_command(NvmOpcode op, std::uint64_t slba, std::uint32_t blocks, ctrlr::DataBuffer data)
+ctrlr::Command rw_command(NvmOpcode op, std::uint64_t slba, std::uint32_t blocks,
+                          ctrlr::DataBuffer data)
 {
     nvme::SubmissionQueueEntry s{};
     s.opc = static_cast<std::uint8_t>(op);
@@ -328,19 +347,22 @@ TEST(EmuControllerStackTest, ReadsAndWritesFromManyThreads)
             for (int i = 0; i < per_thread; ++i) {
                 const auto lba = static_cast<std::uint64_t>(t * 1000 + i * 8);
                 const auto data = pattern(4096, static_cast<unsigned>(t * 100 + i));
-                auto w = c->execute(ctrlr::QueueKind::io,
-                                    rw_command(NvmOpcode::write, lba, 8, ctrlr::DataBuffer::copy_of(data)));
+                auto w =
+                    c->execute(ctrlr::QueueKind::io, rw_command(NvmOpcode::write, lba, 8,
+                                                                ctrlr::DataBuffer::copy_of(data)));
                 if (!w.ok()) {
                     ++failures;
                     continue;
                 }
                 auto r = c->execute(ctrlr::QueueKind::io,
                                     rw_command(NvmOpcode::read, lba, 8, ctrlr::DataBuffer(4096)));
-                if (!r.ok() || std::memcmp(r.data.data(), data.data(), data.size()) != 0) ++failures;
+                if (!r.ok() || std::memcmp(r.data.data(), data.data(), data.size()) != 0)
+                    ++failures;
             }
         });
     }
-    for (auto& th : pool) th.join();
+    for (auto& th : pool)
+        th.join();
     EXPECT_EQ(failures.load(), 0);
 }
 
@@ -367,7 +389,8 @@ TEST(EmuControllerStackTest, DataSurvivesAControllerReset)
     auto fut = done.get_future();
     ASSERT_EQ(fut.wait_for(std::chrono::seconds(10)), std::future_status::ready);
     EXPECT_FALSE(fut.get());
-    auto r = c->execute(ctrlr::QueueKind::io, rw_command(NvmOpcode::read, 5, 1, ctrlr::DataBuffer(512)));
+    auto r =
+        c->execute(ctrlr::QueueKind::io, rw_command(NvmOpcode::read, 5, 1, ctrlr::DataBuffer(512)));
     ASSERT_TRUE(r.ok()) << r.error.message() << " " << nvme::to_string(r.status);
     EXPECT_EQ(std::memcmp(r.data.data(), data.data(), data.size()), 0);
 }

@@ -29,11 +29,15 @@ template <std::size_t M>
 consteval std::array<CommandInfo, 256> by_opcode(const std::array<CommandInfo, M>& rows)
 {
     std::array<CommandInfo, 256> table{};
-    for (const auto& row : rows) table[row.opcode] = row;
+    for (const auto& row : rows)
+        table[row.opcode] = row;
     return table;
 }
 
-template <class Op> consteval std::uint8_t op(Op o) { return static_cast<std::uint8_t>(o); }
+template <class Op> consteval std::uint8_t op(Op o)
+{
+    return static_cast<std::uint8_t>(o);
+}
 
 } // namespace
 
@@ -52,8 +56,7 @@ consteval std::array<CommandInfo, 256> CommandTable::build_admin()
          csupp, false},
         {op(A::namespace_management), &EC::admin_namespace_management, "Namespace Management",
          csupp | nic, true},
-        {op(A::firmware_commit), &EC::admin_firmware_commit, "Firmware Commit", csupp | ccc,
-         false},
+        {op(A::firmware_commit), &EC::admin_firmware_commit, "Firmware Commit", csupp | ccc, false},
         {op(A::firmware_image_download), &EC::admin_firmware_image_download,
          "Firmware Image Download", csupp, false},
         {op(A::device_self_test), &EC::admin_device_self_test, "Device Self-test", csupp, true},
@@ -76,8 +79,8 @@ consteval std::array<CommandInfo, 256> CommandTable::build_io()
          csupp | lbcc, true},
         {op(N::compare), &EC::io_compare, "Compare", csupp, true},
         {op(N::write_zeroes), &EC::io_write_zeroes, "Write Zeroes", csupp | lbcc, true},
-        {op(N::dataset_management), &EC::io_dataset_management, "Dataset Management",
-         csupp | lbcc, true},
+        {op(N::dataset_management), &EC::io_dataset_management, "Dataset Management", csupp | lbcc,
+         true},
         {op(N::verify), &EC::io_verify, "Verify", csupp, true},
     }};
     return by_opcode(rows);

@@ -13,7 +13,10 @@ namespace nvmecuse::emu {
 
 namespace {
 
-std::error_code invalid_config() { return std::make_error_code(std::errc::invalid_argument); }
+std::error_code invalid_config()
+{
+    return std::make_error_code(std::errc::invalid_argument);
+}
 
 /// FNV-1a, 64 bit: a stable hash for identifiers derived from the serial.
 constexpr std::uint64_t fnv1a(std::string_view text, std::uint64_t seed)
@@ -90,7 +93,7 @@ EmulatedController::EmulatedController(ControllerConfig config, Clock clock)
     if (!clock_) clock_ = [] { return std::chrono::steady_clock::now(); };
     created_at_ = clock_();
     last_keep_alive_ = created_at_;
-    health_.power_cycles = nvme::Uint128::from(1);  // this power-on
+    health_.power_cycles = nvme::Uint128::from(1); // this power-on
     std::fill(firmware_slots_.begin(), firmware_slots_.end(), std::array<char, 8>{});
     nvme::set_padded(firmware_slots_[0], config_.firmware);
     active_slot_ = 1;
@@ -100,7 +103,8 @@ std::expected<std::unique_ptr<EmulatedController>, std::error_code>
 EmulatedController::create(ControllerConfig config, Clock clock)
 {
     if (!valid_config(config)) return std::unexpected(invalid_config());
-    std::unique_ptr<EmulatedController> ctrl(new EmulatedController(std::move(config), std::move(clock)));
+    std::unique_ptr<EmulatedController> ctrl(
+        new EmulatedController(std::move(config), std::move(clock)));
     for (const auto& nc : ctrl->config_.namespaces) {
         EmulatedNamespace ns;
         ns.nsid = nc.nsid;
@@ -168,7 +172,8 @@ Outcome EmulatedController::execute_admin(const CommandContext& c)
 {
     const CommandInfo* info = CommandTable::admin(c.sqe.opc);
     if (info == nullptr)
-        return Outcome::field_error(nvme::Status(nvme::GenericStatus::invalid_opcode).with_dnr(), 0);
+        return Outcome::field_error(nvme::Status(nvme::GenericStatus::invalid_opcode).with_dnr(),
+                                    0);
     return (this->*info->handler)(c);
 }
 
@@ -176,18 +181,24 @@ Outcome EmulatedController::execute_io(const CommandContext& c)
 {
     const CommandInfo* info = CommandTable::io(c.sqe.opc);
     if (info == nullptr)
-        return Outcome::field_error(nvme::Status(nvme::GenericStatus::invalid_opcode).with_dnr(), 0);
+        return Outcome::field_error(nvme::Status(nvme::GenericStatus::invalid_opcode).with_dnr(),
+                                    0);
     Outcome o = (this->*info->handler)(c);
     if (o.status.is_success()) {
         using N = nvme::NvmOpcode;
         switch (static_cast<N>(c.sqe.opc)) {
-            case N::read:
-            case N::compare:
-            case N::verify: health_.host_read_commands += 1; break;
-            case N::write:
-            case N::write_uncorrectable:
-            case N::write_zeroes: health_.host_write_commands += 1; break;
-            default: break;
+        case N::read:
+        case N::compare:
+        case N::verify:
+            health_.host_read_commands += 1;
+            break;
+        case N::write:
+        case N::write_uncorrectable:
+        case N::write_zeroes:
+            health_.host_write_commands += 1;
+            break;
+        default:
+            break;
         }
         health_.data_units_read = data_units(health_.bytes_read);
         health_.data_units_written = data_units(health_.bytes_written);
@@ -217,7 +228,10 @@ void EmulatedController::controller_reset()
     on_controller_reset();
 }
 
-void EmulatedController::note_io_queue_created(std::uint16_t) { io_queues_created_ = true; }
+void EmulatedController::note_io_queue_created(std::uint16_t)
+{
+    io_queues_created_ = true;
+}
 
 std::expected<EmulatedNamespace*, nvme::Status> EmulatedController::io_namespace(std::uint32_t nsid)
 {
@@ -243,7 +257,8 @@ nvme::Status EmulatedController::to_host(const CommandContext& c, std::span<cons
 std::uint64_t EmulatedController::allocated_capacity() const
 {
     std::uint64_t total = 0;
-    for (const auto& [nsid, ns] : namespaces_) total += ns.capacity_bytes;
+    for (const auto& [nsid, ns] : namespaces_)
+        total += ns.capacity_bytes;
     return total;
 }
 
@@ -252,8 +267,8 @@ std::uint64_t EmulatedController::power_on_hours() const
     // The emulated drive is new: it has been powered on since it was created
     // (Power Cycles = 1), so Power On Hours counts from creation.
     const auto on = now() - created_at_;
-    return static_cast<std::uint64_t>(std::max<std::int64_t>(
-        0, std::chrono::duration_cast<std::chrono::hours>(on).count()));
+    return static_cast<std::uint64_t>(
+        std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::hours>(on).count()));
 }
 
 } // namespace nvmecuse::emu

@@ -21,11 +21,11 @@ class EmuQueuePair;
 /// queue outliving its transport only ever answers `not_connected`.
 struct Shared {
     std::unique_ptr<EmulatedController> ctrl;
-    std::uint64_t generation = 1;    ///< bumped by every reset: older queues are dead
+    std::uint64_t generation = 1; ///< bumped by every reset: older queues are dead
     bool enabled = false;
     bool transport_alive = true;
-    EmuQueuePair* admin = nullptr;   ///< receives deferred (AER) completions
-    std::vector<bool> live_io_qids;  ///< index = qid
+    EmuQueuePair* admin = nullptr;  ///< receives deferred (AER) completions
+    std::vector<bool> live_io_qids; ///< index = qid
 };
 
 class EmuQueuePair final : public transport::QueuePair {
@@ -50,7 +50,8 @@ public:
             return std::unexpected(std::make_error_code(std::errc::resource_unavailable_try_again));
         ++outstanding_;
         sq_head_ = static_cast<std::uint16_t>((sq_head_ + 1) % depth_);
-        const Outcome o = shared_->ctrl->execute(CommandContext{qid_, r.sqe, r.direction, r.data, r.metadata});
+        const Outcome o =
+            shared_->ctrl->execute(CommandContext{qid_, r.sqe, r.direction, r.data, r.metadata});
         if (!o.deferred) post(r.sqe.cid, o);
         return {};
     }
@@ -72,7 +73,7 @@ public:
     /// Appends a completion (also called by the controller's async sink).
     void post(std::uint16_t cid, const Outcome& o)
     {
-        if (count_ >= depth_) return;  // cannot happen: every completion had a slot
+        if (count_ >= depth_) return; // cannot happen: every completion had a slot
         auto& e = ring_[(head_ + count_) % depth_];
         e.dw0 = o.dw0;
         e.dw1 = o.dw1;
@@ -81,7 +82,7 @@ public:
         e.cid = cid;
         nvme::set_status(e, o.status, phase_);
         ++count_;
-        if (++cq_tail_ == depth_) {  // the phase tag inverts on every wrap
+        if (++cq_tail_ == depth_) { // the phase tag inverts on every wrap
             cq_tail_ = 0;
             phase_ = !phase_;
         }
@@ -98,9 +99,9 @@ private:
     std::uint16_t qid_;
     std::uint16_t depth_;
     std::vector<nvme::CompletionQueueEntry> ring_;
-    std::size_t head_ = 0;   ///< oldest unreaped completion
-    std::size_t count_ = 0;  ///< completions waiting in the ring
-    std::uint16_t outstanding_ = 0;  ///< submitted and not reaped
+    std::size_t head_ = 0;          ///< oldest unreaped completion
+    std::size_t count_ = 0;         ///< completions waiting in the ring
+    std::uint16_t outstanding_ = 0; ///< submitted and not reaped
     std::uint16_t sq_head_ = 0;
     std::uint16_t cq_tail_ = 0;
     bool phase_ = true;
@@ -116,7 +117,7 @@ public:
         std::uint64_t cap = 0;
         cap = nvme::cap::Mqes::set(cap, config.max_queue_entries - 1u);
         cap = nvme::cap::Cqr::set(cap, true);
-        cap = nvme::cap::To::set(cap, 15);  // 7.5 s, like QEMU
+        cap = nvme::cap::To::set(cap, 15); // 7.5 s, like QEMU
         cap = nvme::cap::Css::set(cap, nvme::cap::css_nvm);
         cap = nvme::cap::Mpsmin::set(cap, 0);
         cap = nvme::cap::Mpsmax::set(cap, 4);
@@ -128,7 +129,8 @@ public:
         shared_->ctrl->set_async_sink([s = shared_.get()](std::uint16_t cid, const Outcome& o) {
             if (s->admin != nullptr) s->admin->post(cid, o);
         });
-        admin_ = std::make_unique<EmuQueuePair>(shared_, 0, admin_queue_depth);  // dead until enable()
+        admin_ =
+            std::make_unique<EmuQueuePair>(shared_, 0, admin_queue_depth); // dead until enable()
     }
     ~EmulatedTransport() override
     {
@@ -154,7 +156,8 @@ public:
     [[nodiscard]] std::expected<std::unique_ptr<transport::QueuePair>, std::error_code>
     create_io_queue(std::uint16_t qid, std::uint16_t depth) override
     {
-        if (!shared_->enabled) return std::unexpected(std::make_error_code(std::errc::not_connected));
+        if (!shared_->enabled)
+            return std::unexpected(std::make_error_code(std::errc::not_connected));
         const auto& ctrl = *shared_->ctrl;
         if (qid == 0 || qid > ctrl.granted_io_queues() || qid >= shared_->live_io_qids.size() ||
             shared_->live_io_qids[qid] || depth < 2 || depth > ctrl.config().max_queue_entries)

@@ -23,9 +23,9 @@ namespace rw = nvme::cmd::rw;
 constexpr std::uint16_t byte_nsid = 4;
 constexpr std::uint16_t byte_dptr = 24;
 constexpr std::uint16_t byte_mptr = 16;
-constexpr std::uint16_t byte_slba = 40;  // CDW10
-constexpr std::uint16_t byte_nlb = 48;   // CDW12 bits 15:0
-constexpr std::uint16_t byte_prinfo = 51;  // CDW12 bits 29:26 = byte 51 bits 5:2
+constexpr std::uint16_t byte_slba = 40;   // CDW10
+constexpr std::uint16_t byte_nlb = 48;    // CDW12 bits 15:0
+constexpr std::uint16_t byte_prinfo = 51; // CDW12 bits 29:26 = byte 51 bits 5:2
 constexpr std::uint8_t bit_prinfo = 2;
 
 /// The blocks one Read/Write/Compare/Verify/... addresses, and the buffer
@@ -33,12 +33,12 @@ constexpr std::uint8_t bit_prinfo = 2;
 struct Extent {
     EmulatedNamespace* ns;
     std::uint64_t slba;
-    std::uint32_t nlb;          ///< 1-based count
-    std::size_t lbs;            ///< LBA data size
-    std::size_t ms;             ///< metadata bytes per block
-    bool extended;              ///< metadata interleaved in the data buffer
-    std::size_t host_data;      ///< bytes of the host data buffer used
-    std::size_t host_metadata;  ///< bytes of the separate metadata buffer used
+    std::uint32_t nlb;         ///< 1-based count
+    std::size_t lbs;           ///< LBA data size
+    std::size_t ms;            ///< metadata bytes per block
+    bool extended;             ///< metadata interleaved in the data buffer
+    std::size_t host_data;     ///< bytes of the host data buffer used
+    std::size_t host_metadata; ///< bytes of the separate metadata buffer used
 };
 
 Outcome lba_out_of_range(std::uint64_t slba)
@@ -91,7 +91,10 @@ Outcome unrecovered_read(std::uint64_t lba)
 /// Host-side position of block i's data and metadata.
 struct Layout {
     const Extent& e;
-    [[nodiscard]] std::size_t data_at(std::size_t i) const { return i * (e.extended ? e.lbs + e.ms : e.lbs); }
+    [[nodiscard]] std::size_t data_at(std::size_t i) const
+    {
+        return i * (e.extended ? e.lbs + e.ms : e.lbs);
+    }
     [[nodiscard]] std::size_t md_at(std::size_t i) const
     {
         return e.extended ? i * (e.lbs + e.ms) + e.lbs : i * e.ms;
@@ -210,8 +213,9 @@ Outcome EmulatedController::io_compare(const CommandContext& c)
     if (e->extended) {
         const Layout at{*e};
         for (std::size_t i = 0; i < e->nlb && same; ++i) {
-            same = std::memcmp(c.data.data() + at.data_at(i), data.data() + i * e->lbs, e->lbs) == 0 &&
-                   std::memcmp(c.data.data() + at.md_at(i), md.data() + i * e->ms, e->ms) == 0;
+            same =
+                std::memcmp(c.data.data() + at.data_at(i), data.data() + i * e->lbs, e->lbs) == 0 &&
+                std::memcmp(c.data.data() + at.md_at(i), md.data() + i * e->ms, e->ms) == 0;
         }
     } else {
         same = std::memcmp(c.data.data(), data.data(), data.size()) == 0 &&
@@ -228,7 +232,8 @@ Outcome EmulatedController::io_flush(const CommandContext& c)
     // namespace (Identify Controller VWC bits 2:1 = 11b).
     if (c.sqe.nsid == nvme::nsid_all) {
         bool failed = false;
-        for (auto& [nsid, ns] : namespaces_) failed |= static_cast<bool>(ns.storage->flush());
+        for (auto& [nsid, ns] : namespaces_)
+            failed |= static_cast<bool>(ns.storage->flush());
         return failed ? Outcome(Status(MediaStatus::write_fault)) : Outcome::success();
     }
     auto ns = io_namespace(c.sqe.nsid);
@@ -248,7 +253,8 @@ Outcome EmulatedController::io_write_zeroes(const CommandContext& c)
     deallocate(**ns, e->slba, e->nlb);
     auto& storage = *(*ns)->storage;
     if (storage.file_backed() && (rw::Fua::get(c.sqe) != 0 || !write_cache_enabled())) {
-        if (storage.flush()) return Status(MediaStatus::write_fault);
+        if (storage.flush_data(e->slba * e->lbs, std::uint64_t{e->nlb} * e->lbs) || storage.flush())
+            return Status(MediaStatus::write_fault);
     }
     return Outcome::success();
 }
@@ -259,7 +265,8 @@ Outcome EmulatedController::io_write_uncorrectable(const CommandContext& c)
     if (!ns) return Outcome::field_error(ns.error(), byte_nsid);
     auto e = check_extent(c, **ns, config_.mdts, false);
     if (!e) return e.error();
-    for (std::uint64_t lba = e->slba; lba < e->slba + e->nlb; ++lba) (*ns)->uncorrectable.insert(lba);
+    for (std::uint64_t lba = e->slba; lba < e->slba + e->nlb; ++lba)
+        (*ns)->uncorrectable.insert(lba);
     return Outcome::success();
 }
 
@@ -268,10 +275,10 @@ Outcome EmulatedController::io_dataset_management(const CommandContext& c)
     namespace dsm = nvme::cmd::dsm;
     auto ns = io_namespace(c.sqe.nsid);
     if (!ns) return Outcome::field_error(ns.error(), byte_nsid);
-    const std::size_t count = dsm::num_ranges(c.sqe);  // 1..256
+    const std::size_t count = dsm::num_ranges(c.sqe); // 1..256
     if (c.data.size() < count * sizeof(nvme::DsmRange))
         return Outcome::field_error(Status(GenericStatus::data_transfer_error), byte_dptr);
-    if (dsm::Ad::get(c.sqe) == 0) return Outcome::success();  // IDR/IDW are hints only
+    if (dsm::Ad::get(c.sqe) == 0) return Outcome::success(); // IDR/IDW are hints only
     auto range = [&](std::size_t i) {
         nvme::DsmRange r;
         std::memcpy(&r, c.data.data() + i * sizeof r, sizeof r);

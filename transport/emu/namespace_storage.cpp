@@ -15,7 +15,10 @@ namespace nvmecuse::emu {
 
 namespace {
 
-std::error_code last_error() { return {errno, std::system_category()}; }
+std::error_code last_error()
+{
+    return {errno, std::system_category()};
+}
 
 std::uint64_t page_size()
 {
@@ -55,9 +58,8 @@ NamespaceStorage::open_file(const std::string& path, std::uint64_t data_bytes,
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return std::unexpected(last_error());
     struct stat st {};
-    if (::fstat(fd, &st) != 0 ||
-        (static_cast<std::uint64_t>(st.st_size) < *total &&
-         ::ftruncate(fd, static_cast<off_t>(*total)) != 0)) {
+    if (::fstat(fd, &st) != 0 || (static_cast<std::uint64_t>(st.st_size) < *total &&
+                                  ::ftruncate(fd, static_cast<off_t>(*total)) != 0)) {
         const auto ec = last_error();
         ::close(fd);
         return std::unexpected(ec);
@@ -87,7 +89,7 @@ void NamespaceStorage::discard(std::uint64_t offset, std::uint64_t length) noexc
     const std::uint64_t first_page = (offset + page - 1) / page * page;
     const std::uint64_t end = offset + length;
     const std::uint64_t last_page = end / page * page;
-    if (first_page >= last_page) {  // no whole page inside
+    if (first_page >= last_page) { // no whole page inside
         std::memset(base_ + offset, 0, length);
         return;
     }
@@ -116,7 +118,10 @@ void NamespaceStorage::discard_metadata(std::uint64_t offset, std::uint64_t leng
     discard(data_bytes_ + offset, std::min(length, metadata_bytes_ - offset));
 }
 
-void NamespaceStorage::erase_all() noexcept { discard(0, mapped_); }
+void NamespaceStorage::erase_all() noexcept
+{
+    discard(0, mapped_);
+}
 
 std::error_code NamespaceStorage::sync(std::uint64_t offset, std::uint64_t length) noexcept
 {
@@ -128,7 +133,10 @@ std::error_code NamespaceStorage::sync(std::uint64_t offset, std::uint64_t lengt
     return {};
 }
 
-std::error_code NamespaceStorage::flush() noexcept { return sync(0, mapped_); }
+std::error_code NamespaceStorage::flush() noexcept
+{
+    return sync(0, mapped_);
+}
 
 std::error_code NamespaceStorage::flush_data(std::uint64_t offset, std::uint64_t length) noexcept
 {

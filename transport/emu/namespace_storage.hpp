@@ -72,7 +72,7 @@ private:
     std::size_t mapped_;
     std::uint64_t data_bytes_;
     std::uint64_t metadata_bytes_;
-    int fd_;  ///< -1 for RAM
+    int fd_; ///< -1 for RAM
 };
 
 } // namespace nvmecuse::emu
