@@ -246,7 +246,7 @@ void Controller::Impl::complete(QueueSlot& q, const nvme::CompletionQueueEntry& 
     // first, then the core refreshes what the command may have changed.
     const bool refresh = !node->internal && node->queue == QueueKind::admin && r.status.is_success() &&
                          effects_change_namespaces(opc);
-    node->handler(std::move(r));
+    if (node->handler) node->handler(std::move(r));
     if (refresh) after_admin_passthrough(opc);
 }
 

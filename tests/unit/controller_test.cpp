@@ -395,6 +395,31 @@ TEST_F(Fixture, FailedReenableLeavesControllerFailedUntilNextReset)
     EXPECT_TRUE(ctrl->execute(QueueKind::io, read_4k()).ok());
 }
 
+TEST_F(Fixture, SubsystemResetUnsupportedIsReported)
+{
+    start();
+    std::promise<std::error_code> done;
+    auto f = done.get_future();
+    ctrl->subsystem_reset([&](std::error_code ec) { done.set_value(ec); });
+    ASSERT_TRUE(ready(f));
+    EXPECT_EQ(f.get(), std::errc::operation_not_supported);
+    auto l = fake->lock();
+    EXPECT_EQ(fake->resets, 0);
+}
+
+TEST_F(Fixture, CommandsSubmittedDuringResetRunAfterIt)
+{
+    start();
+    std::promise<std::error_code> done;
+    auto done_f = done.get_future();
+    ctrl->reset([&](std::error_code ec) { done.set_value(ec); });
+    auto f = submit(QueueKind::io, read_4k());  // posted after the reset request
+    ASSERT_TRUE(ready(done_f));
+    EXPECT_FALSE(done_f.get());
+    ASSERT_TRUE(ready(f));
+    EXPECT_TRUE(f.get().ok());
+}
+
 TEST_F(Fixture, NamespaceAttributeEventRescans)
 {
     start();

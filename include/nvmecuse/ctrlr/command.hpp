@@ -50,6 +50,10 @@ struct Result {
     /// `not_connected` (transport down), `invalid_argument` (refused before
     /// submission: bidirectional data, a buffer the transport cannot map).
     /// When set, status/dw0/dw1 carry no meaning.
+    /// On `timed_out` the buffers below are EMPTY: the transport may still
+    /// write into the command's own buffers until the real completion
+    /// arrives (or the queue is reset), so the core keeps them alive until
+    /// then and frees them itself. Every other outcome hands them back.
     std::error_code error;
     nvme::Status status{};   ///< the completion's status when !error
     std::uint32_t dw0 = 0;   ///< completion DW0 ("result")
