@@ -86,10 +86,13 @@ inline std::error_code error_of(const Result& r)
 inline std::uint32_t event_log_size(std::uint8_t lid)
 {
     switch (static_cast<nvme::LogPageId>(lid)) {
-    case nvme::LogPageId::error_information: return 64;  // one entry
+    case nvme::LogPageId::error_information:
+        return 64; // one entry
     case nvme::LogPageId::smart_health:
-    case nvme::LogPageId::firmware_slot: return 512;
-    default: return 4096;
+    case nvme::LogPageId::firmware_slot:
+        return 512;
+    default:
+        return 4096;
     }
 }
 

@@ -1,9 +1,9 @@
 // Asynchronous events (owner thread): configuration, keeping AERs
 // outstanding, and reacting to what they report (NVMe Base 2.0, 5.2 and
 // 5.27.1.7), plus the refresh after namespace-changing admin passthrough.
-#include <algorithm>
-
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "admin_commands.hpp"
 #include "controller_impl.hpp"
@@ -17,32 +17,37 @@ void Controller::Impl::enable_async_events(std::uint64_t epoch)
     namespace aec = nvme::feat::async_event_configuration;
     std::uint32_t cdw11 = aec::SmartCriticalWarnings::make(0x0f);
     cdw11 |= id_ctrl_.oaes & (nvme::oaes::namespace_attribute | nvme::oaes::firmware_activation);
-    issue_internal(QueueKind::admin, admin::set_features(nvme::FeatureId::async_event_configuration, cdw11),
-                   [this, epoch](Result&& r) {
-                       if (epoch != epoch_) return;
-                       if (!r.ok())
-                           log_->info("{}: Asynchronous Event Configuration not accepted ({}); continuing",
-                                      options_.name, r.error ? r.error.message() : nvme::to_string(r.status));
-                   });
+    issue_internal(
+        QueueKind::admin, admin::set_features(nvme::FeatureId::async_event_configuration, cdw11),
+        [this, epoch](Result&& r) {
+            if (epoch != epoch_) return;
+            if (!r.ok())
+                log_->info("{}: Asynchronous Event Configuration not accepted ({}); continuing",
+                           options_.name, r.error ? r.error.message() : nvme::to_string(r.status));
+        });
     // AERL is 0's based (NVMe Base 2.0, Figure 275).
-    const std::uint32_t n = std::min<std::uint32_t>(options_.max_outstanding_aers, std::uint32_t{id_ctrl_.aerl} + 1);
-    for (std::uint32_t i = 0; i < n; ++i) post_aer(epoch);
+    const std::uint32_t n =
+        std::min<std::uint32_t>(options_.max_outstanding_aers, std::uint32_t{id_ctrl_.aerl} + 1);
+    for (std::uint32_t i = 0; i < n; ++i)
+        post_aer(epoch);
 }
 
 void Controller::Impl::post_aer(std::uint64_t epoch)
 {
     // No timeout: an AER completes only when an event happens.
-    issue_internal(QueueKind::admin, admin::async_event_request(),
-                   [this, epoch](Result&& r) { on_aer(std::move(r), epoch); }, /*untimed=*/true);
+    issue_internal(
+        QueueKind::admin, admin::async_event_request(),
+        [this, epoch](Result&& r) { on_aer(std::move(r), epoch); }, /*untimed=*/true);
 }
 
 void Controller::Impl::on_aer(Result&& r, std::uint64_t epoch)
 {
-    if (epoch != epoch_ || r.error) return;  // swept away by a reset or shutdown: silently
+    if (epoch != epoch_ || r.error) return; // swept away by a reset or shutdown: silently
     if (!r.status.is_success()) {
         // Abort Requested / SQ deletion / AER Limit Exceeded / Invalid
         // Opcode: re-posting would only fail again.
-        log_->info("{}: Asynchronous Event Request ended: {}", options_.name, nvme::to_string(r.status));
+        log_->info("{}: Asynchronous Event Request ended: {}", options_.name,
+                   nvme::to_string(r.status));
         return;
     }
     if (state_ == State::live) post_aer(epoch);
@@ -55,32 +60,34 @@ void Controller::Impl::on_aer(Result&& r, std::uint64_t epoch)
         info == static_cast<std::uint8_t>(nvme::AsyncEventNotice::namespace_attribute_changed)) {
         log_->info("{}: namespace attribute changed", options_.name);
         // Reading the Changed Namespace List with RAE=0 re-arms the event.
-        issue_internal(QueueKind::admin,
-                       admin::get_log_page(static_cast<std::uint8_t>(nvme::LogPageId::changed_namespace_list),
-                                           sizeof(nvme::ChangedNamespaceList), false),
-                       [this, epoch](Result&& log) {
-                           if (epoch != epoch_) return;
-                           std::optional<std::vector<std::uint32_t>> only;
-                           if (log.ok()) {
-                               const auto& list = log.data.as<nvme::ChangedNamespaceList>();
-                               // FFFFFFFFh in entry 0: more than 1024 changed, scan everything.
-                               if (list.nsid[0] != nvme::nsid_all) {
-                                   only.emplace();
-                                   for (auto nsid : list.nsid) {
-                                       if (nsid == 0) break;
-                                       only->push_back(nsid);
-                                   }
-                               }
-                           }
-                           request_scan(nullptr, std::move(only));
-                       });
+        issue_internal(
+            QueueKind::admin,
+            admin::get_log_page(static_cast<std::uint8_t>(nvme::LogPageId::changed_namespace_list),
+                                sizeof(nvme::ChangedNamespaceList), false),
+            [this, epoch](Result&& log) {
+                if (epoch != epoch_) return;
+                std::optional<std::vector<std::uint32_t>> only;
+                if (log.ok()) {
+                    const auto& list = log.data.as<nvme::ChangedNamespaceList>();
+                    // FFFFFFFFh in entry 0: more than 1024 changed, scan everything.
+                    if (list.nsid[0] != nvme::nsid_all) {
+                        only.emplace();
+                        for (auto nsid : list.nsid) {
+                            if (nsid == 0) break;
+                            only->push_back(nsid);
+                        }
+                    }
+                }
+                request_scan(nullptr, std::move(only));
+            });
         return;
     }
     const bool firmware_activated =
         type == AsyncEventType::notice &&
         info == static_cast<std::uint8_t>(nvme::AsyncEventNotice::firmware_activation_starting);
-    const auto level = type == AsyncEventType::error || type == AsyncEventType::smart_health ? spdlog::level::warn
-                                                                                              : spdlog::level::info;
+    const auto level = type == AsyncEventType::error || type == AsyncEventType::smart_health
+                           ? spdlog::level::warn
+                           : spdlog::level::info;
     log_->log(level, "{}: asynchronous event: type {} info {:#04x} log page {:#04x}", options_.name,
               static_cast<unsigned>(type), info, lid);
     // Read the named log page with RAE=0 to clear the event (5.2.1).
@@ -88,7 +95,8 @@ void Controller::Impl::on_aer(Result&& r, std::uint64_t epoch)
                    [this, epoch, lid, firmware_activated](Result&& log) {
                        if (epoch != epoch_) return;
                        if (!log.ok())
-                           log_->info("{}: reading log page {:#04x} for an event failed", options_.name, lid);
+                           log_->info("{}: reading log page {:#04x} for an event failed",
+                                      options_.name, lid);
                        // New firmware: Identify Controller (FR, capabilities) changed.
                        if (firmware_activated) request_scan(nullptr);
                    });
@@ -96,7 +104,8 @@ void Controller::Impl::on_aer(Result&& r, std::uint64_t epoch)
 
 void Controller::Impl::after_admin_passthrough(std::uint8_t opc)
 {
-    log_->debug("{}: admin opcode {:#04x} may have changed namespaces; rescanning", options_.name, opc);
+    log_->debug("{}: admin opcode {:#04x} may have changed namespaces; rescanning", options_.name,
+                opc);
     request_scan(nullptr);
 }
 

@@ -28,16 +28,19 @@ struct CommandNode final : OwnerNode {
     {
     }
     QueueKind queue;
-    bool internal = false;           ///< issued by the core (init, scan, AER, abort)
-    bool untimed = false;            ///< no timeout at all (Asynchronous Event Requests)
+    bool internal = false; ///< issued by the core (init, scan, AER, abort)
+    bool untimed = false;  ///< no timeout at all (Asynchronous Event Requests)
     Command command;
     CompletionHandler handler;
-    CommandNode* fifo_next = nullptr;  ///< link in an overflow / held FIFO
+    CommandNode* fifo_next = nullptr; ///< link in an overflow / held FIFO
 };
 
 /// A closure to run on the owner thread (reset, rescan, stop, init).
 struct TaskNode final : OwnerNode {
-    explicit TaskNode(std::move_only_function<void()> f) noexcept : OwnerNode(Kind::task), fn(std::move(f)) {}
+    explicit TaskNode(std::move_only_function<void()> f) noexcept
+        : OwnerNode(Kind::task), fn(std::move(f))
+    {
+    }
     std::move_only_function<void()> fn;
 };
 
@@ -115,12 +118,18 @@ public:
 
     [[nodiscard]] Slot& operator[](std::uint16_t cid) noexcept { return slots_[cid]; }
     [[nodiscard]] bool valid(std::uint16_t cid) const noexcept { return cid < slots_.size(); }
-    [[nodiscard]] std::uint16_t capacity() const noexcept { return static_cast<std::uint16_t>(slots_.size()); }
+    [[nodiscard]] std::uint16_t capacity() const noexcept
+    {
+        return static_cast<std::uint16_t>(slots_.size());
+    }
     /// Slots not free (in flight + tombstones).
     [[nodiscard]] std::uint32_t used() const noexcept { return used_; }
     /// Used slots whose command has no timeout (AERs).
     [[nodiscard]] std::uint32_t untimed() const noexcept { return untimed_; }
-    void add_untimed(int delta) noexcept { untimed_ = static_cast<std::uint32_t>(static_cast<int>(untimed_) + delta); }
+    void add_untimed(int delta) noexcept
+    {
+        untimed_ = static_cast<std::uint32_t>(static_cast<int>(untimed_) + delta);
+    }
 
 private:
     static constexpr std::uint16_t none = 0xffff;

@@ -2,6 +2,8 @@
 // (reset, failure, shutdown) of the owner thread.
 #include "nvmecuse/ctrlr/controller.hpp"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -10,9 +12,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <future>
-
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "controller_impl.hpp"
 
@@ -25,7 +24,7 @@ std::shared_ptr<spdlog::logger> ctrlr_logger()
         if (auto existing = spdlog::get("ctrlr")) return existing;
         try {
             return spdlog::stderr_color_mt("ctrlr");
-        } catch (const spdlog::spdlog_ex&) {  // registered concurrently elsewhere
+        } catch (const spdlog::spdlog_ex&) { // registered concurrently elsewhere
             return spdlog::get("ctrlr");
         }
     }();
@@ -88,11 +87,13 @@ std::shared_ptr<const ControllerInfo> Controller::Impl::info() const
     return info_;
 }
 
-Controller::ListenerId Controller::Impl::add_listener(std::function<void(const NamespaceEvent&)> listener)
+Controller::ListenerId
+Controller::Impl::add_listener(std::function<void(const NamespaceEvent&)> listener)
 {
     std::lock_guard lock(listeners_mutex_);
     const ListenerId id = next_listener_id_++;
-    listeners_.emplace(id, std::make_shared<std::function<void(const NamespaceEvent&)>>(std::move(listener)));
+    listeners_.emplace(
+        id, std::make_shared<std::function<void(const NamespaceEvent&)>>(std::move(listener)));
     return id;
 }
 
@@ -132,7 +133,7 @@ void Controller::Impl::request_reset(bool subsystem, DoneFn done)
         return;
     }
     reset_waiters_.push_back(std::move(done));
-    if (state_ != State::resetting) reset_requested_ = true;  // else: merged into the one running
+    if (state_ != State::resetting) reset_requested_ = true; // else: merged into the one running
 }
 
 // Runs at the top of the owner loop, never inside a handler.
@@ -151,9 +152,10 @@ void Controller::Impl::do_reset()
     epoll_dirty_ = true;
     const std::uint64_t epoch = epoch_;
     auto done = [this, epoch](std::error_code ec) {
-        if (epoch != epoch_) return;  // superseded: a later reset or stop reports
+        if (epoch != epoch_) return; // superseded: a later reset or stop reports
         auto waiters = std::exchange(reset_waiters_, {});
-        for (auto& w : waiters) call(w, ec);
+        for (auto& w : waiters)
+            call(w, ec);
     };
     if (!r) {
         log_->error("{}: controller reset failed: {}", options_.name, r.error().message());
@@ -177,31 +179,38 @@ void Controller::Impl::cancel_everything(std::error_code ec)
             q.table.release(cid);
             if (!tombstone) finish(std::move(node), ec);
         }
-        while (auto node = q.overflow.pop()) finish(std::move(node), ec);
+        while (auto node = q.overflow.pop())
+            finish(std::move(node), ec);
     }
-    while (auto node = held_.pop()) finish(std::move(node), ec);
+    while (auto node = held_.pop())
+        finish(std::move(node), ec);
     next_deadline_ = Clock::time_point::max();
 }
 
 void Controller::Impl::enter_failed(std::error_code ec)
 {
-    log_->error("{}: controller failed: {}; commands fail with not_connected until a reset succeeds",
-                options_.name, ec.message());
+    log_->error(
+        "{}: controller failed: {}; commands fail with not_connected until a reset succeeds",
+        options_.name, ec.message());
     state_ = State::failed;
     failure_ = ec;
     const auto not_connected = std::make_error_code(std::errc::not_connected);
-    while (auto node = held_.pop()) finish(std::move(node), not_connected);
+    while (auto node = held_.pop())
+        finish(std::move(node), not_connected);
     for (auto& q : queues_)
-        while (auto node = q->overflow.pop()) finish(std::move(node), not_connected);
+        while (auto node = q->overflow.pop())
+            finish(std::move(node), not_connected);
     auto scans = std::exchange(scan_next_waiters_, {});
-    for (auto& w : scans) call(w, not_connected);
+    for (auto& w : scans)
+        call(w, not_connected);
 }
 
 void Controller::Impl::go_live()
 {
     state_ = State::live;
     failure_ = {};
-    while (auto node = held_.pop()) dispatch(std::move(node));
+    while (auto node = held_.pop())
+        dispatch(std::move(node));
     // Rescans asked for while (re)initialising were satisfied by its scan,
     // except those that arrived after it.
     if (!scan_next_waiters_.empty() || scan_again_) request_scan(nullptr);
@@ -230,7 +239,8 @@ void Controller::Impl::shutdown_on_owner()
     deferred_.clear();
     for (auto* waiters : {&reset_waiters_, &scan_waiters_, &scan_next_waiters_}) {
         auto w = std::exchange(*waiters, {});
-        for (auto& f : w) call(f, canceled);
+        for (auto& f : w)
+            call(f, canceled);
     }
 }
 
@@ -249,7 +259,8 @@ Controller::start(std::unique_ptr<transport::Transport> transport, Options optio
     std::promise<std::error_code> started;
     auto result = started.get_future();
     impl->post_task([p = impl.get(), started = std::move(started)]() mutable {
-        p->initialize([started = std::move(started)](std::error_code ec) mutable { started.set_value(ec); });
+        p->initialize(
+            [started = std::move(started)](std::error_code ec) mutable { started.set_value(ec); });
     });
     if (const auto ec = result.get()) {
         impl->stop();
@@ -285,35 +296,51 @@ Result Controller::execute(QueueKind queue, Command command)
     }
     std::promise<Result> promise;
     auto future = promise.get_future();
-    impl_->submit(queue, std::move(command),
-                  [promise = std::move(promise)](Result&& r) mutable { promise.set_value(std::move(r)); });
+    impl_->submit(queue, std::move(command), [promise = std::move(promise)](Result&& r) mutable {
+        promise.set_value(std::move(r));
+    });
     return future.get();
 }
 
 void Controller::reset(std::move_only_function<void(std::error_code)> done)
 {
-    impl_->post_task([p = impl_.get(), done = std::move(done)]() mutable { p->request_reset(false, std::move(done)); });
+    impl_->post_task([p = impl_.get(), done = std::move(done)]() mutable {
+        p->request_reset(false, std::move(done));
+    });
 }
 
 void Controller::subsystem_reset(std::move_only_function<void(std::error_code)> done)
 {
-    impl_->post_task([p = impl_.get(), done = std::move(done)]() mutable { p->request_reset(true, std::move(done)); });
+    impl_->post_task([p = impl_.get(), done = std::move(done)]() mutable {
+        p->request_reset(true, std::move(done));
+    });
 }
 
 void Controller::rescan(std::move_only_function<void(std::error_code)> done)
 {
-    impl_->post_task([p = impl_.get(), done = std::move(done)]() mutable { p->request_scan(std::move(done)); });
+    impl_->post_task(
+        [p = impl_.get(), done = std::move(done)]() mutable { p->request_scan(std::move(done)); });
 }
 
-std::shared_ptr<const ControllerInfo> Controller::info() const { return impl_->info(); }
+std::shared_ptr<const ControllerInfo> Controller::info() const
+{
+    return impl_->info();
+}
 
-Controller::ListenerId Controller::add_namespace_listener(std::function<void(const NamespaceEvent&)> listener)
+Controller::ListenerId
+Controller::add_namespace_listener(std::function<void(const NamespaceEvent&)> listener)
 {
     return impl_->add_listener(std::move(listener));
 }
 
-void Controller::remove_namespace_listener(ListenerId id) { impl_->remove_listener(id); }
+void Controller::remove_namespace_listener(ListenerId id)
+{
+    impl_->remove_listener(id);
+}
 
-const transport::TransportInfo& Controller::transport_info() const { return impl_->transport_info(); }
+const transport::TransportInfo& Controller::transport_info() const
+{
+    return impl_->transport_info();
+}
 
 } // namespace nvmecuse::ctrlr

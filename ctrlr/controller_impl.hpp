@@ -2,6 +2,8 @@
 // touched only by the owner thread; the rest says how it is shared.
 #pragma once
 
+#include <spdlog/logger.h>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -15,11 +17,10 @@
 #include <thread>
 #include <vector>
 
-#include <spdlog/logger.h>
-
-#include "command_table.hpp"
 #include "nvmecuse/ctrlr/controller.hpp"
 #include "nvmecuse/ctrlr/mailbox.hpp"
+
+#include "command_table.hpp"
 
 namespace nvmecuse::ctrlr {
 
@@ -32,10 +33,10 @@ struct QueueSlot {
     {
     }
     transport::QueuePair* qp;
-    std::unique_ptr<transport::QueuePair> owned;  ///< null for the admin queue
+    std::unique_ptr<transport::QueuePair> owned; ///< null for the admin queue
     std::uint16_t qid;
     CommandTable table;
-    NodeFifo overflow;  ///< accepted, waiting for a free cid / queue entry
+    NodeFifo overflow; ///< accepted, waiting for a free cid / queue entry
     int fd;
 };
 
@@ -50,11 +51,17 @@ public:
     void stop();
     void submit(QueueKind queue, Command&& command, CompletionHandler&& handler);
     void post_task(std::move_only_function<void()> fn);
-    [[nodiscard]] bool on_owner_thread() const noexcept { return std::this_thread::get_id() == owner_id_; }
+    [[nodiscard]] bool on_owner_thread() const noexcept
+    {
+        return std::this_thread::get_id() == owner_id_;
+    }
     [[nodiscard]] std::shared_ptr<const ControllerInfo> info() const;
     ListenerId add_listener(std::function<void(const NamespaceEvent&)> listener);
     void remove_listener(ListenerId id);
-    [[nodiscard]] const transport::TransportInfo& transport_info() const { return transport_->info(); }
+    [[nodiscard]] const transport::TransportInfo& transport_info() const
+    {
+        return transport_->info();
+    }
 
     // ---- owner thread -----------------------------------------------------
     /// Brings the controller up (start() and every reset): enable, Identify,
@@ -74,7 +81,8 @@ private:
     void accept(std::unique_ptr<CommandNode> node);
     void dispatch(std::unique_ptr<CommandNode> node);
     /// Issues a command of the core itself (not held while initialising).
-    void issue_internal(QueueKind queue, Command command, CompletionHandler handler, bool untimed = false);
+    void issue_internal(QueueKind queue, Command command, CompletionHandler handler,
+                        bool untimed = false);
     enum class IssueResult : std::uint8_t { issued, full, failed };
     IssueResult try_issue(QueueSlot& q, std::unique_ptr<CommandNode>& node);
     bool reap_all();
@@ -87,7 +95,8 @@ private:
     void rebuild_epoll();
     void arm_timer(Clock::time_point deadline);
     [[nodiscard]] bool must_poll() const noexcept;
-    static void finish(std::unique_ptr<CommandNode> node, std::error_code ec, bool hand_back_buffers = true);
+    static void finish(std::unique_ptr<CommandNode> node, std::error_code ec,
+                       bool hand_back_buffers = true);
     [[nodiscard]] std::chrono::milliseconds default_timeout(QueueKind q) const noexcept;
 
     // controller.cpp (state changes)
@@ -135,29 +144,29 @@ private:
     std::mutex listeners_mutex_;
     std::map<ListenerId, std::shared_ptr<std::function<void(const NamespaceEvent&)>>> listeners_;
     ListenerId next_listener_id_ = 1;
-    std::mutex dispatch_mutex_;  ///< held by the owner while calling listeners
+    std::mutex dispatch_mutex_; ///< held by the owner while calling listeners
 
     // ---- owner thread -----------------------------------------------------
     State state_ = State::starting;
-    std::uint64_t epoch_ = 0;  ///< bumped by every reset/stop: stale async chains end
-    std::vector<std::unique_ptr<QueueSlot>> queues_;  ///< [0] admin, [1..] I/O
-    std::size_t next_io_ = 0;                         ///< round-robin over I/O queues
-    NodeFifo held_;                                   ///< user commands while (re)initialising
+    std::uint64_t epoch_ = 0; ///< bumped by every reset/stop: stale async chains end
+    std::vector<std::unique_ptr<QueueSlot>> queues_; ///< [0] admin, [1..] I/O
+    std::size_t next_io_ = 0;                        ///< round-robin over I/O queues
+    NodeFifo held_;                                  ///< user commands while (re)initialising
     std::vector<DoneFn> reset_waiters_;
     bool reset_requested_ = false;
-    std::vector<std::move_only_function<void()>> deferred_;  ///< run at the top of the loop
-    Clock::time_point now_{};                                 ///< this loop iteration's clock
-    std::error_code failure_;  ///< why the controller is `failed`
+    std::vector<std::move_only_function<void()>> deferred_; ///< run at the top of the loop
+    Clock::time_point now_{};                               ///< this loop iteration's clock
+    std::error_code failure_;                               ///< why the controller is `failed`
     Clock::time_point next_deadline_ = Clock::time_point::max();
     Clock::time_point armed_deadline_ = Clock::time_point::max();
     std::uint32_t aborts_in_flight_ = 0;
-    nvme::IdentifyController id_ctrl_{};  ///< latest Identify Controller
+    nvme::IdentifyController id_ctrl_{}; ///< latest Identify Controller
 
     bool scan_running_ = false;
     bool scan_again_ = false;
-    std::vector<DoneFn> scan_waiters_;      ///< satisfied by the running scan
-    std::vector<DoneFn> scan_next_waiters_; ///< satisfied by the next one
-    bool scan_full_ = false;                          ///< next scan re-identifies everything
+    std::vector<DoneFn> scan_waiters_;                 ///< satisfied by the running scan
+    std::vector<DoneFn> scan_next_waiters_;            ///< satisfied by the next one
+    bool scan_full_ = false;                           ///< next scan re-identifies everything
     std::optional<std::set<std::uint32_t>> scan_only_; ///< else just these nsids
 
     bool epoll_dirty_ = true;

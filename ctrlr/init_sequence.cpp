@@ -2,10 +2,10 @@
 // enable → Identify Controller → Number of Queues → I/O queues → namespace
 // scan → Asynchronous Event Configuration → AERs → live.
 // Mirrors Linux nvme_init_ctrl_finish() + nvme_setup_io_queues() + nvme_scan_work().
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cstring>
-
-#include <spdlog/spdlog.h>
 
 #include "admin_commands.hpp"
 #include "controller_impl.hpp"
@@ -26,13 +26,15 @@ void Controller::Impl::initialize(DoneFn done)
         return;
     }
     queues_.clear();
-    queues_.push_back(std::make_unique<QueueSlot>(&transport_->admin_queue(), nullptr, std::uint16_t{0}));
+    queues_.push_back(
+        std::make_unique<QueueSlot>(&transport_->admin_queue(), nullptr, std::uint16_t{0}));
     transport_event_fd_ = transport_->event_fd();
     epoll_dirty_ = true;
     init_identify(std::move(done), epoch_);
 }
 
-void Controller::Impl::init_failed(DoneFn& done, std::uint64_t epoch, std::error_code ec, const char* step)
+void Controller::Impl::init_failed(DoneFn& done, std::uint64_t epoch, std::error_code ec,
+                                   const char* step)
 {
     if (epoch != epoch_) {
         done(canceled);
@@ -47,7 +49,9 @@ void Controller::Impl::init_identify(DoneFn done, std::uint64_t epoch)
 {
     issue_internal(QueueKind::admin, admin::identify(nvme::Cns::controller),
                    [this, epoch, done = std::move(done)](Result&& r) mutable {
-                       if (epoch != epoch_ || !r.ok()) return init_failed(done, epoch, admin::error_of(r), "Identify Controller");
+                       if (epoch != epoch_ || !r.ok())
+                           return init_failed(done, epoch, admin::error_of(r),
+                                              "Identify Controller");
                        std::memcpy(&id_ctrl_, r.data.data(), sizeof id_ctrl_);
                        init_number_of_queues(std::move(done), epoch);
                    });
@@ -55,34 +59,39 @@ void Controller::Impl::init_identify(DoneFn done, std::uint64_t epoch)
 
 void Controller::Impl::init_number_of_queues(DoneFn done, std::uint64_t epoch)
 {
-    const std::uint32_t wanted = std::min<std::uint32_t>(options_.io_queues, transport_->info().max_io_queues);
+    const std::uint32_t wanted =
+        std::min<std::uint32_t>(options_.io_queues, transport_->info().max_io_queues);
     if (wanted == 0) {
-        deferred_.push_back([this, epoch, done = std::move(done)]() mutable { init_queues(std::move(done), epoch, 0); });
+        deferred_.push_back([this, epoch, done = std::move(done)]() mutable {
+            init_queues(std::move(done), epoch, 0);
+        });
         return;
     }
     // Set Features Number of Queues (NVMe Base 2.0, 5.27.1.5): 0's based
     // counts in, granted 0's based counts out in DW0.
     const std::uint32_t cdw11 = nvme::feat::number_of_queues::Nsqr::make(wanted - 1) |
                                 nvme::feat::number_of_queues::Ncqr::make(wanted - 1);
-    issue_internal(QueueKind::admin, admin::set_features(nvme::FeatureId::number_of_queues, cdw11),
-                   [this, epoch, wanted, done = std::move(done)](Result&& r) mutable {
-                       if (epoch != epoch_ || r.error) return init_failed(done, epoch, admin::error_of(r), "Number of Queues");
-                       std::uint32_t granted = 0;
-                       if (r.status.is_success()) {
-                           const std::uint32_t sq = nvme::feat::number_of_queues::Nsqa::get(r.dw0) + 1;
-                           const std::uint32_t cq = nvme::feat::number_of_queues::Ncqa::get(r.dw0) + 1;
-                           granted = std::min({sq, cq, wanted});
-                       } else {
-                           // Linux carries on admin-only ("Could not set queue count").
-                           log_->warn("{}: Set Features Number of Queues failed: {}; no I/O queues",
-                                      options_.name, nvme::to_string(r.status));
-                       }
-                       // Queue creation may use the admin queue itself: run it
-                       // outside of this completion, at the top of the loop.
-                       deferred_.push_back([this, epoch, granted, done = std::move(done)]() mutable {
-                           init_queues(std::move(done), epoch, granted);
-                       });
-                   });
+    issue_internal(
+        QueueKind::admin, admin::set_features(nvme::FeatureId::number_of_queues, cdw11),
+        [this, epoch, wanted, done = std::move(done)](Result&& r) mutable {
+            if (epoch != epoch_ || r.error)
+                return init_failed(done, epoch, admin::error_of(r), "Number of Queues");
+            std::uint32_t granted = 0;
+            if (r.status.is_success()) {
+                const std::uint32_t sq = nvme::feat::number_of_queues::Nsqa::get(r.dw0) + 1;
+                const std::uint32_t cq = nvme::feat::number_of_queues::Ncqa::get(r.dw0) + 1;
+                granted = std::min({sq, cq, wanted});
+            } else {
+                // Linux carries on admin-only ("Could not set queue count").
+                log_->warn("{}: Set Features Number of Queues failed: {}; no I/O queues",
+                           options_.name, nvme::to_string(r.status));
+            }
+            // Queue creation may use the admin queue itself: run it
+            // outside of this completion, at the top of the loop.
+            deferred_.push_back([this, epoch, granted, done = std::move(done)]() mutable {
+                init_queues(std::move(done), epoch, granted);
+            });
+        });
 }
 
 void Controller::Impl::init_queues(DoneFn done, std::uint64_t epoch, std::uint32_t count)
@@ -91,24 +100,28 @@ void Controller::Impl::init_queues(DoneFn done, std::uint64_t epoch, std::uint32
         done(canceled);
         return;
     }
-    const std::uint32_t mqes = static_cast<std::uint32_t>(nvme::cap::Mqes::get(transport_->info().cap)) + 1;
-    const auto depth = static_cast<std::uint16_t>(std::min<std::uint32_t>(options_.io_queue_depth, mqes));
+    const std::uint32_t mqes =
+        static_cast<std::uint32_t>(nvme::cap::Mqes::get(transport_->info().cap)) + 1;
+    const auto depth =
+        static_cast<std::uint16_t>(std::min<std::uint32_t>(options_.io_queue_depth, mqes));
     for (std::uint32_t qid = 1; qid <= count; ++qid) {
         auto q = transport_->create_io_queue(static_cast<std::uint16_t>(qid), depth);
         if (!q) {
             if (qid == 1) return init_failed(done, epoch, q.error(), "creating I/O queue 1");
-            log_->warn("{}: creating I/O queue {} failed: {}; using {}", options_.name, qid, q.error().message(),
-                       qid - 1);
+            log_->warn("{}: creating I/O queue {} failed: {}; using {}", options_.name, qid,
+                       q.error().message(), qid - 1);
             break;
         }
         transport::QueuePair* qp = q->get();
-        queues_.push_back(std::make_unique<QueueSlot>(qp, std::move(*q), static_cast<std::uint16_t>(qid)));
+        queues_.push_back(
+            std::make_unique<QueueSlot>(qp, std::move(*q), static_cast<std::uint16_t>(qid)));
     }
     epoll_dirty_ = true;
     log_->debug("{}: {} I/O queue(s) of depth {}", options_.name, queues_.size() - 1, depth);
     // The scan publishes ControllerInfo (with this Identify Controller).
     scan_next_waiters_.push_back([this, epoch, done = std::move(done)](std::error_code ec) mutable {
-        if (epoch != epoch_ || ec) return init_failed(done, epoch, ec ? ec : canceled, "namespace scan");
+        if (epoch != epoch_ || ec)
+            return init_failed(done, epoch, ec ? ec : canceled, "namespace scan");
         init_finish(std::move(done), epoch);
     });
     start_scan(false);
@@ -118,8 +131,8 @@ void Controller::Impl::init_finish(DoneFn done, std::uint64_t epoch)
 {
     enable_async_events(epoch);
     go_live();
-    log_->info("{}: controller ready: {} namespace(s), {} I/O queue(s)", options_.name, info()->namespaces.size(),
-               queues_.size() - 1);
+    log_->info("{}: controller ready: {} namespace(s), {} I/O queue(s)", options_.name,
+               info()->namespaces.size(), queues_.size() - 1);
     done({});
 }
 

@@ -7,7 +7,8 @@
 //                    (P3) sleeping_.load()           seq_cst -> write(eventfd) if true
 // Consumer (prepare_sleep):
 //                    (C1) sleeping_.store(true)      seq_cst
-//                    (C2) head_.load()               seq_cst -> empty iff == &stub_ && tail_ == &stub_
+//                    (C2) head_.load()               seq_cst -> empty iff == &stub_ && tail_ ==
+//                    &stub_
 //
 // All four are seq_cst, so they sit in one total order S. If C2 precedes P1
 // in S, then C1 precedes P1 precedes P3, so P3 reads `true` and the producer
@@ -59,9 +60,9 @@ void Mailbox::post(std::unique_ptr<MailboxNode> owned) noexcept
 {
     MailboxNode* node = owned.release();
     node->mailbox_next.store(nullptr, std::memory_order_relaxed);
-    MailboxNode* prev = head_.exchange(node, std::memory_order_seq_cst);  // P1
+    MailboxNode* prev = head_.exchange(node, std::memory_order_seq_cst); // P1
     prev->mailbox_next.store(node, std::memory_order_release);           // P2
-    if (sleeping_.load(std::memory_order_seq_cst)) wake();                // P3
+    if (sleeping_.load(std::memory_order_seq_cst)) wake();               // P3
 }
 
 void Mailbox::wake() noexcept
@@ -89,7 +90,7 @@ std::unique_ptr<MailboxNode> Mailbox::pop() noexcept
         return std::unique_ptr<MailboxNode>(tail);
     }
     // `tail` is the last linked node; is it also the newest one?
-    if (tail != head_.load(std::memory_order_acquire)) return nullptr;  // a producer is mid-post
+    if (tail != head_.load(std::memory_order_acquire)) return nullptr; // a producer is mid-post
     // Re-insert the stub behind `tail` so that `tail` can be handed out.
     stub_.mailbox_next.store(nullptr, std::memory_order_relaxed);
     MailboxNode* prev = head_.exchange(&stub_, std::memory_order_seq_cst);
@@ -99,18 +100,18 @@ std::unique_ptr<MailboxNode> Mailbox::pop() noexcept
         tail_ = next;
         return std::unique_ptr<MailboxNode>(tail);
     }
-    return nullptr;  // a producer slipped in between; its link lands shortly
+    return nullptr; // a producer slipped in between; its link lands shortly
 }
 
 bool Mailbox::empty() const noexcept
 {
-    return tail_ == &stub_ && head_.load(std::memory_order_seq_cst) == &stub_;  // C2
+    return tail_ == &stub_ && head_.load(std::memory_order_seq_cst) == &stub_; // C2
 }
 
 bool Mailbox::prepare_sleep() noexcept
 {
-    sleeping_.store(true, std::memory_order_seq_cst);  // C1
-    if (!empty()) {                                    // C2
+    sleeping_.store(true, std::memory_order_seq_cst); // C1
+    if (!empty()) {                                   // C2
         sleeping_.store(false, std::memory_order_relaxed);
         return false;
     }

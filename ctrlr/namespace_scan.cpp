@@ -2,12 +2,12 @@
 // List (CNS 02h, paged by starting nsid), Identify Namespace (CNS 00h) for
 // each; diff against the published snapshot, publish a new one, tell
 // listeners. Like Linux nvme_scan_work() / nvme_scan_ns_list().
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cstring>
 #include <optional>
 #include <set>
-
-#include <spdlog/spdlog.h>
 
 #include "admin_commands.hpp"
 #include "controller_impl.hpp"
@@ -22,14 +22,18 @@ NamespaceInfo make_namespace_info(std::uint32_t nsid, const nvme::IdentifyNamesp
     NamespaceInfo ns;
     ns.nsid = nsid;
     ns.id = id;
-    const auto& fmt = id.lbaf[std::min<std::size_t>(nvme::flbas::index(id.flbas), id.lbaf.size() - 1)];
+    const auto& fmt =
+        id.lbaf[std::min<std::size_t>(nvme::flbas::index(id.flbas), id.lbaf.size() - 1)];
     ns.lba_data_size = fmt.lba_data_size();
     ns.metadata_size = fmt.ms;
     ns.extended_metadata = nvme::flbas::is_extended(id.flbas);
     return ns;
 }
 
-bool same_bytes(const auto& a, const auto& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+bool same_bytes(const auto& a, const auto& b)
+{
+    return std::memcmp(&a, &b, sizeof a) == 0;
+}
 } // namespace
 
 struct Controller::Impl::ScanState {
@@ -77,7 +81,8 @@ void Controller::Impl::start_scan(bool identify_controller)
     auto s = std::make_shared<ScanState>();
     s->epoch = epoch_;
     s->previous = info();
-    if (!scan_full_ && scan_only_ && identify_controller) s->only.emplace(scan_only_->begin(), scan_only_->end());
+    if (!scan_full_ && scan_only_ && identify_controller)
+        s->only.emplace(scan_only_->begin(), scan_only_->end());
     scan_full_ = false;
     scan_only_.reset();
     if (identify_controller) {
@@ -90,13 +95,15 @@ void Controller::Impl::start_scan(bool identify_controller)
 
 void Controller::Impl::scan_identify_controller(std::shared_ptr<ScanState> s)
 {
-    issue_internal(QueueKind::admin, admin::identify(nvme::Cns::controller), [this, s](Result&& r) mutable {
-        if (s->epoch != epoch_) return scan_done(std::move(s), std::make_error_code(std::errc::operation_canceled));
-        if (!r.ok()) return scan_done(std::move(s), admin::error_of(r));
-        std::memcpy(&s->id, r.data.data(), sizeof s->id);
-        id_ctrl_ = s->id;
-        scan_active_list(std::move(s), 0);
-    });
+    issue_internal(
+        QueueKind::admin, admin::identify(nvme::Cns::controller), [this, s](Result&& r) mutable {
+            if (s->epoch != epoch_)
+                return scan_done(std::move(s), std::make_error_code(std::errc::operation_canceled));
+            if (!r.ok()) return scan_done(std::move(s), admin::error_of(r));
+            std::memcpy(&s->id, r.data.data(), sizeof s->id);
+            id_ctrl_ = s->id;
+            scan_active_list(std::move(s), 0);
+        });
 }
 
 void Controller::Impl::scan_active_list(std::shared_ptr<ScanState> s, std::uint32_t start_nsid)
@@ -104,20 +111,23 @@ void Controller::Impl::scan_active_list(std::shared_ptr<ScanState> s, std::uint3
     issue_internal(QueueKind::admin, admin::identify(nvme::Cns::active_namespace_list, start_nsid),
                    [this, s](Result&& r) mutable {
                        if (s->epoch != epoch_)
-                           return scan_done(std::move(s), std::make_error_code(std::errc::operation_canceled));
+                           return scan_done(std::move(s),
+                                            std::make_error_code(std::errc::operation_canceled));
                        if (r.error) return scan_done(std::move(s), r.error);
                        if (!r.status.is_success()) {
                            // Pre-1.1 controllers: probe 1..NN like Linux nvme_scan_ns_sequential().
-                           log_->debug("{}: Active Namespace List failed ({}); probing 1..{}", options_.name,
-                                       nvme::to_string(r.status), s->id.nn);
+                           log_->debug("{}: Active Namespace List failed ({}); probing 1..{}",
+                                       options_.name, nvme::to_string(r.status), s->id.nn);
                            s->nsids.clear();
-                           for (std::uint32_t nsid = 1; nsid <= s->id.nn; ++nsid) s->nsids.push_back(nsid);
+                           for (std::uint32_t nsid = 1; nsid <= s->id.nn; ++nsid)
+                               s->nsids.push_back(nsid);
                            s->only.reset();
                            return scan_next_namespace(std::move(s));
                        }
                        const auto* list = reinterpret_cast<const std::uint32_t*>(r.data.data());
                        std::uint32_t n = 0;
-                       for (; n < ns_list_entries && list[n] != 0; ++n) s->nsids.push_back(list[n]);
+                       for (; n < ns_list_entries && list[n] != 0; ++n)
+                           s->nsids.push_back(list[n]);
                        // A full page may continue past its last nsid (NVMe Base 2.0, 5.17.2.2).
                        if (n == ns_list_entries && list[n - 1] < nvme::nsid_all - 1)
                            return scan_active_list(std::move(s), list[n - 1]);
@@ -137,19 +147,23 @@ void Controller::Impl::scan_next_namespace(std::shared_ptr<ScanState> s)
     }
     if (s->next == s->nsids.size()) return scan_done(std::move(s), {});
     const std::uint32_t nsid = s->nsids[s->next++];
-    issue_internal(QueueKind::admin, admin::identify(nvme::Cns::namespace_, nsid), [this, s, nsid](Result&& r) mutable {
-        if (s->epoch != epoch_) return scan_done(std::move(s), std::make_error_code(std::errc::operation_canceled));
-        if (r.error) return scan_done(std::move(s), r.error);
-        if (r.status.is_success()) {
-            nvme::IdentifyNamespace id;
-            std::memcpy(&id, r.data.data(), sizeof id);
-            // An inactive nsid reads as zeroes (NVMe Base 2.0, 5.17.2.1).
-            if (id.nsze != 0) s->found.emplace(nsid, make_namespace_info(nsid, id));
-        } else {
-            log_->warn("{}: Identify Namespace {} failed: {}", options_.name, nsid, nvme::to_string(r.status));
-        }
-        scan_next_namespace(std::move(s));
-    });
+    issue_internal(QueueKind::admin, admin::identify(nvme::Cns::namespace_, nsid),
+                   [this, s, nsid](Result&& r) mutable {
+                       if (s->epoch != epoch_)
+                           return scan_done(std::move(s),
+                                            std::make_error_code(std::errc::operation_canceled));
+                       if (r.error) return scan_done(std::move(s), r.error);
+                       if (r.status.is_success()) {
+                           nvme::IdentifyNamespace id;
+                           std::memcpy(&id, r.data.data(), sizeof id);
+                           // An inactive nsid reads as zeroes (NVMe Base 2.0, 5.17.2.1).
+                           if (id.nsze != 0) s->found.emplace(nsid, make_namespace_info(nsid, id));
+                       } else {
+                           log_->warn("{}: Identify Namespace {} failed: {}", options_.name, nsid,
+                                      nvme::to_string(r.status));
+                       }
+                       scan_next_namespace(std::move(s));
+                   });
 }
 
 void Controller::Impl::scan_done(std::shared_ptr<ScanState> s, std::error_code ec)
@@ -167,14 +181,15 @@ void Controller::Impl::scan_done(std::shared_ptr<ScanState> s, std::error_code e
         }
         for (const auto& [nsid, ns] : old)
             if (!s->found.contains(nsid)) events.push_back({NamespaceEvent::Kind::removed, nsid});
-        if (!events.empty() || !same_bytes(s->id, s->previous->id) || s->previous->generation == 0) {
+        if (!events.empty() || !same_bytes(s->id, s->previous->id) ||
+            s->previous->generation == 0) {
             auto next = std::make_shared<ControllerInfo>();
             next->id = s->id;
             next->namespaces = std::move(s->found);
             next->generation = s->previous->generation + 1;
             publish(std::move(next));
-            log_->debug("{}: scan: {} namespace(s), {} change(s)", options_.name, info()->namespaces.size(),
-                        events.size());
+            log_->debug("{}: scan: {} namespace(s), {} change(s)", options_.name,
+                        info()->namespaces.size(), events.size());
         }
     } else if (ec != std::errc::operation_canceled) {
         log_->warn("{}: namespace scan failed: {}", options_.name, ec.message());
@@ -196,7 +211,8 @@ void Controller::Impl::publish(std::shared_ptr<ControllerInfo> next)
 void Controller::Impl::notify_listeners(const std::vector<NamespaceEvent>& events)
 {
     std::lock_guard dispatching(dispatch_mutex_);
-    std::vector<std::pair<ListenerId, std::shared_ptr<std::function<void(const NamespaceEvent&)>>>> snapshot;
+    std::vector<std::pair<ListenerId, std::shared_ptr<std::function<void(const NamespaceEvent&)>>>>
+        snapshot;
     {
         std::lock_guard lock(listeners_mutex_);
         snapshot.assign(listeners_.begin(), listeners_.end());
@@ -205,7 +221,7 @@ void Controller::Impl::notify_listeners(const std::vector<NamespaceEvent>& event
         for (const auto& [id, fn] : snapshot) {
             {
                 std::lock_guard lock(listeners_mutex_);
-                if (!listeners_.contains(id)) continue;  // removed meanwhile
+                if (!listeners_.contains(id)) continue; // removed meanwhile
             }
             (*fn)(event);
         }

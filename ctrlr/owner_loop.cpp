@@ -1,5 +1,6 @@
 // The owner thread: mailbox → queues → completions → handlers → timeouts →
 // sleep. Everything in this file runs on the owner thread only.
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -7,8 +8,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-
-#include <spdlog/spdlog.h>
 
 #include "admin_commands.hpp"
 #include "controller_impl.hpp"
@@ -32,8 +31,10 @@ constexpr bool effects_change_namespaces(std::uint8_t opc)
     case AdminOpcode::namespace_management:
     case AdminOpcode::namespace_attachment:
     case AdminOpcode::format_nvm:
-    case AdminOpcode::firmware_commit: return true;
-    default: return false;
+    case AdminOpcode::firmware_commit:
+        return true;
+    default:
+        return false;
     }
 }
 } // namespace
@@ -52,7 +53,8 @@ void Controller::Impl::run()
         }
         while (!deferred_.empty()) {
             auto tasks = std::exchange(deferred_, {});
-            for (auto& t : tasks) t();
+            for (auto& t : tasks)
+                t();
             worked = true;
         }
         worked |= reap_all();
@@ -93,7 +95,8 @@ std::chrono::milliseconds Controller::Impl::default_timeout(QueueKind q) const n
     return q == QueueKind::admin ? options_.admin_timeout : options_.io_timeout;
 }
 
-void Controller::Impl::finish(std::unique_ptr<CommandNode> node, std::error_code ec, bool hand_back_buffers)
+void Controller::Impl::finish(std::unique_ptr<CommandNode> node, std::error_code ec,
+                              bool hand_back_buffers)
 {
     Result r;
     r.error = ec;
@@ -111,11 +114,19 @@ void Controller::Impl::accept(std::unique_ptr<CommandNode> node)
         return;
     }
     switch (state_) {
-    case State::live: dispatch(std::move(node)); return;
+    case State::live:
+        dispatch(std::move(node));
+        return;
     case State::starting:
-    case State::resetting: held_.push(std::move(node)); return;
-    case State::failed: finish(std::move(node), std::make_error_code(std::errc::not_connected)); return;
-    case State::stopping: finish(std::move(node), std::make_error_code(std::errc::operation_canceled)); return;
+    case State::resetting:
+        held_.push(std::move(node));
+        return;
+    case State::failed:
+        finish(std::move(node), std::make_error_code(std::errc::not_connected));
+        return;
+    case State::stopping:
+        finish(std::move(node), std::make_error_code(std::errc::operation_canceled));
+        return;
     }
 }
 
@@ -133,10 +144,12 @@ void Controller::Impl::dispatch(std::unique_ptr<CommandNode> node)
         finish(std::move(node), std::make_error_code(std::errc::not_connected));
         return;
     }
-    if (!q->overflow.empty() || try_issue(*q, node) == IssueResult::full) q->overflow.push(std::move(node));
+    if (!q->overflow.empty() || try_issue(*q, node) == IssueResult::full)
+        q->overflow.push(std::move(node));
 }
 
-void Controller::Impl::issue_internal(QueueKind queue, Command command, CompletionHandler handler, bool untimed)
+void Controller::Impl::issue_internal(QueueKind queue, Command command, CompletionHandler handler,
+                                      bool untimed)
 {
     auto node = std::make_unique<CommandNode>(queue, std::move(command), std::move(handler));
     node->internal = true;
@@ -148,7 +161,8 @@ void Controller::Impl::issue_internal(QueueKind queue, Command command, Completi
     dispatch(std::move(node));
 }
 
-Controller::Impl::IssueResult Controller::Impl::try_issue(QueueSlot& q, std::unique_ptr<CommandNode>& node)
+Controller::Impl::IssueResult Controller::Impl::try_issue(QueueSlot& q,
+                                                          std::unique_ptr<CommandNode>& node)
 {
     const int allocated = q.table.allocate();
     if (allocated < 0) return IssueResult::full;
@@ -163,9 +177,10 @@ Controller::Impl::IssueResult Controller::Impl::try_issue(QueueSlot& q, std::uni
     auto submitted = q.qp->submit(req);
     if (!submitted) {
         q.table.release(cid);
-        if (submitted.error() == std::errc::resource_unavailable_try_again) return IssueResult::full;
-        log_->debug("{}: qid {} opc {:#04x} refused by the transport: {}", options_.name, q.qid, c.sqe.opc,
-                    submitted.error().message());
+        if (submitted.error() == std::errc::resource_unavailable_try_again)
+            return IssueResult::full;
+        log_->debug("{}: qid {} opc {:#04x} refused by the transport: {}", options_.name, q.qid,
+                    c.sqe.opc, submitted.error().message());
         finish(std::move(node), submitted.error());
         return IssueResult::failed;
     }
@@ -193,7 +208,8 @@ bool Controller::Impl::reap_all()
         if (q.table.used() == 0 && q.fd < 0 && q.overflow.empty()) continue;
         for (;;) {
             const std::size_t n = q.qp->reap(cqes_);
-            for (std::size_t k = 0; k < n; ++k) complete(q, cqes_[k]);
+            for (std::size_t k = 0; k < n; ++k)
+                complete(q, cqes_[k]);
             if (n == 0) break;
             any = true;
             if (n < cqes_.size()) break;
@@ -231,8 +247,8 @@ void Controller::Impl::complete(QueueSlot& q, const nvme::CompletionQueueEntry& 
     q.table.release(cqe.cid);
     if (tombstone) {
         // Its handler already got `timed_out`; now the buffers may go.
-        log_->info("{}: qid {} cid {}: late completion of a timed-out command dropped", options_.name, q.qid,
-                   cqe.cid);
+        log_->info("{}: qid {} cid {}: late completion of a timed-out command dropped",
+                   options_.name, q.qid, cqe.cid);
         return;
     }
     Result r;
@@ -244,8 +260,8 @@ void Controller::Impl::complete(QueueSlot& q, const nvme::CompletionQueueEntry& 
     const std::uint8_t opc = node->command.sqe.opc;
     // Like the Linux driver's nvme_passthru_end(): the user's handler runs
     // first, then the core refreshes what the command may have changed.
-    const bool refresh = !node->internal && node->queue == QueueKind::admin && r.status.is_success() &&
-                         effects_change_namespaces(opc);
+    const bool refresh = !node->internal && node->queue == QueueKind::admin &&
+                         r.status.is_success() && effects_change_namespaces(opc);
     if (node->handler) node->handler(std::move(r));
     if (refresh) after_admin_passthrough(opc);
 }
@@ -260,7 +276,8 @@ void Controller::Impl::check_timeouts(Clock::time_point now)
             auto& slot = q.table[cid];
             if (slot.state == CommandTable::State::free) continue;
             if (slot.deadline <= now) on_timeout(q, cid, now);
-            if (slot.state != CommandTable::State::free) next_deadline_ = std::min(next_deadline_, slot.deadline);
+            if (slot.state != CommandTable::State::free)
+                next_deadline_ = std::min(next_deadline_, slot.deadline);
         }
     }
 }
@@ -272,12 +289,13 @@ void Controller::Impl::on_timeout(QueueSlot& q, std::uint16_t cid, Clock::time_p
 {
     auto& slot = q.table[cid];
     CommandNode& node = *slot.node;
-    const auto timeout = node.command.timeout.count() > 0 ? node.command.timeout : default_timeout(node.queue);
+    const auto timeout =
+        node.command.timeout.count() > 0 ? node.command.timeout : default_timeout(node.queue);
     if (slot.state == CommandTable::State::timed_out) {
-        slot.deadline = Clock::time_point::max();  // one reset request per tombstone
+        slot.deadline = Clock::time_point::max(); // one reset request per tombstone
         if (state_ == State::live) {
-            log_->error("{}: qid {} cid {}: no completion after abort; resetting controller", options_.name,
-                        q.qid, cid);
+            log_->error("{}: qid {} cid {}: no completion after abort; resetting controller",
+                        options_.name, q.qid, cid);
             request_reset(false, nullptr);
         }
         return;
@@ -289,14 +307,15 @@ void Controller::Impl::on_timeout(QueueSlot& q, std::uint16_t cid, Clock::time_p
     // tombstone and the handler gets empty ones.
     slot.state = CommandTable::State::timed_out;
     slot.deadline = now + timeout;
-    const bool is_abort = node.internal && q.qid == 0 &&
-                          node.command.sqe.opc == static_cast<std::uint8_t>(nvme::AdminOpcode::abort);
+    const bool is_abort =
+        node.internal && q.qid == 0 &&
+        node.command.sqe.opc == static_cast<std::uint8_t>(nvme::AdminOpcode::abort);
     auto handler = std::move(node.handler);
     node.handler = nullptr;
     Result r;
     r.error = std::make_error_code(std::errc::timed_out);
     if (handler) handler(std::move(r));
-    if (state_ != State::live) return;  // (re)initialisation fails on its own
+    if (state_ != State::live) return; // (re)initialisation fails on its own
     if (is_abort) {
         log_->error("{}: Abort command timed out; resetting controller", options_.name);
         request_reset(false, nullptr);
@@ -315,11 +334,11 @@ void Controller::Impl::send_abort(std::uint16_t sqid, std::uint16_t cid)
     issue_internal(QueueKind::admin, admin::abort(sqid, cid), [this, epoch, sqid, cid](Result&& r) {
         if (epoch != epoch_) return;
         --aborts_in_flight_;
-        if (r.error) return;  // timed out: handled by on_timeout; canceled: reset in progress
+        if (r.error) return; // timed out: handled by on_timeout; canceled: reset in progress
         if (!r.status.is_success() &&
             !r.status.same_code(nvme::CommandSpecificStatus::abort_command_limit_exceeded)) {
-            log_->error("{}: Abort of sqid {} cid {} failed: {}; resetting controller", options_.name, sqid,
-                        cid, nvme::to_string(r.status));
+            log_->error("{}: Abort of sqid {} cid {} failed: {}; resetting controller",
+                        options_.name, sqid, cid, nvme::to_string(r.status));
             request_reset(false, nullptr);
             return;
         }
@@ -368,7 +387,9 @@ void Controller::Impl::arm_timer(Clock::time_point deadline)
     itimerspec spec{};
     if (deadline != Clock::time_point::max()) {
         // steady_clock is CLOCK_MONOTONIC on Linux.
-        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+        const auto ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch())
+                .count();
         spec.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
         spec.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000);
         if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
@@ -386,14 +407,15 @@ void Controller::Impl::sleep()
     for (const auto& q : queues_)
         if (q->fd < 0 && q->table.untimed() > 0) timeout_ms = idle_poll_ms;
     std::array<epoll_event, 8> events{};
-    const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
+    const int n =
+        ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
     mailbox_.finish_sleep();
     for (int i = 0; i < n; ++i) {
         const int fd = events[static_cast<std::size_t>(i)].data.fd;
         if (fd == timer_fd_) {
             std::uint64_t expirations;
             [[maybe_unused]] auto r = ::read(timer_fd_, &expirations, sizeof expirations);
-            armed_deadline_ = Clock::time_point::max();  // a timerfd fires once
+            armed_deadline_ = Clock::time_point::max(); // a timerfd fires once
         } else if (fd == transport_event_fd_) {
             transport_->handle_event();
         }

@@ -1,6 +1,4 @@
 // ctrlr::Controller against the scriptable fake transport.
-#include "nvmecuse/ctrlr/controller.hpp"
-
 #include <gtest/gtest.h>
 #include <pthread.h>
 
@@ -12,20 +10,21 @@
 #include <thread>
 #include <vector>
 
+#include "nvmecuse/ctrlr/controller.hpp"
+
 #include "fake_transport.hpp"
 
 namespace nvmecuse::ctrlr {
 namespace {
 
 using namespace std::chrono_literals;
+using nvme::AdminOpcode;
 using testing::FakeState;
 using testing::FakeTransport;
-using nvme::AdminOpcode;
 
 constexpr auto bounded = 2s;
 
-template <class Pred>
-bool wait_for(Pred pred, std::chrono::milliseconds limit = bounded)
+template <class Pred> bool wait_for(Pred pred, std::chrono::milliseconds limit = bounded)
 {
     const auto end = std::chrono::steady_clock::now() + limit;
     while (!pred()) {
@@ -87,8 +86,7 @@ struct Fixture : ::testing::Test {
     }
 };
 
-template <class T>
-bool ready(std::future<T>& f, std::chrono::milliseconds limit = bounded)
+template <class T> bool ready(std::future<T>& f, std::chrono::milliseconds limit = bounded)
 {
     return f.wait_for(limit) == std::future_status::ready;
 }
@@ -118,10 +116,10 @@ struct EventLog {
 TEST_F(Fixture, StartIssuesTheInitSequence)
 {
     fake->namespaces = {{1, 1000}, {3, 2000}};
-    fake->granted_io_queues = 3;  // more than asked: the core takes min(asked, granted)
+    fake->granted_io_queues = 3; // more than asked: the core takes min(asked, granted)
     start();
 
-    std::vector<std::pair<std::uint8_t, std::uint32_t>> seen;  // opcode, cdw10
+    std::vector<std::pair<std::uint8_t, std::uint32_t>> seen; // opcode, cdw10
     {
         auto l = fake->lock();
         for (const auto& c : fake->submitted) {
@@ -135,13 +133,13 @@ TEST_F(Fixture, StartIssuesTheInitSequence)
     const auto sf = static_cast<std::uint8_t>(AdminOpcode::set_features);
     const auto aer = static_cast<std::uint8_t>(AdminOpcode::async_event_request);
     const std::vector<std::pair<std::uint8_t, std::uint32_t>> expected{
-        {id, 1},     // Identify Controller
-        {sf, 7},     // Number of Queues
-        {id, 2},     // Active Namespace List
-        {id, 0},     // Identify Namespace 1
-        {id, 0},     // Identify Namespace 3
-        {sf, 0x0b},  // Asynchronous Event Configuration
-        {aer, 0}, {aer, 0}, {aer, 0}, {aer, 0},  // min(4, AERL+1 = 4)
+        {id, 1},                                  // Identify Controller
+        {sf, 7},                                  // Number of Queues
+        {id, 2},                                  // Active Namespace List
+        {id, 0},                                  // Identify Namespace 1
+        {id, 0},                                  // Identify Namespace 3
+        {sf, 0x0b},                               // Asynchronous Event Configuration
+        {aer, 0},   {aer, 0}, {aer, 0}, {aer, 0}, // min(4, AERL+1 = 4)
     };
     EXPECT_EQ(seen, expected);
     const auto nq = fake->admin_commands(AdminOpcode::set_features)[0];
@@ -202,7 +200,7 @@ TEST_F(Fixture, ErrorStatusIsReported)
     start();
     nvme::SubmissionQueueEntry s{};
     s.opc = static_cast<std::uint8_t>(AdminOpcode::identify);
-    s.cdw10 = 0x55;  // a CNS the fake refuses
+    s.cdw10 = 0x55; // a CNS the fake refuses
     auto r = ctrl->execute(QueueKind::admin, Command::from_opcode(s, DataBuffer::zeroed(4096)));
     EXPECT_TRUE(r.completed());
     EXPECT_FALSE(r.ok());
@@ -227,15 +225,18 @@ TEST_F(Fixture, SubmitFromManyThreadsCallsEveryHandlerOnce)
                 });
             }
         });
-    for (auto& t : pool) t.join();
+    for (auto& t : pool)
+        t.join();
     ASSERT_TRUE(wait_for([&] { return total.load() == threads * per_thread; })) << total.load();
-    std::this_thread::sleep_for(5ms);  // nothing completes twice
+    std::this_thread::sleep_for(5ms); // nothing completes twice
     EXPECT_EQ(failures.load(), 0);
-    for (auto& c : calls) ASSERT_EQ(c.load(), 1);
+    for (auto& c : calls)
+        ASSERT_EQ(c.load(), 1);
     // Both I/O queues were used.
     auto l = fake->lock();
     std::set<std::uint16_t> qids;
-    for (const auto& c : fake->submitted) qids.insert(c.qid);
+    for (const auto& c : fake->submitted)
+        qids.insert(c.qid);
     EXPECT_TRUE(qids.contains(1) && qids.contains(2));
 }
 
@@ -243,14 +244,15 @@ TEST_F(Fixture, BidirectionalCommandIsRefused)
 {
     start();
     nvme::SubmissionQueueEntry s{};
-    s.opc = 0x03;  // bits 1:0 = 11b
+    s.opc = 0x03; // bits 1:0 = 11b
     auto c = Command::from_opcode(s, DataBuffer(512));
     ASSERT_EQ(c.direction, nvme::DataTransfer::bidirectional);
     auto r = ctrl->execute(QueueKind::io, std::move(c));
     EXPECT_EQ(r.error, std::errc::invalid_argument);
     EXPECT_EQ(r.data.size(), 512u) << "buffers are handed back";
     auto l = fake->lock();
-    for (const auto& sub : fake->submitted) EXPECT_NE(sub.sqe.opc, 0x03);
+    for (const auto& sub : fake->submitted)
+        EXPECT_NE(sub.sqe.opc, 0x03);
 }
 
 TEST_F(Fixture, ExecuteOnOwnerThreadIsRefused)
@@ -258,9 +260,8 @@ TEST_F(Fixture, ExecuteOnOwnerThreadIsRefused)
     start();
     std::promise<std::error_code> p;
     auto f = p.get_future();
-    ctrl->submit(QueueKind::io, read_4k(), [&](Result&&) {
-        p.set_value(ctrl->execute(QueueKind::io, read_4k()).error);
-    });
+    ctrl->submit(QueueKind::io, read_4k(),
+                 [&](Result&&) { p.set_value(ctrl->execute(QueueKind::io, read_4k()).error); });
     ASSERT_TRUE(ready(f));
     EXPECT_EQ(f.get(), std::errc::resource_deadlock_would_occur);
 }
@@ -279,7 +280,8 @@ TEST_F(Fixture, TimeoutCompletesWithTimedOutAbortsAndSwallowsLateCompletion)
     ASSERT_TRUE(ready(f));
     auto r = f.get();
     EXPECT_EQ(r.error, std::errc::timed_out);
-    EXPECT_TRUE(r.data.empty()) << "the transport may still write the buffers: they stay with the core";
+    EXPECT_TRUE(r.data.empty())
+        << "the transport may still write the buffers: they stay with the core";
 
     ASSERT_TRUE(wait_for([&] { return !fake->admin_commands(AdminOpcode::abort).empty(); }));
     const auto abort = fake->admin_commands(AdminOpcode::abort).front();
@@ -288,7 +290,10 @@ TEST_F(Fixture, TimeoutCompletesWithTimedOutAbortsAndSwallowsLateCompletion)
 
     // The late completion is swallowed; the cid becomes usable again.
     EXPECT_EQ(fake->release(1), 1u);
-    { auto l = fake->lock(); fake->io_mode = FakeState::IoMode::complete; }
+    {
+        auto l = fake->lock();
+        fake->io_mode = FakeState::IoMode::complete;
+    }
     for (int i = 0; i < 100; ++i) {
         auto again = ctrl->execute(QueueKind::io, read_4k());
         ASSERT_TRUE(again.ok());
@@ -310,7 +315,10 @@ TEST_F(Fixture, AbortThatDoesNotHelpResetsAfterSecondTimeout)
     }));
     // Re-initialised: AERs outstanding again, I/O works.
     ASSERT_TRUE(wait_for([&] { return fake->outstanding_aers() == 4; }));
-    { auto l = fake->lock(); fake->io_mode = FakeState::IoMode::complete; }
+    {
+        auto l = fake->lock();
+        fake->io_mode = FakeState::IoMode::complete;
+    }
     EXPECT_TRUE(ctrl->execute(QueueKind::io, read_4k()).ok());
 }
 
@@ -322,10 +330,13 @@ TEST_F(Fixture, FailedAbortResets)
     auto f = submit(QueueKind::io, read_4k(30ms));
     ASSERT_TRUE(ready(f));
     EXPECT_EQ(f.get().error, std::errc::timed_out);
-    ASSERT_TRUE(wait_for([&] {
-        auto l = fake->lock();
-        return fake->resets == 1;
-    }, 500ms)) << "well before the second timeout period would have reset anyway";
+    ASSERT_TRUE(wait_for(
+        [&] {
+            auto l = fake->lock();
+            return fake->resets == 1;
+        },
+        500ms))
+        << "well before the second timeout period would have reset anyway";
 }
 
 TEST_F(Fixture, AbortedCommandCompletionIsSwallowed)
@@ -337,7 +348,7 @@ TEST_F(Fixture, AbortedCommandCompletionIsSwallowed)
     ASSERT_TRUE(ready(f));
     EXPECT_EQ(f.get().error, std::errc::timed_out);
     ASSERT_TRUE(wait_for([&] { return !fake->admin_commands(AdminOpcode::abort).empty(); }));
-    std::this_thread::sleep_for(80ms);  // past the second timeout period
+    std::this_thread::sleep_for(80ms); // past the second timeout period
     auto l = fake->lock();
     EXPECT_EQ(fake->resets, 0) << "the aborted command completed: no reset";
 }
@@ -347,7 +358,8 @@ TEST_F(Fixture, ResetCancelsOutstandingAndReinitialises)
     fake->io_mode = FakeState::IoMode::hold;
     start();
     std::vector<std::future<Result>> pending;
-    for (int i = 0; i < 5; ++i) pending.push_back(submit(QueueKind::io, read_4k()));
+    for (int i = 0; i < 5; ++i)
+        pending.push_back(submit(QueueKind::io, read_4k()));
     ASSERT_TRUE(wait_for([&] { return fake->held_count(1) + fake->held_count(2) == 5; }));
 
     std::promise<std::error_code> done;
@@ -377,16 +389,23 @@ TEST_F(Fixture, ResetCancelsOutstandingAndReinitialises)
 TEST_F(Fixture, FailedReenableLeavesControllerFailedUntilNextReset)
 {
     start();
-    { auto l = fake->lock(); fake->enable_fails = true; }
+    {
+        auto l = fake->lock();
+        fake->enable_fails = true;
+    }
     std::promise<std::error_code> done;
     auto f = done.get_future();
     ctrl->reset([&](std::error_code ec) { done.set_value(ec); });
     ASSERT_TRUE(ready(f));
     EXPECT_EQ(f.get(), std::errc::io_error);
     EXPECT_EQ(ctrl->execute(QueueKind::io, read_4k()).error, std::errc::not_connected);
-    EXPECT_EQ(ctrl->execute(QueueKind::admin, admin_identify_ctrl()).error, std::errc::not_connected);
+    EXPECT_EQ(ctrl->execute(QueueKind::admin, admin_identify_ctrl()).error,
+              std::errc::not_connected);
 
-    { auto l = fake->lock(); fake->enable_fails = false; }
+    {
+        auto l = fake->lock();
+        fake->enable_fails = false;
+    }
     std::promise<std::error_code> again;
     auto g = again.get_future();
     ctrl->reset([&](std::error_code ec) { again.set_value(ec); });
@@ -413,7 +432,7 @@ TEST_F(Fixture, CommandsSubmittedDuringResetRunAfterIt)
     std::promise<std::error_code> done;
     auto done_f = done.get_future();
     ctrl->reset([&](std::error_code ec) { done.set_value(ec); });
-    auto f = submit(QueueKind::io, read_4k());  // posted after the reset request
+    auto f = submit(QueueKind::io, read_4k()); // posted after the reset request
     ASSERT_TRUE(ready(done_f));
     EXPECT_FALSE(done_f.get());
     ASSERT_TRUE(ready(f));
@@ -427,7 +446,7 @@ TEST_F(Fixture, NamespaceAttributeEventRescans)
     ctrl->add_namespace_listener([&](const NamespaceEvent& e) { log.add(e); });
     {
         auto l = fake->lock();
-        fake->namespaces = {{2, 4000}};  // 1 detached, 2 attached
+        fake->namespaces = {{2, 4000}}; // 1 detached, 2 attached
         fake->changed_list = {1, 2};
     }
     ASSERT_TRUE(fake->fire_aer(nvme::aer_result::make(nvme::AsyncEventType::notice, 0, 0x04)));
@@ -450,8 +469,10 @@ TEST_F(Fixture, NamespaceAttributeEventRescans)
 TEST_F(Fixture, OtherEventsReadTheirLogPage)
 {
     start();
-    ASSERT_TRUE(fake->fire_aer(nvme::aer_result::make(nvme::AsyncEventType::smart_health, 1, 0x02)));
-    ASSERT_TRUE(wait_for([&] { return fake->admin_commands(AdminOpcode::get_log_page).size() == 1; }));
+    ASSERT_TRUE(
+        fake->fire_aer(nvme::aer_result::make(nvme::AsyncEventType::smart_health, 1, 0x02)));
+    ASSERT_TRUE(
+        wait_for([&] { return fake->admin_commands(AdminOpcode::get_log_page).size() == 1; }));
     const auto lp = fake->admin_commands(AdminOpcode::get_log_page)[0];
     EXPECT_EQ(nvme::cmd::get_log_page::Lid::get(lp), 0x02u);
     EXPECT_EQ(nvme::cmd::get_log_page::Rae::get(lp), 0u);
@@ -472,7 +493,10 @@ TEST_F(Fixture, NamespaceManagementPassthroughTriggersRescanAfterHandler)
     start();
     EventLog log;
     ctrl->add_namespace_listener([&](const NamespaceEvent& e) { log.add(e); });
-    { auto l = fake->lock(); fake->namespaces[3] = 8; }
+    {
+        auto l = fake->lock();
+        fake->namespaces[3] = 8;
+    }
     nvme::SubmissionQueueEntry s{};
     s.opc = static_cast<std::uint8_t>(AdminOpcode::namespace_management);
     std::promise<bool> saw_new_ns_in_handler;
@@ -492,7 +516,10 @@ TEST_F(Fixture, FailedNamespaceManagementDoesNotRescan)
     fake->admin_status[static_cast<std::uint8_t>(AdminOpcode::namespace_management)] =
         nvme::Status(nvme::CommandSpecificStatus::namespace_insufficient_capacity);
     start();
-    { auto l = fake->lock(); fake->namespaces[3] = 8; }
+    {
+        auto l = fake->lock();
+        fake->namespaces[3] = 8;
+    }
     nvme::SubmissionQueueEntry s{};
     s.opc = static_cast<std::uint8_t>(AdminOpcode::namespace_management);
     auto r = ctrl->execute(QueueKind::admin, Command::from_opcode(s));
@@ -518,7 +545,10 @@ TEST_F(Fixture, RescanPublishesChangesAndListenersCanBeRemoved)
     EXPECT_EQ(ctrl->info()->generation, 1u) << "no change, no new generation";
 
     ctrl->remove_namespace_listener(id1);
-    { auto l = fake->lock(); fake->namespaces[1] = 5000; }  // resized
+    {
+        auto l = fake->lock();
+        fake->namespaces[1] = 5000;
+    } // resized
     std::promise<std::error_code> p2;
     auto f2 = p2.get_future();
     ctrl->rescan([&](std::error_code ec) { p2.set_value(ec); });
@@ -535,7 +565,8 @@ TEST_F(Fixture, DestructorCancelsCommandsInFlight)
     fake->io_mode = FakeState::IoMode::hold;
     start();
     std::vector<std::future<Result>> pending;
-    for (int i = 0; i < 10; ++i) pending.push_back(submit(QueueKind::io, read_4k()));
+    for (int i = 0; i < 10; ++i)
+        pending.push_back(submit(QueueKind::io, read_4k()));
     ASSERT_TRUE(wait_for([&] { return fake->held_count(1) + fake->held_count(2) == 10; }));
     ctrl.reset();
     for (auto& f : pending) {
@@ -562,7 +593,7 @@ TEST_F(Fixture, QueueFullOverflowCompletesEverything)
 
 TEST_F(Fixture, TransportQueueFullIsRetried)
 {
-    fake->io_queue_accepts = 1;  // reports depth 64 but takes one at a time
+    fake->io_queue_accepts = 1; // reports depth 64 but takes one at a time
     fake->io_mode = FakeState::IoMode::hold;
     start();
     std::atomic<int> ok{0};
@@ -603,7 +634,9 @@ TEST_F(Fixture, IdleOwnerThreadUsesNoCpu)
     const auto before = cpu_time(clock);
     std::this_thread::sleep_for(200ms);
     const auto used = cpu_time(clock) - before;
-    EXPECT_LT(used, 10ms) << "owner thread burned " << std::chrono::duration_cast<std::chrono::microseconds>(used).count() << " µs idle";
+    EXPECT_LT(used, 10ms) << "owner thread burned "
+                          << std::chrono::duration_cast<std::chrono::microseconds>(used).count()
+                          << " µs idle";
 }
 
 TEST_F(Fixture, OwnerSleepsOnCompletionFdWhileCommandsAreOutstanding)
@@ -611,7 +644,10 @@ TEST_F(Fixture, OwnerSleepsOnCompletionFdWhileCommandsAreOutstanding)
     fake->completion_fds = true;
     start();
     const clockid_t clock = owner_cpu_clock(*ctrl);
-    { auto l = fake->lock(); fake->io_mode = FakeState::IoMode::hold; }
+    {
+        auto l = fake->lock();
+        fake->io_mode = FakeState::IoMode::hold;
+    }
     auto f = submit(QueueKind::io, read_4k());
     ASSERT_TRUE(wait_for([&] { return fake->held_count(1) + fake->held_count(2) == 1; }));
     std::this_thread::sleep_for(10ms);

@@ -43,8 +43,8 @@ public:
 
     struct Queue {
         std::uint16_t qid = 0;
-        std::uint16_t depth = 0;      ///< what depth() reports
-        std::uint16_t accepts = 0;    ///< outstanding commands accepted before EAGAIN
+        std::uint16_t depth = 0;   ///< what depth() reports
+        std::uint16_t accepts = 0; ///< outstanding commands accepted before EAGAIN
         std::uint32_t outstanding = 0;
         std::deque<nvme::CompletionQueueEntry> completions;
         std::vector<HeldCommand> held;
@@ -57,22 +57,22 @@ public:
     };
 
     // ---- configuration (set before start, or under lock()) ----------------
-    std::uint16_t io_queue_depth = 64;   ///< depth of I/O queues the fake creates
-    std::uint16_t io_queue_accepts = 0;  ///< 0 = same as depth
+    std::uint16_t io_queue_depth = 64;  ///< depth of I/O queues the fake creates
+    std::uint16_t io_queue_accepts = 0; ///< 0 = same as depth
     std::uint16_t max_io_queues = 4;
     std::uint16_t granted_io_queues = 2;
     std::uint8_t aerl = 3;
     std::uint8_t acl = 3;
     std::uint32_t oaes = nvme::oaes::namespace_attribute | nvme::oaes::firmware_activation;
-    bool completion_fds = false;  ///< queues expose an eventfd
+    bool completion_fds = false; ///< queues expose an eventfd
     IoMode io_mode = IoMode::complete;
     bool enable_fails = false;
     /// Status the Abort command completes with; dw0 bit 0 = 1 "not aborted".
     nvme::Status abort_status{};
-    bool abort_completes_command = false;  ///< also complete the target with Abort Requested
-    std::map<std::uint32_t, std::uint64_t> namespaces{{1, 1000}};  ///< nsid -> nsze (512 B blocks)
+    bool abort_completes_command = false; ///< also complete the target with Abort Requested
+    std::map<std::uint32_t, std::uint64_t> namespaces{{1, 1000}}; ///< nsid -> nsze (512 B blocks)
     std::vector<std::uint32_t> changed_list;
-    std::map<std::uint8_t, nvme::Status> admin_status;  ///< status for other admin opcodes
+    std::map<std::uint8_t, nvme::Status> admin_status; ///< status for other admin opcodes
 
     // ---- observations -----------------------------------------------------
     std::vector<SubmittedCommand> submitted;
@@ -96,7 +96,8 @@ public:
         return q ? q->held.size() : 0;
     }
     /// Completes held commands on `qid` (all, or the first `n`).
-    std::size_t release(std::uint16_t qid, std::size_t n = SIZE_MAX, nvme::Status st = {}, std::uint32_t dw0 = 0)
+    std::size_t release(std::uint16_t qid, std::size_t n = SIZE_MAX, nvme::Status st = {},
+                        std::uint32_t dw0 = 0)
     {
         auto l = lock();
         auto q = find(qid);
@@ -104,7 +105,8 @@ public:
         std::size_t done = 0;
         for (auto it = q->held.begin(); it != q->held.end() && done < n;) {
             // AERs are completed with fire_aer() only.
-            if (qid == 0 && it->sqe.opc == static_cast<std::uint8_t>(nvme::AdminOpcode::async_event_request)) {
+            if (qid == 0 &&
+                it->sqe.opc == static_cast<std::uint8_t>(nvme::AdminOpcode::async_event_request)) {
                 ++it;
                 continue;
             }
@@ -119,9 +121,11 @@ public:
         auto l = lock();
         auto q = find(0);
         if (!q) return 0;
-        return static_cast<std::size_t>(std::count_if(q->held.begin(), q->held.end(), [](const HeldCommand& h) {
-            return h.sqe.opc == static_cast<std::uint8_t>(nvme::AdminOpcode::async_event_request);
-        }));
+        return static_cast<std::size_t>(
+            std::count_if(q->held.begin(), q->held.end(), [](const HeldCommand& h) {
+                return h.sqe.opc ==
+                       static_cast<std::uint8_t>(nvme::AdminOpcode::async_event_request);
+            }));
     }
     /// Completes one outstanding AER with `dw0`; false when none is outstanding.
     bool fire_aer(std::uint32_t dw0, nvme::Status st = {})
@@ -130,7 +134,8 @@ public:
         auto q = find(0);
         if (!q) return false;
         for (auto it = q->held.begin(); it != q->held.end(); ++it) {
-            if (it->sqe.opc != static_cast<std::uint8_t>(nvme::AdminOpcode::async_event_request)) continue;
+            if (it->sqe.opc != static_cast<std::uint8_t>(nvme::AdminOpcode::async_event_request))
+                continue;
             const auto cid = it->cid;
             q->held.erase(it);
             push_completion(*q, cid, st, dw0);
@@ -152,7 +157,8 @@ public:
     }
     void kill_queues()
     {
-        for (auto& [qid, q] : queues_) q->alive = false;
+        for (auto& [qid, q] : queues_)
+            q->alive = false;
         queues_.clear();
     }
 
@@ -250,7 +256,8 @@ private:
             break;
         }
         case AdminOpcode::set_features:
-            if (nvme::cmd::features::Fid::get(s) == static_cast<std::uint32_t>(nvme::FeatureId::number_of_queues)) {
+            if (nvme::cmd::features::Fid::get(s) ==
+                static_cast<std::uint32_t>(nvme::FeatureId::number_of_queues)) {
                 const std::uint32_t g = granted_io_queues - 1u;
                 dw0 = g | (g << 16);
             }
@@ -260,14 +267,17 @@ private:
             if (nvme::cmd::get_log_page::Lid::get(s) ==
                 static_cast<std::uint32_t>(nvme::LogPageId::changed_namespace_list)) {
                 auto* list = reinterpret_cast<std::uint32_t*>(r.data.data());
-                for (std::size_t i = 0; i < changed_list.size() && i < 1024; ++i) list[i] = changed_list[i];
+                for (std::size_t i = 0; i < changed_list.size() && i < 1024; ++i)
+                    list[i] = changed_list[i];
             }
             break;
         }
-        case AdminOpcode::async_event_request: q.held.push_back({s.cid, s, r.data}); return;
+        case AdminOpcode::async_event_request:
+            q.held.push_back({s.cid, s, r.data});
+            return;
         case AdminOpcode::abort: {
             st = abort_status;
-            dw0 = 1;  // not aborted
+            dw0 = 1; // not aborted
             if (abort_completes_command) {
                 auto target = find(static_cast<std::uint16_t>(nvme::cmd::abort::Sqid::get(s)));
                 const auto cid = nvme::cmd::abort::Cid::get(s);
@@ -275,7 +285,8 @@ private:
                     for (auto it = target->held.begin(); it != target->held.end(); ++it) {
                         if (it->cid != cid) continue;
                         target->held.erase(it);
-                        push_completion(*target, static_cast<std::uint16_t>(cid), nvme::GenericStatus::aborted_by_request, 0);
+                        push_completion(*target, static_cast<std::uint16_t>(cid),
+                                        nvme::GenericStatus::aborted_by_request, 0);
                         dw0 = 0;
                         break;
                     }
@@ -300,8 +311,14 @@ public:
         : state_(std::move(state)), q_(std::move(q))
     {
     }
-    std::expected<void, std::error_code> submit(const transport::Request& r) override { return state_->submit(*q_, r); }
-    std::size_t reap(std::span<nvme::CompletionQueueEntry> out) override { return state_->reap(*q_, out); }
+    std::expected<void, std::error_code> submit(const transport::Request& r) override
+    {
+        return state_->submit(*q_, r);
+    }
+    std::size_t reap(std::span<nvme::CompletionQueueEntry> out) override
+    {
+        return state_->reap(*q_, out);
+    }
     std::uint16_t depth() const override { return q_->depth; }
     int completion_fd() const override { return q_->efd; }
 
@@ -315,7 +332,7 @@ public:
     explicit FakeTransport(std::shared_ptr<FakeState> state) : state_(std::move(state))
     {
         info_.name = "fake";
-        info_.cap = 1023;  // MQES: 1024 entries
+        info_.cap = 1023; // MQES: 1024 entries
         info_.max_io_queues = state_->max_io_queues;
     }
     const transport::TransportInfo& info() const override { return info_; }
@@ -325,15 +342,16 @@ public:
         {
             auto l = state_->lock();
             ++state_->enables;
-            if (state_->enable_fails) return std::unexpected(std::make_error_code(std::errc::io_error));
+            if (state_->enable_fails)
+                return std::unexpected(std::make_error_code(std::errc::io_error));
             q = state_->make_queue(0, 32);
         }
         admin_ = std::make_unique<FakeQueuePair>(state_, std::move(q));
         return {};
     }
     transport::QueuePair& admin_queue() override { return *admin_; }
-    std::expected<std::unique_ptr<transport::QueuePair>, std::error_code> create_io_queue(std::uint16_t qid,
-                                                                                          std::uint16_t depth) override
+    std::expected<std::unique_ptr<transport::QueuePair>, std::error_code>
+    create_io_queue(std::uint16_t qid, std::uint16_t depth) override
     {
         auto l = state_->lock();
         ++state_->created_io_queues;

@@ -1,7 +1,5 @@
 // Mailbox: FIFO order, multi-producer delivery, wake elision without lost
 // wake-ups.
-#include "nvmecuse/ctrlr/mailbox.hpp"
-
 #include <gtest/gtest.h>
 #include <poll.h>
 
@@ -11,6 +9,8 @@
 #include <random>
 #include <thread>
 #include <vector>
+
+#include "nvmecuse/ctrlr/mailbox.hpp"
 
 namespace nvmecuse::ctrlr {
 namespace {
@@ -45,7 +45,8 @@ TEST(Mailbox, StartsEmpty)
 TEST(Mailbox, SingleProducerFifo)
 {
     Mailbox mb;
-    for (std::uint32_t i = 0; i < 100; ++i) mb.post(std::make_unique<TestNode>(0, i));
+    for (std::uint32_t i = 0; i < 100; ++i)
+        mb.post(std::make_unique<TestNode>(0, i));
     EXPECT_FALSE(mb.empty());
     for (std::uint32_t i = 0; i < 100; ++i) {
         auto n = pop_test(mb);
@@ -66,7 +67,8 @@ TEST(Mailbox, InterleavedPostAndPop)
     Mailbox mb;
     std::uint32_t next_post = 0, next_pop = 0;
     for (int round = 0; round < 50; ++round) {
-        for (int i = 0; i < round % 4; ++i) mb.post(std::make_unique<TestNode>(0, next_post++));
+        for (int i = 0; i < round % 4; ++i)
+            mb.post(std::make_unique<TestNode>(0, next_post++));
         for (int i = 0; i < (round + 1) % 3; ++i) {
             auto n = pop_test(mb);
             if (next_pop == next_post) {
@@ -77,7 +79,8 @@ TEST(Mailbox, InterleavedPostAndPop)
             }
         }
     }
-    while (auto n = pop_test(mb)) EXPECT_EQ(n->seq, next_pop++);
+    while (auto n = pop_test(mb))
+        EXPECT_EQ(n->seq, next_pop++);
     EXPECT_EQ(next_pop, next_post);
 }
 
@@ -85,7 +88,8 @@ TEST(Mailbox, DestructorFreesQueuedNodes)
 {
     // ASan reports a leak if the destructor does not delete them.
     Mailbox mb;
-    for (std::uint32_t i = 0; i < 10; ++i) mb.post(std::make_unique<TestNode>(0, i));
+    for (std::uint32_t i = 0; i < 10; ++i)
+        mb.post(std::make_unique<TestNode>(0, i));
 }
 
 TEST(Mailbox, PrepareSleepRefusesWhenWorkIsQueued)
@@ -124,7 +128,8 @@ TEST(Mailbox, ManyProducersEveryNodeOnceInProducerOrder)
     std::vector<std::thread> threads;
     for (int p = 0; p < producers; ++p)
         threads.emplace_back([&mb, p] {
-            for (std::uint32_t i = 0; i < per_producer; ++i) mb.post(std::make_unique<TestNode>(p, i));
+            for (std::uint32_t i = 0; i < per_producer; ++i)
+                mb.post(std::make_unique<TestNode>(p, i));
         });
 
     std::vector<std::uint32_t> next(producers, 0);
@@ -143,10 +148,12 @@ TEST(Mailbox, ManyProducersEveryNodeOnceInProducerOrder)
         ++next[n->producer];
         ++received;
     }
-    for (auto& t : threads) t.join();
+    for (auto& t : threads)
+        t.join();
     EXPECT_EQ(mb.pop(), nullptr);
     EXPECT_TRUE(mb.empty());
-    for (int p = 0; p < producers; ++p) EXPECT_EQ(next[p], per_producer);
+    for (int p = 0; p < producers; ++p)
+        EXPECT_EQ(next[p], per_producer);
 }
 
 // The consumer behaves like the owner thread: drain, announce sleep, poll the
@@ -163,7 +170,8 @@ TEST(Mailbox, SleepingConsumerIsAlwaysWoken)
         threads.emplace_back([&, p] {
             std::mt19937 rng(static_cast<unsigned>(p) * 7919u + 1u);
             std::uniform_int_distribution<int> gap(0, 40);
-            while (!start.load()) std::this_thread::yield();
+            while (!start.load())
+                std::this_thread::yield();
             for (std::uint32_t i = 0; i < per_producer; ++i) {
                 const int g = gap(rng);
                 if (g > 30) {
@@ -179,7 +187,8 @@ TEST(Mailbox, SleepingConsumerIsAlwaysWoken)
     std::uint64_t received = 0, sleeps = 0;
     bool hung = false;
     while (received < std::uint64_t{producers} * per_producer) {
-        while (auto n = mb.pop()) ++received;
+        while (auto n = mb.pop())
+            ++received;
         if (received == std::uint64_t{producers} * per_producer) break;
         if (!mb.prepare_sleep()) continue;
         ++sleeps;
@@ -188,11 +197,12 @@ TEST(Mailbox, SleepingConsumerIsAlwaysWoken)
             hung = !mb.empty();
             mb.finish_sleep();
             if (hung) break;
-            continue;  // producers descheduled for 2 s; not a lost wake-up
+            continue; // producers descheduled for 2 s; not a lost wake-up
         }
         mb.finish_sleep();
     }
-    for (auto& t : threads) t.join();
+    for (auto& t : threads)
+        t.join();
     ASSERT_FALSE(hung) << "lost wake-up after " << received << " nodes";
     EXPECT_EQ(received, std::uint64_t{producers} * per_producer);
     EXPECT_GT(sleeps, 0u) << "the test never exercised sleeping";
