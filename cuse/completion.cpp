@@ -36,9 +36,8 @@ IoctlOutcome map_completion(const ctrlr::Result& r, ResultWidth width) noexcept
     if (r.error) {
         if (r.error == std::errc::not_connected) {
             out.value = host_path_error.to_field();
-            out.write_result = width != ResultWidth::none;
-            out.copy_data = true;
-            return out;
+            out.write_result = width != ResultWidth::none; // result stays 0
+            return out; // nothing was transferred: leave the caller's buffers alone
         }
         out.value = -EIO;
         for (const auto& row : error_rows)

@@ -38,7 +38,7 @@ struct IoctlOutcome {
 /// - not_connected -> NVMe status Host Pathing Error (0x370): ioctl
 ///   commands are failfast, so nvme_fail_nonready_command ->
 ///   nvme_host_path_error completes them with NVME_SC_HOST_PATH_ERROR on a
-///   controller that is not live; result written (0);
+///   controller that is not live; result written (0), no data copied;
 /// - invalid_argument -> -EINVAL; not_enough_memory -> -ENOMEM; any other
 ///   error -> -EIO (blk_status_to_errno(BLK_STS_IOERR));
 /// - completed -> status.to_field(); result = DW0 (bits32) or DW0 | DW1 << 32
