@@ -67,24 +67,47 @@ void BM_Memcpy4K(benchmark::State& state)
 }
 BENCHMARK(BM_Memcpy4K);
 
-/// Keeps `depth` commands in flight: the benchmark thread submits, the owner
-/// thread completes and counts; the submitter waits only when the window is full.
+/// Completion counter the owner thread bumps; it wakes the submitter only
+/// when the count reaches the mark the submitter waits for, so one wake-up
+/// covers a batch of completions (like fio's iodepth_batch_complete).
+struct CompletionCounter {
+    std::atomic<std::uint64_t> completed{0};
+    std::atomic<std::uint64_t> wake_at{0};
+    std::atomic<std::uint64_t> failed{0};
+
+    void on_completion(const ctrlr::Result& r)
+    {
+        if (!r.ok()) failed.fetch_add(1, std::memory_order_relaxed);
+        const auto now = completed.fetch_add(1, std::memory_order_acq_rel) + 1;
+        if (now == wake_at.load(std::memory_order_acquire)) completed.notify_one();
+    }
+    /// Submitter: blocks until at least `target` commands have completed.
+    void wait_for(std::uint64_t target)
+    {
+        wake_at.store(target, std::memory_order_release);
+        for (auto done = completed.load(std::memory_order_acquire); done < target;
+             done = completed.load(std::memory_order_acquire))
+            completed.wait(done, std::memory_order_acquire);
+    }
+};
+
+/// Keeps up to `depth` commands in flight, posted from the benchmark thread
+/// through the mailbox; when the window is full it waits until only a
+/// quarter of it is still in flight (depth 1: for the one command), so the
+/// owner thread still has work while the submitter wakes up.
 void run_io(benchmark::State& state, nvme::NvmOpcode opcode)
 {
     const auto depth = static_cast<std::uint64_t>(state.range(0));
+    const std::uint64_t refill = depth > 1 ? depth - depth / 4 : 1;
     auto ctrl = start_controller();
     const std::uint64_t lbas = working_set / block;
-    std::atomic<std::uint64_t> completed{0};
-    std::atomic<std::uint64_t> failed{0};
+    CompletionCounter counter;
     std::uint64_t issued = 0;
     std::uint64_t lba = 0;
 
     for (auto _ : state) {
-        std::uint64_t done = completed.load(std::memory_order_acquire);
-        while (issued - done >= depth) {
-            completed.wait(done, std::memory_order_acquire);
-            done = completed.load(std::memory_order_acquire);
-        }
+        if (issued - counter.completed.load(std::memory_order_acquire) >= depth)
+            counter.wait_for(issued - depth + refill);
         nvme::SubmissionQueueEntry sqe{};
         sqe.opc = static_cast<std::uint8_t>(opcode);
         sqe.nsid = 1;
@@ -93,19 +116,11 @@ void run_io(benchmark::State& state, nvme::NvmOpcode opcode)
         lba = (lba + 1) % lbas;
         ctrl->submit(ctrlr::QueueKind::io,
                      ctrlr::Command::from_opcode(sqe, ctrlr::DataBuffer(block)),
-                     [&completed, &failed](ctrlr::Result&& r) {
-                         if (!r.ok()) failed.fetch_add(1, std::memory_order_relaxed);
-                         completed.fetch_add(1, std::memory_order_release);
-                         completed.notify_one();
-                     });
+                     [&counter](ctrlr::Result&& r) { counter.on_completion(r); });
         ++issued;
     }
-    std::uint64_t done = completed.load(std::memory_order_acquire);
-    while (done != issued) {
-        completed.wait(done, std::memory_order_acquire);
-        done = completed.load(std::memory_order_acquire);
-    }
-    if (failed.load() != 0) state.SkipWithError("commands failed");
+    counter.wait_for(issued);
+    if (counter.failed.load() != 0) state.SkipWithError("commands failed");
     state.SetItemsProcessed(state.iterations());
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * block));
 }

@@ -61,7 +61,7 @@ public:
         std::uint16_t io_queue_depth = 256;
         std::uint32_t max_outstanding_aers = 4;            ///< capped by Identify AERL+1
         /// How long the owner thread polls for new work before sleeping.
-        std::chrono::microseconds spin_before_sleep{20};
+        std::chrono::microseconds spin_before_sleep{50};
     };
 
     /// Takes ownership of `transport`, starts the owner thread, and brings
