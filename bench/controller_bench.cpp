@@ -105,9 +105,15 @@ void run_io(benchmark::State& state, nvme::NvmOpcode opcode)
     std::uint64_t issued = 0;
     std::uint64_t lba = 0;
 
+    std::uint64_t known_done = 0;  // reload the shared counter only when the window looks full
     for (auto _ : state) {
-        if (issued - counter.completed.load(std::memory_order_acquire) >= depth)
-            counter.wait_for(issued - depth + refill);
+        if (issued - known_done >= depth) {
+            known_done = counter.completed.load(std::memory_order_acquire);
+            if (issued - known_done >= depth) {
+                counter.wait_for(issued - depth + refill);
+                known_done = counter.completed.load(std::memory_order_acquire);
+            }
+        }
         nvme::SubmissionQueueEntry sqe{};
         sqe.opc = static_cast<std::uint8_t>(opcode);
         sqe.nsid = 1;
