@@ -1,0 +1,277 @@
+#include "nvmecuse/cuse/device.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <type_traits>
+#include <variant>
+
+#include "nvmecuse/cuse/caller_memory.hpp"
+#include "nvmecuse/cuse/completion.hpp"
+#include "nvmecuse/cuse/fast_path.hpp"
+#include "nvmecuse/cuse/retry.hpp"
+#include "session.hpp"
+
+namespace nvmecuse::cuse {
+namespace {
+
+template <class... F> struct Overloaded : F... {
+    using F::operator()...;
+};
+template <class... F> Overloaded(F...) -> Overloaded<F...>;
+
+/// An error_code as the errno an ioctl returns.
+int errno_of(std::error_code ec)
+{
+    if (!ec) return 0;
+    if (ec.category() == std::generic_category() || ec.category() == std::system_category()) return ec.value();
+    return EIO;
+}
+
+/// MDTS is a power of two of the minimum memory page size (CAP.MPSMIN);
+/// nvmecuse's transports use 4 KiB (NVMe Base 2.0, 5.17.2.1, MDTS).
+std::uint64_t mdts_bytes(std::uint8_t mdts) noexcept
+{
+    if (mdts == 0 || mdts > 20) return 0;
+    return std::uint64_t{4096} << mdts;
+}
+
+void answer_error(Session& s, fuse_req_t req, int e)
+{
+    s.counters().ioctls_answered.fetch_add(1);
+    fuse_reply_err(req, e);
+}
+
+void answer_value(Session& s, fuse_req_t req, int value, std::span<const std::byte> out = {})
+{
+    s.counters().ioctls_answered.fetch_add(1);
+    fuse_reply_ioctl(req, value, out.empty() ? nullptr : out.data(), out.size());
+}
+
+/// How the result of an executed command reaches the caller.
+enum class Delivery : std::uint8_t {
+    fast,  ///< process_vm_writev into the caller, then an empty reply
+    reply, ///< in the FUSE reply, into the out iovecs the retry named
+};
+
+/// Completion path (controller owner thread): map, deliver, answer.
+void finish(Session& s, fuse_req_t req, const PendingRequest& pending, const IoctlCommand& plan,
+            const ctrlr::Result& r, Delivery delivery, pid_t pid)
+{
+    // An interrupted caller's memory is never touched; the kernel discards
+    // the answer to a request it has given up on.
+    if (pending.interrupted.load()) return answer_error(s, req, EINTR);
+    const IoctlOutcome outcome = map_completion(r, plan.result);
+    if (outcome.is_errno()) return answer_error(s, req, -outcome.value);
+    const ReplyPlan reply = build_reply(plan, outcome, r.data.span(), r.metadata.span());
+    if (delivery == Delivery::fast) {
+        ProcessVmMemory memory(pid);
+        // The command ran: no falling back now (see fast_deliver()).
+        if (fast_deliver(reply, memory)) return answer_error(s, req, EFAULT);
+        s.counters().fast_path.fetch_add(1);
+        return answer_value(s, req, reply.value);
+    }
+    const std::vector<std::byte> out = reply.flatten();
+    answer_value(s, req, reply.value, out);
+}
+
+} // namespace
+
+std::expected<int, std::error_code> open_cuse_channel()
+{
+    const int fd = ::open("/dev/cuse", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return std::unexpected(std::error_code(errno, std::system_category()));
+    return fd;
+}
+
+class Device::Impl final : public SessionHandler {
+public:
+    Impl(ctrlr::Controller& controller, DeviceOptions options)
+        : controller_(controller), options_(std::move(options))
+    {
+        if (!options_.credentials) options_.credentials = read_caller_credentials;
+    }
+
+    void on_ioctl(fuse_req_t req, unsigned int cmd, std::uint64_t arg, std::uint32_t flags,
+                  std::span<const std::byte> in, std::size_t out_size) override
+    {
+        const pid_t pid = fuse_req_ctx(req)->pid;
+        const IoctlContext ctx = context(cmd, pid);
+        // The first request of an unrestricted ioctl carries no buffers;
+        // retries do, and stay on the retry protocol.
+        if (options_.fast_path && in.empty() && out_size == 0) {
+            ProcessVmMemory memory(pid);
+            FastStep step = fast_prepare(ctx, cmd, arg, flags, memory);
+            if (!std::holds_alternative<Fallback>(step)) return on_fast_step(req, pid, std::move(step));
+        }
+        const IoctlRequest request{cmd, arg, flags, in, out_size};
+        on_step(req, pid, advance(ctx, request));
+    }
+
+    void on_init_done() override
+    {
+        const NodePermissions& p = options_.permissions;
+        if (!p.apply) return;
+        const std::string path = "/dev/" + options_.devname;
+        if (::chmod(path.c_str(), p.mode) != 0 || ::chown(path.c_str(), p.uid, p.gid) != 0)
+            spdlog::warn("cuse: cannot set owner/mode of {}: {}", path, std::strerror(errno));
+    }
+
+    /// The node as the ioctl sees it, the limits from MDTS, and the
+    /// caller's privileges (read only when the ioctl needs them).
+    IoctlContext context(unsigned int cmd, pid_t pid) const
+    {
+        const auto info = controller_.info();
+        IoctlContext ctx;
+        ctx.node.kind = options_.kind;
+        if (options_.kind == NodeKind::namespace_node) {
+            if (auto it = info->namespaces.find(options_.nsid); it != info->namespaces.end())
+                ctx.node.ns = NamespaceShape::from(it->second);
+        } else {
+            ctx.node.active_namespaces = info->namespaces.size();
+            if (info->namespaces.size() == 1) ctx.node.ns = NamespaceShape::from(info->namespaces.begin()->second);
+        }
+        ctx.decode_limits = DecodeLimits::for_mdts(mdts_bytes(info->id.mdts));
+        if (auto route = classify(cmd, ctx.node); route && route->needs_sys_admin) {
+            const auto creds = options_.credentials(pid);
+            ctx.caller_has_sys_admin = creds && creds->has_sys_admin();
+        }
+        return ctx;
+    }
+
+    void on_fast_step(fuse_req_t req, pid_t pid, FastStep step)
+    {
+        Session& s = *session_;
+        std::visit(Overloaded{
+                       [&](FastExecute& e) { execute(req, pid, std::move(e.plan), std::move(e.command), Delivery::fast); },
+                       [&](Control& c) { control(req, c.op); },
+                       [&](Reply& r) {
+                           s.counters().fast_path.fetch_add(1);
+                           answer_value(s, req, r.value);
+                       },
+                       [&](Error& e) { answer_error(s, req, e.errno_value); },
+                       [&](Fallback&) { answer_error(s, req, EIO); }, // not reached: the caller falls back
+                   },
+                   step);
+    }
+
+    void on_step(fuse_req_t req, pid_t pid, Step step)
+    {
+        Session& s = *session_;
+        std::visit(Overloaded{
+                       [&](Retry& r) { retry(req, r); },
+                       [&](Execute& e) {
+                           ctrlr::Command command = command_for(e);
+                           execute(req, pid, std::move(e.command), std::move(command), Delivery::reply);
+                       },
+                       [&](Control& c) { control(req, c.op); },
+                       [&](Reply& r) { answer_value(s, req, r.value, r.out); },
+                       [&](Error& e) { answer_error(s, req, e.errno_value); },
+                   },
+                   step);
+    }
+
+    void retry(fuse_req_t req, const Retry& r)
+    {
+        auto to_iov = [](const std::vector<UserRange>& ranges) {
+            std::vector<iovec> v;
+            v.reserve(ranges.size());
+            for (const auto& u : ranges)
+                v.push_back({reinterpret_cast<void*>(static_cast<std::uintptr_t>(u.addr)), // NOLINT
+                             static_cast<std::size_t>(u.len)});
+            return v;
+        };
+        const auto in = to_iov(r.in);
+        const auto out = to_iov(r.out);
+        session_->counters().retries.fetch_add(1);
+        fuse_reply_ioctl_retry(req, in.data(), in.size(), out.data(), out.size());
+    }
+
+    /// Posts the command; the completion handler answers. Never blocks.
+    void execute(fuse_req_t req, pid_t pid, IoctlCommand plan, ctrlr::Command command, Delivery delivery)
+    {
+        auto pending = session_->track(req);
+        if (pending->interrupted.load()) {
+            if (session_->claim(req)) answer_error(*session_, req, EINTR);
+            return;
+        }
+        const ctrlr::QueueKind queue = plan.queue;
+        controller_.submit(queue, std::move(command),
+                           [session = session_, req, plan = std::move(plan), delivery, pid](ctrlr::Result&& r) {
+                               const auto claimed = session->claim(req);
+                               if (!claimed) return; // stop() answered it already
+                               finish(*session, req, *claimed, plan, r, delivery, pid);
+                           });
+    }
+
+    /// RESET / SUBSYS_RESET / RESCAN through the Controller (asynchronous).
+    void control(fuse_req_t req, IoctlOp op)
+    {
+        [[maybe_unused]] const auto pending = session_->track(req);
+        auto done = [session = session_, req](std::error_code ec) {
+            const auto claimed = session->claim(req);
+            if (!claimed) return;
+            if (ec) return answer_error(*session, req, errno_of(ec));
+            answer_value(*session, req, 0);
+        };
+        switch (op) {
+        case IoctlOp::reset:
+            return controller_.reset(std::move(done));
+        case IoctlOp::subsystem_reset:
+            return controller_.subsystem_reset(std::move(done));
+        case IoctlOp::rescan:
+            return controller_.rescan(std::move(done));
+        default:
+            done(std::make_error_code(std::errc::inappropriate_io_control_operation));
+        }
+    }
+
+    ctrlr::Controller& controller_;
+    DeviceOptions options_;
+    std::shared_ptr<Session> session_;
+};
+
+std::expected<std::unique_ptr<Device>, std::error_code> Device::start(ctrlr::Controller& controller,
+                                                                      DeviceOptions options, int channel)
+{
+    auto impl = std::make_unique<Impl>(controller, std::move(options));
+    auto session = Session::create({impl->options_.devname, impl->options_.reader_threads}, channel, *impl);
+    if (!session) return std::unexpected(session.error());
+    impl->session_ = std::move(*session);
+    impl->session_->run();
+    return std::unique_ptr<Device>(new Device(std::move(impl)));
+}
+
+Device::Device(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Device::~Device() { stop(); }
+
+void Device::stop()
+{
+    if (impl_ && impl_->session_) impl_->session_->stop(ENODEV);
+}
+
+const std::string& Device::devname() const noexcept { return impl_->options_.devname; }
+std::uint32_t Device::nsid() const noexcept { return impl_->options_.nsid; }
+
+DeviceStats Device::stats() const
+{
+    const SessionCounters& c = impl_->session_->counters();
+    DeviceStats s;
+    s.fuse_requests = c.fuse_requests.load();
+    s.ioctl_requests = c.ioctl_requests.load();
+    s.ioctls_answered = c.ioctls_answered.load();
+    s.fast_path = c.fast_path.load();
+    s.retries = c.retries.load();
+    s.interrupts = c.interrupts.load();
+    s.in_flight = impl_->session_->in_flight();
+    return s;
+}
+
+} // namespace nvmecuse::cuse

@@ -1,0 +1,255 @@
+#include "session.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace nvmecuse::cuse {
+namespace {
+
+std::error_code errno_code(int e) { return {e, std::system_category()}; }
+
+Session* session_of(fuse_req_t req) { return static_cast<Session*>(fuse_req_userdata(req)); }
+
+} // namespace
+
+std::expected<std::shared_ptr<Session>, std::error_code> Session::create(Options options, int fd,
+                                                                        SessionHandler& handler)
+{
+    if (fd < 0) return std::unexpected(errno_code(EBADF));
+    if (options.reader_threads == 0) options.reader_threads = 1;
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        const auto ec = errno_code(errno);
+        ::close(fd);
+        return std::unexpected(ec);
+    }
+    const int wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake < 0) {
+        const auto ec = errno_code(errno);
+        ::close(fd);
+        return std::unexpected(ec);
+    }
+    std::shared_ptr<Session> s(new Session(std::move(options), fd, wake, handler));
+
+    const std::string devname_arg = "DEVNAME=" + s->options_.devname;
+    const char* dev_info[] = {devname_arg.c_str()};
+    cuse_info ci{};
+    ci.dev_info_argc = 1;
+    ci.dev_info_argv = dev_info;
+    ci.flags = CUSE_UNRESTRICTED_IOCTL;
+
+    cuse_lowlevel_ops ops{};
+    ops.init_done = &Session::op_init_done;
+    ops.open = &Session::op_open;
+    ops.release = &Session::op_release;
+    ops.read = &Session::op_read;
+    ops.write = &Session::op_write;
+    ops.ioctl = &Session::op_ioctl;
+    // No poll: libfuse answers ENOSYS and the kernel then reports
+    // DEFAULT_POLLMASK, as for the kernel's nvme char devices (no .poll).
+
+    char prog[] = "nvmecused";
+    char* argv[] = {prog, nullptr};
+    fuse_args args = FUSE_ARGS_INIT(1, argv);
+    s->se_ = cuse_lowlevel_new(&args, &ci, &ops, s.get());
+    fuse_opt_free_args(&args);
+    if (s->se_ == nullptr) {
+        ::close(wake);
+        s->wake_fd_ = -1;
+        return std::unexpected(errno_code(ENOMEM));
+    }
+    const fuse_custom_io io{&Session::io_writev, &Session::io_read, nullptr, nullptr};
+    if (fuse_session_custom_io(s->se_, &io, wake) != 0) return std::unexpected(errno_code(EINVAL));
+
+    return s;
+}
+
+void Session::run()
+{
+    for (unsigned i = 0; i < options_.reader_threads; ++i) readers_.emplace_back([this] { reader_loop(); });
+}
+
+Session::Session(Options options, int fd, int wake_fd, SessionHandler& handler)
+    : options_(std::move(options)), handler_(handler), fd_(fd), wake_fd_(wake_fd)
+{
+}
+
+Session::~Session()
+{
+    stop(ENODEV);
+    if (se_ != nullptr) fuse_session_destroy(se_); // closes wake_fd_
+    else if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void Session::stop(int reply_errno)
+{
+    std::call_once(stop_once_, [&] {
+        stopping_.store(true);
+        if (se_ != nullptr) fuse_session_exit(se_);
+        if (wake_fd_ >= 0) {
+            const std::uint64_t one = 1;
+            [[maybe_unused]] const auto n = ::write(wake_fd_, &one, sizeof one);
+        }
+        for (auto& t : readers_)
+            if (t.joinable()) t.join();
+
+        // Every caller still waiting gets an error, never a hang.
+        std::unordered_map<fuse_req_t, std::shared_ptr<PendingRequest>> left;
+        {
+            std::lock_guard lock(pending_mutex_);
+            left.swap(pending_);
+        }
+        for (auto& [req, pending] : left) {
+            fuse_reply_err(req, reply_errno);
+            counters_.ioctls_answered.fetch_add(1);
+        }
+        std::unique_lock lock(fd_mutex_);
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    });
+}
+
+std::shared_ptr<PendingRequest> Session::track(fuse_req_t req)
+{
+    auto pending = std::make_shared<PendingRequest>();
+    {
+        std::lock_guard lock(pending_mutex_);
+        pending_[req] = pending;
+    }
+    // Calls on_interrupt at once when the interrupt came first. The data is
+    // the Session (alive while readers run): libfuse may call the function
+    // just after the request was answered, when per-request state is gone.
+    fuse_req_interrupt_func(req, &Session::on_interrupt, this);
+    return pending;
+}
+
+std::shared_ptr<PendingRequest> Session::claim(fuse_req_t req)
+{
+    std::lock_guard lock(pending_mutex_);
+    auto it = pending_.find(req);
+    if (it == pending_.end()) return nullptr;
+    auto pending = std::move(it->second);
+    pending_.erase(it);
+    return pending;
+}
+
+std::size_t Session::in_flight() const
+{
+    std::lock_guard lock(pending_mutex_);
+    return pending_.size();
+}
+
+void Session::on_interrupt(fuse_req_t req, void* data)
+{
+    auto* self = static_cast<Session*>(data);
+    std::lock_guard lock(self->pending_mutex_);
+    auto it = self->pending_.find(req);
+    if (it == self->pending_.end()) return; // already answered
+    it->second->interrupted.store(true);
+    self->counters_.interrupts.fetch_add(1);
+}
+
+void Session::reader_loop()
+{
+    fuse_buf buf{};
+    while (!stopping_.load() && fuse_session_exited(se_) == 0) {
+        const int res = fuse_session_receive_buf(se_, &buf);
+        if (res == -EINTR || res == -EAGAIN) continue;
+        if (res <= 0) break;
+        fuse_session_process_buf(se_, &buf);
+    }
+    std::free(buf.mem);
+}
+
+ssize_t Session::io_read(int /*libfuse's fd: the wake eventfd*/, void* buf, std::size_t len, void* userdata)
+{
+    auto* self = static_cast<Session*>(userdata);
+    for (;;) {
+        if (self->stopping_.load()) {
+            errno = ENODEV; // libfuse ends the session on ENODEV
+            return -1;
+        }
+        pollfd fds[2] = {{self->fd_, POLLIN, 0}, {self->wake_fd_, POLLIN, 0}};
+        const int n = ::poll(fds, 2, -1);
+        if (n < 0 && errno != EINTR) return -1;
+        if (self->stopping_.load() || (fds[1].revents & POLLIN) != 0) continue;
+        const ssize_t got = ::read(self->fd_, buf, len);
+        if (got > 0) return got;
+        if (got == 0) { // the peer went away (tests): like a dead connection
+            errno = ENODEV;
+            return -1;
+        }
+        if (errno == EAGAIN || errno == EINTR) continue;
+        return -1;
+    }
+}
+
+ssize_t Session::io_writev(int /*wake eventfd*/, struct iovec* iov, int count, void* userdata)
+{
+    auto* self = static_cast<Session*>(userdata);
+    std::shared_lock lock(self->fd_mutex_);
+    for (;;) {
+        if (self->fd_ < 0) {
+            errno = ENODEV;
+            return -1;
+        }
+        const ssize_t n = ::writev(self->fd_, iov, count);
+        if (n >= 0) return n;
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) return -1;
+        pollfd p{self->fd_, POLLOUT, 0};
+        if (::poll(&p, 1, 100) < 0 && errno != EINTR) return -1;
+        if (self->stopping_.load() && (p.revents & POLLOUT) == 0) {
+            errno = ENODEV;
+            return -1;
+        }
+    }
+}
+
+void Session::op_init_done(void* userdata) { static_cast<Session*>(userdata)->handler_.on_init_done(); }
+
+void Session::op_open(fuse_req_t req, struct fuse_file_info* fi)
+{
+    session_of(req)->counters_.fuse_requests.fetch_add(1);
+    // No open-mode restriction: nvme-cli sends write commands on O_RDONLY fds.
+    fuse_reply_open(req, fi);
+}
+
+void Session::op_release(fuse_req_t req, struct fuse_file_info* /*fi*/)
+{
+    session_of(req)->counters_.fuse_requests.fetch_add(1);
+    fuse_reply_err(req, 0);
+}
+
+void Session::op_read(fuse_req_t req, std::size_t, off_t, struct fuse_file_info*)
+{
+    session_of(req)->counters_.fuse_requests.fetch_add(1);
+    // The kernel's nvme char devices have no read op: vfs_read says EINVAL.
+    fuse_reply_err(req, EINVAL);
+}
+
+void Session::op_write(fuse_req_t req, const char*, std::size_t, off_t, struct fuse_file_info*)
+{
+    session_of(req)->counters_.fuse_requests.fetch_add(1);
+    fuse_reply_err(req, EINVAL);
+}
+
+void Session::op_ioctl(fuse_req_t req, int cmd, void* arg, struct fuse_file_info* /*fi*/, unsigned int flags,
+                       const void* in_buf, std::size_t in_bufsz, std::size_t out_bufsz)
+{
+    Session* self = session_of(req);
+    self->counters_.fuse_requests.fetch_add(1);
+    self->counters_.ioctl_requests.fetch_add(1);
+    const std::span<const std::byte> in(static_cast<const std::byte*>(in_buf), in_buf ? in_bufsz : 0);
+    self->handler_.on_ioctl(req, static_cast<unsigned int>(cmd), reinterpret_cast<std::uintptr_t>(arg), flags, in,
+                            out_bufsz);
+}
+
+} // namespace nvmecuse::cuse

@@ -1,0 +1,126 @@
+// One libfuse CUSE session: the fuse_session, the channel it talks over
+// (an fd of /dev/cuse, or a socketpair end in tests), its reader threads and
+// the requests that are answered later (from a controller completion).
+// Private to cuse/; the Device builds on it.
+#pragma once
+
+#define FUSE_USE_VERSION 35
+#include <fuse3/cuse_lowlevel.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace nvmecuse::cuse {
+
+/// What a session asks of the node it serves. Called on reader threads only.
+class SessionHandler {
+public:
+    virtual ~SessionHandler() = default;
+    /// One FUSE_IOCTL request (the first or a retry). Must answer `req`
+    /// exactly once, now or later (Session::track()).
+    virtual void on_ioctl(fuse_req_t req, unsigned int cmd, std::uint64_t arg, std::uint32_t flags,
+                          std::span<const std::byte> in, std::size_t out_size) = 0;
+    /// After the CUSE_INIT reply went out (the kernel has created the node).
+    virtual void on_init_done() {}
+};
+
+/// Counters a test (or `nvmecusectl`) can read. Any thread.
+struct SessionCounters {
+    std::atomic<std::uint64_t> fuse_requests{0};   ///< open/release/read/write/ioctl requests
+    std::atomic<std::uint64_t> ioctl_requests{0};  ///< FUSE_IOCTL requests, first ones and retries
+    std::atomic<std::uint64_t> ioctls_answered{0}; ///< final answers (not retries)
+    std::atomic<std::uint64_t> fast_path{0};       ///< ioctls carried out over the fast path
+    std::atomic<std::uint64_t> retries{0};         ///< FUSE_IOCTL_RETRY replies sent
+    std::atomic<std::uint64_t> interrupts{0};      ///< interrupts that hit an in-flight request
+};
+
+/// A request answered later: the completion path and stop() race to claim()
+/// it; only the winner replies.
+struct PendingRequest {
+    std::atomic<bool> interrupted{false};
+};
+
+class Session {
+public:
+    struct Options {
+        std::string devname;          ///< DEVNAME, relative to /dev
+        unsigned reader_threads = 1;  ///< at least 1
+    };
+
+    /// Creates the CUSE session on `fd` (ownership passes, also on
+    /// failure; made non-blocking). `handler` must outlive stop(). Any thread.
+    [[nodiscard]] static std::expected<std::shared_ptr<Session>, std::error_code>
+    create(Options options, int fd, SessionHandler& handler);
+    /// Starts the reader threads. Once, after create().
+    void run();
+
+    /// Destroys the fuse_session; stop() must have been called. Runs on
+    /// whichever thread drops the last reference (completion handlers hold one).
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    /// Ends the session: reader threads are woken and joined, every request
+    /// still tracked is answered with `reply_errno`, the channel is closed
+    /// (the kernel removes the node). Idempotent; not from a reader thread.
+    void stop(int reply_errno);
+
+    /// Reader thread: `req` will be answered later. Registers the interrupt
+    /// callback; the returned state says whether it was interrupted.
+    [[nodiscard]] std::shared_ptr<PendingRequest> track(fuse_req_t req);
+    /// Any thread: takes `req` out of the tracked set; null when someone
+    /// else (stop()) already answered it. Only the claimer may reply.
+    [[nodiscard]] std::shared_ptr<PendingRequest> claim(fuse_req_t req);
+    /// Requests tracked and not yet claimed.
+    [[nodiscard]] std::size_t in_flight() const;
+
+    [[nodiscard]] SessionCounters& counters() noexcept { return counters_; }
+    [[nodiscard]] const std::string& devname() const noexcept { return options_.devname; }
+
+private:
+    Session(Options options, int fd, int wake_fd, SessionHandler& handler);
+    void reader_loop();
+    static void on_interrupt(fuse_req_t req, void* data);
+    static ssize_t io_read(int fd, void* buf, std::size_t len, void* userdata);
+    static ssize_t io_writev(int fd, struct iovec* iov, int count, void* userdata);
+    static void op_init_done(void* userdata);
+    static void op_open(fuse_req_t req, struct fuse_file_info* fi);
+    static void op_release(fuse_req_t req, struct fuse_file_info* fi);
+    static void op_read(fuse_req_t req, std::size_t size, off_t off, struct fuse_file_info* fi);
+    static void op_write(fuse_req_t req, const char* buf, std::size_t size, off_t off,
+                         struct fuse_file_info* fi);
+    static void op_ioctl(fuse_req_t req, int cmd, void* arg, struct fuse_file_info* fi, unsigned int flags,
+                         const void* in_buf, std::size_t in_bufsz, std::size_t out_bufsz);
+
+    Options options_;
+    SessionHandler& handler_;
+    fuse_session* se_ = nullptr;
+    /// The channel. Closed by stop() under the exclusive lock; replies
+    /// write under the shared lock, so none goes to a reused fd number.
+    mutable std::shared_mutex fd_mutex_;
+    int fd_ = -1;
+    /// eventfd that wakes the readers; handed to libfuse as "its" fd
+    /// (libfuse closes it in fuse_session_destroy, after the readers are gone).
+    int wake_fd_ = -1;
+    std::atomic<bool> stopping_{false};
+    std::once_flag stop_once_;
+    std::vector<std::thread> readers_;
+
+    mutable std::mutex pending_mutex_;
+    std::unordered_map<fuse_req_t, std::shared_ptr<PendingRequest>> pending_;
+    SessionCounters counters_;
+};
+
+} // namespace nvmecuse::cuse

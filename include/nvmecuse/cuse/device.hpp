@@ -1,0 +1,95 @@
+// One CUSE device node (/dev/<dir>/nvme<N> or nvme<N>n<M>) backed by a
+// ctrlr::Controller: its own CUSE session, the Linux NVMe ioctl ABI on it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <string>
+#include <system_error>
+
+#include "nvmecuse/ctrlr/controller.hpp"
+#include "nvmecuse/cuse/credentials.hpp"
+#include "nvmecuse/cuse/ioctl_abi.hpp"
+
+namespace nvmecuse::cuse {
+
+/// How the daemon learns a caller's privileges; injectable so tests can
+/// play privileged and unprivileged callers. Called on reader threads.
+using CredentialsReader = std::function<std::expected<CallerCredentials, std::error_code>(pid_t)>;
+
+/// Owner and mode of the node. CUSE nodes are created by the kernel
+/// (devtmpfs/udev) as root 0600; the Device applies these with chmod/chown
+/// on /dev/<devname> once the kernel has created it.
+struct NodePermissions {
+    mode_t mode = 0600;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    bool apply = true; ///< false in tests (no /dev node exists)
+};
+
+struct DeviceOptions {
+    NodeKind kind = NodeKind::controller;
+    std::uint32_t nsid = 0;       ///< namespace nodes: M
+    std::string devname;          ///< DEVNAME relative to /dev, e.g. "nvmecuse/nvme0n1"
+    unsigned reader_threads = 1;  ///< threads reading FUSE requests (ioctls never block them)
+    bool fast_path = true;        ///< try process_vm_readv/writev before the retry protocol
+    NodePermissions permissions{};
+    CredentialsReader credentials; ///< empty: read_caller_credentials()
+};
+
+/// Counters of one node (monotonic). The FUSE requests of one ioctl are the
+/// difference of ioctl_requests before and after it: 1 on the fast path,
+/// the retry protocol's minimum otherwise (3 for a passthrough with data).
+struct DeviceStats {
+    std::uint64_t fuse_requests = 0;   ///< every request (open, release, read, write, ioctl)
+    std::uint64_t ioctl_requests = 0;  ///< FUSE_IOCTL requests, first ones and retries
+    std::uint64_t ioctls_answered = 0; ///< final answers (value, errno), not retries
+    std::uint64_t fast_path = 0;       ///< ioctls whose buffers moved by process_vm_*
+    std::uint64_t retries = 0;         ///< FUSE_IOCTL_RETRY replies
+    std::uint64_t interrupts = 0;      ///< interrupts that hit a request in flight
+    std::uint64_t in_flight = 0;       ///< ioctls waiting for the controller now
+};
+
+/// Opens /dev/cuse for one session (O_RDWR | O_CLOEXEC). ENOENT/ENODEV mean
+/// the cuse module is not loaded ("modprobe cuse"). Any thread.
+[[nodiscard]] std::expected<int, std::error_code> open_cuse_channel();
+
+/// One device node. Ioctls are decoded on the session's reader threads,
+/// posted to the Controller (many in flight), and answered from the
+/// completion on the controller's owner thread.
+class Device {
+public:
+    /// Starts the session on `channel` (an fd from open_cuse_channel(), or
+    /// in tests one end of a SOCK_SEQPACKET socketpair); the Device owns it
+    /// from then on, also on failure. `controller` must outlive the Device.
+    /// Any thread but a reader thread of another Device's session.
+    [[nodiscard]] static std::expected<std::unique_ptr<Device>, std::error_code>
+    start(ctrlr::Controller& controller, DeviceOptions options, int channel);
+
+    /// stop().
+    ~Device();
+    Device(const Device&) = delete;
+    Device& operator=(const Device&) = delete;
+
+    /// Joins the reader threads, answers every ioctl still waiting with
+    /// ENODEV (their commands may still run; results are dropped) and closes
+    /// the channel, so the kernel removes the node. Idempotent. Not from the
+    /// session's own reader threads.
+    void stop();
+
+    [[nodiscard]] const std::string& devname() const noexcept;
+    [[nodiscard]] std::uint32_t nsid() const noexcept;
+    [[nodiscard]] DeviceStats stats() const;
+
+    class Impl;
+
+private:
+    explicit Device(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace nvmecuse::cuse
