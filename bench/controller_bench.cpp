@@ -131,6 +131,51 @@ void run_io(benchmark::State& state, nvme::NvmOpcode opcode)
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * block));
 }
 
+/// The emulated queue pair alone, driven on the benchmark thread (no owner
+/// thread, no mailbox): what the emulation itself costs per 4 KiB command.
+void BM_EmuQueuePairRead4K(benchmark::State& state)
+{
+    emu::ControllerConfig config;
+    emu::NamespaceConfig ns;
+    ns.size_bytes = working_set;
+    ns.lba_data_size = 4096;
+    config.namespaces = {ns};
+    auto made = emu::make_transport(config);
+    if (!made) std::abort();
+    auto& transport = **made;
+    if (!transport.enable()) std::abort();
+    // Number of Queues, then one I/O queue, as the controller core does.
+    nvme::SubmissionQueueEntry nq{};
+    nq.opc = static_cast<std::uint8_t>(nvme::AdminOpcode::set_features);
+    nq.cdw10 = static_cast<std::uint32_t>(nvme::FeatureId::number_of_queues);
+    if (!transport.admin_queue().submit({.sqe = nq, .direction = nvme::DataTransfer::none,
+                                         .data = {}, .metadata = {}}))
+        std::abort();
+    std::array<nvme::CompletionQueueEntry, 32> cqes{};
+    (void)transport.admin_queue().reap(cqes);
+    auto queue = transport.create_io_queue(1, 64);
+    if (!queue) std::abort();
+    std::vector<std::byte> buffer(block);
+    std::uint64_t lba = 0;
+    std::uint16_t cid = 0;
+    for (auto _ : state) {
+        nvme::SubmissionQueueEntry sqe{};
+        sqe.opc = static_cast<std::uint8_t>(nvme::NvmOpcode::read);
+        sqe.nsid = 1;
+        sqe.cid = cid++;
+        nvme::cmd::rw::set_slba(sqe, lba);
+        lba = (lba + 1) % (working_set / block);
+        if (!(*queue)->submit({.sqe = sqe, .direction = nvme::DataTransfer::controller_to_host,
+                               .data = buffer, .metadata = {}}))
+            std::abort();
+        if ((*queue)->reap(cqes) != 1) std::abort();
+        benchmark::DoNotOptimize(buffer.data());
+    }
+    state.SetItemsProcessed(state.iterations());
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * block));
+}
+BENCHMARK(BM_EmuQueuePairRead4K);
+
 void BM_EmuRead4K(benchmark::State& state) { run_io(state, nvme::NvmOpcode::read); }
 void BM_EmuWrite4K(benchmark::State& state) { run_io(state, nvme::NvmOpcode::write); }
 BENCHMARK(BM_EmuRead4K)->Arg(1)->Arg(32)->UseRealTime();
