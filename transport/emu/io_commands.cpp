@@ -142,87 +142,115 @@ std::expected<Extent, Outcome> check_extent(const CommandContext& c, EmulatedNam
 
 } // namespace
 
+namespace {
+
+/// The stored blocks an Extent addresses (data and separate metadata regions).
+struct Stored {
+    std::span<std::byte> data;
+    std::span<std::byte> metadata;
+};
+
+Stored stored(const Extent& e)
+{
+    auto& storage = *e.ns->storage;
+    return {storage.data().subspan(e.slba * e.lbs, std::size_t{e.nlb} * e.lbs),
+            storage.metadata().subspan(e.slba * e.ms, std::size_t{e.nlb} * e.ms)};
+}
+
+/// The checks every data-moving command shares: namespace, extent and
+/// buffers, and for commands that read the media, blocks made unreadable
+/// by Write Uncorrectable (counted as media errors).
+std::expected<Extent, Outcome> resolve_transfer(const CommandContext& c,
+                                                std::expected<EmulatedNamespace*, Status> ns,
+                                                std::uint8_t mdts, bool reads_media,
+                                                nvme::Uint128& media_errors)
+{
+    if (!ns) return std::unexpected(Outcome::field_error(ns.error(), byte_nsid));
+    auto e = check_extent(c, **ns, mdts, true);
+    if (!e || !reads_media) return e;
+    if (auto bad = first_uncorrectable(**ns, e->slba, e->nlb)) {
+        media_errors += 1;
+        return std::unexpected(unrecovered_read(*bad));
+    }
+    return e;
+}
+
+enum class Copy : std::uint8_t { to_host, from_host };
+
+/// Moves the blocks between the host buffers (data and metadata interleaved
+/// for extended LBA formats, separate otherwise) and storage.
+void copy_blocks(const Extent& e, const CommandContext& c, Copy direction)
+{
+    const Stored s = stored(e);
+    const auto move = [direction](std::byte* host, std::byte* media, std::size_t n) {
+        if (direction == Copy::to_host) std::memcpy(host, media, n);
+        else std::memcpy(media, host, n);
+    };
+    if (!e.extended) {
+        move(c.data.data(), s.data.data(), s.data.size());
+        if (!s.metadata.empty()) move(c.metadata.data(), s.metadata.data(), s.metadata.size());
+        return;
+    }
+    const Layout at{e};
+    for (std::size_t i = 0; i < e.nlb; ++i) {
+        move(c.data.data() + at.data_at(i), s.data.data() + i * e.lbs, e.lbs);
+        move(c.data.data() + at.md_at(i), s.metadata.data() + i * e.ms, e.ms);
+    }
+}
+
+/// Whether the host buffers hold exactly what is stored.
+bool same_blocks(const Extent& e, const CommandContext& c)
+{
+    const Stored s = stored(e);
+    if (!e.extended)
+        return std::memcmp(c.data.data(), s.data.data(), s.data.size()) == 0 &&
+               (s.metadata.empty() ||
+                std::memcmp(c.metadata.data(), s.metadata.data(), s.metadata.size()) == 0);
+    const Layout at{e};
+    for (std::size_t i = 0; i < e.nlb; ++i) {
+        if (std::memcmp(c.data.data() + at.data_at(i), s.data.data() + i * e.lbs, e.lbs) != 0 ||
+            std::memcmp(c.data.data() + at.md_at(i), s.metadata.data() + i * e.ms, e.ms) != 0)
+            return false;
+    }
+    return true;
+}
+
+} // namespace
+
 Outcome EmulatedController::io_read(const CommandContext& c)
 {
-    auto ns = io_namespace(c.sqe.nsid);
-    if (!ns) return Outcome::field_error(ns.error(), byte_nsid);
-    auto e = check_extent(c, **ns, config_.mdts, true);
+    auto e = resolve_transfer(c, io_namespace(c.sqe.nsid), config_.mdts, true,
+                              health_.media_errors);
     if (!e) return e.error();
-    if (auto bad = first_uncorrectable(**ns, e->slba, e->nlb)) {
-        health_.media_errors += 1;
-        return unrecovered_read(*bad);
-    }
-    auto data = (*ns)->storage->data().subspan(e->slba * e->lbs, std::size_t{e->nlb} * e->lbs);
-    auto md = (*ns)->storage->metadata().subspan(e->slba * e->ms, std::size_t{e->nlb} * e->ms);
-    if (e->extended) {
-        const Layout at{*e};
-        for (std::size_t i = 0; i < e->nlb; ++i) {
-            std::memcpy(c.data.data() + at.data_at(i), data.data() + i * e->lbs, e->lbs);
-            std::memcpy(c.data.data() + at.md_at(i), md.data() + i * e->ms, e->ms);
-        }
-    } else {
-        std::memcpy(c.data.data(), data.data(), data.size());
-        if (!md.empty()) std::memcpy(c.metadata.data(), md.data(), md.size());
-    }
-    health_.bytes_read += data.size();
+    copy_blocks(*e, c, Copy::to_host);
+    health_.bytes_read += std::uint64_t{e->nlb} * e->lbs;
     return Outcome::success();
 }
 
 Outcome EmulatedController::io_write(const CommandContext& c)
 {
-    auto ns = io_namespace(c.sqe.nsid);
-    if (!ns) return Outcome::field_error(ns.error(), byte_nsid);
-    auto e = check_extent(c, **ns, config_.mdts, true);
+    auto e = resolve_transfer(c, io_namespace(c.sqe.nsid), config_.mdts, false,
+                              health_.media_errors);
     if (!e) return e.error();
-    auto& storage = *(*ns)->storage;
-    auto data = storage.data().subspan(e->slba * e->lbs, std::size_t{e->nlb} * e->lbs);
-    auto md = storage.metadata().subspan(e->slba * e->ms, std::size_t{e->nlb} * e->ms);
-    if (e->extended) {
-        const Layout at{*e};
-        for (std::size_t i = 0; i < e->nlb; ++i) {
-            std::memcpy(data.data() + i * e->lbs, c.data.data() + at.data_at(i), e->lbs);
-            std::memcpy(md.data() + i * e->ms, c.data.data() + at.md_at(i), e->ms);
-        }
-    } else {
-        std::memcpy(data.data(), c.data.data(), data.size());
-        if (!md.empty()) std::memcpy(md.data(), c.metadata.data(), md.size());
-    }
-    clear_uncorrectable(**ns, e->slba, e->nlb);
+    copy_blocks(*e, c, Copy::from_host);
+    clear_uncorrectable(*e->ns, e->slba, e->nlb);
+    const std::uint64_t bytes = std::uint64_t{e->nlb} * e->lbs;
     // Force Unit Access, or no volatile write cache: durable before completion.
+    auto& storage = *e->ns->storage;
     if (storage.file_backed() && (rw::Fua::get(c.sqe) != 0 || !write_cache_enabled())) {
-        if (storage.flush_data(e->slba * e->lbs, data.size()))
-            return Status(MediaStatus::write_fault);
+        if (storage.flush_data(e->slba * e->lbs, bytes)) return Status(MediaStatus::write_fault);
     }
-    health_.bytes_written += data.size();
+    health_.bytes_written += bytes;
     return Outcome::success();
 }
 
 Outcome EmulatedController::io_compare(const CommandContext& c)
 {
-    auto ns = io_namespace(c.sqe.nsid);
-    if (!ns) return Outcome::field_error(ns.error(), byte_nsid);
-    auto e = check_extent(c, **ns, config_.mdts, true);
+    auto e = resolve_transfer(c, io_namespace(c.sqe.nsid), config_.mdts, true,
+                              health_.media_errors);
     if (!e) return e.error();
-    if (auto bad = first_uncorrectable(**ns, e->slba, e->nlb)) {
-        health_.media_errors += 1;
-        return unrecovered_read(*bad);
-    }
-    auto data = (*ns)->storage->data().subspan(e->slba * e->lbs, std::size_t{e->nlb} * e->lbs);
-    auto md = (*ns)->storage->metadata().subspan(e->slba * e->ms, std::size_t{e->nlb} * e->ms);
-    bool same = true;
-    if (e->extended) {
-        const Layout at{*e};
-        for (std::size_t i = 0; i < e->nlb && same; ++i) {
-            same =
-                std::memcmp(c.data.data() + at.data_at(i), data.data() + i * e->lbs, e->lbs) == 0 &&
-                std::memcmp(c.data.data() + at.md_at(i), md.data() + i * e->ms, e->ms) == 0;
-        }
-    } else {
-        same = std::memcmp(c.data.data(), data.data(), data.size()) == 0 &&
-               (md.empty() || std::memcmp(c.metadata.data(), md.data(), md.size()) == 0);
-    }
-    if (!same) return Status(MediaStatus::compare_failure).with_dnr();
-    health_.bytes_read += data.size();
+    if (!same_blocks(*e, c)) return Status(MediaStatus::compare_failure).with_dnr();
+    health_.bytes_read += std::uint64_t{e->nlb} * e->lbs;
     return Outcome::success();
 }
 
