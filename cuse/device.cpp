@@ -7,7 +7,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <cstring>
 #include <type_traits>
 #include <variant>
@@ -81,6 +83,77 @@ void finish(Session& s, fuse_req_t req, const PendingRequest& pending, const Ioc
     answer_value(s, req, reply.value, out);
 }
 
+/// The largest SUBMIT_IO / I/O passthrough the session accepts and splits
+/// into MDTS-sized commands (nblocks is 16 bits: 32 MiB is well inside).
+constexpr std::uint64_t max_split_bytes = 32u << 20;
+
+/// PRINFO.PRCHK bit 0 (CDW12 bit 26): the reference tag is checked, so the
+/// ILBRT of each part advances with its starting LBA (NVMe NVM 1.0, 5.3).
+constexpr std::uint32_t cdw12_prchk_reftag = 1u << 26;
+
+/// How a read/write/compare spreads over its buffers, for splitting.
+struct SplitShape {
+    std::uint64_t blocks = 0;
+    std::uint32_t block_bytes = 0; ///< data bytes per block (with interleaved metadata)
+    std::uint32_t meta_bytes = 0;  ///< separate metadata bytes per block
+};
+
+/// Read, write and compare can be split at block boundaries; every other
+/// command larger than MDTS is refused (EINVAL) like the kernel does.
+std::optional<SplitShape> split_shape(const IoctlCommand& plan, const std::optional<NamespaceShape>& ns)
+{
+    using Op = nvme::NvmOpcode;
+    const auto opc = static_cast<Op>(plan.sqe.opc);
+    if (!ns || plan.queue != ctrlr::QueueKind::io || plan.data.size() != 1) return std::nullopt;
+    if (plan.op != IoctlOp::submit_io && plan.op != IoctlOp::io_passthru && plan.op != IoctlOp::io64_passthru)
+        return std::nullopt;
+    if (opc != Op::read && opc != Op::write && opc != Op::compare) return std::nullopt;
+    SplitShape shape;
+    shape.blocks = std::uint64_t{plan.sqe.cdw12 & 0xffffu} + 1;
+    shape.block_bytes = ns->lba_data_size + (ns->extended_metadata ? ns->metadata_size : 0u);
+    if (plan.data_len != shape.blocks * shape.block_bytes) return std::nullopt;
+    if (plan.metadata.len != 0) {
+        if (ns->extended_metadata || plan.metadata.len != shape.blocks * ns->metadata_size) return std::nullopt;
+        shape.meta_bytes = ns->metadata_size;
+    }
+    return shape;
+}
+
+/// The parts of a split command, combined into one Result when the last
+/// completes (all on the owner thread): the first failing part, in LBA
+/// order, decides the status; read data is gathered at its offsets.
+struct SplitState {
+    struct Part {
+        std::error_code error;
+        nvme::Status status{};
+        std::uint32_t dw0 = 0;
+        std::uint32_t dw1 = 0;
+    };
+    std::vector<Part> parts;
+    std::size_t remaining = 0;
+    ctrlr::DataBuffer data;
+    ctrlr::DataBuffer metadata;
+    ctrlr::CompletionHandler done;
+
+    void complete()
+    {
+        ctrlr::Result r;
+        r.dw0 = parts.front().dw0;
+        r.dw1 = parts.front().dw1;
+        for (const Part& p : parts) {
+            if (!p.error && p.status.is_success()) continue;
+            r.error = p.error;
+            r.status = p.status;
+            r.dw0 = p.dw0;
+            r.dw1 = p.dw1;
+            break;
+        }
+        r.data = std::move(data);
+        r.metadata = std::move(metadata);
+        done(std::move(r));
+    }
+};
+
 } // namespace
 
 std::expected<int, std::error_code> open_cuse_channel()
@@ -92,6 +165,12 @@ std::expected<int, std::error_code> open_cuse_channel()
 
 class Device::Impl final : public SessionHandler {
 public:
+    /// What execute() needs to know about the node when the ioctl arrived.
+    struct Bounds {
+        std::optional<NamespaceShape> ns; ///< the namespace I/O is bound to
+        std::uint64_t mdts = 0;           ///< bytes; 0 = no limit
+    };
+
     Impl(ctrlr::Controller& controller, DeviceOptions options)
         : controller_(controller), options_(std::move(options))
     {
@@ -102,16 +181,18 @@ public:
                   std::span<const std::byte> in, std::size_t out_size) override
     {
         const pid_t pid = fuse_req_ctx(req)->pid;
-        const IoctlContext ctx = context(cmd, pid);
+        std::uint64_t mdts = 0;
+        const IoctlContext ctx = context(cmd, pid, mdts);
+        const Bounds bounds{ctx.node.ns, mdts};
         // The first request of an unrestricted ioctl carries no buffers;
         // retries do, and stay on the retry protocol.
         if (options_.fast_path && in.empty() && out_size == 0) {
             ProcessVmMemory memory(pid);
             FastStep step = fast_prepare(ctx, cmd, arg, flags, memory);
-            if (!std::holds_alternative<Fallback>(step)) return on_fast_step(req, pid, std::move(step));
+            if (!std::holds_alternative<Fallback>(step)) return on_fast_step(req, pid, bounds, std::move(step));
         }
         const IoctlRequest request{cmd, arg, flags, in, out_size};
-        on_step(req, pid, advance(ctx, request));
+        on_step(req, pid, bounds, advance(ctx, request));
     }
 
     void on_init_done() override
@@ -125,7 +206,7 @@ public:
 
     /// The node as the ioctl sees it, the limits from MDTS, and the
     /// caller's privileges (read only when the ioctl needs them).
-    IoctlContext context(unsigned int cmd, pid_t pid) const
+    IoctlContext context(unsigned int cmd, pid_t pid, std::uint64_t& mdts) const
     {
         const auto info = controller_.info();
         IoctlContext ctx;
@@ -137,19 +218,26 @@ public:
             ctx.node.active_namespaces = info->namespaces.size();
             if (info->namespaces.size() == 1) ctx.node.ns = NamespaceShape::from(info->namespaces.begin()->second);
         }
-        ctx.decode_limits = DecodeLimits::for_mdts(mdts_bytes(info->id.mdts));
-        if (auto route = classify(cmd, ctx.node); route && route->needs_sys_admin) {
+        mdts = mdts_bytes(info->id.mdts);
+        ctx.decode_limits = DecodeLimits::for_mdts(mdts);
+        const auto route = classify(cmd, ctx.node);
+        if (route && route->queue == ctrlr::QueueKind::io && mdts != 0) {
+            // Reads/writes past MDTS are split (execute() refuses the rest).
+            ctx.decode_limits.max_data_bytes = std::max(mdts, max_split_bytes);
+            ctx.decode_limits.max_submit_io_bytes = std::max(mdts, max_split_bytes);
+        }
+        if (route && route->needs_sys_admin) {
             const auto creds = options_.credentials(pid);
             ctx.caller_has_sys_admin = creds && creds->has_sys_admin();
         }
         return ctx;
     }
 
-    void on_fast_step(fuse_req_t req, pid_t pid, FastStep step)
+    void on_fast_step(fuse_req_t req, pid_t pid, const Bounds& bounds, FastStep step)
     {
         Session& s = *session_;
         std::visit(Overloaded{
-                       [&](FastExecute& e) { execute(req, pid, std::move(e.plan), std::move(e.command), Delivery::fast); },
+                       [&](FastExecute& e) { execute(req, pid, bounds, std::move(e.plan), std::move(e.command), Delivery::fast); },
                        [&](Control& c) { control(req, c.op); },
                        [&](Reply& r) {
                            s.counters().fast_path.fetch_add(1);
@@ -161,14 +249,14 @@ public:
                    step);
     }
 
-    void on_step(fuse_req_t req, pid_t pid, Step step)
+    void on_step(fuse_req_t req, pid_t pid, const Bounds& bounds, Step step)
     {
         Session& s = *session_;
         std::visit(Overloaded{
                        [&](Retry& r) { retry(req, r); },
                        [&](Execute& e) {
                            ctrlr::Command command = command_for(e);
-                           execute(req, pid, std::move(e.command), std::move(command), Delivery::reply);
+                           execute(req, pid, bounds, std::move(e.command), std::move(command), Delivery::reply);
                        },
                        [&](Control& c) { control(req, c.op); },
                        [&](Reply& r) { answer_value(s, req, r.value, r.out); },
@@ -193,21 +281,84 @@ public:
         fuse_reply_ioctl_retry(req, in.data(), in.size(), out.data(), out.size());
     }
 
-    /// Posts the command; the completion handler answers. Never blocks.
-    void execute(fuse_req_t req, pid_t pid, IoctlCommand plan, ctrlr::Command command, Delivery delivery)
+    /// Posts the command (split into MDTS-sized parts where it must be);
+    /// the completion handler answers. Never blocks.
+    void execute(fuse_req_t req, pid_t pid, const Bounds& bounds, IoctlCommand plan, ctrlr::Command command,
+                 Delivery delivery)
     {
+        std::optional<SplitShape> split;
+        if (bounds.mdts != 0 && plan.data_len > bounds.mdts) {
+            split = split_shape(plan, bounds.ns);
+            // The kernel refuses a mapping past max_hw_sectors with EINVAL.
+            if (!split || split->block_bytes > bounds.mdts) return answer_error(*session_, req, EINVAL);
+        }
         auto pending = session_->track(req);
         if (pending->interrupted.load()) {
             if (session_->claim(req)) answer_error(*session_, req, EINTR);
             return;
         }
         const ctrlr::QueueKind queue = plan.queue;
-        controller_.submit(queue, std::move(command),
-                           [session = session_, req, plan = std::move(plan), delivery, pid](ctrlr::Result&& r) {
-                               const auto claimed = session->claim(req);
-                               if (!claimed) return; // stop() answered it already
-                               finish(*session, req, *claimed, plan, r, delivery, pid);
-                           });
+        ctrlr::CompletionHandler done = [session = session_, req, plan = std::move(plan), delivery,
+                                         pid](ctrlr::Result&& r) {
+            const auto claimed = session->claim(req);
+            if (!claimed) return; // stop() answered it already
+            finish(*session, req, *claimed, plan, r, delivery, pid);
+        };
+        if (!split) {
+            session_->counters().commands.fetch_add(1);
+            return controller_.submit(queue, std::move(command), std::move(done));
+        }
+        submit_split(queue, *split, bounds.mdts, std::move(command), std::move(done));
+    }
+
+    /// Posts the parts of a read/write/compare larger than MDTS together.
+    void submit_split(ctrlr::QueueKind queue, const SplitShape& shape, std::uint64_t mdts, ctrlr::Command command,
+                      ctrlr::CompletionHandler done)
+    {
+        const std::uint64_t per_part = mdts / shape.block_bytes;
+        const std::size_t parts = static_cast<std::size_t>((shape.blocks + per_part - 1) / per_part);
+        const bool reads = command.direction == nvme::DataTransfer::controller_to_host;
+        auto state = std::make_shared<SplitState>();
+        state->parts.resize(parts);
+        state->remaining = parts;
+        state->done = std::move(done);
+        if (reads) {
+            state->data = ctrlr::DataBuffer::zeroed(command.data.size());
+            state->metadata = ctrlr::DataBuffer::zeroed(command.metadata.size());
+        }
+        const std::uint64_t slba = nvme::cmd::rw::slba(command.sqe);
+        for (std::size_t i = 0; i < parts; ++i) {
+            const std::uint64_t first = i * per_part;
+            const std::uint64_t count = std::min(per_part, shape.blocks - first);
+            const std::size_t off = static_cast<std::size_t>(first * shape.block_bytes);
+            const std::size_t len = static_cast<std::size_t>(count * shape.block_bytes);
+            const std::size_t moff = static_cast<std::size_t>(first * shape.meta_bytes);
+            const std::size_t mlen = static_cast<std::size_t>(count * shape.meta_bytes);
+            ctrlr::Command part;
+            part.sqe = command.sqe;
+            nvme::cmd::rw::set_slba(part.sqe, slba + first);
+            part.sqe.cdw12 = (command.sqe.cdw12 & 0xffff0000u) | static_cast<std::uint32_t>(count - 1);
+            if ((command.sqe.cdw12 & cdw12_prchk_reftag) != 0)
+                part.sqe.cdw14 = command.sqe.cdw14 + static_cast<std::uint32_t>(first);
+            part.direction = command.direction;
+            part.timeout = command.timeout;
+            if (reads) {
+                part.data = ctrlr::DataBuffer::zeroed(len);
+                part.metadata = ctrlr::DataBuffer::zeroed(mlen);
+            } else {
+                part.data = ctrlr::DataBuffer::copy_of(command.data.span().subspan(off, len));
+                if (mlen != 0) part.metadata = ctrlr::DataBuffer::copy_of(command.metadata.span().subspan(moff, mlen));
+            }
+            session_->counters().commands.fetch_add(1);
+            controller_.submit(queue, std::move(part), [state, i, off, moff](ctrlr::Result&& r) {
+                if (!r.data.empty() && off + r.data.size() <= state->data.size())
+                    std::memcpy(state->data.data() + off, r.data.data(), r.data.size());
+                if (!r.metadata.empty() && moff + r.metadata.size() <= state->metadata.size())
+                    std::memcpy(state->metadata.data() + moff, r.metadata.data(), r.metadata.size());
+                state->parts[i] = {r.error, r.status, r.dw0, r.dw1};
+                if (--state->remaining == 0) state->complete();
+            });
+        }
     }
 
     /// RESET / SUBSYS_RESET / RESCAN through the Controller (asynchronous).
@@ -270,6 +421,7 @@ DeviceStats Device::stats() const
     s.fast_path = c.fast_path.load();
     s.retries = c.retries.load();
     s.interrupts = c.interrupts.load();
+    s.commands = c.commands.load();
     s.in_flight = impl_->session_->in_flight();
     return s;
 }

@@ -44,6 +44,7 @@ struct SessionCounters {
     std::atomic<std::uint64_t> fast_path{0};       ///< ioctls carried out over the fast path
     std::atomic<std::uint64_t> retries{0};         ///< FUSE_IOCTL_RETRY replies sent
     std::atomic<std::uint64_t> interrupts{0};      ///< interrupts that hit an in-flight request
+    std::atomic<std::uint64_t> commands{0};        ///< NVMe commands posted (split ioctls post several)
 };
 
 /// A request answered later: the completion path and stop() race to claim()

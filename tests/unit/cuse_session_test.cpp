@@ -19,6 +19,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "fake_cuse_kernel.hpp"
@@ -282,6 +283,42 @@ TEST_F(CuseSession, CreateNamespaceReturnsNsidAndNodeAppearsAfterAttach)
     EXPECT_EQ(bytes, 2048u * 512u);
 }
 
+TEST_F(CuseSession, DetachedNamespaceNodeGoesAwayAndFormatChangesBlockSize)
+{
+    Node& n2 = node(ns2_node);
+    ASSERT_TRUE(n2.kernel);
+    alignas(8) std::array<std::uint16_t, 2048> list{};
+    list[0] = 1;
+    list[1] = 1;
+    nvme_passthru_cmd detach{};
+    detach.opcode = 0x15;
+    detach.nsid = 2;
+    detach.cdw10 = 1; // SEL 1 = detach
+    detach.addr = addr(list.data());
+    detach.data_len = 4096;
+    ASSERT_EQ(ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &detach).ret, 0);
+    EXPECT_TRUE(n2.kernel->wait_closed()); // the session ended: the kernel removes the node
+    EXPECT_TRUE(wait_for([&] { return !registry_->stats(ns2_node); }));
+
+    nvme_passthru_cmd format{};
+    format.opcode = 0x80;
+    format.nsid = 1;
+    format.cdw10 = 4; // LBAF 4: 4096 bytes
+    ASSERT_EQ(ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &format).ret, 0);
+    int ssz = 0;
+    EXPECT_TRUE(wait_for([&] { return ioctl(ns1_node, BLKSSZGET, &ssz).ret == 0 && ssz == 4096; }));
+}
+
+TEST_F(CuseSession, ResetAndRescanThroughTheController)
+{
+    EXPECT_EQ(ioctl(ctrl_node, NVME_IOCTL_RESET, nullptr).ret, 0);
+    EXPECT_EQ(ioctl(ctrl_node, NVME_IOCTL_RESCAN, nullptr).ret, 0);
+    EXPECT_EQ(ioctl(ns1_node, NVME_IOCTL_RESET, nullptr).error, ENOTTY); // controller node only
+    std::vector<std::byte> buf(4096);
+    auto cmd = identify_ctrl(buf.data());
+    EXPECT_EQ(ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &cmd).ret, 0); // works after the reset
+}
+
 TEST_F(CuseSession, IoCmdOnControllerNodeWithTwoNamespacesIsEinval)
 {
     std::vector<std::byte> buf(512);
@@ -364,6 +401,39 @@ TEST_F(CuseSession, OneMebibyteReadOnlyOnTheFastPath)
     EXPECT_EQ(slow.error, ENOMEM); // past FUSE's 128 KiB per direction
 }
 
+TEST_F(CuseSession, SubmitIoLargerThanMdtsIsSplitInOneIoctl)
+{
+    for (const auto& [devname, lba, ms] : {std::tuple{ns1_node, 512u, 0u}, std::tuple{ns2_node, 4096u, 8u}}) {
+        SCOPED_TRACE(devname);
+        const std::size_t size = (2u << 20) + 3 * lba; // more than two MDTS-sized parts
+        const auto blocks = static_cast<std::uint16_t>(size / lba);
+        std::vector<std::byte> out(size);
+        for (std::size_t i = 0; i < size; ++i) out[i] = std::byte(i * 13 + i / 4096);
+        std::vector<std::byte> meta(blocks * ms);
+        for (std::size_t i = 0; i < meta.size(); ++i) meta[i] = std::byte(i * 5 + 1);
+        std::vector<std::byte> in(size);
+        std::vector<std::byte> meta_in(meta.size());
+        auto w = user_io(0x01, 7, blocks, out.data(), ms ? meta.data() : nullptr);
+        auto rd = user_io(0x02, 7, blocks, in.data(), ms ? meta_in.data() : nullptr);
+        node(devname);
+        const auto commands = registry_->stats(devname)->commands;
+        const auto wr = ioctl(devname, NVME_IOCTL_SUBMIT_IO, &w);
+        ASSERT_EQ(wr.ret, 0) << wr.error;
+        EXPECT_EQ(wr.requests, 1u);
+        EXPECT_EQ(registry_->stats(devname)->commands - commands, 3u); // 1 MiB + 1 MiB + the rest
+        ASSERT_EQ(ioctl(devname, NVME_IOCTL_SUBMIT_IO, &rd).ret, 0);
+        EXPECT_EQ(in, out);
+        EXPECT_EQ(meta_in, meta);
+        // The parts landed at their LBAs: the block after the first MDTS.
+        std::vector<std::byte> one(lba);
+        std::vector<std::byte> one_meta(ms);
+        const std::uint64_t part = (1u << 20) / lba;
+        auto single = user_io(0x02, 7 + part, 1, one.data(), ms ? one_meta.data() : nullptr);
+        ASSERT_EQ(ioctl(devname, NVME_IOCTL_SUBMIT_IO, &single).ret, 0);
+        EXPECT_EQ(std::memcmp(one.data(), out.data() + part * lba, lba), 0);
+    }
+}
+
 TEST_F(CuseSession, ArgumentErrorsMatchTheKernel)
 {
     std::vector<std::byte> buf(4096);
@@ -378,10 +448,19 @@ TEST_F(CuseSession, ArgumentErrorsMatchTheKernel)
     cmd.flags = 0;
     r = ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &cmd, compat_caller());
     EXPECT_EQ(r.error, ENOTTY); // 32-bit callers are refused
-    // Over MDTS (1 MiB): EINVAL like the kernel's max_hw_sectors check.
+    // Over MDTS (1 MiB) where the command cannot be split: EINVAL like the
+    // kernel's max_hw_sectors check.
     std::vector<std::byte> huge((1u << 20) + 4096);
-    auto over = user_io(0x02, 0, static_cast<std::uint16_t>(huge.size() / 512), huge.data());
-    r = ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &over);
+    auto admin = identify_ctrl(huge.data());
+    admin.data_len = static_cast<std::uint32_t>(huge.size());
+    r = ioctl(ns1_node, NVME_IOCTL_ADMIN_CMD, &admin);
+    EXPECT_EQ(r.error, EINVAL);
+    nvme_passthru_cmd vendor{};
+    vendor.opcode = 0x82; // vendor specific, controller to host
+    vendor.nsid = 1;
+    vendor.addr = addr(huge.data());
+    vendor.data_len = static_cast<std::uint32_t>(huge.size());
+    r = ioctl(ns1_node, NVME_IOCTL_IO_CMD, &vendor);
     EXPECT_EQ(r.error, EINVAL);
     // A bad data pointer: the fast path falls back, the kernel's copy faults.
     auto bad = identify_ctrl(reinterpret_cast<void*>(std::uintptr_t{8}));

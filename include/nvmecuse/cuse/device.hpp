@@ -52,6 +52,7 @@ struct DeviceStats {
     std::uint64_t retries = 0;         ///< FUSE_IOCTL_RETRY replies
     std::uint64_t interrupts = 0;      ///< interrupts that hit a request in flight
     std::uint64_t in_flight = 0;       ///< ioctls waiting for the controller now
+    std::uint64_t commands = 0;        ///< NVMe commands posted (an ioctl past MDTS posts several)
 };
 
 /// Opens /dev/cuse for one session (O_RDWR | O_CLOEXEC). ENOENT/ENODEV mean
