@@ -1,16 +1,15 @@
 #include "nvmecuse/cuse/device.hpp"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <cerrno>
-#include <optional>
 #include <cstring>
+#include <optional>
 #include <type_traits>
 #include <variant>
 
@@ -18,6 +17,7 @@
 #include "nvmecuse/cuse/completion.hpp"
 #include "nvmecuse/cuse/fast_path.hpp"
 #include "nvmecuse/cuse/retry.hpp"
+
 #include "session.hpp"
 
 namespace nvmecuse::cuse {
@@ -32,7 +32,8 @@ template <class... F> Overloaded(F...) -> Overloaded<F...>;
 int errno_of(std::error_code ec)
 {
     if (!ec) return 0;
-    if (ec.category() == std::generic_category() || ec.category() == std::system_category()) return ec.value();
+    if (ec.category() == std::generic_category() || ec.category() == std::system_category())
+        return ec.value();
     return EIO;
 }
 
@@ -100,12 +101,14 @@ struct SplitShape {
 
 /// Read, write and compare can be split at block boundaries; every other
 /// command larger than MDTS is refused (EINVAL) like the kernel does.
-std::optional<SplitShape> split_shape(const IoctlCommand& plan, const std::optional<NamespaceShape>& ns)
+std::optional<SplitShape> split_shape(const IoctlCommand& plan,
+                                      const std::optional<NamespaceShape>& ns)
 {
     using Op = nvme::NvmOpcode;
     const auto opc = static_cast<Op>(plan.sqe.opc);
     if (!ns || plan.queue != ctrlr::QueueKind::io || plan.data.size() != 1) return std::nullopt;
-    if (plan.op != IoctlOp::submit_io && plan.op != IoctlOp::io_passthru && plan.op != IoctlOp::io64_passthru)
+    if (plan.op != IoctlOp::submit_io && plan.op != IoctlOp::io_passthru &&
+        plan.op != IoctlOp::io64_passthru)
         return std::nullopt;
     if (opc != Op::read && opc != Op::write && opc != Op::compare) return std::nullopt;
     SplitShape shape;
@@ -113,7 +116,8 @@ std::optional<SplitShape> split_shape(const IoctlCommand& plan, const std::optio
     shape.block_bytes = ns->lba_data_size + (ns->extended_metadata ? ns->metadata_size : 0u);
     if (plan.data_len != shape.blocks * shape.block_bytes) return std::nullopt;
     if (plan.metadata.len != 0) {
-        if (ns->extended_metadata || plan.metadata.len != shape.blocks * ns->metadata_size) return std::nullopt;
+        if (ns->extended_metadata || plan.metadata.len != shape.blocks * ns->metadata_size)
+            return std::nullopt;
         shape.meta_bytes = ns->metadata_size;
     }
     return shape;
@@ -189,7 +193,8 @@ public:
         if (options_.fast_path && in.empty() && out_size == 0) {
             ProcessVmMemory memory(pid);
             FastStep step = fast_prepare(ctx, cmd, arg, flags, memory);
-            if (!std::holds_alternative<Fallback>(step)) return on_fast_step(req, pid, bounds, std::move(step));
+            if (!std::holds_alternative<Fallback>(step))
+                return on_fast_step(req, pid, bounds, std::move(step));
         }
         const IoctlRequest request{cmd, arg, flags, in, out_size};
         on_step(req, pid, bounds, advance(ctx, request));
@@ -216,7 +221,8 @@ public:
                 ctx.node.ns = NamespaceShape::from(it->second);
         } else {
             ctx.node.active_namespaces = info->namespaces.size();
-            if (info->namespaces.size() == 1) ctx.node.ns = NamespaceShape::from(info->namespaces.begin()->second);
+            if (info->namespaces.size() == 1)
+                ctx.node.ns = NamespaceShape::from(info->namespaces.begin()->second);
         }
         mdts = mdts_bytes(info->id.mdts);
         ctx.decode_limits = DecodeLimits::for_mdts(mdts);
@@ -236,17 +242,21 @@ public:
     void on_fast_step(fuse_req_t req, pid_t pid, const Bounds& bounds, FastStep step)
     {
         Session& s = *session_;
-        std::visit(Overloaded{
-                       [&](FastExecute& e) { execute(req, pid, bounds, std::move(e.plan), std::move(e.command), Delivery::fast); },
-                       [&](Control& c) { control(req, c.op); },
-                       [&](Reply& r) {
-                           s.counters().fast_path.fetch_add(1);
-                           answer_value(s, req, r.value);
-                       },
-                       [&](Error& e) { answer_error(s, req, e.errno_value); },
-                       [&](Fallback&) { answer_error(s, req, EIO); }, // not reached: the caller falls back
-                   },
-                   step);
+        std::visit(
+            Overloaded{
+                [&](FastExecute& e) {
+                    execute(req, pid, bounds, std::move(e.plan), std::move(e.command),
+                            Delivery::fast);
+                },
+                [&](Control& c) { control(req, c.op); },
+                [&](Reply& r) {
+                    s.counters().fast_path.fetch_add(1);
+                    answer_value(s, req, r.value);
+                },
+                [&](Error& e) { answer_error(s, req, e.errno_value); },
+                [&](Fallback&) { answer_error(s, req, EIO); }, // not reached: the caller falls back
+            },
+            step);
     }
 
     void on_step(fuse_req_t req, pid_t pid, const Bounds& bounds, Step step)
@@ -256,7 +266,8 @@ public:
                        [&](Retry& r) { retry(req, r); },
                        [&](Execute& e) {
                            ctrlr::Command command = command_for(e);
-                           execute(req, pid, bounds, std::move(e.command), std::move(command), Delivery::reply);
+                           execute(req, pid, bounds, std::move(e.command), std::move(command),
+                                   Delivery::reply);
                        },
                        [&](Control& c) { control(req, c.op); },
                        [&](Reply& r) { answer_value(s, req, r.value, r.out); },
@@ -283,14 +294,15 @@ public:
 
     /// Posts the command (split into MDTS-sized parts where it must be);
     /// the completion handler answers. Never blocks.
-    void execute(fuse_req_t req, pid_t pid, const Bounds& bounds, IoctlCommand plan, ctrlr::Command command,
-                 Delivery delivery)
+    void execute(fuse_req_t req, pid_t pid, const Bounds& bounds, IoctlCommand plan,
+                 ctrlr::Command command, Delivery delivery)
     {
         std::optional<SplitShape> split;
         if (bounds.mdts != 0 && plan.data_len > bounds.mdts) {
             split = split_shape(plan, bounds.ns);
             // The kernel refuses a mapping past max_hw_sectors with EINVAL.
-            if (!split || split->block_bytes > bounds.mdts) return answer_error(*session_, req, EINVAL);
+            if (!split || split->block_bytes > bounds.mdts)
+                return answer_error(*session_, req, EINVAL);
         }
         auto pending = session_->track(req);
         if (pending->interrupted.load()) {
@@ -312,11 +324,12 @@ public:
     }
 
     /// Posts the parts of a read/write/compare larger than MDTS together.
-    void submit_split(ctrlr::QueueKind queue, const SplitShape& shape, std::uint64_t mdts, ctrlr::Command command,
-                      ctrlr::CompletionHandler done)
+    void submit_split(ctrlr::QueueKind queue, const SplitShape& shape, std::uint64_t mdts,
+                      ctrlr::Command command, ctrlr::CompletionHandler done)
     {
         const std::uint64_t per_part = mdts / shape.block_bytes;
-        const std::size_t parts = static_cast<std::size_t>((shape.blocks + per_part - 1) / per_part);
+        const std::size_t parts =
+            static_cast<std::size_t>((shape.blocks + per_part - 1) / per_part);
         const bool reads = command.direction == nvme::DataTransfer::controller_to_host;
         auto state = std::make_shared<SplitState>();
         state->parts.resize(parts);
@@ -337,7 +350,8 @@ public:
             ctrlr::Command part;
             part.sqe = command.sqe;
             nvme::cmd::rw::set_slba(part.sqe, slba + first);
-            part.sqe.cdw12 = (command.sqe.cdw12 & 0xffff0000u) | static_cast<std::uint32_t>(count - 1);
+            part.sqe.cdw12 =
+                (command.sqe.cdw12 & 0xffff0000u) | static_cast<std::uint32_t>(count - 1);
             if ((command.sqe.cdw12 & cdw12_prchk_reftag) != 0)
                 part.sqe.cdw14 = command.sqe.cdw14 + static_cast<std::uint32_t>(first);
             part.direction = command.direction;
@@ -347,14 +361,17 @@ public:
                 part.metadata = ctrlr::DataBuffer::zeroed(mlen);
             } else {
                 part.data = ctrlr::DataBuffer::copy_of(command.data.span().subspan(off, len));
-                if (mlen != 0) part.metadata = ctrlr::DataBuffer::copy_of(command.metadata.span().subspan(moff, mlen));
+                if (mlen != 0)
+                    part.metadata =
+                        ctrlr::DataBuffer::copy_of(command.metadata.span().subspan(moff, mlen));
             }
             session_->counters().commands.fetch_add(1);
             controller_.submit(queue, std::move(part), [state, i, off, moff](ctrlr::Result&& r) {
                 if (!r.data.empty() && off + r.data.size() <= state->data.size())
                     std::memcpy(state->data.data() + off, r.data.data(), r.data.size());
                 if (!r.metadata.empty() && moff + r.metadata.size() <= state->metadata.size())
-                    std::memcpy(state->metadata.data() + moff, r.metadata.data(), r.metadata.size());
+                    std::memcpy(state->metadata.data() + moff, r.metadata.data(),
+                                r.metadata.size());
                 state->parts[i] = {r.error, r.status, r.dw0, r.dw1};
                 if (--state->remaining == 0) state->complete();
             });
@@ -388,11 +405,12 @@ public:
     std::shared_ptr<Session> session_;
 };
 
-std::expected<std::unique_ptr<Device>, std::error_code> Device::start(ctrlr::Controller& controller,
-                                                                      DeviceOptions options, int channel)
+std::expected<std::unique_ptr<Device>, std::error_code>
+Device::start(ctrlr::Controller& controller, DeviceOptions options, int channel)
 {
     auto impl = std::make_unique<Impl>(controller, std::move(options));
-    auto session = Session::create({impl->options_.devname, impl->options_.reader_threads}, channel, *impl);
+    auto session =
+        Session::create({impl->options_.devname, impl->options_.reader_threads}, channel, *impl);
     if (!session) return std::unexpected(session.error());
     impl->session_ = std::move(*session);
     impl->session_->run();
@@ -401,15 +419,24 @@ std::expected<std::unique_ptr<Device>, std::error_code> Device::start(ctrlr::Con
 
 Device::Device(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Device::~Device() { stop(); }
+Device::~Device()
+{
+    stop();
+}
 
 void Device::stop()
 {
     if (impl_ && impl_->session_) impl_->session_->stop(ENODEV);
 }
 
-const std::string& Device::devname() const noexcept { return impl_->options_.devname; }
-std::uint32_t Device::nsid() const noexcept { return impl_->options_.nsid; }
+const std::string& Device::devname() const noexcept
+{
+    return impl_->options_.devname;
+}
+std::uint32_t Device::nsid() const noexcept
+{
+    return impl_->options_.nsid;
+}
 
 DeviceStats Device::stats() const
 {

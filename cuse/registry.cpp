@@ -14,12 +14,17 @@ public:
     Impl(ctrlr::Controller& controller, RegistryOptions options)
         : controller_(controller), options_(std::move(options))
     {
-        if (!options_.open_channel) options_.open_channel = [](const std::string&) { return open_cuse_channel(); };
+        if (!options_.open_channel)
+            options_.open_channel = [](const std::string&) { return open_cuse_channel(); };
     }
 
-    std::string base() const { return options_.directory + "/nvme" + std::to_string(options_.controller_index); }
+    std::string base() const
+    {
+        return options_.directory + "/nvme" + std::to_string(options_.controller_index);
+    }
 
-    std::expected<std::unique_ptr<Device>, std::error_code> make_device(NodeKind kind, std::uint32_t nsid)
+    std::expected<std::unique_ptr<Device>, std::error_code> make_device(NodeKind kind,
+                                                                        std::uint32_t nsid)
     {
         DeviceOptions d;
         d.kind = kind;
@@ -54,13 +59,14 @@ public:
             for (const auto& [nsid, ns] : info->namespaces)
                 if (!namespaces_.contains(nsid)) missing.push_back(nsid);
         }
-        for (auto& d : gone) d->stop(); // waiting callers get ENODEV
+        for (auto& d : gone)
+            d->stop(); // waiting callers get ENODEV
         gone.clear();
         for (const std::uint32_t nsid : missing) {
             auto device = make_device(NodeKind::namespace_node, nsid);
             if (!device) {
-                spdlog::error("cuse: cannot create the node of namespace {} of {}: {}", nsid, base(),
-                              device.error().message());
+                spdlog::error("cuse: cannot create the node of namespace {} of {}: {}", nsid,
+                              base(), device.error().message());
                 continue;
             }
             std::lock_guard lock(mutex_);
@@ -109,7 +115,8 @@ public:
             namespaces.swap(namespaces_);
             ctrl = std::move(controller_node_);
         }
-        for (auto& [nsid, d] : namespaces) d->stop();
+        for (auto& [nsid, d] : namespaces)
+            d->stop();
         if (ctrl) ctrl->stop();
     }
 
@@ -128,8 +135,8 @@ public:
     std::thread thread_;
 };
 
-std::expected<std::unique_ptr<Registry>, std::error_code> Registry::create(ctrlr::Controller& controller,
-                                                                          RegistryOptions options)
+std::expected<std::unique_ptr<Registry>, std::error_code>
+Registry::create(ctrlr::Controller& controller, RegistryOptions options)
 {
     auto impl = std::make_unique<Impl>(controller, std::move(options));
     auto ctrl = impl->make_device(NodeKind::controller, 0);
@@ -137,7 +144,8 @@ std::expected<std::unique_ptr<Registry>, std::error_code> Registry::create(ctrlr
     impl->controller_node_ = std::move(*ctrl);
     // Subscribe before the first scan so no change falls in between; the
     // listener (owner thread) only marks the registry dirty.
-    impl->listener_ = controller.add_namespace_listener([raw = impl.get()](const ctrlr::NamespaceEvent&) { raw->poke(); });
+    impl->listener_ = controller.add_namespace_listener(
+        [raw = impl.get()](const ctrlr::NamespaceEvent&) { raw->poke(); });
     impl->reconcile();
     impl->thread_ = std::thread([raw = impl.get()] { raw->worker(); });
     return std::unique_ptr<Registry>(new Registry(std::move(impl)));
@@ -145,11 +153,20 @@ std::expected<std::unique_ptr<Registry>, std::error_code> Registry::create(ctrlr
 
 Registry::Registry(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Registry::~Registry() { stop(); }
+Registry::~Registry()
+{
+    stop();
+}
 
-void Registry::stop() { impl_->stop(); }
+void Registry::stop()
+{
+    impl_->stop();
+}
 
-std::string Registry::controller_devname() const { return impl_->base(); }
+std::string Registry::controller_devname() const
+{
+    return impl_->base();
+}
 
 std::string Registry::namespace_devname(std::uint32_t nsid) const
 {
@@ -161,7 +178,8 @@ std::vector<std::string> Registry::devnames() const
     std::lock_guard lock(impl_->mutex_);
     std::vector<std::string> names;
     if (impl_->controller_node_) names.push_back(impl_->controller_node_->devname());
-    for (const auto& [nsid, d] : impl_->namespaces_) names.push_back(d->devname());
+    for (const auto& [nsid, d] : impl_->namespaces_)
+        names.push_back(d->devname());
     return names;
 }
 

@@ -13,14 +13,20 @@
 namespace nvmecuse::cuse {
 namespace {
 
-std::error_code errno_code(int e) { return {e, std::system_category()}; }
+std::error_code errno_code(int e)
+{
+    return {e, std::system_category()};
+}
 
-Session* session_of(fuse_req_t req) { return static_cast<Session*>(fuse_req_userdata(req)); }
+Session* session_of(fuse_req_t req)
+{
+    return static_cast<Session*>(fuse_req_userdata(req));
+}
 
 } // namespace
 
 std::expected<std::shared_ptr<Session>, std::error_code> Session::create(Options options, int fd,
-                                                                        SessionHandler& handler)
+                                                                         SessionHandler& handler)
 {
     if (fd < 0) return std::unexpected(errno_code(EBADF));
     if (options.reader_threads == 0) options.reader_threads = 1;
@@ -66,14 +72,19 @@ std::expected<std::shared_ptr<Session>, std::error_code> Session::create(Options
         return std::unexpected(errno_code(ENOMEM));
     }
     const fuse_custom_io io{&Session::io_writev, &Session::io_read, nullptr, nullptr};
-    if (fuse_session_custom_io(s->se_, &io, wake) != 0) return std::unexpected(errno_code(EINVAL));
+    if (fuse_session_custom_io(s->se_, &io, wake) != 0) {
+        ::close(wake); // not adopted by libfuse
+        s->wake_fd_ = -1;
+        return std::unexpected(errno_code(EINVAL));
+    }
 
     return s;
 }
 
 void Session::run()
 {
-    for (unsigned i = 0; i < options_.reader_threads; ++i) readers_.emplace_back([this] { reader_loop(); });
+    for (unsigned i = 0; i < options_.reader_threads; ++i)
+        readers_.emplace_back([this] { reader_loop(); });
 }
 
 Session::Session(Options options, int fd, int wake_fd, SessionHandler& handler)
@@ -84,8 +95,10 @@ Session::Session(Options options, int fd, int wake_fd, SessionHandler& handler)
 Session::~Session()
 {
     stop(ENODEV);
-    if (se_ != nullptr) fuse_session_destroy(se_); // closes wake_fd_
-    else if (wake_fd_ >= 0) ::close(wake_fd_);
+    if (se_ != nullptr)
+        fuse_session_destroy(se_); // closes wake_fd_
+    else if (wake_fd_ >= 0)
+        ::close(wake_fd_);
 }
 
 void Session::stop(int reply_errno)
@@ -168,7 +181,8 @@ void Session::reader_loop()
     std::free(buf.mem);
 }
 
-ssize_t Session::io_read(int /*libfuse's fd: the wake eventfd*/, void* buf, std::size_t len, void* userdata)
+ssize_t Session::io_read(int /*libfuse's fd: the wake eventfd*/, void* buf, std::size_t len,
+                         void* userdata)
 {
     auto* self = static_cast<Session*>(userdata);
     for (;;) {
@@ -213,7 +227,10 @@ ssize_t Session::io_writev(int /*wake eventfd*/, struct iovec* iov, int count, v
     }
 }
 
-void Session::op_init_done(void* userdata) { static_cast<Session*>(userdata)->handler_.on_init_done(); }
+void Session::op_init_done(void* userdata)
+{
+    static_cast<Session*>(userdata)->handler_.on_init_done();
+}
 
 void Session::op_open(fuse_req_t req, struct fuse_file_info* fi)
 {
@@ -241,15 +258,17 @@ void Session::op_write(fuse_req_t req, const char*, std::size_t, off_t, struct f
     fuse_reply_err(req, EINVAL);
 }
 
-void Session::op_ioctl(fuse_req_t req, int cmd, void* arg, struct fuse_file_info* /*fi*/, unsigned int flags,
-                       const void* in_buf, std::size_t in_bufsz, std::size_t out_bufsz)
+void Session::op_ioctl(fuse_req_t req, int cmd, void* arg, struct fuse_file_info* /*fi*/,
+                       unsigned int flags, const void* in_buf, std::size_t in_bufsz,
+                       std::size_t out_bufsz)
 {
     Session* self = session_of(req);
     self->counters_.fuse_requests.fetch_add(1);
     self->counters_.ioctl_requests.fetch_add(1);
-    const std::span<const std::byte> in(static_cast<const std::byte*>(in_buf), in_buf ? in_bufsz : 0);
-    self->handler_.on_ioctl(req, static_cast<unsigned int>(cmd), reinterpret_cast<std::uintptr_t>(arg), flags, in,
-                            out_bufsz);
+    const std::span<const std::byte> in(static_cast<const std::byte*>(in_buf),
+                                        in_buf ? in_bufsz : 0);
+    self->handler_.on_ioctl(req, static_cast<unsigned int>(cmd),
+                            reinterpret_cast<std::uintptr_t>(arg), flags, in, out_bufsz);
 }
 
 } // namespace nvmecuse::cuse

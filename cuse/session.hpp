@@ -44,7 +44,7 @@ struct SessionCounters {
     std::atomic<std::uint64_t> fast_path{0};       ///< ioctls carried out over the fast path
     std::atomic<std::uint64_t> retries{0};         ///< FUSE_IOCTL_RETRY replies sent
     std::atomic<std::uint64_t> interrupts{0};      ///< interrupts that hit an in-flight request
-    std::atomic<std::uint64_t> commands{0};        ///< NVMe commands posted (split ioctls post several)
+    std::atomic<std::uint64_t> commands{0}; ///< NVMe commands posted (split ioctls post several)
 };
 
 /// A request answered later: the completion path and stop() race to claim()
@@ -56,8 +56,8 @@ struct PendingRequest {
 class Session {
 public:
     struct Options {
-        std::string devname;          ///< DEVNAME, relative to /dev
-        unsigned reader_threads = 1;  ///< at least 1
+        std::string devname;         ///< DEVNAME, relative to /dev
+        unsigned reader_threads = 1; ///< at least 1
     };
 
     /// Creates the CUSE session on `fd` (ownership passes, also on
@@ -102,8 +102,9 @@ private:
     static void op_read(fuse_req_t req, std::size_t size, off_t off, struct fuse_file_info* fi);
     static void op_write(fuse_req_t req, const char* buf, std::size_t size, off_t off,
                          struct fuse_file_info* fi);
-    static void op_ioctl(fuse_req_t req, int cmd, void* arg, struct fuse_file_info* fi, unsigned int flags,
-                         const void* in_buf, std::size_t in_bufsz, std::size_t out_bufsz);
+    static void op_ioctl(fuse_req_t req, int cmd, void* arg, struct fuse_file_info* fi,
+                         unsigned int flags, const void* in_buf, std::size_t in_bufsz,
+                         std::size_t out_bufsz);
 
     Options options_;
     SessionHandler& handler_;

@@ -1,10 +1,10 @@
 // The CUSE session layer end to end: a Registry of real libfuse sessions in
 // front of an emulated controller, driven by a fake kernel over socketpairs
 // (tests/unit/fake_cuse_kernel.hpp), no /dev/cuse needed.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/fs.h>
 #include <linux/fuse.h>
-#include <fcntl.h>
 #include <linux/nvme_ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,10 +22,11 @@
 #include <tuple>
 #include <vector>
 
-#include "fake_cuse_kernel.hpp"
 #include "nvmecuse/ctrlr/controller.hpp"
 #include "nvmecuse/cuse/registry.hpp"
 #include "nvmecuse/transport/emu/emulated_transport.hpp"
+
+#include "fake_cuse_kernel.hpp"
 
 namespace nvmecuse::cuse {
 namespace {
@@ -75,7 +76,10 @@ Options on_sent(std::function<void(std::uint64_t)> f)
     return o;
 }
 
-std::uint64_t addr(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
+std::uint64_t addr(const void* p)
+{
+    return reinterpret_cast<std::uintptr_t>(p);
+}
 
 nvme_passthru_cmd identify_ctrl(void* buf)
 {
@@ -87,7 +91,8 @@ nvme_passthru_cmd identify_ctrl(void* buf)
     return c;
 }
 
-nvme_user_io user_io(std::uint8_t opcode, std::uint64_t slba, std::uint16_t blocks, void* buf, void* meta = nullptr)
+nvme_user_io user_io(std::uint8_t opcode, std::uint64_t slba, std::uint16_t blocks, void* buf,
+                     void* meta = nullptr)
 {
     nvme_user_io io{};
     io.opcode = opcode;
@@ -130,7 +135,8 @@ protected:
         o.reader_threads = 2;
         o.permissions.apply = false;
         o.credentials = [this](pid_t pid) -> std::expected<CallerCredentials, std::error_code> {
-            return CallerCredentials{pid, privileged_.load() ? std::uint64_t{1} << cap_sys_admin : 0, true};
+            return CallerCredentials{
+                pid, privileged_.load() ? std::uint64_t{1} << cap_sys_admin : 0, true};
         };
         o.open_channel = [this](const std::string& devname) -> std::expected<int, std::error_code> {
             int sv[2];
@@ -151,7 +157,8 @@ protected:
         registry_.reset();
         nodes_.clear();
         ctrl_.reset();
-        for (auto& [name, fd] : kernel_ends_) ::close(fd);
+        for (auto& [name, fd] : kernel_ends_)
+            ::close(fd);
     }
 
     /// The fake kernel of `devname`, after CUSE_INIT and FUSE_OPEN.
@@ -161,7 +168,8 @@ protected:
         int fd = -1;
         {
             std::unique_lock lock(mutex_);
-            const bool appeared = cv_.wait_for(lock, bounded, [&] { return kernel_ends_.contains(devname); });
+            const bool appeared =
+                cv_.wait_for(lock, bounded, [&] { return kernel_ends_.contains(devname); });
             EXPECT_TRUE(appeared) << devname << " never appeared";
             if (appeared) {
                 fd = kernel_ends_[devname];
@@ -360,7 +368,8 @@ TEST_F(CuseSession, SubmitIoWriteThenReadBackBothPaths)
     for (const pid_t pid : {pid_t{0}, no_such_pid}) {
         SCOPED_TRACE(pid == 0 ? "fast path" : "retry path");
         std::vector<std::byte> out(8 * 512);
-        for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::byte(i * 7 + pid);
+        for (std::size_t i = 0; i < out.size(); ++i)
+            out[i] = std::byte(i * 7 + pid);
         std::vector<std::byte> in(out.size(), std::byte{0});
         auto w = user_io(0x01, 100, 8, out.data());
         auto r = user_io(0x02, 100, 8, in.data());
@@ -395,7 +404,8 @@ TEST_F(CuseSession, OneMebibyteReadOnlyOnTheFastPath)
     const auto r = ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &rd);
     ASSERT_EQ(r.ret, 0) << r.error;
     EXPECT_EQ(r.requests, 1u);
-    EXPECT_TRUE(std::ranges::all_of(big, [](std::byte b) { return b == std::byte{0}; })); // never written
+    EXPECT_TRUE(
+        std::ranges::all_of(big, [](std::byte b) { return b == std::byte{0}; })); // never written
     const auto slow = ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &rd, via_pid(no_such_pid));
     EXPECT_EQ(slow.ret, -1);
     EXPECT_EQ(slow.error, ENOMEM); // past FUSE's 128 KiB per direction
@@ -403,14 +413,17 @@ TEST_F(CuseSession, OneMebibyteReadOnlyOnTheFastPath)
 
 TEST_F(CuseSession, SubmitIoLargerThanMdtsIsSplitInOneIoctl)
 {
-    for (const auto& [devname, lba, ms] : {std::tuple{ns1_node, 512u, 0u}, std::tuple{ns2_node, 4096u, 8u}}) {
+    for (const auto& [devname, lba, ms] :
+         {std::tuple{ns1_node, 512u, 0u}, std::tuple{ns2_node, 4096u, 8u}}) {
         SCOPED_TRACE(devname);
         const std::size_t size = (2u << 20) + 3 * lba; // more than two MDTS-sized parts
         const auto blocks = static_cast<std::uint16_t>(size / lba);
         std::vector<std::byte> out(size);
-        for (std::size_t i = 0; i < size; ++i) out[i] = std::byte(i * 13 + i / 4096);
+        for (std::size_t i = 0; i < size; ++i)
+            out[i] = std::byte(i * 13 + i / 4096);
         std::vector<std::byte> meta(blocks * ms);
-        for (std::size_t i = 0; i < meta.size(); ++i) meta[i] = std::byte(i * 5 + 1);
+        for (std::size_t i = 0; i < meta.size(); ++i)
+            meta[i] = std::byte(i * 5 + 1);
         std::vector<std::byte> in(size);
         std::vector<std::byte> meta_in(meta.size());
         auto w = user_io(0x01, 7, blocks, out.data(), ms ? meta.data() : nullptr);
@@ -497,7 +510,8 @@ TEST_F(CuseSession, ManyIoctlsInFlightFromSeveralThreads)
             std::vector<std::byte> in(4096);
             for (int i = 0; i < rounds; ++i) {
                 const std::uint64_t slba = static_cast<std::uint64_t>(t * rounds + i) * 8;
-                for (std::size_t b = 0; b < out.size(); ++b) out[b] = std::byte(b + t * 31 + i);
+                for (std::size_t b = 0; b < out.size(); ++b)
+                    out[b] = std::byte(b + t * 31 + i);
                 std::ranges::fill(in, std::byte{0});
                 auto w = user_io(0x01, slba, 8, out.data());
                 auto r = user_io(0x02, slba, 8, in.data());
@@ -509,7 +523,8 @@ TEST_F(CuseSession, ManyIoctlsInFlightFromSeveralThreads)
             }
         });
     }
-    for (auto& w : workers) w.join();
+    for (auto& w : workers)
+        w.join();
     EXPECT_EQ(failures.load(), 0);
     const auto s = registry_->stats(ns1_node);
     ASSERT_TRUE(s);
@@ -526,7 +541,8 @@ public:
         nvme::SubmissionQueueEntry s{};
         s.opc = 0x06;
         s.cdw10 = 1;
-        c.submit(ctrlr::QueueKind::admin, ctrlr::Command::from_opcode(s, ctrlr::DataBuffer::zeroed(4096)),
+        c.submit(ctrlr::QueueKind::admin,
+                 ctrlr::Command::from_opcode(s, ctrlr::DataBuffer::zeroed(4096)),
                  [f = release_.get_future().share(), this](ctrlr::Result&&) {
                      entered_.store(true);
                      f.wait_for(bounded);
@@ -566,7 +582,8 @@ TEST_F(CuseSession, InterruptOfACommandInFlightLeavesMemoryAlone)
     OwnerGate gate(*ctrl_);
     std::atomic<std::uint64_t> sent{0};
     auto caller = std::async(std::launch::async, [&] {
-        return ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &cmd, on_sent([&](std::uint64_t u) { sent = u; }));
+        return ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &cmd,
+                     on_sent([&](std::uint64_t u) { sent = u; }));
     });
     ASSERT_TRUE(wait_for([&] { return registry_->stats(ctrl_node)->in_flight == 1; }));
     nodes_.at(ctrl_node).kernel->interrupt(sent.load());
@@ -585,7 +602,8 @@ TEST_F(CuseSession, StopAnswersRequestsInFlight)
     std::vector<std::byte> buf(4096, std::byte{0xAA});
     auto cmd = identify_ctrl(buf.data());
     OwnerGate gate(*ctrl_);
-    auto caller = std::async(std::launch::async, [&] { return ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &cmd); });
+    auto caller = std::async(std::launch::async,
+                             [&] { return ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &cmd); });
     ASSERT_TRUE(wait_for([&] { return registry_->stats(ctrl_node)->in_flight == 1; }));
     registry_->stop();
     ASSERT_EQ(caller.wait_for(bounded), std::future_status::ready);

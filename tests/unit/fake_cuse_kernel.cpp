@@ -28,7 +28,8 @@ template <class T> T load(const std::byte* p)
 bool gather(const std::vector<iovec>& remote, std::vector<std::byte>& out)
 {
     std::size_t total = 0;
-    for (const auto& r : remote) total += r.iov_len;
+    for (const auto& r : remote)
+        total += r.iov_len;
     out.resize(total);
     if (total == 0) return true;
     iovec local{out.data(), total};
@@ -84,7 +85,8 @@ bool FakeCuseKernel::send(std::uint32_t opcode, std::uint64_t unique, pid_t pid,
     h.uid = ::getuid();
     h.gid = ::getgid();
     h.pid = static_cast<std::uint32_t>(pid);
-    iovec iov[3] = {{&h, sizeof h}, {const_cast<void*>(arg), arg_size}, {const_cast<void*>(extra), extra_size}};
+    iovec iov[3] = {
+        {&h, sizeof h}, {const_cast<void*>(arg), arg_size}, {const_cast<void*>(extra), extra_size}};
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = extra_size != 0 ? 3 : 2;
@@ -211,7 +213,8 @@ FakeCuseKernel::IoctlResult FakeCuseKernel::ioctl(std::uint64_t fh, unsigned int
         std::vector<std::byte> in_data;
         if (!gather(in_iovs, in_data)) return fail(EFAULT);
         std::size_t out_size = 0;
-        for (const auto& o : out_iovs) out_size += o.iov_len;
+        for (const auto& o : out_iovs)
+            out_size += o.iov_len;
 
         fuse_ioctl_in in{};
         in.fh = fh;
@@ -222,7 +225,8 @@ FakeCuseKernel::IoctlResult FakeCuseKernel::ioctl(std::uint64_t fh, unsigned int
         in.out_size = static_cast<std::uint32_t>(out_size);
         const auto unique = next_unique();
         if (options.interrupt_first) interrupt(unique);
-        if (!send(FUSE_IOCTL, unique, pid, &in, sizeof in, in_data.data(), in_data.size())) return fail(EIO);
+        if (!send(FUSE_IOCTL, unique, pid, &in, sizeof in, in_data.data(), in_data.size()))
+            return fail(EIO);
         ++result.requests;
         if (options.on_sent) options.on_sent(unique);
         auto reply = wait_reply(unique);
@@ -235,9 +239,11 @@ FakeCuseKernel::IoctlResult FakeCuseKernel::ioctl(std::uint64_t fh, unsigned int
 
         if ((out.flags & FUSE_IOCTL_RETRY) != 0) {
             // fuse_do_ioctl: verify and fetch the iovecs, then resend.
-            if (out.in_iovs > max_iov || out.out_iovs > max_iov || out.in_iovs + out.out_iovs > max_iov)
+            if (out.in_iovs > max_iov || out.out_iovs > max_iov ||
+                out.in_iovs + out.out_iovs > max_iov)
                 return fail(ENOMEM);
-            if (rest_size != (out.in_iovs + out.out_iovs) * sizeof(fuse_ioctl_iovec)) return fail(EIO);
+            if (rest_size != (out.in_iovs + out.out_iovs) * sizeof(fuse_ioctl_iovec))
+                return fail(EIO);
             in_iovs.clear();
             out_iovs.clear();
             std::size_t in_total = 0;
@@ -254,7 +260,8 @@ FakeCuseKernel::IoctlResult FakeCuseKernel::ioctl(std::uint64_t fh, unsigned int
                     out_total += iov.iov_len;
                 }
             }
-            if (in_total > max_bytes_per_direction || out_total > max_bytes_per_direction) return fail(ENOMEM);
+            if (in_total > max_bytes_per_direction || out_total > max_bytes_per_direction)
+                return fail(ENOMEM);
             if (result.requests > 16) return fail(EIO); // a daemon that never stops asking
             continue;
         }

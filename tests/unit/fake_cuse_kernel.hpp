@@ -53,19 +53,20 @@ public:
     int read(std::uint64_t fh, std::uint32_t size);
 
     struct IoctlOptions {
-        pid_t pid = 0;                  ///< 0: the calling thread's id
-        std::uint32_t flags = 0;        ///< added to FUSE_IOCTL_UNRESTRICTED (e.g. FUSE_IOCTL_COMPAT)
-        bool interrupt_first = false;   ///< send FUSE_INTERRUPT for the request before it
+        pid_t pid = 0;                ///< 0: the calling thread's id
+        std::uint32_t flags = 0;      ///< added to FUSE_IOCTL_UNRESTRICTED (e.g. FUSE_IOCTL_COMPAT)
+        bool interrupt_first = false; ///< send FUSE_INTERRUPT for the request before it
         /// Called after each FUSE_IOCTL went out, with its unique.
         std::function<void(std::uint64_t unique)> on_sent;
     };
     struct IoctlResult {
-        long ret = -1;          ///< what ioctl() returns: >= 0, or -1
-        int error = 0;          ///< errno when ret == -1
-        unsigned requests = 0;  ///< FUSE_IOCTL requests sent (1 + retries)
+        long ret = -1;         ///< what ioctl() returns: >= 0, or -1
+        int error = 0;         ///< errno when ret == -1
+        unsigned requests = 0; ///< FUSE_IOCTL requests sent (1 + retries)
     };
     /// ioctl(fd, cmd, arg) as the kernel carries it out over CUSE.
-    [[nodiscard]] IoctlResult ioctl(std::uint64_t fh, unsigned int cmd, void* arg, const IoctlOptions& options);
+    [[nodiscard]] IoctlResult ioctl(std::uint64_t fh, unsigned int cmd, void* arg,
+                                    const IoctlOptions& options);
     [[nodiscard]] IoctlResult ioctl(std::uint64_t fh, unsigned int cmd, void* arg)
     {
         return ioctl(fh, cmd, arg, IoctlOptions{});
@@ -84,8 +85,8 @@ private:
         std::vector<std::byte> payload;
     };
     std::uint64_t next_unique();
-    bool send(std::uint32_t opcode, std::uint64_t unique, pid_t pid, const void* arg, std::size_t arg_size,
-              const void* extra = nullptr, std::size_t extra_size = 0);
+    bool send(std::uint32_t opcode, std::uint64_t unique, pid_t pid, const void* arg,
+              std::size_t arg_size, const void* extra = nullptr, std::size_t extra_size = 0);
     std::expected<Reply, int> wait_reply(std::uint64_t unique);
     void receiver();
 

@@ -33,10 +33,10 @@ struct NodePermissions {
 
 struct DeviceOptions {
     NodeKind kind = NodeKind::controller;
-    std::uint32_t nsid = 0;       ///< namespace nodes: M
-    std::string devname;          ///< DEVNAME relative to /dev, e.g. "nvmecuse/nvme0n1"
-    unsigned reader_threads = 1;  ///< threads reading FUSE requests (ioctls never block them)
-    bool fast_path = true;        ///< try process_vm_readv/writev before the retry protocol
+    std::uint32_t nsid = 0;      ///< namespace nodes: M
+    std::string devname;         ///< DEVNAME relative to /dev, e.g. "nvmecuse/nvme0n1"
+    unsigned reader_threads = 1; ///< threads reading FUSE requests (ioctls never block them)
+    bool fast_path = true;       ///< try process_vm_readv/writev before the retry protocol
     NodePermissions permissions{};
     CredentialsReader credentials; ///< empty: read_caller_credentials()
 };

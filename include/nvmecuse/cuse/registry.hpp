@@ -20,7 +20,8 @@ namespace nvmecuse::cuse {
 /// Production: open_cuse_channel(). Tests: one end of a socketpair, the
 /// other end kept for a fake kernel. Called on the registry's thread
 /// (and in create() for the first nodes).
-using ChannelFactory = std::function<std::expected<int, std::error_code>(const std::string& devname)>;
+using ChannelFactory =
+    std::function<std::expected<int, std::error_code>(const std::string& devname)>;
 
 struct RegistryOptions {
     std::string directory = "nvmecuse"; ///< under /dev; "spdk" gives SPDK's paths
@@ -28,8 +29,8 @@ struct RegistryOptions {
     unsigned reader_threads = 1;        ///< per node
     bool fast_path = true;
     NodePermissions permissions{};
-    CredentialsReader credentials;      ///< empty: read_caller_credentials()
-    ChannelFactory open_channel;        ///< empty: open_cuse_channel()
+    CredentialsReader credentials; ///< empty: read_caller_credentials()
+    ChannelFactory open_channel;   ///< empty: open_cuse_channel()
 };
 
 /// Creates the controller node and a node per active namespace, and keeps
