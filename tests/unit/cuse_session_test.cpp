@@ -7,6 +7,7 @@
 #include <linux/fuse.h>
 #include <linux/nvme_ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -397,6 +398,35 @@ TEST_F(CuseSession, SubmitIoWithSeparateMetadata)
     EXPECT_EQ(meta_back, meta);
 }
 
+TEST_F(CuseSession, VectoredIo64ReadGathersIntoEverySegment)
+{
+    std::vector<std::byte> out(4096);
+    for (std::size_t i = 0; i < out.size(); ++i)
+        out[i] = std::byte(i * 3 + 1);
+    auto w = user_io(0x01, 40, 8, out.data());
+    ASSERT_EQ(ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &w).ret, 0);
+    for (const pid_t pid : {pid_t{0}, no_such_pid}) {
+        SCOPED_TRACE(pid == 0 ? "fast path" : "retry path");
+        std::vector<std::byte> a(1024);
+        std::vector<std::byte> b(3072);
+        std::array<iovec, 2> segments{{{a.data(), a.size()}, {b.data(), b.size()}}};
+        nvme_passthru_cmd64 cmd{};
+        cmd.opcode = 0x02;
+        cmd.nsid = 1;
+        cmd.addr = addr(segments.data());
+        cmd.data_len = 2; // iovec count
+        cmd.cdw10 = 40;
+        cmd.cdw12 = 7;
+        cmd.result = ~0ull;
+        const auto r = ioctl(ns1_node, NVME_IOCTL_IO64_CMD_VEC, &cmd, via_pid(pid));
+        ASSERT_EQ(r.ret, 0) << r.error;
+        EXPECT_EQ(r.requests, pid == 0 ? 1u : 4u); // struct, iovecs, buffers, execute
+        EXPECT_EQ(cmd.result, 0u);
+        EXPECT_EQ(std::memcmp(a.data(), out.data(), a.size()), 0);
+        EXPECT_EQ(std::memcmp(b.data(), out.data() + a.size(), b.size()), 0);
+    }
+}
+
 TEST_F(CuseSession, OneMebibyteReadOnlyOnTheFastPath)
 {
     std::vector<std::byte> big(1u << 20, std::byte{0x77});
@@ -456,7 +486,11 @@ TEST_F(CuseSession, ArgumentErrorsMatchTheKernel)
     EXPECT_EQ(r.error, EINVAL);
     r = ioctl(ctrl_node, _IO('N', 0x7f), nullptr);
     EXPECT_EQ(r.error, ENOTTY);
-    r = ioctl(ctrl_node, NVME_IOCTL_ID, nullptr); // namespace-only ioctl on the controller node
+    r = ioctl(ctrl_node, NVME_IOCTL_ID, nullptr); // namespace-only ioctls on the controller node
+    EXPECT_EQ(r.error, ENOTTY);
+    std::vector<std::byte> block(512);
+    auto io = user_io(0x02, 0, 1, block.data());
+    r = ioctl(ctrl_node, NVME_IOCTL_SUBMIT_IO, &io);
     EXPECT_EQ(r.error, ENOTTY);
     cmd.flags = 0;
     r = ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &cmd, compat_caller());
