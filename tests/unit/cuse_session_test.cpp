@@ -619,7 +619,9 @@ TEST_F(CuseSession, InterruptOfACommandInFlightLeavesMemoryAlone)
         return ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &cmd,
                      on_sent([&](std::uint64_t u) { sent = u; }));
     });
-    ASSERT_TRUE(wait_for([&] { return registry_->stats(ctrl_node)->in_flight == 1; }));
+    // The request went out (its unique is known) and waits for the controller.
+    ASSERT_TRUE(
+        wait_for([&] { return sent.load() != 0 && registry_->stats(ctrl_node)->in_flight == 1; }));
     nodes_.at(ctrl_node).kernel->interrupt(sent.load());
     ASSERT_TRUE(wait_for([&] { return registry_->stats(ctrl_node)->interrupts == 1; }));
     gate.open();
