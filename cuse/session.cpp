@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -83,8 +84,15 @@ std::expected<std::shared_ptr<Session>, std::error_code> Session::create(Options
 
 void Session::run()
 {
-    for (unsigned i = 0; i < options_.reader_threads; ++i)
+    // Named after the node ("cuse nvme0n1", at most 15 characters) for ps/gdb.
+    const auto slash = options_.devname.rfind('/');
+    const std::string name =
+        ("cuse " + options_.devname.substr(slash == std::string::npos ? 0 : slash + 1))
+            .substr(0, 15);
+    for (unsigned i = 0; i < options_.reader_threads; ++i) {
         readers_.emplace_back([this] { reader_loop(); });
+        ::pthread_setname_np(readers_.back().native_handle(), name.c_str());
+    }
 }
 
 Session::Session(Options options, int fd, int wake_fd, SessionHandler& handler)

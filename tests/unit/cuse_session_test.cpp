@@ -225,7 +225,8 @@ TEST_F(CuseSession, RegistryCreatesControllerAndNamespaceNodes)
     EXPECT_EQ(registry_->devnames(), (std::vector<std::string>{ctrl_node, ns1_node, ns2_node}));
     Node& n = node(ctrl_node);
     ASSERT_TRUE(n.kernel);
-    EXPECT_EQ(n.kernel->read(n.fh, 4096), EINVAL); // nvme char devices have no read()
+    EXPECT_EQ(n.kernel->read(n.fh, 4096), EINVAL); // nvme char devices have no read()/write()
+    EXPECT_EQ(n.kernel->write(n.fh, 512), EINVAL);
     EXPECT_EQ(n.kernel->release(n.fh), 0);
 }
 

@@ -190,6 +190,18 @@ int FakeCuseKernel::read(std::uint64_t fh, std::uint32_t size)
     return reply ? reply->error : reply.error();
 }
 
+int FakeCuseKernel::write(std::uint64_t fh, std::uint32_t size)
+{
+    fuse_write_in in{};
+    in.fh = fh;
+    in.size = size;
+    const std::vector<std::byte> data(size);
+    const auto unique = next_unique();
+    if (!send(FUSE_WRITE, unique, ::gettid(), &in, sizeof in, data.data(), data.size())) return EIO;
+    auto reply = wait_reply(unique);
+    return reply ? reply->error : reply.error();
+}
+
 void FakeCuseKernel::interrupt(std::uint64_t unique)
 {
     fuse_interrupt_in in{};

@@ -51,6 +51,8 @@ public:
     int release(std::uint64_t fh);
     /// FUSE_READ of `size` bytes; returns the reply's errno.
     int read(std::uint64_t fh, std::uint32_t size);
+    /// FUSE_WRITE of `size` zero bytes; returns the reply's errno.
+    int write(std::uint64_t fh, std::uint32_t size);
 
     struct IoctlOptions {
         pid_t pid = 0;                ///< 0: the calling thread's id
