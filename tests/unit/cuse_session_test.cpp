@@ -510,10 +510,27 @@ TEST_F(CuseSession, ArgumentErrorsMatchTheKernel)
     vendor.data_len = static_cast<std::uint32_t>(huge.size());
     r = ioctl(ns1_node, NVME_IOCTL_IO_CMD, &vendor);
     EXPECT_EQ(r.error, EINVAL);
-    // A bad data pointer: the fast path falls back, the kernel's copy faults.
+    // A bad read buffer: the fast path learns it only when delivering the
+    // data after the command ran (EFAULT, result untouched); on the retry
+    // path the kernel's copy to the out iovecs faults.
     auto bad = identify_ctrl(reinterpret_cast<void*>(std::uintptr_t{8}));
+    bad.result = 77;
+    const auto before = registry_->stats(ctrl_node)->commands;
     r = ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &bad);
     EXPECT_EQ(r.error, EFAULT);
+    EXPECT_EQ(r.requests, 1u);
+    EXPECT_EQ(registry_->stats(ctrl_node)->commands - before, 1u);
+    EXPECT_EQ(bad.result, 77u);
+    r = ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &bad, via_pid(no_such_pid));
+    EXPECT_EQ(r.error, EFAULT);
+    // A bad write buffer: the fast path falls back before anything runs and
+    // the kernel's copy from the in iovecs faults.
+    auto wr = user_io(0x01, 0, 1, reinterpret_cast<void*>(std::uintptr_t{8}));
+    const auto commands = registry_->stats(ns1_node) ? registry_->stats(ns1_node)->commands : 0;
+    r = ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &wr);
+    EXPECT_EQ(r.error, EFAULT);
+    EXPECT_EQ(r.requests, 2u); // fast path fell back: asked for the struct, then the data
+    EXPECT_EQ(registry_->stats(ns1_node)->commands, commands);
 }
 
 TEST_F(CuseSession, PassthroughWithoutCapSysAdminIsEacces)
