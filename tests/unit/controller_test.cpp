@@ -634,7 +634,9 @@ TEST_F(Fixture, IdleOwnerThreadUsesNoCpu)
     const auto before = cpu_time(clock);
     std::this_thread::sleep_for(200ms);
     const auto used = cpu_time(clock) - before;
-    EXPECT_LT(used, 10ms) << "owner thread burned "
+    // A polling owner would burn ~200 ms here; the margin absorbs wake-ups
+    // and sanitizer overhead on a loaded 2-core CI machine.
+    EXPECT_LT(used, 40ms) << "owner thread burned "
                           << std::chrono::duration_cast<std::chrono::microseconds>(used).count()
                           << " µs idle";
 }
@@ -654,7 +656,7 @@ TEST_F(Fixture, OwnerSleepsOnCompletionFdWhileCommandsAreOutstanding)
     const auto before = cpu_time(clock);
     std::this_thread::sleep_for(200ms);
     const auto used = cpu_time(clock) - before;
-    EXPECT_LT(used, 10ms);
+    EXPECT_LT(used, 40ms);  // polling would burn ~200 ms
     fake->release(1);
     fake->release(2);
     ASSERT_TRUE(ready(f)) << "the completion eventfd wakes the owner";
