@@ -100,7 +100,14 @@ int main(int argc, char** argv)
     const std::string name = fmt::format("nvme{}", claim->index());
 
     auto transport = emu::make_transport(config);
-    if (!transport) die("emulated controller: " + transport.error().message());
+    if (!transport) {
+        // The error code cannot carry a path: name the files it may be about.
+        std::string files;
+        for (const auto& ns : config.namespaces)
+            if (!ns.backing_file.empty()) files += (files.empty() ? "" : ", ") + ns.backing_file;
+        die("emulated controller: " + transport.error().message() +
+            (files.empty() ? "" : " (backing files: " + files + ")"));
+    }
     ctrlr::Controller::Options options;
     options.name = name;
     auto controller = ctrlr::Controller::start(std::move(*transport), options);
