@@ -50,10 +50,8 @@ FastStep prepare_command(const IoctlContext& ctx, const Route& route, std::uint6
 FastStep fast_prepare(const IoctlContext& ctx, unsigned int cmd, std::uint64_t arg, std::uint32_t flags,
                       CallerMemory& memory)
 {
-    if ((flags & (fuse_ioctl_compat | fuse_ioctl_32bit)) != 0) return Error{ENOTTY};
-    auto route = classify(cmd, ctx.node);
+    auto route = route_ioctl(ctx, cmd, flags);
     if (!route) return Error{route.error()};
-    if (const int e = check_permission(*route, ctx.caller_has_sys_admin); e != 0) return Error{e};
 
     switch (route->arg) {
     case ArgKind::none:

@@ -97,12 +97,21 @@ Layout layout_for(const IoctlCommand& cmd)
     return l;
 }
 
+std::expected<Route, int> route_ioctl(const IoctlContext& ctx, unsigned int cmd,
+                                      std::uint32_t flags)
+{
+    if ((flags & (fuse_ioctl_compat | fuse_ioctl_32bit)) != 0) return std::unexpected(ENOTTY);
+    auto route = classify(cmd, ctx.node);
+    if (!route) return route;
+    if (const int e = check_permission(*route, ctx.caller_has_sys_admin); e != 0)
+        return std::unexpected(e);
+    return route;
+}
+
 Step advance(const IoctlContext& ctx, const IoctlRequest& req)
 {
-    if ((req.flags & (fuse_ioctl_compat | fuse_ioctl_32bit)) != 0) return Error{ENOTTY};
-    auto route = classify(req.cmd, ctx.node);
+    auto route = route_ioctl(ctx, req.cmd, req.flags);
     if (!route) return Error{route.error()};
-    if (const int e = check_permission(*route, ctx.caller_has_sys_admin); e != 0) return Error{e};
 
     switch (route->arg) {
     case ArgKind::none:

@@ -23,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <expected>
 #include <span>
 #include <variant>
 #include <vector>
@@ -60,6 +61,12 @@ struct IoctlContext {
     DecodeLimits decode_limits{};
     RetryLimits retry_limits{};
 };
+
+/// The first steps of every ioctl on both paths: refuse 32-bit compat
+/// callers (ENOTTY), route the command for this node, check the caller's
+/// permission. Returns the route, or the errno to answer with. Any thread.
+[[nodiscard]] std::expected<Route, int> route_ioctl(const IoctlContext& ctx, unsigned int cmd,
+                                                    std::uint32_t flags);
 
 enum class Stage : std::uint8_t { need_argument, need_vector, need_buffers, ready };
 
