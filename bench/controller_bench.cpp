@@ -7,6 +7,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -75,8 +76,32 @@ struct CompletionCounter {
     std::atomic<std::uint64_t> wake_at{0};
     std::atomic<std::uint64_t> failed{0};
 
-    void on_completion(const ctrlr::Result& r)
+    /// The submitter reuses its I/O buffers, like fio's or SPDK perf's
+    /// preallocated per-slot buffers: each completion hands its buffer back
+    /// through a single-producer (owner) single-consumer (submitter) ring.
+    std::array<ctrlr::DataBuffer, 64> returned;
+    std::atomic<std::uint64_t> returned_head{0};
+    std::atomic<std::uint64_t> returned_tail{0};
+
+    void give_back(ctrlr::DataBuffer&& b)
     {
+        const auto tail = returned_tail.load(std::memory_order_relaxed);
+        if (tail - returned_head.load(std::memory_order_acquire) == returned.size()) return;
+        returned[tail % returned.size()] = std::move(b);
+        returned_tail.store(tail + 1, std::memory_order_release);
+    }
+    ctrlr::DataBuffer take()
+    {
+        const auto head = returned_head.load(std::memory_order_relaxed);
+        if (head == returned_tail.load(std::memory_order_acquire)) return ctrlr::DataBuffer(block);
+        auto b = std::move(returned[head % returned.size()]);
+        returned_head.store(head + 1, std::memory_order_release);
+        return b;
+    }
+
+    void on_completion(ctrlr::Result&& r)
+    {
+        give_back(std::move(r.data));
         if (!r.ok()) failed.fetch_add(1, std::memory_order_relaxed);
         const auto now = completed.fetch_add(1, std::memory_order_acq_rel) + 1;
         if (now == wake_at.load(std::memory_order_acquire)) completed.notify_one();
@@ -121,8 +146,8 @@ void run_io(benchmark::State& state, nvme::NvmOpcode opcode)
         nvme::cmd::rw::set_num_blocks(sqe, 1);
         lba = (lba + 1) % lbas;
         ctrl->submit(ctrlr::QueueKind::io,
-                     ctrlr::Command::from_opcode(sqe, ctrlr::DataBuffer(block)),
-                     [&counter](ctrlr::Result&& r) { counter.on_completion(r); });
+                     ctrlr::Command::from_opcode(sqe, counter.take()),
+                     [&counter](ctrlr::Result&& r) { counter.on_completion(std::move(r)); });
         ++issued;
     }
     counter.wait_for(issued);
