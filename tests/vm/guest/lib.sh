@@ -1,0 +1,131 @@
+# Sourced by every guest suite (busybox ash). TAP-like output: one "ok" or
+# "not ok" line per check, a summary at the end, and `finish` returns
+# non-zero when any check failed. Usage in a suite:
+#   . /vm/lib.sh
+#   start_daemon /vm/conformance.json
+#   run nvme id-ctrl /dev/nvmecuse/nvme0
+#   expect_status "id-ctrl succeeds" 0
+#   expect_field "id-ctrl mn" mn "nvmecuse Conformance SSD"
+#   finish
+
+passed=0
+failed=0
+OUT=""          # stdout+stderr of the last `run`
+STATUS=0        # its exit status
+DAEMON_PID=""
+DEV=/dev/nvmecuse
+
+pass() { passed=$((passed + 1)); echo "ok - $1"; }
+fail() {
+  failed=$((failed + 1))
+  echo "not ok - $1"
+  shift
+  for line in "$@"; do echo "#   $line"; done
+}
+
+# run CMD...: runs CMD, keeps its output in $OUT and exit status in $STATUS.
+run() {
+  OUT=$("$@" 2>&1)
+  STATUS=$?
+  return 0
+}
+
+# Shows the last command's output under a failure.
+show_out() { echo "$OUT" | head -40 | sed 's/^/#   | /'; }
+
+expect_status() { # NAME EXPECTED
+  if [ "$STATUS" -eq "$2" ]; then pass "$1"; else fail "$1" "exit status $STATUS, expected $2"; show_out; fi
+}
+
+expect_eq() { # NAME ACTUAL EXPECTED
+  if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got      '$2'" "expected '$3'"; fi
+}
+
+expect_contains() { # NAME TEXT : $OUT contains TEXT (fixed string)
+  if printf '%s\n' "$OUT" | grep -qF -- "$2"; then pass "$1"; else fail "$1" "output lacks '$2'"; show_out; fi
+}
+
+expect_not_contains() { # NAME TEXT
+  if printf '%s\n' "$OUT" | grep -qF -- "$2"; then fail "$1" "output has '$2'"; show_out; else pass "$1"; fi
+}
+
+expect_match() { # NAME REGEX : some line of $OUT matches the extended REGEX
+  if printf '%s\n' "$OUT" | grep -qE -- "$2"; then pass "$1"; else fail "$1" "no line matches /$2/"; show_out; fi
+}
+
+# field NAME: the value of "NAME : value" in nvme-cli's normal output ($OUT),
+# trailing blanks removed.
+field() {
+  printf '%s\n' "$OUT" | awk -F: -v k="$1" '
+    { key = $1; gsub(/[ \t]+$/, "", key) }
+    key == k { v = substr($0, index($0, ":") + 1); sub(/^[ \t]+/, "", v); sub(/[ \t]+$/, "", v); print v; exit }'
+}
+
+expect_field() { # NAME KEY EXPECTED
+  expect_eq "$1" "$(field "$2")" "$3"
+}
+
+# json FILTER: applies a jq filter to $OUT.
+json() { printf '%s\n' "$OUT" | jq -r "$1" 2>&1; }
+
+expect_json() { # NAME FILTER EXPECTED
+  expect_eq "$1" "$(json "$2")" "$3"
+}
+
+# wait_for PATH [TENTHS]: waits until PATH exists (default 10 s).
+wait_for() {
+  i=0
+  while [ ! -e "$1" ]; do
+    i=$((i + 1))
+    [ "$i" -gt "${2:-100}" ] && return 1
+    sleep 0.1
+  done
+  return 0
+}
+
+# wait_gone PATH [TENTHS]: waits until PATH no longer exists (default 10 s).
+wait_gone() {
+  i=0
+  while [ -e "$1" ]; do
+    i=$((i + 1))
+    [ "$i" -gt "${2:-100}" ] && return 1
+    sleep 0.1
+  done
+  return 0
+}
+
+# start_daemon CONFIG [ARGS...]: starts nvmecused on the emulated controller
+# and waits until the controller node and namespace 1's node exist.
+start_daemon() {
+  config=$1
+  shift
+  nvmecused --emulate --config "$config" --log-level warn "$@" >/tmp/nvmecused.log 2>&1 &
+  DAEMON_PID=$!
+  if wait_for $DEV/nvme0 && wait_for $DEV/nvme0n1; then
+    return 0
+  fi
+  echo "# nvmecused did not come up:"
+  sed 's/^/#   /' /tmp/nvmecused.log
+  return 1
+}
+
+# stop_daemon: SIGTERM, then waits for it; the nodes must disappear.
+stop_daemon() {
+  [ -n "$DAEMON_PID" ] || return 0
+  kill "$DAEMON_PID" 2>/dev/null
+  wait "$DAEMON_PID"
+  rc=$?
+  DAEMON_PID=""
+  wait_gone $DEV/nvme0 || echo "# $DEV/nvme0 still exists after nvmecused stopped"
+  return $rc
+}
+
+finish() {
+  stop_daemon >/dev/null 2>&1
+  if [ -s /tmp/nvmecused.log ]; then
+    echo "# nvmecused log:"
+    sed 's/^/#   /' /tmp/nvmecused.log | tail -30
+  fi
+  echo "# $passed passed, $failed failed"
+  [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+}

@@ -1,0 +1,167 @@
+// nvmecuse-vm-tool: the small things the guest suites need that nvme-cli,
+// smartctl and busybox do not offer, written against the kernel's own UAPI
+// headers (not ours), so the suites check our devices the way any client
+// sees them.
+//
+//   ioctl DEV NAME              issue one ioctl; prints its value or errno name
+//       NAME: id, reset, rescan, subsys-reset, blksszget, blkpbszget,
+//             blkgetsize, blkgetsize64, unknown, admin-identify, admin-flags,
+//             admin-compat32
+//   submit-io DEV read|write SLBA NBLOCKS LBA_BYTES FILE
+//                               NVME_IOCTL_SUBMIT_IO (no CAP_SYS_ADMIN needed)
+//   as-user UID GID CMD...      drop to UID/GID (and every capability), exec CMD
+//   hold DEV SECONDS            open DEV and keep it open
+//
+// Exit status 0 when the call ran (whatever errno it reported), 2 on misuse.
+
+#include <linux/fs.h>
+#include <linux/nvme_ioctl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+int usage()
+{
+    std::fputs("usage: nvmecuse-vm-tool ioctl DEV NAME | submit-io DEV read|write SLBA NBLOCKS "
+               "LBA_BYTES FILE | as-user UID GID CMD... | hold DEV SECONDS\n",
+               stderr);
+    return 2;
+}
+
+int open_device(const char* path)
+{
+    const int fd = ::open(path, O_RDONLY);
+    if (fd < 0) {
+        std::printf("open: %s\n", strerrorname_np(errno));
+        std::exit(1);
+    }
+    return fd;
+}
+
+/// Prints "value N" for a non-negative result, otherwise "errno NAME".
+int report(long result, long value)
+{
+    if (result < 0)
+        std::printf("errno %s\n", strerrorname_np(errno));
+    else
+        std::printf("value %ld\n", value);
+    return 0;
+}
+
+int run_ioctl(const char* path, std::string_view name)
+{
+    const int fd = open_device(path);
+    if (name == "id") {
+        const int r = ::ioctl(fd, NVME_IOCTL_ID);
+        return report(r, r);
+    }
+    if (name == "reset") return report(::ioctl(fd, NVME_IOCTL_RESET), 0);
+    if (name == "rescan") return report(::ioctl(fd, NVME_IOCTL_RESCAN), 0);
+    if (name == "subsys-reset") return report(::ioctl(fd, NVME_IOCTL_SUBSYS_RESET), 0);
+    if (name == "blksszget" || name == "blkpbszget") {
+        int size = 0;
+        const int r = ::ioctl(fd, name == "blksszget" ? BLKSSZGET : BLKPBSZGET, &size);
+        return report(r, size);
+    }
+    if (name == "blkgetsize") {
+        unsigned long sectors = 0;
+        return report(::ioctl(fd, BLKGETSIZE, &sectors), static_cast<long>(sectors));
+    }
+    if (name == "blkgetsize64") {
+        std::uint64_t bytes = 0;
+        return report(::ioctl(fd, BLKGETSIZE64, &bytes), static_cast<long>(bytes));
+    }
+    if (name == "unknown") return report(::ioctl(fd, _IO('N', 0x7f)), 0);
+    if (name == "admin-identify" || name == "admin-flags") {
+        std::vector<unsigned char> data(4096);
+        nvme_admin_cmd cmd{};
+        cmd.opcode = 0x06;
+        cmd.addr = reinterpret_cast<std::uintptr_t>(data.data());
+        cmd.data_len = static_cast<std::uint32_t>(data.size());
+        cmd.cdw10 = 1;
+        if (name == "admin-flags") cmd.flags = 1;
+        const int r = ::ioctl(fd, NVME_IOCTL_ADMIN_CMD, &cmd);
+        return report(r, r);
+    }
+    if (name == "admin-compat32") {
+        // The 32-bit layout's request number on a 64-bit caller: not ours.
+        return report(::ioctl(fd, _IOWR('N', 0x41, char[68])), 0);
+    }
+    std::fprintf(stderr, "unknown ioctl name %.*s\n", static_cast<int>(name.size()), name.data());
+    return 2;
+}
+
+int submit_io(char** argv)
+{
+    const int fd = open_device(argv[0]);
+    const bool write = std::string_view(argv[1]) == "write";
+    const auto slba = std::strtoull(argv[2], nullptr, 0);
+    const auto blocks = static_cast<unsigned>(std::strtoul(argv[3], nullptr, 0));
+    const auto lba_bytes = std::strtoul(argv[4], nullptr, 0);
+    std::vector<unsigned char> data(blocks * lba_bytes);
+    const int file = ::open(argv[5], write ? O_RDONLY : O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (file < 0 || (write && ::read(file, data.data(), data.size()) != ssize_t(data.size()))) {
+        std::printf("file: %s\n", strerror(errno));
+        return 1;
+    }
+    nvme_user_io io{};
+    io.opcode = write ? 0x01 : 0x02;
+    io.slba = slba;
+    io.nblocks = static_cast<std::uint16_t>(blocks - 1);
+    io.addr = reinterpret_cast<std::uintptr_t>(data.data());
+    const int r = ::ioctl(fd, NVME_IOCTL_SUBMIT_IO, &io);
+    if (r == 0 && !write && ::write(file, data.data(), data.size()) != ssize_t(data.size())) {
+        std::printf("file: %s\n", strerror(errno));
+        return 1;
+    }
+    return report(r, r);
+}
+
+int as_user(char** argv)
+{
+    const auto uid = static_cast<uid_t>(std::strtoul(argv[0], nullptr, 10));
+    const auto gid = static_cast<gid_t>(std::strtoul(argv[1], nullptr, 10));
+    if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) {
+        std::perror("as-user");
+        return 1;
+    }
+    ::execvp(argv[2], argv + 2);
+    std::perror(argv[2]);
+    return 127;
+}
+
+int hold(const char* path, const char* seconds)
+{
+    const int fd = open_device(path);
+    std::printf("holding %s\n", path);
+    std::fflush(stdout);
+    ::sleep(static_cast<unsigned>(std::strtoul(seconds, nullptr, 10)));
+    ::close(fd);
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    if (argc < 2) return usage();
+    const std::string_view verb = argv[1];
+    if (verb == "ioctl" && argc == 4) return run_ioctl(argv[2], argv[3]);
+    if (verb == "submit-io" && argc == 8) return submit_io(argv + 2);
+    if (verb == "as-user" && argc >= 5) return as_user(argv + 2);
+    if (verb == "hold" && argc == 4) return hold(argv[2], argv[3]);
+    return usage();
+}
