@@ -15,8 +15,10 @@ log=$work/nvmecused.log
 "$daemon" --emulate --log-level warn "$@" >"$log" 2>&1 &
 pid=$!
 stop() {
-  kill "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  fi
   rm -rf "$work"
 }
 fail() {
@@ -71,4 +73,10 @@ echo "1 MiB read back identical"
 echo
 echo "\$ nvme smart-log $dir/nvme0"
 nvme smart-log $dir/nvme0 || fail "nvme smart-log failed"
-stop
+
+kill "$pid"
+if ! wait "$pid"; then
+  pid=""
+  fail "nvmecused did not stop cleanly on SIGTERM"
+fi
+rm -rf "$work"

@@ -99,7 +99,8 @@ wait_gone() {
 start_daemon() {
   config=$1
   shift
-  nvmecused --emulate --config "$config" --log-level warn "$@" >/tmp/nvmecused.log 2>&1 &
+  echo "--- nvmecused --config $config $*" >>/tmp/nvmecused.log
+  nvmecused --emulate --config "$config" --log-level warn "$@" >>/tmp/nvmecused.log 2>&1 &
   DAEMON_PID=$!
   if wait_for $DEV/nvme0 && wait_for $DEV/nvme0n1; then
     return 0
@@ -109,7 +110,8 @@ start_daemon() {
   return 1
 }
 
-# stop_daemon: SIGTERM, then waits for it; the nodes must disappear.
+# stop_daemon: SIGTERM, then waits for it; the nodes must disappear. Returns
+# the daemon's exit status.
 stop_daemon() {
   [ -n "$DAEMON_PID" ] || return 0
   kill "$DAEMON_PID" 2>/dev/null
@@ -122,6 +124,10 @@ stop_daemon() {
 
 finish() {
   stop_daemon >/dev/null 2>&1
+  # A sanitizer build of the daemon reports here (ASan, LSan, UBSan).
+  if grep -qE 'Sanitizer|runtime error:' /tmp/nvmecused.log 2>/dev/null; then
+    fail "the daemon's log has no sanitizer report"
+  fi
   if [ -s /tmp/nvmecused.log ]; then
     echo "# nvmecused log:"
     sed 's/^/#   /' /tmp/nvmecused.log | tail -30
