@@ -64,12 +64,14 @@ enum class Delivery : std::uint8_t {
 };
 
 /// Completion path (controller owner thread): map, deliver, answer.
-void finish(Session& s, fuse_req_t req, const PendingRequest& pending, const IoctlCommand& plan,
+void finish(Session& s, fuse_req_t req, const IoctlCommand& plan,
             const ctrlr::Result& r, Delivery delivery, pid_t pid)
 {
-    // An interrupted caller's memory is never touched; the kernel discards
-    // the answer to a request it has given up on.
-    if (pending.interrupted.load()) return answer_error(s, req, EINTR);
+    // An interrupt changes nothing, as in the kernel driver, whose passthrough
+    // waits uninterruptibly: a caller that caught a signal still gets the
+    // command's outcome and data (an EINTR would hide a write that happened),
+    // and a killed one waits in the kernel until this answer (FUSE's
+    // request_wait_answer), which the controller's command timeout bounds.
     const IoctlOutcome outcome = map_completion(r, plan.result);
     if (outcome.is_errno()) return answer_error(s, req, -outcome.value);
     const ReplyPlan reply = build_reply(plan, outcome, r.data.span(), r.metadata.span());
@@ -304,17 +306,13 @@ public:
             if (!split || split->block_bytes > bounds.mdts)
                 return answer_error(*session_, req, EINVAL);
         }
-        auto pending = session_->track(req);
-        if (pending->interrupted.load()) {
-            if (session_->claim(req)) answer_error(*session_, req, EINTR);
-            return;
-        }
+        session_->track(req);
         const ctrlr::QueueKind queue = plan.queue;
         ctrlr::CompletionHandler done = [session = session_, req, plan = std::move(plan), delivery,
                                          pid](ctrlr::Result&& r) {
             const auto claimed = session->claim(req);
             if (!claimed) return; // stop() answered it already
-            finish(*session, req, *claimed, plan, r, delivery, pid);
+            finish(*session, req, plan, r, delivery, pid);
         };
         if (!split) {
             session_->counters().commands.fetch_add(1);
@@ -381,7 +379,7 @@ public:
     /// RESET / SUBSYS_RESET / RESCAN through the Controller (asynchronous).
     void control(fuse_req_t req, IoctlOp op)
     {
-        [[maybe_unused]] const auto pending = session_->track(req);
+        session_->track(req);
         auto done = [session = session_, req](std::error_code ec) {
             const auto claimed = session->claim(req);
             if (!claimed) return;

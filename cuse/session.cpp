@@ -137,18 +137,16 @@ void Session::stop(int reply_errno)
     });
 }
 
-std::shared_ptr<PendingRequest> Session::track(fuse_req_t req)
+void Session::track(fuse_req_t req)
 {
-    auto pending = std::make_shared<PendingRequest>();
     {
         std::lock_guard lock(pending_mutex_);
-        pending_[req] = pending;
+        pending_[req] = std::make_shared<PendingRequest>();
     }
     // Calls on_interrupt at once when the interrupt came first. The data is
     // the Session (alive while readers run): libfuse may call the function
     // just after the request was answered, when per-request state is gone.
     fuse_req_interrupt_func(req, &Session::on_interrupt, this);
-    return pending;
 }
 
 std::shared_ptr<PendingRequest> Session::claim(fuse_req_t req)

@@ -48,7 +48,8 @@ struct SessionCounters {
 };
 
 /// A request answered later: the completion path and stop() race to claim()
-/// it; only the winner replies.
+/// it; only the winner replies. `interrupted` is recorded (and counted) only:
+/// the answer is the command's outcome either way (see device.cpp, finish()).
 struct PendingRequest {
     std::atomic<bool> interrupted{false};
 };
@@ -79,8 +80,8 @@ public:
     void stop(int reply_errno);
 
     /// Reader thread: `req` will be answered later. Registers the interrupt
-    /// callback; the returned state says whether it was interrupted.
-    [[nodiscard]] std::shared_ptr<PendingRequest> track(fuse_req_t req);
+    /// callback (interrupts are counted, see PendingRequest).
+    void track(fuse_req_t req);
     /// Any thread: takes `req` out of the tracked set; null when someone
     /// else (stop()) already answered it. Only the claimer may reply.
     [[nodiscard]] std::shared_ptr<PendingRequest> claim(fuse_req_t req);
