@@ -17,6 +17,7 @@
 #include "nvmecuse/cuse/completion.hpp"
 #include "nvmecuse/cuse/fast_path.hpp"
 #include "nvmecuse/cuse/retry.hpp"
+#include "nvmecuse/cuse/split.hpp"
 
 #include "session.hpp"
 
@@ -93,37 +94,6 @@ constexpr std::uint64_t max_split_bytes = 32u << 20;
 /// PRINFO.PRCHK bit 0 (CDW12 bit 26): the reference tag is checked, so the
 /// ILBRT of each part advances with its starting LBA (NVMe NVM 1.0, 5.3).
 constexpr std::uint32_t cdw12_prchk_reftag = 1u << 26;
-
-/// How a read/write/compare spreads over its buffers, for splitting.
-struct SplitShape {
-    std::uint64_t blocks = 0;
-    std::uint32_t block_bytes = 0; ///< data bytes per block (with interleaved metadata)
-    std::uint32_t meta_bytes = 0;  ///< separate metadata bytes per block
-};
-
-/// Read, write and compare can be split at block boundaries; every other
-/// command larger than MDTS is refused (EINVAL) like the kernel does.
-std::optional<SplitShape> split_shape(const IoctlCommand& plan,
-                                      const std::optional<NamespaceShape>& ns)
-{
-    using Op = nvme::NvmOpcode;
-    const auto opc = static_cast<Op>(plan.sqe.opc);
-    if (!ns || plan.queue != ctrlr::QueueKind::io || plan.data.size() != 1) return std::nullopt;
-    if (plan.op != IoctlOp::submit_io && plan.op != IoctlOp::io_passthru &&
-        plan.op != IoctlOp::io64_passthru)
-        return std::nullopt;
-    if (opc != Op::read && opc != Op::write && opc != Op::compare) return std::nullopt;
-    SplitShape shape;
-    shape.blocks = std::uint64_t{plan.sqe.cdw12 & 0xffffu} + 1;
-    shape.block_bytes = ns->lba_data_size + (ns->extended_metadata ? ns->metadata_size : 0u);
-    if (plan.data_len != shape.blocks * shape.block_bytes) return std::nullopt;
-    if (plan.metadata.len != 0) {
-        if (ns->extended_metadata || plan.metadata.len != shape.blocks * ns->metadata_size)
-            return std::nullopt;
-        shape.meta_bytes = ns->metadata_size;
-    }
-    return shape;
-}
 
 /// The parts of a split command, combined into one Result when the last
 /// completes (all on the owner thread): the first failing part, in LBA
@@ -228,6 +198,7 @@ public:
         }
         mdts = mdts_bytes(info->id.mdts);
         ctx.decode_limits = DecodeLimits::for_mdts(mdts);
+        ctx.mdts_bytes = mdts;
         const auto route = classify(cmd, ctx.node);
         if (route && route->queue == ctrlr::QueueKind::io && mdts != 0) {
             // Reads/writes past MDTS are split (execute() refuses the rest).
@@ -299,13 +270,10 @@ public:
     void execute(fuse_req_t req, pid_t pid, const Bounds& bounds, IoctlCommand plan,
                  ctrlr::Command command, Delivery delivery)
     {
+        if (const int e = check_transfer_size(plan, bounds.ns, bounds.mdts); e != 0)
+            return answer_error(*session_, req, e);
         std::optional<SplitShape> split;
-        if (bounds.mdts != 0 && plan.data_len > bounds.mdts) {
-            split = split_shape(plan, bounds.ns);
-            // The kernel refuses a mapping past max_hw_sectors with EINVAL.
-            if (!split || split->block_bytes > bounds.mdts)
-                return answer_error(*session_, req, EINVAL);
-        }
+        if (bounds.mdts != 0 && plan.data_len > bounds.mdts) split = split_shape(plan, bounds.ns);
         session_->track(req);
         const ctrlr::QueueKind queue = plan.queue;
         ctrlr::CompletionHandler done = [session = session_, req, plan = std::move(plan), delivery,

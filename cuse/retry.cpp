@@ -3,6 +3,7 @@
 #include <cerrno>
 
 #include "nvmecuse/cuse/completion.hpp"
+#include "nvmecuse/cuse/split.hpp"
 
 namespace nvmecuse::cuse {
 namespace {
@@ -66,6 +67,7 @@ Step advance_command(const IoctlContext& ctx, const Route& route, const IoctlReq
         if (auto ok = attach_iovecs(*cmd, req.in.subspan(s, v), ctx.decode_limits); !ok) return Error{ok.error()};
     }
 
+    if (const int e = check_transfer_size(*cmd, ctx.node.ns, ctx.mdts_bytes); e != 0) return Error{e};
     Layout layout = layout_for(*cmd);
     if (!within(limits, layout.in, layout.out)) return Error{ENOMEM};
     if (req.in.size() != layout.in_bytes || req.out_size != layout.out_bytes)

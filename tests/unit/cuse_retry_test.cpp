@@ -409,6 +409,37 @@ TEST(CuseRetry, KernelLimitsBecomeEnomem)
     EXPECT_EQ(many.ioctl(NVME_IOCTL_IO64_CMD_VEC, arg_at), -ENOMEM);
 }
 
+// Past MDTS, a command that cannot be split is refused with EINVAL like the
+// kernel (before mapping), not with the ENOMEM of FUSE's 128 KiB cap; one
+// that can be split still meets that cap on the retry path.
+TEST(CuseRetry, PastMdtsUnsplittableIsEinvalBeforeAnyBuffer)
+{
+    FakeUser user;
+    IoctlContext ctx = ns_node();
+    ctx.mdts_bytes = 64 * 1024;
+    ctx.decode_limits.max_data_bytes = 32u << 20;
+
+    nvme_passthru_cmd vendor{};
+    vendor.opcode = 0x81; // vendor specific, data to the controller
+    vendor.nsid = 1;
+    vendor.addr = data_at;
+    vendor.data_len = 1u << 20;
+    user.put(arg_at, vendor);
+    FakeKernel k{user, ctx};
+    EXPECT_EQ(k.ioctl(NVME_IOCTL_IO_CMD, arg_at), -EINVAL);
+    EXPECT_EQ(k.requests, 2); // the argument struct, then the refusal
+
+    nvme_passthru_cmd read{};
+    read.opcode = 0x02;
+    read.nsid = 1;
+    read.addr = data_at;
+    read.data_len = 1u << 20;
+    read.cdw12 = (1u << 20) / 512 - 1;
+    user.put(arg_at, read);
+    FakeKernel split{user, ctx};
+    EXPECT_EQ(split.ioctl(NVME_IOCTL_IO_CMD, arg_at), -ENOMEM);
+}
+
 TEST(CuseRetry, StructRewrittenBetweenRetriesIsAskedForAgain)
 {
     FakeUser user;

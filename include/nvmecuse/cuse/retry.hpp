@@ -60,6 +60,10 @@ struct IoctlContext {
     bool caller_has_sys_admin = false;
     DecodeLimits decode_limits{};
     RetryLimits retry_limits{};
+    /// The controller's MDTS in bytes (0 = no limit): a command past it that
+    /// cannot be split is refused with EINVAL before any buffer is fetched,
+    /// as the kernel refuses it before mapping (not ENOMEM from FUSE's cap).
+    std::uint64_t mdts_bytes = 0;
 };
 
 /// The first steps of every ioctl on both paths: refuse 32-bit compat
