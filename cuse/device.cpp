@@ -358,7 +358,13 @@ public:
         case IoctlOp::reset:
             return controller_.reset(std::move(done));
         case IoctlOp::subsystem_reset:
-            return controller_.subsystem_reset(std::move(done));
+            // nvme_reset_subsystem(): a controller without NVM Subsystem
+            // Reset is ENOTTY, never EOPNOTSUPP (CAP.NSSRS clear here).
+            return controller_.subsystem_reset([done = std::move(done)](std::error_code ec) {
+                if (ec == std::errc::operation_not_supported)
+                    ec = std::make_error_code(std::errc::inappropriate_io_control_operation);
+                done(ec);
+            });
         case IoctlOp::rescan:
             return controller_.rescan(std::move(done));
         default:

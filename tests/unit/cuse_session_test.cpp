@@ -324,6 +324,9 @@ TEST_F(CuseSession, ResetAndRescanThroughTheController)
     EXPECT_EQ(ioctl(ctrl_node, NVME_IOCTL_RESET, nullptr).ret, 0);
     EXPECT_EQ(ioctl(ctrl_node, NVME_IOCTL_RESCAN, nullptr).ret, 0);
     EXPECT_EQ(ioctl(ns1_node, NVME_IOCTL_RESET, nullptr).error, ENOTTY); // controller node only
+    // The emulated controller has no NVM Subsystem Reset (CAP.NSSRS = 0):
+    // ENOTTY, as nvme_reset_subsystem() answers, not EOPNOTSUPP.
+    EXPECT_EQ(ioctl(ctrl_node, NVME_IOCTL_SUBSYS_RESET, nullptr).error, ENOTTY);
     std::vector<std::byte> buf(4096);
     auto cmd = identify_ctrl(buf.data());
     EXPECT_EQ(ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &cmd).ret, 0); // works after the reset
