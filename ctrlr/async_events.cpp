@@ -102,11 +102,11 @@ void Controller::Impl::on_aer(Result&& r, std::uint64_t epoch)
                    });
 }
 
-void Controller::Impl::after_admin_passthrough(std::uint8_t opc)
+void Controller::Impl::after_admin_passthrough(std::uint8_t opc, DoneFn done)
 {
     log_->debug("{}: admin opcode {:#04x} may have changed namespaces; rescanning", options_.name,
                 opc);
-    request_scan(nullptr);
+    request_scan(std::move(done));
 }
 
 } // namespace nvmecuse::ctrlr

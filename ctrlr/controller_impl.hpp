@@ -127,7 +127,7 @@ private:
     void enable_async_events(std::uint64_t epoch);
     void post_aer(std::uint64_t epoch);
     void on_aer(Result&& r, std::uint64_t epoch);
-    void after_admin_passthrough(std::uint8_t opc);
+    void after_admin_passthrough(std::uint8_t opc, DoneFn done);
 
     // ---- shared -----------------------------------------------------------
     std::unique_ptr<transport::Transport> transport_;

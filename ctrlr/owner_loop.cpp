@@ -262,12 +262,19 @@ void Controller::Impl::complete(QueueSlot& q, const nvme::CompletionQueueEntry& 
     r.data = std::move(node->command.data);
     r.metadata = std::move(node->command.metadata);
     const std::uint8_t opc = node->command.sqe.opc;
-    // Like the Linux driver's nvme_passthru_end(): the user's handler runs
-    // first, then the core refreshes what the command may have changed.
+    // Like the Linux driver's nvme_passthru_end(): the core refreshes what
+    // the command may have changed before the user's handler runs, so the
+    // caller sees the new namespaces and formats as soon as it hears back.
     const bool refresh = !node->internal && node->queue == QueueKind::admin &&
                          r.status.is_success() && effects_change_namespaces(opc);
-    if (node->handler) node->handler(std::move(r));
-    if (refresh) after_admin_passthrough(opc);
+    if (!refresh) {
+        if (node->handler) node->handler(std::move(r));
+        return;
+    }
+    after_admin_passthrough(opc, [handler = std::move(node->handler),
+                                  r = std::move(r)](std::error_code) mutable {
+        if (handler) handler(std::move(r));
+    });
 }
 
 void Controller::Impl::check_timeouts(Clock::time_point now)
