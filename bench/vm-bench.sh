@@ -1,0 +1,81 @@
+#!/bin/sh
+# Runs inside the test guest (bench/run-vm puts it there): the same
+# nvmecuse-perf workloads, one after the other on one guest, against
+#   floor   cuse-floor: a CUSE server answering with no work (the round trip)
+#   fast    nvmecused, process_vm fast path (the default)
+#   retry   nvmecused --retry-only: the CUSE retry protocol, as SPDK's design
+#   kernel  the kernel NVMe driver's passthrough on QEMU's NVMe device (/dev/ng0n1)
+# and prints one table of IOPS and mean latency with the ratios that matter.
+# Usage: vm-bench.sh [SECONDS_PER_RUN]
+set -u
+secs=${1:-3}
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+
+cuse-floor --name floor0n1 &
+nvmecused --emulate --log-level warn &
+sleep 0.5
+nvmecused --emulate --retry-only --log-level warn &
+modprobe nvme
+i=0
+until [ -c /dev/nvmecuse/floor0n1 ] && [ -c /dev/nvmecuse/nvme0n1 ] && [ -c /dev/nvmecuse/nvme1n1 ] && [ -c /dev/ng0n1 ]; do
+  i=$((i + 1))
+  if [ $i -gt 100 ]; then echo "vm-bench: devices missing"; ls /dev/nvmecuse /dev/ng* ; exit 1; fi
+  sleep 0.1
+done
+dev_floor=/dev/nvmecuse/floor0n1
+dev_fast=/dev/nvmecuse/nvme0n1
+dev_retry=/dev/nvmecuse/nvme1n1
+dev_kernel=/dev/ng0n1
+results=/tmp/results
+: >$results
+
+# measure NAME DEVICE PERF_ARGS...: one run; appends "name device iops avg_us" (or the error).
+measure() {
+  name=$1 label=$2 dev=$3
+  shift 3
+  out=$(nvmecuse-perf "$dev" --time "$secs" --size 64m --json "$@" 2>/dev/null)
+  err=$(echo "$out" | jq -r '.error // empty' 2>/dev/null)
+  if [ -z "$out" ] || [ -n "$err" ]; then
+    reason=$(echo "$err" | grep -oE '[A-Z]{4,}' | head -1)
+    echo "$name $label ${reason:-FAILED} -" >>$results
+  else
+    echo "$out" | jq -r --arg n "$name" --arg l "$label" '"\($n) \($l) \(.iops | floor) \(.latency_ns.avg / 1000 | . * 10 | round / 10)"' >>$results
+  fi
+}
+
+for w in "randread-4k-1t:--rw randread --bs 4k --threads 1" \
+         "randread-4k-2t:--rw randread --bs 4k --threads 2" \
+         "randread-4k-4t:--rw randread --bs 4k --threads 4" \
+         "randread-4k-8t:--rw randread --bs 4k --threads 8" \
+         "randwrite-4k-1t:--rw randwrite --bs 4k --threads 1" \
+         "randwrite-4k-2t:--rw randwrite --bs 4k --threads 2" \
+         "randwrite-4k-4t:--rw randwrite --bs 4k --threads 4" \
+         "randwrite-4k-8t:--rw randwrite --bs 4k --threads 8" \
+         "read-128k-1t:--rw read --bs 128k --threads 1" \
+         "read-1m-1t:--rw read --bs 1m --threads 1" \
+         "write-1m-1t:--rw write --bs 1m --threads 1" \
+         "identify-1t:--ioctl admin-identify --threads 1"; do
+  name=${w%%:*}
+  args=${w#*:}
+  for d in floor fast retry kernel; do
+    eval dev=\$dev_$d
+    # shellcheck disable=SC2086
+    measure "$name" "$d" "$dev" $args
+  done
+  echo "vm-bench: $name done" >&2
+done
+
+echo
+echo "IOPS (mean latency in us) per device; ratios: fast/floor and retry/fast latency, fast/kernel IOPS"
+awk '
+  { iops[$1, $2] = $3; lat[$1, $2] = $4; if (!($1 in seen)) { seen[$1] = 1; order[n++] = $1 } }
+  function cell(w, d) { return lat[w, d] == "-" ? iops[w, d] : sprintf("%s (%s)", iops[w, d], lat[w, d]) }
+  function ratio(a, b) { return (a + 0 > 0 && b + 0 > 0) ? sprintf("%.2f", a / b) : "-" }
+  END {
+    printf "%-16s %-16s %-16s %-16s %-16s %9s %9s %9s\n", "workload", "floor", "fast", "retry", "kernel", "fast/flr", "retry/fst", "fast/krn"
+    for (i = 0; i < n; i++) {
+      w = order[i]
+      printf "%-16s %-16s %-16s %-16s %-16s %9s %9s %9s\n", w, cell(w, "floor"), cell(w, "fast"), cell(w, "retry"), cell(w, "kernel"),
+        ratio(lat[w, "fast"], lat[w, "floor"]), ratio(lat[w, "retry"], lat[w, "fast"]), ratio(iops[w, "fast"], iops[w, "kernel"])
+    }
+  }' $results
