@@ -52,6 +52,7 @@ std::uint64_t LatencyHistogram::percentile(double fraction) const noexcept
     if (count_ == 0) return 0;
     const auto rank = static_cast<std::uint64_t>(
         std::ceil(std::clamp(fraction, 0.0, 1.0) * static_cast<double>(count_)));
+    if (rank >= count_) return max_; // the slowest sample is known exactly
     std::uint64_t seen = 0;
     for (std::size_t i = 0; i < bucket_count; ++i) {
         seen += buckets_[i];
