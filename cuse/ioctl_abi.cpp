@@ -79,6 +79,26 @@ const ArgRow& arg_row(ArgKind kind) noexcept
     return arg_rows[static_cast<std::size_t>(kind)];
 }
 
+/// The block device the kernel makes of a namespace (nvme_update_disk_info,
+/// kernel 6.1, PCIe, CONFIG_BLK_DEV_INTEGRITY as in distribution kernels).
+struct BlockDevice {
+    std::uint64_t capacity_bytes;
+    std::uint32_t logical_block_size;
+};
+
+BlockDevice block_device_of(const NamespaceShape& ns) noexcept
+{
+    // The block layer cannot take LBAs larger than a page (4 KiB on x86).
+    constexpr std::uint32_t page_size = 4096;
+    if (ns.lba_data_size > page_size) return {0, 512};
+    // Metadata interleaved with the data cannot go to the block layer
+    // (NVME_NS_EXT_LBAS is passthrough only) unless the controller
+    // strips/inserts it as PI: no block I/O, so no capacity.
+    if (ns.metadata_size != 0 && ns.extended_metadata && !ns.protection_information)
+        return {0, ns.lba_data_size};
+    return {ns.size_bytes, ns.lba_data_size};
+}
+
 template <class T> std::vector<std::byte> bytes_of(T value)
 {
     std::vector<std::byte> out(sizeof(T));
@@ -90,8 +110,12 @@ template <class T> std::vector<std::byte> bytes_of(T value)
 
 NamespaceShape NamespaceShape::from(const ctrlr::NamespaceInfo& info) noexcept
 {
-    return {info.nsid, info.lba_data_size, info.metadata_size, info.extended_metadata,
-            info.size_bytes()};
+    // sizeof(struct t10_pi_tuple): the only PI format kernel 6.1 accepts
+    // without the extended LBA formats of the NVM command set.
+    constexpr std::uint16_t pi_tuple_bytes = 8;
+    const bool pi = nvme::dps::Pit::get(info.id.dps) != 0 && info.metadata_size == pi_tuple_bytes;
+    return {info.nsid,         info.lba_data_size, info.metadata_size, info.extended_metadata,
+            info.size_bytes(), pi};
 }
 
 std::size_t arg_size(ArgKind kind) noexcept { return arg_row(kind).size; }
@@ -130,21 +154,21 @@ int check_permission(const Route& route, bool caller_has_sys_admin) noexcept
 std::expected<std::vector<std::byte>, int> block_ioctl_bytes(const Route& route)
 {
     if (!route.ns) return std::unexpected(EINVAL);
-    const NamespaceShape& ns = *route.ns;
+    const BlockDevice disk = block_device_of(*route.ns);
     switch (route.op) {
     case blk_get_size64:
-        return bytes_of<std::uint64_t>(ns.size_bytes);
+        return bytes_of<std::uint64_t>(disk.capacity_bytes);
     case blk_get_size: {
         // blkdev_ioctl: EFBIG when the 512-byte sector count overflows the
         // unsigned long the caller reads.
-        const std::uint64_t sectors = ns.size_bytes >> 9;
+        const std::uint64_t sectors = disk.capacity_bytes >> 9;
         if ((sectors >> (sizeof(unsigned long) * CHAR_BIT - 9)) != 0) return std::unexpected(EFBIG);
         return bytes_of<unsigned long>(static_cast<unsigned long>(sectors));
     }
     case blk_sector_size:
-        return bytes_of<int>(static_cast<int>(ns.lba_data_size));
+        return bytes_of<int>(static_cast<int>(disk.logical_block_size));
     case blk_physical_size:
-        return bytes_of<unsigned int>(ns.lba_data_size);
+        return bytes_of<unsigned int>(disk.logical_block_size);
     default:
         return std::unexpected(EINVAL);
     }

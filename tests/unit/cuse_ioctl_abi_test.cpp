@@ -172,6 +172,27 @@ TEST(CuseIoctlAbi, BlockIoctlValues)
     EXPECT_EQ(as<unsigned long>(*block_ioctl_bytes(*classify(BLKGETSIZE, huge))), ~0ull >> 9);
 }
 
+TEST(CuseIoctlAbi, BlockIoctlsOfNamespacesWithoutBlockIo)
+{
+    // Interleaved metadata without PI: the kernel's disk has no capacity
+    // (nvme_update_disk_info), the block size stays.
+    const NodeView ext{NodeKind::namespace_node, NamespaceShape{5, 512, 64, true, 64ull << 20}, 0};
+    EXPECT_EQ(as<std::uint64_t>(*block_ioctl_bytes(*classify(BLKGETSIZE64, ext))), 0u);
+    EXPECT_EQ(as<unsigned long>(*block_ioctl_bytes(*classify(BLKGETSIZE, ext))), 0u);
+    EXPECT_EQ(as<int>(*block_ioctl_bytes(*classify(BLKSSZGET, ext))), 512);
+    EXPECT_EQ(as<unsigned int>(*block_ioctl_bytes(*classify(BLKPBSZGET, ext))), 512u);
+
+    // With PI the controller strips/inserts it: block I/O works.
+    const NodeView pi{NodeKind::namespace_node, NamespaceShape{5, 512, 8, true, 64ull << 20, true}, 0};
+    EXPECT_EQ(as<std::uint64_t>(*block_ioctl_bytes(*classify(BLKGETSIZE64, pi))), 64ull << 20);
+
+    // LBAs larger than a page: no capacity, 512-byte blocks.
+    const NodeView big{NodeKind::namespace_node, NamespaceShape{2, 8192, 0, false, 1ull << 30}, 0};
+    EXPECT_EQ(as<std::uint64_t>(*block_ioctl_bytes(*classify(BLKGETSIZE64, big))), 0u);
+    EXPECT_EQ(as<int>(*block_ioctl_bytes(*classify(BLKSSZGET, big))), 512);
+    EXPECT_EQ(as<unsigned int>(*block_ioctl_bytes(*classify(BLKPBSZGET, big))), 512u);
+}
+
 TEST(CuseIoctlAbi, NamespaceShapeFromInfo)
 {
     ctrlr::NamespaceInfo info;
@@ -185,6 +206,14 @@ TEST(CuseIoctlAbi, NamespaceShapeFromInfo)
     EXPECT_EQ(s.size_bytes, 4096u * 1000);
     EXPECT_EQ(s.metadata_size, 16);
     EXPECT_TRUE(s.extended_metadata);
+    EXPECT_FALSE(s.protection_information);
+
+    info.metadata_size = 8;
+    EXPECT_FALSE(NamespaceShape::from(info).protection_information); // DPS says none
+    info.id.dps = 1;                                                 // type 1
+    EXPECT_TRUE(NamespaceShape::from(info).protection_information);
+    info.metadata_size = 16; // not one PI tuple
+    EXPECT_FALSE(NamespaceShape::from(info).protection_information);
 }
 
 constexpr std::string_view sample_status = "Name:\tnvme\nUmask:\t0022\nState:\tS (sleeping)\n"

@@ -29,6 +29,9 @@ struct NamespaceShape {
     std::uint16_t metadata_size = 0;    ///< metadata bytes per logical block ("ms")
     bool extended_metadata = false;     ///< metadata interleaved with data (NVME_NS_EXT_LBAS)
     std::uint64_t size_bytes = 0;       ///< NSZE * lba_data_size
+    /// DPS names a protection type and the metadata is one 8-byte PI tuple
+    /// (nvme_ns_has_pi): the controller can strip/insert it for block I/O.
+    bool protection_information = false;
 
     [[nodiscard]] static NamespaceShape from(const ctrlr::NamespaceInfo& info) noexcept;
 };
@@ -111,9 +114,11 @@ struct Route {
 [[nodiscard]] int check_permission(const Route& route, bool caller_has_sys_admin) noexcept;
 
 /// The bytes a BLK* ioctl writes to `arg` (host byte order, the width the
-/// kernel's put_u64/put_ulong/put_int/put_uint use). Errors: EFBIG when the
-/// sector count does not fit BLKGETSIZE's unsigned long (blkdev_ioctl),
-/// EINVAL for a non-BLK route or an unbound one.
+/// kernel's put_u64/put_ulong/put_int/put_uint use), for the block device
+/// the kernel would make of the namespace: no capacity when it cannot do
+/// block I/O on it (nvme_update_disk_info). Errors: EFBIG when the sector
+/// count does not fit BLKGETSIZE's unsigned long (blkdev_ioctl), EINVAL for
+/// a non-BLK route or an unbound one.
 [[nodiscard]] std::expected<std::vector<std::byte>, int> block_ioctl_bytes(const Route& route);
 
 } // namespace nvmecuse::cuse
