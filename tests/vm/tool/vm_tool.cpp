@@ -3,10 +3,12 @@
 // headers (not ours), so the suites check our devices the way any client
 // sees them.
 //
-//   ioctl DEV NAME              issue one ioctl; prints its value or errno name
+//   ioctl DEV NAME [DELAY]      issue one ioctl; prints its value or errno name
 //       NAME: id, reset, rescan, subsys-reset, blksszget, blkpbszget,
 //             blkgetsize, blkgetsize64, unknown, admin-identify, admin-flags,
 //             admin-compat32
+//       DELAY: seconds (fractions allowed) between the open and the ioctl,
+//             printing "opened DEV" once open (for callers that hold a node)
 //   submit-io DEV read|write SLBA NBLOCKS LBA_BYTES FILE
 //                               NVME_IOCTL_SUBMIT_IO (no CAP_SYS_ADMIN needed)
 //   as-user UID GID CMD...      drop to UID/GID (and every capability), exec CMD
@@ -35,8 +37,8 @@ namespace {
 
 int usage()
 {
-    std::fputs("usage: nvmecuse-vm-tool ioctl DEV NAME | submit-io DEV read|write SLBA NBLOCKS "
-               "LBA_BYTES FILE | as-user UID GID CMD... | hold DEV SECONDS\n",
+    std::fputs("usage: nvmecuse-vm-tool ioctl DEV NAME [DELAY] | submit-io DEV read|write SLBA "
+               "NBLOCKS LBA_BYTES FILE | as-user UID GID CMD... | hold DEV SECONDS\n",
                stderr);
     return 2;
 }
@@ -61,9 +63,15 @@ int report(long result, long value)
     return 0;
 }
 
-int run_ioctl(const char* path, std::string_view name)
+int run_ioctl(const char* path, std::string_view name, const char* delay)
 {
     const int fd = open_device(path);
+    if (delay != nullptr) {
+        std::printf("opened %s\n", path);
+        std::fflush(stdout);
+        const double seconds = std::strtod(delay, nullptr);
+        ::usleep(static_cast<useconds_t>(seconds * 1e6));
+    }
     if (name == "id") {
         const int r = ::ioctl(fd, NVME_IOCTL_ID);
         return report(r, r);
@@ -78,11 +86,13 @@ int run_ioctl(const char* path, std::string_view name)
     }
     if (name == "blkgetsize") {
         unsigned long sectors = 0;
-        return report(::ioctl(fd, BLKGETSIZE, &sectors), static_cast<long>(sectors));
+        const int r = ::ioctl(fd, BLKGETSIZE, &sectors);
+        return report(r, static_cast<long>(sectors));
     }
     if (name == "blkgetsize64") {
         std::uint64_t bytes = 0;
-        return report(::ioctl(fd, BLKGETSIZE64, &bytes), static_cast<long>(bytes));
+        const int r = ::ioctl(fd, BLKGETSIZE64, &bytes);
+        return report(r, static_cast<long>(bytes));
     }
     if (name == "unknown") return report(::ioctl(fd, _IO('N', 0x7f)), 0);
     if (name == "admin-identify" || name == "admin-flags") {
@@ -159,7 +169,8 @@ int main(int argc, char** argv)
 {
     if (argc < 2) return usage();
     const std::string_view verb = argv[1];
-    if (verb == "ioctl" && argc == 4) return run_ioctl(argv[2], argv[3]);
+    if (verb == "ioctl" && (argc == 4 || argc == 5))
+        return run_ioctl(argv[2], argv[3], argc == 5 ? argv[4] : nullptr);
     if (verb == "submit-io" && argc == 8) return submit_io(argv + 2);
     if (verb == "as-user" && argc >= 5) return as_user(argv + 2);
     if (verb == "hold" && argc == 4) return hold(argv[2], argv[3]);
