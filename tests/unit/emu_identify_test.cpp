@@ -76,6 +76,17 @@ TEST_F(IdentifyTest, ControllerStringsArePaddedCopiesOfTheConfig)
     EXPECT_EQ(id.subnqn.back(), '\0');
 }
 
+TEST_F(IdentifyTest, SubsystemNqnFollowsTheSerialUnlessConfigured)
+{
+    auto c = default_test_config();
+    c.serial = "SN-OTHER-7";
+    create(c);
+    EXPECT_EQ(nvme::trimmed(identify_controller().subnqn), "nqn.2024-01.io.nvmecuse:emulated:SN-OTHER-7");
+    c.subnqn = "nqn.2014-08.org.example:array";
+    create(c);
+    EXPECT_EQ(nvme::trimmed(identify_controller().subnqn), "nqn.2014-08.org.example:array");
+}
+
 TEST_F(IdentifyTest, ControllerIdentityAndLimitsFollowTheConfig)
 {
     auto cfg = default_test_config();

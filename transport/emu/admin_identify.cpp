@@ -294,7 +294,7 @@ struct EmulatedController::IdentifyBuilder {
         id.icsvscc = 0x01;
         id.sgls = 0;
         id.mnan = 0;
-        nvme::set_nul_padded(id.subnqn, cfg.subnqn);
+        nvme::set_nul_padded(id.subnqn, cfg.subsystem_nqn());
         for (std::size_t i = 0; i < power_states.size(); ++i) {
             auto& psd = id.psd[i];
             psd.mp = power_states[i].centiwatts;

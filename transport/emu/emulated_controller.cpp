@@ -44,7 +44,7 @@ bool valid_config(const ControllerConfig& c)
     if (c.model.empty() || c.model.size() > 40) return false;
     if (c.serial.empty() || c.serial.size() > 20) return false;
     if (c.firmware.empty() || c.firmware.size() > 8) return false;
-    if (c.subnqn.size() > 223) return false;
+    if (c.subsystem_nqn().size() > 223) return false;
     if (c.max_namespaces == 0 || c.max_namespaces == nvme::nsid_all) return false;
     if (c.max_io_queues == 0 || c.max_queue_entries < 2) return false;
     if (c.firmware_slots < 1 || c.firmware_slots > 7) return false;

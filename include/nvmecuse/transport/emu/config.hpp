@@ -29,7 +29,9 @@ struct ControllerConfig {
     std::uint16_t ssvid = 0x1af4;                        ///< PCI subsystem vendor id
     std::uint32_t ieee_oui = 0x525400;
     std::uint16_t cntlid = 1;
-    std::string subnqn = "nqn.2024-01.io.nvmecuse:emulated:NVC0000000001";
+    /// Identify SUBNQN; empty = "nqn.2024-01.io.nvmecuse:emulated:<serial>",
+    /// so controllers with different serials are different subsystems.
+    std::string subnqn;
     /// Maximum Data Transfer Size as a power of two of 4 KiB pages (0 = unlimited).
     std::uint8_t mdts = 8;  // 1 MiB
     std::uint32_t max_namespaces = 32;                   ///< Identify NN
@@ -47,6 +49,12 @@ struct ControllerConfig {
     std::uint16_t extended_self_test_minutes = 10;
     std::uint32_t short_self_test_ms = 2000;
     std::vector<NamespaceConfig> namespaces{NamespaceConfig{}};
+
+    /// The subsystem NQN reported: `subnqn`, or the one derived from `serial`.
+    [[nodiscard]] std::string subsystem_nqn() const
+    {
+        return subnqn.empty() ? "nqn.2024-01.io.nvmecuse:emulated:" + serial : subnqn;
+    }
 };
 
 } // namespace nvmecuse::emu
