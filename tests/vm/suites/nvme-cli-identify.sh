@@ -51,7 +51,7 @@ expect_field "id-ctrl cqes" cqes 0x44
 expect_field "id-ctrl maxcmd" maxcmd 1024
 expect_field "id-ctrl oncs" oncs 0xdf
 expect_field "id-ctrl vwc: present, flush broadcast" vwc 0x7
-expect_match "id-ctrl subnqn is an NQN" '^subnqn +: nqn\.'
+expect_field "id-ctrl subnqn follows the configured serial" subnqn "nqn.2024-01.io.nvmecuse:emulated:NVCCONF0000042"
 expect_match "id-ctrl ps 0 is 25 W" '^ps +0 : mp:25\.00W operational'
 expect_match "id-ctrl ps 2 is 12 W" '^ps +2 : mp:12\.00W operational enlat:200 exlat:500'
 
