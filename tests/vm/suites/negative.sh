@@ -265,6 +265,15 @@ expect_match "its admin ioctl fails" '^errno E[A-Z]+$'
 run nvme id-ctrl $DEV/nvme1
 expect_status "nvme1 still works" 0
 
+# --- a caller that keeps catching signals --------------------------------------
+# The kernel's passthrough waits uninterruptibly; through CUSE a signal makes
+# the kernel send FUSE_INTERRUPT, and the daemon must still answer with the
+# command's outcome: never EINTR, never a lost result.
+run $T signal-storm $DEV/nvme1 300
+expect_match "300 identify ioctls under a signal storm all succeed with data" '^ok 300 [0-9]+$'
+signals=$(echo "$OUT" | awk '$1 == "ok" {print $3}')
+if [ "${signals:-0}" -gt 0 ]; then pass "the storm delivered signals ($signals)"; else fail "the storm delivered signals"; fi
+
 kill -TERM "$D1"
 wait_daemon_exit "$D1" 10
 expect_eq "the second daemon stops cleanly" "$STATUS" 0

@@ -13,6 +13,12 @@
 //                               NVME_IOCTL_SUBMIT_IO (no CAP_SYS_ADMIN needed)
 //   as-user UID GID CMD...      drop to UID/GID (and every capability), exec CMD
 //   hold DEV SECONDS            open DEV and keep it open
+//   signal-storm DEV COUNT      COUNT Identify Controller ioctls while another
+//                               thread keeps signalling this one (a handler,
+//                               no SA_RESTART); prints "ok COUNT SIGNALS" when
+//                               every one returned 0 with the right data,
+//                               else the first failure (the kernel's NVMe
+//                               passthrough is not interruptible)
 //
 // Exit status 0 when the call ran (whatever errno it reported), 2 on misuse.
 
@@ -22,7 +28,13 @@
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <thread>
 
 #include <cerrno>
 #include <cstdint>
@@ -37,7 +49,7 @@ namespace {
 
 int usage()
 {
-    std::fputs("usage: nvmecuse-vm-tool ioctl DEV NAME [DELAY] | submit-io DEV read|write SLBA "
+    std::fputs("usage: nvmecuse-vm-tool signal-storm DEV COUNT | ioctl DEV NAME [DELAY] | submit-io DEV read|write SLBA "
                "NBLOCKS LBA_BYTES FILE | as-user UID GID CMD... | hold DEV SECONDS\n",
                stderr);
     return 2;
@@ -163,6 +175,49 @@ int hold(const char* path, const char* seconds)
     return 0;
 }
 
+volatile sig_atomic_t signals_caught = 0;
+
+void on_signal(int) { signals_caught = signals_caught + 1; }
+
+int signal_storm(const char* path, const char* count_text)
+{
+    const int fd = open_device(path);
+    struct sigaction sa{};
+    sa.sa_handler = on_signal; // no SA_RESTART: an EINTR would reach us
+    ::sigaction(SIGUSR1, &sa, nullptr);
+    const pthread_t target = ::pthread_self();
+    std::atomic<bool> stop{false};
+    std::thread signaller([&] {
+        while (!stop.load()) {
+            ::pthread_kill(target, SIGUSR1);
+            ::usleep(200);
+        }
+    });
+    const long count = std::strtol(count_text, nullptr, 10);
+    std::vector<unsigned char> data(4096);
+    int status = 0;
+    for (long i = 0; i < count && status == 0; ++i) {
+        std::fill(data.begin(), data.end(), 0);
+        nvme_admin_cmd cmd{};
+        cmd.opcode = 0x06;
+        cmd.addr = reinterpret_cast<std::uintptr_t>(data.data());
+        cmd.data_len = static_cast<std::uint32_t>(data.size());
+        cmd.cdw10 = 1;
+        const int r = ::ioctl(fd, NVME_IOCTL_ADMIN_CMD, &cmd);
+        if (r != 0) {
+            std::printf("ioctl %ld: %s\n", i, r < 0 ? strerrorname_np(errno) : "NVMe status");
+            status = 1;
+        } else if (data[24] == 0) { // MN, bytes 24..63
+            std::printf("ioctl %ld: returned 0 without the data\n", i);
+            status = 1;
+        }
+    }
+    stop = true;
+    signaller.join();
+    if (status == 0) std::printf("ok %ld %d\n", count, static_cast<int>(signals_caught));
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -174,5 +229,6 @@ int main(int argc, char** argv)
     if (verb == "submit-io" && argc == 8) return submit_io(argv + 2);
     if (verb == "as-user" && argc >= 5) return as_user(argv + 2);
     if (verb == "hold" && argc == 4) return hold(argv[2], argv[3]);
+    if (verb == "signal-storm" && argc == 4) return signal_storm(argv[2], argv[3]);
     return usage();
 }
