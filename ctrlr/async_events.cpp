@@ -12,11 +12,14 @@ namespace nvmecuse::ctrlr {
 
 void Controller::Impl::enable_async_events(std::uint64_t epoch)
 {
-    // SMART critical warnings 0..3 (spare, temperature, reliability, read
-    // only) exist on every controller; the notices only where OAES says so.
-    namespace aec = nvme::feat::async_event_configuration;
-    std::uint32_t cdw11 = aec::SmartCriticalWarnings::make(0x0f);
-    cdw11 |= id_ctrl_.oaes & (nvme::oaes::namespace_attribute | nvme::oaes::firmware_activation);
+    // The notices the driver acts on, where OAES says they exist, and
+    // nothing else: the kernel's nvme_enable_aen() (kernel 6.1) enables
+    // exactly these, so tools see the same Get Features 0Bh value through
+    // nvmecuse as through the kernel driver. SMART warnings stay as the
+    // controller's default has them.
+    const std::uint32_t cdw11 =
+        id_ctrl_.oaes & (nvme::oaes::namespace_attribute | nvme::oaes::firmware_activation);
+    if (cdw11 == 0) return post_aers(epoch);
     issue_internal(
         QueueKind::admin, admin::set_features(nvme::FeatureId::async_event_configuration, cdw11),
         [this, epoch](Result&& r) {
@@ -25,6 +28,11 @@ void Controller::Impl::enable_async_events(std::uint64_t epoch)
                 log_->info("{}: Asynchronous Event Configuration not accepted ({}); continuing",
                            options_.name, r.error ? r.error.message() : nvme::to_string(r.status));
         });
+    post_aers(epoch);
+}
+
+void Controller::Impl::post_aers(std::uint64_t epoch)
+{
     // AERL is 0's based (NVMe Base 2.0, Figure 275).
     const std::uint32_t n =
         std::min<std::uint32_t>(options_.max_outstanding_aers, std::uint32_t{id_ctrl_.aerl} + 1);

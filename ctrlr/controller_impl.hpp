@@ -126,6 +126,7 @@ private:
     // async_events.cpp
     void enable_async_events(std::uint64_t epoch);
     void post_aer(std::uint64_t epoch);
+    void post_aers(std::uint64_t epoch); ///< as many as AERL and the options allow
     void on_aer(Result&& r, std::uint64_t epoch);
     void after_admin_passthrough(std::uint8_t opc, DoneFn done);
 

@@ -105,15 +105,15 @@ run nvme self-test-log $C
 expect_status "self-test-log succeeds" 0
 expect_match "self-test-log: no operation" '^Current operation +: 0$'
 expect_match "self-test-log: entry 0 unused" '^  Operation Result +: 0xf$'
-# The extended test takes 4 x 200 ms: long enough to look at it running
-# and abort it, unless the guest is starved; a check that depends on that
-# timing is skipped (with a note) when more than 800 ms went by.
+# The extended test takes 4 x 1500 ms: long enough to look at it running
+# and abort it, unless the guest is starved for seconds; a check that
+# depends on that timing is skipped (with a note) when more than 6 s went by.
 now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
 # timed T0 NAME ACTUAL EXPECTED: expect_eq when the test started at T0
 # cannot have finished yet.
 timed() {
   elapsed=$(( $(now_ms) - $1 ))
-  if [ "$elapsed" -lt 800 ]; then
+  if [ "$elapsed" -lt 6000 ]; then
     expect_eq "$2" "$3" "$4"
   else
     echo "# skipped - $2 (guest too slow: ${elapsed} ms)"
@@ -134,7 +134,7 @@ expect_json "self-test-log: entry 0 extended test of nsid 1" \
   '."List of Valid Reports"[0] | "\(."Self test code") \(."Namespace Identifier")"' "2 1"
 elapsed=$((aborted - t0))
 result=$(json '."List of Valid Reports"[0]."Self test result"')
-if [ "$elapsed" -lt 800 ]; then
+if [ "$elapsed" -lt 6000 ]; then
   expect_eq "self-test-log: entry 0 aborted by the command" "$result" 1
 else
   echo "# skipped - entry 0 aborted by the command (guest too slow: ${elapsed} ms; result $result)"
@@ -147,11 +147,11 @@ timed "$t0" "a second self-test while one runs: Device Self-test in Progress" \
   "$STATUS $(echo "$OUT" | grep -o '(0x11d)')" "1 (0x11d)"
 run nvme device-self-test -s 0xf $C
 expect_status "device-self-test -s 0xf aborts it" 0
-# The short one (200 ms) runs to completion.
+# The short one (1500 ms) runs to completion.
 run nvme device-self-test -s 1 $C
 expect_status "device-self-test -s 1 succeeds" 0
 expect_contains "device-self-test -s 1 starts" "Short Device self-test started"
-sleep 0.5
+sleep 2
 run nvme self-test-log $C
 expect_match "self-test-log: done, no operation" '^Current operation +: 0$'
 expect_match "self-test-log: entry 0 completed without error" '^  Operation Result +: 0$'
@@ -194,12 +194,11 @@ gf $C 0x07 2 0x00070007
 gf $C 0x07 3 0x00000004
 run nvme get-feature $C -f 0x07
 expect_match "get-feature -f 7 current is at most the default" 'Current value:(00000000|0x000[0-7]000[0-7])$'
-# Asynchronous Event Configuration: the daemon enables the namespace
-# attribute and firmware activation notices OAES reports.
+# Asynchronous Event Configuration: the daemon enables exactly the namespace
+# attribute and firmware activation notices OAES reports, as the kernel's
+# nvme_enable_aen() does.
 gf $C 0x0b 1 00000000
-run nvme get-feature $C -f 0x0b
-aec=$(printf '%s\n' "$OUT" | sed -n 's/.*Current value:\(0x\)\{0,1\}\([0-9a-f]*\)$/\2/p')
-expect_eq "get-feature -f 0xb enables the OAES notices (0x300)" "$(( 0x${aec:-0} & 0x300 ))" 768
+gf $C 0x0b 0 0x00000300
 gf $C 0x0b 3 0x00000005
 # Timestamp: an 8-byte structure, changeable only.
 run nvme get-feature $C -f 0x0e
