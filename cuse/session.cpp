@@ -121,10 +121,13 @@ void Session::stop(int reply_errno)
         for (auto& t : readers_)
             if (t.joinable()) t.join();
 
-        // Every caller still waiting gets an error, never a hang.
+        // Commands in flight may still finish (no new ones arrive: the
+        // readers are gone); every caller still waiting after the grace
+        // period gets an error, never a hang.
         std::unordered_map<fuse_req_t, std::shared_ptr<PendingRequest>> left;
         {
-            std::lock_guard lock(pending_mutex_);
+            std::unique_lock lock(pending_mutex_);
+            drained_.wait_for(lock, options_.drain_grace, [&] { return pending_.empty(); });
             left.swap(pending_);
         }
         for (auto& [req, pending] : left) {
@@ -156,6 +159,7 @@ std::shared_ptr<PendingRequest> Session::claim(fuse_req_t req)
     if (it == pending_.end()) return nullptr;
     auto pending = std::move(it->second);
     pending_.erase(it);
+    if (pending_.empty()) drained_.notify_all();
     return pending;
 }
 

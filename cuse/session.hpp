@@ -9,6 +9,8 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <expected>
@@ -59,6 +61,10 @@ public:
     struct Options {
         std::string devname;         ///< DEVNAME, relative to /dev
         unsigned reader_threads = 1; ///< at least 1
+        /// stop() lets commands in flight finish for this long before it
+        /// answers the rest with its errno: a namespace detached through
+        /// its own node still gets its success, as the kernel's does.
+        std::chrono::milliseconds drain_grace{1000};
     };
 
     /// Creates the CUSE session on `fd` (ownership passes, also on
@@ -122,6 +128,7 @@ private:
     std::vector<std::thread> readers_;
 
     mutable std::mutex pending_mutex_;
+    std::condition_variable drained_; ///< pending_ became empty
     std::unordered_map<fuse_req_t, std::shared_ptr<PendingRequest>> pending_;
     SessionCounters counters_;
 };

@@ -656,6 +656,29 @@ TEST_F(CuseSession, InterruptOfACommandInFlightStillDeliversTheOutcome)
     EXPECT_EQ(std::memcmp(buf.data() + 24, "nvmecuse Emulated", 17), 0);
 }
 
+// A namespace detached through its own node, or a daemon stopping, lets the
+// commands already in flight finish (within the drain grace): their callers
+// get the real outcome, not ENODEV.
+TEST_F(CuseSession, StopLetsACommandInFlightFinish)
+{
+    node(ctrl_node);
+    std::vector<std::byte> buf(4096, std::byte{0xAA});
+    auto cmd = identify_ctrl(buf.data());
+    OwnerGate gate(*ctrl_);
+    auto caller = std::async(std::launch::async,
+                             [&] { return ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &cmd); });
+    ASSERT_TRUE(wait_for([&] { return registry_->stats(ctrl_node)->in_flight == 1; }));
+    auto stopping = std::async(std::launch::async, [&] { registry_->stop(); });
+    EXPECT_EQ(stopping.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+    gate.open();
+    ASSERT_EQ(caller.wait_for(bounded), std::future_status::ready);
+    const auto r = caller.get();
+    ASSERT_EQ(r.ret, 0) << r.error;
+    EXPECT_EQ(std::memcmp(buf.data() + 24, "nvmecuse Emulated", 17), 0);
+    ASSERT_EQ(stopping.wait_for(bounded), std::future_status::ready);
+    EXPECT_TRUE(nodes_.at(ctrl_node).kernel->wait_closed());
+}
+
 TEST_F(CuseSession, StopAnswersRequestsInFlight)
 {
     node(ctrl_node);
@@ -665,7 +688,7 @@ TEST_F(CuseSession, StopAnswersRequestsInFlight)
     auto caller = std::async(std::launch::async,
                              [&] { return ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &cmd); });
     ASSERT_TRUE(wait_for([&] { return registry_->stats(ctrl_node)->in_flight == 1; }));
-    registry_->stop();
+    registry_->stop(); // the command cannot finish: ENODEV after the drain grace
     ASSERT_EQ(caller.wait_for(bounded), std::future_status::ready);
     EXPECT_EQ(caller.get().error, ENODEV);
     EXPECT_TRUE(nodes_.at(ctrl_node).kernel->wait_closed());
