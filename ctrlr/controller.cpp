@@ -109,6 +109,34 @@ void Controller::Impl::remove_listener(ListenerId id)
     if (!on_owner_thread()) std::lock_guard wait(dispatch_mutex_);
 }
 
+Controller::WatchId Controller::Impl::add_watch(int fd, std::function<void()> on_readable)
+{
+    WatchId id = 0;
+    {
+        std::lock_guard lock(watches_mutex_);
+        id = next_watch_id_++;
+        watches_.emplace(id, FdWatch{fd, std::make_shared<std::function<void()>>(std::move(on_readable))});
+        watch_count_.store(watches_.size());
+    }
+    watches_changed_.store(true);
+    post_task([] {}); // a sleeping owner wakes up and adds the fd to its epoll set
+    return id;
+}
+
+void Controller::Impl::remove_watch(WatchId id)
+{
+    {
+        std::lock_guard lock(watches_mutex_);
+        watches_.erase(id);
+        watch_count_.store(watches_.size());
+    }
+    watches_changed_.store(true);
+    // Wait for a handler that may be running now (later dispatches look the
+    // fd up again and skip it). On the owner thread waiting would deadlock,
+    // and is not needed.
+    if (!on_owner_thread()) std::lock_guard wait(watch_dispatch_mutex_);
+}
+
 // ---------------------------------------------------------------------------
 // Impl: state changes (owner thread)
 // ---------------------------------------------------------------------------
@@ -336,6 +364,16 @@ Controller::add_namespace_listener(std::function<void(const NamespaceEvent&)> li
 void Controller::remove_namespace_listener(ListenerId id)
 {
     impl_->remove_listener(id);
+}
+
+Controller::WatchId Controller::watch_fd(int fd, std::function<void()> on_readable)
+{
+    return impl_->add_watch(fd, std::move(on_readable));
+}
+
+void Controller::unwatch_fd(WatchId id)
+{
+    impl_->remove_watch(id);
 }
 
 const transport::TransportInfo& Controller::transport_info() const

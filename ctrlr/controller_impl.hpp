@@ -3,6 +3,7 @@
 #pragma once
 
 #include <spdlog/logger.h>
+#include <sys/epoll.h>
 
 #include <array>
 #include <atomic>
@@ -13,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,6 +60,8 @@ public:
     [[nodiscard]] std::shared_ptr<const ControllerInfo> info() const;
     ListenerId add_listener(std::function<void(const NamespaceEvent&)> listener);
     void remove_listener(ListenerId id);
+    WatchId add_watch(int fd, std::function<void()> on_readable);
+    void remove_watch(WatchId id);
     [[nodiscard]] const transport::TransportInfo& transport_info() const
     {
         return transport_->info();
@@ -141,6 +145,22 @@ private:
 
     mutable std::mutex info_mutex_;
     std::shared_ptr<const ControllerInfo> info_;
+
+    // fd watches (owner_loop.cpp serves them; any thread adds/removes).
+    struct FdWatch {
+        int fd = -1;
+        std::shared_ptr<std::function<void()>> on_readable;
+    };
+    std::mutex watches_mutex_;           ///< guards watches_, next_watch_id_
+    std::mutex watch_dispatch_mutex_;    ///< held by the owner while a handler runs
+    std::map<WatchId, FdWatch> watches_;
+    WatchId next_watch_id_ = 1;
+    std::atomic<std::size_t> watch_count_{0};
+    std::atomic<bool> watches_changed_{false}; ///< the owner rebuilds its epoll set
+    bool serve_watch(int fd);
+    bool poll_watches();
+    int wait_for_events(std::span<epoll_event> events, int timeout_ms);
+    bool dispatch_events(std::span<const epoll_event> events);
 
     std::mutex listeners_mutex_;
     std::map<ListenerId, std::shared_ptr<std::function<void(const NamespaceEvent&)>>> listeners_;

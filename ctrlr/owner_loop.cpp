@@ -61,6 +61,7 @@ void Controller::Impl::run()
             worked = true;
         }
         worked |= reap_all();
+        if (watch_count_.load(std::memory_order_relaxed) != 0) worked |= poll_watches();
         // One clock read per iteration (the one above): cheap enough for
         // millisecond timeouts, and clock reads are not free in a VM.
         if (now_ >= next_deadline_) check_timeouts(now_);
@@ -389,6 +390,9 @@ void Controller::Impl::rebuild_epoll()
     if (transport_event_fd_ >= 0) add(transport_event_fd_);
     for (const auto& q : queues_)
         if (q->fd >= 0) add(q->fd);
+    std::lock_guard lock(watches_mutex_);
+    for (const auto& [id, w] : watches_)
+        add(w.fd);
 }
 
 void Controller::Impl::arm_timer(Clock::time_point deadline)
@@ -411,27 +415,63 @@ void Controller::Impl::arm_timer(Clock::time_point deadline)
 
 void Controller::Impl::sleep()
 {
-    if (epoll_dirty_) rebuild_epoll();
     if (!mailbox_.prepare_sleep()) return;
     arm_timer(next_deadline_);
     int timeout_ms = -1;
     for (const auto& q : queues_)
         if (q->fd < 0 && q->table.untimed() > 0) timeout_ms = idle_poll_ms;
-    std::array<epoll_event, 8> events{};
-    const int n =
-        ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
+    std::array<epoll_event, 16> events{};
+    const int n = wait_for_events(events, timeout_ms);
+    // Awake before any handler runs: what it posts needs no wake-up.
     mailbox_.finish_sleep();
-    for (int i = 0; i < n; ++i) {
-        const int fd = events[static_cast<std::size_t>(i)].data.fd;
+    dispatch_events(std::span(events).first(static_cast<std::size_t>(std::max(n, 0))));
+}
+
+bool Controller::Impl::poll_watches()
+{
+    std::array<epoll_event, 16> events{};
+    const int n = wait_for_events(events, 0);
+    return dispatch_events(std::span(events).first(static_cast<std::size_t>(std::max(n, 0))));
+}
+
+int Controller::Impl::wait_for_events(std::span<epoll_event> events, int timeout_ms)
+{
+    if (watches_changed_.exchange(false)) epoll_dirty_ = true;
+    if (epoll_dirty_) rebuild_epoll();
+    return ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
+}
+
+bool Controller::Impl::dispatch_events(std::span<const epoll_event> events)
+{
+    bool served = false;
+    for (const epoll_event& e : events) {
+        const int fd = e.data.fd;
         if (fd == timer_fd_) {
             std::uint64_t expirations;
             [[maybe_unused]] auto r = ::read(timer_fd_, &expirations, sizeof expirations);
             armed_deadline_ = Clock::time_point::max(); // a timerfd fires once
         } else if (fd == transport_event_fd_) {
             transport_->handle_event();
+        } else {
+            served |= serve_watch(fd);
         }
         // Mailbox and completion fds: the loop drains/reaps next.
     }
+    return served;
+}
+
+bool Controller::Impl::serve_watch(int fd)
+{
+    std::lock_guard dispatching(watch_dispatch_mutex_);
+    std::shared_ptr<std::function<void()>> handler;
+    {
+        std::lock_guard lock(watches_mutex_);
+        for (const auto& [id, w] : watches_)
+            if (w.fd == fd) handler = w.on_readable;
+    }
+    if (!handler) return false;
+    (*handler)();
+    return true;
 }
 
 } // namespace nvmecuse::ctrlr

@@ -375,6 +375,7 @@ public:
     ctrlr::Controller& controller_;
     DeviceOptions options_;
     std::shared_ptr<Session> session_;
+    std::optional<ctrlr::Controller::WatchId> watch_; ///< served on the owner thread
 };
 
 std::expected<std::unique_ptr<Device>, std::error_code>
@@ -385,7 +386,13 @@ Device::start(ctrlr::Controller& controller, DeviceOptions options, int channel)
         Session::create({impl->options_.devname, impl->options_.reader_threads}, channel, *impl);
     if (!session) return std::unexpected(session.error());
     impl->session_ = std::move(*session);
-    impl->session_->run();
+    if (impl->options_.serve_on_owner_thread) {
+        impl->session_->run_external();
+        impl->watch_ = controller.watch_fd(impl->session_->channel_fd(),
+                                           [s = impl->session_.get()] { s->serve_ready(); });
+    } else {
+        impl->session_->run();
+    }
     return std::unique_ptr<Device>(new Device(std::move(impl)));
 }
 
@@ -398,7 +405,12 @@ Device::~Device()
 
 void Device::stop()
 {
-    if (impl_ && impl_->session_) impl_->session_->stop(ENODEV);
+    if (!impl_ || !impl_->session_) return;
+    if (impl_->watch_) {
+        impl_->controller_.unwatch_fd(*impl_->watch_);
+        impl_->watch_.reset();
+    }
+    impl_->session_->stop(ENODEV);
 }
 
 const std::string& Device::devname() const noexcept

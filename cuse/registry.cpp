@@ -31,6 +31,7 @@ public:
         d.nsid = nsid;
         d.devname = kind == NodeKind::controller ? base() : base() + "n" + std::to_string(nsid);
         d.reader_threads = options_.reader_threads;
+        d.serve_on_owner_thread = options_.serve_on_owner_thread;
         d.fast_path = options_.fast_path;
         d.permissions = options_.permissions;
         d.credentials = options_.credentials;

@@ -95,6 +95,24 @@ void Session::run()
     }
 }
 
+void Session::run_external()
+{
+    external_ = true;
+}
+
+std::size_t Session::serve_ready(std::size_t budget)
+{
+    std::size_t served = 0;
+    while (served < budget && !stopping_.load() && fuse_session_exited(se_) == 0) {
+        const int res = fuse_session_receive_buf(se_, &external_buf_);
+        if (res == -EINTR) continue;
+        if (res <= 0) break; // -EAGAIN: nothing waiting
+        fuse_session_process_buf(se_, &external_buf_);
+        ++served;
+    }
+    return served;
+}
+
 Session::Session(Options options, int fd, int wake_fd, SessionHandler& handler)
     : options_(std::move(options)), handler_(handler), fd_(fd), wake_fd_(wake_fd)
 {
@@ -103,6 +121,7 @@ Session::Session(Options options, int fd, int wake_fd, SessionHandler& handler)
 Session::~Session()
 {
     stop(ENODEV);
+    std::free(external_buf_.mem);
     if (se_ != nullptr)
         fuse_session_destroy(se_); // closes wake_fd_
     else if (wake_fd_ >= 0)
@@ -127,7 +146,8 @@ void Session::stop(int reply_errno)
         std::unordered_map<fuse_req_t, std::shared_ptr<PendingRequest>> left;
         {
             std::unique_lock lock(pending_mutex_);
-            drained_.wait_for(lock, options_.drain_grace, [&] { return pending_.empty(); });
+            drained_.wait_for(lock, options_.drain_grace,
+                              [&] { return pending_.empty() && claims_ == 0; });
             left.swap(pending_);
         }
         for (auto& [req, pending] : left) {
@@ -152,15 +172,22 @@ void Session::track(fuse_req_t req)
     fuse_req_interrupt_func(req, &Session::on_interrupt, this);
 }
 
-std::shared_ptr<PendingRequest> Session::claim(fuse_req_t req)
+Session::Claim Session::claim(fuse_req_t req)
 {
     std::lock_guard lock(pending_mutex_);
     auto it = pending_.find(req);
-    if (it == pending_.end()) return nullptr;
+    if (it == pending_.end()) return {};
     auto pending = std::move(it->second);
     pending_.erase(it);
-    if (pending_.empty()) drained_.notify_all();
-    return pending;
+    ++claims_;
+    return {this, std::move(pending)};
+}
+
+Session::Claim::~Claim()
+{
+    if (session_ == nullptr) return;
+    std::lock_guard lock(session_->pending_mutex_);
+    if (--session_->claims_ == 0 && session_->pending_.empty()) session_->drained_.notify_all();
 }
 
 std::size_t Session::in_flight() const
@@ -195,6 +222,15 @@ ssize_t Session::io_read(int /*libfuse's fd: the wake eventfd*/, void* buf, std:
                          void* userdata)
 {
     auto* self = static_cast<Session*>(userdata);
+    if (self->external_) {
+        if (self->stopping_.load()) {
+            errno = ENODEV;
+            return -1;
+        }
+        const ssize_t got = ::read(self->fd_, buf, len); // non-blocking
+        if (got == 0) errno = ENODEV;
+        return got > 0 ? got : -1;
+    }
     for (;;) {
         if (self->stopping_.load()) {
             errno = ENODEV; // libfuse ends the session on ENODEV

@@ -22,6 +22,7 @@
 #include <system_error>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace nvmecuse::cuse {
@@ -71,8 +72,18 @@ public:
     /// failure; made non-blocking). `handler` must outlive stop(). Any thread.
     [[nodiscard]] static std::expected<std::shared_ptr<Session>, std::error_code>
     create(Options options, int fd, SessionHandler& handler);
-    /// Starts the reader threads. Once, after create().
+    /// Starts the reader threads. Once, after create(); or instead:
     void run();
+    /// Serves the session on a thread of the caller's (the controller's
+    /// owner thread): no reader threads; call serve_ready() whenever
+    /// channel_fd() is readable, and stop calling it before stop(). Once,
+    /// after create().
+    void run_external();
+    /// The channel (/dev/cuse) fd, for an external server to poll.
+    [[nodiscard]] int channel_fd() const noexcept { return fd_; }
+    /// External server: processes up to `budget` waiting requests without
+    /// blocking; returns how many it processed.
+    std::size_t serve_ready(std::size_t budget = 32);
 
     /// Destroys the fuse_session; stop() must have been called. Runs on
     /// whichever thread drops the last reference (completion handlers hold one).
@@ -85,12 +96,34 @@ public:
     /// (the kernel removes the node). Idempotent; not from a reader thread.
     void stop(int reply_errno);
 
-    /// Reader thread: `req` will be answered later. Registers the interrupt
+    /// Serving thread: `req` will be answered later. Registers the interrupt
     /// callback (interrupts are counted, see PendingRequest).
     void track(fuse_req_t req);
-    /// Any thread: takes `req` out of the tracked set; null when someone
-    /// else (stop()) already answered it. Only the claimer may reply.
-    [[nodiscard]] std::shared_ptr<PendingRequest> claim(fuse_req_t req);
+    /// The right to answer one tracked request, held until the answer is
+    /// written: stop() does not close the channel under a claim.
+    class Claim {
+    public:
+        Claim() = default;
+        Claim(Session* session, std::shared_ptr<PendingRequest> pending) noexcept
+            : session_(session), pending_(std::move(pending))
+        {
+        }
+        Claim(Claim&& other) noexcept
+            : session_(std::exchange(other.session_, nullptr)), pending_(std::move(other.pending_))
+        {
+        }
+        Claim& operator=(Claim&&) = delete;
+        ~Claim();
+        explicit operator bool() const noexcept { return pending_ != nullptr; }
+
+    private:
+        Session* session_ = nullptr;
+        std::shared_ptr<PendingRequest> pending_;
+    };
+    /// Any thread: takes `req` out of the tracked set; empty when someone
+    /// else (stop()) already answered it. Only the claimer may reply, and
+    /// must reply before the Claim goes away.
+    [[nodiscard]] Claim claim(fuse_req_t req);
     /// Requests tracked and not yet claimed.
     [[nodiscard]] std::size_t in_flight() const;
 
@@ -120,6 +153,8 @@ private:
     /// write under the shared lock, so none goes to a reused fd number.
     mutable std::shared_mutex fd_mutex_;
     int fd_ = -1;
+    bool external_ = false;
+    fuse_buf external_buf_{}; ///< serve_ready()'s receive buffer (one server thread)
     /// eventfd that wakes the readers; handed to libfuse as "its" fd
     /// (libfuse closes it in fuse_session_destroy, after the readers are gone).
     int wake_fd_ = -1;
@@ -128,7 +163,8 @@ private:
     std::vector<std::thread> readers_;
 
     mutable std::mutex pending_mutex_;
-    std::condition_variable drained_; ///< pending_ became empty
+    std::condition_variable drained_; ///< pending_ became empty, no claim left
+    std::size_t claims_ = 0;          ///< Claims alive (guarded by pending_mutex_)
     std::unordered_map<fuse_req_t, std::shared_ptr<PendingRequest>> pending_;
     SessionCounters counters_;
 };

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -30,6 +31,7 @@ struct Arguments {
     unsigned uid = 0;
     unsigned gid = 0;
     bool retry_only = false;
+    unsigned cuse_threads = 0;
     std::string log_level = "info";
 };
 
@@ -73,6 +75,10 @@ int main(int argc, char** argv)
     app.add_flag("--retry-only", args.retry_only,
                  "never use process_vm_readv/writev: the CUSE retry protocol only (for "
                  "measurements against the reference design)");
+    app.add_option("--cuse-threads", args.cuse_threads,
+                   "reader threads per device node; 0 serves every node on the controller's "
+                   "owner thread (no hand-off between threads per ioctl)")
+        ->capture_default_str();
     app.add_option("--log-level", args.log_level, "trace, debug, info, warn, error")
         ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
@@ -117,6 +123,8 @@ int main(int argc, char** argv)
     registry_options.directory = args.directory;
     registry_options.controller_index = claim->index();
     registry_options.fast_path = !args.retry_only;
+    registry_options.serve_on_owner_thread = args.cuse_threads == 0;
+    registry_options.reader_threads = std::max(args.cuse_threads, 1u);
     registry_options.permissions.mode = mode;
     registry_options.permissions.uid = args.uid;
     registry_options.permissions.gid = args.gid;

@@ -111,6 +111,9 @@ struct Node {
 
 class CuseSession : public ::testing::Test {
 protected:
+    /// Reader threads (false) or the controller's owner thread (true).
+    [[nodiscard]] virtual bool owner_served() const { return false; }
+
     void SetUp() override
     {
         emu::ControllerConfig config;
@@ -134,6 +137,7 @@ protected:
 
         RegistryOptions o;
         o.reader_threads = 2;
+        o.serve_on_owner_thread = owner_served();
         o.permissions.apply = false;
         o.credentials = [this](pid_t pid) -> std::expected<CallerCredentials, std::error_code> {
             return CallerCredentials{
@@ -220,7 +224,20 @@ protected:
     std::map<std::string, Node> nodes_;
 };
 
-TEST_F(CuseSession, RegistryCreatesControllerAndNamespaceNodes)
+/// The tests that hold in both ways of serving the nodes. (The ones that
+/// block the owner thread to keep a command in flight need reader threads
+/// and stay on CuseSession.)
+class CuseSessionModes : public CuseSession, public ::testing::WithParamInterface<bool> {
+protected:
+    [[nodiscard]] bool owner_served() const override { return GetParam(); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Serving, CuseSessionModes, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                             return i.param ? std::string("OnOwnerThread") : std::string("ReaderThreads");
+                         });
+
+TEST_P(CuseSessionModes, RegistryCreatesControllerAndNamespaceNodes)
 {
     EXPECT_EQ(registry_->devnames(), (std::vector<std::string>{ctrl_node, ns1_node, ns2_node}));
     Node& n = node(ctrl_node);
@@ -230,7 +247,7 @@ TEST_F(CuseSession, RegistryCreatesControllerAndNamespaceNodes)
     EXPECT_EQ(n.kernel->release(n.fh), 0);
 }
 
-TEST_F(CuseSession, IdentifyControllerFastPathTakesOneRequest)
+TEST_P(CuseSessionModes, IdentifyControllerFastPathTakesOneRequest)
 {
     std::vector<std::byte> buf(4096, std::byte{0xAA});
     auto cmd = identify_ctrl(buf.data());
@@ -247,7 +264,7 @@ TEST_F(CuseSession, IdentifyControllerFastPathTakesOneRequest)
     EXPECT_EQ(std::memcmp(buf.data() + 24, "nvmecuse Emulated", 17), 0);
 }
 
-TEST_F(CuseSession, IdentifyControllerRetryPathTakesThreeRequestsSameBytes)
+TEST_P(CuseSessionModes, IdentifyControllerRetryPathTakesThreeRequestsSameBytes)
 {
     std::vector<std::byte> fast(4096, std::byte{0xAA});
     std::vector<std::byte> slow(4096, std::byte{0x55});
@@ -262,7 +279,7 @@ TEST_F(CuseSession, IdentifyControllerRetryPathTakesThreeRequestsSameBytes)
     EXPECT_EQ(fast, slow);
 }
 
-TEST_F(CuseSession, CreateNamespaceReturnsNsidAndNodeAppearsAfterAttach)
+TEST_P(CuseSessionModes, CreateNamespaceReturnsNsidAndNodeAppearsAfterAttach)
 {
     alignas(8) std::array<std::byte, 4096> data{};
     nvme::IdentifyNamespace idns{};
@@ -293,7 +310,7 @@ TEST_F(CuseSession, CreateNamespaceReturnsNsidAndNodeAppearsAfterAttach)
     EXPECT_EQ(bytes, 2048u * 512u);
 }
 
-TEST_F(CuseSession, DetachedNamespaceNodeGoesAwayAndFormatChangesBlockSize)
+TEST_P(CuseSessionModes, DetachedNamespaceNodeGoesAwayAndFormatChangesBlockSize)
 {
     Node& n2 = node(ns2_node);
     ASSERT_TRUE(n2.kernel);
@@ -319,7 +336,7 @@ TEST_F(CuseSession, DetachedNamespaceNodeGoesAwayAndFormatChangesBlockSize)
     EXPECT_TRUE(wait_for([&] { return ioctl(ns1_node, BLKSSZGET, &ssz).ret == 0 && ssz == 4096; }));
 }
 
-TEST_F(CuseSession, ResetAndRescanThroughTheController)
+TEST_P(CuseSessionModes, ResetAndRescanThroughTheController)
 {
     EXPECT_EQ(ioctl(ctrl_node, NVME_IOCTL_RESET, nullptr).ret, 0);
     EXPECT_EQ(ioctl(ctrl_node, NVME_IOCTL_RESCAN, nullptr).ret, 0);
@@ -332,7 +349,7 @@ TEST_F(CuseSession, ResetAndRescanThroughTheController)
     EXPECT_EQ(ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &cmd).ret, 0); // works after the reset
 }
 
-TEST_F(CuseSession, IoCmdOnControllerNodeWithTwoNamespacesIsEinval)
+TEST_P(CuseSessionModes, IoCmdOnControllerNodeWithTwoNamespacesIsEinval)
 {
     std::vector<std::byte> buf(512);
     nvme_passthru_cmd c{};
@@ -345,7 +362,7 @@ TEST_F(CuseSession, IoCmdOnControllerNodeWithTwoNamespacesIsEinval)
     EXPECT_EQ(r.error, EINVAL);
 }
 
-TEST_F(CuseSession, NamespaceIdAndBlockSizes)
+TEST_P(CuseSessionModes, NamespaceIdAndBlockSizes)
 {
     EXPECT_EQ(ioctl(ns1_node, NVME_IOCTL_ID, nullptr).ret, 1);
     EXPECT_EQ(ioctl(ns2_node, NVME_IOCTL_ID, nullptr).ret, 2);
@@ -368,7 +385,7 @@ TEST_F(CuseSession, NamespaceIdAndBlockSizes)
     EXPECT_EQ(sectors, ns_size / 512);
 }
 
-TEST_F(CuseSession, SubmitIoWriteThenReadBackBothPaths)
+TEST_P(CuseSessionModes, SubmitIoWriteThenReadBackBothPaths)
 {
     for (const pid_t pid : {pid_t{0}, no_such_pid}) {
         SCOPED_TRACE(pid == 0 ? "fast path" : "retry path");
@@ -387,7 +404,7 @@ TEST_F(CuseSession, SubmitIoWriteThenReadBackBothPaths)
     }
 }
 
-TEST_F(CuseSession, SubmitIoWithSeparateMetadata)
+TEST_P(CuseSessionModes, SubmitIoWithSeparateMetadata)
 {
     std::vector<std::byte> data(2 * 4096, std::byte{0x3c});
     alignas(8) std::array<std::byte, 16> meta{};
@@ -402,7 +419,7 @@ TEST_F(CuseSession, SubmitIoWithSeparateMetadata)
     EXPECT_EQ(meta_back, meta);
 }
 
-TEST_F(CuseSession, VectoredIo64ReadGathersIntoEverySegment)
+TEST_P(CuseSessionModes, VectoredIo64ReadGathersIntoEverySegment)
 {
     std::vector<std::byte> out(4096);
     for (std::size_t i = 0; i < out.size(); ++i)
@@ -431,7 +448,7 @@ TEST_F(CuseSession, VectoredIo64ReadGathersIntoEverySegment)
     }
 }
 
-TEST_F(CuseSession, OneMebibyteReadOnlyOnTheFastPath)
+TEST_P(CuseSessionModes, OneMebibyteReadOnlyOnTheFastPath)
 {
     std::vector<std::byte> big(1u << 20, std::byte{0x77});
     auto rd = user_io(0x02, 0, static_cast<std::uint16_t>(big.size() / 512), big.data());
@@ -445,7 +462,7 @@ TEST_F(CuseSession, OneMebibyteReadOnlyOnTheFastPath)
     EXPECT_EQ(slow.error, ENOMEM); // past FUSE's 128 KiB per direction
 }
 
-TEST_F(CuseSession, SubmitIoLargerThanMdtsIsSplitInOneIoctl)
+TEST_P(CuseSessionModes, SubmitIoLargerThanMdtsIsSplitInOneIoctl)
 {
     for (const auto& [devname, lba, ms] :
          {std::tuple{ns1_node, 512u, 0u}, std::tuple{ns2_node, 4096u, 8u}}) {
@@ -481,7 +498,7 @@ TEST_F(CuseSession, SubmitIoLargerThanMdtsIsSplitInOneIoctl)
     }
 }
 
-TEST_F(CuseSession, ArgumentErrorsMatchTheKernel)
+TEST_P(CuseSessionModes, ArgumentErrorsMatchTheKernel)
 {
     std::vector<std::byte> buf(4096);
     auto cmd = identify_ctrl(buf.data());
@@ -536,7 +553,7 @@ TEST_F(CuseSession, ArgumentErrorsMatchTheKernel)
     EXPECT_EQ(registry_->stats(ns1_node)->commands, commands);
 }
 
-TEST_F(CuseSession, PassthroughWithoutCapSysAdminIsEacces)
+TEST_P(CuseSessionModes, PassthroughWithoutCapSysAdminIsEacces)
 {
     privileged_ = false;
     std::vector<std::byte> buf(4096, std::byte{0xAA});
@@ -552,7 +569,7 @@ TEST_F(CuseSession, PassthroughWithoutCapSysAdminIsEacces)
     EXPECT_EQ(ioctl(ns1_node, NVME_IOCTL_ID, nullptr).ret, 1);
 }
 
-TEST_F(CuseSession, ManyIoctlsInFlightFromSeveralThreads)
+TEST_P(CuseSessionModes, ManyIoctlsInFlightFromSeveralThreads)
 {
     constexpr int threads = 8;
     constexpr int rounds = 100; // a write and a read each
@@ -620,7 +637,7 @@ private:
 // The kernel's NVMe passthrough waits uninterruptibly: a signal never turns
 // a command into EINTR. Over CUSE the kernel sends FUSE_INTERRUPT and keeps
 // waiting; the daemon still answers with the command's outcome and data.
-TEST_F(CuseSession, InterruptBeforeTheRequestStillDeliversTheOutcome)
+TEST_P(CuseSessionModes, InterruptBeforeTheRequestStillDeliversTheOutcome)
 {
     std::vector<std::byte> buf(4096, std::byte{0xAA});
     auto cmd = identify_ctrl(buf.data());

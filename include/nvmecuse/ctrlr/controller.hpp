@@ -103,6 +103,18 @@ public:
     /// (unless called from within the listener itself, on the owner thread).
     void remove_namespace_listener(ListenerId id);
 
+    using WatchId = std::uint64_t;
+    /// Any thread. Serves `fd` on the owner thread: `on_readable` runs there
+    /// whenever `fd` has input (level-triggered, so it should consume what
+    /// is there; it must never block). The owner checks watched fds on
+    /// every loop iteration while awake and sleeps on them with its other
+    /// fds, so input needs no hand-off to another thread: a CUSE session
+    /// served this way costs one wake-up per ioctl, like a plain server.
+    WatchId watch_fd(int fd, std::function<void()> on_readable);
+    /// Any thread. After it returns `on_readable` is not running and never
+    /// runs again (called from the handler itself it just unregisters).
+    void unwatch_fd(WatchId id);
+
     /// Static transport facts.
     [[nodiscard]] const transport::TransportInfo& transport_info() const;
 

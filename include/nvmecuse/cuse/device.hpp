@@ -36,6 +36,9 @@ struct DeviceOptions {
     std::uint32_t nsid = 0;      ///< namespace nodes: M
     std::string devname;         ///< DEVNAME relative to /dev, e.g. "nvmecuse/nvme0n1"
     unsigned reader_threads = 1; ///< threads reading FUSE requests (ioctls never block them)
+    /// Serve the node on the controller's owner thread instead of reader
+    /// threads: no hand-off between threads per ioctl (reader_threads unused).
+    bool serve_on_owner_thread = false;
     bool fast_path = true;       ///< try process_vm_readv/writev before the retry protocol
     NodePermissions permissions{};
     CredentialsReader credentials; ///< empty: read_caller_credentials()

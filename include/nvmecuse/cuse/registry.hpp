@@ -27,6 +27,7 @@ struct RegistryOptions {
     std::string directory = "nvmecuse"; ///< under /dev; "spdk" gives SPDK's paths
     unsigned controller_index = 0;      ///< N, claimed by the caller
     unsigned reader_threads = 1;        ///< per node
+    bool serve_on_owner_thread = false; ///< see DeviceOptions
     bool fast_path = true;
     NodePermissions permissions{};
     CredentialsReader credentials; ///< empty: read_caller_credentials()
