@@ -1,10 +1,12 @@
 #include "nvmecuse/cuse/credentials.hpp"
 
-#include <fcntl.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <string>
@@ -14,34 +16,17 @@ namespace {
 
 std::error_code last_error() { return {errno, std::system_category()}; }
 
-std::expected<std::string, std::error_code> read_small_file(const std::string& path)
-{
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::unexpected(last_error());
-    std::string text;
-    char chunk[1024];
-    for (;;) {
-        const ssize_t n = ::read(fd, chunk, sizeof chunk);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            const auto ec = last_error();
-            ::close(fd);
-            return std::unexpected(ec);
-        }
-        if (n == 0) break;
-        text.append(chunk, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    return text;
-}
-
 /// Same user namespace as the daemon: compare the ns inode and device.
 bool same_user_namespace(pid_t pid)
 {
-    struct stat mine {};
+    static const struct stat mine = [] {
+        struct stat st {};
+        ::stat("/proc/self/ns/user", &st);
+        return st;
+    }();
     struct stat theirs {};
     const std::string path = "/proc/" + std::to_string(pid) + "/ns/user";
-    if (::stat("/proc/self/ns/user", &mine) != 0 || ::stat(path.c_str(), &theirs) != 0) return false;
+    if (::stat(path.c_str(), &theirs) != 0) return false;
     return mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
 }
 
@@ -70,12 +55,19 @@ std::expected<std::uint64_t, std::error_code> parse_cap_eff(std::string_view tex
 
 std::expected<CallerCredentials, std::error_code> read_caller_credentials(pid_t pid)
 {
+    // pid 0 would make capget() describe the daemon itself.
     if (pid <= 0) return std::unexpected(std::make_error_code(std::errc::no_such_process));
-    auto text = read_small_file("/proc/" + std::to_string(pid) + "/status");
-    if (!text) return std::unexpected(text.error());
-    auto caps = parse_cap_eff(*text);
-    if (!caps) return std::unexpected(caps.error());
-    return CallerCredentials{pid, *caps, same_user_namespace(pid)};
+    // capget() on another task: its effective set in one system call (the
+    // CapEff line of /proc/<pid>/status, without opening and parsing it,
+    // which costs several system calls per ioctl).
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, pid};
+    std::array<__user_cap_data_struct, _LINUX_CAPABILITY_U32S_3> data{};
+    if (::syscall(SYS_capget, &header, data.data()) != 0) return std::unexpected(last_error());
+    const std::uint64_t effective =
+        std::uint64_t{data[0].effective} | std::uint64_t{data[1].effective} << 32;
+    // The namespace matters only when there is a capability to honour.
+    const bool same_ns = effective != 0 && same_user_namespace(pid);
+    return CallerCredentials{pid, effective, same_ns};
 }
 
 } // namespace nvmecuse::cuse

@@ -33,16 +33,17 @@ struct CallerCredentials {
     }
 };
 
-/// Parses the `CapEff:` line (16 hex digits) of a /proc/<pid>/status text.
+/// Parses the `CapEff:` line (16 hex digits) of a /proc/<pid>/status text
+/// (what read_caller_credentials() must agree with; diagnostics and tests).
 /// Pure; any thread. Error: invalid_argument when the line is missing or
 /// not hexadecimal.
 [[nodiscard]] std::expected<std::uint64_t, std::error_code> parse_cap_eff(std::string_view status_text);
 
-/// Reads /proc/<pid>/status and compares /proc/<pid>/ns/user with the
-/// daemon's own. Any thread; blocking file I/O (a few microseconds).
-/// Errors: the errno of open/read (ESRCH/ENOENT when the task is gone),
-/// invalid_argument for an unparsable status file. A user namespace that
-/// cannot be inspected counts as foreign (fail closed).
+/// The task's effective capabilities with capget(2) and, when it has any,
+/// whether /proc/<pid>/ns/user is the daemon's own user namespace. Any
+/// thread; two system calls at most (this runs once per privileged ioctl).
+/// Errors: capget's errno (ESRCH when the task is gone). A user namespace
+/// that cannot be inspected counts as foreign (fail closed).
 [[nodiscard]] std::expected<CallerCredentials, std::error_code> read_caller_credentials(pid_t pid);
 
 } // namespace nvmecuse::cuse
