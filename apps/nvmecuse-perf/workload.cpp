@@ -53,6 +53,22 @@ int admin_identify(int fd, std::uint32_t nsid, std::uint32_t cns, void* data)
     return r < 0 ? -errno : r;
 }
 
+/// A read/write passthrough in either width (the fields they share).
+template <class Cmd>
+Cmd passthru(std::uint8_t opc, std::uint32_t nsid, std::uint64_t slba, std::uint32_t blocks,
+             std::uint32_t len, void* data)
+{
+    Cmd cmd{};
+    cmd.opcode = opc;
+    cmd.nsid = nsid;
+    cmd.addr = reinterpret_cast<std::uintptr_t>(data);
+    cmd.data_len = len;
+    cmd.cdw10 = static_cast<std::uint32_t>(slba);
+    cmd.cdw11 = static_cast<std::uint32_t>(slba >> 32);
+    cmd.cdw12 = blocks - 1;
+    return cmd;
+}
+
 int issue(const Job& job, const Target& t, bool write, std::uint64_t slba, std::uint32_t blocks,
           void* data)
 {
@@ -61,26 +77,12 @@ int issue(const Job& job, const Target& t, bool write, std::uint64_t slba, std::
     int r = 0;
     switch (job.ioctl) {
     case IoctlKind::io64: {
-        nvme_passthru_cmd64 cmd{};
-        cmd.opcode = opc;
-        cmd.nsid = t.nsid;
-        cmd.addr = reinterpret_cast<std::uintptr_t>(data);
-        cmd.data_len = len;
-        cmd.cdw10 = static_cast<std::uint32_t>(slba);
-        cmd.cdw11 = static_cast<std::uint32_t>(slba >> 32);
-        cmd.cdw12 = blocks - 1;
+        auto cmd = passthru<nvme_passthru_cmd64>(opc, t.nsid, slba, blocks, len, data);
         r = ::ioctl(t.fd, NVME_IOCTL_IO64_CMD, &cmd);
         break;
     }
     case IoctlKind::io: {
-        nvme_passthru_cmd cmd{};
-        cmd.opcode = opc;
-        cmd.nsid = t.nsid;
-        cmd.addr = reinterpret_cast<std::uintptr_t>(data);
-        cmd.data_len = len;
-        cmd.cdw10 = static_cast<std::uint32_t>(slba);
-        cmd.cdw11 = static_cast<std::uint32_t>(slba >> 32);
-        cmd.cdw12 = blocks - 1;
+        auto cmd = passthru<nvme_passthru_cmd>(opc, t.nsid, slba, blocks, len, data);
         r = ::ioctl(t.fd, NVME_IOCTL_IO_CMD, &cmd);
         break;
     }

@@ -110,6 +110,18 @@ start_daemon() {
   return 1
 }
 
+# start_conformance_daemon: start_daemon on /vm/conformance.json with all
+# four namespace nodes there, as a check; the suite ends here if it fails.
+start_conformance_daemon() {
+  if start_daemon /vm/conformance.json && wait_for $DEV/nvme0n5; then
+    pass "nvmecused starts with namespaces 1 2 3 5"
+  else
+    fail "nvmecused starts with namespaces 1 2 3 5"
+    finish
+    exit 1
+  fi
+}
+
 # stop_daemon: SIGTERM, then waits for it; the nodes must disappear. Returns
 # the daemon's exit status.
 stop_daemon() {

@@ -6,13 +6,7 @@
 
 C=$DEV/nvme0
 
-if start_daemon /vm/conformance.json && wait_for $DEV/nvme0n5; then
-  pass "nvmecused starts with namespaces 1 2 3 5"
-else
-  fail "nvmecused starts with namespaces 1 2 3 5"
-  finish
-  exit 1
-fi
+start_conformance_daemon
 
 # count_lines REGEX: how many lines of $OUT match the extended REGEX.
 count_lines() { printf '%s\n' "$OUT" | grep -cE -- "$1"; }
