@@ -53,6 +53,11 @@ expect_match() { # NAME REGEX : some line of $OUT matches the extended REGEX
   if printf '%s\n' "$OUT" | grep -qE -- "$2"; then pass "$1"; else fail "$1" "no line matches /$2/"; show_out; fi
 }
 
+# same NAME FILE1 FILE2: the two files are identical, byte for byte.
+same() {
+  if cmp "$2" "$3" >/tmp/cmp.out 2>&1; then pass "$1"; else fail "$1" "$(cat /tmp/cmp.out)"; fi
+}
+
 # field NAME: the value of "NAME : value" in nvme-cli's normal output ($OUT),
 # trailing blanks removed.
 field() {

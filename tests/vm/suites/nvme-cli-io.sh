@@ -14,10 +14,6 @@ N=$DEV/nvme0
 T=/tmp/io
 mkdir -p $T
 
-# same NAME FILE1 FILE2: the two files are identical.
-same() {
-  if cmp "$2" "$3" >$T/cmp.out 2>&1; then pass "$1"; else fail "$1" "$(cat $T/cmp.out)"; fi
-}
 
 # zeroes FILE BYTES: FILE holds BYTES zero bytes.
 zeroes() { head -c "$2" /dev/zero >"$1"; }

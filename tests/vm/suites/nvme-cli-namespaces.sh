@@ -11,9 +11,6 @@ N=$DEV/nvme0
 T=/tmp/ns
 mkdir -p $T
 
-same() {
-  if cmp "$2" "$3" >$T/cmp.out 2>&1; then pass "$1"; else fail "$1" "$(cat $T/cmp.out)"; fi
-}
 
 # nsids: the namespace identifiers list-ns printed ("[   0]:0x1" lines), one line.
 nsids() { printf '%s\n' "$OUT" | sed -n 's/^\[ *[0-9]*\]:\(0x[0-9a-f]*\)$/\1/p' | tr '\n' ' '; }
