@@ -100,19 +100,22 @@ wait_gone() {
 }
 
 # start_daemon CONFIG [ARGS...]: starts nvmecused on the emulated controller
-# and waits until the controller node and namespace 1's node exist.
+# and waits until the controller node and the node of every attached
+# namespace in CONFIG exist (they register one after the other).
 start_daemon() {
   config=$1
   shift
   echo "--- nvmecused --config $config $*" >>/tmp/nvmecused.log
   nvmecused --emulate --config "$config" --log-level warn "$@" >>/tmp/nvmecused.log 2>&1 &
   DAEMON_PID=$!
-  if wait_for $DEV/nvme0 && wait_for $DEV/nvme0n1; then
-    return 0
-  fi
-  echo "# nvmecused did not come up:"
-  sed 's/^/#   /' /tmp/nvmecused.log
-  return 1
+  nodes="nvme0 $(jq -r '.namespaces[] | select(.attached != false) | "nvme0n\(.nsid)"' "$config")"
+  for node in $nodes; do
+    wait_for $DEV/$node && continue
+    echo "# nvmecused did not come up ($DEV/$node missing):"
+    sed 's/^/#   /' /tmp/nvmecused.log
+    return 1
+  done
+  return 0
 }
 
 # start_conformance_daemon: start_daemon on /vm/conformance.json with all
