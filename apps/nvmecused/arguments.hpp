@@ -1,0 +1,37 @@
+// nvmecused's command line.
+#pragma once
+
+#include <sys/types.h>
+
+#include <expected>
+#include <string>
+#include <vector>
+
+#include "nvmecuse/transport/tcp/tcp_transport.hpp"
+#include "nvmecuse/transport/transport_id.hpp"
+
+namespace nvmecused {
+
+/// Everything the command line says, checked.
+struct Arguments {
+    bool emulate = false;
+    std::string config_path; ///< --config of the emulated controller; empty: defaults
+    /// --attach, parsed; in command-line order.
+    std::vector<nvmecuse::transport::TransportId> attach;
+    /// --hostnqn, --hostid, --kato, ... for every attached controller.
+    nvmecuse::transport::tcp::TcpOptions tcp;
+    std::string directory = "nvmecuse";
+    std::string lock_directory = "/run/nvmecuse";
+    mode_t mode = 0600;
+    unsigned uid = 0;
+    unsigned gid = 0;
+    bool retry_only = false;
+    unsigned cuse_threads = 0;
+    std::string log_level = "info";
+};
+
+/// Parses argv. On --help, or on an error (already printed to stderr in
+/// CLI11's words or as "nvmecused: ..."), returns the exit status instead.
+[[nodiscard]] std::expected<Arguments, int> parse_arguments(int argc, char** argv);
+
+} // namespace nvmecused

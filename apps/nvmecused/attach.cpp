@@ -1,0 +1,111 @@
+// --attach: NVMe/TCP controllers through transport::tcp::connect(), and
+// discovery controllers expanded through transport::tcp::discover().
+#include "attach.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "nvmecuse/spec/discovery.hpp"
+#include "nvmecuse/transport/tcp/tcp_transport.hpp"
+
+namespace nvmecused {
+
+using namespace nvmecuse;
+using transport::TransportId;
+
+namespace {
+
+bool same_target(const TransportId& a, const TransportId& b)
+{
+    return a.traddr == b.traddr && a.trsvcid == b.trsvcid && a.subnqn == b.subnqn;
+}
+
+/// The options of one controller: the daemon-wide ones, with the transport
+/// ID's own hostnqn/hostid (validated by parse_transport_id) winning.
+transport::tcp::TcpOptions options_for(const TransportId& id, transport::tcp::TcpOptions options)
+{
+    if (!id.hostnqn.empty()) options.hostnqn = id.hostnqn;
+    if (!id.hostid.empty()) {
+        if (auto hostid = transport::parse_host_id(id.hostid)) options.hostid = *hostid;
+    }
+    return options;
+}
+
+std::expected<ServedController, std::string> serve_one(const TransportId& id, const Arguments& args)
+{
+    const auto options = options_for(id, args.tcp);
+    const TransportMaker make_transport =
+        [&]() -> std::expected<std::unique_ptr<transport::Transport>, std::string> {
+        auto transport = transport::tcp::connect(id, options);
+        if (!transport)
+            return std::unexpected(
+                fmt::format("{}: connecting: {}", id.describe(), transport.error().message()));
+        return std::move(*transport);
+    };
+    ctrlr::Controller::Options controller_options;
+    controller_options.io_queues = options.io_queues;
+    controller_options.io_queue_depth = options.queue_size;
+    auto served = serve(make_transport, controller_options, args);
+    if (served) spdlog::info("{}: attached {}", served->name(), id.describe());
+    return served;
+}
+
+/// The NVM subsystems the discovery controller `id` lists, each with the
+/// host identity of `id`, duplicates dropped.
+std::expected<std::vector<TransportId>, std::string> discover(const TransportId& id,
+                                                              const Arguments& args)
+{
+    auto records = transport::tcp::discover(id, options_for(id, args.tcp));
+    if (!records)
+        return std::unexpected(
+            fmt::format("{}: discovery: {}", id.describe(), records.error().message()));
+    std::vector<TransportId> out;
+    for (const auto& record : *records) {
+        if (record.subtype != static_cast<std::uint8_t>(nvme::DiscoverySubsystemType::nvm))
+            continue;
+        TransportId target = record.id;
+        target.hostnqn = id.hostnqn;
+        target.hostid = id.hostid;
+        if (std::ranges::none_of(out, [&](const auto& t) { return same_target(t, target); }))
+            out.push_back(std::move(target));
+    }
+    spdlog::info("{}: {} NVM subsystem port(s) listed", id.describe(), out.size());
+    return out;
+}
+
+} // namespace
+
+std::expected<void, std::string> serve_attached(const Arguments& args,
+                                                std::vector<ServedController>& served)
+{
+    for (const TransportId& id : args.attach) {
+        if (!id.is_discovery()) {
+            auto controller = serve_one(id, args);
+            if (!controller) return std::unexpected(controller.error());
+            served.push_back(std::move(*controller));
+            continue;
+        }
+        auto targets = discover(id, args);
+        if (!targets) return std::unexpected(targets.error());
+        std::size_t attached = 0;
+        std::string last_error = "it lists no NVM subsystem";
+        for (const TransportId& target : *targets) {
+            auto controller = serve_one(target, args);
+            if (!controller) {
+                spdlog::warn("{}", controller.error());
+                last_error = controller.error();
+                continue;
+            }
+            served.push_back(std::move(*controller));
+            ++attached;
+        }
+        if (attached == 0)
+            return std::unexpected(
+                fmt::format("{}: no controller attached: {}", id.describe(), last_error));
+    }
+    return {};
+}
+
+} // namespace nvmecused

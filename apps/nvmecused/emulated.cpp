@@ -1,0 +1,33 @@
+// --emulate: the built-in emulated controller (transport/emu) behind CUSE.
+#include "emulated.hpp"
+
+#include "nvmecuse/transport/emu/config_json.hpp"
+#include "nvmecuse/transport/emu/emulated_transport.hpp"
+
+namespace nvmecused {
+
+using namespace nvmecuse;
+
+std::expected<ServedController, std::string> serve_emulated(const Arguments& args)
+{
+    emu::ControllerConfig config;
+    if (!args.config_path.empty()) {
+        auto loaded = emu::load_controller_config(args.config_path);
+        if (!loaded) return std::unexpected(loaded.error());
+        config = std::move(*loaded);
+    }
+    const TransportMaker make_transport =
+        [&config]() -> std::expected<std::unique_ptr<transport::Transport>, std::string> {
+        auto transport = emu::make_transport(config);
+        if (transport) return std::move(*transport);
+        // The error code cannot carry a path: name the files it may be about.
+        std::string files;
+        for (const auto& ns : config.namespaces)
+            if (!ns.backing_file.empty()) files += (files.empty() ? "" : ", ") + ns.backing_file;
+        return std::unexpected("emulated controller: " + transport.error().message() +
+                               (files.empty() ? "" : " (backing files: " + files + ")"));
+    };
+    return serve(make_transport, ctrlr::Controller::Options{}, args);
+}
+
+} // namespace nvmecused

@@ -1,0 +1,55 @@
+// Bringing one controller up as CUSE nodes: index claim, controller start,
+// registry.
+#include "served_controller.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace nvmecused {
+
+using namespace nvmecuse;
+
+std::expected<ServedController, std::string> serve(const TransportMaker& make_transport,
+                                                   ctrlr::Controller::Options options,
+                                                   const Arguments& args)
+{
+    auto claim = cuse::IndexClaim::claim_lowest(args.lock_directory);
+    if (!claim)
+        return std::unexpected(fmt::format("claiming a controller index in {}: {}",
+                                           args.lock_directory, claim.error().message()));
+    const std::string name = fmt::format("nvme{}", claim->index());
+
+    auto transport = make_transport();
+    if (!transport) return std::unexpected(transport.error());
+
+    options.name = name;
+    auto controller = ctrlr::Controller::start(std::move(*transport), options);
+    if (!controller)
+        return std::unexpected(fmt::format("{}: start: {}", name, controller.error().message()));
+
+    cuse::RegistryOptions registry_options;
+    registry_options.directory = args.directory;
+    registry_options.controller_index = claim->index();
+    registry_options.fast_path = !args.retry_only;
+    registry_options.serve_on_owner_thread = args.cuse_threads == 0;
+    registry_options.reader_threads = std::max(args.cuse_threads, 1u);
+    registry_options.permissions.mode = args.mode;
+    registry_options.permissions.uid = args.uid;
+    registry_options.permissions.gid = args.gid;
+    auto registry = cuse::Registry::create(**controller, registry_options);
+    if (!registry) {
+        const auto& e = registry.error();
+        return std::unexpected(
+            fmt::format("{}: creating CUSE devices: {}{}", name, e.message(),
+                        e == std::errc::no_such_file_or_directory || e == std::errc::no_such_device
+                            ? " (is the cuse module loaded? modprobe cuse)"
+                            : ""));
+    }
+    for (const auto& devname : (*registry)->devnames())
+        spdlog::info("serving /dev/{}", devname);
+    return ServedController{std::move(*claim), std::move(*controller), std::move(*registry)};
+}
+
+} // namespace nvmecused
