@@ -1,25 +1,408 @@
-// nvmecuse::transport::tcp::connect() and discover(): the NVMe/TCP host's
-// entry points. First slice: they link and refuse; the transport follows.
+// The NVMe/TCP host's Transport and connect(): admin queue connection,
+// Fabrics Connect, Property Get/Set for CC/CSTS, I/O queue connections,
+// Keep Alive (NVMe Base 2.0, 3.5.2 "Controller Initialization (Fabrics)",
+// 3.9 "Keep Alive", 6.3, 6.5, 6.6). See tcp_controller.hpp.
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "nvmecuse/spec/fabrics.hpp"
+
+#include "fabrics_commands.hpp"
+#include "log.hpp"
+#include "tcp_controller.hpp"
+
 namespace nvmecuse::transport::tcp {
+
+namespace {
+
+std::unexpected<std::error_code> fail(std::errc e) noexcept
+{
+    return std::unexpected(std::make_error_code(e));
+}
+
+/// Wraps an I/O queue for the core: keeps it registered in its association
+/// while it lives.
+class IoQueue final : public QueuePair {
+public:
+    IoQueue(std::unique_ptr<TcpQueue> q, std::shared_ptr<Association> a)
+        : queue_(std::move(q)), association_(std::move(a))
+    {
+        association_->add(*queue_, association_);
+    }
+    ~IoQueue() override { association_->remove(queue_.get()); }
+    IoQueue(const IoQueue&) = delete;
+    IoQueue& operator=(const IoQueue&) = delete;
+
+    [[nodiscard]] std::expected<void, std::error_code> submit(const Request& r) override
+    {
+        return queue_->submit(r);
+    }
+    [[nodiscard]] std::size_t reap(std::span<nvme::CompletionQueueEntry> out) override
+    {
+        return queue_->reap(out);
+    }
+    [[nodiscard]] std::uint16_t depth() const override { return queue_->depth(); }
+    [[nodiscard]] int completion_fd() const override { return queue_->completion_fd(); }
+
+private:
+    std::unique_ptr<TcpQueue> queue_;
+    std::shared_ptr<Association> association_;
+};
+
+std::string status_text(const nvme::CompletionQueueEntry& c)
+{
+    return std::string(nvme::to_string(nvme::status_of(c)));
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------
+// Association
+// ---------------------------------------------------------------------------
+
+void Association::fail(std::error_code reason)
+{
+    if (failed) return;
+    failed = true;
+    const auto all = queues; // drop() calls back into remove()/fail()
+    for (TcpQueue* q : all)
+        q->drop(reason);
+}
+
+void Association::add(TcpQueue& q, const std::shared_ptr<Association>& self)
+{
+    queues.push_back(&q);
+    q.on_failure([weak = std::weak_ptr<Association>(self)](std::error_code reason) {
+        if (auto a = weak.lock()) a->fail(reason);
+    });
+    if (failed) q.drop(std::make_error_code(std::errc::not_connected));
+}
+
+void Association::remove(const TcpQueue* q)
+{
+    std::erase(queues, q);
+}
+
+// ---------------------------------------------------------------------------
+// TcpController
+// ---------------------------------------------------------------------------
+
+std::expected<std::unique_ptr<TcpController>, std::error_code>
+TcpController::create(const TransportId& id, const TcpOptions& options)
+{
+    if (id.trtype != "tcp" || id.traddr.empty()) return fail(std::errc::invalid_argument);
+    std::unique_ptr<TcpController> t(new TcpController());
+    t->id_ = id;
+    t->options_ = options;
+    const bool discovery = id.subnqn.empty() || id.subnqn == discovery_nqn;
+    const std::string port = !id.trsvcid.empty() ? id.trsvcid : discovery ? "8009" : "4420";
+    auto address = resolve(id.traddr, port, id.adrfam);
+    if (!address) return std::unexpected(address.error());
+    t->address_ = *address;
+    t->subnqn_ = id.subnqn.empty() ? std::string(discovery_nqn) : id.subnqn;
+    // Host identity: per-controller id fields, then the options, then the process's.
+    t->hostid_ = options.hostid;
+    if (!id.hostid.empty()) {
+        auto parsed = parse_host_id(id.hostid);
+        if (!parsed) return fail(std::errc::invalid_argument);
+        t->hostid_ = *parsed;
+    }
+    if (t->hostid_ == std::array<std::uint8_t, 16>{}) t->hostid_ = process_host_id();
+    t->hostnqn_ = !id.hostnqn.empty()        ? id.hostnqn
+                  : !options.hostnqn.empty() ? options.hostnqn
+                                             : host_nqn_of(t->hostid_);
+    if (t->subnqn_.size() > 223 || t->hostnqn_.size() > 223)
+        return fail(std::errc::invalid_argument);
+    t->info_.name = "tcp " + t->address_.to_string() + " " + t->subnqn_;
+    t->info_.max_io_queues = options.io_queues;
+    t->timer_ = UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+    if (!t->timer_.valid()) return std::unexpected(std::error_code(errno, std::generic_category()));
+    return t;
+}
+
+TcpController::~TcpController()
+{
+    association_->fail(std::make_error_code(std::errc::operation_canceled));
+}
+
+std::expected<void, std::error_code> TcpController::connect_queue(TcpQueue& q, std::uint16_t qid,
+                                                                  std::uint16_t sqsize)
+{
+    ConnectParams p;
+    p.qid = qid;
+    p.sqsize = sqsize;
+    p.kato_ms = qid == 0 ? static_cast<std::uint32_t>(options_.kato.count()) : 0;
+    p.cntlid = qid == 0 ? nvme::fabrics::cntlid_dynamic : cntlid_;
+    p.hostid = hostid_;
+    p.subnqn = subnqn_;
+    p.hostnqn = hostnqn_;
+    auto data = connect_data(p);
+    auto cqe = q.execute(connect_command(p), nvme::DataTransfer::host_to_controller,
+                         std::as_writable_bytes(std::span(&data, 1)), command_deadline());
+    if (!cqe) return std::unexpected(cqe.error());
+    if (!nvme::status_of(*cqe).is_success()) {
+        log().error("{}: Connect of qid {} refused: {} (dw0 {:#x})", info_.name, qid,
+                    status_text(*cqe), cqe->dw0);
+        return fail(std::errc::connection_refused);
+    }
+    if (nvme::fabrics::connect_response::Authreq::get(cqe->dw0) != 0) {
+        log().error("{}: the controller requires in-band authentication (unsupported)", info_.name);
+        return fail(std::errc::operation_not_supported);
+    }
+    if (qid == 0)
+        cntlid_ =
+            static_cast<std::uint16_t>(nvme::fabrics::connect_response::Cntlid::get(cqe->dw0));
+    return {};
+}
+
+std::expected<void, std::error_code> TcpController::connect_admin()
+{
+    association_->fail(std::make_error_code(std::errc::operation_canceled));
+    association_ = std::make_shared<Association>();
+    admin_.reset();
+    QueueConfig qc;
+    qc.qid = 0;
+    qc.depth = admin_core_depth;
+    qc.digests = {options_.header_digest, options_.data_digest};
+    qc.in_capsule_limit = 8192; // the admin capsule is 8 KiB + 64 (TCP 1.0, 3.1)
+    qc.name = info_.name + " q0";
+    auto q = TcpQueue::open(address_, qc, Clock::now() + options_.connect_timeout);
+    if (!q) {
+        log().error("{}: connecting the admin queue: {}", info_.name, q.error().message());
+        return std::unexpected(q.error());
+    }
+    if (auto r = connect_queue(**q, 0, admin_sqsize); !r) return r;
+    admin_ = std::move(*q);
+    association_->add(*admin_, association_);
+    auto cap = get_property(nvme::reg_offset::cap);
+    if (!cap) return std::unexpected(cap.error());
+    auto vs = get_property(nvme::reg_offset::vs);
+    if (!vs) return std::unexpected(vs.error());
+    info_.cap = *cap;
+    info_.vs = static_cast<std::uint32_t>(*vs);
+    log().info("{}: admin queue connected, cntlid {}, CAP {:#x}, VS {:#x}", info_.name, cntlid_,
+               info_.cap, info_.vs);
+    return {};
+}
+
+std::expected<std::uint64_t, std::error_code> TcpController::get_property(std::uint32_t offset)
+{
+    auto cqe =
+        admin_->execute(property_get(offset), nvme::DataTransfer::none, {}, command_deadline());
+    if (!cqe) return std::unexpected(cqe.error());
+    if (!nvme::status_of(*cqe).is_success()) {
+        log().error("{}: Property Get {:#x}: {}", info_.name, offset, status_text(*cqe));
+        return fail(std::errc::io_error);
+    }
+    const std::uint64_t v = nvme::fabrics::property_value(*cqe);
+    return nvme::reg_offset::is_64bit(offset) ? v : (v & 0xffffffffu);
+}
+
+std::expected<void, std::error_code> TcpController::set_property(std::uint32_t offset,
+                                                                 std::uint64_t value)
+{
+    auto cqe = admin_->execute(property_set(offset, value), nvme::DataTransfer::none, {},
+                               command_deadline());
+    if (!cqe) return std::unexpected(cqe.error());
+    if (!nvme::status_of(*cqe).is_success()) {
+        log().error("{}: Property Set {:#x}: {}", info_.name, offset, status_text(*cqe));
+        return fail(std::errc::io_error);
+    }
+    return {};
+}
+
+std::uint32_t TcpController::enabled_cc() const noexcept
+{
+    using namespace nvme::cc;
+    // Like Linux nvme_enable_ctrl(): all I/O command sets when CAP.CSS says
+    // so, else NVM; 4 KiB pages, round robin, 64/16-byte queue entries.
+    const bool csi = (nvme::cap::Css::get(info_.cap) & nvme::cap::css_io_command_sets) != 0;
+    std::uint32_t v = 0;
+    v = Css::set(v, static_cast<std::uint32_t>(csi ? CommandSetSelected::all_supported_io
+                                                   : CommandSetSelected::nvm));
+    v = Iosqes::set(v, 6);
+    v = Iocqes::set(v, 4);
+    return En::set(v, true);
+}
+
+std::expected<void, std::error_code>
+TcpController::wait_csts(bool (*done)(std::uint32_t), Clock::time_point deadline, const char* what)
+{
+    auto pause = std::chrono::milliseconds(1);
+    for (;;) {
+        auto csts = get_property(nvme::reg_offset::csts);
+        if (!csts) return std::unexpected(csts.error());
+        const auto v = static_cast<std::uint32_t>(*csts);
+        if (done(v)) return {};
+        if (nvme::csts::Cfs::get(v)) {
+            log().error("{}: controller fatal status while waiting for {}", info_.name, what);
+            return fail(std::errc::io_error);
+        }
+        if (Clock::now() >= deadline) {
+            log().error("{}: timed out waiting for {} (CSTS {:#x})", info_.name, what, v);
+            return fail(std::errc::timed_out);
+        }
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(50));
+    }
+}
+
+std::expected<void, std::error_code> TcpController::enable()
+{
+    if (!admin_ || !admin_->ready()) {
+        if (auto r = connect_admin(); !r) return r;
+    }
+    const auto to = std::max<std::chrono::milliseconds>(
+        std::chrono::milliseconds(nvme::cap::timeout_ms(info_.cap)),
+        std::chrono::milliseconds(500));
+    if (auto r = set_property(nvme::reg_offset::cc, enabled_cc()); !r) return r;
+    if (auto r = wait_csts([](std::uint32_t v) { return nvme::csts::Rdy::get(v); },
+                           Clock::now() + to, "CSTS.RDY");
+        !r)
+        return r;
+    learn_in_capsule_size();
+    arm_keep_alive(true);
+    return {};
+}
+
+void TcpController::learn_in_capsule_size()
+{
+    // IOCCSZ (Identify Controller, 16-byte units, the 64-byte SQE included)
+    // bounds in-capsule data on I/O queues (NVMe Base 2.0, Figure 275).
+    std::vector<std::byte> id(nvme::identify_data_size);
+    auto cqe = admin_->execute(identify_controller(), nvme::DataTransfer::controller_to_host, id,
+                               command_deadline());
+    io_in_capsule_ = 0;
+    if (!cqe || !nvme::status_of(*cqe).is_success()) {
+        log().warn("{}: Identify Controller failed; no in-capsule data on I/O queues", info_.name);
+        return;
+    }
+    nvme::IdentifyController ctrl;
+    std::memcpy(&ctrl, id.data(), sizeof ctrl);
+    const std::uint64_t capsule = std::uint64_t{ctrl.ioccsz} * 16;
+    if (capsule > sizeof(nvme::SubmissionQueueEntry))
+        io_in_capsule_ = static_cast<std::uint32_t>(
+            std::min<std::uint64_t>(capsule - sizeof(nvme::SubmissionQueueEntry), 1u << 20));
+}
+
+void TcpController::arm_keep_alive(bool on)
+{
+    keep_alive_outstanding_ = false;
+    itimerspec spec{};
+    if (on && options_.kato.count() > 0) {
+        const auto period = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.kato) / 2;
+        spec.it_interval.tv_sec = static_cast<time_t>(period.count() / 1'000'000'000);
+        spec.it_interval.tv_nsec = static_cast<long>(period.count() % 1'000'000'000);
+        spec.it_value = spec.it_interval;
+    }
+    ::timerfd_settime(timer_.get(), 0, &spec, nullptr);
+}
+
+void TcpController::handle_event()
+{
+    std::uint64_t expirations = 0;
+    [[maybe_unused]] const auto r = ::read(timer_.get(), &expirations, sizeof expirations);
+    if (!admin_ || !admin_->ready() || options_.kato.count() <= 0) return;
+    const auto now = Clock::now();
+    if (keep_alive_outstanding_) {
+        if (now - keep_alive_sent_ >= options_.kato) {
+            log().error("{}: Keep Alive unanswered for {} ms; connection lost", info_.name,
+                        options_.kato.count());
+            admin_->drop(std::make_error_code(std::errc::timed_out));
+        }
+        return;
+    }
+    keep_alive_outstanding_ = true;
+    keep_alive_sent_ = now;
+    auto submitted = admin_->submit_internal(
+        keep_alive(), nvme::DataTransfer::none, {}, [this](const nvme::CompletionQueueEntry& c) {
+            keep_alive_outstanding_ = false;
+            if (!nvme::status_of(c).is_success())
+                log().warn("{}: Keep Alive: {}", info_.name, status_text(c));
+        });
+    if (!submitted) keep_alive_outstanding_ = false;
+}
+
+std::expected<std::unique_ptr<QueuePair>, std::error_code>
+TcpController::create_io_queue(std::uint16_t qid, std::uint16_t depth)
+{
+    if (!admin_ || !admin_->ready() || association_->failed) return fail(std::errc::not_connected);
+    if (qid == 0 || qid > options_.io_queues) return fail(std::errc::invalid_argument);
+    const auto d = std::min<std::uint16_t>({depth, options_.queue_size, max_io_queue_depth});
+    if (d < 2) return fail(std::errc::invalid_argument);
+    QueueConfig qc;
+    qc.qid = qid;
+    qc.depth = d;
+    qc.digests = {options_.header_digest, options_.data_digest};
+    qc.in_capsule_limit = io_in_capsule_;
+    qc.name = info_.name + " q" + std::to_string(qid);
+    auto q = TcpQueue::open(address_, qc, command_deadline());
+    if (!q) {
+        log().error("{}: connecting I/O queue {}: {}", info_.name, qid, q.error().message());
+        return std::unexpected(q.error());
+    }
+    // Linux sets SQSIZE to queue_size - 1 and uses all queue_size entries.
+    if (auto r = connect_queue(**q, qid, static_cast<std::uint16_t>(d - 1)); !r)
+        return std::unexpected(r.error());
+    return std::make_unique<IoQueue>(std::move(*q), association_);
+}
+
+std::expected<void, std::error_code> TcpController::reset()
+{
+    arm_keep_alive(false);
+    if (admin_ && admin_->ready()) {
+        // Best effort: CC.EN=0 ends the controller's state before the
+        // connections close (Linux nvme_disable_ctrl() in teardown).
+        auto cc = get_property(nvme::reg_offset::cc);
+        if (cc)
+            (void)set_property(nvme::reg_offset::cc,
+                               nvme::cc::En::set(static_cast<std::uint32_t>(*cc), false));
+    }
+    association_->fail(std::make_error_code(std::errc::operation_canceled));
+    association_ = std::make_shared<Association>();
+    return {}; // enable() reconnects
+}
+
+void TcpController::shutdown()
+{
+    arm_keep_alive(false);
+    if (admin_ && admin_->ready()) {
+        auto cc = get_property(nvme::reg_offset::cc);
+        if (cc) {
+            using nvme::cc::ShutdownNotification;
+            const auto v =
+                nvme::cc::Shn::set(static_cast<std::uint32_t>(*cc),
+                                   static_cast<std::uint32_t>(ShutdownNotification::normal));
+            if (set_property(nvme::reg_offset::cc, v))
+                (void)wait_csts(
+                    [](std::uint32_t s) {
+                        return nvme::csts::Shst::get(s) ==
+                               static_cast<std::uint32_t>(nvme::csts::ShutdownStatus::complete);
+                    },
+                    Clock::now() + std::chrono::seconds(5), "CSTS.SHST complete");
+        }
+    }
+    association_->fail(std::make_error_code(std::errc::operation_canceled));
+}
+
+// ---------------------------------------------------------------------------
+// connect()
+// ---------------------------------------------------------------------------
 
 std::expected<std::unique_ptr<Transport>, std::error_code> connect(const TransportId& id,
                                                                    const TcpOptions& options)
 {
-    (void)options;
-    if (id.trtype != "tcp")
-        return std::unexpected(std::make_error_code(std::errc::invalid_argument));
-    return std::unexpected(std::make_error_code(std::errc::function_not_supported));
-}
-
-std::expected<std::vector<DiscoveredSubsystem>, std::error_code> discover(const TransportId& id,
-                                                                          const TcpOptions& options)
-{
-    (void)options;
-    if (id.trtype != "tcp")
-        return std::unexpected(std::make_error_code(std::errc::invalid_argument));
-    return std::unexpected(std::make_error_code(std::errc::function_not_supported));
+    auto t = TcpController::create(id, options);
+    if (!t) return std::unexpected(t.error());
+    if (auto r = (*t)->connect_admin(); !r) return std::unexpected(r.error());
+    return std::unique_ptr<Transport>(std::move(*t));
 }
 
 } // namespace nvmecuse::transport::tcp

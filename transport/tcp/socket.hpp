@@ -1,0 +1,67 @@
+// Sockets for the NVMe/TCP host: an owned file descriptor, address
+// resolution and a non-blocking TCP connect bounded by a deadline.
+// Any thread; nothing here is shared.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <expected>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace nvmecuse::transport::tcp {
+
+using Clock = std::chrono::steady_clock;
+
+/// An owned file descriptor; closed on destruction. Move-only.
+class UniqueFd {
+public:
+    UniqueFd() = default;
+    explicit UniqueFd(int fd) noexcept : fd_(fd) {}
+    UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    UniqueFd& operator=(UniqueFd&& o) noexcept
+    {
+        if (this != &o) {
+            reset();
+            fd_ = std::exchange(o.fd_, -1);
+        }
+        return *this;
+    }
+    UniqueFd(const UniqueFd&) = delete;
+    UniqueFd& operator=(const UniqueFd&) = delete;
+    ~UniqueFd() { reset(); }
+
+    [[nodiscard]] int get() const noexcept { return fd_; }
+    [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
+    void reset() noexcept;
+
+private:
+    int fd_ = -1;
+};
+
+/// A resolved peer address.
+struct SocketAddress {
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+    [[nodiscard]] std::string to_string() const; ///< "127.0.0.1:4420", "[::1]:4420"
+};
+
+/// Resolves `traddr`/`trsvcid` (numeric port) for `adrfam` ("ipv4", "ipv6",
+/// empty = either). Errors: invalid_argument for a bad port or family,
+/// host_unreachable when the name does not resolve.
+[[nodiscard]] std::expected<SocketAddress, std::error_code>
+resolve(std::string_view traddr, std::string_view trsvcid, std::string_view adrfam);
+
+/// Opens a non-blocking TCP connection with TCP_NODELAY, waiting for the
+/// handshake until `deadline`. Errors: connection_refused, host_unreachable
+/// (also network unreachable), timed_out, or the socket call's errno.
+[[nodiscard]] std::expected<UniqueFd, std::error_code> connect_tcp(const SocketAddress& address,
+                                                                   Clock::time_point deadline);
+
+/// Milliseconds until `deadline` for poll(2): 0 when past, at least 1 otherwise.
+[[nodiscard]] int poll_timeout_ms(Clock::time_point deadline) noexcept;
+
+} // namespace nvmecuse::transport::tcp
