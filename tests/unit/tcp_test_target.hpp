@@ -1,0 +1,110 @@
+// A small NVMe/TCP controller for the host's unit tests: listens on
+// 127.0.0.1 (an ephemeral port), serves each connection on a thread of its
+// own with blocking sockets, and speaks enough of the protocol for the host
+// and ctrlr::Controller: ICReq/ICResp with digests, Fabrics Connect,
+// Property Get/Set (CC.EN -> CSTS.RDY, CC.SHN -> CSTS.SHST), Identify,
+// Set Features, Keep Alive, AERs (held), Get Log Page (Discovery), Read
+// (C2HData, optionally with SUCCESS) and Write (in-capsule or R2T +
+// H2CData) on a RAM namespace. Faults can be injected one at a time.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "nvmecuse/spec/discovery.hpp"
+
+namespace tcp_test {
+
+struct TargetConfig {
+    bool header_digest = true; ///< granted when the host asks
+    bool data_digest = true;
+    std::uint32_t maxh2cdata = 8192;      ///< small: a 1 MiB write takes many H2CData PDUs
+    std::uint32_t c2h_chunk = 48 * 1024;  ///< bytes per C2HData PDU
+    std::uint32_t r2t_chunk = 256 * 1024; ///< bytes per R2T
+    std::uint32_t in_capsule = 4096;      ///< IOCCSZ = (64 + this) / 16
+    bool c2h_success = false;             ///< reads end with SUCCESS instead of a CapsuleResp
+    std::uint64_t namespace_bytes = 4u << 20;
+    std::uint8_t lbads = 9;                         ///< 512-byte blocks
+    std::vector<nvme::DiscoveryLogEntry> discovery; ///< Get Log Page 70h entries
+};
+
+/// One fault, applied to the next command it fits, then cleared.
+enum class Fault : std::uint8_t {
+    none,
+    disconnect_mid_c2h,       ///< read: half the data, then close
+    r2t_bad_offset,           ///< write: R2T starting at 4096 instead of 0
+    r2t_beyond_length,        ///< write: R2T asking for more than the command has
+    corrupt_header_digest,    ///< read: CapsuleResp with a wrong HDGST
+    corrupt_data_digest,      ///< read: C2HData with a wrong DDGST
+    c2h_beyond_length,        ///< read: C2HData 512 bytes longer than the command
+    c2h_unknown_cid,          ///< read: C2HData for a cid nobody sent
+    capsule_resp_unknown_cid, ///< any I/O: the CapsuleResp names another cid
+    unknown_pdu_type,         ///< read: a PDU of type 0Bh instead of the data
+    ignore_keep_alive,        ///< every Keep Alive from now on goes unanswered
+    reject_connect,           ///< admin Connect fails with Connect Invalid Host
+};
+
+class TestTarget {
+public:
+    explicit TestTarget(TargetConfig config = {});
+    ~TestTarget();
+    TestTarget(const TestTarget&) = delete;
+    TestTarget& operator=(const TestTarget&) = delete;
+
+    [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+    [[nodiscard]] std::string port_string() const { return std::to_string(port_); }
+    void inject(Fault f) noexcept { fault_.store(f); }
+    [[nodiscard]] Fault pending_fault() const noexcept { return fault_.load(); }
+
+    /// Copies of the namespace's bytes, for checking what a write left there.
+    [[nodiscard]] std::vector<std::byte> read_namespace(std::size_t offset, std::size_t length);
+    void fill_namespace(std::size_t offset, std::span<const std::byte> bytes);
+
+    // What the host did (any thread).
+    std::atomic<int> connections{0};
+    std::atomic<int> admin_connects{0};
+    std::atomic<int> io_connects{0};
+    std::atomic<int> keep_alives{0};
+    std::atomic<int> in_capsule_writes{0};
+    std::atomic<int> r2t_writes{0};
+    std::atomic<int> h2c_pdus{0};
+    std::atomic<std::uint32_t> largest_h2c{0};
+    std::atomic<int> term_reqs{0};
+    std::atomic<std::uint32_t> last_term_fes{0};
+    std::atomic<std::uint32_t> kato{0};
+    std::atomic<std::uint32_t> admin_sqsize{0};
+    std::atomic<std::uint32_t> io_sqsize{0};
+    std::atomic<std::uint32_t> cc{0};
+    std::atomic<bool> shutdown_seen{false};
+    std::atomic<bool> header_digest_used{false};
+    std::atomic<bool> data_digest_used{false};
+    std::atomic<int> log_page_reads{0};
+    [[nodiscard]] std::string host_nqn();
+
+private:
+    friend class Connection;
+    void accept_loop();
+    void serve(int fd);
+
+    TargetConfig config_;
+    int listen_fd_ = -1;
+    std::uint16_t port_ = 0;
+    std::atomic<Fault> fault_{Fault::none};
+    std::atomic<bool> stopping_{false};
+    std::thread acceptor_;
+    std::mutex mutex_; ///< guards everything below
+    std::vector<int> fds_;
+    std::vector<std::thread> threads_;
+    std::vector<std::byte> storage_;
+    std::string host_nqn_;
+    std::uint32_t csts_ = 0;
+};
+
+} // namespace tcp_test

@@ -1,0 +1,547 @@
+// The NVMe/TCP host transport against the in-test target (tcp_test_target):
+// connect, enable, admin and I/O commands with in-capsule data, R2T/H2CData
+// and C2HData, digests, Keep Alive, reset, shutdown, discovery, and a fault
+// of each kind the target can inject. The test thread plays the
+// controller's owner thread: it submits, polls completion_fd()/event_fd()
+// and reaps, as ctrlr/owner_loop.cpp does.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <numeric>
+#include <optional>
+#include <thread>
+
+#include "nvmecuse/spec/fabrics.hpp"
+#include "nvmecuse/spec/nvme.hpp"
+#include "nvmecuse/transport/tcp/tcp_transport.hpp"
+
+#include "tcp_test_target.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using nvmecuse::transport::QueuePair;
+using nvmecuse::transport::Request;
+using nvmecuse::transport::Transport;
+using nvmecuse::transport::TransportId;
+using nvmecuse::transport::tcp::TcpOptions;
+using tcp_test::Fault;
+using tcp_test::TargetConfig;
+using tcp_test::TestTarget;
+
+constexpr std::string_view subnqn = "nqn.2026-11.io.nvmecuse:test";
+const nvme::Status connection_lost{nvme::PathStatus::command_aborted_by_host};
+
+TransportId id_for(const TestTarget& t, std::string_view nqn = subnqn)
+{
+    TransportId id;
+    id.trtype = "tcp";
+    id.adrfam = "ipv4";
+    id.traddr = "127.0.0.1";
+    id.trsvcid = t.port_string();
+    id.subnqn = std::string(nqn);
+    return id;
+}
+
+TcpOptions quick_options()
+{
+    TcpOptions o;
+    o.connect_timeout = 2s;
+    o.io_queues = 2;
+    o.queue_size = 32;
+    return o;
+}
+
+std::vector<std::byte> pattern(std::size_t n, unsigned seed)
+{
+    std::vector<std::byte> v(n);
+    for (std::size_t i = 0; i < n; ++i)
+        v[i] = static_cast<std::byte>((i * 31 + seed * 7 + (i >> 9)) & 0xff);
+    return v;
+}
+
+/// Plays the owner thread: drives one queue (and the transport's event fd)
+/// until the completion of `cid` arrives or `timeout` passes.
+std::optional<nvme::CompletionQueueEntry> wait_for(Transport& t, QueuePair& q, std::uint16_t cid,
+                                                   std::chrono::milliseconds timeout = 5s)
+{
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::array<nvme::CompletionQueueEntry, 16> out{};
+        const std::size_t n = q.reap(out);
+        for (std::size_t i = 0; i < n; ++i)
+            if (out[i].cid == cid) return out[i];
+        std::array<pollfd, 2> p{{{q.completion_fd(), POLLIN, 0}, {t.event_fd(), POLLIN, 0}}};
+        ::poll(p.data(), p.size(), 10);
+        if ((p[1].revents & POLLIN) != 0) t.handle_event();
+    }
+    return std::nullopt;
+}
+
+/// Drives the admin queue and the event fd for `how_long`.
+void drive(Transport& t, std::chrono::milliseconds how_long)
+{
+    (void)wait_for(t, t.admin_queue(), 0xeeee, how_long);
+}
+
+std::optional<nvme::CompletionQueueEntry> run(Transport& t, QueuePair& q, const Request& r)
+{
+    auto submitted = q.submit(r);
+    EXPECT_TRUE(submitted.has_value()) << submitted.error().message();
+    if (!submitted) return std::nullopt;
+    return wait_for(t, q, r.sqe.cid);
+}
+
+Request io(nvme::NvmOpcode opc, std::uint16_t cid, std::uint64_t slba, std::span<std::byte> data)
+{
+    Request r;
+    r.sqe.opc = static_cast<std::uint8_t>(opc);
+    r.sqe.cid = cid;
+    r.sqe.nsid = 1;
+    r.sqe.cdw10 = static_cast<std::uint32_t>(slba);
+    r.sqe.cdw11 = static_cast<std::uint32_t>(slba >> 32);
+    nvme::cmd::rw::Nlb::set(r.sqe, static_cast<std::uint32_t>(data.size() / 512 - 1));
+    r.direction = opc == nvme::NvmOpcode::write ? nvme::DataTransfer::host_to_controller
+                                                : nvme::DataTransfer::controller_to_host;
+    r.data = data;
+    return r;
+}
+
+bool is_success(const std::optional<nvme::CompletionQueueEntry>& c)
+{
+    return c && nvme::status_of(*c).is_success();
+}
+
+struct TcpTransportTest : ::testing::Test {
+    TargetConfig config;
+    std::unique_ptr<TestTarget> target;
+    std::unique_ptr<Transport> transport;
+    std::unique_ptr<QueuePair> ioq;
+
+    void start_target() { target = std::make_unique<TestTarget>(config); }
+
+    void connect(TcpOptions o = quick_options())
+    {
+        if (!target) start_target();
+        auto t = nvmecuse::transport::tcp::connect(id_for(*target), o);
+        ASSERT_TRUE(t.has_value()) << t.error().message();
+        transport = std::move(*t);
+    }
+    void bring_up(TcpOptions o = quick_options())
+    {
+        connect(o);
+        ASSERT_NE(transport, nullptr);
+        auto e = transport->enable();
+        ASSERT_TRUE(e.has_value()) << e.error().message();
+        auto q = transport->create_io_queue(1, 16);
+        ASSERT_TRUE(q.has_value()) << q.error().message();
+        ioq = std::move(*q);
+    }
+    void TearDown() override
+    {
+        ioq.reset();
+        transport.reset();
+        target.reset();
+    }
+};
+
+TEST_F(TcpTransportTest, ConnectReadsCapAndVsAndSendsTheConnectCapsule)
+{
+    connect();
+    const auto& info = transport->info();
+    EXPECT_EQ(nvme::cap::Mqes::get(info.cap), 127u);
+    EXPECT_EQ(nvme::cap::To::get(info.cap), 2u);
+    EXPECT_EQ(info.vs, 0x00010300u);
+    EXPECT_EQ(info.max_io_queues, 2);
+    EXPECT_NE(info.name.find(subnqn), std::string::npos);
+    EXPECT_EQ(target->admin_connects.load(), 1);
+    EXPECT_EQ(target->kato.load(), 5000u);
+    EXPECT_EQ(target->admin_sqsize.load(), 31u);
+    EXPECT_EQ(target->host_nqn().rfind("nqn.2014-08.org.nvmexpress:uuid:", 0), 0u);
+    EXPECT_EQ(target->cc.load(), 0u); // enable() sets CC, connect() does not
+}
+
+TEST_F(TcpTransportTest, EnableSetsCcAndTheAdminQueueServesIdentify)
+{
+    connect();
+    ASSERT_TRUE(transport->enable().has_value());
+    const std::uint32_t cc = target->cc.load();
+    EXPECT_TRUE(nvme::cc::En::get(cc));
+    EXPECT_EQ(nvme::cc::Iosqes::get(cc), 6u);
+    EXPECT_EQ(nvme::cc::Iocqes::get(cc), 4u);
+    std::vector<std::byte> data(4096);
+    Request r;
+    r.sqe.opc = static_cast<std::uint8_t>(nvme::AdminOpcode::identify);
+    r.sqe.cid = 3;
+    nvme::cmd::identify::Cns::set(r.sqe, 1);
+    r.direction = nvme::DataTransfer::controller_to_host;
+    r.data = data;
+    auto c = run(*transport, transport->admin_queue(), r);
+    ASSERT_TRUE(is_success(c));
+    nvme::IdentifyController id;
+    std::memcpy(&id, data.data(), sizeof id);
+    EXPECT_EQ(std::string(nvme::trimmed(id.sn)), "TCPTEST1");
+    EXPECT_EQ(id.ioccsz, (64u + 4096u) / 16u);
+    EXPECT_EQ(transport->admin_queue().depth(), 30);
+}
+
+TEST_F(TcpTransportTest, SmallWriteGoesInCapsuleAndReadsBack)
+{
+    bring_up();
+    EXPECT_EQ(target->io_connects.load(), 1);
+    EXPECT_EQ(target->io_sqsize.load(), 15u);
+    auto out = pattern(4096, 1);
+    ASSERT_TRUE(is_success(run(*transport, *ioq, io(nvme::NvmOpcode::write, 0, 8, out))));
+    EXPECT_EQ(target->in_capsule_writes.load(), 1);
+    EXPECT_EQ(target->r2t_writes.load(), 0);
+    EXPECT_EQ(target->read_namespace(8 * 512, 4096), out);
+    std::vector<std::byte> in(4096);
+    ASSERT_TRUE(is_success(run(*transport, *ioq, io(nvme::NvmOpcode::read, 1, 8, in))));
+    EXPECT_EQ(in, out);
+}
+
+TEST_F(TcpTransportTest, OneMebibyteWriteFollowsR2TsInMaxh2cdataChunks)
+{
+    bring_up();
+    auto out = pattern(1 << 20, 2);
+    ASSERT_TRUE(is_success(run(*transport, *ioq, io(nvme::NvmOpcode::write, 5, 0, out))));
+    EXPECT_EQ(target->r2t_writes.load(), 1);
+    EXPECT_EQ(target->h2c_pdus.load(), (1 << 20) / 8192);
+    EXPECT_EQ(target->largest_h2c.load(), 8192u);
+    EXPECT_EQ(target->read_namespace(0, 1 << 20), out);
+    std::vector<std::byte> in(1 << 20);
+    ASSERT_TRUE(is_success(run(*transport, *ioq, io(nvme::NvmOpcode::read, 6, 0, in))));
+    EXPECT_EQ(in, out);
+}
+
+TEST_F(TcpTransportTest, ManyCommandsInFlightAtOnce)
+{
+    bring_up();
+    auto image = pattern(16 * 65536, 9);
+    target->fill_namespace(0, image);
+    std::vector<std::vector<std::byte>> bufs(16, std::vector<std::byte>(65536));
+    for (std::uint16_t i = 0; i < 16; ++i)
+        ASSERT_TRUE(ioq->submit(io(nvme::NvmOpcode::read, i, i * 128u, bufs[i])).has_value());
+    // The queue is full now: the core would have to retry.
+    std::vector<std::byte> extra(512);
+    auto refused = ioq->submit(io(nvme::NvmOpcode::read, 99, 0, extra));
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error(), std::errc::resource_unavailable_try_again);
+    int done = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (done < 16 && std::chrono::steady_clock::now() < deadline) {
+        std::array<nvme::CompletionQueueEntry, 4> out{};
+        const auto n = ioq->reap(out);
+        for (std::size_t k = 0; k < n; ++k) {
+            EXPECT_TRUE(nvme::status_of(out[k]).is_success());
+            ++done;
+        }
+        pollfd p{ioq->completion_fd(), POLLIN, 0};
+        if (n == 0) ::poll(&p, 1, 10);
+    }
+    ASSERT_EQ(done, 16);
+    for (std::size_t i = 0; i < 16; ++i)
+        EXPECT_TRUE(std::equal(bufs[i].begin(), bufs[i].end(), image.begin() + i * 65536))
+            << "buffer " << i;
+}
+
+TEST_F(TcpTransportTest, HeaderAndDataDigestsWhenBothSidesWantThem)
+{
+    auto o = quick_options();
+    o.header_digest = true;
+    o.data_digest = true;
+    bring_up(o);
+    EXPECT_TRUE(target->header_digest_used.load());
+    EXPECT_TRUE(target->data_digest_used.load());
+    auto out = pattern(256 * 1024, 3);
+    ASSERT_TRUE(is_success(run(*transport, *ioq, io(nvme::NvmOpcode::write, 1, 64, out))));
+    std::vector<std::byte> in(out.size());
+    ASSERT_TRUE(is_success(run(*transport, *ioq, io(nvme::NvmOpcode::read, 2, 64, in))));
+    EXPECT_EQ(in, out);
+}
+
+TEST_F(TcpTransportTest, DigestsStayOffWhenTheTargetDeclines)
+{
+    config.header_digest = false;
+    config.data_digest = false;
+    auto o = quick_options();
+    o.header_digest = true;
+    o.data_digest = true;
+    bring_up(o);
+    EXPECT_FALSE(target->header_digest_used.load());
+    std::vector<std::byte> in(4096);
+    EXPECT_TRUE(is_success(run(*transport, *ioq, io(nvme::NvmOpcode::read, 2, 0, in))));
+}
+
+TEST_F(TcpTransportTest, C2HDataWithSuccessCompletesWithoutACapsuleResp)
+{
+    config.c2h_success = true;
+    bring_up();
+    auto image = pattern(128 * 1024, 4);
+    target->fill_namespace(4096, image);
+    std::vector<std::byte> in(image.size());
+    auto c = run(*transport, *ioq, io(nvme::NvmOpcode::read, 7, 8, in));
+    ASSERT_TRUE(is_success(c));
+    EXPECT_EQ(c->cid, 7);
+    EXPECT_EQ(c->sq_id, 1);
+    EXPECT_EQ(in, image);
+}
+
+TEST_F(TcpTransportTest, MetadataBuffersAreRefused)
+{
+    bring_up();
+    std::vector<std::byte> data(512), md(8);
+    auto r = io(nvme::NvmOpcode::read, 1, 0, data);
+    r.metadata = md;
+    auto s = ioq->submit(r);
+    ASSERT_FALSE(s.has_value());
+    EXPECT_EQ(s.error(), std::errc::invalid_argument);
+}
+
+// ---- faults ---------------------------------------------------------------
+
+struct FaultCase {
+    Fault fault;
+    nvme::NvmOpcode opc;
+    std::size_t bytes;
+    bool term_req_expected; ///< the host reports the error to the target
+};
+
+class TcpFaultTest : public TcpTransportTest, public ::testing::WithParamInterface<FaultCase> {};
+
+TEST_P(TcpFaultTest, DropsTheAssociationAndFailsOutstandingCommands)
+{
+    const FaultCase fc = GetParam();
+    auto o = quick_options();
+    o.header_digest = true;
+    bring_up(o);
+    // An admin command outstanding elsewhere in the association (an AER).
+    Request aer;
+    aer.sqe.opc = static_cast<std::uint8_t>(nvme::AdminOpcode::async_event_request);
+    aer.sqe.cid = 11;
+    ASSERT_TRUE(transport->admin_queue().submit(aer).has_value());
+
+    target->inject(fc.fault);
+    std::vector<std::byte> buf = pattern(fc.bytes, 5);
+    auto c = run(*transport, *ioq, io(fc.opc, 4, 0, buf));
+    ASSERT_TRUE(c.has_value()) << "no completion: the command must fail promptly";
+    EXPECT_EQ(nvme::status_of(*c), connection_lost);
+    EXPECT_EQ(target->pending_fault(), Fault::none);
+
+    // The whole association is gone: the AER failed too, and new commands are refused.
+    auto a = wait_for(*transport, transport->admin_queue(), 11, 1s);
+    ASSERT_TRUE(a.has_value());
+    EXPECT_EQ(nvme::status_of(*a), connection_lost);
+    auto again = ioq->submit(io(nvme::NvmOpcode::read, 5, 0, buf));
+    ASSERT_FALSE(again.has_value());
+    EXPECT_EQ(again.error(), std::errc::not_connected);
+    EXPECT_EQ(transport->admin_queue().submit(aer).error(), std::errc::not_connected);
+
+    if (fc.term_req_expected) {
+        for (int i = 0; i < 100 && target->term_reqs.load() == 0; ++i)
+            std::this_thread::sleep_for(10ms);
+        EXPECT_EQ(target->term_reqs.load(), 1);
+    }
+
+    // reset() + enable() bring the controller back on new connections.
+    ASSERT_TRUE(transport->reset().has_value());
+    ASSERT_TRUE(transport->enable().has_value());
+    EXPECT_EQ(target->admin_connects.load(), 2);
+    auto q = transport->create_io_queue(1, 16);
+    ASSERT_TRUE(q.has_value());
+    std::vector<std::byte> in(4096);
+    EXPECT_TRUE(is_success(run(*transport, **q, io(nvme::NvmOpcode::read, 1, 0, in))));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Faults, TcpFaultTest,
+    ::testing::Values(FaultCase{Fault::disconnect_mid_c2h, nvme::NvmOpcode::read, 65536, false},
+                      FaultCase{Fault::r2t_bad_offset, nvme::NvmOpcode::write, 65536, true},
+                      FaultCase{Fault::r2t_beyond_length, nvme::NvmOpcode::write, 65536, true},
+                      FaultCase{Fault::corrupt_header_digest, nvme::NvmOpcode::read, 4096, true},
+                      FaultCase{Fault::c2h_beyond_length, nvme::NvmOpcode::read, 4096, true},
+                      FaultCase{Fault::c2h_unknown_cid, nvme::NvmOpcode::read, 4096, true},
+                      FaultCase{Fault::capsule_resp_unknown_cid, nvme::NvmOpcode::read, 4096, true},
+                      FaultCase{Fault::unknown_pdu_type, nvme::NvmOpcode::read, 4096, true}),
+    [](const auto& test) {
+        switch (test.param.fault) {
+        case Fault::disconnect_mid_c2h:
+            return std::string("DisconnectMidTransfer");
+        case Fault::r2t_bad_offset:
+            return std::string("R2TAtWrongOffset");
+        case Fault::r2t_beyond_length:
+            return std::string("R2TBeyondLength");
+        case Fault::corrupt_header_digest:
+            return std::string("CorruptHeaderDigest");
+        case Fault::c2h_beyond_length:
+            return std::string("C2HBeyondLength");
+        case Fault::c2h_unknown_cid:
+            return std::string("C2HForUnknownCid");
+        case Fault::capsule_resp_unknown_cid:
+            return std::string("CapsuleRespForUnknownCid");
+        default:
+            return std::string("UnknownPduType");
+        }
+    });
+
+TEST_F(TcpTransportTest, DataDigestErrorFailsTheCommandButKeepsTheConnection)
+{
+    auto o = quick_options();
+    o.data_digest = true;
+    bring_up(o);
+    target->inject(Fault::corrupt_data_digest);
+    std::vector<std::byte> in(4096);
+    auto c = run(*transport, *ioq, io(nvme::NvmOpcode::read, 1, 0, in));
+    ASSERT_TRUE(c.has_value());
+    EXPECT_EQ(nvme::status_of(*c), nvme::Status(nvme::GenericStatus::transient_transport_error));
+    EXPECT_TRUE(is_success(run(*transport, *ioq, io(nvme::NvmOpcode::read, 2, 0, in))));
+    EXPECT_EQ(target->term_reqs.load(), 0);
+}
+
+// ---- Keep Alive, connect errors, reset, shutdown ----------------------------
+
+TEST_F(TcpTransportTest, KeepAliveGoesOutEveryHalfKato)
+{
+    auto o = quick_options();
+    o.kato = 400ms;
+    connect(o);
+    ASSERT_TRUE(transport->enable().has_value());
+    EXPECT_EQ(target->kato.load(), 400u);
+    drive(*transport, 1100ms);
+    EXPECT_GE(target->keep_alives.load(), 3);
+    EXPECT_LE(target->keep_alives.load(), 6);
+    EXPECT_TRUE(transport->admin_queue().submit(Request{}).has_value()); // still connected
+}
+
+TEST_F(TcpTransportTest, UnansweredKeepAliveDropsTheConnection)
+{
+    auto o = quick_options();
+    o.kato = 300ms;
+    connect(o);
+    ASSERT_TRUE(transport->enable().has_value());
+    target->inject(Fault::ignore_keep_alive);
+    drive(*transport, 900ms);
+    Request r;
+    r.sqe.cid = 1;
+    auto s = transport->admin_queue().submit(r);
+    ASSERT_FALSE(s.has_value());
+    EXPECT_EQ(s.error(), std::errc::not_connected);
+}
+
+TEST_F(TcpTransportTest, NothingListeningIsConnectionRefused)
+{
+    start_target();
+    const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    socklen_t len = sizeof a;
+    ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(s); // bound, never listened: the port refuses
+    auto id = id_for(*target);
+    id.trsvcid = std::to_string(ntohs(a.sin_port));
+    auto t = nvmecuse::transport::tcp::connect(id, quick_options());
+    ASSERT_FALSE(t.has_value());
+    EXPECT_EQ(t.error(), std::errc::connection_refused);
+}
+
+TEST_F(TcpTransportTest, RefusedFabricsConnectIsAnError)
+{
+    start_target();
+    target->inject(Fault::reject_connect);
+    auto t = nvmecuse::transport::tcp::connect(id_for(*target), quick_options());
+    ASSERT_FALSE(t.has_value());
+    EXPECT_EQ(t.error(), std::errc::connection_refused);
+}
+
+TEST_F(TcpTransportTest, WrongTransportTypeIsInvalid)
+{
+    start_target();
+    auto id = id_for(*target);
+    id.trtype = "rdma";
+    auto t = nvmecuse::transport::tcp::connect(id, quick_options());
+    ASSERT_FALSE(t.has_value());
+    EXPECT_EQ(t.error(), std::errc::invalid_argument);
+}
+
+TEST_F(TcpTransportTest, ResetClosesEveryQueueAndEnableReconnects)
+{
+    bring_up();
+    ASSERT_TRUE(transport->reset().has_value());
+    EXPECT_FALSE(nvme::cc::En::get(target->cc.load()));
+    std::vector<std::byte> in(512);
+    EXPECT_EQ(ioq->submit(io(nvme::NvmOpcode::read, 1, 0, in)).error(), std::errc::not_connected);
+    ASSERT_TRUE(transport->enable().has_value());
+    EXPECT_EQ(target->admin_connects.load(), 2);
+    ioq.reset();
+    auto q = transport->create_io_queue(1, 16);
+    ASSERT_TRUE(q.has_value());
+    EXPECT_TRUE(is_success(run(*transport, **q, io(nvme::NvmOpcode::read, 1, 0, in))));
+}
+
+TEST_F(TcpTransportTest, ShutdownNotifiesTheController)
+{
+    bring_up();
+    transport->shutdown();
+    EXPECT_TRUE(target->shutdown_seen.load());
+    std::vector<std::byte> in(512);
+    EXPECT_EQ(ioq->submit(io(nvme::NvmOpcode::read, 1, 0, in)).error(), std::errc::not_connected);
+}
+
+// ---- discovery --------------------------------------------------------------
+
+nvme::DiscoveryLogEntry entry(std::string_view traddr, std::string_view port, std::string_view nqn,
+                              nvme::DiscoverySubsystemType type)
+{
+    nvme::DiscoveryLogEntry e{};
+    e.trtype = static_cast<std::uint8_t>(nvme::TransportType::tcp);
+    e.adrfam = static_cast<std::uint8_t>(nvme::AddressFamily::ipv4);
+    e.subtype = static_cast<std::uint8_t>(type);
+    e.cntlid = 0xffff;
+    e.asqsz = 32;
+    nvme::set_padded(e.trsvcid, port);
+    nvme::set_padded(e.traddr, traddr);
+    nvme::set_nul_padded(e.subnqn, nqn);
+    return e;
+}
+
+TEST_F(TcpTransportTest, DiscoverReadsEveryEntryOfTheLogPage)
+{
+    config.discovery = {
+        entry("127.0.0.1", "4420", "nqn.2026-11.io.nvmecuse:a", nvme::DiscoverySubsystemType::nvm),
+        entry("10.0.0.2", "4421", "nqn.2026-11.io.nvmecuse:b", nvme::DiscoverySubsystemType::nvm),
+        entry("127.0.0.1", "8009", std::string(nvmecuse::transport::discovery_nqn),
+              nvme::DiscoverySubsystemType::current_discovery),
+    };
+    start_target();
+    auto id = id_for(*target, "");
+    auto found = nvmecuse::transport::tcp::discover(id, quick_options());
+    ASSERT_TRUE(found.has_value()) << found.error().message();
+    ASSERT_EQ(found->size(), 3u);
+    EXPECT_EQ((*found)[0].subtype, 2);
+    EXPECT_EQ((*found)[0].id.traddr, "127.0.0.1");
+    EXPECT_EQ((*found)[0].id.trsvcid, "4420");
+    EXPECT_EQ((*found)[0].id.subnqn, "nqn.2026-11.io.nvmecuse:a");
+    EXPECT_EQ((*found)[1].id.traddr, "10.0.0.2");
+    EXPECT_EQ((*found)[1].id.trsvcid, "4421");
+    EXPECT_EQ((*found)[2].subtype, 3);
+    EXPECT_EQ(target->kato.load(), 0u);          // a discovery association without Keep Alive
+    EXPECT_GE(target->log_page_reads.load(), 3); // header, page, header again
+    EXPECT_TRUE(target->shutdown_seen.load());
+}
+
+TEST_F(TcpTransportTest, DiscoverOfAnEmptyLogIsEmpty)
+{
+    start_target();
+    auto found = nvmecuse::transport::tcp::discover(id_for(*target, ""), quick_options());
+    ASSERT_TRUE(found.has_value());
+    EXPECT_TRUE(found->empty());
+}
+
+} // namespace
