@@ -10,8 +10,14 @@
 # nsid 2 a file in tmpfs (buffered I/O: tmpfs has no O_DIRECT in 6.1; nvmet
 # gives it 4096-byte blocks).
 #
+# Work in progress (tests/vm/wip is not in the guest, nor run by ctest):
+#   tests/vm/run --build-dir build/ci --bin $PWD/tests/vm/wip/nvme-tcp-differential.sh \
+#     -- sh /usr/bin/nvme-tcp-differential.sh [--peer-kernel] [--verbose]
+# Moved to tests/vm/suites/ once it passes against nvmecused, ctest runs it
+# without arguments.
+#
 # Arguments: --peer-kernel: the second controller is another kernel connection
-# (nvme connect --duplicate-connect) instead of nvmecused: a check of the
+# (duplicate_connect through /dev/nvme-fabrics) instead of nvmecused: a check of the
 # suite and its masks that needs no NVMe/TCP host of ours.
 . /vm/lib.sh
 
