@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <span>
@@ -427,6 +428,11 @@ private:
             (void)send(*encode_c2h_data(f, out, settings()));
             return;
         }
+        case Fault::c2h_term_req: {
+            take();
+            (void)send(encode_c2h_term_req(FatalErrorStatus::invalid_pdu_header_field, 0, {}));
+            return;
+        }
         case Fault::unknown_pdu_type: {
             take();
             std::array<std::byte, 8> pdu{};
@@ -480,6 +486,10 @@ private:
         }
         w.requested_end += f.r2tl;
         if (auto pdu = encode_r2t(f, settings())) (void)send(*pdu);
+        if (fault == Fault::stall_after_r2t) {
+            t_.fault_ = Fault::none;
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        }
     }
 
     void on_h2c_data()
@@ -520,6 +530,9 @@ TestTarget::TestTarget(TargetConfig config)
     : config_(std::move(config)), storage_(config_.namespace_bytes)
 {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (config_.receive_buffer > 0) // inherited by accepted sockets
+        ::setsockopt(listen_fd_, SOL_SOCKET, SO_RCVBUF, &config_.receive_buffer,
+                     sizeof config_.receive_buffer);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

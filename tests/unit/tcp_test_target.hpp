@@ -33,6 +33,7 @@ struct TargetConfig {
     std::uint64_t namespace_bytes = 4u << 20;
     std::uint8_t lbads = 9;                         ///< 512-byte blocks
     std::vector<nvme::DiscoveryLogEntry> discovery; ///< Get Log Page 70h entries
+    int receive_buffer = 0; ///< SO_RCVBUF of the target's sockets; 0 = the kernel's
 };
 
 /// One fault, applied to the next command it fits, then cleared.
@@ -47,6 +48,8 @@ enum class Fault : std::uint8_t {
     c2h_unknown_cid,          ///< read: C2HData for a cid nobody sent
     capsule_resp_unknown_cid, ///< any I/O: the CapsuleResp names another cid
     unknown_pdu_type,         ///< read: a PDU of type 0Bh instead of the data
+    c2h_term_req,             ///< read: a C2HTermReq instead of the data
+    stall_after_r2t,          ///< write: stop reading for 300 ms after the R2T
     ignore_keep_alive,        ///< every Keep Alive from now on goes unanswered
     reject_connect,           ///< admin Connect fails with Connect Invalid Host
 };

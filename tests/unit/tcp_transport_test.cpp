@@ -367,7 +367,8 @@ INSTANTIATE_TEST_SUITE_P(
                       FaultCase{Fault::c2h_beyond_length, nvme::NvmOpcode::read, 4096, true},
                       FaultCase{Fault::c2h_unknown_cid, nvme::NvmOpcode::read, 4096, true},
                       FaultCase{Fault::capsule_resp_unknown_cid, nvme::NvmOpcode::read, 4096, true},
-                      FaultCase{Fault::unknown_pdu_type, nvme::NvmOpcode::read, 4096, true}),
+                      FaultCase{Fault::unknown_pdu_type, nvme::NvmOpcode::read, 4096, true},
+                      FaultCase{Fault::c2h_term_req, nvme::NvmOpcode::read, 4096, false}),
     [](const auto& test) {
         switch (test.param.fault) {
         case Fault::disconnect_mid_c2h:
@@ -384,6 +385,8 @@ INSTANTIATE_TEST_SUITE_P(
             return std::string("C2HForUnknownCid");
         case Fault::capsule_resp_unknown_cid:
             return std::string("CapsuleRespForUnknownCid");
+        case Fault::c2h_term_req:
+            return std::string("TerminatedByTheController");
         default:
             return std::string("UnknownPduType");
         }
@@ -401,6 +404,36 @@ TEST_F(TcpTransportTest, DataDigestErrorFailsTheCommandButKeepsTheConnection)
     EXPECT_EQ(nvme::status_of(*c), nvme::Status(nvme::GenericStatus::transient_transport_error));
     EXPECT_TRUE(is_success(run(*transport, *ioq, io(nvme::NvmOpcode::read, 2, 0, in))));
     EXPECT_EQ(target->term_reqs.load(), 0);
+}
+
+TEST_F(TcpTransportTest, SubmitAndReapNeverBlockWhileTheTargetIsNotReading)
+{
+    config.receive_buffer = 64 * 1024;
+    config.r2t_chunk = 4u << 20;
+    bring_up();
+    target->inject(Fault::stall_after_r2t);
+    auto out = pattern(4u << 20, 8);
+    using Clock = std::chrono::steady_clock;
+    const auto t0 = Clock::now();
+    ASSERT_TRUE(ioq->submit(io(nvme::NvmOpcode::write, 3, 0, out)).has_value());
+    EXPECT_LT(Clock::now() - t0, 50ms);
+    std::optional<nvme::CompletionQueueEntry> done;
+    auto slowest = Clock::duration::zero();
+    while (!done && Clock::now() - t0 < 3s) {
+        // Only the completion fd: buffered PDUs must wake us (EPOLLOUT) on their own.
+        pollfd p{ioq->completion_fd(), POLLIN, 0};
+        ::poll(&p, 1, 2000);
+        std::array<nvme::CompletionQueueEntry, 4> cqes{};
+        const auto r0 = Clock::now();
+        const auto n = ioq->reap(cqes);
+        slowest = std::max(slowest, Clock::now() - r0);
+        if (n > 0) done = cqes[0];
+    }
+    ASSERT_TRUE(is_success(done));
+    EXPECT_LT(Clock::now() - t0, 2s);
+    EXPECT_GE(Clock::now() - t0, 300ms); // the target really stalled
+    EXPECT_LT(slowest, 50ms);
+    EXPECT_EQ(target->read_namespace(0, out.size()), out);
 }
 
 // ---- Keep Alive, connect errors, reset, shutdown ----------------------------

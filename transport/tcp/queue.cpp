@@ -100,8 +100,7 @@ TcpQueue::open(const SocketAddress& address, const QueueConfig& config, Clock::t
         q->pump();
         if (q->state_ == State::ready) return q;
         if (q->state_ == State::failed) return std::unexpected(q->failure_);
-        pollfd p{q->epoll_.get(), POLLIN, 0};
-        const int n = ::poll(&p, 1, poll_timeout_ms(deadline));
+        const int n = q->wait_socket(deadline);
         if (n < 0 && errno != EINTR) return std::unexpected(errno_code(errno));
         if (n == 0 && Clock::now() >= deadline) {
             log().warn("{}: no ICResp in time", config.name);
@@ -204,8 +203,7 @@ TcpQueue::execute(const nvme::SubmissionQueueEntry& sqe, nvme::DataTransfer dire
                 return std::unexpected(failure_);
             return *result;
         }
-        pollfd p{epoll_.get(), POLLIN, 0};
-        const int n = ::poll(&p, 1, poll_timeout_ms(deadline));
+        const int n = wait_socket(deadline);
         if (n < 0 && errno != EINTR) {
             drop(errno_code(errno));
             return std::unexpected(failure_);
@@ -275,6 +273,15 @@ void TcpQueue::flush()
         }
     }
     update_epoll();
+}
+
+int TcpQueue::wait_socket(Clock::time_point deadline)
+{
+    // The socket itself, not completion_fd(): its kick eventfd may stay
+    // readable for the core's completions and would turn this into a spin.
+    if (!socket_.valid()) return 1;
+    pollfd p{socket_.get(), static_cast<short>(POLLIN | (tx_.empty() ? 0 : POLLOUT)), 0};
+    return ::poll(&p, 1, poll_timeout_ms(deadline));
 }
 
 void TcpQueue::update_epoll()
@@ -540,7 +547,10 @@ void TcpQueue::drop(std::error_code reason)
     if (state_ == State::failed) return;
     state_ = State::failed;
     failure_ = reason;
-    log().info("{}: queue down: {}", config_.name, reason.message());
+    if (reason == std::errc::operation_canceled)
+        log().debug("{}: queue closed", config_.name);
+    else
+        log().warn("{}: queue down: {}", config_.name, reason.message());
     if (socket_.valid()) {
         ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, socket_.get(), nullptr);
         ::shutdown(socket_.get(), SHUT_RDWR);

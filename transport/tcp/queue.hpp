@@ -149,6 +149,9 @@ private:
     void protocol_error(std::string_view what, std::optional<TermReqFields> term = std::nullopt);
     void complete(std::uint16_t cid, nvme::CompletionQueueEntry cqe);
     void update_epoll();
+    /// poll(2) on the socket for input (and output while PDUs wait) until
+    /// `deadline`; the synchronous paths sleep here.
+    [[nodiscard]] int wait_socket(Clock::time_point deadline);
     void kick();
     [[nodiscard]] ParserConfig parser_config() const noexcept;
     [[nodiscard]] SendSettings send_settings() const noexcept

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <expected>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -82,9 +83,13 @@ public:
 
 private:
     TcpController() = default;
-    [[nodiscard]] std::expected<std::uint64_t, std::error_code> get_property(std::uint32_t offset);
-    [[nodiscard]] std::expected<void, std::error_code> set_property(std::uint32_t offset,
-                                                                    std::uint64_t value);
+    /// Property Get/Set on the admin queue, waiting until `deadline`
+    /// (default: command_deadline()).
+    [[nodiscard]] std::expected<std::uint64_t, std::error_code>
+    get_property(std::uint32_t offset, std::optional<Clock::time_point> deadline = std::nullopt);
+    [[nodiscard]] std::expected<void, std::error_code>
+    set_property(std::uint32_t offset, std::uint64_t value,
+                 std::optional<Clock::time_point> deadline = std::nullopt);
     [[nodiscard]] std::expected<void, std::error_code> connect_queue(TcpQueue& q, std::uint16_t qid,
                                                                      std::uint16_t sqsize);
     [[nodiscard]] std::uint32_t enabled_cc() const noexcept;

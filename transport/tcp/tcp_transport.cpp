@@ -22,6 +22,9 @@ namespace nvmecuse::transport::tcp {
 
 namespace {
 
+/// The best-effort CC.EN=0 of reset().
+constexpr auto disable_timeout = std::chrono::seconds(1);
+
 std::unexpected<std::error_code> fail(std::errc e) noexcept
 {
     return std::unexpected(std::make_error_code(e));
@@ -192,10 +195,11 @@ std::expected<void, std::error_code> TcpController::connect_admin()
     return {};
 }
 
-std::expected<std::uint64_t, std::error_code> TcpController::get_property(std::uint32_t offset)
+std::expected<std::uint64_t, std::error_code>
+TcpController::get_property(std::uint32_t offset, std::optional<Clock::time_point> deadline)
 {
-    auto cqe =
-        admin_->execute(property_get(offset), nvme::DataTransfer::none, {}, command_deadline());
+    auto cqe = admin_->execute(property_get(offset), nvme::DataTransfer::none, {},
+                               deadline.value_or(command_deadline()));
     if (!cqe) return std::unexpected(cqe.error());
     if (!nvme::status_of(*cqe).is_success()) {
         log().error("{}: Property Get {:#x}: {}", info_.name, offset, status_text(*cqe));
@@ -205,11 +209,12 @@ std::expected<std::uint64_t, std::error_code> TcpController::get_property(std::u
     return nvme::reg_offset::is_64bit(offset) ? v : (v & 0xffffffffu);
 }
 
-std::expected<void, std::error_code> TcpController::set_property(std::uint32_t offset,
-                                                                 std::uint64_t value)
+std::expected<void, std::error_code>
+TcpController::set_property(std::uint32_t offset, std::uint64_t value,
+                            std::optional<Clock::time_point> deadline)
 {
     auto cqe = admin_->execute(property_set(offset, value), nvme::DataTransfer::none, {},
-                               command_deadline());
+                               deadline.value_or(command_deadline()));
     if (!cqe) return std::unexpected(cqe.error());
     if (!nvme::status_of(*cqe).is_success()) {
         log().error("{}: Property Set {:#x}: {}", info_.name, offset, status_text(*cqe));
@@ -360,10 +365,12 @@ std::expected<void, std::error_code> TcpController::reset()
     if (admin_ && admin_->ready()) {
         // Best effort: CC.EN=0 ends the controller's state before the
         // connections close (Linux nvme_disable_ctrl() in teardown).
-        auto cc = get_property(nvme::reg_offset::cc);
+        // A controller that stopped answering must not hold the reset up long.
+        const auto deadline = Clock::now() + disable_timeout;
+        auto cc = get_property(nvme::reg_offset::cc, deadline);
         if (cc)
             (void)set_property(nvme::reg_offset::cc,
-                               nvme::cc::En::set(static_cast<std::uint32_t>(*cc), false));
+                               nvme::cc::En::set(static_cast<std::uint32_t>(*cc), false), deadline);
     }
     association_->fail(std::make_error_code(std::errc::operation_canceled));
     association_ = std::make_shared<Association>();
