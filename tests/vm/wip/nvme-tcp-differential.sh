@@ -321,6 +321,26 @@ if [ $peer = nvmecused ]; then
     fail "--attach through the discovery controller serves nsid 1 and 2"
   fi
   stop_daemon
+
+  # --emulate and --attach together: the emulated controller takes nvme0,
+  # the NVMe/TCP one the next index.
+  echo "--- nvmecused --emulate --config /vm/conformance.json --attach '$trid'" >>/tmp/nvmecused.log
+  nvmecused --emulate --config /vm/conformance.json --attach "$trid" --log-level warn \
+    >>/tmp/nvmecused.log 2>&1 &
+  DAEMON_PID=$!
+  if wait_for $DEV/nvme1n2 300; then
+    run nvme id-ctrl $DEV/nvme0
+    expect_field "--emulate with --attach: nvme0 is the emulated controller" mn "nvmecuse Conformance SSD"
+    run nvme id-ctrl $DEV/nvme1
+    expect_field "--emulate with --attach: nvme1 is the NVMe/TCP one" subnqn $subnqn
+  else
+    fail "--emulate with --attach serves both controllers" "$(ls $DEV 2>&1)"
+  fi
+  stop_daemon
+
+  run nvmecused --attach "trtype:tcp traddr:127.0.0.1 trsvcid:4420 subnqn:$subnqn:nobody"
+  if [ $STATUS -ne 0 ]; then pass "nvmecused --attach of a subsystem the target lacks exits non-zero"; else fail "nvmecused --attach of a subsystem the target lacks exits non-zero"; fi
+  expect_contains "and names it" "$subnqn:nobody"
 fi
 run nvmecused --attach "trtype:tcp traddr:127.0.0.1 trsvcid:4421 subnqn:$subnqn"
 if [ $STATUS -ne 0 ]; then pass "nvmecused --attach of a port nobody listens on exits non-zero"; else fail "nvmecused --attach of a port nobody listens on exits non-zero"; fi
