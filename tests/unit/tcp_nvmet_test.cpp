@@ -6,7 +6,7 @@
 // binary sets nvmet up as tests/vm/suites/guest.sh does (null_blk with
 // memory_backed=1, a subsystem with attr_allow_any_host, port 1 on
 // 127.0.0.1:4420) and runs it:
-//   tests/vm/run --build-dir build/h-tcp --bin build/h-tcp/tests/unit/tcp_nvmet_test \
+//   tests/vm/run --build-dir build/h-tcp --bin build/h-tcp/tests/unit/tcp_nvmet_test
 //     --bin nvmet-check.sh -- sh /usr/bin/nvmet-check.sh --gtest_filter='*/Off'
 // The digest variants (/On) need the kernel's crc32c crypto module on the
 // target side, which the guest does not carry today.
