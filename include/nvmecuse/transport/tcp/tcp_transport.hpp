@@ -23,22 +23,39 @@ struct TcpOptions {
     std::string hostnqn;                          ///< empty: derived from the host id
     std::array<std::uint8_t, 16> hostid{};        ///< all zero: generated once per process
     std::chrono::milliseconds kato{5'000};        ///< Keep Alive Timeout; Keep Alive sent at KATO/2
+    /// Bound of each connection step (TCP handshake, ICReq/ICResp, each
+    /// Fabrics command while connecting), not of the whole sequence.
     std::chrono::milliseconds connect_timeout{3'000};
+    /// Not used yet: the association is not re-established on its own after
+    /// a connection loss (a controller reset reconnects).
     std::chrono::seconds reconnect_delay{10};
-    std::chrono::seconds ctrl_loss_tmo{600};      ///< negative or zero: see the kernel's semantics
-    std::chrono::seconds fast_io_fail_tmo{-1};    ///< -1: off (kernel default)
-    bool header_digest = false;
-    bool data_digest = false;
-    std::uint16_t io_queues = 1;
-    std::uint16_t queue_size = 128;
+    std::chrono::seconds ctrl_loss_tmo{600};      ///< not used yet; see reconnect_delay
+    std::chrono::seconds fast_io_fail_tmo{-1};    ///< not used yet; -1: off (kernel default)
+    bool header_digest = false;                   ///< asked for in ICReq; the controller decides
+    bool data_digest = false;                     ///< asked for in ICReq; the controller decides
+    std::uint16_t io_queues = 1;                  ///< TransportInfo::max_io_queues
+    std::uint16_t queue_size = 128;               ///< I/O queue depth cap (also CAP.MQES + 1, 1024)
 };
 
 /// Connects the admin queue of the controller `id` names (TCP connect,
 /// ICReq/ICResp, Fabrics Connect, Property Get CAP and VS) and returns it as
 /// a Transport that ctrlr::Controller::start() then enables. Errors:
 /// connection_refused / host_unreachable / timed_out when the target cannot
-/// be reached, protocol_error for a target that breaks the protocol,
-/// invalid_argument for an id that is not tcp. Any thread.
+/// be reached (connection_refused also when the Fabrics Connect is refused),
+/// protocol_error for a target that breaks the protocol, invalid_argument
+/// for an id that is not tcp, operation_not_supported when the controller
+/// requires in-band authentication. Any thread; blocks for at most a few
+/// connect_timeout periods. An empty trsvcid means 4420 (8009 for a
+/// discovery controller).
+///
+/// The Transport then belongs to the controller's owner thread: submit() and
+/// reap() never block; enable(), reset(), shutdown() and create_io_queue()
+/// wait synchronously on the admin queue for bounded times (connect_timeout
+/// per command, CAP.TO for CSTS.RDY, 5 s for the shutdown). A lost
+/// connection (peer gone, protocol error, Keep Alive unanswered for KATO)
+/// drops every queue of the association: outstanding commands complete with
+/// Command Aborted By Host (SCT 3h, SC 71h), later submissions fail with
+/// not_connected until reset() + enable() reconnect.
 [[nodiscard]] std::expected<std::unique_ptr<Transport>, std::error_code>
 connect(const TransportId& id, const TcpOptions& options);
 
@@ -48,8 +65,11 @@ struct DiscoveredSubsystem {
     TransportId id;               ///< trtype/adrfam/traddr/trsvcid/subnqn of the entry
 };
 
-/// Connects to the discovery controller `id` names and reads the whole
-/// Discovery Log Page, re-reading while its generation counter moves.
+/// Connects to the discovery controller `id` names (its subnqn empty or the
+/// discovery NQN) and reads the whole Discovery Log Page, re-reading while
+/// its generation counter moves; entries that are not TCP/IPv4/IPv6 are
+/// left out (logged). No Keep Alive: the association lasts one read. Any
+/// thread; blocking.
 [[nodiscard]] std::expected<std::vector<DiscoveredSubsystem>, std::error_code>
 discover(const TransportId& id, const TcpOptions& options);
 
