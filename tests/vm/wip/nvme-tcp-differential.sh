@@ -341,10 +341,12 @@ if [ $peer = nvmecused ]; then
   run nvmecused --attach "trtype:tcp traddr:127.0.0.1 trsvcid:4420 subnqn:$subnqn:nobody"
   if [ $STATUS -ne 0 ]; then pass "nvmecused --attach of a subsystem the target lacks exits non-zero"; else fail "nvmecused --attach of a subsystem the target lacks exits non-zero"; fi
   expect_contains "and names it" "$subnqn:nobody"
+  expect_not_contains "and leaves no sanitizer report" "Sanitizer"
 fi
 run nvmecused --attach "trtype:tcp traddr:127.0.0.1 trsvcid:4421 subnqn:$subnqn"
 if [ $STATUS -ne 0 ]; then pass "nvmecused --attach of a port nobody listens on exits non-zero"; else fail "nvmecused --attach of a port nobody listens on exits non-zero"; fi
 expect_contains "and names the target" "127.0.0.1:4421"
+expect_not_contains "and leaves no sanitizer report" "Sanitizer"
 
 run nvme disconnect -n $subnqn
 expect_status "nvme disconnect" 0
