@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <random>
 #include <span>
 
 #include "nvmecuse/spec/fabrics.hpp"
@@ -428,6 +429,13 @@ private:
             (void)send(*encode_c2h_data(f, out, settings()));
             return;
         }
+        case Fault::random_pdus: {
+            take();
+            send_random_pdus(sqe.cid, bytes);
+            ::shutdown(fd_, SHUT_RDWR);
+            alive_ = false;
+            return;
+        }
         case Fault::c2h_term_req: {
             take();
             (void)send(encode_c2h_term_req(FatalErrorStatus::invalid_pdu_header_field, 0, {}));
@@ -446,6 +454,46 @@ private:
             break;
         }
         send_c2h(sqe.cid, out);
+    }
+
+    /// Hostile input: PDUs of every type, framed by the type's rules with
+    /// random field values, and one field in three then made random too.
+    void send_random_pdus(std::uint16_t cid, std::uint32_t bytes)
+    {
+        std::mt19937 rng(t_.seed_.load());
+        auto pick = [&](std::uint32_t n) { return static_cast<std::uint32_t>(rng() % n); };
+        static constexpr std::array<std::uint8_t, 8> types{0x01, 0x03, 0x05, 0x07,
+                                                           0x09, 0x0b, 0x07, 0x09};
+        for (int pdus = 0; pdus < 4 && alive_; ++pdus) {
+            CommonHeader ch{};
+            ch.pdu_type = types[pick(types.size())];
+            const PduTypeInfo* info = find_pdu_type(ch.pdu_type);
+            ch.hlen = info != nullptr ? info->hlen : 24;
+            const bool data = info != nullptr && (info->data == DataPlacement::required_at_pdo ||
+                                                  info->data == DataPlacement::after_header);
+            const std::uint32_t datal = data ? 1 + pick(pick(2) == 0 ? 64 : bytes + 64) : 0;
+            ch.flags = static_cast<std::uint8_t>(
+                info != nullptr ? rng() & info->valid_flags & ~digest_flags : rng());
+            if ((ch.flags & pdu_flags::success) != 0) ch.flags |= pdu_flags::last_pdu;
+            ch.pdo = static_cast<std::uint8_t>(
+                info != nullptr && info->data == DataPlacement::required_at_pdo ? ch.hlen : 0);
+            ch.plen = ch.hlen + datal;
+            std::vector<std::byte> pdu(ch.plen);
+            for (auto& b : pdu)
+                b = static_cast<std::byte>(rng());
+            std::memcpy(pdu.data(), &ch, sizeof ch);
+            if (ch.hlen >= 24 && pick(2) == 0) { // about the real command
+                std::memcpy(pdu.data() + 8, &cid, sizeof cid);
+                const std::uint32_t offset = pick(3) == 0 ? bytes - 1 : pick(bytes + 64);
+                std::memcpy(pdu.data() + 12, &offset, sizeof offset);
+                std::memcpy(pdu.data() + 16, &datal, sizeof datal);
+                if (ch.pdu_type == 0x05) std::memcpy(pdu.data() + 20, &cid, sizeof cid);
+            }
+            if (pick(3) == 0) // one more field made random
+                pdu[pick(static_cast<std::uint32_t>(std::min<std::size_t>(pdu.size(), 24)))] =
+                    static_cast<std::byte>(rng());
+            (void)send_raw(pdu);
+        }
     }
 
     void write(const nvme::SubmissionQueueEntry& sqe, std::uint64_t offset, std::uint32_t bytes,

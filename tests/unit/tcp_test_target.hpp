@@ -49,6 +49,7 @@ enum class Fault : std::uint8_t {
     capsule_resp_unknown_cid, ///< any I/O: the CapsuleResp names another cid
     unknown_pdu_type,         ///< read: a PDU of type 0Bh instead of the data
     c2h_term_req,             ///< read: a C2HTermReq instead of the data
+    random_pdus,              ///< read: PDUs with random fields (seeded), then close
     stall_after_r2t,          ///< write: stop reading for 300 ms after the R2T
     ignore_keep_alive,        ///< every Keep Alive from now on goes unanswered
     reject_connect,           ///< admin Connect fails with Connect Invalid Host
@@ -64,6 +65,8 @@ public:
     [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
     [[nodiscard]] std::string port_string() const { return std::to_string(port_); }
     void inject(Fault f) noexcept { fault_.store(f); }
+    /// Seed of Fault::random_pdus.
+    void seed(std::uint32_t s) noexcept { seed_.store(s); }
     [[nodiscard]] Fault pending_fault() const noexcept { return fault_.load(); }
 
     /// Copies of the namespace's bytes, for checking what a write left there.
@@ -100,6 +103,7 @@ private:
     int listen_fd_ = -1;
     std::uint16_t port_ = 0;
     std::atomic<Fault> fault_{Fault::none};
+    std::atomic<std::uint32_t> seed_{0};
     std::atomic<bool> stopping_{false};
     std::thread acceptor_;
     std::mutex mutex_; ///< guards everything below

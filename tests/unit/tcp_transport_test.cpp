@@ -436,6 +436,23 @@ TEST_F(TcpTransportTest, SubmitAndReapNeverBlockWhileTheTargetIsNotReading)
     EXPECT_EQ(target->read_namespace(0, out.size()), out);
 }
 
+TEST_F(TcpTransportTest, RandomHostilePdusNeverCrashOrHang)
+{
+    start_target();
+    for (std::uint32_t seed = 1; seed <= 200; ++seed) {
+        SCOPED_TRACE(seed);
+        ioq.reset();
+        transport.reset();
+        ASSERT_NO_FATAL_FAILURE(bring_up());
+        target->seed(seed);
+        target->inject(Fault::random_pdus);
+        std::vector<std::byte> in(4096);
+        auto c = run(*transport, *ioq, io(nvme::NvmOpcode::read, 1, 0, in));
+        // Whatever the bytes were, the command ends (the target closes after them).
+        ASSERT_TRUE(c.has_value());
+    }
+}
+
 // ---- Keep Alive, connect errors, reset, shutdown ----------------------------
 
 TEST_F(TcpTransportTest, KeepAliveGoesOutEveryHalfKato)
