@@ -57,18 +57,19 @@ void add_tcp_options(CLI::App& app, TcpArguments& tcp)
     app.add_flag("--data-digest", tcp.data_digest, "ask for PDU data digests (CRC32C)")
         ->group(group);
     app.add_option("--reconnect-delay", tcp.reconnect_delay,
-                   "seconds between reconnect attempts after a connection is lost")
+                   "seconds between reconnect attempts after a connection is lost (accepted; the "
+                   "transport does not reconnect on its own yet)")
         ->check(CLI::Range(1, 3600))
         ->capture_default_str()
         ->group(group);
     app.add_option("--ctrl-loss-tmo", tcp.ctrl_loss_tmo,
                    "seconds of reconnecting before the controller is removed; negative: "
-                   "reconnect forever")
+                   "reconnect forever (accepted, not acted on yet)")
         ->capture_default_str()
         ->group(group);
     app.add_option("--fast-io-fail-tmo", tcp.fast_io_fail_tmo,
                    "seconds after a connection loss until commands fail instead of waiting for "
-                   "the reconnect; -1: off")
+                   "the reconnect; -1: off (accepted, not acted on yet)")
         ->check(CLI::Range(-1, 3600))
         ->capture_default_str()
         ->group(group);
