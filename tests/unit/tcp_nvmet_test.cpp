@@ -9,7 +9,10 @@
 //   tests/vm/run --build-dir build/h-tcp --bin build/h-tcp/tests/unit/tcp_nvmet_test
 //     --bin nvmet-check.sh -- sh /usr/bin/nvmet-check.sh --gtest_filter='*/Off'
 // The digest variants (/On) need the kernel's crc32c crypto module on the
-// target side, which the guest does not carry today.
+// target side, which the guest does not carry today: pass the kernel's
+// crypto/crc32c_generic.ko with --bin too and insmod it first. (Without it,
+// Linux 6.1.192's nvmet-tcp refuses the digest connection and then oopses
+// in nvmet_tcp_release_queue_work().)
 #include <gtest/gtest.h>
 
 #include <cstdlib>
