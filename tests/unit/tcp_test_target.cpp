@@ -577,20 +577,29 @@ private:
 TestTarget::TestTarget(TargetConfig config)
     : config_(std::move(config)), storage_(config_.namespace_bytes)
 {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    listen_fd_ = ::socket(config_.ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (config_.receive_buffer > 0) // inherited by accepted sockets
         ::setsockopt(listen_fd_, SOL_SOCKET, SO_RCVBUF, &config_.receive_buffer,
                      sizeof config_.receive_buffer);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+    sockaddr_storage storage{};
+    socklen_t len = 0;
+    if (config_.ipv6) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&storage);
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+        len = sizeof *a;
+    } else {
+        auto* a = reinterpret_cast<sockaddr_in*>(&storage);
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof *a;
+    }
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&storage), len) != 0 ||
         ::listen(listen_fd_, 16) != 0)
         std::abort();
-    socklen_t len = sizeof a;
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&storage), &len);
+    port_ = ntohs(config_.ipv6 ? reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port
+                               : reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
     acceptor_ = std::thread([this] { accept_loop(); });
 }
 

@@ -33,6 +33,7 @@ struct TargetConfig {
     std::uint64_t namespace_bytes = 4u << 20;
     std::uint8_t lbads = 9;                         ///< 512-byte blocks
     std::vector<nvme::DiscoveryLogEntry> discovery; ///< Get Log Page 70h entries
+    bool ipv6 = false;                              ///< listen on [::1] instead of 127.0.0.1
     int receive_buffer = 0; ///< SO_RCVBUF of the target's sockets; 0 = the kernel's
 };
 

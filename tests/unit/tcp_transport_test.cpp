@@ -510,6 +510,53 @@ TEST_F(TcpTransportTest, RefusedFabricsConnectIsAnError)
     EXPECT_EQ(t.error(), std::errc::connection_refused);
 }
 
+TEST_F(TcpTransportTest, Ipv6Loopback)
+{
+    config.ipv6 = true;
+    start_target();
+    auto id = id_for(*target);
+    id.adrfam = "ipv6";
+    id.traddr = "::1";
+    auto t = nvmecuse::transport::tcp::connect(id, quick_options());
+    ASSERT_TRUE(t.has_value()) << t.error().message();
+    EXPECT_NE((*t)->info().name.find("[::1]:" + target->port_string()), std::string::npos);
+    EXPECT_TRUE((*t)->enable().has_value());
+}
+
+TEST_F(TcpTransportTest, MalformedIdentitiesAreInvalid)
+{
+    start_target();
+    auto bad_port = id_for(*target);
+    bad_port.trsvcid = "44x20";
+    auto bad_family = id_for(*target);
+    bad_family.adrfam = "ib";
+    auto bad_hostid = id_for(*target);
+    bad_hostid.hostid = "not-a-uuid";
+    auto long_nqn = id_for(*target, std::string(224, 'n'));
+    for (const auto& id : {bad_port, bad_family, bad_hostid, long_nqn}) {
+        auto t = nvmecuse::transport::tcp::connect(id, quick_options());
+        ASSERT_FALSE(t.has_value()) << id.trsvcid << " " << id.adrfam << " " << id.hostid;
+        EXPECT_EQ(t.error(), std::errc::invalid_argument);
+    }
+    EXPECT_EQ(target->connections.load(), 0);
+}
+
+TEST_F(TcpTransportTest, ConfiguredHostIdentityIsWhatConnectSends)
+{
+    start_target();
+    auto id = id_for(*target);
+    id.hostid = "5e1f7c52-8e0b-4bd8-a0a5-0d3e5b7a1c11";
+    auto t = nvmecuse::transport::tcp::connect(id, quick_options());
+    ASSERT_TRUE(t.has_value());
+    EXPECT_EQ(target->host_nqn(),
+              "nqn.2014-08.org.nvmexpress:uuid:5e1f7c52-8e0b-4bd8-a0a5-0d3e5b7a1c11");
+    auto o = quick_options();
+    o.hostnqn = "nqn.2026-11.io.nvmecuse:host";
+    t = nvmecuse::transport::tcp::connect(id_for(*target), o);
+    ASSERT_TRUE(t.has_value());
+    EXPECT_EQ(target->host_nqn(), "nqn.2026-11.io.nvmecuse:host");
+}
+
 TEST_F(TcpTransportTest, WrongTransportTypeIsInvalid)
 {
     start_target();
