@@ -12,13 +12,14 @@ namespace nvmecuse::ctrlr {
 
 void Controller::Impl::enable_async_events(std::uint64_t epoch)
 {
-    // The notices the driver acts on, where OAES says they exist, and
-    // nothing else: the kernel's nvme_enable_aen() (kernel 6.1) enables
-    // exactly these, so tools see the same Get Features 0Bh value through
-    // nvmecuse as through the kernel driver. SMART warnings stay as the
-    // controller's default has them.
+    // The notices the kernel's nvme_enable_aen() (kernel 6.1,
+    // NVME_AEN_SUPPORTED) enables where OAES says they exist, and nothing
+    // else, so tools see the same Get Features 0Bh value through nvmecuse
+    // as through the kernel driver (nvmet offers ANA change: 0x900). SMART
+    // warnings stay as the controller's default has them.
     const std::uint32_t cdw11 =
-        id_ctrl_.oaes & (nvme::oaes::namespace_attribute | nvme::oaes::firmware_activation);
+        id_ctrl_.oaes & (nvme::oaes::namespace_attribute | nvme::oaes::firmware_activation |
+                         nvme::oaes::ana_change | nvme::oaes::discovery_log_page_change);
     if (cdw11 == 0) return post_aers(epoch);
     issue_internal(
         QueueKind::admin, admin::set_features(nvme::FeatureId::async_event_configuration, cdw11),

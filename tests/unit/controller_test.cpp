@@ -117,6 +117,10 @@ TEST_F(Fixture, StartIssuesTheInitSequence)
 {
     fake->namespaces = {{1, 1000}, {3, 2000}};
     fake->granted_io_queues = 3; // more than asked: the core takes min(asked, granted)
+    // Every notice the kernel enables, and one it does not (LBA status).
+    fake->oaes = nvme::oaes::namespace_attribute | nvme::oaes::firmware_activation |
+                 nvme::oaes::ana_change | nvme::oaes::discovery_log_page_change |
+                 nvme::oaes::lba_status_information;
     start();
 
     std::vector<std::pair<std::uint8_t, std::uint32_t>> seen; // opcode, cdw10
@@ -145,7 +149,8 @@ TEST_F(Fixture, StartIssuesTheInitSequence)
     const auto nq = fake->admin_commands(AdminOpcode::set_features)[0];
     EXPECT_EQ(nq.cdw11, 0x00010001u) << "2 queues requested, 0's based";
     const auto aec = fake->admin_commands(AdminOpcode::set_features)[1];
-    EXPECT_EQ(aec.cdw11, 0x300u) << "namespace attribute + firmware notices only, as nvme_enable_aen()";
+    EXPECT_EQ(aec.cdw11, 0x80000b00u)
+        << "namespace attribute, firmware, ANA and discovery notices only, as nvme_enable_aen()";
     EXPECT_EQ(fake->outstanding_aers(), 4u);
 
     auto info = ctrl->info();
