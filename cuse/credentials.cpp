@@ -9,7 +9,10 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 namespace nvmecuse::cuse {
 namespace {
@@ -17,7 +20,7 @@ namespace {
 std::error_code last_error() { return {errno, std::system_category()}; }
 
 /// Same user namespace as the daemon: compare the ns inode and device.
-bool same_user_namespace(pid_t pid)
+bool same_user_namespace_uncached(pid_t pid)
 {
     static const struct stat mine = [] {
         struct stat st {};
@@ -28,6 +31,54 @@ bool same_user_namespace(pid_t pid)
     const std::string path = "/proc/" + std::to_string(pid) + "/ns/user";
     if (::stat(path.c_str(), &theirs) != 0) return false;
     return mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
+}
+
+/// The answer of same_user_namespace_uncached() for a task, remembered for
+/// a short while: the stat() walks /proc and the nsfs link, the most
+/// expensive system call of a privileged ioctl, while a caller that issues
+/// thousands of ioctls a second rarely changes namespace. An entry is only
+/// reused for the same thread with the same effective capabilities, and for
+/// `ttl` at most, so a recycled thread id (which needs the pid space to wrap
+/// within `ttl`) or a task that moves to another user namespace after an
+/// ioctl is judged afresh within `ttl`. Thread-safe.
+class UserNamespaceCache {
+public:
+    bool same(pid_t pid, std::uint64_t effective)
+    {
+        const auto now = Clock::now();
+        {
+            std::lock_guard lock(mutex_);
+            if (auto it = entries_.find(pid); it != entries_.end()) {
+                if (it->second.effective == effective && now < it->second.expires)
+                    return it->second.same;
+            }
+        }
+        const bool same = same_user_namespace_uncached(pid);
+        std::lock_guard lock(mutex_);
+        if (entries_.size() >= max_entries) std::erase_if(entries_, [&](const auto& e) {
+            return e.second.expires <= now;
+        });
+        if (entries_.size() < max_entries) entries_[pid] = {effective, now + ttl, same};
+        return same;
+    }
+
+private:
+    using Clock = std::chrono::steady_clock;
+    static constexpr std::chrono::milliseconds ttl{100};
+    static constexpr std::size_t max_entries = 256;
+    struct Entry {
+        std::uint64_t effective;
+        Clock::time_point expires;
+        bool same;
+    };
+    std::mutex mutex_;
+    std::unordered_map<pid_t, Entry> entries_;
+};
+
+bool same_user_namespace(pid_t pid, std::uint64_t effective)
+{
+    static UserNamespaceCache cache;
+    return cache.same(pid, effective);
 }
 
 } // namespace
@@ -66,7 +117,7 @@ std::expected<CallerCredentials, std::error_code> read_caller_credentials(pid_t 
     const std::uint64_t effective =
         std::uint64_t{data[0].effective} | std::uint64_t{data[1].effective} << 32;
     // The namespace matters only when there is a capability to honour.
-    const bool same_ns = effective != 0 && same_user_namespace(pid);
+    const bool same_ns = effective != 0 && same_user_namespace(pid, effective);
     return CallerCredentials{pid, effective, same_ns};
 }
 

@@ -388,8 +388,11 @@ Device::start(ctrlr::Controller& controller, DeviceOptions options, int channel)
     impl->session_ = std::move(*session);
     if (impl->options_.serve_on_owner_thread) {
         impl->session_->run_external();
+        // One request per readiness: the owner loop polls the channel again
+        // on its next iteration (level-triggered), so reading on until
+        // EAGAIN would only add a failing read(2) to every ioctl.
         impl->watch_ = controller.watch_fd(impl->session_->channel_fd(),
-                                           [s = impl->session_.get()] { s->serve_ready(); });
+                                           [s = impl->session_.get()] { s->serve_ready(1); });
     } else {
         impl->session_->run();
     }

@@ -41,7 +41,9 @@ struct CallerCredentials {
 
 /// The task's effective capabilities with capget(2) and, when it has any,
 /// whether /proc/<pid>/ns/user is the daemon's own user namespace. Any
-/// thread; two system calls at most (this runs once per privileged ioctl).
+/// thread; one system call, two when the namespace answer of this thread
+/// (with these capabilities) is older than 100 ms (this runs once per
+/// privileged ioctl; the namespace stat() is its most expensive part).
 /// Errors: capget's errno (ESRCH when the task is gone). A user namespace
 /// that cannot be inspected counts as foreign (fail closed).
 [[nodiscard]] std::expected<CallerCredentials, std::error_code> read_caller_credentials(pid_t pid);
