@@ -10,11 +10,8 @@
 # nsid 2 a file in tmpfs (buffered I/O: tmpfs has no O_DIRECT in 6.1; nvmet
 # gives it 4096-byte blocks).
 #
-# Work in progress (tests/vm/wip is not in the guest, nor run by ctest):
-#   tests/vm/run --build-dir build/ci --bin $PWD/tests/vm/wip/nvme-tcp-differential.sh \
-#     -- sh /usr/bin/nvme-tcp-differential.sh [--peer-kernel] [--verbose]
-# Moved to tests/vm/suites/ once it passes against nvmecused, ctest runs it
-# without arguments.
+# ctest runs it as vm.nvme-tcp-differential; by hand:
+#   tests/vm/run -- sh suites/nvme-tcp-differential.sh [--peer-kernel] [--verbose]
 #
 # Arguments: --peer-kernel: the second controller is another kernel connection
 # (duplicate_connect through /dev/nvme-fabrics) instead of nvmecused: a check of the
