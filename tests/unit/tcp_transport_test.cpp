@@ -582,6 +582,25 @@ TEST_F(TcpTransportTest, ResetClosesEveryQueueAndEnableReconnects)
     EXPECT_TRUE(is_success(run(*transport, **q, io(nvme::NvmOpcode::read, 1, 0, in))));
 }
 
+TEST_F(TcpTransportTest, TargetGoneResetAndEnableFailCleanly)
+{
+    bring_up();
+    target.reset(); // closes every connection, stops listening
+    std::vector<std::byte> in(512);
+    auto c = wait_for(*transport, *ioq, 0xeeee, 200ms); // notices the close
+    EXPECT_FALSE(c.has_value());
+    EXPECT_EQ(ioq->submit(io(nvme::NvmOpcode::read, 1, 0, in)).error(), std::errc::not_connected);
+    ASSERT_TRUE(transport->reset().has_value());
+    auto e = transport->enable();
+    ASSERT_FALSE(e.has_value());
+    EXPECT_EQ(e.error(), std::errc::connection_refused);
+    Request r;
+    r.sqe.cid = 1;
+    EXPECT_EQ(transport->admin_queue().submit(r).error(), std::errc::not_connected);
+    EXPECT_FALSE(transport->create_io_queue(1, 16).has_value());
+    transport->shutdown(); // nothing to notify, nothing to crash on
+}
+
 TEST_F(TcpTransportTest, ShutdownNotifiesTheController)
 {
     bring_up();

@@ -59,6 +59,8 @@ public:
     /// for CSTS.RDY within CAP.TO, learns IOCCSZ from Identify Controller and
     /// starts Keep Alive.
     [[nodiscard]] std::expected<void, std::error_code> enable() override;
+    /// The admin queue; after a lost association or a failed reconnect, the
+    /// last one (failed: it refuses with not_connected) until enable() succeeds.
     [[nodiscard]] QueuePair& admin_queue() override { return *admin_; }
     /// Another TCP connection, ICReq/ICResp, Fabrics Connect of `qid` with the
     /// controller's CNTLID.

@@ -169,7 +169,6 @@ std::expected<void, std::error_code> TcpController::connect_admin()
 {
     association_->fail(std::make_error_code(std::errc::operation_canceled));
     association_ = std::make_shared<Association>();
-    admin_.reset();
     QueueConfig qc;
     qc.qid = 0;
     qc.depth = admin_core_depth;
