@@ -229,6 +229,10 @@ private:
         }
         if (type == FabricsCommandType::property_set) {
             const auto c = std::bit_cast<nvme::fabrics::PropertySetCommand>(sqe);
+            if (t_.fault_.load() == Fault::ignore_property_set) {
+                t_.fault_ = Fault::none;
+                return;
+            }
             if (c.ofst == nvme::reg_offset::cc) {
                 std::lock_guard lock(t_.mutex_);
                 const auto v = static_cast<std::uint32_t>(c.value);

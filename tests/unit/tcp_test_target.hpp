@@ -54,6 +54,7 @@ enum class Fault : std::uint8_t {
     stall_after_r2t,          ///< write: stop reading for 300 ms after the R2T
     ignore_keep_alive,        ///< every Keep Alive from now on goes unanswered
     reject_connect,           ///< admin Connect fails with Connect Invalid Host
+    ignore_property_set,      ///< the next Property Set goes unanswered
 };
 
 class TestTarget {

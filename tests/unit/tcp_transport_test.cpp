@@ -601,6 +601,26 @@ TEST_F(TcpTransportTest, TargetGoneResetAndEnableFailCleanly)
     transport->shutdown(); // nothing to notify, nothing to crash on
 }
 
+TEST_F(TcpTransportTest, UnansweredPropertySetTimesEnableOut)
+{
+    auto o = quick_options();
+    o.connect_timeout = 300ms;
+    connect(o);
+    target->inject(Fault::ignore_property_set);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto e = transport->enable();
+    ASSERT_FALSE(e.has_value());
+    EXPECT_EQ(e.error(), std::errc::timed_out);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+    Request r;
+    r.sqe.cid = 1;
+    EXPECT_EQ(transport->admin_queue().submit(r).error(), std::errc::not_connected);
+    // The next enable() starts over on a new association.
+    ASSERT_TRUE(transport->reset().has_value());
+    EXPECT_TRUE(transport->enable().has_value());
+    EXPECT_EQ(target->admin_connects.load(), 2);
+}
+
 TEST_F(TcpTransportTest, ShutdownNotifiesTheController)
 {
     bring_up();

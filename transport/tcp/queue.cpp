@@ -203,6 +203,7 @@ TcpQueue::execute(const nvme::SubmissionQueueEntry& sqe, nvme::DataTransfer dire
                 return std::unexpected(failure_);
             return *result;
         }
+        if (state_ == State::failed) return std::unexpected(failure_); // (drop() answers first)
         const int n = wait_socket(deadline);
         if (n < 0 && errno != EINTR) {
             drop(errno_code(errno));
