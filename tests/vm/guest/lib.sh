@@ -99,6 +99,36 @@ wait_gone() {
   return 0
 }
 
+# nvmet_export NQN DEVICE...: a Linux nvmet subsystem NQN (any host may
+# connect) with one namespace per DEVICE (nsid 1, 2, ...; a regular file is
+# served with buffered I/O: tmpfs has no O_DIRECT) on NVMe/TCP port 1,
+# 127.0.0.1:4420. Loads nvmet, nvmet-tcp and the host's nvme-tcp. Returns
+# non-zero unless every namespace is enabled.
+nvmet_export() {
+  nqn=$1
+  shift
+  modprobe nvmet && modprobe nvmet-tcp && modprobe nvme-tcp || return 1
+  cfg=/sys/kernel/config/nvmet
+  mkdir $cfg/subsystems/$nqn || return 1
+  echo 1 >$cfg/subsystems/$nqn/attr_allow_any_host
+  nsid=0
+  for device; do
+    nsid=$((nsid + 1))
+    ns=$cfg/subsystems/$nqn/namespaces/$nsid
+    mkdir $ns
+    echo "$device" >$ns/device_path
+    [ -f "$device" ] && echo 1 >$ns/buffered_io
+    echo 1 >$ns/enable
+    [ "$(cat $ns/enable)" = 1 ] || return 1
+  done
+  mkdir -p $cfg/ports/1
+  echo tcp >$cfg/ports/1/addr_trtype
+  echo ipv4 >$cfg/ports/1/addr_adrfam
+  echo 127.0.0.1 >$cfg/ports/1/addr_traddr
+  echo 4420 >$cfg/ports/1/addr_trsvcid
+  ln -s $cfg/subsystems/$nqn $cfg/ports/1/subsystems/$nqn
+}
+
 # start_daemon CONFIG [ARGS...]: starts nvmecused on the emulated controller
 # and waits until the controller node and the node of every attached
 # namespace in CONFIG exist (they register one after the other).

@@ -43,22 +43,9 @@ fi
 
 # --- nvmet-tcp target on 127.0.0.1:4420, the kernel host connects ---------
 modprobe null_blk nr_devices=1 gb=1
-modprobe nvmet
-modprobe nvmet-tcp
-modprobe nvme-tcp
 subnqn=nqn.2026-11.io.nvmecuse:guest-target
-cfg=/sys/kernel/config/nvmet
-mkdir $cfg/subsystems/$subnqn
-echo 1 >$cfg/subsystems/$subnqn/attr_allow_any_host
-mkdir $cfg/subsystems/$subnqn/namespaces/1
-echo /dev/nullb0 >$cfg/subsystems/$subnqn/namespaces/1/device_path
-echo 1 >$cfg/subsystems/$subnqn/namespaces/1/enable
-mkdir $cfg/ports/1
-echo tcp >$cfg/ports/1/addr_trtype
-echo ipv4 >$cfg/ports/1/addr_adrfam
-echo 127.0.0.1 >$cfg/ports/1/addr_traddr
-echo 4420 >$cfg/ports/1/addr_trsvcid
-ln -s $cfg/subsystems/$subnqn $cfg/ports/1/subsystems/$subnqn
+run nvmet_export $subnqn /dev/nullb0
+expect_status "nvmet exports a null_blk namespace on 127.0.0.1:4420" 0
 
 run nvme discover -t tcp -a 127.0.0.1 -s 4420
 expect_status "nvme discover reaches the target" 0

@@ -38,27 +38,8 @@ echo 5e1f7c52-8e0b-4bd8-a0a5-0d3e5b7a1c11 >/etc/nvme/hostid
 
 # --- the target ---------------------------------------------------------------
 modprobe null_blk nr_devices=1 gb=1 bs=512 memory_backed=1
-modprobe nvmet
-modprobe nvmet-tcp
-modprobe nvme-tcp
 head -c 67108864 /dev/zero >$T/ns2.img
-cfg=/sys/kernel/config/nvmet
-mkdir $cfg/subsystems/$subnqn
-echo 1 >$cfg/subsystems/$subnqn/attr_allow_any_host
-mkdir $cfg/subsystems/$subnqn/namespaces/1
-echo /dev/nullb0 >$cfg/subsystems/$subnqn/namespaces/1/device_path
-echo 1 >$cfg/subsystems/$subnqn/namespaces/1/enable
-mkdir $cfg/subsystems/$subnqn/namespaces/2
-echo $T/ns2.img >$cfg/subsystems/$subnqn/namespaces/2/device_path
-echo 1 >$cfg/subsystems/$subnqn/namespaces/2/buffered_io
-echo 1 >$cfg/subsystems/$subnqn/namespaces/2/enable
-mkdir $cfg/ports/1
-echo tcp >$cfg/ports/1/addr_trtype
-echo ipv4 >$cfg/ports/1/addr_adrfam
-echo 127.0.0.1 >$cfg/ports/1/addr_traddr
-echo 4420 >$cfg/ports/1/addr_trsvcid
-ln -s $cfg/subsystems/$subnqn $cfg/ports/1/subsystems/$subnqn
-if [ "$(cat $cfg/subsystems/$subnqn/namespaces/1/enable)$(cat $cfg/subsystems/$subnqn/namespaces/2/enable)" = 11 ]; then
+if nvmet_export $subnqn /dev/nullb0 $T/ns2.img; then
   pass "nvmet exports nsid 1 (null_blk) and nsid 2 (tmpfs file)"
 else
   fail "nvmet exports nsid 1 (null_blk) and nsid 2 (tmpfs file)"

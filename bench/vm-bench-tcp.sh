@@ -1,0 +1,78 @@
+#!/bin/sh
+# Runs inside the test guest (bench/run-vm-tcp puts it there): nvmecuse-perf
+# through two hosts of one Linux nvmet-tcp subsystem on 127.0.0.1:4420
+# (a memory-backed null_blk namespace), side by side on the same guest:
+#   kernel  the kernel's own NVMe/TCP host, its passthrough node /dev/ngXn1
+#   ours    nvmecused --attach, /dev/nvmecuse/nvme0n1 (CUSE, fast path)
+# and prints IOPS, mean latency and the ratios of the two.
+# Usage: vm-bench-tcp.sh [SECONDS_PER_RUN]
+set -u
+secs=${1:-3}
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+. /vm/lib.sh
+
+nqn=nqn.2026-11.io.nvmecuse:bench
+modprobe null_blk nr_devices=1 gb=1 bs=512 memory_backed=1
+nvmet_export $nqn /dev/nullb0 || { echo "vm-bench-tcp: nvmet setup failed"; exit 1; }
+nvme connect -t tcp -a 127.0.0.1 -s 4420 -n $nqn >/dev/null || { echo "vm-bench-tcp: nvme connect failed"; exit 1; }
+nvmecused --attach "trtype:tcp adrfam:ipv4 traddr:127.0.0.1 trsvcid:4420 subnqn:$nqn" \
+  --log-level warn >/tmp/nvmecused.log 2>&1 &
+ctrl=""
+i=0
+until [ -n "$ctrl" ] && [ -c /dev/ng${ctrl#nvme}n1 ] && [ -c /dev/nvmecuse/nvme0n1 ]; do
+  for c in /sys/class/nvme/nvme*; do
+    [ "$(cat $c/transport 2>/dev/null)" = tcp ] && ctrl=${c##*/}
+  done
+  i=$((i + 1))
+  if [ $i -gt 100 ]; then echo "vm-bench-tcp: devices missing"; ls /dev; cat /tmp/nvmecused.log; exit 1; fi
+  sleep 0.1
+done
+dev_kernel=/dev/ng${ctrl#nvme}n1
+dev_ours=/dev/nvmecuse/nvme0n1
+results=/tmp/results
+: >$results
+
+# measure NAME LABEL DEVICE PERF_ARGS...: appends "name label iops avg_us" (or the error).
+measure() {
+  name=$1 label=$2 dev=$3
+  shift 3
+  out=$(nvmecuse-perf "$dev" --time "$secs" --size 256m --json "$@" 2>/dev/null)
+  err=$(echo "$out" | jq -r '.error // empty' 2>/dev/null)
+  if [ -z "$out" ] || [ -n "$err" ]; then
+    reason=$(echo "$err" | grep -oE '[A-Z]{4,}' | head -1)
+    echo "$name $label ${reason:-FAILED} -" >>$results
+  else
+    echo "$out" | jq -r --arg n "$name" --arg l "$label" '"\($n) \($l) \(.iops | floor) \(.latency_ns.avg / 1000 | . * 10 | round / 10)"' >>$results
+  fi
+}
+
+for w in "randread-4k-1t:--rw randread --bs 4k --threads 1" \
+         "randread-4k-4t:--rw randread --bs 4k --threads 4" \
+         "randwrite-4k-1t:--rw randwrite --bs 4k --threads 1" \
+         "read-128k-1t:--rw read --bs 128k --threads 1" \
+         "read-1m-1t:--rw read --bs 1m --threads 1"; do
+  name=${w%%:*}
+  args=${w#*:}
+  for d in kernel ours; do
+    eval dev=\$dev_$d
+    # shellcheck disable=SC2086
+    measure "$name" "$d" "$dev" $args
+  done
+  echo "vm-bench-tcp: $name done" >&2
+done
+
+echo
+echo "IOPS (mean latency in us); ratios: ours/kernel latency and IOPS"
+awk '
+  { iops[$1, $2] = $3; lat[$1, $2] = $4; if (!($1 in seen)) { seen[$1] = 1; order[n++] = $1 } }
+  function cell(w, d) { return lat[w, d] == "-" ? iops[w, d] : sprintf("%s (%s)", iops[w, d], lat[w, d]) }
+  function ratio(a, b) { return (a + 0 > 0 && b + 0 > 0) ? sprintf("%.2f", a / b) : "-" }
+  END {
+    printf "%-16s %-18s %-18s %10s %10s\n", "workload", "kernel", "ours", "lat ratio", "IOPS ratio"
+    for (i = 0; i < n; i++) {
+      w = order[i]
+      printf "%-16s %-18s %-18s %10s %10s\n", w, cell(w, "kernel"), cell(w, "ours"),
+        ratio(lat[w, "ours"], lat[w, "kernel"]), ratio(iops[w, "ours"], iops[w, "kernel"])
+    }
+  }' $results
+if grep -qE 'Sanitizer|runtime error:' /tmp/nvmecused.log; then cat /tmp/nvmecused.log; fi
