@@ -250,6 +250,27 @@ TEST_F(TcpTransportTest, ManyCommandsInFlightAtOnce)
             << "buffer " << i;
 }
 
+TEST_F(TcpTransportTest, CompletionFdStaysReadableWhileCompletionsWait)
+{
+    // A core that reaps a queue only when its fd polls readable, three
+    // completions at a time, must still get all sixteen.
+    bring_up();
+    std::vector<std::vector<std::byte>> bufs(16, std::vector<std::byte>(4096));
+    for (std::uint16_t i = 0; i < 16; ++i)
+        ASSERT_TRUE(ioq->submit(io(nvme::NvmOpcode::read, i, i * 8u, bufs[i])).has_value());
+    std::this_thread::sleep_for(50ms); // let them all arrive before the first reap
+    std::size_t done = 0;
+    while (done < 16) {
+        pollfd p{ioq->completion_fd(), POLLIN, 0};
+        ASSERT_EQ(::poll(&p, 1, 2000), 1) << "stuck after " << done << " completions";
+        std::array<nvme::CompletionQueueEntry, 3> out{};
+        done += ioq->reap(out);
+    }
+    EXPECT_EQ(done, 16u);
+    pollfd p{ioq->completion_fd(), POLLIN, 0};
+    EXPECT_EQ(::poll(&p, 1, 0), 0); // and quiet once they are all out
+}
+
 TEST_F(TcpTransportTest, HeaderAndDataDigestsWhenBothSidesWantThem)
 {
     auto o = quick_options();

@@ -586,7 +586,11 @@ std::size_t TcpQueue::reap(std::span<nvme::CompletionQueueEntry> out)
     }
     user_outstanding_ =
         static_cast<std::uint16_t>(user_outstanding_ - std::min<std::size_t>(n, user_outstanding_));
-    if (ready_.empty() && kicked_) {
+    // completion_fd() stays readable exactly while completions wait: a core
+    // that reaps only signalled queues comes back for what did not fit.
+    if (!ready_.empty()) {
+        kick();
+    } else if (kicked_) {
         std::uint64_t value = 0;
         [[maybe_unused]] const auto r = ::read(kick_.get(), &value, sizeof value);
         kicked_ = false;
