@@ -40,6 +40,11 @@ struct QueueSlot {
     CommandTable table;
     NodeFifo overflow; ///< accepted, waiting for a free cid / queue entry
     int fd;
+    /// fd >= 0: epoll reported the fd readable since the last reap (level-
+    /// triggered, so what one reap leaves is reported again). Queues that
+    /// signal completions are reaped only then, not on every loop iteration:
+    /// a reap may be a system call (a socket's recv) that finds nothing.
+    bool signalled = true;
 };
 
 class Controller::Impl {
@@ -158,9 +163,11 @@ private:
     std::atomic<std::size_t> watch_count_{0};
     std::atomic<bool> watches_changed_{false}; ///< the owner rebuilds its epoll set
     bool serve_watch(int fd);
-    bool poll_watches();
+    bool poll_events();
+    [[nodiscard]] bool awaits_signal() const noexcept;
     int wait_for_events(std::span<epoll_event> events, int timeout_ms);
     bool dispatch_events(std::span<const epoll_event> events);
+    [[nodiscard]] QueueSlot* queue_with_fd(int fd) noexcept;
 
     std::mutex listeners_mutex_;
     std::map<ListenerId, std::shared_ptr<std::function<void(const NamespaceEvent&)>>> listeners_;
@@ -190,6 +197,7 @@ private:
     bool scan_full_ = false;                           ///< next scan re-identifies everything
     std::optional<std::set<std::uint32_t>> scan_only_; ///< else just these nsids
 
+    bool just_woke_ = false; ///< sleep() dispatched fresh epoll results
     bool epoll_dirty_ = true;
     int epoll_fd_ = -1;
     int timer_fd_ = -1;

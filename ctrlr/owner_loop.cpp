@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "admin_commands.hpp"
 #include "controller_impl.hpp"
@@ -60,8 +61,13 @@ void Controller::Impl::run()
                 t();
             worked = true;
         }
+        // Readiness of watched fds and of signalling queues, without
+        // sleeping; then reap what is ready (and every polled queue).
+        // (Not right after a sleep: its epoll_wait just told.)
+        const bool woke = std::exchange(just_woke_, false);
+        if (!woke && (watch_count_.load(std::memory_order_relaxed) != 0 || awaits_signal()))
+            worked |= poll_events();
         worked |= reap_all();
-        if (watch_count_.load(std::memory_order_relaxed) != 0) worked |= poll_watches();
         // One clock read per iteration (the one above): cheap enough for
         // millisecond timeouts, and clock reads are not free in a VM.
         if (now_ >= next_deadline_) check_timeouts(now_);
@@ -210,7 +216,10 @@ bool Controller::Impl::reap_all()
     // run at the top of the loop).
     for (std::size_t i = 0; i < queues_.size(); ++i) {
         QueueSlot& q = *queues_[i];
-        if (q.table.used() == 0 && q.fd < 0 && q.overflow.empty()) continue;
+        if (q.fd < 0 ? q.table.used() == 0 && q.overflow.empty()
+                     : !q.signalled && q.overflow.empty())
+            continue;
+        q.signalled = false;
         for (;;) {
             const std::size_t n = q.qp->reap(cqes_);
             for (std::size_t k = 0; k < n; ++k)
@@ -424,10 +433,18 @@ void Controller::Impl::sleep()
     const int n = wait_for_events(events, timeout_ms);
     // Awake before any handler runs: what it posts needs no wake-up.
     mailbox_.finish_sleep();
+    just_woke_ = true;
     dispatch_events(std::span(events).first(static_cast<std::size_t>(std::max(n, 0))));
 }
 
-bool Controller::Impl::poll_watches()
+bool Controller::Impl::awaits_signal() const noexcept
+{
+    for (const auto& q : queues_)
+        if (q->fd >= 0 && q->table.used() > 0) return true;
+    return false;
+}
+
+bool Controller::Impl::poll_events()
 {
     std::array<epoll_event, 16> events{};
     const int n = wait_for_events(events, 0);
@@ -452,12 +469,22 @@ bool Controller::Impl::dispatch_events(std::span<const epoll_event> events)
             armed_deadline_ = Clock::time_point::max(); // a timerfd fires once
         } else if (fd == transport_event_fd_) {
             transport_->handle_event();
+        } else if (fd == mailbox_.fd()) {
+            // The loop drains it next.
+        } else if (QueueSlot* q = queue_with_fd(fd)) {
+            q->signalled = true; // the loop reaps it next
         } else {
             served |= serve_watch(fd);
         }
-        // Mailbox and completion fds: the loop drains/reaps next.
     }
     return served;
+}
+
+QueueSlot* Controller::Impl::queue_with_fd(int fd) noexcept
+{
+    for (auto& q : queues_)
+        if (q->fd == fd) return q.get();
+    return nullptr;
 }
 
 bool Controller::Impl::serve_watch(int fd)
