@@ -158,6 +158,11 @@ std::expected<Arguments, int> parse_arguments(int argc, char** argv)
                    "reader threads per device node; 0 serves every node on the controller's "
                    "owner thread (no hand-off between threads per ioctl)")
         ->capture_default_str();
+    app.add_option("--poll-us", args.poll_us,
+                   "microseconds a controller's owner thread keeps polling for work before it "
+                   "sleeps (a request that comes within the window costs no wake-up)")
+        ->check(CLI::Range(0u, 1'000'000u))
+        ->capture_default_str();
     app.add_option("--log-level", args.log_level, "trace, debug, info, warn, error")
         ->capture_default_str();
     add_tcp_options(app, tcp);

@@ -25,6 +25,7 @@ std::expected<ServedController, std::string> serve(const TransportMaker& make_tr
     if (!transport) return std::unexpected(transport.error());
 
     options.name = name;
+    options.spin_before_sleep = std::chrono::microseconds(args.poll_us);
     auto controller = ctrlr::Controller::start(std::move(*transport), options);
     if (!controller)
         return std::unexpected(fmt::format("{}: start: {}", name, controller.error().message()));

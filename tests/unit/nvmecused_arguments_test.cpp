@@ -37,6 +37,16 @@ TEST(NvmecusedArguments, EmulateAloneKeepsTheDefaults)
     EXPECT_EQ(args->mode, 0600u);
     EXPECT_EQ(args->cuse_threads, 0u);
     EXPECT_FALSE(args->retry_only);
+    EXPECT_EQ(args->poll_us, 300u);
+}
+
+TEST(NvmecusedArguments, PollWindow)
+{
+    const auto none = parse({"--emulate", "--poll-us", "0"});
+    ASSERT_TRUE(none);
+    EXPECT_EQ(none->poll_us, 0u);
+    EXPECT_FALSE(parse({"--emulate", "--poll-us", "1000001"}));
+    EXPECT_FALSE(parse({"--emulate", "--poll-us", "-5"}));
 }
 
 TEST(NvmecusedArguments, OneOfEmulateOrAttachIsRequired)
