@@ -100,6 +100,8 @@ ReplyPlan build_reply(const IoctlCommand& cmd, const IoctlOutcome& outcome, std:
         plan.result_addr = field.addr;
         plan.result_size = field.len;
         std::memcpy(plan.result_bytes.data(), &outcome.result, plan.result_size);
+        plan.result_unchanged =
+            std::memcmp(plan.result_bytes.data(), &cmd.caller_result, plan.result_size) == 0;
     }
     if (!cmd.writes_to_caller()) return plan;
     if (outcome.copy_data) {

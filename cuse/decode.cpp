@@ -59,6 +59,7 @@ std::expected<IoctlCommand, int> decode_passthru_struct(const Route& route, std:
     cmd.sqe = sqe_of(c);
     cmd.timeout = std::chrono::milliseconds(c.timeout_ms);
     cmd.result = route.arg == ArgKind::passthru ? ResultWidth::bits32 : ResultWidth::bits64;
+    cmd.caller_result = c.result;
 
     if (c.addr == 0 || c.data_len == 0) return cmd; // nothing mapped, metadata ignored too
 

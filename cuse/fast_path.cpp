@@ -77,7 +77,10 @@ std::error_code fast_deliver(const ReplyPlan& plan, CallerMemory& memory)
     writes.reserve(plan.writes.size() + 1);
     // The kernel copies data and metadata back before put_user(result).
     writes.insert(writes.end(), plan.writes.begin(), plan.writes.end());
-    if (plan.result_size != 0) writes.push_back({plan.result_addr, plan.result()});
+    // A write's result is usually 0 in a zeroed struct: no process_vm_writev
+    // at all then (data-less completions are the common case for writes).
+    if (plan.result_size != 0 && !plan.result_unchanged)
+        writes.push_back({plan.result_addr, plan.result()});
     return memory.write(writes);
 }
 

@@ -110,6 +110,54 @@ TEST(CuseFastPath, AdminReadInOneGoAndDelivered)
     EXPECT_EQ(data[4095], std::byte{0x5a});
 }
 
+/// Counts the writes a delivery makes, forwarding them to this process.
+struct CountingMemory final : CallerMemory {
+    ProcessVmMemory real{getpid()};
+    int write_calls = 0;
+    std::error_code read(std::span<const UserRange> remote, std::span<std::byte> local) override
+    {
+        return real.read(remote, local);
+    }
+    std::error_code write(std::span<const UserWrite> writes) override
+    {
+        if (!writes.empty()) ++write_calls;
+        return real.write(writes);
+    }
+};
+
+TEST(CuseFastPath, ResultAlreadyInTheCallersStructIsNotWrittenAgain)
+{
+    CountingMemory mem;
+    std::vector<std::byte> data(512, std::byte{0x11});
+    nvme_passthru_cmd64 cmd{};
+    cmd.opcode = 0x01; // Write: no data comes back
+    cmd.nsid = 1;
+    cmd.addr = addr_of(data.data());
+    cmd.data_len = 512;
+    auto step = fast_prepare(ns_node(), NVME_IOCTL_IO64_CMD, addr_of(&cmd), fuse_ioctl_unrestricted, mem);
+    ASSERT_TRUE(std::holds_alternative<FastExecute>(step));
+    auto& exec = std::get<FastExecute>(step);
+    EXPECT_EQ(exec.plan.caller_result, 0u);
+
+    ctrlr::Result r; // DW0 = DW1 = 0, as the zeroed struct holds
+    auto plan = build_reply(exec.plan, map_completion(r, exec.plan.result), {}, {});
+    EXPECT_TRUE(plan.result_unchanged);
+    ASSERT_FALSE(fast_deliver(plan, mem));
+    EXPECT_EQ(mem.write_calls, 0) << "nothing to change in the caller's memory";
+
+    // A different result is written, in full width.
+    cmd.result = 0x55;
+    r.dw0 = 7;
+    r.dw1 = 1;
+    plan = build_reply(exec.plan, map_completion(r, exec.plan.result), {}, {});
+    EXPECT_FALSE(plan.result_unchanged);
+    ASSERT_FALSE(fast_deliver(plan, mem));
+    EXPECT_EQ(mem.write_calls, 1);
+    EXPECT_EQ(cmd.result, 0x1'0000'0007u);
+    // The retry reply carries the result whatever the caller held.
+    EXPECT_EQ(plan.flatten().size(), 8u);
+}
+
 TEST(CuseFastPath, WriteDataAndMetadataAreGathered)
 {
     ProcessVmMemory mem(getpid());

@@ -63,6 +63,10 @@ struct ReplyPlan {
     std::uint64_t result_addr = 0;            ///< where `result` goes (if result_size)
     std::array<std::byte, 8> result_bytes{};  ///< the truncated result, host order
     std::size_t result_size = 0;              ///< 0 (no write), 4 or 8
+    /// The caller's struct already holds exactly this result (as decoded):
+    /// writing it back would change nothing (the fast path skips the
+    /// system call; the retry reply still carries it).
+    bool result_unchanged = false;
     std::vector<UserWrite> writes;            ///< data and metadata, after the result
 
     [[nodiscard]] std::span<const std::byte> result() const noexcept

@@ -85,6 +85,9 @@ struct IoctlCommand {
     UserRange metadata;          ///< len 0: no metadata mapped
     std::chrono::milliseconds timeout{0}; ///< 0: the controller's default
     ResultWidth result = ResultWidth::none;
+    /// The caller's `result` field as decoded (the fast path skips writing
+    /// back a result the caller's struct already holds).
+    std::uint64_t caller_result = 0;
 
     [[nodiscard]] bool needs_iovecs() const noexcept { return vector.len != 0 && data.empty(); }
     [[nodiscard]] bool reads_from_caller() const noexcept
