@@ -76,7 +76,12 @@ void Controller::Impl::run()
             continue;
         }
         if (must_poll()) continue;
-        if (now_ - last_work < options_.spin_before_sleep) continue;
+        if (now_ - last_work < options_.spin_before_sleep) {
+            // Polling, but second to any thread that could run on this CPU
+            // (the callers themselves, when they outnumber the CPUs).
+            std::this_thread::yield();
+            continue;
+        }
         sleep();
         last_work = Clock::now();
     }
