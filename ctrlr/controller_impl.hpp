@@ -82,7 +82,7 @@ public:
     void request_scan(DoneFn done, std::optional<std::vector<std::uint32_t>> only = std::nullopt);
 
 private:
-    enum class State : std::uint8_t { starting, live, resetting, failed, stopping };
+    enum class State : std::uint8_t { starting, live, resetting, reconnecting, failed, stopping };
 
     // owner_loop.cpp
     void run();
@@ -114,6 +114,19 @@ private:
     void enter_failed(std::error_code ec);
     void go_live();
     void shutdown_on_owner();
+    /// Fails what the queues hold (in flight, overflow), not held_.
+    void cancel_queued(std::error_code ec);
+
+    // reconnect.cpp (connection loss → reconnecting → live or failed)
+    void begin_reconnect();
+    /// Runs what is due while reconnecting; true when it did something.
+    bool recovery_tick();
+    void start_reconnect_attempt();
+    void reconnect_attempt_failed(std::error_code ec);
+    /// Cancels what the queues hold, drops them and resets the transport.
+    void drop_queues();
+    void fail_fast(std::unique_ptr<CommandNode> node);
+    [[nodiscard]] Clock::time_point recovery_deadline() const noexcept;
 
     // init_sequence.cpp
     void init_failed(DoneFn& done, std::uint64_t epoch, std::error_code ec, const char* step);
@@ -182,6 +195,16 @@ private:
     NodeFifo held_;                                  ///< user commands while (re)initialising
     std::vector<DoneFn> reset_waiters_;
     bool reset_requested_ = false;
+    bool loss_reported_ = false; ///< the transport lost its connection: reconnect
+    struct Recovery {
+        Clock::time_point lost_at{};
+        Clock::time_point next_attempt = Clock::time_point::max();
+        Clock::time_point fast_fail_at = Clock::time_point::max();
+        Clock::time_point give_up_at = Clock::time_point::max();
+        bool attempt_running = false;
+        bool fast_failed = false; ///< held and new commands fail at once
+        std::uint32_t attempts = 0;
+    } recovery_;
     std::vector<std::move_only_function<void()>> deferred_; ///< run at the top of the loop
     Clock::time_point now_{};                               ///< this loop iteration's clock
     std::error_code failure_;                               ///< why the controller is `failed`
@@ -197,6 +220,7 @@ private:
     bool scan_full_ = false;                           ///< next scan re-identifies everything
     std::optional<std::set<std::uint32_t>> scan_only_; ///< else just these nsids
 
+    unsigned idle_turns_ = 0;  ///< polling turns without work (yield pacing)
     bool just_woke_ = false; ///< sleep() dispatched fresh epoll results
     bool epoll_dirty_ = true;
     int epoll_fd_ = -1;

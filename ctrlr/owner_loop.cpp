@@ -25,6 +25,8 @@ constexpr int mailbox_batch = 256;
 /// reaps it this often, so it never burns a core for an event that may
 /// not come for days.
 constexpr int idle_poll_ms = 100;
+/// While polling, the owner yields its CPU once per this many idle turns.
+constexpr unsigned yield_every = 8;
 
 constexpr bool effects_change_namespaces(std::uint8_t opc)
 {
@@ -55,6 +57,10 @@ void Controller::Impl::run()
             do_reset();
             continue;
         }
+        if (std::exchange(loss_reported_, false) && state_ == State::live) {
+            begin_reconnect();
+            continue;
+        }
         while (!deferred_.empty()) {
             auto tasks = std::exchange(deferred_, {});
             for (auto& t : tasks)
@@ -71,6 +77,7 @@ void Controller::Impl::run()
         // One clock read per iteration (the one above): cheap enough for
         // millisecond timeouts, and clock reads are not free in a VM.
         if (now_ >= next_deadline_) check_timeouts(now_);
+        if (state_ == State::reconnecting && now_ >= recovery_deadline()) worked |= recovery_tick();
         if (worked || reset_requested_ || !deferred_.empty()) {
             last_work = now_;
             continue;
@@ -78,8 +85,9 @@ void Controller::Impl::run()
         if (must_poll()) continue;
         if (now_ - last_work < options_.spin_before_sleep) {
             // Polling, but second to any thread that could run on this CPU
-            // (the callers themselves, when they outnumber the CPUs).
-            std::this_thread::yield();
+            // (the callers themselves, when they outnumber the CPUs); not on
+            // every turn, which would slow the poll itself down.
+            if (++idle_turns_ % yield_every == 0) std::this_thread::yield();
             continue;
         }
         sleep();
@@ -136,6 +144,12 @@ void Controller::Impl::accept(std::unique_ptr<CommandNode> node)
     case State::starting:
     case State::resetting:
         held_.push(std::move(node));
+        return;
+    case State::reconnecting:
+        if (recovery_.fast_failed)
+            fail_fast(std::move(node));
+        else
+            held_.push(std::move(node));
         return;
     case State::failed:
         finish(std::move(node), std::make_error_code(std::errc::not_connected));
@@ -195,6 +209,13 @@ Controller::Impl::IssueResult Controller::Impl::try_issue(QueueSlot& q,
         q.table.release(cid);
         if (submitted.error() == std::errc::resource_unavailable_try_again)
             return IssueResult::full;
+        if (!node->internal && state_ == State::live && transport_->connection_lost()) {
+            // Lost before the core heard of it: the command waits for the
+            // reconnect like those submitted a moment later.
+            held_.push(std::move(node));
+            loss_reported_ = true;
+            return IssueResult::failed;
+        }
         log_->debug("{}: qid {} opc {:#04x} refused by the transport: {}", options_.name, q.qid,
                     c.sqe.opc, submitted.error().message());
         finish(std::move(node), submitted.error());
@@ -430,7 +451,7 @@ void Controller::Impl::arm_timer(Clock::time_point deadline)
 void Controller::Impl::sleep()
 {
     if (!mailbox_.prepare_sleep()) return;
-    arm_timer(next_deadline_);
+    arm_timer(std::min(next_deadline_, recovery_deadline()));
     int timeout_ms = -1;
     for (const auto& q : queues_)
         if (q->fd < 0 && q->table.untimed() > 0) timeout_ms = idle_poll_ms;
@@ -474,6 +495,7 @@ bool Controller::Impl::dispatch_events(std::span<const epoll_event> events)
             armed_deadline_ = Clock::time_point::max(); // a timerfd fires once
         } else if (fd == transport_event_fd_) {
             transport_->handle_event();
+            if (state_ == State::live && transport_->connection_lost()) loss_reported_ = true;
         } else if (fd == mailbox_.fd()) {
             // The loop drains it next.
         } else if (QueueSlot* q = queue_with_fd(fd)) {
