@@ -29,6 +29,10 @@ namespace nvmecuse::transport::tcp {
 struct Association {
     std::vector<TcpQueue*> queues;
     bool failed = false;
+    /// Failed on its own (any reason but operation_canceled, which is the
+    /// host's own teardown); `lost_fd` (an eventfd, if >= 0) is then signalled.
+    bool lost = false;
+    int lost_fd = -1;
     void fail(std::error_code reason);
     void add(TcpQueue& q, const std::shared_ptr<Association>& self);
     void remove(const TcpQueue* q);
@@ -70,11 +74,14 @@ public:
     [[nodiscard]] std::expected<void, std::error_code> reset() override;
     /// CC.SHN normal, waits for CSTS.SHST complete (5 s at most), closes.
     void shutdown() override;
-    /// The Keep Alive timerfd (KATO/2).
-    [[nodiscard]] int event_fd() const override { return timer_.get(); }
-    /// Sends Keep Alive; drops the association when the previous one is
-    /// still unanswered after KATO.
+    /// An epoll set of the Keep Alive timerfd (KATO/2) and the eventfd an
+    /// association signals when it is lost.
+    [[nodiscard]] int event_fd() const override { return events_.get(); }
+    /// Consumes both; on a timer tick sends Keep Alive, or drops the
+    /// association when the previous one is still unanswered after KATO.
     void handle_event() override;
+    /// The current association failed on its own; reset() starts a new one.
+    [[nodiscard]] bool connection_lost() const override { return association_->lost; }
 
     // ---- for discover() -----------------------------------------------------
     [[nodiscard]] TcpQueue& admin() { return *admin_; }
@@ -97,6 +104,7 @@ private:
     [[nodiscard]] std::uint32_t enabled_cc() const noexcept;
     void learn_in_capsule_size();
     void arm_keep_alive(bool on);
+    void new_association();
     [[nodiscard]] std::expected<void, std::error_code>
     wait_csts(bool (*done)(std::uint32_t), Clock::time_point deadline, const char* what);
 
@@ -112,6 +120,8 @@ private:
     std::uint16_t cntlid_ = 0;
     std::uint32_t io_in_capsule_ = 0; ///< from IOCCSZ; 0 until Identify
     UniqueFd timer_;
+    UniqueFd lost_;   ///< eventfd: an association was lost
+    UniqueFd events_; ///< epoll of timer_ and lost_ (event_fd())
     bool keep_alive_outstanding_ = false;
     Clock::time_point keep_alive_sent_{};
 };

@@ -4,6 +4,8 @@
 // 3.9 "Keep Alive", 6.3, 6.5, 6.6). See tcp_controller.hpp.
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -74,6 +76,13 @@ void Association::fail(std::error_code reason)
 {
     if (failed) return;
     failed = true;
+    if (reason != std::errc::operation_canceled) {
+        lost = true;
+        const std::uint64_t one = 1;
+        if (lost_fd >= 0) {
+            [[maybe_unused]] const auto r = ::write(lost_fd, &one, sizeof one);
+        }
+    }
     const auto all = queues; // drop() calls back into remove()/fail()
     for (TcpQueue* q : all)
         q->drop(reason);
@@ -126,8 +135,25 @@ TcpController::create(const TransportId& id, const TcpOptions& options)
     t->info_.name = "tcp " + t->address_.to_string() + " " + t->subnqn_;
     t->info_.max_io_queues = options.io_queues;
     t->timer_ = UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-    if (!t->timer_.valid()) return std::unexpected(std::error_code(errno, std::generic_category()));
+    t->lost_ = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    t->events_ = UniqueFd(::epoll_create1(EPOLL_CLOEXEC));
+    if (!t->timer_.valid() || !t->lost_.valid() || !t->events_.valid())
+        return std::unexpected(std::error_code(errno, std::generic_category()));
+    for (const int fd : {t->timer_.get(), t->lost_.get()}) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.fd = fd;
+        if (::epoll_ctl(t->events_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
+            return std::unexpected(std::error_code(errno, std::generic_category()));
+    }
+    t->new_association();
     return t;
+}
+
+void TcpController::new_association()
+{
+    association_ = std::make_shared<Association>();
+    association_->lost_fd = lost_.get();
 }
 
 TcpController::~TcpController()
@@ -168,7 +194,7 @@ std::expected<void, std::error_code> TcpController::connect_queue(TcpQueue& q, s
 std::expected<void, std::error_code> TcpController::connect_admin()
 {
     association_->fail(std::make_error_code(std::errc::operation_canceled));
-    association_ = std::make_shared<Association>();
+    new_association();
     QueueConfig qc;
     qc.qid = 0;
     qc.depth = admin_core_depth;
@@ -311,8 +337,10 @@ void TcpController::arm_keep_alive(bool on)
 
 void TcpController::handle_event()
 {
+    std::uint64_t count = 0;
+    [[maybe_unused]] const auto lost = ::read(lost_.get(), &count, sizeof count);
     std::uint64_t expirations = 0;
-    [[maybe_unused]] const auto r = ::read(timer_.get(), &expirations, sizeof expirations);
+    if (::read(timer_.get(), &expirations, sizeof expirations) != sizeof expirations) return;
     if (!admin_ || !admin_->ready() || options_.kato.count() <= 0) return;
     const auto now = Clock::now();
     if (keep_alive_outstanding_) {
@@ -372,7 +400,7 @@ std::expected<void, std::error_code> TcpController::reset()
                                nvme::cc::En::set(static_cast<std::uint32_t>(*cc), false), deadline);
     }
     association_->fail(std::make_error_code(std::errc::operation_canceled));
-    association_ = std::make_shared<Association>();
+    new_association();
     return {}; // enable() reconnects
 }
 

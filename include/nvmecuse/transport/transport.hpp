@@ -101,9 +101,19 @@ public:
 
     /// Optional. A descriptor that polls readable when the transport needs
     /// attention outside of completions (a fabric connection lost, a
-    /// hot-removed device); -1 when there is none. handle_event() is then called.
+    /// hot-removed device); -1 when there is none. handle_event() is then
+    /// called, and must consume what made the descriptor readable.
     [[nodiscard]] virtual int event_fd() const { return -1; }
     virtual void handle_event() {}
+
+    /// Optional. True once the connection to the controller was lost on its
+    /// own (peer gone, protocol error, Keep Alive unanswered), as opposed to
+    /// torn down by reset() or shutdown(): every queue is then down and its
+    /// outstanding commands have completed with an error. event_fd() polls
+    /// readable when it becomes true; reset() clears it. The core answers
+    /// with reconnect attempts (reset() + enable()), like Linux nvme-fabrics
+    /// error recovery. Transports that cannot lose a connection say false.
+    [[nodiscard]] virtual bool connection_lost() const { return false; }
 };
 
 } // namespace nvmecuse::transport

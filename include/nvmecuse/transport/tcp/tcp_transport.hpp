@@ -26,11 +26,14 @@ struct TcpOptions {
     /// Bound of each connection step (TCP handshake, ICReq/ICResp, each
     /// Fabrics command while connecting), not of the whole sequence.
     std::chrono::milliseconds connect_timeout{3'000};
-    /// Not used yet: the association is not re-established on its own after
-    /// a connection loss (a controller reset reconnects).
+    /// Recovery after a lost connection, done by the controller core
+    /// (ctrlr::Controller::Options, filled from these by nvmecused): a
+    /// reconnect attempt every reconnect_delay; after ctrl_loss_tmo
+    /// (negative: never) the controller gives up; fast_io_fail_tmo after the
+    /// loss (negative: off, the kernel default) waiting commands fail.
     std::chrono::seconds reconnect_delay{10};
-    std::chrono::seconds ctrl_loss_tmo{600};      ///< not used yet; see reconnect_delay
-    std::chrono::seconds fast_io_fail_tmo{-1};    ///< not used yet; -1: off (kernel default)
+    std::chrono::seconds ctrl_loss_tmo{600};
+    std::chrono::seconds fast_io_fail_tmo{-1};
     bool header_digest = false;                   ///< asked for in ICReq; the controller decides
     bool data_digest = false;                     ///< asked for in ICReq; the controller decides
     std::uint16_t io_queues = 1;                  ///< TransportInfo::max_io_queues
@@ -55,7 +58,8 @@ struct TcpOptions {
 /// connection (peer gone, protocol error, Keep Alive unanswered for KATO)
 /// drops every queue of the association: outstanding commands complete with
 /// Command Aborted By Host (SCT 3h, SC 71h), later submissions fail with
-/// not_connected until reset() + enable() reconnect.
+/// not_connected until reset() + enable() reconnect; connection_lost() turns
+/// true and event_fd() readable so the core learns of it.
 [[nodiscard]] std::expected<std::unique_ptr<Transport>, std::error_code>
 connect(const TransportId& id, const TcpOptions& options);
 
