@@ -30,36 +30,17 @@ done
 dev_kernel=/dev/ng${ctrl#nvme}n1
 dev_ours=/dev/nvmecuse/nvme0n1
 results=/tmp/results
+size=256m
 : >$results
 
-# measure NAME LABEL DEVICE PERF_ARGS...: appends "name label iops avg_us" (or the error).
-measure() {
-  name=$1 label=$2 dev=$3
-  shift 3
-  out=$(nvmecuse-perf "$dev" --time "$secs" --size 256m --json "$@" 2>/dev/null)
-  err=$(echo "$out" | jq -r '.error // empty' 2>/dev/null)
-  if [ -z "$out" ] || [ -n "$err" ]; then
-    reason=$(echo "$err" | grep -oE '[A-Z]{4,}' | head -1)
-    echo "$name $label ${reason:-FAILED} -" >>$results
-  else
-    echo "$out" | jq -r --arg n "$name" --arg l "$label" '"\($n) \($l) \(.iops | floor) \(.latency_ns.avg / 1000 | . * 10 | round / 10)"' >>$results
-  fi
-}
+. /usr/bin/vm-measure.sh
 
-for w in "randread-4k-1t:--rw randread --bs 4k --threads 1" \
-         "randread-4k-4t:--rw randread --bs 4k --threads 4" \
-         "randwrite-4k-1t:--rw randwrite --bs 4k --threads 1" \
-         "read-128k-1t:--rw read --bs 128k --threads 1" \
-         "read-1m-1t:--rw read --bs 1m --threads 1"; do
-  name=${w%%:*}
-  args=${w#*:}
-  for d in kernel ours; do
-    eval dev=\$dev_$d
-    # shellcheck disable=SC2086
-    measure "$name" "$d" "$dev" $args
-  done
-  echo "vm-bench-tcp: $name done" >&2
-done
+run_workloads "kernel ours" \
+  "randread-4k-1t:--rw randread --bs 4k --threads 1" \
+  "randread-4k-4t:--rw randread --bs 4k --threads 4" \
+  "randwrite-4k-1t:--rw randwrite --bs 4k --threads 1" \
+  "read-128k-1t:--rw read --bs 128k --threads 1" \
+  "read-1m-1t:--rw read --bs 1m --threads 1"
 
 echo
 echo "IOPS (mean latency in us); ratios: ours/kernel latency and IOPS"

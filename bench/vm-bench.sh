@@ -29,41 +29,21 @@ dev_kernel=/dev/ng0n1
 results=/tmp/results
 : >$results
 
-# measure NAME DEVICE PERF_ARGS...: one run; appends "name device iops avg_us" (or the error).
-measure() {
-  name=$1 label=$2 dev=$3
-  shift 3
-  out=$(nvmecuse-perf "$dev" --time "$secs" --size 64m --json "$@" 2>/dev/null)
-  err=$(echo "$out" | jq -r '.error // empty' 2>/dev/null)
-  if [ -z "$out" ] || [ -n "$err" ]; then
-    reason=$(echo "$err" | grep -oE '[A-Z]{4,}' | head -1)
-    echo "$name $label ${reason:-FAILED} -" >>$results
-  else
-    echo "$out" | jq -r --arg n "$name" --arg l "$label" '"\($n) \($l) \(.iops | floor) \(.latency_ns.avg / 1000 | . * 10 | round / 10)"' >>$results
-  fi
-}
+. /usr/bin/vm-measure.sh
 
-for w in "randread-4k-1t:--rw randread --bs 4k --threads 1" \
-         "randread-4k-2t:--rw randread --bs 4k --threads 2" \
-         "randread-4k-4t:--rw randread --bs 4k --threads 4" \
-         "randread-4k-8t:--rw randread --bs 4k --threads 8" \
-         "randwrite-4k-1t:--rw randwrite --bs 4k --threads 1" \
-         "randwrite-4k-2t:--rw randwrite --bs 4k --threads 2" \
-         "randwrite-4k-4t:--rw randwrite --bs 4k --threads 4" \
-         "randwrite-4k-8t:--rw randwrite --bs 4k --threads 8" \
-         "read-128k-1t:--rw read --bs 128k --threads 1" \
-         "read-1m-1t:--rw read --bs 1m --threads 1" \
-         "write-1m-1t:--rw write --bs 1m --threads 1" \
-         "identify-1t:--ioctl admin-identify --threads 1"; do
-  name=${w%%:*}
-  args=${w#*:}
-  for d in floor fast retry kernel; do
-    eval dev=\$dev_$d
-    # shellcheck disable=SC2086
-    measure "$name" "$d" "$dev" $args
-  done
-  echo "vm-bench: $name done" >&2
-done
+run_workloads "floor fast retry kernel" \
+  "randread-4k-1t:--rw randread --bs 4k --threads 1" \
+  "randread-4k-2t:--rw randread --bs 4k --threads 2" \
+  "randread-4k-4t:--rw randread --bs 4k --threads 4" \
+  "randread-4k-8t:--rw randread --bs 4k --threads 8" \
+  "randwrite-4k-1t:--rw randwrite --bs 4k --threads 1" \
+  "randwrite-4k-2t:--rw randwrite --bs 4k --threads 2" \
+  "randwrite-4k-4t:--rw randwrite --bs 4k --threads 4" \
+  "randwrite-4k-8t:--rw randwrite --bs 4k --threads 8" \
+  "read-128k-1t:--rw read --bs 128k --threads 1" \
+  "read-1m-1t:--rw read --bs 1m --threads 1" \
+  "write-1m-1t:--rw write --bs 1m --threads 1" \
+  "identify-1t:--ioctl admin-identify --threads 1"
 
 echo
 echo "IOPS (mean latency in us) per device; ratios: fast/floor and retry/fast latency, fast/kernel IOPS"
