@@ -1,18 +1,13 @@
-// The NVMe/TCP host against a real target, opt-in: set NVMECUSE_TCP_NVMET to
-// the transport ID of an NVM subsystem with one namespace that keeps data
-// (e.g. Linux nvmet-tcp on a memory-backed null_blk: "trtype:tcp
-// traddr:127.0.0.1 trsvcid:4420 subnqn:nqn.…"); without it every test is
-// skipped. In the QEMU guest tier, a script passed with --bin next to this
-// binary sets nvmet up as tests/vm/suites/guest.sh does (null_blk with
-// memory_backed=1, a subsystem with attr_allow_any_host, port 1 on
-// 127.0.0.1:4420) and runs it:
-//   tests/vm/run --build-dir build/h-tcp --bin build/h-tcp/tests/unit/tcp_nvmet_test
-//     --bin nvmet-check.sh -- sh /usr/bin/nvmet-check.sh --gtest_filter='*/Off'
-// The digest variants (/On) need the kernel's crc32c crypto module on the
-// target side, which the guest does not carry today: pass the kernel's
-// crypto/crc32c_generic.ko with --bin too and insmod it first. (Without it,
-// Linux 6.1.192's nvmet-tcp refuses the digest connection and then oopses
-// in nvmet_tcp_release_queue_work().)
+// The NVMe/TCP host against a real target, in the QEMU guest tier: set
+// NVMECUSE_TCP_NVMET to the transport ID of an NVM subsystem with one
+// namespace that keeps data (e.g. Linux nvmet-tcp on a memory-backed
+// null_blk: "trtype:tcp traddr:127.0.0.1 trsvcid:4420 subnqn:nqn.…"); without
+// it every test is skipped, so it is built but not a unit-tier ctest test.
+// tests/vm/suites/tcp-nvmet.sh (ctest vm.tcp-nvmet) sets nvmet up, loads the
+// kernel's crc32c_generic for the digest variants (/On; without it Linux
+// 6.1's nvmet-tcp refuses the digest connection and then oopses in
+// nvmet_tcp_release_queue_work()) and runs both variants:
+//   tests/vm/run --build-dir build/ci -- sh suites/tcp-nvmet.sh
 #include <gtest/gtest.h>
 
 #include <cstdlib>
