@@ -147,6 +147,10 @@ void Controller::Impl::request_reset(bool subsystem, DoneFn done)
         call(done, std::make_error_code(std::errc::operation_canceled));
         return;
     }
+    if (subsystem && state_ == State::reconnecting) {
+        call(done, std::make_error_code(std::errc::device_or_resource_busy));
+        return;
+    }
     if (subsystem) {
         // NVM Subsystem Reset (NVMe Base 2.0, 3.7.1): the controller then
         // needs the same bring-up as after a controller reset.
@@ -158,6 +162,10 @@ void Controller::Impl::request_reset(bool subsystem, DoneFn done)
         }
         reset_waiters_.push_back(std::move(done));
         reset_requested_ = true;
+        return;
+    }
+    if (state_ == State::reconnecting) {
+        call(done, std::make_error_code(std::errc::device_or_resource_busy));
         return;
     }
     reset_waiters_.push_back(std::move(done));
@@ -196,6 +204,13 @@ void Controller::Impl::do_reset()
 
 void Controller::Impl::cancel_everything(std::error_code ec)
 {
+    cancel_queued(ec);
+    while (auto node = held_.pop())
+        finish(std::move(node), ec);
+}
+
+void Controller::Impl::cancel_queued(std::error_code ec)
+{
     for (std::size_t i = 0; i < queues_.size(); ++i) {
         QueueSlot& q = *queues_[i];
         for (std::uint16_t cid = 0; cid < q.table.capacity(); ++cid) {
@@ -210,8 +225,6 @@ void Controller::Impl::cancel_everything(std::error_code ec)
         while (auto node = q.overflow.pop())
             finish(std::move(node), ec);
     }
-    while (auto node = held_.pop())
-        finish(std::move(node), ec);
     next_deadline_ = Clock::time_point::max();
 }
 
@@ -235,8 +248,11 @@ void Controller::Impl::enter_failed(std::error_code ec)
 
 void Controller::Impl::go_live()
 {
+    if (state_ == State::reconnecting)
+        log_->info("{}: reconnected after {} attempt(s)", options_.name, recovery_.attempts);
     state_ = State::live;
     failure_ = {};
+    recovery_ = {};
     while (auto node = held_.pop())
         dispatch(std::move(node));
     // Rescans asked for while (re)initialising were satisfied by its scan,

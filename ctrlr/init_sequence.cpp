@@ -21,7 +21,7 @@ void Controller::Impl::initialize(DoneFn done)
     auto enabled = transport_->enable();
     if (!enabled) {
         log_->error("{}: enable failed: {}", options_.name, enabled.error().message());
-        enter_failed(enabled.error());
+        if (state_ != State::reconnecting) enter_failed(enabled.error()); // else: retried
         done(enabled.error());
         return;
     }
@@ -41,7 +41,7 @@ void Controller::Impl::init_failed(DoneFn& done, std::uint64_t epoch, std::error
         return;
     }
     log_->error("{}: initialisation failed at {}: {}", options_.name, step, ec.message());
-    enter_failed(ec);
+    if (state_ != State::reconnecting) enter_failed(ec); // else: the attempt is retried
     done(ec);
 }
 

@@ -57,19 +57,19 @@ void add_tcp_options(CLI::App& app, TcpArguments& tcp)
     app.add_flag("--data-digest", tcp.data_digest, "ask for PDU data digests (CRC32C)")
         ->group(group);
     app.add_option("--reconnect-delay", tcp.reconnect_delay,
-                   "seconds between reconnect attempts after a connection is lost (accepted; the "
-                   "transport does not reconnect on its own yet)")
+                   "seconds between reconnect attempts after a connection is lost (the first "
+                   "one this long after the loss)")
         ->check(CLI::Range(1, 3600))
         ->capture_default_str()
         ->group(group);
     app.add_option("--ctrl-loss-tmo", tcp.ctrl_loss_tmo,
-                   "seconds of reconnecting before the controller is removed; negative: "
-                   "reconnect forever (accepted, not acted on yet)")
+                   "seconds of reconnecting before the controller gives up (commands then "
+                   "fail; its nodes stay, a reset retries); negative: reconnect forever")
         ->capture_default_str()
         ->group(group);
     app.add_option("--fast-io-fail-tmo", tcp.fast_io_fail_tmo,
                    "seconds after a connection loss until commands fail instead of waiting for "
-                   "the reconnect; -1: off (accepted, not acted on yet)")
+                   "the reconnect (Host Pathing Error); -1: off")
         ->check(CLI::Range(-1, 3600))
         ->capture_default_str()
         ->group(group);

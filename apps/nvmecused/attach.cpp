@@ -47,6 +47,10 @@ std::expected<ServedController, std::string> serve_one(const TransportId& id, co
     ctrlr::Controller::Options controller_options;
     controller_options.io_queues = options.io_queues;
     controller_options.io_queue_depth = options.queue_size;
+    // Recovery after a lost connection is the core's (negative: off / forever).
+    controller_options.reconnect_delay = options.reconnect_delay;
+    controller_options.ctrl_loss_tmo = options.ctrl_loss_tmo;
+    controller_options.fast_io_fail_tmo = options.fast_io_fail_tmo;
     auto served = serve(make_transport, controller_options, args);
     if (served) spdlog::info("{}: attached {}", served->name(), id.describe());
     return served;

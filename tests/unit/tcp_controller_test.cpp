@@ -8,6 +8,8 @@
 #include <future>
 #include <thread>
 
+#include "nvmecuse/spec/status.hpp"
+
 #include "nvmecuse/ctrlr/controller.hpp"
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 
@@ -46,7 +48,10 @@ struct TcpControllerTest : ::testing::Test {
     std::unique_ptr<TestTarget> target = std::make_unique<TestTarget>();
     std::unique_ptr<Controller> ctrl;
 
-    void SetUp() override
+    void SetUp() override { start({}); }
+
+    /// Connects and starts the controller with `co` (name, queues filled in).
+    void start(Controller::Options co)
     {
         nvmecuse::transport::TransportId id;
         id.trtype = "tcp";
@@ -62,7 +67,6 @@ struct TcpControllerTest : ::testing::Test {
         o.data_digest = true;
         auto t = nvmecuse::transport::tcp::connect(id, o);
         ASSERT_TRUE(t.has_value()) << t.error().message();
-        Controller::Options co;
         co.name = "tcptest";
         co.io_queues = 2;
         co.io_queue_depth = 64;
@@ -162,6 +166,161 @@ TEST_F(TcpControllerTest, DestructionSendsTheShutdownNotification)
 {
     ctrl.reset();
     EXPECT_TRUE(target->shutdown_seen.load());
+}
+
+// ---- connection loss and reconnect (Linux nvme-fabrics semantics) --------
+
+struct TcpReconnectTest : TcpControllerTest {
+    void SetUp() override {} // each test starts with its own recovery options
+
+    static Controller::Options recovery(std::chrono::milliseconds fast_io_fail,
+                                        std::chrono::milliseconds ctrl_loss)
+    {
+        Controller::Options co;
+        co.reconnect_delay = 200ms;
+        co.fast_io_fail_tmo = fast_io_fail;
+        co.ctrl_loss_tmo = ctrl_loss;
+        return co;
+    }
+
+    std::future<Result> submit_read(std::uint64_t slba, std::size_t bytes)
+    {
+        auto p = std::make_shared<std::promise<Result>>();
+        auto f = p->get_future();
+        ctrl->submit(QueueKind::io, rw(nvme::NvmOpcode::read, slba, DataBuffer(bytes)),
+                     [p](Result&& r) { p->set_value(std::move(r)); });
+        return f;
+    }
+
+    /// A reconnect attempt met the refusing target: the loss was handled
+    /// (a command submitted now is not in flight on the dead connection).
+    bool wait_for_refused_attempt()
+    {
+        for (int i = 0; i < 2000 && target->refused.load() == 0; ++i)
+            std::this_thread::sleep_for(10ms);
+        return target->refused.load() > 0;
+    }
+
+    /// Reads until one succeeds (the controller is live again), at most `bound`.
+    bool read_succeeds_within(std::chrono::seconds bound)
+    {
+        const auto end = std::chrono::steady_clock::now() + bound;
+        while (std::chrono::steady_clock::now() < end) {
+            auto f = submit_read(0, 4096);
+            if (f.wait_for(bound) != std::future_status::ready) return false;
+            if (f.get().ok()) return true;
+            std::this_thread::sleep_for(50ms);
+        }
+        return false;
+    }
+};
+
+TEST_F(TcpReconnectTest, InFlightFailsNewCommandsWaitAndSucceedAfterReconnect)
+{
+    start(recovery(-1ms, 60s));
+    if (HasFatalFailure()) return;
+    // A 1 MiB write the target holds (300 ms stall after its R2T) is in
+    // flight when every connection drops.
+    const auto image = pattern(1 << 20, 7);
+    target->inject(tcp_test::Fault::stall_after_r2t);
+    auto p = std::make_shared<std::promise<Result>>();
+    auto inflight = p->get_future();
+    ctrl->submit(QueueKind::io, rw(nvme::NvmOpcode::write, 64, DataBuffer::copy_of(image)),
+                 [p](Result&& r) { p->set_value(std::move(r)); });
+    for (int i = 0; i < 1000 && target->r2t_writes.load() == 0; ++i)
+        std::this_thread::sleep_for(10ms);
+    ASSERT_EQ(target->r2t_writes.load(), 1);
+    target->refuse_connections(true);
+    target->drop_connections();
+    ASSERT_EQ(inflight.wait_for(10s), std::future_status::ready);
+    const Result failed = inflight.get();
+    EXPECT_FALSE(failed.ok());
+    EXPECT_TRUE(failed.status.same_code(nvme::PathStatus::command_aborted_by_host))
+        << failed.error.message() << " " << nvme::to_string(failed.status);
+
+    // New commands wait while the target refuses (no fast_io_fail_tmo).
+    auto held = submit_read(8, 4096);
+    std::this_thread::sleep_for(1s);
+    EXPECT_EQ(held.wait_for(0s), std::future_status::timeout);
+    EXPECT_GE(target->refused.load(), 1); // attempts ran and failed
+    const int admin_connects_before = target->admin_connects.load();
+
+    const auto before = pattern(4096, 8);
+    target->fill_namespace(8 * 512, before);
+    target->refuse_connections(false);
+    ASSERT_EQ(held.wait_for(20s), std::future_status::ready);
+    Result r = held.get();
+    ASSERT_TRUE(r.ok()) << r.error.message() << " " << nvme::to_string(r.status);
+    EXPECT_TRUE(std::equal(before.begin(), before.end(), r.data.data()));
+    EXPECT_EQ(target->admin_connects.load(), admin_connects_before + 1);
+    EXPECT_EQ(target->io_connects.load(), 4); // both I/O queues again
+    // Works as before: data written now reads back intact.
+    write_then_read(64, 1 << 20, 9);
+    write_then_read(2000, 4096, 10);
+}
+
+TEST_F(TcpReconnectTest, FastIoFailTmoFailsWaitingCommandsThenReconnects)
+{
+    start(recovery(500ms, 60s));
+    if (HasFatalFailure()) return;
+    target->refuse_connections(true);
+    const auto t0 = std::chrono::steady_clock::now();
+    target->drop_connections();
+    ASSERT_TRUE(wait_for_refused_attempt());
+    auto held = submit_read(0, 4096);
+    ASSERT_EQ(held.wait_for(10s), std::future_status::ready);
+    Result r = held.get();
+    EXPECT_FALSE(r.error);
+    EXPECT_TRUE(r.status.same_code(nvme::PathStatus::host_pathing_error))
+        << nvme::to_string(r.status);
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 400ms); // not before the timeout
+    // Afterwards new commands fail at once, until reconnected.
+    auto next = submit_read(0, 4096);
+    ASSERT_EQ(next.wait_for(5s), std::future_status::ready);
+    EXPECT_TRUE(next.get().status.same_code(nvme::PathStatus::host_pathing_error));
+    target->refuse_connections(false);
+    EXPECT_TRUE(read_succeeds_within(20s));
+    write_then_read(300, 8192, 11);
+}
+
+TEST_F(TcpReconnectTest, CtrlLossTmoGivesUpAndAResetRecovers)
+{
+    start(recovery(-1ms, 1s));
+    if (HasFatalFailure()) return;
+    target->refuse_connections(true);
+    target->drop_connections();
+    ASSERT_TRUE(wait_for_refused_attempt());
+    auto held = submit_read(0, 4096);
+    ASSERT_EQ(held.wait_for(20s), std::future_status::ready);
+    EXPECT_EQ(held.get().error, std::errc::not_connected);
+    auto next = submit_read(0, 4096);
+    ASSERT_EQ(next.wait_for(5s), std::future_status::ready);
+    EXPECT_EQ(next.get().error, std::errc::not_connected);
+    const int refused = target->refused.load();
+    EXPECT_GE(refused, 1);
+    std::this_thread::sleep_for(600ms); // no more attempts after giving up
+    EXPECT_EQ(target->refused.load(), refused);
+    // Failed, not gone: an explicit reset reconnects.
+    target->refuse_connections(false);
+    std::promise<std::error_code> done;
+    ctrl->reset([&](std::error_code ec) { done.set_value(ec); });
+    auto f = done.get_future();
+    ASSERT_EQ(f.wait_for(20s), std::future_status::ready);
+    EXPECT_FALSE(f.get());
+    write_then_read(500, 4096, 12);
+}
+
+TEST_F(TcpReconnectTest, KeepAliveTimeoutIsALossToo)
+{
+    start(recovery(-1ms, 60s));
+    if (HasFatalFailure()) return;
+    const int admin_connects = target->admin_connects.load();
+    target->inject(tcp_test::Fault::ignore_keep_alive); // KATO 1 s
+    for (int i = 0; i < 2000 && target->admin_connects.load() == admin_connects; ++i)
+        std::this_thread::sleep_for(10ms);
+    EXPECT_GT(target->admin_connects.load(), admin_connects);
+    target->inject(tcp_test::Fault::none);
+    EXPECT_TRUE(read_succeeds_within(20s));
 }
 
 } // namespace

@@ -633,6 +633,11 @@ void TestTarget::accept_loop()
             if (errno == EINTR || errno == ECONNABORTED) continue;
             return;
         }
+        if (refusing_) {
+            ++refused;
+            ::close(fd);
+            continue;
+        }
         const int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         ++connections;
@@ -644,6 +649,13 @@ void TestTarget::accept_loop()
         fds_.push_back(fd);
         threads_.emplace_back([this, fd] { serve(fd); });
     }
+}
+
+void TestTarget::drop_connections()
+{
+    std::lock_guard lock(mutex_);
+    for (const int fd : fds_)
+        ::shutdown(fd, SHUT_RDWR);
 }
 
 void TestTarget::serve(int fd)

@@ -71,12 +71,19 @@ public:
     void seed(std::uint32_t s) noexcept { seed_.store(s); }
     [[nodiscard]] Fault pending_fault() const noexcept { return fault_.load(); }
 
+    /// Closes every connection now (the host sees the peer gone).
+    void drop_connections();
+    /// While on, connections are accepted and closed at once (a target
+    /// that is down); the host's connect attempts fail fast.
+    void refuse_connections(bool on) noexcept { refusing_.store(on); }
+
     /// Copies of the namespace's bytes, for checking what a write left there.
     [[nodiscard]] std::vector<std::byte> read_namespace(std::size_t offset, std::size_t length);
     void fill_namespace(std::size_t offset, std::span<const std::byte> bytes);
 
     // What the host did (any thread).
     std::atomic<int> connections{0};
+    std::atomic<int> refused{0}; ///< connections closed by refuse_connections()
     std::atomic<int> admin_connects{0};
     std::atomic<int> io_connects{0};
     std::atomic<int> keep_alives{0};
@@ -107,6 +114,7 @@ private:
     std::atomic<Fault> fault_{Fault::none};
     std::atomic<std::uint32_t> seed_{0};
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> refusing_{false};
     std::thread acceptor_;
     std::mutex mutex_; ///< guards everything below
     std::vector<int> fds_;

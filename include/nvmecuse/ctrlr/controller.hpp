@@ -62,6 +62,27 @@ public:
         std::uint32_t max_outstanding_aers = 4;            ///< capped by Identify AERL+1
         /// How long the owner thread polls for new work before sleeping.
         std::chrono::microseconds spin_before_sleep{50};
+        /// Recovery when the transport reports a lost connection
+        /// (Transport::connection_lost(); NVMe over Fabrics), with the
+        /// meaning of Linux nvme-fabrics' options of the same names. The
+        /// controller is then `reconnecting` (Linux NVME_CTRL_CONNECTING):
+        /// commands that were outstanding have failed (Command Aborted By
+        /// Host), new ones wait, and every reconnect_delay (the first one
+        /// reconnect_delay after the loss) an attempt runs the whole
+        /// bring-up (reset() + enable(), Identify, I/O queues, rescan).
+        /// Each attempt blocks the owner thread no longer than the
+        /// transport's own connect bounds.
+        std::chrono::milliseconds reconnect_delay{10'000};
+        /// Counted from the loss: no attempt starts after it; when the last
+        /// one has failed the controller gives up (`failed`: waiting and
+        /// new commands fail with not_connected; a reset() tries again).
+        /// Negative: reconnect forever.
+        std::chrono::milliseconds ctrl_loss_tmo{600'000};
+        /// Counted from the loss: waiting and new commands (admin and I/O)
+        /// then fail at once with Host Pathing Error (SCT 3h, SC 70h, what
+        /// Linux completes them with: NVME_SC_HOST_PATH_ERROR) until the
+        /// controller is live again. Negative: off, commands wait.
+        std::chrono::milliseconds fast_io_fail_tmo{-1};
     };
 
     /// Takes ownership of `transport`, starts the owner thread, and brings
@@ -85,6 +106,8 @@ public:
 
     /// Any thread. Controller reset: outstanding commands complete with
     /// `operation_canceled`, the controller is re-enabled and rescanned.
+    /// While reconnecting after a lost connection `done` gets
+    /// `device_or_resource_busy` (as Linux refuses a reset while connecting).
     void reset(std::move_only_function<void(std::error_code)> done);
     /// Any thread. NVM subsystem reset where the transport supports it.
     void subsystem_reset(std::move_only_function<void(std::error_code)> done);
