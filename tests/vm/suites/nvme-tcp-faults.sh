@@ -1,0 +1,108 @@
+# NVMe/TCP connection loss and reconnect (issue 7), against a real nvmet-tcp
+# target on 127.0.0.1:4420: nvmecused --attach with --reconnect-delay 1
+# --fast-io-fail-tmo 2 --ctrl-loss-tmo 60 and its emulated controller beside
+# it (--emulate). Taking the subsystem off the port makes nvmet drop the
+# association and refuse reconnects: reads through our node then fail within
+# the fast-fail timeout (never hang), the emulated controller keeps working;
+# putting the subsystem back lets the daemon reconnect and reads return the
+# data written before the loss.
+#
+# By hand: tests/vm/run -- sh suites/nvme-tcp-faults.sh
+. /vm/lib.sh
+
+T=/tmp/faults
+mkdir -p $T
+nqn=nqn.2026-11.io.nvmecuse:faults
+cfg=/sys/kernel/config/nvmet
+
+modprobe null_blk nr_devices=1 gb=1 bs=512 memory_backed=1
+if nvmet_export $nqn /dev/nullb0; then
+  pass "nvmet exports a null_blk namespace on 127.0.0.1:4420"
+else
+  fail "nvmet exports a null_blk namespace on 127.0.0.1:4420"
+  finish
+  exit 1
+fi
+
+trid="trtype:tcp traddr:127.0.0.1 trsvcid:4420 subnqn:$nqn"
+echo "--- nvmecused --emulate --attach '$trid'" >>/tmp/nvmecused.log
+nvmecused --emulate --attach "$trid" --reconnect-delay 1 --fast-io-fail-tmo 2 \
+  --ctrl-loss-tmo 60 --log-level info >>/tmp/nvmecused.log 2>&1 &
+DAEMON_PID=$!
+EMU=$DEV/nvme0n1
+TCPN=$DEV/nvme1n1
+if wait_for $EMU 300 && wait_for $TCPN 300; then
+  pass "nvmecused serves the emulated controller and the NVMe/TCP one"
+else
+  fail "nvmecused serves the emulated controller and the NVMe/TCP one"
+  finish
+  exit 1
+fi
+
+# read4k NODE FILE [SECONDS]: one 4 KiB read at LBA 0, bounded in time;
+# exit status 124 means it hung.
+read4k() {
+  timeout "${3:-10}" nvme read "$1" -s 0 -c 7 -z 4096 -d "$2" >/dev/null 2>&1
+}
+
+head -c 4096 /dev/urandom >$T/pattern
+run timeout 10 nvme write $TCPN -s 0 -c 7 -z 4096 -d $T/pattern
+expect_status "a 4 KiB write through the NVMe/TCP node" 0
+read4k $TCPN $T/before
+expect_eq "it reads back" "$?:$(cmp -s $T/pattern $T/before && echo same)" "0:same"
+
+# --- the subsystem leaves the port: the association drops ---------------------
+rm $cfg/ports/1/subsystems/$nqn
+start=$(date +%s)
+outcome=none
+i=0
+while [ $i -lt 30 ]; do
+  read4k $TCPN $T/r
+  rc=$?
+  if [ $rc -eq 124 ]; then outcome=hung; break; fi
+  if [ $rc -ne 0 ]; then outcome=failed; break; fi
+  i=$((i + 1))
+  sleep 0.2
+done
+elapsed=$(($(date +%s) - start))
+expect_eq "a read fails after the loss (no hang)" "$outcome" failed
+if [ "$outcome" = failed ] && [ $elapsed -le 12 ]; then
+  pass "within the fast-fail timeout (2 s, ${elapsed} s measured)"
+else
+  fail "within the fast-fail timeout" "$outcome after ${elapsed} s"
+fi
+# After fast_io_fail_tmo, reads fail at once while reconnects are refused.
+sleep 3
+t0=$(date +%s)
+read4k $TCPN $T/r 10
+rc=$?
+t1=$(date +%s)
+expect_eq "a read during the outage fails promptly" "$rc:$([ $((t1 - t0)) -le 5 ] && echo prompt)" \
+  "1:prompt"
+run timeout 10 nvme id-ctrl $DEV/nvme0
+expect_status "the emulated controller answers Identify during the outage" 0
+read4k $EMU $T/emu
+expect_eq "the emulated namespace reads during the outage" "$?" 0
+[ -c $TCPN ] && pass "the NVMe/TCP nodes stay" || fail "the NVMe/TCP nodes stay"
+
+# --- the subsystem comes back: the daemon reconnects ---------------------------
+ln -s $cfg/subsystems/$nqn $cfg/ports/1/subsystems/$nqn
+ok=0
+i=0
+while [ $i -lt 60 ]; do
+  if read4k $TCPN $T/after; then ok=1; break; fi
+  i=$((i + 1))
+  sleep 0.5
+done
+expect_eq "reads succeed again after the reconnect" $ok 1
+cmp -s $T/pattern $T/after
+expect_eq "the data written before the loss is intact" "$?" 0
+read4k $EMU $T/emu
+expect_eq "the emulated namespace still reads" "$?" 0
+if grep -q "reconnected after" /tmp/nvmecused.log; then
+  pass "the daemon logs the reconnect"
+else
+  fail "the daemon logs the reconnect"
+fi
+
+finish
