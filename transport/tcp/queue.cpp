@@ -321,8 +321,13 @@ ParserConfig TcpQueue::parser_config() const noexcept
 
 void TcpQueue::receive()
 {
+    // A recv() that did not fill the buffer took all the socket had: the next
+    // one would mostly find nothing (EAGAIN, a wasted syscall per reap). What
+    // arrives later keeps the (level-triggered) socket readable.
+    bool drained = false;
     for (int calls = 0; state_ != State::failed;) {
         if (rx_begin_ == rx_end_) {
+            if (drained) return;
             if (calls++ == rx_budget) return; // more next time: the fd stays readable
             rx_begin_ = rx_end_ = 0;
             const ssize_t r =
@@ -340,6 +345,7 @@ void TcpQueue::receive()
                 return;
             }
             rx_end_ = static_cast<std::size_t>(r);
+            drained = rx_end_ < rx_buffer_.size();
         }
         while (rx_begin_ < rx_end_ && state_ != State::failed) {
             auto fed = parser_.feed(
