@@ -2,7 +2,7 @@
 // NVMECUSE_TCP_NVMET to the transport ID of an NVM subsystem with one
 // namespace that keeps data (e.g. Linux nvmet-tcp on a memory-backed
 // null_blk: "trtype:tcp traddr:127.0.0.1 trsvcid:4420 subnqn:nqn.…"); without
-// it every test is skipped, so it is built but not a unit-tier ctest test.
+// it every test fails, so it is built but not a unit-tier ctest test.
 // tests/vm/suites/tcp-nvmet.sh (ctest vm.tcp-nvmet) sets nvmet up, loads the
 // kernel's crc32c_generic for the digest variants (/On; without it Linux
 // 6.1's nvmet-tcp refuses the digest connection and then oopses in
@@ -55,7 +55,8 @@ struct TcpNvmetTest : ::testing::TestWithParam<bool> {
     void SetUp() override
     {
         auto t = target_id();
-        if (!t) GTEST_SKIP() << "NVMECUSE_TCP_NVMET not set";
+        // No target named: a failure, never a skip (the guest tier runs this).
+        if (!t) GTEST_FAIL() << "NVMECUSE_TCP_NVMET not set (tests/vm/suites/tcp-nvmet.sh sets it)";
         id = *t;
     }
 
