@@ -9,6 +9,7 @@
 
 #include "nvmecuse/ctrlr/command.hpp"
 #include "nvmecuse/ctrlr/mailbox.hpp"
+#include "node_pool.hpp"
 
 namespace nvmecuse::ctrlr {
 
@@ -21,12 +22,16 @@ struct OwnerNode : MailboxNode {
     Kind kind;
 };
 
-/// One command and its handler: the only allocation a command costs.
+/// One command and its handler: the only allocation a command costs, and
+/// that one recycled (node_pool.hpp: allocated on the submitter's thread,
+/// freed on the owner's).
 struct CommandNode final : OwnerNode {
     CommandNode(QueueKind q, Command&& c, CompletionHandler&& h) noexcept
         : OwnerNode(Kind::command), queue(q), command(std::move(c)), handler(std::move(h))
     {
     }
+    static void* operator new(std::size_t) { return node_pool::allocate(); }
+    static void operator delete(void* p) noexcept { node_pool::deallocate(p); }
     QueueKind queue;
     bool internal = false; ///< issued by the core (init, scan, AER, abort)
     bool untimed = false;  ///< no timeout at all (Asynchronous Event Requests)
@@ -34,6 +39,9 @@ struct CommandNode final : OwnerNode {
     CompletionHandler handler;
     CommandNode* fifo_next = nullptr; ///< link in an overflow / held FIFO
 };
+
+static_assert(sizeof(CommandNode) <= node_pool::block_size);
+static_assert(alignof(CommandNode) <= alignof(std::max_align_t));
 
 /// A closure to run on the owner thread (reset, rescan, stop, init).
 struct TaskNode final : OwnerNode {
