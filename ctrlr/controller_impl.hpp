@@ -220,7 +220,7 @@ private:
     bool scan_full_ = false;                           ///< next scan re-identifies everything
     std::optional<std::set<std::uint32_t>> scan_only_; ///< else just these nsids
 
-    unsigned idle_turns_ = 0;  ///< polling turns without work (yield pacing)
+    Clock::time_point last_yield_{};  ///< the owner's last sched_yield while polling
     bool just_woke_ = false; ///< sleep() dispatched fresh epoll results
     bool epoll_dirty_ = true;
     int epoll_fd_ = -1;

@@ -25,8 +25,13 @@ constexpr int mailbox_batch = 256;
 /// reaps it this often, so it never burns a core for an event that may
 /// not come for days.
 constexpr int idle_poll_ms = 100;
-/// While polling, the owner yields its CPU once per this many idle turns.
-constexpr unsigned yield_every = 8;
+/// Busy owner-loop turns per clock read.
+constexpr unsigned clock_every_busy_turns = 16;
+/// While polling, the owner yields its CPU once per this much idle time:
+/// callers that outnumber the CPUs get to run within it, and an owner that
+/// is idle only between a busy submitter's batches (well under it) makes
+/// no sched_yield at all (each one a system call on the hot path).
+constexpr auto yield_interval = std::chrono::microseconds(20);
 
 constexpr bool effects_change_namespaces(std::uint8_t opc)
 {
@@ -49,8 +54,13 @@ void Controller::Impl::run()
     // Name the owner thread after the controller (top -H, perf --comm, gdb).
     pthread_setname_np(pthread_self(), options_.name.substr(0, 15).c_str());
     auto last_work = Clock::now();
+    unsigned busy_turns = 0;
     for (;;) {
-        now_ = Clock::now();
+        // The clock on every idle turn (the spin window and the yield pacing
+        // need it), on busy ones only every few: in a VM a clock read costs
+        // as much as handing a command over, and millisecond deadlines do not
+        // need a fresher one.
+        if (busy_turns % clock_every_busy_turns == 0) now_ = Clock::now();
         bool worked = drain_mailbox();
         if (state_ == State::stopping) break;
         if (reset_requested_) {
@@ -74,20 +84,23 @@ void Controller::Impl::run()
         if (!woke && (watch_count_.load(std::memory_order_relaxed) != 0 || awaits_signal()))
             worked |= poll_events();
         worked |= reap_all();
-        // One clock read per iteration (the one above): cheap enough for
-        // millisecond timeouts, and clock reads are not free in a VM.
         if (now_ >= next_deadline_) check_timeouts(now_);
         if (state_ == State::reconnecting && now_ >= recovery_deadline()) worked |= recovery_tick();
         if (worked || reset_requested_ || !deferred_.empty()) {
             last_work = now_;
+            ++busy_turns;
             continue;
         }
+        busy_turns = 0;
         if (must_poll()) continue;
         if (now_ - last_work < options_.spin_before_sleep) {
             // Polling, but second to any thread that could run on this CPU
             // (the callers themselves, when they outnumber the CPUs); not on
             // every turn, which would slow the poll itself down.
-            if (++idle_turns_ % yield_every == 0) std::this_thread::yield();
+            if (now_ - std::max(last_work, last_yield_) >= yield_interval) {
+                std::this_thread::yield();
+                last_yield_ = now_;
+            }
             continue;
         }
         sleep();
