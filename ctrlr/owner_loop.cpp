@@ -91,7 +91,22 @@ void Controller::Impl::run()
             ++busy_turns;
             continue;
         }
-        busy_turns = 0;
+        if (busy_turns != 0) {
+            // The first idle turn: the polling window starts now, not at the
+            // clock read up to 15 busy turns ago (a turn with system calls
+            // can take 100 us under emulation).
+            busy_turns = 0;
+            now_ = Clock::now();
+            last_work = now_;
+            // A command just went to a queue whose completion another task
+            // produces (NVMe/TCP over loopback: the target's kworker, woken
+            // on this CPU by our own send): let it run now rather than after
+            // the yield interval or the scheduler tick.
+            if (awaits_signal()) {
+                std::this_thread::yield();
+                last_yield_ = now_;
+            }
+        }
         if (must_poll()) continue;
         if (now_ - last_work < options_.spin_before_sleep) {
             // Polling, but second to any thread that could run on this CPU
