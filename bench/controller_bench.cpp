@@ -107,8 +107,14 @@ struct CompletionCounter {
         if (now == wake_at.load(std::memory_order_acquire)) completed.notify_one();
     }
     /// Submitter: blocks until at least `target` commands have completed.
-    void wait_for(std::uint64_t target)
+    void wait_for(std::uint64_t target, bool poll)
     {
+        if (poll) {
+            // SPDK perf's way: the submitter's core spins on completions.
+            while (completed.load(std::memory_order_acquire) < target)
+                __builtin_ia32_pause();
+            return;
+        }
         wake_at.store(target, std::memory_order_release);
         for (auto done = completed.load(std::memory_order_acquire); done < target;
              done = completed.load(std::memory_order_acquire))
@@ -116,12 +122,19 @@ struct CompletionCounter {
     }
 };
 
+/// How the submitter waits when its window is full.
+enum class Wait {
+    sleep, ///< futex wait, woken by the completion that reaches its mark
+    poll,  ///< spins on the completion counter (SPDK perf, fio's hipri)
+};
+
 /// Keeps up to `depth` commands in flight, posted from the benchmark thread
 /// through the mailbox; when the window is full it waits until only a
 /// quarter of it is still in flight (depth 1: for the one command), so the
 /// owner thread still has work while the submitter wakes up.
-void run_io(benchmark::State& state, nvme::NvmOpcode opcode)
+void run_io(benchmark::State& state, nvme::NvmOpcode opcode, Wait wait)
 {
+    const bool poll = wait == Wait::poll;
     const auto depth = static_cast<std::uint64_t>(state.range(0));
     const std::uint64_t refill = depth > 1 ? depth - depth / 4 : 1;
     auto ctrl = start_controller();
@@ -135,7 +148,7 @@ void run_io(benchmark::State& state, nvme::NvmOpcode opcode)
         if (issued - known_done >= depth) {
             known_done = counter.completed.load(std::memory_order_acquire);
             if (issued - known_done >= depth) {
-                counter.wait_for(issued - depth + refill);
+                counter.wait_for(issued - depth + refill, poll);
                 known_done = counter.completed.load(std::memory_order_acquire);
             }
         }
@@ -150,7 +163,7 @@ void run_io(benchmark::State& state, nvme::NvmOpcode opcode)
                      [&counter](ctrlr::Result&& r) { counter.on_completion(std::move(r)); });
         ++issued;
     }
-    counter.wait_for(issued);
+    counter.wait_for(issued, poll);
     if (counter.failed.load() != 0) state.SkipWithError("commands failed");
     state.SetItemsProcessed(state.iterations());
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * block));
@@ -201,10 +214,20 @@ void BM_EmuQueuePairRead4K(benchmark::State& state)
 }
 BENCHMARK(BM_EmuQueuePairRead4K);
 
-void BM_EmuRead4K(benchmark::State& state) { run_io(state, nvme::NvmOpcode::read); }
-void BM_EmuWrite4K(benchmark::State& state) { run_io(state, nvme::NvmOpcode::write); }
+void BM_EmuRead4K(benchmark::State& state) { run_io(state, nvme::NvmOpcode::read, Wait::sleep); }
+void BM_EmuWrite4K(benchmark::State& state) { run_io(state, nvme::NvmOpcode::write, Wait::sleep); }
+void BM_EmuRead4KPolled(benchmark::State& state)
+{
+    run_io(state, nvme::NvmOpcode::read, Wait::poll);
+}
+void BM_EmuWrite4KPolled(benchmark::State& state)
+{
+    run_io(state, nvme::NvmOpcode::write, Wait::poll);
+}
 BENCHMARK(BM_EmuRead4K)->Arg(1)->Arg(32)->UseRealTime();
 BENCHMARK(BM_EmuWrite4K)->Arg(1)->Arg(32)->UseRealTime();
+BENCHMARK(BM_EmuRead4KPolled)->Arg(1)->Arg(32)->UseRealTime();
+BENCHMARK(BM_EmuWrite4KPolled)->Arg(1)->Arg(32)->UseRealTime();
 
 } // namespace
 
