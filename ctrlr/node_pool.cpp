@@ -97,13 +97,13 @@ Depot& depot()
     return *d;
 }
 
-/// One thread's free blocks: up to two batches, so a thread that both
-/// allocates and frees (the owner issuing its own commands) rarely touches
-/// the depot.
 /// Set when this thread's cache is destroyed (thread exit): a node freed by
 /// a later thread_local destructor goes straight back to malloc.
 thread_local bool cache_destroyed = false;
 
+/// One thread's free blocks: up to two batches, so a thread that both
+/// allocates and frees (the owner issuing its own commands) rarely touches
+/// the depot.
 class ThreadCache {
 public:
     ThreadCache() { blocks_.reserve(2 * batch_size); }
@@ -132,14 +132,19 @@ public:
 
     void put(void* p) noexcept
     {
-        poison(p);
         if (blocks_.size() == 2 * batch_size) {
             // Hand the older half to the depot: a thread that only frees (the
             // owner) feeds the threads that only allocate (the submitters).
-            Batch half(blocks_.begin(), blocks_.begin() + batch_size);
-            blocks_.erase(blocks_.begin(), blocks_.begin() + batch_size);
-            depot().give(std::move(half));
+            try {
+                Batch half(blocks_.begin(), blocks_.begin() + batch_size);
+                blocks_.erase(blocks_.begin(), blocks_.begin() + batch_size);
+                depot().give(std::move(half));
+            } catch (const std::bad_alloc&) {
+                release_to_malloc(p); // no memory for a batch: this one goes back
+                return;
+            }
         }
+        poison(p);
         blocks_.push_back(p);
     }
 
