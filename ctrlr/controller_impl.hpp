@@ -221,7 +221,7 @@ private:
     std::optional<std::set<std::uint32_t>> scan_only_; ///< else just these nsids
 
     Clock::time_point last_yield_{};  ///< the owner's last sched_yield while polling
-    bool just_woke_ = false; ///< sleep() dispatched fresh epoll results
+    bool just_woke_ = false; ///< skip the next readiness poll (sleep() just polled, or queues are tried first)
     bool epoll_dirty_ = true;
     int epoll_fd_ = -1;
     int timer_fd_ = -1;
