@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <random>
 #include <set>
 
@@ -212,6 +214,239 @@ TEST(TcpPduParser, DataDigestMismatchIsNotFatal)
     }
 }
 
+// ---- DATA into the owner's memory ------------------------------------------
+
+ParserConfig pausing(ParserConfig c)
+{
+    c.pause_before_data = true;
+    return c;
+}
+
+/// A destination with guard bytes on both sides, to see that nothing lands
+/// outside it.
+struct Guarded {
+    static constexpr std::size_t guard = 32;
+    static constexpr std::byte fill{0xa5};
+    Bytes memory;
+    explicit Guarded(std::size_t n) : memory(n + 2 * guard, fill) {}
+    [[nodiscard]] std::span<std::byte> span() { return std::span(memory).subspan(guard, size()); }
+    [[nodiscard]] std::size_t size() const { return memory.size() - 2 * guard; }
+    [[nodiscard]] Bytes inside() const
+    {
+        return Bytes(memory.begin() + guard, memory.end() - guard);
+    }
+    [[nodiscard]] bool guards_intact() const
+    {
+        return std::all_of(memory.begin(), memory.begin() + guard,
+                           [](std::byte b) { return b == fill; }) &&
+               std::all_of(memory.end() - guard, memory.end(),
+                           [](std::byte b) { return b == fill; });
+    }
+};
+
+/// Feeds the header (one piece or byte by byte) until the pausing parser
+/// stops before the data; returns the bytes consumed.
+std::size_t feed_header(PduParser& p, const Bytes& pdu, bool bytewise)
+{
+    std::size_t at = 0;
+    while (at < pdu.size() && p.stage() != PduParser::Stage::data) {
+        auto r = p.feed(view(pdu).subspan(at, bytewise ? 1 : pdu.size() - at));
+        EXPECT_TRUE(r);
+        if (!r) break;
+        at += *r;
+    }
+    return at;
+}
+
+const Bytes c2h_data_both_digests =
+    cat({hex("07 0F 18 1C 30000000 0700 0000 00000000 10000000 00000000"), hex("0F7A632A"),
+         data16(), hex("EB08C9D9")});
+
+TEST(TcpPduParser, PausesBeforeTheDataSoTheOwnerCanNameADestination)
+{
+    for (bool bytewise : {false, true}) {
+        SCOPED_TRACE(bytewise);
+        PduParser p(pausing(host({}, 3)));
+        // Figure 9: PDO 32 behind a 24-byte header - the 8 PAD bytes stay in the parser.
+        ASSERT_EQ(feed_header(p, c2h_data_figure9, bytewise), 32u);
+        ASSERT_EQ(p.stage(), PduParser::Stage::data);
+        EXPECT_EQ(p.bytes_needed(), 16u);
+        EXPECT_EQ(p.data_length(), 16u);
+        const auto h = p.header<C2HDataHeader>();
+        ASSERT_TRUE(h) << "the header is readable before the data";
+        EXPECT_EQ(h->cccid, 7u);
+        EXPECT_EQ(h->datal, 16u);
+
+        Guarded dest(16);
+        ASSERT_TRUE(p.set_data_destination(dest.span()));
+        const Bytes rest(c2h_data_figure9.begin() + 32, c2h_data_figure9.end());
+        if (bytewise) {
+            EXPECT_EQ(feed_bytewise(p, rest).value(), 16u);
+        } else {
+            EXPECT_EQ(feed_whole(p, rest).value(), 16u);
+        }
+        ASSERT_TRUE(p.complete());
+        EXPECT_EQ(dest.inside(), data16());
+        EXPECT_TRUE(dest.guards_intact());
+        EXPECT_EQ(p.data().data(), dest.span().data()) << "data() is the destination";
+        EXPECT_EQ(p.data().size(), 16u);
+        EXPECT_FALSE(p.data_digest_error());
+    }
+}
+
+TEST(TcpPduParser, DestinationDataIsCheckedAgainstItsDigest)
+{
+    Bytes corrupt = c2h_data_both_digests;
+    corrupt.back() ^= std::byte{0x01};
+    for (const Bytes* pdu : std::initializer_list<const Bytes*>{&c2h_data_both_digests, &corrupt})
+        for (bool bytewise : {false, true}) {
+            SCOPED_TRACE(bytewise);
+            PduParser p(pausing(host(both)));
+            ASSERT_EQ(feed_header(p, *pdu, bytewise), 28u);
+            Guarded dest(16);
+            ASSERT_TRUE(p.set_data_destination(dest.span()));
+            EXPECT_EQ(p.bytes_needed(), 20u) << "DATA and DDGST";
+            const Bytes rest(pdu->begin() + 28, pdu->end());
+            auto r = bytewise ? feed_bytewise(p, rest) : feed_whole(p, rest);
+            ASSERT_TRUE(r);
+            EXPECT_EQ(*r, 20u);
+            ASSERT_TRUE(p.complete());
+            EXPECT_EQ(dest.inside(), data16()) << "the data stays in place either way";
+            EXPECT_TRUE(dest.guards_intact()) << "DDGST never lands in the destination";
+            if (pdu == &corrupt) {
+                EXPECT_EQ(p.data_digest_error(), ParseError::data_digest_mismatch);
+            } else {
+                EXPECT_FALSE(p.data_digest_error());
+            }
+            EXPECT_FALSE(p.error());
+        }
+}
+
+TEST(TcpPduParser, OwnerMayWriteTheDataIntoTheDestinationItself)
+{
+    // What TcpQueue does with recv(): DATA straight into the space, DDGST fed.
+    for (const bool corrupt : {false, true}) {
+        Bytes pdu = c2h_data_both_digests;
+        if (corrupt) pdu[28 + 3] ^= std::byte{0x40}; // a DATA byte
+        PduParser p(pausing(host(both)));
+        ASSERT_EQ(feed_header(p, pdu, false), 28u);
+        EXPECT_TRUE(p.data_destination_space().empty()) << "no destination yet";
+        Guarded dest(16);
+        ASSERT_TRUE(p.set_data_destination(dest.span()));
+        ASSERT_EQ(p.data_destination_space().size(), 16u);
+        EXPECT_EQ(p.data_destination_space().data(), dest.span().data());
+        EXPECT_FALSE(p.data_destination_filled(17)) << "more than the space";
+        EXPECT_EQ(p.bytes_needed(), 20u) << "refused: nothing recorded";
+
+        std::memcpy(p.data_destination_space().data(), pdu.data() + 28, 10);
+        ASSERT_TRUE(p.data_destination_filled(10));
+        EXPECT_EQ(p.data_destination_space().size(), 6u);
+        EXPECT_EQ(p.bytes_needed(), 10u);
+        std::memcpy(p.data_destination_space().data(), pdu.data() + 38, 6);
+        ASSERT_TRUE(p.data_destination_filled(6));
+        EXPECT_TRUE(p.data_destination_space().empty()) << "DDGST is not the owner's";
+        EXPECT_FALSE(p.data_destination_filled(1));
+        EXPECT_EQ(p.stage(), PduParser::Stage::data);
+        EXPECT_EQ(p.bytes_needed(), 4u);
+        EXPECT_FALSE(p.set_data_destination(dest.span())) << "data has arrived";
+
+        // DDGST and the start of the next PDU: only the digest is taken.
+        const Bytes stream = cat({Bytes(pdu.end() - 4, pdu.end()), c2h_data_both_digests});
+        EXPECT_EQ(feed_whole(p, stream).value(), 4u);
+        ASSERT_TRUE(p.complete());
+        EXPECT_EQ(dest.inside(), Bytes(pdu.begin() + 28, pdu.end() - 4));
+        EXPECT_TRUE(dest.guards_intact());
+        EXPECT_EQ(p.data_digest_error().has_value(), corrupt);
+    }
+
+    // Without DDGST the last DATA byte completes the PDU.
+    PduParser p(pausing(host({}, 3)));
+    ASSERT_EQ(feed_header(p, c2h_data_figure9, false), 32u);
+    Guarded dest(16);
+    ASSERT_TRUE(p.set_data_destination(dest.span()));
+    std::memcpy(p.data_destination_space().data(), c2h_data_figure9.data() + 32, 16);
+    ASSERT_TRUE(p.data_destination_filled(16));
+    EXPECT_TRUE(p.complete());
+    EXPECT_EQ(dest.inside(), data16());
+}
+
+TEST(TcpPduParser, RefusesADestinationOfTheWrongSizeOrAtTheWrongTime)
+{
+    PduParser p(pausing(host({}, 3)));
+    Guarded dest(16);
+    EXPECT_FALSE(p.set_data_destination(dest.span())) << "before the header";
+    ASSERT_EQ(p.feed(view(c2h_data_figure9).first(20)).value(), 20u);
+    EXPECT_EQ(p.stage(), PduParser::Stage::header);
+    EXPECT_FALSE(p.set_data_destination(dest.span())) << "header incomplete";
+    EXPECT_FALSE(p.header<C2HDataHeader>()) << "nor is the header readable yet";
+    ASSERT_EQ(p.feed(view(c2h_data_figure9).subspan(20)).value(), 12u);
+    ASSERT_EQ(p.stage(), PduParser::Stage::data);
+
+    Guarded small(15), large(17);
+    EXPECT_FALSE(p.set_data_destination(small.span()));
+    EXPECT_FALSE(p.set_data_destination(large.span()));
+    EXPECT_FALSE(p.set_data_destination({}));
+    EXPECT_TRUE(p.data_destination_space().empty());
+
+    // Refused means none: the data goes to the parser's own buffer.
+    ASSERT_EQ(p.feed(view(c2h_data_figure9).subspan(32, 1)).value(), 1u);
+    EXPECT_FALSE(p.set_data_destination(dest.span())) << "after the first data byte";
+    ASSERT_EQ(p.feed(view(c2h_data_figure9).subspan(33)).value(), 15u);
+    ASSERT_TRUE(p.complete());
+    EXPECT_EQ(Bytes(p.data().begin(), p.data().end()), data16());
+    EXPECT_NE(p.data().data(), dest.span().data());
+    for (const auto* g : {&dest, &small, &large}) {
+        EXPECT_TRUE(std::all_of(g->memory.begin(), g->memory.end(), [](std::byte b) {
+            return b == Guarded::fill;
+        })) << "untouched";
+    }
+    EXPECT_FALSE(p.set_data_destination(dest.span())) << "complete";
+
+    // next() forgets a destination: the next PDU's data is the parser's own.
+    p.next();
+    ASSERT_EQ(feed_header(p, c2h_data_figure9, false), 32u);
+    ASSERT_TRUE(p.set_data_destination(dest.span()));
+    ASSERT_EQ(feed_whole(p, Bytes(c2h_data_figure9.begin() + 32, c2h_data_figure9.end())).value(),
+              16u);
+    p.next();
+    ASSERT_EQ(feed_whole(p, c2h_data_figure9).value(), 32u) << "pauses again";
+    ASSERT_EQ(feed_whole(p, Bytes(c2h_data_figure9.begin() + 32, c2h_data_figure9.end())).value(),
+              16u);
+    ASSERT_TRUE(p.complete());
+    EXPECT_NE(p.data().data(), dest.span().data());
+    EXPECT_EQ(Bytes(p.data().begin(), p.data().end()), data16());
+}
+
+TEST(TcpPduParser, WithoutPausingOrADestinationNothingChanges)
+{
+    // The default: feed() runs through header and data in one call.
+    PduParser p(host({}, 3));
+    EXPECT_EQ(feed_whole(p, c2h_data_figure9).value(), c2h_data_figure9.size());
+    ASSERT_TRUE(p.complete());
+    EXPECT_EQ(Bytes(p.data().begin(), p.data().end()), data16());
+
+    // Pausing, but no destination named: data() is the parser's as before.
+    for (const Bytes* pdu : {&c2h_data_figure9, &c2h_data_both_digests}) {
+        PduParser q(pausing(pdu == &c2h_data_figure9 ? host({}, 3) : host(both)));
+        const std::size_t header = feed_header(q, *pdu, false);
+        ASSERT_EQ(q.stage(), PduParser::Stage::data);
+        EXPECT_EQ(
+            feed_bytewise(q, Bytes(pdu->begin() + static_cast<std::ptrdiff_t>(header), pdu->end()))
+                .value(),
+            pdu->size() - header);
+        ASSERT_TRUE(q.complete());
+        EXPECT_EQ(Bytes(q.data().begin(), q.data().end()), data16());
+        EXPECT_FALSE(q.data_digest_error());
+    }
+
+    // PDUs without data never pause.
+    nvme::CompletionQueueEntry cqe{};
+    const Bytes resp = encode_capsule_resp(cqe, {})->to_bytes();
+    PduParser r(pausing(host()));
+    EXPECT_EQ(feed_whole(r, resp).value(), resp.size());
+    EXPECT_TRUE(r.complete());
+}
+
 struct Rejection {
     std::string_view name;
     ParserConfig config;
@@ -411,6 +646,47 @@ TEST(TcpPduParser, SurvivesGarbageAndCorruption)
             if (!r) break;
             at += *r;
             if (p.complete()) p.next();
+        }
+    }
+    // Streams of C2HData with a byte or two corrupted, the owner naming a
+    // destination of exactly the announced length whenever the parser
+    // pauses (heap memory of that size: ASan sees any overrun).
+    for (int round = 0; round < 2000; ++round) {
+        const DigestSettings digests = round % 2 == 0 ? both : DigestSettings{};
+        const auto pda = static_cast<uint8_t>(rng() % 4);
+        Bytes stream;
+        for (int n = 0; n < 3; ++n) {
+            Bytes data(1 + rng() % 200);
+            for (auto& b : data)
+                b = static_cast<std::byte>(rng());
+            const auto pdu = encode_c2h_data({.cccid = 1, .datao = 0, .last_pdu = true}, view(data),
+                                             {.digests = digests, .pda = pda});
+            ASSERT_TRUE(pdu);
+            stream = cat({stream, pdu->to_bytes()});
+        }
+        for (int flips = static_cast<int>(rng() % 3); flips > 0; --flips)
+            stream[rng() % std::min<std::size_t>(stream.size(), 40)] ^=
+                static_cast<std::byte>(1 + rng() % 255);
+        PduParser p(pausing(host(digests, pda)));
+        std::unique_ptr<std::byte[]> dest;
+        std::size_t at = 0;
+        while (at < stream.size()) {
+            if (p.stage() == PduParser::Stage::data && !dest) {
+                dest = std::make_unique<std::byte[]>(p.data_length());
+                ASSERT_TRUE(p.set_data_destination({dest.get(), p.data_length()}));
+            }
+            const auto piece =
+                view(stream).subspan(at, std::min<std::size_t>(1 + rng() % 40, stream.size() - at));
+            auto r = p.feed(piece);
+            if (!r) break;
+            at += *r;
+            if (p.complete()) {
+                if (dest) {
+                    EXPECT_EQ(p.data().data(), dest.get());
+                }
+                p.next();
+                dest.reset();
+            }
         }
     }
     const Bytes valid[] = {

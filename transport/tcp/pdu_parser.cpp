@@ -107,7 +107,7 @@ std::size_t PduParser::bytes_needed() const noexcept
     case Stage::header:
         return prefix_end_ - buffered_;
     case Stage::data:
-        return data_.size() - data_received_;
+        return data_stage_length() - data_received_;
     case Stage::complete:
     case Stage::failed:
         return 0;
@@ -123,8 +123,7 @@ std::expected<std::size_t, ParseError> PduParser::feed(std::span<const std::byte
         const auto rest = bytes.subspan(consumed);
         const std::size_t n = std::min(rest.size(), bytes_needed());
         if (stage_ == Stage::data) {
-            std::memcpy(data_.data() + data_received_, rest.data(), n);
-            data_received_ += n;
+            take_data(rest.first(n));
         } else {
             std::memcpy(buffer_.data() + buffered_, rest.data(), n);
             buffered_ += n;
@@ -137,6 +136,7 @@ std::expected<std::size_t, ParseError> PduParser::feed(std::span<const std::byte
             if (auto r = on_common_header(); !r) return fail(r.error());
         } else if (stage_ == Stage::header) {
             if (auto r = on_header(); !r) return fail(r.error());
+            if (stage_ == Stage::data && config_.pause_before_data) break; // the owner's turn
         } else {
             on_data();
         }
@@ -148,6 +148,7 @@ std::unexpected<ParseError> PduParser::fail(ParseError error) noexcept
 {
     stage_ = Stage::failed;
     error_ = error;
+    destination_ = {}; // a failed parser holds nothing of its owner's
     return std::unexpected(error);
 }
 
@@ -231,18 +232,63 @@ std::expected<void, ParseError> PduParser::on_header()
         stage_ = Stage::complete;
         return {};
     }
-    // Bounded by max_plen (or 128 for a TermReq), validated above.
-    data_.resize(data_length_ + (ddgst_ ? digest_length : 0u));
+    // data_ is sized at the first data byte, when the owner has not named
+    // a destination by then (bounded by max_plen, or 128 for a TermReq).
     data_received_ = 0;
     stage_ = Stage::data;
     return {};
 }
 
+void PduParser::take_data(std::span<const std::byte> bytes)
+{
+    // data_received_ + bytes.size() <= data_stage_length(): the caller
+    // takes at most bytes_needed().
+    if (destination_.empty()) {
+        if (data_.size() != data_stage_length()) data_.resize(data_stage_length());
+        std::memcpy(data_.data() + data_received_, bytes.data(), bytes.size());
+        data_received_ += bytes.size();
+        return;
+    }
+    const std::size_t to_data =
+        std::min(bytes.size(), data_length_ - std::min(data_received_, data_length_));
+    if (to_data != 0) std::memcpy(destination_.data() + data_received_, bytes.data(), to_data);
+    data_received_ += to_data;
+    const std::size_t to_ddgst = bytes.size() - to_data; // data_received_ >= data_length_ now
+    if (to_ddgst != 0)
+        std::memcpy(ddgst_buffer_.data() + (data_received_ - data_length_), bytes.data() + to_data,
+                    to_ddgst);
+    data_received_ += to_ddgst;
+}
+
+bool PduParser::set_data_destination(std::span<std::byte> destination) noexcept
+{
+    if (stage_ != Stage::data || data_received_ != 0 || destination.size() != data_length_)
+        return false;
+    destination_ = destination; // data_length_ > 0 in stage data: never empty
+    return true;
+}
+
+std::span<std::byte> PduParser::data_destination_space() const noexcept
+{
+    if (stage_ != Stage::data || destination_.empty() || data_received_ >= data_length_) return {};
+    return destination_.subspan(data_received_);
+}
+
+bool PduParser::data_destination_filled(std::size_t n) noexcept
+{
+    if (n > data_destination_space().size()) return false;
+    if (n == 0) return true;
+    data_received_ += n;
+    if (bytes_needed() == 0) on_data();
+    return true;
+}
+
 void PduParser::on_data()
 {
     if (ddgst_) {
-        const uint32_t received = load_le32(data_.data() + data_length_);
-        data_digest_ok_ = crc32c(data()) == received;
+        const std::byte* at =
+            destination_.empty() ? data_.data() + data_length_ : ddgst_buffer_.data();
+        data_digest_ok_ = crc32c(data()) == load_le32(at);
     }
     stage_ = Stage::complete;
 }
@@ -256,6 +302,7 @@ void PduParser::next() noexcept
     prefix_end_ = 0;
     received_hdgst_ = 0;
     data_.clear(); // keeps its capacity for the next PDU
+    destination_ = {};
     data_length_ = 0;
     data_received_ = 0;
     ddgst_ = false;

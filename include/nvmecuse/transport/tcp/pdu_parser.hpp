@@ -7,6 +7,7 @@
 // Threading: a PduParser belongs to the one thread that reads its socket.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -90,6 +91,10 @@ struct ParserConfig {
     uint32_t max_plen = (1u << 20) + 256;
     /// Controller side only: MAXH2CDATA announced in the ICResp; 0 = unchecked.
     uint32_t maxh2cdata = 0;
+    /// feed() returns as soon as the header of a PDU with data has been
+    /// validated (stage data, no data byte taken), so that the owner can
+    /// look at header<>() and set_data_destination() before feeding on.
+    bool pause_before_data = false;
 };
 
 /// An incremental PDU parser. Feed it bytes as they arrive; it asks for the
@@ -98,6 +103,11 @@ struct ParserConfig {
 /// the data and its digest. Every length it uses was validated first and no
 /// buffer is indexed past what was received: hostile input ends in a
 /// ParseError, never in an out-of-bounds access or an unbounded allocation.
+///
+/// DATA lands in a buffer of the parser's own unless the owner names a
+/// destination for it (set_data_destination()): a host receives C2HData
+/// straight into the command's buffer, even from its own recv() calls
+/// (data_destination_space(), data_destination_filled()).
 class PduParser {
 public:
     enum class Stage : uint8_t { common_header, header, data, complete, failed };
@@ -125,7 +135,30 @@ public:
     /// Drops the completed PDU and starts on the next one.
     void next() noexcept;
 
-    // --- The received PDU; valid while complete() -------------------------
+    // --- Receiving DATA into the owner's memory ---------------------------
+    /// In stage data before any data byte was taken: DATA goes to
+    /// `destination`, which must be exactly data_length() bytes and stay
+    /// valid until the PDU completes or the parser is reset or destroyed;
+    /// data() then returns it. DDGST is still checked over it (the digest
+    /// itself, like PAD, stays in the parser). False, and nothing changes,
+    /// in another stage, after data arrived, or for a span of another size.
+    [[nodiscard]] bool set_data_destination(std::span<std::byte> destination) noexcept;
+    /// The part of the destination DATA has not reached yet; empty without
+    /// a destination or once DATA is all in (DDGST is fed as usual). An
+    /// owner may write the stream's next bytes there itself, then call
+    /// data_destination_filled(): never more than this, so that no byte
+    /// of what follows the data is taken.
+    [[nodiscard]] std::span<std::byte> data_destination_space() const noexcept;
+    /// Records that the owner wrote the next `n` bytes of DATA to the front
+    /// of data_destination_space(), as feed() would have; completes the PDU
+    /// when they were the last and no DDGST follows. False, and nothing
+    /// changes, when `n` exceeds the space.
+    [[nodiscard]] bool data_destination_filled(std::size_t n) noexcept;
+    /// Bytes of DATA the PDU carries (DATAL for C2HData and H2CData),
+    /// without PAD and DDGST; known from stage data on (0 before).
+    [[nodiscard]] std::size_t data_length() const noexcept { return data_length_; }
+
+    // --- The received PDU; valid while complete() (the header from stage data on)
     [[nodiscard]] PduType type() const noexcept { return static_cast<PduType>(ch_.pdu_type); }
     [[nodiscard]] const CommonHeader& common_header() const noexcept { return ch_; }
     /// HLEN bytes: common header and PDU-specific header.
@@ -133,19 +166,22 @@ public:
     {
         return {buffer_.data(), ch_.hlen};
     }
-    /// The header as its struct; nullopt for another type.
+    /// The header as its struct, validated (HDGST included); nullopt for
+    /// another type or before the header is complete.
     template <class Header> [[nodiscard]] std::optional<Header> header() const noexcept
     {
         static_assert(is_pdu_header_v<Header>);
-        if (!complete() || type() != Header::type) return std::nullopt;
+        if ((!complete() && stage_ != Stage::data) || type() != Header::type) return std::nullopt;
         Header h;
         std::memcpy(&h, buffer_.data(), sizeof h); // HLEN == sizeof(Header), validated
         return h;
     }
-    /// DATA without PAD and DDGST (a TermReq's offending header included).
+    /// DATA without PAD and DDGST (a TermReq's offending header included):
+    /// the destination when one was set.
     [[nodiscard]] std::span<const std::byte> data() const noexcept
     {
-        return std::span<const std::byte>(data_).first(data_length_);
+        if (!destination_.empty()) return destination_;
+        return std::span<const std::byte>(data_).first(std::min(data_length_, data_.size()));
     }
     /// Set when the completed PDU's DDGST did not match: the data is
     /// corrupt, the stream is fine (TCP 1.0, 3.5 "Digest Error handling").
@@ -167,6 +203,12 @@ private:
     [[nodiscard]] std::expected<void, ParseError> on_common_header();
     [[nodiscard]] std::expected<void, ParseError> on_header();
     void on_data();
+    /// Stores the next bytes of the data stage, at most bytes_needed().
+    void take_data(std::span<const std::byte> bytes);
+    [[nodiscard]] std::size_t data_stage_length() const noexcept
+    {
+        return data_length_ + (ddgst_ ? digest_length : 0u);
+    }
     std::unexpected<ParseError> fail(ParseError error) noexcept;
 
     ParserConfig config_;
@@ -178,9 +220,12 @@ private:
     std::size_t buffered_ = 0;   ///< bytes of buffer_ filled
     std::size_t prefix_end_ = 0; ///< where DATA starts (or the PDU ends)
     uint32_t received_hdgst_ = 0;
-    std::vector<std::byte> data_; ///< DATA then DDGST
+    std::vector<std::byte> data_; ///< DATA then DDGST, without a destination
+    /// The owner's memory for DATA (data_length_ bytes); empty when none.
+    std::span<std::byte> destination_;
+    std::array<std::byte, digest_length> ddgst_buffer_{}; ///< DDGST, with a destination
     std::size_t data_length_ = 0;
-    std::size_t data_received_ = 0;
+    std::size_t data_received_ = 0; ///< bytes of DATA and DDGST so far
     bool ddgst_ = false;
     bool data_digest_ok_ = true;
 };
