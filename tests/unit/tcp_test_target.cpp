@@ -427,6 +427,24 @@ private:
             respond(sqe.cid, {});
             return;
         }
+        case Fault::c2h_second_beyond_length: {
+            take();
+            const std::uint32_t half = bytes / 2;
+            out.resize(bytes + 4096);
+            C2HDataFields first{sqe.cid, 0, false, false};
+            C2HDataFields second{sqe.cid, half, true, false};
+            if (send(*encode_c2h_data(first, std::span(out).first(half), settings())))
+                (void)send(*encode_c2h_data(second, std::span(out).subspan(half), settings()));
+            respond(sqe.cid, {});
+            return;
+        }
+        case Fault::c2h_offset_beyond_length: {
+            take();
+            C2HDataFields f{sqe.cid, bytes, true, false};
+            (void)send(*encode_c2h_data(f, out, settings()));
+            respond(sqe.cid, {});
+            return;
+        }
         case Fault::c2h_unknown_cid: {
             take();
             C2HDataFields f{static_cast<std::uint16_t>(sqe.cid ^ 0x0100), 0, true, false};

@@ -46,6 +46,8 @@ enum class Fault : std::uint8_t {
     corrupt_header_digest,    ///< read: CapsuleResp with a wrong HDGST
     corrupt_data_digest,      ///< read: C2HData with a wrong DDGST
     c2h_beyond_length,        ///< read: C2HData 512 bytes longer than the command
+    c2h_second_beyond_length, ///< read: the first half, then C2HData 4 KiB past the end
+    c2h_offset_beyond_length, ///< read: C2HData at DATAO = the command's length
     c2h_unknown_cid,          ///< read: C2HData for a cid nobody sent
     capsule_resp_unknown_cid, ///< any I/O: the CapsuleResp names another cid
     unknown_pdu_type,         ///< read: a PDU of type 0Bh instead of the data

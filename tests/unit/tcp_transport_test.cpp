@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <numeric>
@@ -311,6 +312,102 @@ TEST_F(TcpTransportTest, C2HDataWithSuccessCompletesWithoutACapsuleResp)
     EXPECT_EQ(c->cid, 7);
     EXPECT_EQ(c->sq_id, 1);
     EXPECT_EQ(in, image);
+}
+
+/// A read buffer with guard bytes on both sides: the host must write the
+/// command's bytes and nothing around them.
+struct GuardedBuffer {
+    static constexpr std::size_t guard = 4096;
+    static constexpr std::byte fill{0xa5};
+    std::vector<std::byte> memory;
+    explicit GuardedBuffer(std::size_t n) : memory(n + 2 * guard, fill) {}
+    [[nodiscard]] std::span<std::byte> span()
+    {
+        return std::span(memory).subspan(guard, memory.size() - 2 * guard);
+    }
+    [[nodiscard]] bool guards_intact() const
+    {
+        const auto is_fill = [](std::byte b) { return b == fill; };
+        return std::all_of(memory.begin(), memory.begin() + guard, is_fill) &&
+               std::all_of(memory.end() - guard, memory.end(), is_fill);
+    }
+};
+
+TEST_F(TcpTransportTest, LargeReadInManyC2HDataPdusArrivesByteExact)
+{
+    // 100000-byte PDUs: headers, data and digests straddle the host's 64 KiB
+    // receive buffer and its direct reads into the command's buffer.
+    const auto image = pattern(1 << 20, 12);
+    for (const bool digests : {false, true})
+        for (const bool success : {false, true}) {
+            SCOPED_TRACE(testing::Message() << "digests " << digests << " success " << success);
+            ioq.reset();
+            transport.reset();
+            target.reset();
+            config.c2h_chunk = 100000;
+            config.c2h_success = success;
+            auto o = quick_options();
+            o.header_digest = digests;
+            o.data_digest = digests;
+            ASSERT_NO_FATAL_FAILURE(bring_up(o));
+            EXPECT_EQ(target->data_digest_used.load(), digests);
+            target->fill_namespace(0, image);
+            for (const std::uint16_t cid : {std::uint16_t{1}, std::uint16_t{2}}) { // twice: in step
+                GuardedBuffer in(image.size());
+                auto c = run(*transport, *ioq, io(nvme::NvmOpcode::read, cid, 0, in.span()));
+                ASSERT_TRUE(is_success(c));
+                EXPECT_TRUE(std::equal(image.begin(), image.end(), in.span().begin()));
+                EXPECT_TRUE(in.guards_intact());
+            }
+            // A small read after the large ones lands at its own place.
+            GuardedBuffer small(4096);
+            ASSERT_TRUE(
+                is_success(run(*transport, *ioq, io(nvme::NvmOpcode::read, 3, 16, small.span()))));
+            EXPECT_TRUE(std::equal(image.begin() + 16 * 512, image.begin() + 16 * 512 + 4096,
+                                   small.span().begin()));
+            EXPECT_TRUE(small.guards_intact());
+        }
+}
+
+TEST_F(TcpTransportTest, C2HDataOutsideTheBufferDropsTheConnectionBeforeItsDataIsTaken)
+{
+    // Small enough for the target's whole reply to fit in the socket
+    // buffers: it then reads the TermReq sent before the host closes.
+    const std::size_t bytes = 8192;
+    const auto image = pattern(bytes, 13);
+    for (const Fault fault : {Fault::c2h_beyond_length, Fault::c2h_second_beyond_length,
+                              Fault::c2h_offset_beyond_length}) {
+        SCOPED_TRACE(static_cast<int>(fault));
+        ioq.reset();
+        transport.reset();
+        target.reset();
+        auto o = quick_options();
+        o.header_digest = true;
+        o.data_digest = true;
+        ASSERT_NO_FATAL_FAILURE(bring_up(o));
+        target->fill_namespace(0, image);
+        target->inject(fault);
+        GuardedBuffer in(bytes);
+        auto c = run(*transport, *ioq, io(nvme::NvmOpcode::read, 4, 0, in.span()));
+        ASSERT_TRUE(c.has_value());
+        EXPECT_EQ(nvme::status_of(*c), connection_lost);
+        EXPECT_TRUE(in.guards_intact()) << "nothing written outside the buffer";
+        // The offending PDU's data was never taken; only a valid first PDU's was.
+        const std::size_t valid = fault == Fault::c2h_second_beyond_length ? bytes / 2 : 0;
+        const auto data = in.span();
+        EXPECT_TRUE(std::equal(image.begin(), image.begin() + valid, data.begin()));
+        EXPECT_TRUE(std::all_of(data.begin() + valid, data.end(),
+                                [](std::byte b) { return b == GuardedBuffer::fill; }));
+        for (int i = 0; i < 100 && target->term_reqs.load() == 0; ++i)
+            std::this_thread::sleep_for(10ms);
+        EXPECT_EQ(target->term_reqs.load(), 1);
+        // 512 bytes over the largest read is a PLEN above what the parser takes
+        // (Invalid PDU Header Field); the others fail the command's range.
+        EXPECT_EQ(target->last_term_fes.load(), fault == Fault::c2h_beyond_length ? 0x01u : 0x04u);
+        auto again = ioq->submit(io(nvme::NvmOpcode::read, 5, 0, in.span()));
+        ASSERT_FALSE(again.has_value());
+        EXPECT_EQ(again.error(), std::errc::not_connected);
+    }
 }
 
 TEST_F(TcpTransportTest, MetadataBuffersAreRefused)

@@ -60,6 +60,11 @@ constexpr std::uint32_t at_cccid = offsetof(C2HDataHeader, cccid);
 static_assert(at_cccid == offsetof(R2THeader, cccid));
 constexpr std::uint32_t at_cqe_cid = offsetof(CapsuleRespHeader, cqe) + 12;
 
+TermReqFields bad_field(std::uint32_t at) noexcept
+{
+    return {FatalErrorStatus::invalid_pdu_header_field, at};
+}
+
 } // namespace
 
 TcpQueue::TcpQueue(UniqueFd socket, const QueueConfig& config)
@@ -87,6 +92,7 @@ TcpQueue::open(const SocketAddress& address, const QueueConfig& config, Clock::t
     }
     ParserConfig pc;
     pc.accepts = Direction::controller_to_host;
+    pc.pause_before_data = true;
     q->parser_.reconfigure(pc);
 
     // ICReq: HPDA 0 (no alignment needed), MAXR2T 0 (one R2T at a time).
@@ -316,6 +322,7 @@ ParserConfig TcpQueue::parser_config() const noexcept
     // Header, PAD (PDO <= 255) and digests on top of the largest transfer
     // asked for: a PDU longer than that is refused before anything is allocated.
     pc.max_plen = std::max<std::uint32_t>(largest_transfer_, fabrics_in_capsule_limit) + 512;
+    pc.pause_before_data = true; // C2HData goes straight to the command's buffer
     return pc;
 }
 
@@ -330,8 +337,11 @@ void TcpQueue::receive()
             if (drained) return;
             if (calls++ == rx_budget) return; // more next time: the fd stays readable
             rx_begin_ = rx_end_ = 0;
-            const ssize_t r =
-                ::recv(socket_.get(), rx_buffer_.data(), rx_buffer_.size(), MSG_DONTWAIT);
+            // The rest of a C2HData PDU's data goes straight to the command's
+            // buffer: never more than that, the next PDU's bytes are not ours.
+            const std::span<std::byte> direct = parser_.data_destination_space();
+            const std::span<std::byte> into = direct.empty() ? std::span(rx_buffer_) : direct;
+            const ssize_t r = ::recv(socket_.get(), into.data(), into.size(), MSG_DONTWAIT);
             if (r == 0) {
                 log().warn("{}: connection closed by the controller", config_.name);
                 drop(std::make_error_code(std::errc::connection_reset));
@@ -344,10 +354,19 @@ void TcpQueue::receive()
                 drop(errno_code(errno));
                 return;
             }
-            rx_end_ = static_cast<std::size_t>(r);
-            drained = rx_end_ < rx_buffer_.size();
+            const auto got = static_cast<std::size_t>(r);
+            drained = got < into.size();
+            if (direct.empty()) {
+                rx_end_ = got;
+            } else {
+                // recv() wrote at most direct.size(): the parser takes it all.
+                [[maybe_unused]] const bool taken = parser_.data_destination_filled(got);
+                if (parser_.complete() && !finish_pdu()) return;
+                continue;
+            }
         }
         while (rx_begin_ < rx_end_ && state_ != State::failed) {
+            const bool in_data = parser_.stage() == PduParser::Stage::data;
             auto fed = parser_.feed(
                 std::span<const std::byte>(rx_buffer_.data() + rx_begin_, rx_end_ - rx_begin_));
             if (!fed) {
@@ -355,13 +374,50 @@ void TcpQueue::receive()
                 return;
             }
             rx_begin_ += *fed;
-            if (!parser_.complete()) continue;
-            handle_pdu();
-            if (state_ == State::failed) return;
-            parser_.next();
-            parser_.reconfigure(parser_config());
+            if (!in_data && parser_.stage() == PduParser::Stage::data) {
+                on_data_header(); // the parser paused: nothing of the data taken yet
+                continue;
+            }
+            if (parser_.complete() && !finish_pdu()) return;
         }
     }
+}
+
+bool TcpQueue::finish_pdu()
+{
+    rx_data_cid_.reset(); // the data is all in: the destination is no longer written
+    handle_pdu();
+    if (state_ == State::failed) return false;
+    parser_.next();
+    parser_.reconfigure(parser_config());
+    return true;
+}
+
+void TcpQueue::on_data_header()
+{
+    // Other PDUs with data (C2HTermReq; C2HData before the ICResp, refused
+    // once whole) keep it in the parser.
+    if (parser_.type() != PduType::c2h_data || state_ != State::ready) return;
+    auto h = parser_.header<C2HDataHeader>();
+    if (!h) return protocol_error("C2HData expected");
+    auto it = inflight_.find(h->cccid);
+    if (it == inflight_.end())
+        return protocol_error("C2HData for a cid not outstanding", bad_field(at_cccid));
+    Inflight& f = it->second;
+    if (f.request.direction != nvme::DataTransfer::controller_to_host)
+        return protocol_error("C2HData for a command without controller-to-host data",
+                              bad_field(at_cccid));
+    // DATAL == the PDU's data length: validated by the parser.
+    const std::uint64_t end = std::uint64_t{h->datao} + h->datal;
+    if (h->datao != f.c2h_received || end > f.request.data.size())
+        return protocol_error("C2HData outside the command's data or out of order",
+                              TermReqFields{FatalErrorStatus::data_transfer_out_of_range, 0});
+    if (!parser_.set_data_destination(f.request.data.subspan(h->datao, h->datal)))
+        return protocol_error("C2HData length differs from its header");
+    // The buffer stays valid while the cid is in inflight_ (a timed-out
+    // command's buffers wait in the core's tombstone until we complete
+    // it); complete() and drop() see to the rest.
+    rx_data_cid_ = h->cccid;
 }
 
 void TcpQueue::handle_pdu()
@@ -445,9 +501,6 @@ void TcpQueue::on_c2h_data()
 {
     auto h = parser_.header<C2HDataHeader>();
     if (!h) return protocol_error("C2HData expected");
-    const auto bad_field = [](std::uint32_t at) {
-        return TermReqFields{FatalErrorStatus::invalid_pdu_header_field, at};
-    };
     auto it = inflight_.find(h->cccid);
     if (it == inflight_.end())
         return protocol_error("C2HData for a cid not outstanding", bad_field(at_cccid));
@@ -460,7 +513,10 @@ void TcpQueue::on_c2h_data()
     if (h->datao != f.c2h_received || end > f.request.data.size())
         return protocol_error("C2HData outside the command's data or out of order",
                               TermReqFields{FatalErrorStatus::data_transfer_out_of_range, 0});
-    std::memcpy(f.request.data.data() + h->datao, data.data(), data.size());
+    // on_data_header() made the command's buffer the parser's destination:
+    // the data is in place already.
+    if (data.data() != f.request.data.data() + h->datao)
+        return protocol_error("C2HData not received into the command's buffer");
     f.c2h_received = static_cast<std::uint32_t>(end);
     if (parser_.data_digest_error()) {
         log().warn("{}: cid {}: C2HData data digest mismatch", config_.name, h->cccid);
@@ -518,6 +574,14 @@ void TcpQueue::complete(std::uint16_t cid, nvme::CompletionQueueEntry cqe)
 {
     auto it = inflight_.find(cid);
     if (it == inflight_.end()) return;
+    if (rx_data_cid_ == cid) {
+        // Its buffer may go once completed, but a C2HData PDU is still being
+        // received into it. No PDU can cause this (the stream is in order,
+        // a read's response is never held): never let the parser write on.
+        log().error("{}: cid {} completed while its data arrives", config_.name, cid);
+        drop(std::make_error_code(std::errc::protocol_error));
+        return;
+    }
     if (it->second.is_internal) {
         InternalDone done = std::move(it->second.internal);
         inflight_.erase(it);
@@ -563,10 +627,13 @@ void TcpQueue::drop(std::error_code reason)
         ::shutdown(socket_.get(), SHUT_RDWR);
         socket_.reset();
     }
-    // Nothing references the commands' buffers after this.
+    // Nothing references the commands' buffers after this: neither a PDU
+    // to send nor the parser (it may be receiving C2HData into one).
     tx_.clear();
     tx_front_sent_ = 0;
     want_write_ = false;
+    parser_ = PduParser(parser_.config());
+    rx_data_cid_.reset();
     auto all = std::exchange(inflight_, {});
     for (auto& [cid, f] : all) {
         const auto cqe = synthesized(config_.qid, cid, connection_lost_status);

@@ -139,6 +139,13 @@ private:
     void enqueue(OutgoingPdu&& pdu, std::uint16_t cid, bool references_data);
     void flush();
     void receive();
+    /// The parser paused before a PDU's data: a C2HData PDU is checked
+    /// against its command and the command's buffer becomes the parser's
+    /// destination, before any of the data is taken.
+    void on_data_header();
+    /// Handles the complete PDU and readies the parser for the next one;
+    /// false when that dropped the connection.
+    [[nodiscard]] bool finish_pdu();
     void handle_pdu();
     void on_ic_resp();
     void on_capsule_resp();
@@ -171,6 +178,8 @@ private:
     ICReqParams ic_req_;
     NegotiatedConnection negotiated_;
     PduParser parser_;
+    /// The cid whose buffer the parser receives C2HData into, until the PDU is whole.
+    std::optional<std::uint16_t> rx_data_cid_;
     std::vector<std::byte> rx_buffer_;
     std::size_t rx_begin_ = 0; ///< unparsed bytes of rx_buffer_: [rx_begin_, rx_end_)
     std::size_t rx_end_ = 0;
