@@ -5,9 +5,10 @@
 #   kernel  the kernel's own NVMe/TCP host, its passthrough node /dev/ngXn1
 #   ours    nvmecused --attach, /dev/nvmecuse/nvme0n1 (CUSE, fast path)
 # and prints IOPS, mean latency and the ratios of the two.
-# Usage: vm-bench-tcp.sh [SECONDS_PER_RUN]
+# Usage: vm-bench-tcp.sh [SECONDS_PER_RUN [NVMECUSED_ARGS...]]
 set -u
 secs=${1:-3}
+[ $# -gt 0 ] && shift
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 . /vm/lib.sh
 
@@ -16,7 +17,7 @@ modprobe null_blk nr_devices=1 gb=1 bs=512 memory_backed=1
 nvmet_export $nqn /dev/nullb0 || { echo "vm-bench-tcp: nvmet setup failed"; exit 1; }
 nvme connect -t tcp -a 127.0.0.1 -s 4420 -n $nqn >/dev/null || { echo "vm-bench-tcp: nvme connect failed"; exit 1; }
 nvmecused --attach "trtype:tcp adrfam:ipv4 traddr:127.0.0.1 trsvcid:4420 subnqn:$nqn" \
-  --log-level warn >/tmp/nvmecused.log 2>&1 &
+  --log-level warn "$@" >/tmp/nvmecused.log 2>&1 &
 ctrl=""
 i=0
 until [ -n "$ctrl" ] && [ -c /dev/ng${ctrl#nvme}n1 ] && [ -c /dev/nvmecuse/nvme0n1 ]; do
