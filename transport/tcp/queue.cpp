@@ -400,19 +400,10 @@ void TcpQueue::on_data_header()
     if (parser_.type() != PduType::c2h_data || state_ != State::ready) return;
     auto h = parser_.header<C2HDataHeader>();
     if (!h) return protocol_error("C2HData expected");
-    auto it = inflight_.find(h->cccid);
-    if (it == inflight_.end())
-        return protocol_error("C2HData for a cid not outstanding", bad_field(at_cccid));
-    Inflight& f = it->second;
-    if (f.request.direction != nvme::DataTransfer::controller_to_host)
-        return protocol_error("C2HData for a command without controller-to-host data",
-                              bad_field(at_cccid));
     // DATAL == the PDU's data length: validated by the parser.
-    const std::uint64_t end = std::uint64_t{h->datao} + h->datal;
-    if (h->datao != f.c2h_received || end > f.request.data.size())
-        return protocol_error("C2HData outside the command's data or out of order",
-                              TermReqFields{FatalErrorStatus::data_transfer_out_of_range, 0});
-    if (!parser_.set_data_destination(f.request.data.subspan(h->datao, h->datal)))
+    Inflight* f = c2h_target(*h, h->datal);
+    if (f == nullptr) return;
+    if (!parser_.set_data_destination(f->request.data.subspan(h->datao, h->datal)))
         return protocol_error("C2HData length differs from its header");
     // The buffer stays valid while the cid is in inflight_ (a timed-out
     // command's buffers wait in the core's tombstone until we complete
@@ -497,22 +488,36 @@ void TcpQueue::on_capsule_resp()
     complete(cqe.cid, cqe);
 }
 
+TcpQueue::Inflight* TcpQueue::c2h_target(const C2HDataHeader& h, std::uint64_t length)
+{
+    auto it = inflight_.find(h.cccid);
+    if (it == inflight_.end()) {
+        protocol_error("C2HData for a cid not outstanding", bad_field(at_cccid));
+        return nullptr;
+    }
+    Inflight& f = it->second;
+    if (f.request.direction != nvme::DataTransfer::controller_to_host) {
+        protocol_error("C2HData for a command without controller-to-host data",
+                       bad_field(at_cccid));
+        return nullptr;
+    }
+    if (h.datao != f.c2h_received || std::uint64_t{h.datao} + length > f.request.data.size()) {
+        protocol_error("C2HData outside the command's data or out of order",
+                       TermReqFields{FatalErrorStatus::data_transfer_out_of_range, 0});
+        return nullptr;
+    }
+    return &f;
+}
+
 void TcpQueue::on_c2h_data()
 {
     auto h = parser_.header<C2HDataHeader>();
     if (!h) return protocol_error("C2HData expected");
-    auto it = inflight_.find(h->cccid);
-    if (it == inflight_.end())
-        return protocol_error("C2HData for a cid not outstanding", bad_field(at_cccid));
-    Inflight& f = it->second;
-    if (f.request.direction != nvme::DataTransfer::controller_to_host)
-        return protocol_error("C2HData for a command without controller-to-host data",
-                              bad_field(at_cccid));
     const auto data = parser_.data();
+    Inflight* target = c2h_target(*h, data.size());
+    if (target == nullptr) return;
+    Inflight& f = *target;
     const std::uint64_t end = std::uint64_t{h->datao} + data.size();
-    if (h->datao != f.c2h_received || end > f.request.data.size())
-        return protocol_error("C2HData outside the command's data or out of order",
-                              TermReqFields{FatalErrorStatus::data_transfer_out_of_range, 0});
     // on_data_header() made the command's buffer the parser's destination:
     // the data is in place already.
     if (data.data() != f.request.data.data() + h->datao)

@@ -150,6 +150,11 @@ private:
     void on_ic_resp();
     void on_capsule_resp();
     void on_c2h_data();
+    /// The command a C2HData PDU with `length` data bytes may fill: its cid
+    /// outstanding, controller-to-host, DATAO where the previous PDU ended,
+    /// the data within its buffer. Otherwise the protocol error is raised
+    /// (the queue drops) and nullptr returned.
+    Inflight* c2h_target(const C2HDataHeader& h, std::uint64_t length);
     void on_r2t();
     void on_term_req();
     /// A fatal protocol error: TermReq if the stream allows one, then drop.
