@@ -12,24 +12,7 @@ secs=${1:-3}
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 . /vm/lib.sh
 
-nqn=nqn.2026-11.io.nvmecuse:bench
-modprobe null_blk nr_devices=1 gb=1 bs=512 memory_backed=1
-nvmet_export $nqn /dev/nullb0 || { echo "vm-bench-tcp: nvmet setup failed"; exit 1; }
-nvme connect -t tcp -a 127.0.0.1 -s 4420 -n $nqn >/dev/null || { echo "vm-bench-tcp: nvme connect failed"; exit 1; }
-nvmecused --attach "trtype:tcp adrfam:ipv4 traddr:127.0.0.1 trsvcid:4420 subnqn:$nqn" \
-  --log-level warn "$@" >/tmp/nvmecused.log 2>&1 &
-ctrl=""
-i=0
-until [ -n "$ctrl" ] && [ -c /dev/ng${ctrl#nvme}n1 ] && [ -c /dev/nvmecuse/nvme0n1 ]; do
-  for c in /sys/class/nvme/nvme*; do
-    [ "$(cat $c/transport 2>/dev/null)" = tcp ] && ctrl=${c##*/}
-  done
-  i=$((i + 1))
-  if [ $i -gt 100 ]; then echo "vm-bench-tcp: devices missing"; ls /dev; cat /tmp/nvmecused.log; exit 1; fi
-  sleep 0.1
-done
-dev_kernel=/dev/ng${ctrl#nvme}n1
-dev_ours=/dev/nvmecuse/nvme0n1
+tcp_host_pair nqn.2026-11.io.nvmecuse:bench "$@" || { echo "vm-bench-tcp: setup failed"; exit 1; }
 results=/tmp/results
 size=256m
 : >$results

@@ -12,25 +12,10 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
 mount -t debugfs nodev /sys/kernel/debug 2>/dev/null
 
-nqn=nqn.2026-11.io.nvmecuse:profile
-modprobe null_blk nr_devices=1 gb=1 bs=512 memory_backed=1
-nvmet_export $nqn /dev/nullb0 || { echo "vm-profile-tcp: nvmet setup failed"; exit 1; }
-nvme connect -t tcp -a 127.0.0.1 -s 4420 -n $nqn >/dev/null || { echo "vm-profile-tcp: nvme connect failed"; exit 1; }
-nvmecused --attach "trtype:tcp adrfam:ipv4 traddr:127.0.0.1 trsvcid:4420 subnqn:$nqn" \
-  --log-level warn >/tmp/nvmecused.log 2>&1 &
-ctrl=""
-i=0
-until [ -n "$ctrl" ] && [ -c /dev/ng${ctrl#nvme}n1 ] && [ -c /dev/nvmecuse/nvme0n1 ]; do
-  for c in /sys/class/nvme/nvme*; do
-    [ "$(cat $c/transport 2>/dev/null)" = tcp ] && ctrl=${c##*/}
-  done
-  i=$((i + 1))
-  [ $i -gt 100 ] && { echo "vm-profile-tcp: devices missing"; cat /tmp/nvmecused.log; exit 1; }
-  sleep 0.1
-done
+tcp_host_pair nqn.2026-11.io.nvmecuse:profile || { echo "vm-profile-tcp: setup failed"; exit 1; }
 
 args="--size 64m --rw randread --bs 4k --threads 1"
-for dev in /dev/ng${ctrl#nvme}n1 /dev/nvmecuse/nvme0n1; do
+for dev in $dev_kernel $dev_ours; do
   # shellcheck disable=SC2086
   nvmecuse-perf $dev --time 1 $args >/dev/null
   echo "=== $dev: nvmecuse-perf $args"

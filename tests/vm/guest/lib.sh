@@ -129,6 +129,33 @@ nvmet_export() {
   ln -s $cfg/subsystems/$nqn $cfg/ports/1/subsystems/$nqn
 }
 
+# tcp_host_pair NQN [NVMECUSED_ARGS...]: one memory-backed null_blk namespace
+# exported as NQN (nvmet_export), reached by the kernel's NVMe/TCP host
+# (nvme connect) and by nvmecused --attach (log in /tmp/nvmecused.log); waits
+# for both namespace nodes and sets dev_kernel (/dev/ngXn1) and dev_ours
+# (/dev/nvmecuse/nvme0n1). Returns non-zero, saying why, when a step fails.
+tcp_host_pair() {
+  nqn=$1
+  shift
+  modprobe null_blk nr_devices=1 gb=1 bs=512 memory_backed=1 || return 1
+  nvmet_export "$nqn" /dev/nullb0 || { echo "nvmet setup failed"; return 1; }
+  nvme connect -t tcp -a 127.0.0.1 -s 4420 -n "$nqn" >/dev/null || { echo "nvme connect failed"; return 1; }
+  nvmecused --attach "trtype:tcp adrfam:ipv4 traddr:127.0.0.1 trsvcid:4420 subnqn:$nqn" \
+    --log-level warn "$@" >/tmp/nvmecused.log 2>&1 &
+  ctrl=""
+  i=0
+  until [ -n "$ctrl" ] && [ -c "/dev/ng${ctrl#nvme}n1" ] && [ -c /dev/nvmecuse/nvme0n1 ]; do
+    for c in /sys/class/nvme/nvme*; do
+      [ "$(cat "$c/transport" 2>/dev/null)" = tcp ] && ctrl=${c##*/}
+    done
+    i=$((i + 1))
+    if [ $i -gt 100 ]; then echo "devices missing"; ls /dev; cat /tmp/nvmecused.log; return 1; fi
+    sleep 0.1
+  done
+  dev_kernel=/dev/ng${ctrl#nvme}n1
+  dev_ours=/dev/nvmecuse/nvme0n1
+}
+
 # start_daemon CONFIG [ARGS...]: starts nvmecused on the emulated controller
 # and waits until the controller node and the node of every attached
 # namespace in CONFIG exist (they register one after the other).
