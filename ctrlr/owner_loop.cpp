@@ -102,7 +102,8 @@ void Controller::Impl::run()
             // produces (NVMe/TCP over loopback: the target's kworker, woken
             // on this CPU by our own send): let it run now rather than after
             // the yield interval or the scheduler tick.
-            if (awaits_signal()) {
+            // (Asynchronous Event Requests, always outstanding, do not count.)
+            if (awaits_answer()) {
                 std::this_thread::yield();
                 last_yield_ = now_;
                 // Having run, it has most likely answered: try the queues
@@ -110,7 +111,7 @@ void Controller::Impl::run()
                 // call less per command; a queue with nothing to read
                 // answers like an empty epoll_wait would have).
                 for (auto& q : queues_)
-                    if (q->fd >= 0 && q->table.used() > 0) q->signalled = true;
+                    if (q->fd >= 0 && q->table.used() > q->table.untimed()) q->signalled = true;
                 just_woke_ = true;
                 continue;
             }
@@ -503,6 +504,13 @@ bool Controller::Impl::awaits_signal() const noexcept
 {
     for (const auto& q : queues_)
         if (q->fd >= 0 && q->table.used() > 0) return true;
+    return false;
+}
+
+bool Controller::Impl::awaits_answer() const noexcept
+{
+    for (const auto& q : queues_)
+        if (q->fd >= 0 && q->table.used() > q->table.untimed()) return true;
     return false;
 }
 
