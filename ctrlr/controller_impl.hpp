@@ -178,9 +178,10 @@ private:
     bool serve_watch(int fd);
     bool poll_events();
     [[nodiscard]] bool awaits_signal() const noexcept;
-    /// A queue that signals completions has a command in flight that will
-    /// be answered soon (an Asynchronous Event Request may wait for days).
-    [[nodiscard]] bool awaits_answer() const noexcept;
+    /// Marks for reaping the queues that signal completions and have a
+    /// command in flight that will be answered soon (not counting
+    /// Asynchronous Event Requests, which may wait for days); true if any.
+    [[nodiscard]] bool expect_answers() noexcept;
     int wait_for_events(std::span<epoll_event> events, int timeout_ms);
     bool dispatch_events(std::span<const epoll_event> events);
     [[nodiscard]] QueueSlot* queue_with_fd(int fd) noexcept;

@@ -87,7 +87,6 @@ void Controller::Impl::run()
         if (now_ >= next_deadline_) check_timeouts(now_);
         if (state_ == State::reconnecting && now_ >= recovery_deadline()) worked |= recovery_tick();
         if (worked || reset_requested_ || !deferred_.empty()) {
-            last_work = now_;
             ++busy_turns;
             continue;
         }
@@ -98,20 +97,17 @@ void Controller::Impl::run()
             busy_turns = 0;
             now_ = Clock::now();
             last_work = now_;
-            // A command just went to a queue whose completion another task
-            // produces (NVMe/TCP over loopback: the target's kworker, woken
-            // on this CPU by our own send): let it run now rather than after
-            // the yield interval or the scheduler tick.
-            // (Asynchronous Event Requests, always outstanding, do not count.)
-            if (awaits_answer()) {
+            if (expect_answers()) {
+                // A command just went to a queue whose completion another
+                // task produces (NVMe/TCP over loopback: the target's
+                // kworker, woken on this CPU by our own send): let it run
+                // now rather than after the yield interval or the tick.
                 std::this_thread::yield();
                 last_yield_ = now_;
-                // Having run, it has most likely answered: try the queues
-                // straight away instead of asking epoll first (one system
-                // call less per command; a queue with nothing to read
-                // answers like an empty epoll_wait would have).
-                for (auto& q : queues_)
-                    if (q->fd >= 0 && q->table.used() > q->table.untimed()) q->signalled = true;
+                // Having run, it has most likely answered: those queues are
+                // reaped next without asking epoll first (one system call
+                // less per command; a queue with nothing to read answers
+                // like an empty epoll_wait would have).
                 just_woke_ = true;
                 continue;
             }
@@ -507,11 +503,16 @@ bool Controller::Impl::awaits_signal() const noexcept
     return false;
 }
 
-bool Controller::Impl::awaits_answer() const noexcept
+bool Controller::Impl::expect_answers() noexcept
 {
-    for (const auto& q : queues_)
-        if (q->fd >= 0 && q->table.used() > q->table.untimed()) return true;
-    return false;
+    bool any = false;
+    for (auto& q : queues_) {
+        if (q->fd >= 0 && q->table.used() > q->table.untimed()) {
+            q->signalled = true;
+            any = true;
+        }
+    }
+    return any;
 }
 
 bool Controller::Impl::poll_events()
