@@ -27,7 +27,7 @@ constexpr std::size_t batch_size = 32;
 /// (bounds what a burst of commands leaves behind: 64 × 32 × 256 B = 512 KiB).
 constexpr std::size_t depot_batches = 64;
 
-struct alignas(alignof(std::max_align_t)) Block {
+struct alignas(64) Block {
     std::array<std::byte, block_size> bytes;
 };
 
