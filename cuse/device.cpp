@@ -199,6 +199,7 @@ public:
         mdts = mdts_bytes(info->id.mdts);
         ctx.decode_limits = DecodeLimits::for_mdts(mdts);
         ctx.mdts_bytes = mdts;
+        ctx.transport_fills_buffers = controller_.transport_info().fills_host_buffers;
         const auto route = classify(cmd, ctx.node);
         if (route && route->queue == ctrlr::QueueKind::io && mdts != 0) {
             // Reads/writes past MDTS are split (execute() refuses the rest).

@@ -37,7 +37,12 @@ FastStep prepare_command(const IoctlContext& ctx, const Route& route, std::uint6
             metadata = ctrlr::DataBuffer(plan->metadata.len);
             if (auto ec = memory.read(plan->metadata.addr, metadata.span())) return Fallback{ec};
         }
+    } else if (plan->writes_to_caller() && ctx.transport_fills_buffers) {
+        data = ctrlr::DataBuffer(plan->data_len);
+        metadata = ctrlr::DataBuffer(plan->metadata.len);
     } else if (plan->writes_to_caller()) {
+        // Whatever the controller leaves unwritten goes back to the caller:
+        // zeroes, never the daemon's old heap contents.
         data = ctrlr::DataBuffer::zeroed(plan->data_len);
         metadata = ctrlr::DataBuffer::zeroed(plan->metadata.len);
     }

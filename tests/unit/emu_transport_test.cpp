@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <future>
@@ -178,6 +179,55 @@ TEST(EmuTransportTest, ReadAndWriteThroughAnIoQueue)
 
     nvme::cmd::rw::set_slba(r.sqe, 1ull << 40);
     EXPECT_EQ(nvme::status_of(run(*q, r)), Status(GenericStatus::lba_out_of_range).with_dnr());
+}
+
+TEST(EmuTransportTest, EveryCompletionLeavesItsHostBuffersWrittenInFull)
+{
+    // TransportInfo::fills_host_buffers: the CUSE layer hands this transport
+    // uninitialised buffers, so nothing a command leaves unwritten may keep
+    // what was there before (here 0xA5 stands for the daemon's old heap).
+    auto t = make();
+    EXPECT_TRUE(t->info().fills_host_buffers);
+    ASSERT_TRUE(t->enable().has_value());
+    auto q = io_queue(*t, 16);
+    const auto stale = std::byte{0xa5};
+    Bytes data = pattern(2 * 512, 3);
+    auto w = request(static_cast<std::uint8_t>(NvmOpcode::write), 1, 1, data);
+    nvme::cmd::rw::set_slba(w.sqe, 10);
+    nvme::cmd::rw::set_num_blocks(w.sqe, 2);
+    ASSERT_TRUE(nvme::status_of(run(*q, w)).is_success());
+
+    // A Read into a buffer larger than its blocks: the blocks, then zeroes.
+    Bytes out(3 * 512, stale);
+    auto r = request(static_cast<std::uint8_t>(NvmOpcode::read), 1, 2, out);
+    nvme::cmd::rw::set_slba(r.sqe, 10);
+    nvme::cmd::rw::set_num_blocks(r.sqe, 2);
+    ASSERT_TRUE(nvme::status_of(run(*q, r)).is_success());
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), out.begin()));
+    EXPECT_EQ(std::count(out.begin() + 1024, out.end(), std::byte{0}), 512);
+
+    // A failed Read writes nothing of the media: all zeroes.
+    std::ranges::fill(out, stale);
+    nvme::cmd::rw::set_slba(r.sqe, 1ull << 40);
+    EXPECT_EQ(nvme::status_of(run(*q, r)), Status(GenericStatus::lba_out_of_range).with_dnr());
+    EXPECT_EQ(std::count(out.begin(), out.end(), std::byte{0}), 3 * 512);
+
+    // Separate metadata past the blocks' share (namespace 2: 4096 + 8).
+    Bytes block(4096, stale);
+    Bytes metadata(64, stale);
+    auto rm = request(static_cast<std::uint8_t>(NvmOpcode::read), 2, 3, block);
+    rm.metadata = metadata;
+    nvme::cmd::rw::set_num_blocks(rm.sqe, 1);
+    ASSERT_TRUE(nvme::status_of(run(*q, rm)).is_success());
+    EXPECT_EQ(std::count(block.begin(), block.end(), std::byte{0}), 4096); // never written
+    EXPECT_EQ(std::count(metadata.begin(), metadata.end(), std::byte{0}), 64);
+
+    // Any other command that returns data: a log page shorter than the buffer.
+    Bytes log(8192, stale);
+    auto glp = request(static_cast<std::uint8_t>(AdminOpcode::get_log_page), 0xffffffff, 4, log);
+    glp.sqe.cdw10 = 0x02 | ((8192 / 4 - 1) << 16); // SMART / Health, NUMDL
+    ASSERT_TRUE(nvme::status_of(run(t->admin_queue(), glp)).is_success());
+    EXPECT_EQ(std::count(log.begin(), log.end(), stale), 0);
 }
 
 TEST(EmuTransportTest, AFullQueueAnswersTryAgainUntilReaped)

@@ -399,6 +399,13 @@ private:
             alive_ = false;
             return;
         }
+        case Fault::c2h_short: {
+            take();
+            C2HDataFields f{sqe.cid, 0, false, false};
+            if (send(*encode_c2h_data(f, std::span(out).first(bytes / 2), settings())))
+                respond(sqe.cid, {});
+            return;
+        }
         case Fault::corrupt_data_digest: {
             take();
             C2HDataFields f{sqe.cid, 0, true, false};

@@ -41,6 +41,7 @@ struct TargetConfig {
 enum class Fault : std::uint8_t {
     none,
     disconnect_mid_c2h,       ///< read: half the data, then close
+    c2h_short,                ///< read: half the data, then a successful CapsuleResp
     r2t_bad_offset,           ///< write: R2T starting at 4096 instead of 0
     r2t_beyond_length,        ///< write: R2T asking for more than the command has
     corrupt_header_digest,    ///< read: CapsuleResp with a wrong HDGST

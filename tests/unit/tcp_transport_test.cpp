@@ -369,6 +369,34 @@ TEST_F(TcpTransportTest, LargeReadInManyC2HDataPdusArrivesByteExact)
         }
 }
 
+TEST_F(TcpTransportTest, WhatTheTargetDidNotSendIsZeroedNotLeftAsItWas)
+{
+    // TransportInfo::fills_host_buffers: the CUSE layer hands this transport
+    // uninitialised buffers (GuardedBuffer's 0xA5 stands for the daemon's
+    // old heap), so a read answered with less data than asked for, or cut
+    // off by a lost connection, must not hand any of it back.
+    const auto image = pattern(65536, 21);
+    for (const Fault fault : {Fault::c2h_short, Fault::disconnect_mid_c2h}) {
+        SCOPED_TRACE(testing::Message() << "fault " << static_cast<int>(fault));
+        ioq.reset();
+        transport.reset();
+        target.reset();
+        ASSERT_NO_FATAL_FAILURE(bring_up());
+        EXPECT_TRUE(transport->info().fills_host_buffers);
+        target->fill_namespace(0, image);
+        target->inject(fault);
+        GuardedBuffer in(image.size());
+        auto c = run(*transport, *ioq, io(nvme::NvmOpcode::read, 1, 0, in.span()));
+        ASSERT_TRUE(c.has_value());
+        EXPECT_EQ(is_success(c), fault == Fault::c2h_short);
+        const auto half = image.size() / 2;
+        EXPECT_TRUE(std::equal(image.begin(), image.begin() + half, in.span().begin()));
+        EXPECT_TRUE(std::all_of(in.span().begin() + half, in.span().end(),
+                                [](std::byte b) { return b == std::byte{0}; }));
+        EXPECT_TRUE(in.guards_intact());
+    }
+}
+
 TEST_F(TcpTransportTest, C2HDataOutsideTheBufferDropsTheConnectionBeforeItsDataIsTaken)
 {
     // Small enough for the target's whole reply to fit in the socket
@@ -392,12 +420,13 @@ TEST_F(TcpTransportTest, C2HDataOutsideTheBufferDropsTheConnectionBeforeItsDataI
         ASSERT_TRUE(c.has_value());
         EXPECT_EQ(nvme::status_of(*c), connection_lost);
         EXPECT_TRUE(in.guards_intact()) << "nothing written outside the buffer";
-        // The offending PDU's data was never taken; only a valid first PDU's was.
+        // The offending PDU's data was never taken; only a valid first PDU's
+        // was, and the rest is zeroes (TransportInfo::fills_host_buffers).
         const std::size_t valid = fault == Fault::c2h_second_beyond_length ? bytes / 2 : 0;
         const auto data = in.span();
         EXPECT_TRUE(std::equal(image.begin(), image.begin() + valid, data.begin()));
         EXPECT_TRUE(std::all_of(data.begin() + valid, data.end(),
-                                [](std::byte b) { return b == GuardedBuffer::fill; }));
+                                [](std::byte b) { return b == std::byte{0}; }));
         for (int i = 0; i < 100 && target->term_reqs.load() == 0; ++i)
             std::this_thread::sleep_for(10ms);
         EXPECT_EQ(target->term_reqs.load(), 1);

@@ -50,8 +50,15 @@ public:
             return std::unexpected(std::make_error_code(std::errc::resource_unavailable_try_again));
         ++outstanding_;
         sq_head_ = static_cast<std::uint16_t>((sq_head_ + 1) % depth_);
+        // TransportInfo::fills_host_buffers: a Read that succeeds writes its
+        // buffers in full (the blocks, zeroes past them); every other
+        // command that returns data starts from zeroes, as does a failed Read.
+        const bool to_host = r.direction == nvme::DataTransfer::controller_to_host;
+        const bool read = qid_ != 0 && r.sqe.opc == static_cast<std::uint8_t>(nvme::NvmOpcode::read);
+        if (to_host && !read) zero_buffers(r);
         const Outcome o =
             shared_->ctrl->execute(CommandContext{qid_, r.sqe, r.direction, r.data, r.metadata});
+        if (to_host && read && !o.status.is_success()) zero_buffers(r);
         if (!o.deferred) post(r.sqe.cid, o);
         return {};
     }
@@ -86,6 +93,12 @@ public:
             cq_tail_ = 0;
             phase_ = !phase_;
         }
+    }
+
+    static void zero_buffers(const transport::Request& r) noexcept
+    {
+        std::ranges::fill(r.data, std::byte{0});
+        std::ranges::fill(r.metadata, std::byte{0});
     }
 
     [[nodiscard]] bool live() const
@@ -124,6 +137,7 @@ public:
         info_.cap = cap;
         info_.vs = nvme::make_version(2, 0, 0);
         info_.max_io_queues = config.max_io_queues;
+        info_.fills_host_buffers = true; // see EmuQueuePair::submit()
         shared_->live_io_qids.assign(std::size_t{config.max_io_queues} + 1, false);
         shared_->ctrl = std::move(ctrl);
         shared_->ctrl->set_async_sink([s = shared_.get()](std::uint16_t cid, const Outcome& o) {

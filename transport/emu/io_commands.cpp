@@ -223,6 +223,10 @@ Outcome EmulatedController::io_read(const CommandContext& c)
                               health_.media_errors);
     if (!e) return e.error();
     copy_blocks(*e, c, Copy::to_host);
+    // The buffers may be larger than the blocks (the caller chose their
+    // size) and arrive uninitialised (TransportInfo::fills_host_buffers).
+    std::ranges::fill(c.data.subspan(e->host_data), std::byte{0});
+    std::ranges::fill(c.metadata.subspan(e->host_metadata), std::byte{0});
     health_.bytes_read += std::uint64_t{e->nlb} * e->lbs;
     return Outcome::success();
 }

@@ -575,6 +575,13 @@ void TcpQueue::on_r2t()
 // Completion and failure
 // ---------------------------------------------------------------------------
 
+void TcpQueue::Inflight::zero_unreceived() noexcept
+{
+    if (request.direction != nvme::DataTransfer::controller_to_host) return;
+    if (c2h_received < request.data.size())
+        std::ranges::fill(request.data.subspan(c2h_received), std::byte{0});
+}
+
 void TcpQueue::complete(std::uint16_t cid, nvme::CompletionQueueEntry cqe)
 {
     auto it = inflight_.find(cid);
@@ -587,6 +594,7 @@ void TcpQueue::complete(std::uint16_t cid, nvme::CompletionQueueEntry cqe)
         drop(std::make_error_code(std::errc::protocol_error));
         return;
     }
+    it->second.zero_unreceived();
     if (it->second.is_internal) {
         InternalDone done = std::move(it->second.internal);
         inflight_.erase(it);
@@ -641,6 +649,7 @@ void TcpQueue::drop(std::error_code reason)
     rx_data_cid_.reset();
     auto all = std::exchange(inflight_, {});
     for (auto& [cid, f] : all) {
+        f.zero_unreceived();
         const auto cqe = synthesized(config_.qid, cid, connection_lost_status);
         if (f.is_internal) {
             if (f.internal) f.internal(cqe);

@@ -127,6 +127,11 @@ private:
         bool digest_error = false;
         bool response_held = false; ///< CapsuleResp arrived while data was still unsent
         nvme::CompletionQueueEntry response{};
+
+        /// Zeroes what the controller did not send of a controller-to-host
+        /// buffer, so that a completion (any status, or the queue failing)
+        /// hands back no uninitialised bytes (TransportInfo::fills_host_buffers).
+        void zero_unreceived() noexcept;
     };
     struct Outgoing {
         OutgoingPdu pdu;

@@ -134,6 +134,7 @@ TcpController::create(const TransportId& id, const TcpOptions& options)
         return fail(std::errc::invalid_argument);
     t->info_.name = "tcp " + t->address_.to_string() + " " + t->subnqn_;
     t->info_.max_io_queues = options.io_queues;
+    t->info_.fills_host_buffers = true; // TcpQueue::Inflight::zero_unreceived()
     t->timer_ = UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
     t->lost_ = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     t->events_ = UniqueFd(::epoll_create1(EPOLL_CLOEXEC));

@@ -64,6 +64,9 @@ struct IoctlContext {
     /// cannot be split is refused with EINVAL before any buffer is fetched,
     /// as the kernel refuses it before mapping (not ENOMEM from FUSE's cap).
     std::uint64_t mdts_bytes = 0;
+    /// The transport writes every byte of a read's buffers
+    /// (TransportInfo::fills_host_buffers): they need not be zeroed first.
+    bool transport_fills_buffers = false;
 };
 
 /// The first steps of every ioctl on both paths: refuse 32-bit compat

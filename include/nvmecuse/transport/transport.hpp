@@ -60,6 +60,13 @@ struct TransportInfo {
     std::uint64_t cap = 0;      ///< the controller's CAP register (MQES, TO, NSSRS, …)
     std::uint32_t vs = 0;       ///< the controller's VS register
     std::uint16_t max_io_queues = 1;  ///< I/O queues the transport can create
+    /// Every command the transport completes (any status, or a queue
+    /// failing it) leaves its controller-to-host buffers written in full:
+    /// what the controller sent, zeroes for the rest. Callers may then hand
+    /// it uninitialised buffers without the daemon's old heap contents ever
+    /// reaching them. False (zero your buffers) when the controller writes
+    /// them by DMA and the transport cannot know how much it wrote.
+    bool fills_host_buffers = false;
 };
 
 /// A controller reached through some medium. Capability split in the sense
