@@ -169,7 +169,7 @@ public:
                 return on_fast_step(req, pid, bounds, std::move(step));
         }
         const IoctlRequest request{cmd, arg, flags, in, out_size};
-        on_step(req, pid, bounds, advance(ctx, request));
+        on_step(req, pid, bounds, advance(ctx, request), ctx.transport_fills_buffers);
     }
 
     void on_init_done() override
@@ -233,13 +233,14 @@ public:
             step);
     }
 
-    void on_step(fuse_req_t req, pid_t pid, const Bounds& bounds, Step step)
+    void on_step(fuse_req_t req, pid_t pid, const Bounds& bounds, Step step,
+                 bool transport_fills_buffers)
     {
         Session& s = *session_;
         std::visit(Overloaded{
                        [&](Retry& r) { retry(req, r); },
                        [&](Execute& e) {
-                           ctrlr::Command command = command_for(e);
+                           ctrlr::Command command = command_for(e, transport_fills_buffers);
                            execute(req, pid, bounds, std::move(e.command), std::move(command),
                                    Delivery::reply);
                        },

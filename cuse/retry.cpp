@@ -132,7 +132,7 @@ Step advance(const IoctlContext& ctx, const IoctlRequest& req)
     return advance_command(ctx, *route, req);
 }
 
-ctrlr::Command command_for(const Execute& exec)
+ctrlr::Command command_for(const Execute& exec, bool transport_fills_buffers)
 {
     const IoctlCommand& cmd = exec.command;
     ctrlr::DataBuffer data;
@@ -140,6 +140,9 @@ ctrlr::Command command_for(const Execute& exec)
     if (cmd.reads_from_caller()) {
         data = ctrlr::DataBuffer::copy_of(exec.data_in);
         metadata = ctrlr::DataBuffer::copy_of(exec.metadata_in);
+    } else if (cmd.writes_to_caller() && transport_fills_buffers) {
+        data = ctrlr::DataBuffer(cmd.data_len);
+        metadata = ctrlr::DataBuffer(cmd.metadata.len);
     } else if (cmd.writes_to_caller()) {
         data = ctrlr::DataBuffer::zeroed(cmd.data_len);
         metadata = ctrlr::DataBuffer::zeroed(cmd.metadata.len);

@@ -95,7 +95,7 @@ struct FakeKernel {
             }
             const auto& exec = std::get<Execute>(step);
             executed_data.emplace_back(exec.data_in.begin(), exec.data_in.end());
-            ctrlr::Command command = command_for(exec);
+            ctrlr::Command command = command_for(exec, false);
             ctrlr::Result result = controller(command);
             const auto outcome = map_completion(result, exec.command.result);
             const auto plan = build_reply(exec.command, outcome, result.data.span(), result.metadata.span());

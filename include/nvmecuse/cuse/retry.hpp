@@ -125,7 +125,8 @@ struct Layout {
 [[nodiscard]] Layout layout_for(const IoctlCommand& cmd);
 
 /// The buffers an Execute's command runs with: copies of the delivered
-/// write data/metadata, zeroed buffers for reads.
-[[nodiscard]] ctrlr::Command command_for(const Execute& exec);
+/// write data/metadata; for reads, zeroed buffers, or uninitialised ones
+/// when the transport fills them (IoctlContext::transport_fills_buffers).
+[[nodiscard]] ctrlr::Command command_for(const Execute& exec, bool transport_fills_buffers);
 
 } // namespace nvmecuse::cuse
