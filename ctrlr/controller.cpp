@@ -109,13 +109,13 @@ void Controller::Impl::remove_listener(ListenerId id)
     if (!on_owner_thread()) std::lock_guard wait(dispatch_mutex_);
 }
 
-Controller::WatchId Controller::Impl::add_watch(int fd, std::function<void()> on_readable)
+Controller::WatchId Controller::Impl::add_watch(int fd, std::function<bool()> on_readable)
 {
     WatchId id = 0;
     {
         std::lock_guard lock(watches_mutex_);
         id = next_watch_id_++;
-        watches_.emplace(id, FdWatch{fd, std::make_shared<std::function<void()>>(std::move(on_readable))});
+        watches_.emplace(id, FdWatch{fd, std::make_shared<std::function<bool()>>(std::move(on_readable))});
         watch_count_.store(watches_.size());
     }
     watches_changed_.store(true);
@@ -382,7 +382,7 @@ void Controller::remove_namespace_listener(ListenerId id)
     impl_->remove_listener(id);
 }
 
-Controller::WatchId Controller::watch_fd(int fd, std::function<void()> on_readable)
+Controller::WatchId Controller::watch_fd(int fd, std::function<bool()> on_readable)
 {
     return impl_->add_watch(fd, std::move(on_readable));
 }

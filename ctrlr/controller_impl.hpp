@@ -65,7 +65,7 @@ public:
     [[nodiscard]] std::shared_ptr<const ControllerInfo> info() const;
     ListenerId add_listener(std::function<void(const NamespaceEvent&)> listener);
     void remove_listener(ListenerId id);
-    WatchId add_watch(int fd, std::function<void()> on_readable);
+    WatchId add_watch(int fd, std::function<bool()> on_readable);
     void remove_watch(WatchId id);
     [[nodiscard]] const transport::TransportInfo& transport_info() const
     {
@@ -167,7 +167,7 @@ private:
     // fd watches (owner_loop.cpp serves them; any thread adds/removes).
     struct FdWatch {
         int fd = -1;
-        std::shared_ptr<std::function<void()>> on_readable;
+        std::shared_ptr<std::function<bool()>> on_readable;
     };
     std::mutex watches_mutex_;           ///< guards watches_, next_watch_id_
     std::mutex watch_dispatch_mutex_;    ///< held by the owner while a handler runs
@@ -175,8 +175,16 @@ private:
     WatchId next_watch_id_ = 1;
     std::atomic<std::size_t> watch_count_{0};
     std::atomic<bool> watches_changed_{false}; ///< the owner rebuilds its epoll set
+    /// The watched fd whose handler consumed input last time: read again
+    /// directly on the next iterations (-1: none), and how many iterations
+    /// in a row skipped epoll for it.
+    int direct_watch_fd_ = -1;
+    unsigned direct_turns_ = 0;
     bool serve_watch(int fd);
     bool poll_events();
+    /// poll_events(), or on up to two iterations in three a direct call of
+    /// the handler that consumed input last (see watch_fd()).
+    bool poll_events_or_direct();
     [[nodiscard]] bool awaits_signal() const noexcept;
     /// Marks for reaping the queues that signal completions and have a
     /// command in flight that will be answered soon (not counting

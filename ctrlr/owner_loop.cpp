@@ -82,7 +82,7 @@ void Controller::Impl::run()
         // (Not right after a sleep: its epoll_wait just told.)
         const bool woke = std::exchange(just_woke_, false);
         if (!woke && (watch_count_.load(std::memory_order_relaxed) != 0 || awaits_signal()))
-            worked |= poll_events();
+            worked |= poll_events_or_direct();
         worked |= reap_all();
         if (now_ >= next_deadline_) check_timeouts(now_);
         if (state_ == State::reconnecting && now_ >= recovery_deadline()) worked |= recovery_tick();
@@ -515,6 +515,20 @@ bool Controller::Impl::expect_answers() noexcept
     return any;
 }
 
+bool Controller::Impl::poll_events_or_direct()
+{
+    // A node with callers waiting has its next request queued already: one
+    // read() instead of epoll_wait() + read(). Every third iteration still
+    // asks epoll, so sockets and other nodes are never starved by it.
+    constexpr unsigned max_direct_turns = 2;
+    if (direct_watch_fd_ >= 0 && direct_turns_ < max_direct_turns) {
+        ++direct_turns_;
+        return serve_watch(direct_watch_fd_);
+    }
+    direct_turns_ = 0;
+    return poll_events();
+}
+
 bool Controller::Impl::poll_events()
 {
     std::array<epoll_event, 16> events{};
@@ -562,15 +576,18 @@ QueueSlot* Controller::Impl::queue_with_fd(int fd) noexcept
 bool Controller::Impl::serve_watch(int fd)
 {
     std::lock_guard dispatching(watch_dispatch_mutex_);
-    std::shared_ptr<std::function<void()>> handler;
+    std::shared_ptr<std::function<bool()>> handler;
     {
         std::lock_guard lock(watches_mutex_);
         for (const auto& [id, w] : watches_)
             if (w.fd == fd) handler = w.on_readable;
     }
-    if (!handler) return false;
-    (*handler)();
-    return true;
+    const bool consumed = handler && (*handler)();
+    if (consumed)
+        direct_watch_fd_ = fd;
+    else if (direct_watch_fd_ == fd)
+        direct_watch_fd_ = -1;
+    return consumed;
 }
 
 } // namespace nvmecuse::ctrlr

@@ -394,7 +394,7 @@ Device::start(ctrlr::Controller& controller, DeviceOptions options, int channel)
         // on its next iteration (level-triggered), so reading on until
         // EAGAIN would only add a failing read(2) to every ioctl.
         impl->watch_ = controller.watch_fd(impl->session_->channel_fd(),
-                                           [s = impl->session_.get()] { s->serve_ready(1); });
+                                           [s = impl->session_.get()] { return s->serve_ready(1) != 0; });
     } else {
         impl->session_->run();
     }

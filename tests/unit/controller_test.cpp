@@ -1,12 +1,16 @@
 // ctrlr::Controller against the scriptable fake transport.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <ctime>
 #include <future>
+#include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -666,6 +670,83 @@ TEST_F(Fixture, OwnerSleepsOnCompletionFdWhileCommandsAreOutstanding)
     fake->release(2);
     ASSERT_TRUE(ready(f)) << "the completion eventfd wakes the owner";
     EXPECT_TRUE(f.get().ok());
+}
+
+/// A non-blocking pipe whose read end a watch handler drains a byte at a time.
+struct WatchedPipe {
+    int fds[2] = {-1, -1};
+    WatchedPipe() { EXPECT_EQ(::pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0); }
+    ~WatchedPipe()
+    {
+        ::close(fds[0]);
+        ::close(fds[1]);
+    }
+    WatchedPipe(const WatchedPipe&) = delete;
+    WatchedPipe& operator=(const WatchedPipe&) = delete;
+    void put(std::size_t n) const
+    {
+        const std::vector<char> bytes(n, 'x');
+        EXPECT_EQ(::write(fds[1], bytes.data(), n), static_cast<ssize_t>(n));
+    }
+    [[nodiscard]] bool take_one() const
+    {
+        char c;
+        return ::read(fds[0], &c, 1) == 1;
+    }
+};
+
+TEST_F(Fixture, ABusyWatchedFdIsReadDirectlyButStarvesNoOther)
+{
+    start();
+    WatchedPipe busy, other;
+    std::mutex m;
+    std::string order; // 'b' per byte of `busy`, 'o' when `other` is served
+    auto busy_id = ctrl->watch_fd(busy.fds[0], [&] {
+        if (!busy.take_one()) return false;
+        std::lock_guard lock(m);
+        order += 'b';
+        if (order.size() == 2) other.put(1); // arrives while busy still has 62 bytes
+        return true;
+    });
+    auto other_id = ctrl->watch_fd(other.fds[0], [&] {
+        if (!other.take_one()) return false;
+        std::lock_guard lock(m);
+        order += 'o';
+        return true;
+    });
+    busy.put(64);
+    ASSERT_TRUE(wait_for([&] {
+        std::lock_guard lock(m);
+        return order.size() == 65;
+    }));
+    ctrl->unwatch_fd(busy_id);
+    ctrl->unwatch_fd(other_id);
+    std::lock_guard lock(m);
+    // Read directly on two iterations in three, the busy fd would keep
+    // `other` waiting until it is drained if epoll were never asked.
+    EXPECT_LT(order.find('o'), 8u) << order;
+}
+
+TEST_F(Fixture, AWatchHandlerThatFoundNothingWaitsForReadiness)
+{
+    start();
+    WatchedPipe pipe;
+    std::atomic<int> calls{0};
+    std::atomic<int> taken{0};
+    auto id = ctrl->watch_fd(pipe.fds[0], [&] {
+        ++calls;
+        if (!pipe.take_one()) return false;
+        ++taken;
+        return true;
+    });
+    pipe.put(3);
+    ASSERT_TRUE(wait_for([&] { return taken.load() == 3; }));
+    std::this_thread::sleep_for(50ms);
+    // At most one call finds the pipe empty (the direct one after the last byte).
+    EXPECT_LE(calls.load(), 4);
+    pipe.put(1);
+    EXPECT_TRUE(wait_for([&] { return taken.load() == 4; }));
+    ctrl->unwatch_fd(id);
 }
 
 } // namespace

@@ -128,12 +128,16 @@ public:
 
     using WatchId = std::uint64_t;
     /// Any thread. Serves `fd` on the owner thread: `on_readable` runs there
-    /// whenever `fd` has input (level-triggered, so it should consume what
-    /// is there; it must never block). The owner checks watched fds on
+    /// whenever `fd` has input (level-triggered; it must never block) and
+    /// returns whether it consumed any. The owner checks watched fds on
     /// every loop iteration while awake and sleeps on them with its other
     /// fds, so input needs no hand-off to another thread: a CUSE session
     /// served this way costs one wake-up per ioctl, like a plain server.
-    WatchId watch_fd(int fd, std::function<void()> on_readable);
+    /// After a handler consumed input the owner may call it again on the
+    /// next iterations without asking epoll first (busy nodes then cost one
+    /// system call per request, not two), so it must cope with finding
+    /// nothing (EAGAIN) and then return false.
+    WatchId watch_fd(int fd, std::function<bool()> on_readable);
     /// Any thread. After it returns `on_readable` is not running and never
     /// runs again (called from the handler itself it just unregisters).
     void unwatch_fd(WatchId id);
