@@ -98,6 +98,19 @@ constexpr std::uint32_t cdw12_prchk_reftag = 1u << 26;
 /// The parts of a split command, combined into one Result when the last
 /// completes (all on the owner thread): the first failing part, in LBA
 /// order, decides the status; read data is gathered at its offsets.
+/// Puts a read part's bytes at [off, off + len) of the whole buffer, or
+/// zeroes when the part has none to give (it never completed; timed out).
+void place_part(ctrlr::DataBuffer& whole, std::size_t off, std::size_t len,
+                std::span<const std::byte> part) noexcept
+{
+    if (off >= whole.size()) return;
+    len = std::min(len, whole.size() - off);
+    if (part.size() >= len)
+        std::memcpy(whole.data() + off, part.data(), len);
+    else
+        std::memset(whole.data() + off, 0, len);
+}
+
 struct SplitState {
     struct Part {
         std::error_code error;
@@ -303,9 +316,12 @@ public:
         state->parts.resize(parts);
         state->remaining = parts;
         state->done = std::move(done);
+        const bool filled = controller_.transport_info().fills_host_buffers;
         if (reads) {
-            state->data = ctrlr::DataBuffer::zeroed(command.data.size());
-            state->metadata = ctrlr::DataBuffer::zeroed(command.metadata.size());
+            // Uninitialised: split_shape() matched the buffers to the blocks,
+            // so the parts cover every byte (place_part()).
+            state->data = ctrlr::DataBuffer(command.data.size());
+            state->metadata = ctrlr::DataBuffer(command.metadata.size());
         }
         const std::uint64_t slba = nvme::cmd::rw::slba(command.sqe);
         for (std::size_t i = 0; i < parts; ++i) {
@@ -324,7 +340,10 @@ public:
                 part.sqe.cdw14 = command.sqe.cdw14 + static_cast<std::uint32_t>(first);
             part.direction = command.direction;
             part.timeout = command.timeout;
-            if (reads) {
+            if (reads && filled) {
+                part.data = ctrlr::DataBuffer(len);
+                part.metadata = ctrlr::DataBuffer(mlen);
+            } else if (reads) {
                 part.data = ctrlr::DataBuffer::zeroed(len);
                 part.metadata = ctrlr::DataBuffer::zeroed(mlen);
             } else {
@@ -334,12 +353,13 @@ public:
                         ctrlr::DataBuffer::copy_of(command.metadata.span().subspan(moff, mlen));
             }
             session_->counters().commands.fetch_add(1);
-            controller_.submit(queue, std::move(part), [state, i, off, moff](ctrlr::Result&& r) {
-                if (!r.data.empty() && off + r.data.size() <= state->data.size())
-                    std::memcpy(state->data.data() + off, r.data.data(), r.data.size());
-                if (!r.metadata.empty() && moff + r.metadata.size() <= state->metadata.size())
-                    std::memcpy(state->metadata.data() + moff, r.metadata.data(),
-                                r.metadata.size());
+            controller_.submit(queue, std::move(part), [state, i, off, len, moff,
+                                                        mlen](ctrlr::Result&& r) {
+                // A part that never completed brings back buffers nobody wrote.
+                const bool completed = r.completed();
+                const std::span<std::byte> none;
+                place_part(state->data, off, len, completed ? r.data.span() : none);
+                place_part(state->metadata, moff, mlen, completed ? r.metadata.span() : none);
                 state->parts[i] = {r.error, r.status, r.dw0, r.dw1};
                 if (--state->remaining == 0) state->complete();
             });
