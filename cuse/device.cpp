@@ -95,9 +95,6 @@ constexpr std::uint64_t max_split_bytes = 32u << 20;
 /// ILBRT of each part advances with its starting LBA (NVMe NVM 1.0, 5.3).
 constexpr std::uint32_t cdw12_prchk_reftag = 1u << 26;
 
-/// The parts of a split command, combined into one Result when the last
-/// completes (all on the owner thread): the first failing part, in LBA
-/// order, decides the status; read data is gathered at its offsets.
 /// Puts a read part's bytes at [off, off + len) of the whole buffer, or
 /// zeroes when the part has none to give (it never completed; timed out).
 void place_part(ctrlr::DataBuffer& whole, std::size_t off, std::size_t len,
@@ -111,6 +108,9 @@ void place_part(ctrlr::DataBuffer& whole, std::size_t off, std::size_t len,
         std::memset(whole.data() + off, 0, len);
 }
 
+/// The parts of a split command, combined into one Result when the last
+/// completes (all on the owner thread): the first failing part, in LBA
+/// order, decides the status; read data is gathered at its offsets.
 struct SplitState {
     struct Part {
         std::error_code error;
