@@ -340,12 +340,9 @@ public:
                 part.sqe.cdw14 = command.sqe.cdw14 + static_cast<std::uint32_t>(first);
             part.direction = command.direction;
             part.timeout = command.timeout;
-            if (reads && filled) {
-                part.data = ctrlr::DataBuffer(len);
-                part.metadata = ctrlr::DataBuffer(mlen);
-            } else if (reads) {
-                part.data = ctrlr::DataBuffer::zeroed(len);
-                part.metadata = ctrlr::DataBuffer::zeroed(mlen);
+            if (reads) {
+                part.data = ctrlr::DataBuffer::for_controller_data(len, filled);
+                part.metadata = ctrlr::DataBuffer::for_controller_data(mlen, filled);
             } else {
                 part.data = ctrlr::DataBuffer::copy_of(command.data.span().subspan(off, len));
                 if (mlen != 0)

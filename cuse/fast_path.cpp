@@ -37,14 +37,10 @@ FastStep prepare_command(const IoctlContext& ctx, const Route& route, std::uint6
             metadata = ctrlr::DataBuffer(plan->metadata.len);
             if (auto ec = memory.read(plan->metadata.addr, metadata.span())) return Fallback{ec};
         }
-    } else if (plan->writes_to_caller() && ctx.transport_fills_buffers) {
-        data = ctrlr::DataBuffer(plan->data_len);
-        metadata = ctrlr::DataBuffer(plan->metadata.len);
     } else if (plan->writes_to_caller()) {
-        // Whatever the controller leaves unwritten goes back to the caller:
-        // zeroes, never the daemon's old heap contents.
-        data = ctrlr::DataBuffer::zeroed(plan->data_len);
-        metadata = ctrlr::DataBuffer::zeroed(plan->metadata.len);
+        const bool filled = ctx.transport_fills_buffers;
+        data = ctrlr::DataBuffer::for_controller_data(plan->data_len, filled);
+        metadata = ctrlr::DataBuffer::for_controller_data(plan->metadata.len, filled);
     }
     auto command = build_command(*plan, std::move(data), std::move(metadata));
     return FastExecute{std::move(*plan), raw, std::move(command)};

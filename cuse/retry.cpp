@@ -140,12 +140,10 @@ ctrlr::Command command_for(const Execute& exec, bool transport_fills_buffers)
     if (cmd.reads_from_caller()) {
         data = ctrlr::DataBuffer::copy_of(exec.data_in);
         metadata = ctrlr::DataBuffer::copy_of(exec.metadata_in);
-    } else if (cmd.writes_to_caller() && transport_fills_buffers) {
-        data = ctrlr::DataBuffer(cmd.data_len);
-        metadata = ctrlr::DataBuffer(cmd.metadata.len);
     } else if (cmd.writes_to_caller()) {
-        data = ctrlr::DataBuffer::zeroed(cmd.data_len);
-        metadata = ctrlr::DataBuffer::zeroed(cmd.metadata.len);
+        data = ctrlr::DataBuffer::for_controller_data(cmd.data_len, transport_fills_buffers);
+        metadata =
+            ctrlr::DataBuffer::for_controller_data(cmd.metadata.len, transport_fills_buffers);
     }
     return build_command(cmd, std::move(data), std::move(metadata));
 }

@@ -46,6 +46,15 @@ public:
         return b;
     }
 
+    /// A buffer for data the controller returns: uninitialised when the
+    /// transport writes every byte of it (TransportInfo::fills_host_buffers),
+    /// otherwise zeroed, so that what the controller leaves unwritten is
+    /// zeroes and never old heap contents.
+    static DataBuffer for_controller_data(std::size_t size, bool transport_fills)
+    {
+        return transport_fills ? DataBuffer(size) : zeroed(size);
+    }
+
     [[nodiscard]] std::byte* data() noexcept { return bytes_.get(); }
     [[nodiscard]] const std::byte* data() const noexcept { return bytes_.get(); }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
