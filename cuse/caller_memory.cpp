@@ -12,7 +12,10 @@ namespace {
 /// process_vm_{readv,writev} accept at most IOV_MAX iovecs per side.
 constexpr std::size_t max_iov = IOV_MAX;
 
-std::error_code errno_code(int e) { return {e, std::system_category()}; }
+std::error_code errno_code(int e)
+{
+    return {e, std::system_category()};
+}
 
 void* as_pointer(std::uint64_t addr) noexcept
 {
@@ -22,11 +25,13 @@ void* as_pointer(std::uint64_t addr) noexcept
 /// One process_vm_* call over `remote` with one `local` buffer; a short
 /// transfer (the kernel stops at the first fault) is EFAULT.
 template <class Fn>
-std::error_code transfer(Fn fn, std::span<const UserRange> remote, void* local, std::size_t local_len)
+std::error_code transfer(Fn fn, std::span<const UserRange> remote, void* local,
+                         std::size_t local_len)
 {
     std::vector<iovec> riov;
     riov.reserve(remote.size());
-    for (const auto& r : remote) riov.push_back({as_pointer(r.addr), static_cast<std::size_t>(r.len)});
+    for (const auto& r : remote)
+        riov.push_back({as_pointer(r.addr), static_cast<std::size_t>(r.len)});
     iovec liov{local, local_len};
     ssize_t n;
     do {
@@ -54,17 +59,18 @@ std::error_code CallerMemory::write(std::uint64_t addr, std::span<const std::byt
 std::error_code ProcessVmMemory::read(std::span<const UserRange> remote, std::span<std::byte> local)
 {
     std::uint64_t want = 0;
-    for (const auto& r : remote) want += r.len;
+    for (const auto& r : remote)
+        want += r.len;
     if (want != local.size()) return errno_code(EINVAL);
     const pid_t pid = pid_;
-    auto readv = [pid](const iovec* l, unsigned long ln, const iovec* r, unsigned long rn, unsigned long f) {
-        return ::process_vm_readv(pid, l, ln, r, rn, f);
-    };
+    auto readv = [pid](const iovec* l, unsigned long ln, const iovec* r, unsigned long rn,
+                       unsigned long f) { return ::process_vm_readv(pid, l, ln, r, rn, f); };
     std::size_t off = 0;
     for (std::size_t i = 0; i < remote.size(); i += max_iov) {
         const auto chunk = remote.subspan(i, std::min(max_iov, remote.size() - i));
         std::size_t len = 0;
-        for (const auto& r : chunk) len += r.len;
+        for (const auto& r : chunk)
+            len += r.len;
         if (len == 0) continue;
         if (auto ec = transfer(readv, chunk, local.data() + off, len)) return ec;
         off += len;

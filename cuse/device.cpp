@@ -65,8 +65,8 @@ enum class Delivery : std::uint8_t {
 };
 
 /// Completion path (controller owner thread): map, deliver, answer.
-void finish(Session& s, fuse_req_t req, const IoctlCommand& plan,
-            const ctrlr::Result& r, Delivery delivery, pid_t pid)
+void finish(Session& s, fuse_req_t req, const IoctlCommand& plan, const ctrlr::Result& r,
+            Delivery delivery, pid_t pid)
 {
     // An interrupt changes nothing, as in the kernel driver, whose passthrough
     // waits uninterruptibly: a caller that caught a signal still gets the
@@ -350,16 +350,16 @@ public:
                         ctrlr::DataBuffer::copy_of(command.metadata.span().subspan(moff, mlen));
             }
             session_->counters().commands.fetch_add(1);
-            controller_.submit(queue, std::move(part), [state, i, off, len, moff,
-                                                        mlen](ctrlr::Result&& r) {
-                // A part that never completed brings back buffers nobody wrote.
-                const bool completed = r.completed();
-                const std::span<std::byte> none;
-                place_part(state->data, off, len, completed ? r.data.span() : none);
-                place_part(state->metadata, moff, mlen, completed ? r.metadata.span() : none);
-                state->parts[i] = {r.error, r.status, r.dw0, r.dw1};
-                if (--state->remaining == 0) state->complete();
-            });
+            controller_.submit(
+                queue, std::move(part), [state, i, off, len, moff, mlen](ctrlr::Result&& r) {
+                    // A part that never completed brings back buffers nobody wrote.
+                    const bool completed = r.completed();
+                    const std::span<std::byte> none;
+                    place_part(state->data, off, len, completed ? r.data.span() : none);
+                    place_part(state->metadata, moff, mlen, completed ? r.metadata.span() : none);
+                    state->parts[i] = {r.error, r.status, r.dw0, r.dw1};
+                    if (--state->remaining == 0) state->complete();
+                });
         }
     }
 
@@ -410,8 +410,9 @@ Device::start(ctrlr::Controller& controller, DeviceOptions options, int channel)
         // One request per readiness: the owner loop polls the channel again
         // on its next iteration (level-triggered), so reading on until
         // EAGAIN would only add a failing read(2) to every ioctl.
-        impl->watch_ = controller.watch_fd(impl->session_->channel_fd(),
-                                           [s = impl->session_.get()] { return s->serve_ready(1) != 0; });
+        impl->watch_ =
+            controller.watch_fd(impl->session_->channel_fd(),
+                                [s = impl->session_.get()] { return s->serve_ready(1) != 0; });
     } else {
         impl->session_->run();
     }

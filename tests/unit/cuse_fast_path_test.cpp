@@ -1,4 +1,5 @@
 // The process_vm fast path against this test process's own memory.
+#include <gtest/gtest.h>
 #include <linux/fs.h>
 #include <linux/nvme_ioctl.h>
 #include <sys/ioctl.h>
@@ -9,20 +10,22 @@
 #include <cstring>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "nvmecuse/cuse/fast_path.hpp"
 
 namespace nvmecuse::cuse {
 namespace {
 
-std::uint64_t addr_of(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
+std::uint64_t addr_of(const void* p)
+{
+    return reinterpret_cast<std::uintptr_t>(p);
+}
 
 /// A page that is mapped, then unmapped again: any access faults.
 std::uint64_t unmapped_page()
 {
     const long page = sysconf(_SC_PAGESIZE);
-    void* p = mmap(nullptr, static_cast<std::size_t>(page), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* p = mmap(nullptr, static_cast<std::size_t>(page), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     EXPECT_NE(p, MAP_FAILED);
     munmap(p, static_cast<std::size_t>(page));
     return addr_of(p);
@@ -32,7 +35,8 @@ TEST(CuseFastPath, ReadsAndWritesOwnMemory)
 {
     ProcessVmMemory mem(getpid());
     std::vector<std::byte> src(10000);
-    for (std::size_t i = 0; i < src.size(); ++i) src[i] = std::byte(i * 3);
+    for (std::size_t i = 0; i < src.size(); ++i)
+        src[i] = std::byte(i * 3);
     std::vector<std::byte> dst(src.size());
     ASSERT_FALSE(mem.read(addr_of(src.data()), dst));
     EXPECT_EQ(dst, src);
@@ -49,7 +53,8 @@ TEST(CuseFastPath, ReadsAndWritesOwnMemory)
     std::vector<std::byte> gathered(6);
     ASSERT_FALSE(mem.read(ranges, gathered));
     EXPECT_EQ(gathered[4], src[100]);
-    EXPECT_EQ(mem.read(ranges, std::span(gathered).first(5)), std::error_code(EINVAL, std::system_category()));
+    EXPECT_EQ(mem.read(ranges, std::span(gathered).first(5)),
+              std::error_code(EINVAL, std::system_category()));
 }
 
 TEST(CuseFastPath, BadPointersFailWithoutCrashing)
@@ -65,22 +70,28 @@ TEST(CuseFastPath, BadPointersFailWithoutCrashing)
     // A range that starts mapped and runs into an unmapped page: a partial
     // transfer, reported as EFAULT.
     const long page = sysconf(_SC_PAGESIZE);
-    auto* two = static_cast<std::byte*>(mmap(nullptr, 2 * static_cast<std::size_t>(page), PROT_READ | PROT_WRITE,
-                                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    auto* two =
+        static_cast<std::byte*>(mmap(nullptr, 2 * static_cast<std::size_t>(page),
+                                     PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     ASSERT_NE(static_cast<void*>(two), MAP_FAILED);
     munmap(two + page, static_cast<std::size_t>(page));
-    EXPECT_EQ(mem.read(addr_of(two + page - 32), buf), std::error_code(EFAULT, std::system_category()));
+    EXPECT_EQ(mem.read(addr_of(two + page - 32), buf),
+              std::error_code(EFAULT, std::system_category()));
     // Read-only memory cannot be written.
     mprotect(two, static_cast<std::size_t>(page), PROT_READ);
     EXPECT_TRUE(mem.write(addr_of(two), buf));
     munmap(two, static_cast<std::size_t>(page));
 
     ProcessVmMemory nobody(0x3fffffff); // no such pid
-    EXPECT_EQ(nobody.read(addr_of(buf.data()), buf), std::error_code(ESRCH, std::system_category()));
+    EXPECT_EQ(nobody.read(addr_of(buf.data()), buf),
+              std::error_code(ESRCH, std::system_category()));
 }
 
 const NamespaceShape ns1{1, 512, 8, false, 1ull << 20};
-IoctlContext ns_node(bool admin = true) { return {NodeView{NodeKind::namespace_node, ns1, 0}, admin}; }
+IoctlContext ns_node(bool admin = true)
+{
+    return {NodeView{NodeKind::namespace_node, ns1, 0}, admin};
+}
 
 TEST(CuseFastPath, AdminReadInOneGoAndDelivered)
 {
@@ -91,7 +102,8 @@ TEST(CuseFastPath, AdminReadInOneGoAndDelivered)
     cmd.addr = addr_of(data.data());
     cmd.data_len = 4096;
     cmd.cdw10 = 1;
-    auto step = fast_prepare(ns_node(), NVME_IOCTL_ADMIN_CMD, addr_of(&cmd), fuse_ioctl_unrestricted, mem);
+    auto step =
+        fast_prepare(ns_node(), NVME_IOCTL_ADMIN_CMD, addr_of(&cmd), fuse_ioctl_unrestricted, mem);
     ASSERT_TRUE(std::holds_alternative<FastExecute>(step));
     auto& exec = std::get<FastExecute>(step);
     EXPECT_EQ(exec.command.sqe.cdw10, 1u);
@@ -104,7 +116,8 @@ TEST(CuseFastPath, AdminReadInOneGoAndDelivered)
     ctrlr::Result r;
     r.dw0 = 0xabcd;
     r.data = std::move(exec.command.data);
-    const auto plan = build_reply(exec.plan, map_completion(r, exec.plan.result), r.data.span(), {});
+    const auto plan =
+        build_reply(exec.plan, map_completion(r, exec.plan.result), r.data.span(), {});
     ASSERT_FALSE(fast_deliver(plan, mem));
     EXPECT_EQ(cmd.result, 0xabcdu);
     EXPECT_EQ(data[4095], std::byte{0x5a});
@@ -134,7 +147,8 @@ TEST(CuseFastPath, ResultAlreadyInTheCallersStructIsNotWrittenAgain)
     cmd.nsid = 1;
     cmd.addr = addr_of(data.data());
     cmd.data_len = 512;
-    auto step = fast_prepare(ns_node(), NVME_IOCTL_IO64_CMD, addr_of(&cmd), fuse_ioctl_unrestricted, mem);
+    auto step =
+        fast_prepare(ns_node(), NVME_IOCTL_IO64_CMD, addr_of(&cmd), fuse_ioctl_unrestricted, mem);
     ASSERT_TRUE(std::holds_alternative<FastExecute>(step));
     auto& exec = std::get<FastExecute>(step);
     EXPECT_EQ(exec.plan.caller_result, 0u);
@@ -162,7 +176,8 @@ TEST(CuseFastPath, WriteDataAndMetadataAreGathered)
 {
     ProcessVmMemory mem(getpid());
     std::vector<std::byte> data(1024);
-    for (std::size_t i = 0; i < data.size(); ++i) data[i] = std::byte(i);
+    for (std::size_t i = 0; i < data.size(); ++i)
+        data[i] = std::byte(i);
     std::vector<std::byte> meta(16, std::byte{0x77});
     nvme_user_io io{};
     io.opcode = 0x01;

@@ -23,7 +23,8 @@ public:
 
     /// Gathers the bytes of `remote` (in order) into `local`; the sizes must
     /// match (else invalid_argument). A short transfer is an error (EFAULT).
-    [[nodiscard]] virtual std::error_code read(std::span<const UserRange> remote, std::span<std::byte> local) = 0;
+    [[nodiscard]] virtual std::error_code read(std::span<const UserRange> remote,
+                                               std::span<std::byte> local) = 0;
     /// Performs every write; a short transfer is an error (EFAULT). Writes
     /// before the failing one may have happened.
     [[nodiscard]] virtual std::error_code write(std::span<const UserWrite> writes) = 0;
@@ -42,7 +43,8 @@ public:
     explicit ProcessVmMemory(pid_t pid) noexcept : pid_(pid) {}
     using CallerMemory::read;
     using CallerMemory::write;
-    [[nodiscard]] std::error_code read(std::span<const UserRange> remote, std::span<std::byte> local) override;
+    [[nodiscard]] std::error_code read(std::span<const UserRange> remote,
+                                       std::span<std::byte> local) override;
     [[nodiscard]] std::error_code write(std::span<const UserWrite> writes) override;
 
 private:

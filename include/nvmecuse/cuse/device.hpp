@@ -39,7 +39,7 @@ struct DeviceOptions {
     /// Serve the node on the controller's owner thread instead of reader
     /// threads: no hand-off between threads per ioctl (reader_threads unused).
     bool serve_on_owner_thread = false;
-    bool fast_path = true;       ///< try process_vm_readv/writev before the retry protocol
+    bool fast_path = true; ///< try process_vm_readv/writev before the retry protocol
     NodePermissions permissions{};
     CredentialsReader credentials; ///< empty: read_caller_credentials()
 };
