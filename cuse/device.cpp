@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -173,6 +174,16 @@ public:
         std::uint64_t mdts = 0;
         const IoctlContext ctx = context(cmd, pid, mdts);
         const Bounds bounds{ctx.node.ns, mdts};
+        if (restricted()) {
+            // The kernel sent the argument struct along; there is no retry
+            // protocol to fall back on.
+            ProcessVmMemory rest(pid);
+            KernelCopiedArgument memory(arg, in, rest);
+            FastStep step = fast_prepare(ctx, cmd, arg, flags, memory);
+            if (const auto* f = std::get_if<Fallback>(&step))
+                return answer_error(*session_, req, unreachable_caller(f->why, pid));
+            return on_fast_step(req, pid, bounds, std::move(step));
+        }
         // The first request of an unrestricted ioctl carries no buffers;
         // retries do, and stay on the retry protocol.
         if (options_.fast_path && in.empty() && out_size == 0) {
@@ -183,6 +194,25 @@ public:
         }
         const IoctlRequest request{cmd, arg, flags, in, out_size};
         on_step(req, pid, bounds, advance(ctx, request), ctx.transport_fills_buffers);
+    }
+
+    [[nodiscard]] bool restricted() const noexcept
+    {
+        return options_.fast_path && options_.restricted_ioctls;
+    }
+
+    /// The errno of a restricted ioctl whose buffers process_vm_* could not
+    /// reach: EFAULT for an unmapped buffer (what the kernel's own copy
+    /// would report); anything else (an LSM's refusal) is EIO, logged once.
+    int unreachable_caller(std::error_code why, pid_t pid)
+    {
+        if (why == std::errc::bad_address) return EFAULT;
+        if (!warned_unreachable_.exchange(true))
+            spdlog::warn(
+                "cuse: /dev/{}: cannot access the memory of task {} ({}); such ioctls fail "
+                "with EIO (nvmecused --ioctl-protocol unrestricted falls back instead)",
+                options_.devname, pid, why.message());
+        return EIO;
     }
 
     void on_init_done() override
@@ -395,14 +425,17 @@ public:
     DeviceOptions options_;
     std::shared_ptr<Session> session_;
     std::optional<ctrlr::Controller::WatchId> watch_; ///< served on the owner thread
+    std::atomic<bool> warned_unreachable_{false};
 };
 
 std::expected<std::unique_ptr<Device>, std::error_code>
 Device::start(ctrlr::Controller& controller, DeviceOptions options, int channel)
 {
     auto impl = std::make_unique<Impl>(controller, std::move(options));
-    auto session =
-        Session::create({impl->options_.devname, impl->options_.reader_threads}, channel, *impl);
+    auto session = Session::create({.devname = impl->options_.devname,
+                                    .reader_threads = impl->options_.reader_threads,
+                                    .restricted_ioctls = impl->restricted()},
+                                   channel, *impl);
     if (!session) return std::unexpected(session.error());
     impl->session_ = std::move(*session);
     if (impl->options_.serve_on_owner_thread) {

@@ -33,6 +33,7 @@ public:
         d.reader_threads = options_.reader_threads;
         d.serve_on_owner_thread = options_.serve_on_owner_thread;
         d.fast_path = options_.fast_path;
+        d.restricted_ioctls = options_.restricted_ioctls;
         d.permissions = options_.permissions;
         d.credentials = options_.credentials;
         auto channel = options_.open_channel(d.devname);

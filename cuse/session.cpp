@@ -50,7 +50,7 @@ std::expected<std::shared_ptr<Session>, std::error_code> Session::create(Options
     cuse_info ci{};
     ci.dev_info_argc = 1;
     ci.dev_info_argv = dev_info;
-    ci.flags = CUSE_UNRESTRICTED_IOCTL;
+    ci.flags = s->options_.restricted_ioctls ? 0u : unsigned{CUSE_UNRESTRICTED_IOCTL};
 
     cuse_lowlevel_ops ops{};
     ops.init_done = &Session::op_init_done;

@@ -66,6 +66,11 @@ public:
         /// answers the rest with its errno: a namespace detached through
         /// its own node still gets its success, as the kernel's does.
         std::chrono::milliseconds drain_grace{1000};
+        /// CUSE_UNRESTRICTED_IOCTL is not asked for: the kernel copies each
+        /// ioctl's argument as its number encodes it (_IOC_DIR, _IOC_SIZE)
+        /// in with the request and the reply's out bytes back, and a
+        /// FUSE_IOCTL_RETRY reply fails the ioctl with EIO.
+        bool restricted_ioctls = false;
     };
 
     /// Creates the CUSE session on `fd` (ownership passes, also on

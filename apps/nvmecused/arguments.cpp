@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
+#include <map>
 
 namespace nvmecused {
 
@@ -154,6 +155,17 @@ std::expected<Arguments, int> parse_arguments(int argc, char** argv)
     app.add_flag("--retry-only", args.retry_only,
                  "never use process_vm_readv/writev: the CUSE retry protocol only (for "
                  "measurements against the reference design)");
+    using Protocol = Arguments::IoctlProtocol;
+    const std::map<std::string, Protocol> protocols{{"auto", Protocol::automatic},
+                                                    {"restricted", Protocol::restricted},
+                                                    {"unrestricted", Protocol::unrestricted}};
+    app.add_option("--ioctl-protocol", args.ioctl_protocol,
+                   "auto, restricted or unrestricted. restricted: the kernel copies each "
+                   "ioctl's argument struct in with the request (one system call less per "
+                   "ioctl) and there is no retry protocol to fall back on; auto chooses it "
+                   "when process_vm_readv reaches every caller (root, initial user namespace)")
+        ->transform(CLI::CheckedTransformer(protocols, CLI::ignore_case))
+        ->option_text("auto|restricted|unrestricted (auto)");
     app.add_option("--cuse-threads", args.cuse_threads,
                    "reader threads per device node; 0 serves every node on the controller's "
                    "owner thread (no hand-off between threads per ioctl)")
@@ -170,6 +182,8 @@ std::expected<Arguments, int> parse_arguments(int argc, char** argv)
     try {
         app.parse(argc, argv);
         if (!args.emulate && attach.empty()) throw CLI::RequiredError("--emulate or --attach");
+        if (args.retry_only && args.ioctl_protocol == Protocol::restricted)
+            throw CLI::ValidationError("--retry-only", "needs unrestricted ioctls");
     } catch (const CLI::ParseError& e) {
         return std::unexpected(app.exit(e));
     }

@@ -26,6 +26,10 @@ struct Arguments {
     unsigned uid = 0;
     unsigned gid = 0;
     bool retry_only = false;
+    /// --ioctl-protocol: how the kernel hands ioctls to the nodes. automatic:
+    /// restricted when process_vm_* reaches every caller (decided at start).
+    enum class IoctlProtocol { automatic, restricted, unrestricted };
+    IoctlProtocol ioctl_protocol = IoctlProtocol::automatic;
     unsigned cuse_threads = 0;
     /// --poll-us: how long an idle owner thread polls before sleeping. A
     /// synchronous caller's next ioctl comes ~100-200 us after the last answer;

@@ -7,9 +7,32 @@
 
 #include <algorithm>
 
+#include "nvmecuse/cuse/caller_memory.hpp"
+
 namespace nvmecused {
 
 using namespace nvmecuse;
+
+namespace {
+
+/// Restricted ioctls where the command line allows them and, for auto,
+/// where the fast path can never need the retry protocol. Decided once.
+bool restricted_ioctls(const Arguments& args)
+{
+    using Protocol = Arguments::IoctlProtocol;
+    if (args.retry_only || args.ioctl_protocol == Protocol::unrestricted) return false;
+    if (args.ioctl_protocol == Protocol::restricted) return true;
+    static const bool reachable = [] {
+        const bool r = cuse::process_vm_reaches_every_caller();
+        spdlog::info("ioctl protocol: {}", r ? "restricted (process_vm_readv reaches every caller)"
+                                             : "unrestricted (process_vm_readv may be refused: the "
+                                               "retry protocol stays as the fallback)");
+        return r;
+    }();
+    return reachable;
+}
+
+} // namespace
 
 std::expected<ServedController, std::string> serve(const TransportMaker& make_transport,
                                                    ctrlr::Controller::Options options,
@@ -34,6 +57,7 @@ std::expected<ServedController, std::string> serve(const TransportMaker& make_tr
     registry_options.directory = args.directory;
     registry_options.controller_index = claim->index();
     registry_options.fast_path = !args.retry_only;
+    registry_options.restricted_ioctls = restricted_ioctls(args);
     registry_options.serve_on_owner_thread = args.cuse_threads == 0;
     registry_options.reader_threads = std::max(args.cuse_threads, 1u);
     registry_options.permissions.mode = args.mode;

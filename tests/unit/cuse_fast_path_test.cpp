@@ -1,15 +1,21 @@
 // The process_vm fast path against this test process's own memory.
 #include <gtest/gtest.h>
+#include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/nvme_ioctl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <vector>
 
+#include "nvmecuse/cuse/credentials.hpp"
 #include "nvmecuse/cuse/fast_path.hpp"
 
 namespace nvmecuse::cuse {
@@ -126,9 +132,11 @@ TEST(CuseFastPath, AdminReadInOneGoAndDelivered)
 /// Counts the writes a delivery makes, forwarding them to this process.
 struct CountingMemory final : CallerMemory {
     ProcessVmMemory real{getpid()};
+    int read_calls = 0;
     int write_calls = 0;
     std::error_code read(std::span<const UserRange> remote, std::span<std::byte> local) override
     {
+        ++read_calls;
         return real.read(remote, local);
     }
     std::error_code write(std::span<const UserWrite> writes) override
@@ -282,6 +290,70 @@ TEST(CuseFastPath, DeliveryFailureIsReported)
     EXPECT_TRUE(fast_deliver(plan, mem));
     plan.value = -EINTR; // errno outcomes write nothing
     EXPECT_FALSE(fast_deliver(plan, mem));
+}
+
+TEST(CuseFastPath, AKernelCopiedArgumentIsReadFromTheRequestAndTheRestFromTheCaller)
+{
+    std::vector<std::byte> data(4096);
+    for (std::size_t i = 0; i < data.size(); ++i)
+        data[i] = std::byte(i * 13);
+    std::vector<std::byte> meta(8 * 8, std::byte{0x44});
+    nvme_user_io io{};
+    io.opcode = 0x01;
+    io.nblocks = 7;
+    io.addr = addr_of(data.data());
+    io.metadata = addr_of(meta.data());
+    // What the kernel copied differs from the caller's struct now: only the
+    // copy counts, as when the caller changes it during the ioctl.
+    nvme_user_io copied = io;
+    io.nblocks = 0;
+    CountingMemory rest;
+    KernelCopiedArgument memory(addr_of(&io), std::as_bytes(std::span(&copied, 1)), rest);
+    FastStep step = fast_prepare(ns_node(), NVME_IOCTL_SUBMIT_IO, addr_of(&io), 0, memory);
+    auto* exec = std::get_if<FastExecute>(&step);
+    ASSERT_NE(exec, nullptr);
+    EXPECT_EQ(rest.read_calls, 2); // the data and the metadata, not the struct
+    ASSERT_EQ(exec->command.data.size(), 4096u);
+    EXPECT_EQ(std::memcmp(exec->command.data.span().data(), data.data(), 4096), 0);
+
+    // Reads that leave the copied window, even by a byte, go to the caller.
+    std::array<std::byte, 8> tail{};
+    EXPECT_FALSE(memory.read(addr_of(&io) + sizeof io - 4, tail));
+    EXPECT_EQ(rest.read_calls, 3);
+    EXPECT_FALSE(memory.read(addr_of(&io) + sizeof io - 8, tail));
+    EXPECT_EQ(rest.read_calls, 3);
+    EXPECT_EQ(
+        std::memcmp(tail.data(), reinterpret_cast<const std::byte*>(&copied) + sizeof io - 8, 8),
+        0);
+}
+
+TEST(CuseFastPath, ProcessVmReachesEveryCallerOnlyWithCapSysPtrace)
+{
+    // In a child that drops CAP_SYS_PTRACE from its effective set, the
+    // answer must be no, whatever this process may do.
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+        std::array<__user_cap_data_struct, _LINUX_CAPABILITY_U32S_3> caps{};
+        if (syscall(SYS_capget, &header, caps.data()) != 0) _exit(2);
+        caps[0].effective &= ~(1u << cap_sys_ptrace);
+        if (syscall(SYS_capset, &header, caps.data()) != 0) _exit(2);
+        _exit(process_vm_reaches_every_caller() ? 1 : 0);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    // With it, in the initial user namespace (CI runs as root), yes.
+    const auto self = read_caller_credentials(getpid());
+    ASSERT_TRUE(self);
+    std::ifstream uid_map("/proc/self/uid_map");
+    std::uint64_t inside = 1, outside = 1, count = 0;
+    uid_map >> inside >> outside >> count;
+    if (self->has(cap_sys_ptrace) && inside == 0 && outside == 0 && count == 4294967295u) {
+        EXPECT_TRUE(process_vm_reaches_every_caller());
+    }
 }
 
 } // namespace

@@ -113,6 +113,8 @@ class CuseSession : public ::testing::Test {
 protected:
     /// Reader threads (false) or the controller's owner thread (true).
     [[nodiscard]] virtual bool owner_served() const { return false; }
+    /// Unrestricted ioctls with the retry protocol (false) or restricted ones.
+    [[nodiscard]] virtual bool restricted() const { return false; }
 
     void SetUp() override
     {
@@ -138,6 +140,7 @@ protected:
         RegistryOptions o;
         o.reader_threads = 2;
         o.serve_on_owner_thread = owner_served();
+        o.restricted_ioctls = restricted();
         o.permissions.apply = false;
         o.credentials = [this](pid_t pid) -> std::expected<CallerCredentials, std::error_code> {
             return CallerCredentials{
@@ -188,7 +191,8 @@ protected:
             EXPECT_TRUE(init) << "CUSE_INIT: " << (init ? 0 : init.error());
             if (init) {
                 EXPECT_EQ(init->devname, devname);
-                EXPECT_EQ(init->flags & CUSE_UNRESTRICTED_IOCTL, CUSE_UNRESTRICTED_IOCTL);
+                EXPECT_EQ(init->flags & CUSE_UNRESTRICTED_IOCTL,
+                          restricted() ? 0u : unsigned{CUSE_UNRESTRICTED_IOCTL});
             }
             auto fh = n.kernel->open(O_RDONLY); // no open-mode restriction
             EXPECT_TRUE(fh);
@@ -209,6 +213,11 @@ protected:
     {
         auto s = registry_->stats(devname);
         return s ? s->ioctl_requests : 0;
+    }
+    std::uint64_t retries(const std::string& devname)
+    {
+        auto s = registry_->stats(devname);
+        return s ? s->retries : 0;
     }
 
     const std::string ctrl_node = "nvmecuse/nvme0";
@@ -713,6 +722,132 @@ TEST_F(CuseSession, StopAnswersRequestsInFlight)
     gate.open(); // the command completes after its caller was answered: dropped
     registry_.reset();
     EXPECT_TRUE(std::ranges::all_of(buf, [](std::byte b) { return b == std::byte{0xAA}; }));
+}
+
+/// Restricted ioctls (RegistryOptions::restricted_ioctls): the kernel sends
+/// the argument struct with the request, and there is no retry protocol.
+class CuseSessionRestricted : public CuseSessionModes {
+protected:
+    [[nodiscard]] bool restricted() const override { return true; }
+};
+
+INSTANTIATE_TEST_SUITE_P(Serving, CuseSessionRestricted, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                             return i.param ? std::string("OnOwnerThread") : std::string("ReaderThreads");
+                         });
+
+TEST_P(CuseSessionRestricted, TheStructComesWithTheRequestNotFromTheCallersMemory)
+{
+    // A Flush moves no data: with the struct in the request, not even a
+    // caller whose memory cannot be reached needs anything else.
+    nvme_passthru_cmd flush{};
+    flush.opcode = 0x00;
+    flush.nsid = 1;
+    node(ns1_node);
+    const auto before = ioctl_requests(ns1_node);
+    const auto r = ioctl(ns1_node, NVME_IOCTL_IO_CMD, &flush, via_pid(no_such_pid));
+    ASSERT_EQ(r.ret, 0) << r.error;
+    EXPECT_EQ(r.requests, 1u);
+    EXPECT_EQ(ioctl_requests(ns1_node) - before, 1u);
+    EXPECT_EQ(registry_->stats(ns1_node)->fast_path, 1u);
+}
+
+TEST_P(CuseSessionRestricted, DataResultsAndValuesMoveAsOnTheFastPath)
+{
+    std::vector<std::byte> out(8 * 512);
+    for (std::size_t i = 0; i < out.size(); ++i)
+        out[i] = std::byte(i * 5 + 3);
+    auto w = user_io(0x01, 300, 8, out.data());
+    const auto wr = ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &w); // _IOW: copied in only
+    ASSERT_EQ(wr.ret, 0) << wr.error;
+    EXPECT_EQ(wr.requests, 1u);
+    std::vector<std::byte> in(out.size());
+    nvme_passthru_cmd64 rd{};
+    rd.opcode = 0x02;
+    rd.nsid = 1;
+    rd.addr = addr(in.data());
+    rd.data_len = static_cast<std::uint32_t>(in.size());
+    rd.cdw10 = 300;
+    rd.cdw12 = 7;
+    rd.result = ~0ull;
+    const auto r = ioctl(ns1_node, NVME_IOCTL_IO64_CMD, &rd);
+    ASSERT_EQ(r.ret, 0) << r.error;
+    EXPECT_EQ(r.requests, 1u);
+    EXPECT_EQ(in, out);
+    EXPECT_EQ(rd.result, 0u); // written back although the reply carries no out bytes
+
+    std::vector<std::byte> id(4096, std::byte{0xAA});
+    auto cmd = identify_ctrl(id.data());
+    cmd.result = 0xdeadbeef;
+    ASSERT_EQ(ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &cmd).ret, 0);
+    EXPECT_EQ(cmd.result, 0u);
+    EXPECT_EQ(std::memcmp(id.data() + 24, "nvmecuse Emulated", 17), 0);
+
+    std::vector<std::byte> big(1u << 20, std::byte{0x77}); // past FUSE's 128 KiB
+    auto whole = user_io(0x02, 4096, static_cast<std::uint16_t>(big.size() / 512), big.data());
+    ASSERT_EQ(ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &whole).ret, 0);
+    EXPECT_TRUE(std::ranges::all_of(big, [](std::byte b) { return b == std::byte{0}; }));
+
+    EXPECT_EQ(ioctl(ns2_node, NVME_IOCTL_ID, nullptr).ret, 2);
+    std::uint64_t bytes = 0;
+    EXPECT_EQ(ioctl(ns2_node, BLKGETSIZE64, &bytes).ret, 0); // _IOR, written by the daemon
+    EXPECT_EQ(bytes, ns_size);
+    int ssz = 0;
+    EXPECT_EQ(ioctl(ns2_node, BLKSSZGET, &ssz).ret, 0); // _IO: nothing copied by the kernel
+    EXPECT_EQ(ssz, 4096);
+    EXPECT_EQ(retries(ns1_node) + retries(ns2_node) + retries(ctrl_node), 0u);
+}
+
+TEST_P(CuseSessionRestricted, UnreachableBuffersFailAtOnceAndTheNodeGoesOn)
+{
+    // A buffer that is not mapped: EFAULT, as the kernel's own copy reports.
+    auto wr = user_io(0x01, 0, 1, reinterpret_cast<void*>(std::uintptr_t{8}));
+    const auto commands = registry_->stats(ns1_node)->commands;
+    auto r = ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &wr);
+    EXPECT_EQ(r.error, EFAULT);
+    EXPECT_EQ(r.requests, 1u);
+    EXPECT_EQ(registry_->stats(ns1_node)->commands, commands); // nothing ran
+    // A caller whose memory process_vm_* may not reach: EIO before anything
+    // runs, never a RETRY (which the kernel would refuse with EIO, after a
+    // wasted round trip). (A read finds out only when delivering: EFAULT.)
+    std::vector<std::byte> data(512, std::byte{0x5A});
+    wr = user_io(0x01, 0, 1, data.data());
+    r = ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &wr, via_pid(no_such_pid));
+    EXPECT_EQ(r.error, EIO);
+    EXPECT_EQ(r.requests, 1u);
+    EXPECT_EQ(registry_->stats(ns1_node)->commands, commands);
+    EXPECT_EQ(retries(ns1_node), 0u);
+    // The same ioctl from a reachable caller works.
+    r = ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &wr);
+    ASSERT_EQ(r.ret, 0) << r.error;
+    std::vector<std::byte> back(512);
+    auto rd = user_io(0x02, 0, 1, back.data());
+    ASSERT_EQ(ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &rd).ret, 0);
+    EXPECT_EQ(back, data);
+}
+
+TEST_P(CuseSessionRestricted, RefusalsMatchTheKernelWhenTheArgumentIsReadable)
+{
+    privileged_ = false;
+    std::vector<std::byte> buf(4096, std::byte{0xAA});
+    auto cmd = identify_ctrl(buf.data());
+    auto r = ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &cmd);
+    EXPECT_EQ(r.error, EACCES);
+    EXPECT_EQ(buf[0], std::byte{0xAA});
+    privileged_ = true;
+    std::array<char, 68> compat32{}; // the 32-bit layout's request number: not ours
+    r = ioctl(ctrl_node, _IOWR('N', 0x41, char[68]), compat32.data());
+    EXPECT_EQ(r.error, ENOTTY);
+    r = ioctl(ctrl_node, _IO('N', 0x7f), nullptr);
+    EXPECT_EQ(r.error, ENOTTY);
+    cmd.flags = 1;
+    r = ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &cmd);
+    EXPECT_EQ(r.error, EINVAL);
+    // The one difference to the kernel's driver: the kernel copies an
+    // encoded argument before the node sees the number, so a bad pointer
+    // is EFAULT where the driver would have said ENOTTY.
+    r = ioctl(ctrl_node, _IOWR('N', 0x41, char[68]), reinterpret_cast<void*>(std::uintptr_t{8}));
+    EXPECT_EQ(r.error, EFAULT);
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 #include "fake_cuse_kernel.hpp"
 
 #include <linux/fuse.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -144,6 +145,10 @@ std::expected<FakeCuseKernel::InitReply, int> FakeCuseKernel::init()
     if (reply->payload.size() < sizeof(cuse_init_out)) return std::unexpected(EIO);
     const auto out = load<cuse_init_out>(reply->payload.data());
     InitReply r{out.major, out.minor, out.flags, out.max_read, {}};
+    {
+        std::lock_guard lock(mutex_);
+        restricted_ = (out.flags & CUSE_UNRESTRICTED_IOCTL) == 0;
+    }
     // dev_info: NUL-separated KEY=VALUE strings.
     std::string info(reinterpret_cast<const char*>(reply->payload.data()) + sizeof out,
                      reply->payload.size() - sizeof out);
@@ -221,6 +226,16 @@ FakeCuseKernel::IoctlResult FakeCuseKernel::ioctl(std::uint64_t fh, unsigned int
         result.error = e;
         return result;
     };
+    const bool restricted = [&] {
+        std::lock_guard lock(mutex_);
+        return restricted_;
+    }();
+    if (restricted) {
+        // fuse_do_ioctl: the argument as the number encodes it, both ways.
+        const iovec encoded{arg, _IOC_SIZE(cmd)};
+        if ((_IOC_DIR(cmd) & _IOC_WRITE) != 0) in_iovs.push_back(encoded);
+        if ((_IOC_DIR(cmd) & _IOC_READ) != 0) out_iovs.push_back(encoded);
+    }
     for (;;) {
         std::vector<std::byte> in_data;
         if (!gather(in_iovs, in_data)) return fail(EFAULT);
@@ -230,7 +245,7 @@ FakeCuseKernel::IoctlResult FakeCuseKernel::ioctl(std::uint64_t fh, unsigned int
 
         fuse_ioctl_in in{};
         in.fh = fh;
-        in.flags = FUSE_IOCTL_UNRESTRICTED | options.flags;
+        in.flags = (restricted ? 0u : unsigned{FUSE_IOCTL_UNRESTRICTED}) | options.flags;
         in.cmd = cmd;
         in.arg = reinterpret_cast<std::uintptr_t>(arg);
         in.in_size = static_cast<std::uint32_t>(in_data.size());
@@ -250,6 +265,7 @@ FakeCuseKernel::IoctlResult FakeCuseKernel::ioctl(std::uint64_t fh, unsigned int
         const std::size_t rest_size = reply->payload.size() - sizeof out;
 
         if ((out.flags & FUSE_IOCTL_RETRY) != 0) {
+            if (restricted) return fail(EIO); // RETRY is not allowed then
             // fuse_do_ioctl: verify and fetch the iovecs, then resend.
             if (out.in_iovs > max_iov || out.out_iovs > max_iov ||
                 out.in_iovs + out.out_iovs > max_iov)

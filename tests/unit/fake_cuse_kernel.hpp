@@ -4,7 +4,9 @@
 // fuse_do_ioctl does for an unrestricted ioctl: send FUSE_IOCTL, follow
 // FUSE_IOCTL_RETRY by gathering the named in iovecs from this process's
 // memory, and scatter the final reply into the out iovecs - so a test sees
-// exactly what a process calling ioctl() would. Requests carry the calling
+// exactly what a process calling ioctl() would. When the daemon's CUSE_INIT
+// reply leaves out CUSE_UNRESTRICTED_IOCTL, ioctls are restricted, as there:
+// the argument is copied as the number encodes it, and RETRY is EIO. Requests carry the calling
 // thread's id (the fast path then works on the test's own buffers) unless a
 // test passes another pid (one that cannot exist forces the retry path).
 #pragma once
@@ -99,6 +101,7 @@ private:
     std::map<std::uint64_t, Reply> replies_;
     bool closed_ = false;
     std::uint64_t unique_ = 0;
+    bool restricted_ = false; ///< the daemon's CUSE_INIT reply left out CUSE_UNRESTRICTED_IOCTL
 };
 
 } // namespace nvmecuse::testing

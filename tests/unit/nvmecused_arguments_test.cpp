@@ -37,7 +37,23 @@ TEST(NvmecusedArguments, EmulateAloneKeepsTheDefaults)
     EXPECT_EQ(args->mode, 0600u);
     EXPECT_EQ(args->cuse_threads, 0u);
     EXPECT_FALSE(args->retry_only);
+    EXPECT_EQ(args->ioctl_protocol, nvmecused::Arguments::IoctlProtocol::automatic);
     EXPECT_EQ(args->poll_us, 300u);
+}
+
+TEST(NvmecusedArguments, IoctlProtocol)
+{
+    using Protocol = nvmecused::Arguments::IoctlProtocol;
+    const auto restricted = parse({"--emulate", "--ioctl-protocol", "restricted"});
+    ASSERT_TRUE(restricted);
+    EXPECT_EQ(restricted->ioctl_protocol, Protocol::restricted);
+    const auto unrestricted =
+        parse({"--emulate", "--ioctl-protocol", "unrestricted", "--retry-only"});
+    ASSERT_TRUE(unrestricted);
+    EXPECT_EQ(unrestricted->ioctl_protocol, Protocol::unrestricted);
+    EXPECT_FALSE(parse({"--emulate", "--ioctl-protocol", "fast"}));
+    // The retry protocol needs unrestricted ioctls.
+    EXPECT_FALSE(parse({"--emulate", "--ioctl-protocol", "restricted", "--retry-only"}));
 }
 
 TEST(NvmecusedArguments, PollWindow)

@@ -51,4 +51,38 @@ private:
     pid_t pid_;
 };
 
+/// The caller's memory when the kernel has already copied the ioctl's
+/// argument: a restricted ioctl's request carries the _IOC_SIZE(cmd) bytes
+/// at `arg` (fs/fuse/ioctl.c), so a read that lies within them is served
+/// from the request and costs no system call; every other access goes to
+/// `rest`. Same thread and lifetime rules as `rest`.
+class KernelCopiedArgument final : public CallerMemory {
+public:
+    KernelCopiedArgument(std::uint64_t arg, std::span<const std::byte> copied,
+                         CallerMemory& rest) noexcept
+        : arg_(arg), copied_(copied), rest_(rest)
+    {
+    }
+    using CallerMemory::read;
+    using CallerMemory::write;
+    [[nodiscard]] std::error_code read(std::span<const UserRange> remote,
+                                       std::span<std::byte> local) override;
+    [[nodiscard]] std::error_code write(std::span<const UserWrite> writes) override
+    {
+        return rest_.write(writes);
+    }
+
+private:
+    std::uint64_t arg_;
+    std::span<const std::byte> copied_;
+    CallerMemory& rest_;
+};
+
+/// Whether process_vm_readv/writev can reach every task that may call the
+/// daemon's nodes, so that the fast path never needs the retry protocol:
+/// the daemon holds CAP_SYS_PTRACE, lives in the initial user namespace,
+/// and the memory of a forked child can be read (Yama's ptrace_scope 3 or
+/// an LSM may still refuse). Forks once per call; call it at start-up.
+[[nodiscard]] bool process_vm_reaches_every_caller();
+
 } // namespace nvmecuse::cuse

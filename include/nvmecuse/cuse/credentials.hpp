@@ -12,6 +12,7 @@
 namespace nvmecuse::cuse {
 
 /// Capability numbers we check (linux/capability.h).
+inline constexpr unsigned cap_sys_ptrace = 19;
 inline constexpr unsigned cap_sys_admin = 21;
 
 /// What the daemon knows about the task behind a FUSE request.

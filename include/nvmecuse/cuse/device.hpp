@@ -40,6 +40,14 @@ struct DeviceOptions {
     /// threads: no hand-off between threads per ioctl (reader_threads unused).
     bool serve_on_owner_thread = false;
     bool fast_path = true; ///< try process_vm_readv/writev before the retry protocol
+    /// With fast_path: restricted ioctls, the kernel copying the argument
+    /// struct in with the request (one process_vm_readv less per ioctl). No
+    /// retry protocol then, so only where process_vm_* reaches every caller
+    /// (process_vm_reaches_every_caller()). Differs from the kernel's nvme
+    /// driver in one way: an ioctl whose number encodes an argument and
+    /// whose pointer is bad fails with EFAULT before the node can refuse
+    /// it (ENOTTY for a foreign number, EACCES for an unprivileged caller).
+    bool restricted_ioctls = false;
     NodePermissions permissions{};
     CredentialsReader credentials; ///< empty: read_caller_credentials()
 };

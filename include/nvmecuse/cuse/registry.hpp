@@ -29,6 +29,7 @@ struct RegistryOptions {
     unsigned reader_threads = 1;        ///< per node
     bool serve_on_owner_thread = false; ///< see DeviceOptions
     bool fast_path = true;
+    bool restricted_ioctls = false; ///< see DeviceOptions
     NodePermissions permissions{};
     CredentialsReader credentials; ///< empty: read_caller_credentials()
     ChannelFactory open_channel;   ///< empty: open_cuse_channel()
