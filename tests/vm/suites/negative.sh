@@ -115,6 +115,12 @@ run $T ioctl $DEV/nvme0 admin-flags
 expect_eq "controller node: admin ioctl with flags != 0 is EINVAL" "$OUT" "errno EINVAL"
 run $T ioctl $DEV/nvme0 admin-compat32
 expect_eq "controller node: 32-bit admin request number is ENOTTY" "$OUT" "errno ENOTTY"
+# As root in the guest, nvmecused chooses restricted ioctls (--ioctl-protocol
+# auto). Their one difference to the kernel's driver: the kernel copies an
+# encoded argument before the node sees the number, so a bad pointer is
+# EFAULT where the driver says ENOTTY (the unrestricted daemon below: ENOTTY).
+run $T ioctl $DEV/nvme0 admin-compat32-badptr
+expect_eq "restricted: a foreign request number with a bad pointer is EFAULT" "$OUT" "errno EFAULT"
 
 # nsid lba-bytes block-device-bytes. Namespace 5 interleaves its metadata
 # without protection information: the kernel's /dev/nvme0n5 has capacity 0
@@ -277,4 +283,11 @@ if [ "${signals:-0}" -gt 0 ]; then pass "the storm delivered signals ($signals)"
 kill -TERM "$D1"
 wait_daemon_exit "$D1" 10
 expect_eq "the second daemon stops cleanly" "$STATUS" 0
+
+# --- unrestricted ioctls: the kernel's errno order for bad pointers too --------
+if start_daemon /vm/conformance.json --ioctl-protocol unrestricted; then pass "nvmecused --ioctl-protocol unrestricted starts"; else fail "nvmecused --ioctl-protocol unrestricted starts"; fi
+run $T ioctl $DEV/nvme0 admin-compat32-badptr
+expect_eq "unrestricted: a foreign request number with a bad pointer is ENOTTY" "$OUT" "errno ENOTTY"
+run $T ioctl $DEV/nvme0 admin-identify
+expect_eq "unrestricted: admin identify succeeds" "$OUT" "value 0"
 finish

@@ -236,4 +236,34 @@ ts_hi=$(bytes_at $T/rts 2 4)
 expect_eq "timestamp bytes 5:2 unchanged (less than 65 s elapsed)" "$ts_hi" "a5d4e800"
 expect_eq "timestamp attributes: origin 001b (set by Set Features)" "$(bytes_at $T/rts 6 1)" "02"
 
+# --- the other two ways the daemon takes ioctls ----------------------------------
+# The runs above used restricted ioctls (chosen as root). The same data
+# through unrestricted ioctls (the fast path that falls back on the retry
+# protocol) and through the retry protocol alone (SPDK's design: nothing
+# past FUSE's 128 KiB).
+for protocol in "--ioctl-protocol unrestricted" "--retry-only"; do
+  stop_daemon
+  # shellcheck disable=SC2086
+  if start_daemon /vm/conformance.json $protocol; then pass "nvmecused $protocol starts"; else fail "nvmecused $protocol starts"; continue; fi
+  head -c 65536 $T/rand | tail -c 32768 >$T/w32k
+  run nvme write ${N}n2 -s 50 -c 7 -z 32768 -d $T/w32k
+  expect_status "$protocol: write 32 KiB to nsid 2" 0
+  run nvme read ${N}n2 -s 50 -c 7 -z 32768 -d $T/r32k
+  expect_status "$protocol: read 32 KiB from nsid 2" 0
+  same "$protocol: 32 KiB read back as written" $T/w32k $T/r32k
+  run nvme compare ${N}n2 -s 50 -c 7 -z 32768 -d $T/w32k
+  expect_status "$protocol: compare that matches" 0
+  nvme id-ctrl $N -b >$T/idc2 2>$T/err
+  same "$protocol: id-ctrl -b as before" $T/idc2 $T/idc
+  run nvme write ${N}n1 -s 2048 -c 2047 -z 1048576 -d $T/w1m
+  if [ "$protocol" = "--retry-only" ]; then
+    expect_contains "$protocol: a 1 MiB write fails (FUSE's 128 KiB cap)" "Cannot allocate memory"
+  else
+    expect_status "$protocol: write 1 MiB" 0
+    run nvme read ${N}n1 -s 2048 -c 2047 -z 1048576 -d $T/r1m2
+    expect_status "$protocol: read 1 MiB" 0
+    same "$protocol: 1 MiB read back as written" $T/w1m $T/r1m2
+  fi
+done
+
 finish

@@ -6,7 +6,7 @@
 //   ioctl DEV NAME [DELAY]      issue one ioctl; prints its value or errno name
 //       NAME: id, reset, rescan, subsys-reset, blksszget, blkpbszget,
 //             blkgetsize, blkgetsize64, unknown, admin-identify, admin-flags,
-//             admin-compat32
+//             admin-compat32, admin-compat32-badptr
 //       DELAY: seconds (fractions allowed) between the open and the ioctl,
 //             printing "opened DEV" once open (for callers that hold a node)
 //   submit-io DEV read|write SLBA NBLOCKS LBA_BYTES FILE
@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <csignal>
 #include <thread>
@@ -118,9 +119,13 @@ int run_ioctl(const char* path, std::string_view name, const char* delay)
         const int r = ::ioctl(fd, NVME_IOCTL_ADMIN_CMD, &cmd);
         return report(r, r);
     }
-    if (name == "admin-compat32") {
+    if (name == "admin-compat32" || name == "admin-compat32-badptr") {
         // The 32-bit layout's request number on a 64-bit caller: not ours.
-        return report(::ioctl(fd, _IOWR('N', 0x41, char[68])), 0);
+        // With a bad pointer, a restricted CUSE ioctl fails in the kernel's
+        // copy of the encoded argument (EFAULT) before the node sees it.
+        std::array<char, 68> arg{};
+        void* p = name == "admin-compat32" ? arg.data() : reinterpret_cast<void*>(std::uintptr_t{8});
+        return report(::ioctl(fd, _IOWR('N', 0x41, char[68]), p), 0);
     }
     std::fprintf(stderr, "unknown ioctl name %.*s\n", static_cast<int>(name.size()), name.data());
     return 2;
