@@ -174,23 +174,18 @@ public:
         std::uint64_t mdts = 0;
         const IoctlContext ctx = context(cmd, pid, mdts);
         const Bounds bounds{ctx.node.ns, mdts};
-        if (restricted()) {
-            // The kernel sent the argument struct along; there is no retry
-            // protocol to fall back on.
-            ProcessVmMemory rest(pid);
-            KernelCopiedArgument memory(arg, in, rest);
+        // A restricted ioctl brings its argument struct along and has no
+        // retry protocol to fall back on. The first request of an
+        // unrestricted one carries no buffers; retries do, and stay on the
+        // retry protocol.
+        if (restricted() || (options_.fast_path && in.empty() && out_size == 0)) {
+            ProcessVmMemory caller(pid);
+            KernelCopiedArgument memory(arg, in, caller);
             FastStep step = fast_prepare(ctx, cmd, arg, flags, memory);
-            if (const auto* f = std::get_if<Fallback>(&step))
-                return answer_error(*session_, req, unreachable_caller(f->why, pid));
-            return on_fast_step(req, pid, bounds, std::move(step));
-        }
-        // The first request of an unrestricted ioctl carries no buffers;
-        // retries do, and stay on the retry protocol.
-        if (options_.fast_path && in.empty() && out_size == 0) {
-            ProcessVmMemory memory(pid);
-            FastStep step = fast_prepare(ctx, cmd, arg, flags, memory);
-            if (!std::holds_alternative<Fallback>(step))
-                return on_fast_step(req, pid, bounds, std::move(step));
+            const auto* fallback = std::get_if<Fallback>(&step);
+            if (fallback == nullptr) return on_fast_step(req, pid, bounds, std::move(step));
+            if (restricted())
+                return answer_error(*session_, req, unreachable_caller(fallback->why, pid));
         }
         const IoctlRequest request{cmd, arg, flags, in, out_size};
         on_step(req, pid, bounds, advance(ctx, request), ctx.transport_fills_buffers);
@@ -203,11 +198,12 @@ public:
 
     /// The errno of a restricted ioctl whose buffers process_vm_* could not
     /// reach: EFAULT for an unmapped buffer (what the kernel's own copy
-    /// would report); anything else (an LSM's refusal) is EIO, logged once.
+    /// would report); anything else is EIO, and unless the caller is gone
+    /// (an LSM's refusal), logged once.
     int unreachable_caller(std::error_code why, pid_t pid)
     {
         if (why == std::errc::bad_address) return EFAULT;
-        if (!warned_unreachable_.exchange(true))
+        if (why != std::errc::no_such_process && !warned_unreachable_.exchange(true))
             spdlog::warn(
                 "cuse: /dev/{}: cannot access the memory of task {} ({}); such ioctls fail "
                 "with EIO (nvmecused --ioctl-protocol unrestricted falls back instead)",
