@@ -5,9 +5,12 @@
 #   kernel  the kernel's own NVMe/TCP host, its passthrough node /dev/ngXn1
 #   ours    nvmecused --attach, /dev/nvmecuse/nvme0n1 (CUSE, fast path)
 # and prints IOPS, mean latency and the ratios of the two.
-# Usage: vm-bench-tcp.sh [SECONDS_PER_RUN [NVMECUSED_ARGS...]]
+# Usage: vm-bench-tcp.sh [SECONDS_PER_RUN [ROUNDS [NVMECUSED_ARGS...]]]: each
+# cell is the median of ROUNDS runs (default 3), one round after the other.
 set -u
-secs=${1:-3}
+secs=${1:-2}
+rounds=${2:-3}
+[ $# -gt 0 ] && shift
 [ $# -gt 0 ] && shift
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 . /vm/lib.sh
@@ -26,8 +29,9 @@ run_workloads "kernel ours" \
   "read-128k-1t:--rw read --bs 128k --threads 1" \
   "read-1m-1t:--rw read --bs 1m --threads 1"
 
+medians $results >/tmp/medians
 echo
-echo "IOPS (mean latency in us); ratios: ours/kernel latency and IOPS"
+echo "IOPS (mean latency in us), medians of $rounds rounds of $secs s; ratios: ours/kernel latency and IOPS"
 awk '
   { iops[$1, $2] = $3; lat[$1, $2] = $4; if (!($1 in seen)) { seen[$1] = 1; order[n++] = $1 } }
   function cell(w, d) { return lat[w, d] == "-" ? iops[w, d] : sprintf("%s (%s)", iops[w, d], lat[w, d]) }
@@ -39,5 +43,5 @@ awk '
       printf "%-16s %-18s %-18s %10s %10s\n", w, cell(w, "kernel"), cell(w, "ours"),
         ratio(lat[w, "ours"], lat[w, "kernel"]), ratio(iops[w, "ours"], iops[w, "kernel"])
     }
-  }' $results
+  }' /tmp/medians
 if grep -qE 'Sanitizer|runtime error:' /tmp/nvmecused.log; then cat /tmp/nvmecused.log; fi

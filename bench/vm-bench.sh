@@ -6,9 +6,11 @@
 #   retry   nvmecused --retry-only: the CUSE retry protocol, as SPDK's design
 #   kernel  the kernel NVMe driver's passthrough on QEMU's NVMe device (/dev/ng0n1)
 # and prints one table of IOPS and mean latency with the ratios that matter.
-# Usage: vm-bench.sh [SECONDS_PER_RUN]
+# Usage: vm-bench.sh [SECONDS_PER_RUN [ROUNDS]]: each cell is the median of
+# ROUNDS runs (default 3), the rounds one after the other.
 set -u
-secs=${1:-3}
+secs=${1:-2}
+rounds=${2:-3}
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
 cuse-floor --name floor0n1 &
@@ -45,8 +47,9 @@ run_workloads "floor fast retry kernel" \
   "write-1m-1t:--rw write --bs 1m --threads 1" \
   "identify-1t:--ioctl admin-identify --threads 1"
 
+medians $results >/tmp/medians
 echo
-echo "IOPS (mean latency in us) per device; ratios: fast/floor and retry/fast latency, fast/kernel IOPS"
+echo "IOPS (mean latency in us) per device, medians of $rounds rounds of $secs s; ratios: fast/floor and retry/fast latency, fast/kernel IOPS"
 awk '
   { iops[$1, $2] = $3; lat[$1, $2] = $4; if (!($1 in seen)) { seen[$1] = 1; order[n++] = $1 } }
   function cell(w, d) { return lat[w, d] == "-" ? iops[w, d] : sprintf("%s (%s)", iops[w, d], lat[w, d]) }
@@ -58,4 +61,4 @@ awk '
       printf "%-16s %-16s %-16s %-16s %-16s %9s %9s %9s\n", w, cell(w, "floor"), cell(w, "fast"), cell(w, "retry"), cell(w, "kernel"),
         ratio(lat[w, "fast"], lat[w, "floor"]), ratio(lat[w, "retry"], lat[w, "fast"]), ratio(iops[w, "fast"], iops[w, "kernel"])
     }
-  }' $results
+  }' /tmp/medians

@@ -1,7 +1,8 @@
 # Sourced by the guest-side benchmark scripts (bench/vm-bench*.sh): runs
 # nvmecuse-perf workloads against several devices and collects one line per
 # run in $results ("workload label iops avg_us", or the error's name).
-# Expects: $secs (seconds per run), $results (file); optional $size (64m).
+# Expects: $secs (seconds per run), $results (file); optional $size (64m)
+# and $rounds (1).
 
 # measure NAME LABEL DEVICE PERF_ARGS...: one run.
 measure() {
@@ -18,18 +19,48 @@ measure() {
 }
 
 # run_workloads "LABEL..." "NAME:PERF_ARGS"...: every workload on the device
-# $dev_<LABEL> of every label, one after the other.
+# $dev_<LABEL> of every label, one after the other; all of it $rounds times
+# (default 1), so that each device's runs are spread over the whole time.
 run_workloads() {
   labels=$1
   shift
-  for w; do
-    name=${w%%:*}
-    args=${w#*:}
-    for d in $labels; do
-      eval dev=\$dev_$d
-      # shellcheck disable=SC2086
-      measure "$name" "$d" "$dev" $args
+  round=1
+  while [ "$round" -le "${rounds:-1}" ]; do
+    for w; do
+      name=${w%%:*}
+      args=${w#*:}
+      for d in $labels; do
+        eval dev=\$dev_$d
+        # shellcheck disable=SC2086
+        measure "$name" "$d" "$dev" $args
+      done
     done
-    echo "vm-bench: $name done" >&2
+    echo "vm-bench: round $round done" >&2
+    round=$((round + 1))
   done
+}
+
+# medians FILE: one line per workload and label of FILE (the lines measure
+# writes): the median IOPS and the median latency of its rounds; an error
+# in any round stands for the cell.
+medians() {
+  awk '
+    function median(a, k, c,   v, i, j, t) {
+      for (i = 1; i <= c; i++) v[i] = a[k, i] + 0
+      for (i = 2; i <= c; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+      return c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2
+    }
+    {
+      k = $1 " " $2
+      if (!(k in n)) order[m++] = k
+      n[k]++; iops[k, n[k]] = $3; lat[k, n[k]] = $4
+      if ($3 !~ /^[0-9.]+$/) err[k] = $3
+    }
+    END {
+      for (i = 0; i < m; i++) {
+        k = order[i]
+        if (k in err) print k, err[k], "-"
+        else printf "%s %d %.1f\n", k, median(iops, k, n[k]), median(lat, k, n[k])
+      }
+    }' "$1"
 }
