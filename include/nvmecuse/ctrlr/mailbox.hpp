@@ -52,10 +52,12 @@ private:
     void wake() noexcept;
 
     alignas(64) std::atomic<MailboxNode*> head_;  // producers exchange here
+    // Read by every post(), written only around a sleep: a line of its own,
+    // so the consumer's pops (tail_) do not take it from the producers' cores.
+    alignas(64) std::atomic<bool> sleeping_{false};
+    int event_fd_ = -1;
     alignas(64) MailboxNode* tail_;               // consumer pops here
     MailboxNode stub_;
-    std::atomic<bool> sleeping_{false};
-    int event_fd_ = -1;
 };
 
 } // namespace nvmecuse::ctrlr
