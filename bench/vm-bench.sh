@@ -61,4 +61,14 @@ awk '
       printf "%-16s %-16s %-16s %-16s %-16s %9s %9s %9s\n", w, cell(w, "floor"), cell(w, "fast"), cell(w, "retry"), cell(w, "kernel"),
         ratio(lat[w, "fast"], lat[w, "floor"]), ratio(lat[w, "retry"], lat[w, "fast"]), ratio(iops[w, "fast"], iops[w, "kernel"])
     }
+    # Scaling, and its bound here: a server whose work cost nothing at
+    # 4 threads would reach the floor'"'"'s 4-thread IOPS, so with our 1-thread
+    # IOPS no server could show more than floor(4t) / fast(1t).
+    print ""
+    for (k = 0; k < 2; k++) {
+      rw = k ? "randwrite" : "randread"; one = rw "-4k-1t"; four = rw "-4k-4t"
+      printf "%-9s 4 / 1 thread IOPS: fast %s, floor %s, kernel %s; bound for fast (floor 4t / fast 1t) %s\n", rw,
+        ratio(iops[four, "fast"], iops[one, "fast"]), ratio(iops[four, "floor"], iops[one, "floor"]),
+        ratio(iops[four, "kernel"], iops[one, "kernel"]), ratio(iops[four, "floor"], iops[one, "fast"])
+    }
   }' /tmp/medians
