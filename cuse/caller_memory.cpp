@@ -100,12 +100,13 @@ bool process_vm_reaches_every_caller()
 std::error_code KernelCopiedArgument::read(std::span<const UserRange> remote,
                                            std::span<std::byte> local)
 {
-    if (remote.size() == 1 && remote[0].len == local.size() && remote[0].addr >= arg_ &&
-        remote[0].addr - arg_ <= copied_.size() &&
-        local.size() <= copied_.size() - (remote[0].addr - arg_)) {
-        if (!local.empty())
-            std::memcpy(local.data(), copied_.data() + (remote[0].addr - arg_), local.size());
-        return {};
+    // One range that lies within the copied struct: served from the request.
+    if (remote.size() == 1 && remote[0].len == local.size() && remote[0].addr >= arg_) {
+        const std::uint64_t offset = remote[0].addr - arg_;
+        if (offset <= copied_.size() && local.size() <= copied_.size() - offset) {
+            if (!local.empty()) std::memcpy(local.data(), copied_.data() + offset, local.size());
+            return {};
+        }
     }
     return rest_.read(remote, local);
 }

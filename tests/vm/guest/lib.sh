@@ -58,6 +58,18 @@ same() {
   if cmp "$2" "$3" >/tmp/cmp.out 2>&1; then pass "$1"; else fail "$1" "$(cat /tmp/cmp.out)"; fi
 }
 
+# write_read_back NAME WRITER READER SLBA NLB-1 BYTES FILE: nvme write of
+# FILE through node WRITER, nvme read of the same blocks through node READER
+# (the same node or another path to the namespace), byte for byte.
+write_read_back() {
+  run nvme write $2 -s $4 -c $5 -z $6 -d $7
+  expect_status "$1: write through $2" 0
+  rm -f /tmp/read-back
+  run nvme read $3 -s $4 -c $5 -z $6 -d /tmp/read-back
+  expect_status "$1: read through $3" 0
+  same "$1: $3 reads what $2 wrote" $7 /tmp/read-back
+}
+
 # field NAME: the value of "NAME : value" in nvme-cli's normal output ($OUT),
 # trailing blanks removed.
 field() {

@@ -36,19 +36,11 @@ expect_contains "read reports success" "read: Success"
 same "nsid 1: 4 KiB read back as written" $T/w4k $T/r4k
 
 head -c 1048576 $T/rand >$T/w1m
-run nvme write ${N}n1 -s 2048 -c 2047 -z 1048576 -d $T/w1m
-expect_status "write 1 MiB (2048 blocks) to nsid 1" 0
-run nvme read ${N}n1 -s 2048 -c 2047 -z 1048576 -d $T/r1m
-expect_status "read 1 MiB from nsid 1" 0
-same "nsid 1: 1 MiB read back as written" $T/w1m $T/r1m
+write_read_back "nsid 1, 1 MiB (2048 blocks)" ${N}n1 ${N}n1 2048 2047 1048576 $T/w1m
 
 # 3 MiB = 6144 blocks: past MDTS (2 MiB), split by the daemon.
 head -c 3145728 $T/rand >$T/w3m
-run nvme write ${N}n1 -s 8192 -c 6143 -z 3145728 -d $T/w3m
-expect_status "write 3 MiB (past MDTS) to nsid 1" 0
-run nvme read ${N}n1 -s 8192 -c 6143 -z 3145728 -d $T/r3m
-expect_status "read 3 MiB (past MDTS) from nsid 1" 0
-same "nsid 1: 3 MiB read back as written" $T/w3m $T/r3m
+write_read_back "nsid 1, 3 MiB (past MDTS)" ${N}n1 ${N}n1 8192 6143 3145728 $T/w3m
 # The same blocks through NVME_IOCTL_SUBMIT_IO.
 run nvmecuse-vm-tool submit-io ${N}n1 read 8192 6144 512 $T/s3m
 expect_eq "SUBMIT_IO read of 3 MiB from nsid 1" "$OUT" "value 0"
@@ -121,11 +113,7 @@ run nvme write ${N}n2 -s 10 -c 255 -z 1048576 -d $T/w1m
 expect_status "write 1 MiB (256 blocks) to nsid 2" 0
 run nvme read ${N}n2 -s 10 -c 255 -z 1048576 -d $T/r1m
 same "nsid 2: 1 MiB read back as written" $T/w1m $T/r1m
-run nvme write ${N}n2 -s 1000 -c 767 -z 3145728 -d $T/w3m
-expect_status "write 3 MiB (768 blocks, past MDTS) to nsid 2" 0
-run nvme read ${N}n2 -s 1000 -c 767 -z 3145728 -d $T/r3m
-expect_status "read 3 MiB from nsid 2" 0
-same "nsid 2: 3 MiB read back as written" $T/w3m $T/r3m
+write_read_back "nsid 2, 3 MiB (768 blocks, past MDTS)" ${N}n2 ${N}n2 1000 767 3145728 $T/w3m
 run nvme compare ${N}n2 -s 1000 -c 767 -z 3145728 -d $T/w3m
 expect_status "nsid 2: compare that matches" 0
 run nvme compare ${N}n2 -s 1000 -c 767 -z 3145728 -d $T/c3m
@@ -246,11 +234,7 @@ for protocol in "--ioctl-protocol unrestricted" "--retry-only"; do
   # shellcheck disable=SC2086
   if start_daemon /vm/conformance.json $protocol; then pass "nvmecused $protocol starts"; else fail "nvmecused $protocol starts"; continue; fi
   head -c 65536 $T/rand | tail -c 32768 >$T/w32k
-  run nvme write ${N}n2 -s 50 -c 7 -z 32768 -d $T/w32k
-  expect_status "$protocol: write 32 KiB to nsid 2" 0
-  run nvme read ${N}n2 -s 50 -c 7 -z 32768 -d $T/r32k
-  expect_status "$protocol: read 32 KiB from nsid 2" 0
-  same "$protocol: 32 KiB read back as written" $T/w32k $T/r32k
+  write_read_back "$protocol: nsid 2, 32 KiB" ${N}n2 ${N}n2 50 7 32768 $T/w32k
   run nvme compare ${N}n2 -s 50 -c 7 -z 32768 -d $T/w32k
   expect_status "$protocol: compare that matches" 0
   nvme id-ctrl $N -b >$T/idc2 2>$T/err

@@ -55,11 +55,7 @@ expect_eq "new namespace: NVME_IOCTL_ID" "$(ioctl_value ${N}n4 id)" "value 4"
 expect_eq "new namespace: BLKGETSIZE64 = 0x8000 * 512" "$(ioctl_value ${N}n4 blkgetsize64)" "value 16777216"
 expect_eq "new namespace: BLKSSZGET" "$(ioctl_value ${N}n4 blksszget)" "value 512"
 head -c 1048576 /dev/urandom >$T/w1m
-run nvme write ${N}n4 -s 0x7800 -c 2047 -z 1048576 -d $T/w1m
-expect_status "write 1 MiB to the end of the new namespace" 0
-run nvme read ${N}n4 -s 0x7800 -c 2047 -z 1048576 -d $T/r1m
-expect_status "read it back" 0
-same "new namespace: data read back as written" $T/r1m $T/w1m
+write_read_back "new namespace, its last 1 MiB" ${N}n4 ${N}n4 0x7800 2047 1048576 $T/w1m
 run nvme read ${N}n4 -s 0x7801 -c 2047 -z 1048576 -d $T/r1m
 expect_status "read past the end of the new namespace fails" 1
 expect_contains "read past the end: LBA Out of Range" "LBA Out of Range"

@@ -243,24 +243,14 @@ head -c 4096 $T/rand >$T/w4k
 head -c 262144 $T/rand >$T/w256k
 tail -c 1048576 $T/rand >$T/w1m
 
-# xfer NAME WRITER_NS READER_NS SLBA NLB-1 BYTES FILE: nvme write through
-# one node, nvme read through the other, byte for byte.
-xfer() {
-  run nvme write $2 -s $4 -c $5 -z $6 -d $7
-  expect_status "$1: write through $2" 0
-  rm -f $T/back
-  run nvme read $3 -s $4 -c $5 -z $6 -d $T/back
-  expect_status "$1: read through $3" 0
-  same "$1: $3 reads what $2 wrote" $7 $T/back
-}
-xfer "nsid 1 4 KiB" $KN1 $UN1 100 7 4096 $T/w4k
-xfer "nsid 1 4 KiB" $UN1 $KN1 200 7 4096 $T/w4k
-xfer "nsid 1 256 KiB" $KN1 $UN1 1000 511 262144 $T/w256k
-xfer "nsid 1 256 KiB" $UN1 $KN1 2000 511 262144 $T/w256k
-xfer "nsid 1 1 MiB" $UN1 $KN1 4096 2047 1048576 $T/w1m
-xfer "nsid 2 4 KiB" $KN2 $UN2 10 0 4096 $T/w4k
-xfer "nsid 2 4 KiB" $UN2 $KN2 11 0 4096 $T/w4k
-xfer "nsid 2 1 MiB" $UN2 $KN2 256 255 1048576 $T/w1m
+write_read_back "nsid 1 4 KiB" $KN1 $UN1 100 7 4096 $T/w4k
+write_read_back "nsid 1 4 KiB" $UN1 $KN1 200 7 4096 $T/w4k
+write_read_back "nsid 1 256 KiB" $KN1 $UN1 1000 511 262144 $T/w256k
+write_read_back "nsid 1 256 KiB" $UN1 $KN1 2000 511 262144 $T/w256k
+write_read_back "nsid 1 1 MiB" $UN1 $KN1 4096 2047 1048576 $T/w1m
+write_read_back "nsid 2 4 KiB" $KN2 $UN2 10 0 4096 $T/w4k
+write_read_back "nsid 2 4 KiB" $UN2 $KN2 11 0 4096 $T/w4k
+write_read_back "nsid 2 1 MiB" $UN2 $KN2 256 255 1048576 $T/w1m
 
 # The kernel's block device (page cache, fsync) and nvmecused.
 kblk=/dev/$(basename $KN1 | sed 's/^ng/nvme/')
