@@ -181,7 +181,10 @@ void BM_EmuQueuePairRead4K(benchmark::State& state)
     auto made = emu::make_transport(config);
     if (!made) std::abort();
     auto& transport = **made;
-    if (!transport.enable()) std::abort();
+    // Enabled by hand, as the controller core does (ctrlr/controller_enable.cpp).
+    if (!transport.connect_admin()) std::abort();
+    transport.write_register(nvme::reg_offset::cc,
+                             nvme::cc::Iocqes::set(nvme::cc::Iosqes::set(nvme::cc::En::set(0, true), 6), 4));
     // Number of Queues, then one I/O queue, as the controller core does.
     nvme::SubmissionQueueEntry nq{};
     nq.opc = static_cast<std::uint8_t>(nvme::AdminOpcode::set_features);

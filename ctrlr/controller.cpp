@@ -42,7 +42,8 @@ void call(DoneFn& done, std::error_code ec)
 // ---------------------------------------------------------------------------
 
 Controller::Impl::Impl(std::unique_ptr<transport::Transport> transport, Options options)
-    : transport_(std::move(transport)), options_(std::move(options)), log_(ctrlr_logger()),
+    : transport_(std::move(transport)), memory_(transport_->memory()), options_(std::move(options)),
+      log_(ctrlr_logger()),
       info_(std::make_shared<ControllerInfo>())
 {
     timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -67,7 +68,7 @@ void Controller::Impl::start_thread()
 void Controller::Impl::stop()
 {
     if (!thread_.joinable()) return;
-    post_task([this] { shutdown_on_owner(); });
+    post_task([this] { begin_shutdown(); });
     thread_.join();
 }
 
@@ -143,11 +144,12 @@ void Controller::Impl::remove_watch(WatchId id)
 
 void Controller::Impl::request_reset(bool subsystem, DoneFn done)
 {
-    if (state_ == State::stopping) {
+    if (state_ == State::stopping || state_ == State::shutting_down) {
         call(done, std::make_error_code(std::errc::operation_canceled));
         return;
     }
-    if (subsystem && state_ == State::reconnecting) {
+    if (state_ == State::reconnecting) {
+        // As Linux refuses a reset while the controller is CONNECTING.
         call(done, std::make_error_code(std::errc::device_or_resource_busy));
         return;
     }
@@ -155,17 +157,14 @@ void Controller::Impl::request_reset(bool subsystem, DoneFn done)
         // NVM Subsystem Reset (NVMe Base 2.0, 3.7.1): the controller then
         // needs the same bring-up as after a controller reset.
         log_->info("{}: NVM subsystem reset", options_.name);
-        auto r = transport_->subsystem_reset();
-        if (!r) {
-            call(done, r.error());
-            return;
-        }
-        reset_waiters_.push_back(std::move(done));
-        reset_requested_ = true;
-        return;
-    }
-    if (state_ == State::reconnecting) {
-        call(done, std::make_error_code(std::errc::device_or_resource_busy));
+        write_nssr([this, done = std::move(done)](std::error_code ec) mutable {
+            if (ec) {
+                call(done, ec);
+                return;
+            }
+            reset_waiters_.push_back(std::move(done));
+            if (state_ != State::resetting) reset_requested_ = true;
+        });
         return;
     }
     reset_waiters_.push_back(std::move(done));
@@ -180,12 +179,9 @@ void Controller::Impl::do_reset()
     state_ = State::resetting;
     ++epoch_;
     aborts_in_flight_ = 0;
-    // Tear the queues down first: afterwards the transport no longer touches
-    // the commands' buffers and they can be handed back.
-    auto r = transport_->reset();
-    cancel_everything(std::make_error_code(std::errc::operation_canceled));
-    queues_.clear();
-    epoll_dirty_ = true;
+    const auto canceled = std::make_error_code(std::errc::operation_canceled);
+    while (auto node = held_.pop())
+        finish(std::move(node), canceled);
     const std::uint64_t epoch = epoch_;
     auto done = [this, epoch](std::error_code ec) {
         if (epoch != epoch_) return; // superseded: a later reset or stop reports
@@ -193,13 +189,21 @@ void Controller::Impl::do_reset()
         for (auto& w : waiters)
             call(w, ec);
     };
-    if (!r) {
-        log_->error("{}: controller reset failed: {}", options_.name, r.error().message());
-        enter_failed(r.error());
-        done(r.error());
-        return;
-    }
-    initialize(std::move(done));
+    // Disable first (CC.EN=0, CSTS.RDY=0): only then has the controller
+    // stopped touching the commands' buffers, and they can be handed back.
+    // Commands arriving meanwhile wait for the bring-up.
+    auto teardown = [this, epoch, canceled, done = std::move(done)](std::error_code ec) mutable {
+        if (epoch != epoch_) return;
+        if (ec) log_->warn("{}: disabling before the reset: {}; tearing down", options_.name,
+                           ec.message());
+        transport_->disconnect();
+        cancel_queued(canceled);
+        queues_.clear();
+        epoll_dirty_ = true;
+        initialize(std::move(done));
+    };
+    if (queues_.empty()) return teardown({}); // nothing connected, nothing to disable
+    disable_controller(std::move(teardown));
 }
 
 void Controller::Impl::cancel_everything(std::error_code ec)
@@ -260,12 +264,36 @@ void Controller::Impl::go_live()
     if (!scan_next_waiters_.empty() || scan_again_) request_scan(nullptr);
 }
 
-void Controller::Impl::shutdown_on_owner()
+void Controller::Impl::begin_shutdown()
 {
+    if (state_ == State::shutting_down || state_ == State::stopping) return;
     log_->debug("{}: shutting down", options_.name);
+    const bool live = state_ == State::live;
+    state_ = State::shutting_down;
+    ++epoch_; // the core's own chains (scan, AERs, Keep Alive) end
+    aborts_in_flight_ = 0;
+    // What has not reached the controller fails now; what has is failed
+    // once the controller stopped (its buffers may still be written).
+    const auto canceled = std::make_error_code(std::errc::operation_canceled);
+    while (auto node = held_.pop())
+        finish(std::move(node), canceled);
+    for (auto& q : queues_)
+        while (auto node = q->overflow.pop())
+            finish(std::move(node), canceled);
+    if (!live) return finish_shutdown(); // never enabled, or lost: nothing to notify
+    const std::uint64_t epoch = epoch_;
+    shutdown_controller([this, epoch](std::error_code ec) {
+        if (epoch != epoch_) return;
+        if (ec) log_->warn("{}: shutdown notification: {}", options_.name, ec.message());
+        finish_shutdown();
+    });
+}
+
+void Controller::Impl::finish_shutdown()
+{
     state_ = State::stopping;
     ++epoch_;
-    transport_->shutdown();
+    transport_->disconnect();
     const auto canceled = std::make_error_code(std::errc::operation_canceled);
     cancel_everything(canceled);
     // Handlers may have submitted more; cancel until the mailbox stays empty.
@@ -281,6 +309,7 @@ void Controller::Impl::shutdown_on_owner()
     cancel_everything(canceled);
     queues_.clear();
     deferred_.clear();
+    timers_.clear();
     for (auto* waiters : {&reset_waiters_, &scan_waiters_, &scan_next_waiters_}) {
         auto w = std::exchange(*waiters, {});
         for (auto& f : w)
@@ -395,6 +424,11 @@ void Controller::unwatch_fd(WatchId id)
 const transport::TransportInfo& Controller::transport_info() const
 {
     return impl_->transport_info();
+}
+
+transport::DeviceMemory& Controller::memory() const
+{
+    return impl_->memory();
 }
 
 } // namespace nvmecuse::ctrlr

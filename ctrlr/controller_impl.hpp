@@ -7,6 +7,7 @@
 
 #include <array>
 #include <atomic>
+#include <expected>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -71,6 +72,7 @@ public:
     {
         return transport_->info();
     }
+    [[nodiscard]] transport::DeviceMemory& memory() const noexcept { return memory_; }
 
     // ---- owner thread -----------------------------------------------------
     /// Brings the controller up (start() and every reset): enable, Identify,
@@ -82,7 +84,17 @@ public:
     void request_scan(DoneFn done, std::optional<std::vector<std::uint32_t>> only = std::nullopt);
 
 private:
-    enum class State : std::uint8_t { starting, live, resetting, reconnecting, failed, stopping };
+    /// `shutting_down`: CC.SHN written (or being written), new commands are
+    /// cancelled; `stopping`: the owner loop ends.
+    enum class State : std::uint8_t {
+        starting,
+        live,
+        resetting,
+        reconnecting,
+        failed,
+        shutting_down,
+        stopping
+    };
 
     // owner_loop.cpp
     void run();
@@ -113,7 +125,10 @@ private:
     void cancel_everything(std::error_code ec);
     void enter_failed(std::error_code ec);
     void go_live();
-    void shutdown_on_owner();
+    /// Stop: cancels what waits, shuts the controller down (CC.SHN), then
+    /// finish_shutdown(); the loop keeps running meanwhile.
+    void begin_shutdown();
+    void finish_shutdown();
     /// Fails what the queues hold (in flight, overflow), not held_.
     void cancel_queued(std::error_code ec);
 
@@ -127,6 +142,35 @@ private:
     void drop_queues();
     void fail_fast(std::unique_ptr<CommandNode> node);
     [[nodiscard]] Clock::time_point recovery_deadline() const noexcept;
+
+    // controller_enable.cpp (register access and the CC/CSTS state machine)
+    using RegisterRead = std::move_only_function<void(std::expected<std::uint64_t, std::error_code>)>;
+    using CstsPredicate = bool (*)(std::uint32_t);
+    /// Direct access completes at once; fabrics issue Property Get/Set as
+    /// internal admin commands that time out at `deadline`.
+    void read_register(std::uint32_t offset, Clock::time_point deadline, RegisterRead done);
+    void write_register(std::uint32_t offset, std::uint64_t value, Clock::time_point deadline,
+                        DoneFn done);
+    /// Polls CSTS on timers until `until` holds; CFS, all ones or `deadline` fail.
+    void wait_csts(CstsPredicate until, Clock::time_point deadline,
+                   std::chrono::milliseconds interval, const char* what, DoneFn done);
+    /// CAP, VS, disable if enabled, AQA/ASQ/ACQ, CC.EN=1, CSTS.RDY=1.
+    void enable_controller(DoneFn done);
+    void disable_then_enable(DoneFn done);
+    void program_admin_queue(DoneFn done);
+    /// CC.EN=0 and CSTS.RDY=0 within CAP.TO.
+    void disable_controller(DoneFn done);
+    /// CC.SHN normal and CSTS.SHST complete within RTD3E (5 s at least).
+    void shutdown_controller(DoneFn done);
+    void write_nssr(DoneFn done);
+    [[nodiscard]] std::expected<std::uint32_t, std::error_code> enabled_cc() const;
+    [[nodiscard]] Clock::time_point ready_deadline() const noexcept;
+    void start_keep_alive(std::uint64_t epoch);
+    void keep_alive_tick(std::uint64_t epoch);
+    /// One-shot timers on the owner loop (`fn` runs at the top of an iteration).
+    void schedule(Clock::time_point at, std::move_only_function<void()> fn);
+    bool run_due_timers(Clock::time_point now);
+    [[nodiscard]] Clock::time_point next_timer() const noexcept;
 
     // init_sequence.cpp
     void init_failed(DoneFn& done, std::uint64_t epoch, std::error_code ec, const char* step);
@@ -154,6 +198,7 @@ private:
 
     // ---- shared -----------------------------------------------------------
     std::unique_ptr<transport::Transport> transport_;
+    transport::DeviceMemory& memory_; ///< transport_->memory(), thread-safe
     const Options options_;
     std::shared_ptr<spdlog::logger> log_;
     Mailbox mailbox_;
@@ -224,6 +269,11 @@ private:
     Clock::time_point armed_deadline_ = Clock::time_point::max();
     std::uint32_t aborts_in_flight_ = 0;
     nvme::IdentifyController id_ctrl_{}; ///< latest Identify Controller
+    std::uint64_t cap_ = 0;                ///< CAP, read at every enable
+    std::uint32_t vs_ = 0;                 ///< VS, read at every enable
+    std::multimap<Clock::time_point, std::move_only_function<void()>> timers_;
+    bool keep_alive_outstanding_ = false;
+    Clock::time_point keep_alive_sent_{};
 
     bool scan_running_ = false;
     bool scan_again_ = false;

@@ -1,5 +1,5 @@
 // Controller bring-up, at start() and after every reset (owner thread):
-// enable → Identify Controller → Number of Queues → I/O queues → namespace
+// connect the admin queue → enable (controller_enable.cpp) → Identify Controller → Number of Queues → I/O queues → namespace
 // scan → Asynchronous Event Configuration → AERs → live.
 // Mirrors Linux nvme_init_ctrl_finish() + nvme_setup_io_queues() + nvme_scan_work().
 #include <spdlog/spdlog.h>
@@ -18,11 +18,12 @@ const std::error_code canceled = std::make_error_code(std::errc::operation_cance
 
 void Controller::Impl::initialize(DoneFn done)
 {
-    auto enabled = transport_->enable();
-    if (!enabled) {
-        log_->error("{}: enable failed: {}", options_.name, enabled.error().message());
-        if (state_ != State::reconnecting) enter_failed(enabled.error()); // else: retried
-        done(enabled.error());
+    auto connected = transport_->connect_admin();
+    if (!connected) {
+        log_->error("{}: connecting the admin queue failed: {}", options_.name,
+                    connected.error().message());
+        if (state_ != State::reconnecting) enter_failed(connected.error()); // else: retried
+        done(connected.error());
         return;
     }
     queues_.clear();
@@ -30,7 +31,11 @@ void Controller::Impl::initialize(DoneFn done)
         std::make_unique<QueueSlot>(&transport_->admin_queue(), nullptr, std::uint16_t{0}));
     transport_event_fd_ = transport_->event_fd();
     epoll_dirty_ = true;
-    init_identify(std::move(done), epoch_);
+    const std::uint64_t epoch = epoch_;
+    enable_controller([this, epoch, done = std::move(done)](std::error_code ec) mutable {
+        if (ec) return init_failed(done, epoch, ec, "enabling the controller");
+        init_identify(std::move(done), epoch);
+    });
 }
 
 void Controller::Impl::init_failed(DoneFn& done, std::uint64_t epoch, std::error_code ec,
@@ -53,6 +58,7 @@ void Controller::Impl::init_identify(DoneFn done, std::uint64_t epoch)
                            return init_failed(done, epoch, admin::error_of(r),
                                               "Identify Controller");
                        std::memcpy(&id_ctrl_, r.data.data(), sizeof id_ctrl_);
+                       transport_->controller_identified(id_ctrl_);
                        init_number_of_queues(std::move(done), epoch);
                    });
 }
@@ -101,7 +107,7 @@ void Controller::Impl::init_queues(DoneFn done, std::uint64_t epoch, std::uint32
         return;
     }
     const std::uint32_t mqes =
-        static_cast<std::uint32_t>(nvme::cap::Mqes::get(transport_->info().cap)) + 1;
+        static_cast<std::uint32_t>(nvme::cap::Mqes::get(cap_)) + 1;
     const auto depth =
         static_cast<std::uint16_t>(std::min<std::uint32_t>(options_.io_queue_depth, mqes));
     for (std::uint32_t qid = 1; qid <= count; ++qid) {
@@ -131,6 +137,7 @@ void Controller::Impl::init_finish(DoneFn done, std::uint64_t epoch)
 {
     enable_async_events(epoch);
     go_live();
+    start_keep_alive(epoch);
     log_->info("{}: controller ready: {} namespace(s), {} I/O queue(s)", options_.name,
                info()->namespaces.size(), queues_.size() - 1);
     done({});

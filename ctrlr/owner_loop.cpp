@@ -84,6 +84,7 @@ void Controller::Impl::run()
         if (!woke && (watch_count_.load(std::memory_order_relaxed) != 0 || awaits_signal()))
             worked |= poll_events_or_direct();
         worked |= reap_all();
+        if (now_ >= next_timer()) worked |= run_due_timers(now_);
         if (now_ >= next_deadline_) check_timeouts(now_);
         if (state_ == State::reconnecting && now_ >= recovery_deadline()) worked |= recovery_tick();
         if (worked || reset_requested_ || !deferred_.empty()) {
@@ -187,6 +188,7 @@ void Controller::Impl::accept(std::unique_ptr<CommandNode> node)
     case State::failed:
         finish(std::move(node), std::make_error_code(std::errc::not_connected));
         return;
+    case State::shutting_down:
     case State::stopping:
         finish(std::move(node), std::make_error_code(std::errc::operation_canceled));
         return;
@@ -484,7 +486,7 @@ void Controller::Impl::arm_timer(Clock::time_point deadline)
 void Controller::Impl::sleep()
 {
     if (!mailbox_.prepare_sleep()) return;
-    arm_timer(std::min(next_deadline_, recovery_deadline()));
+    arm_timer(std::min({next_deadline_, recovery_deadline(), next_timer()}));
     int timeout_ms = -1;
     for (const auto& q : queues_)
         if (q->fd < 0 && q->table.untimed() > 0) timeout_ms = idle_poll_ms;

@@ -61,7 +61,7 @@ void Controller::Impl::begin_reconnect()
         }
         q->signalled = false;
     }
-    (void)transport_->reset();
+    transport_->disconnect();
     cancel_queued(std::make_error_code(std::errc::operation_canceled)); // anything left
     queues_.clear();
     epoll_dirty_ = true;
@@ -118,7 +118,7 @@ void Controller::Impl::drop_queues()
     // Only the core's own commands can be on them while reconnecting.
     cancel_queued(std::make_error_code(std::errc::operation_canceled));
     queues_.clear();
-    (void)transport_->reset();
+    transport_->disconnect();
     epoll_dirty_ = true;
 }
 

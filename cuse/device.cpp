@@ -188,7 +188,7 @@ public:
                 return answer_error(*session_, req, unreachable_caller(fallback->why, pid));
         }
         const IoctlRequest request{cmd, arg, flags, in, out_size};
-        on_step(req, pid, bounds, advance(ctx, request), ctx.transport_fills_buffers);
+        on_step(req, pid, bounds, advance(ctx, request), ctx);
     }
 
     [[nodiscard]] bool restricted() const noexcept
@@ -239,6 +239,7 @@ public:
         ctx.decode_limits = DecodeLimits::for_mdts(mdts);
         ctx.mdts_bytes = mdts;
         ctx.transport_fills_buffers = controller_.transport_info().fills_host_buffers;
+        ctx.memory = &controller_.memory();
         const auto route = classify(cmd, ctx.node);
         if (route && route->queue == ctrlr::QueueKind::io && mdts != 0) {
             // Reads/writes past MDTS are split (execute() refuses the rest).
@@ -273,14 +274,15 @@ public:
     }
 
     void on_step(fuse_req_t req, pid_t pid, const Bounds& bounds, Step step,
-                 bool transport_fills_buffers)
+                 const IoctlContext& ctx)
     {
         Session& s = *session_;
         std::visit(Overloaded{
                        [&](Retry& r) { retry(req, r); },
                        [&](Execute& e) {
-                           ctrlr::Command command = command_for(e, transport_fills_buffers);
-                           execute(req, pid, bounds, std::move(e.command), std::move(command),
+                           auto command = command_for(e, ctx);
+                           if (!command) return answer_error(s, req, ENOMEM);
+                           execute(req, pid, bounds, std::move(e.command), std::move(*command),
                                    Delivery::reply);
                        },
                        [&](Control& c) { control(req, c.op); },
@@ -366,15 +368,29 @@ public:
                 part.sqe.cdw14 = command.sqe.cdw14 + static_cast<std::uint32_t>(first);
             part.direction = command.direction;
             part.timeout = command.timeout;
+            // Each part in device memory: the controller reads and writes
+            // it directly; the whole command's buffers are the caller's side.
+            transport::DeviceMemory& memory = controller_.memory();
+            std::expected<ctrlr::DataBuffer, std::error_code> data{}, metadata{};
             if (reads) {
-                part.data = ctrlr::DataBuffer::for_controller_data(len, filled);
-                part.metadata = ctrlr::DataBuffer::for_controller_data(mlen, filled);
+                data = transport::allocate_for_controller_data(memory, len, filled);
+                metadata = transport::allocate_for_controller_data(memory, mlen, filled);
             } else {
-                part.data = ctrlr::DataBuffer::copy_of(command.data.span().subspan(off, len));
-                if (mlen != 0)
-                    part.metadata =
-                        ctrlr::DataBuffer::copy_of(command.metadata.span().subspan(moff, mlen));
+                data = memory.allocate(len);
+                metadata = memory.allocate(mlen);
+                if (data && len != 0)
+                    std::memcpy(data->data(), command.data.span().subspan(off, len).data(), len);
+                if (metadata && mlen != 0)
+                    std::memcpy(metadata->data(), command.metadata.span().subspan(moff, mlen).data(),
+                                mlen);
             }
+            if (!data || !metadata) { // this part fails; the others run
+                state->parts[i].error = std::make_error_code(std::errc::not_enough_memory);
+                if (--state->remaining == 0) state->complete();
+                continue;
+            }
+            part.data = std::move(*data);
+            part.metadata = std::move(*metadata);
             session_->counters().commands.fetch_add(1);
             controller_.submit(
                 queue, std::move(part), [state, i, off, len, moff, mlen](ctrlr::Result&& r) {

@@ -28,21 +28,26 @@ FastStep prepare_command(const IoctlContext& ctx, const Route& route, std::uint6
         if (auto ok = attach_iovecs(*plan, iovecs, ctx.decode_limits); !ok) return Error{ok.error()};
     }
 
-    ctrlr::DataBuffer data;
-    ctrlr::DataBuffer metadata;
+    // The command's buffers come from the transport's device memory: the
+    // caller's data goes straight into what the controller reads.
+    std::expected<ctrlr::DataBuffer, std::error_code> data{};
+    std::expected<ctrlr::DataBuffer, std::error_code> metadata{};
     if (plan->reads_from_caller()) {
-        data = ctrlr::DataBuffer(plan->data_len);
-        if (auto ec = memory.read(plan->data, data.span())) return Fallback{ec};
+        data = ctx.memory->allocate(plan->data_len);
+        if (!data) return Error{ENOMEM};
+        if (auto ec = memory.read(plan->data, data->span())) return Fallback{ec};
         if (plan->metadata.len != 0) {
-            metadata = ctrlr::DataBuffer(plan->metadata.len);
-            if (auto ec = memory.read(plan->metadata.addr, metadata.span())) return Fallback{ec};
+            metadata = ctx.memory->allocate(plan->metadata.len);
+            if (!metadata) return Error{ENOMEM};
+            if (auto ec = memory.read(plan->metadata.addr, metadata->span())) return Fallback{ec};
         }
     } else if (plan->writes_to_caller()) {
         const bool filled = ctx.transport_fills_buffers;
-        data = ctrlr::DataBuffer::for_controller_data(plan->data_len, filled);
-        metadata = ctrlr::DataBuffer::for_controller_data(plan->metadata.len, filled);
+        data = transport::allocate_for_controller_data(*ctx.memory, plan->data_len, filled);
+        metadata = transport::allocate_for_controller_data(*ctx.memory, plan->metadata.len, filled);
+        if (!data || !metadata) return Error{ENOMEM};
     }
-    auto command = build_command(*plan, std::move(data), std::move(metadata));
+    auto command = build_command(*plan, std::move(*data), std::move(*metadata));
     return FastExecute{std::move(*plan), raw, std::move(command)};
 }
 

@@ -1,5 +1,7 @@
 #include "nvmecuse/cuse/retry.hpp"
 
+#include <cstring>
+
 #include <cerrno>
 
 #include "nvmecuse/cuse/completion.hpp"
@@ -132,20 +134,29 @@ Step advance(const IoctlContext& ctx, const IoctlRequest& req)
     return advance_command(ctx, *route, req);
 }
 
-ctrlr::Command command_for(const Execute& exec, bool transport_fills_buffers)
+std::expected<ctrlr::Command, std::error_code> command_for(const Execute& exec,
+                                                         const IoctlContext& ctx)
 {
     const IoctlCommand& cmd = exec.command;
-    ctrlr::DataBuffer data;
-    ctrlr::DataBuffer metadata;
+    transport::DeviceMemory& memory = *ctx.memory;
+    auto copy = [&](std::span<const std::byte> bytes) -> std::expected<ctrlr::DataBuffer, std::error_code> {
+        auto b = memory.allocate(bytes.size());
+        if (b && !bytes.empty()) std::memcpy(b->data(), bytes.data(), bytes.size());
+        return b;
+    };
+    std::expected<ctrlr::DataBuffer, std::error_code> data{};
+    std::expected<ctrlr::DataBuffer, std::error_code> metadata{};
     if (cmd.reads_from_caller()) {
-        data = ctrlr::DataBuffer::copy_of(exec.data_in);
-        metadata = ctrlr::DataBuffer::copy_of(exec.metadata_in);
+        data = copy(exec.data_in);
+        metadata = copy(exec.metadata_in);
     } else if (cmd.writes_to_caller()) {
-        data = ctrlr::DataBuffer::for_controller_data(cmd.data_len, transport_fills_buffers);
-        metadata =
-            ctrlr::DataBuffer::for_controller_data(cmd.metadata.len, transport_fills_buffers);
+        const bool filled = ctx.transport_fills_buffers;
+        data = transport::allocate_for_controller_data(memory, cmd.data_len, filled);
+        metadata = transport::allocate_for_controller_data(memory, cmd.metadata.len, filled);
     }
-    return build_command(cmd, std::move(data), std::move(metadata));
+    if (!data) return std::unexpected(data.error());
+    if (!metadata) return std::unexpected(metadata.error());
+    return build_command(cmd, std::move(*data), std::move(*metadata));
 }
 
 } // namespace nvmecuse::cuse

@@ -1,5 +1,5 @@
-// --attach: NVMe/TCP controllers through transport::tcp::connect(), and
-// discovery controllers expanded through transport::tcp::discover().
+// --attach: controllers through the transport factory (transport::connect()), and
+// discovery controllers expanded through ctrlr::read_discovery_log().
 #include "attach.hpp"
 
 #include <fmt/format.h>
@@ -7,7 +7,9 @@
 
 #include <algorithm>
 
+#include "nvmecuse/ctrlr/discovery.hpp"
 #include "nvmecuse/spec/discovery.hpp"
+#include "nvmecuse/transport/connect.hpp"
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 
 namespace nvmecused {
@@ -38,7 +40,7 @@ std::expected<ServedController, std::string> serve_one(const TransportId& id, co
     const auto options = options_for(id, args.tcp);
     const TransportMaker make_transport =
         [&]() -> std::expected<std::unique_ptr<transport::Transport>, std::string> {
-        auto transport = transport::tcp::connect(id, options);
+        auto transport = transport::connect(id, transport::ConnectOptions{.tcp = options});
         if (!transport)
             return std::unexpected(
                 fmt::format("{}: connecting: {}", id.describe(), transport.error().message()));
@@ -61,7 +63,26 @@ std::expected<ServedController, std::string> serve_one(const TransportId& id, co
 std::expected<std::vector<TransportId>, std::string> discover(const TransportId& id,
                                                               const Arguments& args)
 {
-    auto records = transport::tcp::discover(id, options_for(id, args.tcp));
+    // A short-lived association driven by the core like any controller:
+    // no Keep Alive, no I/O queues.
+    TransportId discovery = id;
+    if (discovery.subnqn.empty()) discovery.subnqn = std::string(transport::discovery_nqn);
+    auto options = options_for(id, args.tcp);
+    options.kato = std::chrono::milliseconds(0);
+    options.io_queues = 0;
+    auto transport = transport::connect(discovery, transport::ConnectOptions{.tcp = options});
+    if (!transport)
+        return std::unexpected(
+            fmt::format("{}: discovery: {}", id.describe(), transport.error().message()));
+    ctrlr::Controller::Options controller_options;
+    controller_options.name = "discovery";
+    controller_options.io_queues = 0;
+    controller_options.ctrl_loss_tmo = std::chrono::milliseconds(0);
+    auto ctrl = ctrlr::Controller::start(std::move(*transport), controller_options);
+    if (!ctrl)
+        return std::unexpected(
+            fmt::format("{}: discovery: {}", id.describe(), ctrl.error().message()));
+    auto records = ctrlr::read_discovery_log(**ctrl);
     if (!records)
         return std::unexpected(
             fmt::format("{}: discovery: {}", id.describe(), records.error().message()));

@@ -749,5 +749,125 @@ TEST_F(Fixture, AWatchHandlerThatFoundNothingWaitsForReadiness)
     ctrl->unwatch_fd(id);
 }
 
+// ---- the register-level state machine (controller_enable.cpp) -------------
+
+TEST_F(Fixture, EnableWritesCcAndWaitsForReadyOnTimers)
+{
+    fake->ready_delay = 120ms;
+    const auto t0 = std::chrono::steady_clock::now();
+    start();
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 120ms);
+    auto l = fake->lock();
+    EXPECT_TRUE(nvme::cc::En::get(fake->cc));
+    EXPECT_EQ(nvme::cc::Iosqes::get(fake->cc), 6u);
+    EXPECT_EQ(nvme::cc::Iocqes::get(fake->cc), 4u);
+    EXPECT_EQ(nvme::cc::Mps::get(fake->cc), 0u);
+    EXPECT_EQ(nvme::cc::Css::get(fake->cc),
+              static_cast<std::uint32_t>(nvme::cc::CommandSetSelected::admin_only))
+        << "CAP.CSS names no I/O command set";
+    // Polled, with a growing interval: more than once, far fewer than once a millisecond.
+    EXPECT_GE(fake->csts_reads, 3);
+    EXPECT_LE(fake->csts_reads, 20);
+}
+
+TEST_F(Fixture, ControllerServesWhileAnotherWaitsForReady)
+{
+    start();
+    auto slow = std::make_shared<FakeState>();
+    slow->ready_delay = 300ms;
+    std::thread starter([&] {
+        auto c = Controller::start(std::make_unique<FakeTransport>(slow), fast_options());
+        EXPECT_TRUE(c.has_value());
+    });
+    ASSERT_TRUE(wait_for([&] { return slow->lock(), slow->enables == 1; }));
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 50; ++i)
+        ASSERT_TRUE(ctrl->execute(QueueKind::io, read_4k()).ok());
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 250ms);
+    starter.join();
+}
+
+TEST_F(Fixture, ControllerNeverReadyTimesOutAfterCapTo)
+{
+    fake->never_ready = true; // CAP.TO is 1: 500 ms
+    const auto t0 = std::chrono::steady_clock::now();
+    auto c = Controller::start(std::make_unique<FakeTransport>(fake), fast_options());
+    const auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_FALSE(c.has_value());
+    EXPECT_EQ(c.error(), std::errc::timed_out);
+    EXPECT_GE(took, 500ms);
+    EXPECT_LT(took, 3s);
+}
+
+TEST_F(Fixture, ControllerLeftEnabledIsDisabledFirst)
+{
+    fake->cc = nvme::cc::En::set(0, true); // an earlier owner left it running
+    start();
+    auto l = fake->lock();
+    EXPECT_EQ(fake->resets, 1) << "CC.EN=0 before the bring-up";
+    EXPECT_EQ(fake->enables, 1);
+    EXPECT_TRUE(nvme::cc::En::get(fake->cc));
+}
+
+TEST_F(Fixture, ResetDisablesThenReconnectsTheAdminQueue)
+{
+    start();
+    std::promise<std::error_code> done;
+    auto f = done.get_future();
+    ctrl->reset([&](std::error_code ec) { done.set_value(ec); });
+    ASSERT_TRUE(ready(f));
+    EXPECT_FALSE(f.get());
+    {
+        auto l = fake->lock();
+        EXPECT_EQ(fake->resets, 1);
+        EXPECT_EQ(fake->enables, 2);
+        EXPECT_EQ(fake->connects, 2);
+        EXPECT_EQ(fake->disconnects, 1);
+    }
+    EXPECT_TRUE(ctrl->execute(QueueKind::io, read_4k()).ok());
+}
+
+TEST_F(Fixture, SubsystemResetWritesNssrWhereCapSaysSo)
+{
+    fake->cap = nvme::cap::Nssrs::set(fake->cap, true);
+    start();
+    std::promise<std::error_code> done;
+    auto f = done.get_future();
+    ctrl->subsystem_reset([&](std::error_code ec) { done.set_value(ec); });
+    ASSERT_TRUE(ready(f));
+    EXPECT_FALSE(f.get());
+    auto l = fake->lock();
+    EXPECT_EQ(fake->nssr_writes, 1u);
+    EXPECT_EQ(fake->enables, 2) << "brought up again after the subsystem reset";
+}
+
+TEST_F(Fixture, ShutdownNotifiesAndWaitsForShst)
+{
+    start();
+    ctrl.reset();
+    auto l = fake->lock();
+    EXPECT_EQ(fake->shutdowns, 1);
+    EXPECT_EQ(nvme::cc::Shn::get(fake->cc),
+              static_cast<std::uint32_t>(nvme::cc::ShutdownNotification::normal));
+    EXPECT_EQ(fake->disconnects, 1);
+}
+
+TEST_F(Fixture, KeepAliveEveryHalfKatoAndALossWhenUnanswered)
+{
+    fake->keep_alive_timeout = 100ms;
+    start();
+    ASSERT_TRUE(wait_for([&] { return fake->admin_commands(AdminOpcode::keep_alive).size() >= 3; }));
+    {
+        auto l = fake->lock();
+        EXPECT_EQ(fake->connection_failures, 0);
+    }
+    // The fake holds what it does not know: from now on hold Keep Alive.
+    {
+        auto l = fake->lock();
+        fake->hold_keep_alive = true;
+    }
+    ASSERT_TRUE(wait_for([&] { return fake->lock(), fake->connection_failures >= 1; }));
+}
+
 } // namespace
 } // namespace nvmecuse::ctrlr

@@ -95,7 +95,9 @@ struct FakeKernel {
             }
             const auto& exec = std::get<Execute>(step);
             executed_data.emplace_back(exec.data_in.begin(), exec.data_in.end());
-            ctrlr::Command command = command_for(exec, false);
+            auto built = command_for(exec, IoctlContext{});
+            if (!built) return -ENOMEM;
+            ctrlr::Command command = std::move(*built);
             ctrlr::Result result = controller(command);
             const auto outcome = map_completion(result, exec.command.result);
             const auto plan = build_reply(exec.command, outcome, result.data.span(), result.metadata.span());

@@ -115,6 +115,12 @@ protected:
     [[nodiscard]] virtual bool owner_served() const { return false; }
     /// Unrestricted ioctls with the retry protocol (false) or restricted ones.
     [[nodiscard]] virtual bool restricted() const { return false; }
+    /// The transport the controller drives (the emulated one, or a wrapper).
+    [[nodiscard]] virtual std::unique_ptr<transport::Transport>
+    decorate(std::unique_ptr<transport::Transport> t)
+    {
+        return t;
+    }
 
     void SetUp() override
     {
@@ -133,7 +139,7 @@ protected:
         ASSERT_TRUE(transport) << transport.error().message();
         ctrlr::Controller::Options options;
         options.name = "cuse-test";
-        auto c = ctrlr::Controller::start(std::move(*transport), options);
+        auto c = ctrlr::Controller::start(decorate(std::move(*transport)), options);
         ASSERT_TRUE(c) << c.error().message();
         ctrl_ = std::move(*c);
 
@@ -726,6 +732,100 @@ TEST_F(CuseSession, StopAnswersRequestsInFlight)
 
 /// Restricted ioctls (RegistryOptions::restricted_ioctls): the kernel sends
 /// the argument struct with the request, and there is no retry protocol.
+// ---- command buffers come from the transport's device memory -------------
+
+/// Device memory that counts what it hands out and can run dry.
+class CountingMemory final : public transport::DeviceMemory, public transport::DataBuffer::Releaser {
+public:
+    std::expected<transport::DataBuffer, std::error_code> allocate(std::size_t size) override
+    {
+        if (exhausted.load()) return std::unexpected(std::make_error_code(std::errc::not_enough_memory));
+        auto* p = static_cast<std::byte*>(std::malloc(std::max<std::size_t>(size, 1)));
+        allocations.fetch_add(1);
+        live.fetch_add(1);
+        return transport::DataBuffer(p, size, 0x1000, *this);
+    }
+    void release(std::byte* bytes, std::size_t) noexcept override
+    {
+        live.fetch_sub(1);
+        std::free(bytes);
+    }
+    std::atomic<bool> exhausted{false};
+    std::atomic<int> allocations{0};
+    std::atomic<int> live{0};
+};
+
+/// A transport that is the emulated one, with its memory replaced.
+class WithMemory final : public transport::Transport {
+public:
+    WithMemory(std::unique_ptr<transport::Transport> inner, transport::DeviceMemory& memory)
+        : inner_(std::move(inner)), memory_(memory)
+    {
+    }
+    const transport::TransportInfo& info() const override { return inner_->info(); }
+    std::uint64_t read_register(std::uint32_t o) override { return inner_->read_register(o); }
+    void write_register(std::uint32_t o, std::uint64_t v) override { inner_->write_register(o, v); }
+    std::expected<void, std::error_code> connect_admin() override { return inner_->connect_admin(); }
+    transport::QueuePair& admin_queue() override { return inner_->admin_queue(); }
+    transport::DeviceMemory& memory() override { return memory_; }
+    std::expected<std::unique_ptr<transport::QueuePair>, std::error_code>
+    create_io_queue(std::uint16_t qid, std::uint16_t depth) override
+    {
+        return inner_->create_io_queue(qid, depth);
+    }
+    void disconnect() override { inner_->disconnect(); }
+
+private:
+    std::unique_ptr<transport::Transport> inner_;
+    transport::DeviceMemory& memory_;
+};
+
+class CuseSessionDeviceMemory : public CuseSessionModes {
+protected:
+    std::unique_ptr<transport::Transport> decorate(std::unique_ptr<transport::Transport> t) override
+    {
+        return std::make_unique<WithMemory>(std::move(t), memory_);
+    }
+    CountingMemory memory_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Serving, CuseSessionDeviceMemory, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                             return i.param ? std::string("OnOwnerThread") : std::string("ReaderThreads");
+                         });
+
+TEST_P(CuseSessionDeviceMemory, CommandBuffersComeFromTheTransportAndGoBack)
+{
+    for (const pid_t pid : {pid_t{0}, no_such_pid}) {
+        SCOPED_TRACE(pid == 0 ? "fast path" : "retry path");
+        std::vector<std::byte> out(8 * 512, std::byte{0x5a});
+        std::vector<std::byte> in(out.size());
+        auto w = user_io(0x01, 300, 8, out.data());
+        auto r = user_io(0x02, 300, 8, in.data());
+        const int before = memory_.allocations.load();
+        ASSERT_EQ(ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &w, via_pid(pid)).ret, 0);
+        ASSERT_EQ(ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &r, via_pid(pid)).ret, 0);
+        EXPECT_EQ(in, out);
+        EXPECT_GE(memory_.allocations.load() - before, 2) << "the write's and the read's data";
+        EXPECT_TRUE(wait_for([&] { return memory_.live.load() == 0; })) << "every buffer went back";
+    }
+}
+
+TEST_P(CuseSessionDeviceMemory, NoMemoryLeftIsEnomemAndTheNodeGoesOn)
+{
+    std::vector<std::byte> in(4096);
+    auto r = user_io(0x02, 0, 8, in.data());
+    memory_.exhausted = true;
+    for (const pid_t pid : {pid_t{0}, no_such_pid}) {
+        SCOPED_TRACE(pid == 0 ? "fast path" : "retry path");
+        const auto res = ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &r, via_pid(pid));
+        EXPECT_EQ(res.ret, -1);
+        EXPECT_EQ(res.error, ENOMEM);
+    }
+    memory_.exhausted = false;
+    EXPECT_EQ(ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &r).ret, 0);
+}
+
 class CuseSessionRestricted : public CuseSessionModes {
 protected:
     [[nodiscard]] bool restricted() const override { return true; }

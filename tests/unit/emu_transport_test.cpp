@@ -53,6 +53,28 @@ Request flush(std::uint16_t cid)
     return request(static_cast<std::uint8_t>(NvmOpcode::flush), 1, cid);
 }
 
+/// What the core does to enable it (ctrlr/controller_enable.cpp), by hand:
+/// the admin queue, then CC.EN=1; true once CSTS.RDY says ready.
+bool enable(transport::Transport& t)
+{
+    if (!t.connect_admin()) return false;
+    std::uint32_t cc = 0;
+    cc = nvme::cc::Iosqes::set(cc, 6);
+    cc = nvme::cc::Iocqes::set(cc, 4);
+    t.write_register(nvme::reg_offset::cc, nvme::cc::En::set(cc, true));
+    return nvme::csts::Rdy::get(static_cast<std::uint32_t>(t.read_register(nvme::reg_offset::csts)));
+}
+
+/// What the core does for a controller reset: CC.EN=0, then disconnect().
+void disable(transport::Transport& t)
+{
+    const auto cc = static_cast<std::uint32_t>(t.read_register(nvme::reg_offset::cc));
+    t.write_register(nvme::reg_offset::cc, nvme::cc::En::set(cc, false));
+    EXPECT_FALSE(
+        nvme::csts::Rdy::get(static_cast<std::uint32_t>(t.read_register(nvme::reg_offset::csts))));
+    t.disconnect();
+}
+
 /// Submits and reaps exactly one completion.
 nvme::CompletionQueueEntry run(QueuePair& q, const Request& r)
 {
@@ -96,15 +118,42 @@ TEST(EmuTransportTest, InfoDescribesThePlausibleController)
     auto t = make();
     const auto& info = t->info();
     EXPECT_EQ(info.name, "emu");
-    EXPECT_EQ(nvme::cap::Mqes::get(info.cap), 1023u);
-    EXPECT_TRUE(nvme::cap::Cqr::get(info.cap));
-    EXPECT_EQ(nvme::cap::Css::get(info.cap) & nvme::cap::css_nvm, nvme::cap::css_nvm);
-    EXPECT_EQ(nvme::cap::min_page_size(info.cap), 4096u);
-    EXPECT_FALSE(nvme::cap::Nssrs::get(info.cap));
-    EXPECT_GT(nvme::cap::timeout_ms(info.cap), 0u);
-    EXPECT_EQ(info.vs, nvme::make_version(2, 0, 0));
+    EXPECT_EQ(info.registers, transport::RegisterAccess::direct);
+    const auto cap = t->read_register(nvme::reg_offset::cap);
+    EXPECT_EQ(nvme::cap::Mqes::get(cap), 1023u);
+    EXPECT_TRUE(nvme::cap::Cqr::get(cap));
+    EXPECT_EQ(nvme::cap::Css::get(cap) & nvme::cap::css_nvm, nvme::cap::css_nvm);
+    EXPECT_EQ(nvme::cap::min_page_size(cap), 4096u);
+    EXPECT_FALSE(nvme::cap::Nssrs::get(cap));
+    EXPECT_GT(nvme::cap::timeout_ms(cap), 0u);
+    EXPECT_EQ(t->read_register(nvme::reg_offset::vs), nvme::make_version(2, 0, 0));
     EXPECT_EQ(info.max_io_queues, 8);
-    EXPECT_FALSE(t->subsystem_reset().has_value());
+    EXPECT_EQ(info.keep_alive_timeout.count(), 0);
+}
+
+TEST(EmuTransportTest, RegistersFollowTheSpecsStateMachine)
+{
+    auto t = make();
+    const auto csts = [&] { return static_cast<std::uint32_t>(t->read_register(nvme::reg_offset::csts)); };
+    EXPECT_EQ(csts(), 0u);
+    t->write_register(nvme::reg_offset::aqa, 0x001f001f);
+    t->write_register(nvme::reg_offset::asq, 0x10000);
+    EXPECT_EQ(t->read_register(nvme::reg_offset::aqa), 0x001f001fu);
+    EXPECT_EQ(t->read_register(nvme::reg_offset::asq), 0x10000u);
+    ASSERT_TRUE(enable(*t));
+    EXPECT_TRUE(nvme::cc::En::get(static_cast<std::uint32_t>(t->read_register(nvme::reg_offset::cc))));
+    // CC.SHN: the shutdown completes at once (the cache is written back).
+    const auto cc = static_cast<std::uint32_t>(t->read_register(nvme::reg_offset::cc));
+    t->write_register(nvme::reg_offset::cc,
+                      nvme::cc::Shn::set(cc, static_cast<std::uint32_t>(
+                                                 nvme::cc::ShutdownNotification::normal)));
+    EXPECT_EQ(nvme::csts::Shst::get(csts()),
+              static_cast<std::uint32_t>(nvme::csts::ShutdownStatus::complete));
+    // NSSR has no effect where CAP.NSSRS is 0.
+    t->write_register(nvme::reg_offset::nssr, nvme::nssr_reset_value);
+    EXPECT_TRUE(nvme::csts::Rdy::get(csts()));
+    disable(*t);
+    EXPECT_EQ(csts(), 0u);
 }
 
 TEST(EmuTransportTest, AdminQueueWorksOnlyAfterEnable)
@@ -112,7 +161,7 @@ TEST(EmuTransportTest, AdminQueueWorksOnlyAfterEnable)
     auto t = make();
     EXPECT_EQ(t->admin_queue().submit(keep_alive(1)).error(),
               std::make_error_code(std::errc::not_connected));
-    ASSERT_TRUE(t->enable().has_value());
+    ASSERT_TRUE(enable(*t));
     auto& q = t->admin_queue();
     EXPECT_EQ(q.completion_fd(), -1);
     EXPECT_EQ(q.depth(), 32);
@@ -139,7 +188,7 @@ TEST(EmuTransportTest, AdminQueueWorksOnlyAfterEnable)
 TEST(EmuTransportTest, IoQueuesNeedNumberOfQueuesFirst)
 {
     auto t = make();
-    ASSERT_TRUE(t->enable().has_value());
+    ASSERT_TRUE(enable(*t));
     EXPECT_EQ(t->create_io_queue(1, 64).error(), std::make_error_code(std::errc::invalid_argument));
     const auto dw0 = set_number_of_queues(*t, 4);
     EXPECT_EQ(nvme::feat::number_of_queues::Nsqa::get(dw0), 3u);
@@ -160,7 +209,7 @@ TEST(EmuTransportTest, IoQueuesNeedNumberOfQueuesFirst)
 TEST(EmuTransportTest, ReadAndWriteThroughAnIoQueue)
 {
     auto t = make();
-    ASSERT_TRUE(t->enable().has_value());
+    ASSERT_TRUE(enable(*t));
     auto q = io_queue(*t, 16);
     Bytes data = pattern(4 * 512, 1);
     auto w = request(static_cast<std::uint8_t>(NvmOpcode::write), 1, 1, data);
@@ -188,7 +237,7 @@ TEST(EmuTransportTest, EveryCompletionLeavesItsHostBuffersWrittenInFull)
     // what was there before (here 0xA5 stands for the daemon's old heap).
     auto t = make();
     EXPECT_TRUE(t->info().fills_host_buffers);
-    ASSERT_TRUE(t->enable().has_value());
+    ASSERT_TRUE(enable(*t));
     auto q = io_queue(*t, 16);
     const auto stale = std::byte{0xa5};
     Bytes data = pattern(2 * 512, 3);
@@ -233,7 +282,7 @@ TEST(EmuTransportTest, EveryCompletionLeavesItsHostBuffersWrittenInFull)
 TEST(EmuTransportTest, AFullQueueAnswersTryAgainUntilReaped)
 {
     auto t = make();
-    ASSERT_TRUE(t->enable().has_value());
+    ASSERT_TRUE(enable(*t));
     auto q = io_queue(*t, 4);
     for (std::uint16_t cid = 0; cid < 4; ++cid)
         ASSERT_TRUE(q->submit(flush(cid)).has_value());
@@ -252,7 +301,7 @@ TEST(EmuTransportTest, AFullQueueAnswersTryAgainUntilReaped)
 TEST(EmuTransportTest, PhaseTagInvertsEachTimeTheCompletionQueueWraps)
 {
     auto t = make();
-    ASSERT_TRUE(t->enable().has_value());
+    ASSERT_TRUE(enable(*t));
     auto q = io_queue(*t, 4);
     std::vector<bool> phases;
     std::vector<std::uint16_t> heads;
@@ -269,19 +318,19 @@ TEST(EmuTransportTest, PhaseTagInvertsEachTimeTheCompletionQueueWraps)
 TEST(EmuTransportTest, ResetKillsEveryQueueButKeepsTheData)
 {
     auto t = make();
-    ASSERT_TRUE(t->enable().has_value());
+    ASSERT_TRUE(enable(*t));
     auto q = io_queue(*t, 8);
     Bytes data = pattern(512, 2);
     auto w = request(static_cast<std::uint8_t>(NvmOpcode::write), 1, 1, data);
     ASSERT_TRUE(nvme::status_of(run(*q, w)).is_success());
 
-    ASSERT_TRUE(t->reset().has_value());
+    disable(*t);
     const auto dead = std::make_error_code(std::errc::not_connected);
     EXPECT_EQ(q->submit(flush(2)).error(), dead);
     EXPECT_EQ(t->admin_queue().submit(keep_alive(3)).error(), dead);
     EXPECT_EQ(t->create_io_queue(2, 8).error(), dead);
 
-    ASSERT_TRUE(t->enable().has_value());
+    ASSERT_TRUE(enable(*t));
     EXPECT_TRUE(nvme::status_of(run(t->admin_queue(), keep_alive(4))).is_success());
     EXPECT_EQ(q->submit(flush(5)).error(), dead) << "queues from before the reset stay dead";
     // Number of Queues is negotiated afresh after a Controller Level Reset.
@@ -297,7 +346,7 @@ TEST(EmuTransportTest, ResetKillsEveryQueueButKeepsTheData)
 TEST(EmuTransportTest, AsyncEventCompletesLaterOnTheAdminQueue)
 {
     auto t = make();
-    ASSERT_TRUE(t->enable().has_value());
+    ASSERT_TRUE(enable(*t));
     auto& q = t->admin_queue();
     auto aec = request(static_cast<std::uint8_t>(AdminOpcode::set_features), 0, 1);
     nvme::cmd::features::Fid::set(
@@ -332,17 +381,20 @@ TEST(EmuTransportTest, AsyncEventCompletesLaterOnTheAdminQueue)
 TEST(EmuTransportTest, AQueueOutlivingItsTransportIsDead)
 {
     auto t = make();
-    ASSERT_TRUE(t->enable().has_value());
+    ASSERT_TRUE(enable(*t));
     auto q = io_queue(*t, 4);
     t.reset();
     EXPECT_EQ(q->submit(flush(1)).error(), std::make_error_code(std::errc::not_connected));
 }
 
-TEST(EmuTransportTest, ShutdownFlushesAndKeepsWorking)
+TEST(EmuTransportTest, ShutdownNotificationFlushesAndKeepsWorking)
 {
     auto t = make();
-    ASSERT_TRUE(t->enable().has_value());
-    t->shutdown();
+    ASSERT_TRUE(enable(*t));
+    const auto cc = static_cast<std::uint32_t>(t->read_register(nvme::reg_offset::cc));
+    t->write_register(nvme::reg_offset::cc,
+                      nvme::cc::Shn::set(cc, static_cast<std::uint32_t>(
+                                                 nvme::cc::ShutdownNotification::normal)));
     EXPECT_TRUE(nvme::status_of(run(t->admin_queue(), keep_alive(1))).is_success());
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -66,7 +67,18 @@ public:
     std::uint32_t oaes = nvme::oaes::namespace_attribute | nvme::oaes::firmware_activation;
     bool completion_fds = false; ///< queues expose an eventfd
     IoMode io_mode = IoMode::complete;
-    bool enable_fails = false;
+    bool enable_fails = false; ///< CC.EN=1 sets CSTS.CFS instead of CSTS.RDY
+    /// Registers (NVMe Base 2.0, 3.1.4): CAP as the fake reports it, CC as
+    /// the core wrote it; CSTS.RDY follows CC.EN after `ready_delay`.
+    std::uint64_t cap = 1023 | (std::uint64_t{1} << 24); ///< MQES 1024 entries, TO 500 ms
+    std::uint32_t cc = 0;
+    std::chrono::milliseconds ready_delay{0};
+    bool never_ready = false;     ///< CSTS.RDY never follows CC.EN=1
+    bool shutdown_hangs = false;  ///< CSTS.SHST never reaches complete
+    std::uint32_t nssr_writes = 0;
+    int csts_reads = 0, connects = 0, disconnects = 0, connection_failures = 0;
+    std::chrono::milliseconds keep_alive_timeout{0}; ///< TransportInfo::keep_alive_timeout
+    bool hold_keep_alive = false; ///< Keep Alive is never answered
     /// Status the Abort command completes with; dw0 bit 0 = 1 "not aborted".
     nvme::Status abort_status{};
     bool abort_completes_command = false; ///< also complete the target with Abort Requested
@@ -145,6 +157,63 @@ public:
     }
 
     // ---- transport side (owner thread) ------------------------------------
+    std::uint64_t read_register(std::uint32_t offset)
+    {
+        auto l = lock();
+        switch (offset) {
+        case nvme::reg_offset::cap: return cap;
+        case nvme::reg_offset::vs: return nvme::make_version(1, 4, 0);
+        case nvme::reg_offset::cc: return cc;
+        case nvme::reg_offset::csts: {
+            ++csts_reads;
+            std::uint32_t v = 0;
+            if (nvme::cc::En::get(cc)) {
+                if (enable_fails) v = nvme::csts::Cfs::set(v, true);
+                else if (!never_ready && std::chrono::steady_clock::now() >= ready_at_)
+                    v = nvme::csts::Rdy::set(v, true);
+            }
+            if (nvme::cc::Shn::get(cc) != 0 && !shutdown_hangs)
+                v = nvme::csts::Shst::set(
+                    v, static_cast<std::uint32_t>(nvme::csts::ShutdownStatus::complete));
+            return v;
+        }
+        default: return 0;
+        }
+    }
+    void write_register(std::uint32_t offset, std::uint64_t value)
+    {
+        auto l = lock();
+        if (offset == nvme::reg_offset::nssr) {
+            if (value == nvme::nssr_reset_value) ++nssr_writes;
+            return;
+        }
+        if (offset != nvme::reg_offset::cc) return;
+        const auto v = static_cast<std::uint32_t>(value);
+        const bool was = nvme::cc::En::get(cc);
+        if (nvme::cc::En::get(v) && !was) {
+            ++enables;
+            ready_at_ = std::chrono::steady_clock::now() + ready_delay;
+        }
+        if (!nvme::cc::En::get(v) && was) {
+            // A controller reset: I/O queues are gone, the admin queue
+            // (host memory, AQA/ASQ/ACQ) stays and starts empty.
+            ++resets;
+            for (auto it = queues_.begin(); it != queues_.end();) {
+                if (it->first == 0) {
+                    it->second->completions.clear();
+                    it->second->held.clear();
+                    it->second->outstanding = 0;
+                    ++it;
+                } else {
+                    it->second->alive = false;
+                    it = queues_.erase(it);
+                }
+            }
+        }
+        if (nvme::cc::Shn::get(v) != 0 && nvme::cc::Shn::get(cc) == 0) ++shutdowns;
+        cc = v;
+    }
+
     std::shared_ptr<Queue> make_queue(std::uint16_t qid, std::uint16_t depth)
     {
         auto q = std::make_shared<Queue>();
@@ -275,6 +344,12 @@ private:
         case AdminOpcode::async_event_request:
             q.held.push_back({s.cid, s, r.data});
             return;
+        case AdminOpcode::keep_alive:
+            if (hold_keep_alive) {
+                q.held.push_back({s.cid, s, r.data});
+                return;
+            }
+            break;
         case AdminOpcode::abort: {
             st = abort_status;
             dw0 = 1; // not aborted
@@ -303,6 +378,7 @@ private:
 
     std::mutex mutex_;
     std::map<std::uint16_t, std::shared_ptr<Queue>> queues_;
+    std::chrono::steady_clock::time_point ready_at_{};
 };
 
 class FakeQueuePair final : public transport::QueuePair {
@@ -332,18 +408,25 @@ public:
     explicit FakeTransport(std::shared_ptr<FakeState> state) : state_(std::move(state))
     {
         info_.name = "fake";
-        info_.cap = 1023; // MQES: 1024 entries
+        info_.registers = transport::RegisterAccess::direct;
         info_.max_io_queues = state_->max_io_queues;
+        info_.keep_alive_timeout = state_->keep_alive_timeout;
     }
     const transport::TransportInfo& info() const override { return info_; }
-    std::expected<void, std::error_code> enable() override
+    std::uint64_t read_register(std::uint32_t offset) override
+    {
+        return state_->read_register(offset);
+    }
+    void write_register(std::uint32_t offset, std::uint64_t value) override
+    {
+        state_->write_register(offset, value);
+    }
+    std::expected<void, std::error_code> connect_admin() override
     {
         std::shared_ptr<FakeState::Queue> q;
         {
             auto l = state_->lock();
-            ++state_->enables;
-            if (state_->enable_fails)
-                return std::unexpected(std::make_error_code(std::errc::io_error));
+            ++state_->connects;
             q = state_->make_queue(0, 32);
         }
         admin_ = std::make_unique<FakeQueuePair>(state_, std::move(q));
@@ -358,17 +441,16 @@ public:
         auto q = state_->make_queue(qid, std::min(depth, state_->io_queue_depth));
         return std::make_unique<FakeQueuePair>(state_, std::move(q));
     }
-    std::expected<void, std::error_code> reset() override
+    void disconnect() override
     {
         auto l = state_->lock();
-        ++state_->resets;
+        ++state_->disconnects;
         state_->kill_queues();
-        return {};
     }
-    void shutdown() override
+    void fail_connection() override
     {
         auto l = state_->lock();
-        ++state_->shutdowns;
+        ++state_->connection_failures;
     }
 
 private:

@@ -11,6 +11,7 @@
 #include "nvmecuse/spec/status.hpp"
 
 #include "nvmecuse/ctrlr/controller.hpp"
+#include "nvmecuse/ctrlr/discovery.hpp"
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 
 #include "tcp_test_target.hpp"
@@ -143,6 +144,15 @@ TEST_F(TcpControllerTest, ManyConcurrentCommandsOnTwoQueues)
                                image.begin() + static_cast<std::ptrdiff_t>(slbas[i] * 512)))
             << "command " << i;
     }
+}
+
+TEST_F(TcpControllerTest, EnabledThroughPropertySetAsTheSpecSays)
+{
+    const std::uint32_t cc = target->cc.load();
+    EXPECT_TRUE(nvme::cc::En::get(cc));
+    EXPECT_EQ(nvme::cc::Iosqes::get(cc), 6u);
+    EXPECT_EQ(nvme::cc::Iocqes::get(cc), 4u);
+    EXPECT_EQ(nvme::cc::Mps::get(cc), 0u);
 }
 
 TEST_F(TcpControllerTest, KeepAliveFlowsWhileIdle)
@@ -321,6 +331,98 @@ TEST_F(TcpReconnectTest, KeepAliveTimeoutIsALossToo)
     EXPECT_GT(target->admin_connects.load(), admin_connects);
     target->inject(tcp_test::Fault::none);
     EXPECT_TRUE(read_succeeds_within(20s));
+}
+
+// ---- bring-up failures and discovery, through the core --------------------
+
+TEST(TcpControllerStartTest, UnansweredPropertySetFailsTheStartWithinCapTo)
+{
+    TestTarget target;
+    nvmecuse::transport::TransportId id;
+    id.trtype = "tcp";
+    id.traddr = "127.0.0.1";
+    id.trsvcid = target.port_string();
+    id.subnqn = "nqn.2026-11.io.nvmecuse:test";
+    nvmecuse::transport::tcp::TcpOptions o;
+    o.connect_timeout = 300ms;
+    auto t = nvmecuse::transport::tcp::connect(id, o);
+    ASSERT_TRUE(t.has_value());
+    target.inject(tcp_test::Fault::ignore_property_set);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto c = Controller::start(std::move(*t), {});
+    ASSERT_FALSE(c.has_value());
+    EXPECT_EQ(c.error(), std::errc::timed_out);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s) << "CAP.TO is 2: 1 s";
+}
+
+nvme::DiscoveryLogEntry entry(std::string_view traddr, std::string_view port, std::string_view nqn,
+                              nvme::DiscoverySubsystemType type)
+{
+    nvme::DiscoveryLogEntry e{};
+    e.trtype = static_cast<std::uint8_t>(nvme::TransportType::tcp);
+    e.adrfam = static_cast<std::uint8_t>(nvme::AddressFamily::ipv4);
+    e.subtype = static_cast<std::uint8_t>(type);
+    e.cntlid = 0xffff;
+    e.asqsz = 32;
+    nvme::set_padded(e.trsvcid, port);
+    nvme::set_padded(e.traddr, traddr);
+    nvme::set_nul_padded(e.subnqn, nqn);
+    return e;
+}
+
+/// What nvmecused does for a discovery controller: connect without Keep
+/// Alive or I/O queues, start the core, read the log, let go.
+std::expected<std::vector<nvmecuse::ctrlr::DiscoveredSubsystem>, std::error_code>
+discover(TestTarget& target)
+{
+    nvmecuse::transport::TransportId id;
+    id.trtype = "tcp";
+    id.traddr = "127.0.0.1";
+    id.trsvcid = target.port_string();
+    id.subnqn = std::string(nvmecuse::transport::discovery_nqn);
+    nvmecuse::transport::tcp::TcpOptions o;
+    o.kato = 0ms;
+    o.io_queues = 0;
+    auto t = nvmecuse::transport::tcp::connect(id, o);
+    if (!t) return std::unexpected(t.error());
+    Controller::Options co;
+    co.io_queues = 0;
+    auto c = Controller::start(std::move(*t), co);
+    if (!c) return std::unexpected(c.error());
+    return nvmecuse::ctrlr::read_discovery_log(**c);
+}
+
+TEST(TcpDiscoveryTest, ReadsEveryEntryOfTheLogPage)
+{
+    tcp_test::TargetConfig config;
+    config.discovery = {
+        entry("127.0.0.1", "4420", "nqn.2026-11.io.nvmecuse:a", nvme::DiscoverySubsystemType::nvm),
+        entry("10.0.0.2", "4421", "nqn.2026-11.io.nvmecuse:b", nvme::DiscoverySubsystemType::nvm),
+        entry("127.0.0.1", "8009", std::string(nvmecuse::transport::discovery_nqn),
+              nvme::DiscoverySubsystemType::current_discovery),
+    };
+    TestTarget target(config);
+    auto found = discover(target);
+    ASSERT_TRUE(found.has_value()) << found.error().message();
+    ASSERT_EQ(found->size(), 3u);
+    EXPECT_EQ((*found)[0].subtype, 2);
+    EXPECT_EQ((*found)[0].id.traddr, "127.0.0.1");
+    EXPECT_EQ((*found)[0].id.trsvcid, "4420");
+    EXPECT_EQ((*found)[0].id.subnqn, "nqn.2026-11.io.nvmecuse:a");
+    EXPECT_EQ((*found)[1].id.traddr, "10.0.0.2");
+    EXPECT_EQ((*found)[1].id.trsvcid, "4421");
+    EXPECT_EQ((*found)[2].subtype, 3);
+    EXPECT_EQ(target.kato.load(), 0u);          // a discovery association without Keep Alive
+    EXPECT_GE(target.log_page_reads.load(), 3); // header, page, header again
+    EXPECT_TRUE(target.shutdown_seen.load());
+}
+
+TEST(TcpDiscoveryTest, AnEmptyLogIsEmpty)
+{
+    TestTarget target;
+    auto found = discover(target);
+    ASSERT_TRUE(found.has_value()) << found.error().message();
+    EXPECT_TRUE(found->empty());
 }
 
 } // namespace

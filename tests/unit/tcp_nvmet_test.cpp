@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "nvmecuse/ctrlr/controller.hpp"
+#include "nvmecuse/ctrlr/discovery.hpp"
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 
 namespace {
@@ -168,9 +169,18 @@ TEST_P(TcpNvmetTest, DiscoveryListsTheSubsystem)
 {
     TransportId d = id;
     d.subnqn.clear();
+    d.subnqn = std::string(nvmecuse::transport::discovery_nqn);
     TcpOptions o;
     o.header_digest = GetParam();
-    auto found = nvmecuse::transport::tcp::discover(d, o);
+    o.kato = 0ms;
+    o.io_queues = 0;
+    auto transport = nvmecuse::transport::tcp::connect(d, o);
+    ASSERT_TRUE(transport.has_value()) << transport.error().message();
+    Controller::Options co;
+    co.io_queues = 0;
+    auto c = Controller::start(std::move(*transport), co);
+    ASSERT_TRUE(c.has_value()) << c.error().message();
+    auto found = nvmecuse::ctrlr::read_discovery_log(**c);
     ASSERT_TRUE(found.has_value()) << found.error().message();
     bool listed = false;
     for (const auto& s : *found)

@@ -1,7 +1,8 @@
 // The NVMe/TCP host transport against the in-test target (tcp_test_target):
-// connect, enable, admin and I/O commands with in-capsule data, R2T/H2CData
-// and C2HData, digests, Keep Alive, reset, shutdown, discovery, and a fault
-// of each kind the target can inject. The test thread plays the
+// connect, admin and I/O commands with in-capsule data, R2T/H2CData and
+// C2HData, digests, disconnect, and a fault of each kind the target can
+// inject (enable, Keep Alive, shutdown and discovery are the core's:
+// tcp_controller_test). The test thread plays the
 // controller's owner thread: it submits, polls completion_fd()/event_fd()
 // and reaps, as ctrlr/owner_loop.cpp does.
 #include <gtest/gtest.h>
@@ -18,6 +19,7 @@
 #include <thread>
 
 #include "nvmecuse/spec/fabrics.hpp"
+#include "nvmecuse/transport/connect.hpp"
 #include "nvmecuse/spec/nvme.hpp"
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 
@@ -84,18 +86,52 @@ std::optional<nvme::CompletionQueueEntry> wait_for(Transport& t, QueuePair& q, s
     return std::nullopt;
 }
 
-/// Drives the admin queue and the event fd for `how_long`.
-void drive(Transport& t, std::chrono::milliseconds how_long)
-{
-    (void)wait_for(t, t.admin_queue(), 0xeeee, how_long);
-}
-
 std::optional<nvme::CompletionQueueEntry> run(Transport& t, QueuePair& q, const Request& r)
 {
     auto submitted = q.submit(r);
     EXPECT_TRUE(submitted.has_value()) << submitted.error().message();
     if (!submitted) return std::nullopt;
     return wait_for(t, q, r.sqe.cid);
+}
+
+/// Property Get through the admin queue, as the core issues it.
+std::optional<std::uint64_t> get_property(Transport& t, std::uint32_t offset)
+{
+    Request r;
+    r.sqe = nvme::fabrics::property_get_sqe(offset);
+    r.sqe.cid = 0x700;
+    auto c = run(t, t.admin_queue(), r);
+    if (!c || !nvme::status_of(*c).is_success()) return std::nullopt;
+    return nvme::fabrics::property_value(*c);
+}
+
+/// The core's enable in its shortest form (ctrlr/controller_enable.cpp
+/// is the real one, tested in tcp_controller_test): CC.EN=1 by Property
+/// Set, then CSTS.RDY by Property Get. The transport tests need a live
+/// controller, not the state machine.
+bool enable(Transport& t)
+{
+    Request r;
+    r.sqe = nvme::fabrics::property_set_sqe(nvme::reg_offset::cc, nvme::cc::En::set(0, true));
+    r.sqe.cid = 0x701;
+    auto c = run(t, t.admin_queue(), r);
+    if (!c || !nvme::status_of(*c).is_success()) return false;
+    auto csts = get_property(t, nvme::reg_offset::csts);
+    if (!csts || !nvme::csts::Rdy::get(static_cast<std::uint32_t>(*csts))) return false;
+    // Identify Controller, handed to the transport (IOCCSZ), as the core does.
+    std::vector<std::byte> data(4096);
+    Request id;
+    id.sqe.opc = static_cast<std::uint8_t>(nvme::AdminOpcode::identify);
+    id.sqe.cid = 0x702;
+    nvme::cmd::identify::Cns::set(id.sqe, 1);
+    id.direction = nvme::DataTransfer::controller_to_host;
+    id.data = data;
+    c = run(t, t.admin_queue(), id);
+    if (!c || !nvme::status_of(*c).is_success()) return false;
+    nvme::IdentifyController ctrl;
+    std::memcpy(&ctrl, data.data(), sizeof ctrl);
+    t.controller_identified(ctrl);
+    return true;
 }
 
 Request io(nvme::NvmOpcode opc, std::uint16_t cid, std::uint64_t slba, std::span<std::byte> data)
@@ -137,8 +173,7 @@ struct TcpTransportTest : ::testing::Test {
     {
         connect(o);
         ASSERT_NE(transport, nullptr);
-        auto e = transport->enable();
-        ASSERT_TRUE(e.has_value()) << e.error().message();
+        ASSERT_TRUE(enable(*transport));
         auto q = transport->create_io_queue(1, 16);
         ASSERT_TRUE(q.has_value()) << q.error().message();
         ioq = std::move(*q);
@@ -151,30 +186,32 @@ struct TcpTransportTest : ::testing::Test {
     }
 };
 
-TEST_F(TcpTransportTest, ConnectReadsCapAndVsAndSendsTheConnectCapsule)
+TEST_F(TcpTransportTest, ConnectSendsTheConnectCapsuleAndPropertiesAnswer)
 {
     connect();
     const auto& info = transport->info();
-    EXPECT_EQ(nvme::cap::Mqes::get(info.cap), 127u);
-    EXPECT_EQ(nvme::cap::To::get(info.cap), 2u);
-    EXPECT_EQ(info.vs, 0x00010300u);
+    EXPECT_EQ(info.registers, nvmecuse::transport::RegisterAccess::fabrics_property);
+    EXPECT_EQ(info.keep_alive_timeout, 5000ms);
+    const auto cap = get_property(*transport, nvme::reg_offset::cap);
+    ASSERT_TRUE(cap.has_value());
+    EXPECT_EQ(nvme::cap::Mqes::get(*cap), 127u);
+    EXPECT_EQ(nvme::cap::To::get(*cap), 2u);
+    EXPECT_EQ(get_property(*transport, nvme::reg_offset::vs), 0x00010300u);
     EXPECT_EQ(info.max_io_queues, 2);
     EXPECT_NE(info.name.find(subnqn), std::string::npos);
     EXPECT_EQ(target->admin_connects.load(), 1);
     EXPECT_EQ(target->kato.load(), 5000u);
     EXPECT_EQ(target->admin_sqsize.load(), 31u);
     EXPECT_EQ(target->host_nqn().rfind("nqn.2014-08.org.nvmexpress:uuid:", 0), 0u);
-    EXPECT_EQ(target->cc.load(), 0u); // enable() sets CC, connect() does not
+    EXPECT_EQ(target->cc.load(), 0u); // the core sets CC, connect() does not
+    ASSERT_TRUE(transport->connect_admin().has_value());
+    EXPECT_EQ(target->admin_connects.load(), 1) << "a live association is kept";
 }
 
-TEST_F(TcpTransportTest, EnableSetsCcAndTheAdminQueueServesIdentify)
+TEST_F(TcpTransportTest, EnabledAdminQueueServesIdentify)
 {
     connect();
-    ASSERT_TRUE(transport->enable().has_value());
-    const std::uint32_t cc = target->cc.load();
-    EXPECT_TRUE(nvme::cc::En::get(cc));
-    EXPECT_EQ(nvme::cc::Iosqes::get(cc), 6u);
-    EXPECT_EQ(nvme::cc::Iocqes::get(cc), 4u);
+    ASSERT_TRUE(enable(*transport));
     std::vector<std::byte> data(4096);
     Request r;
     r.sqe.opc = static_cast<std::uint8_t>(nvme::AdminOpcode::identify);
@@ -496,8 +533,9 @@ TEST_P(TcpFaultTest, DropsTheAssociationAndFailsOutstandingCommands)
     }
 
     // reset() + enable() bring the controller back on new connections.
-    ASSERT_TRUE(transport->reset().has_value());
-    ASSERT_TRUE(transport->enable().has_value());
+    transport->disconnect();
+    ASSERT_TRUE(transport->connect_admin().has_value());
+    ASSERT_TRUE(enable(*transport));
     EXPECT_EQ(target->admin_connects.load(), 2);
     auto q = transport->create_io_queue(1, 16);
     ASSERT_TRUE(q.has_value());
@@ -602,34 +640,6 @@ TEST_F(TcpTransportTest, RandomHostilePdusNeverCrashOrHang)
 
 // ---- Keep Alive, connect errors, reset, shutdown ----------------------------
 
-TEST_F(TcpTransportTest, KeepAliveGoesOutEveryHalfKato)
-{
-    auto o = quick_options();
-    o.kato = 400ms;
-    connect(o);
-    ASSERT_TRUE(transport->enable().has_value());
-    EXPECT_EQ(target->kato.load(), 400u);
-    drive(*transport, 1100ms);
-    EXPECT_GE(target->keep_alives.load(), 3);
-    EXPECT_LE(target->keep_alives.load(), 6);
-    EXPECT_TRUE(transport->admin_queue().submit(Request{}).has_value()); // still connected
-}
-
-TEST_F(TcpTransportTest, UnansweredKeepAliveDropsTheConnection)
-{
-    auto o = quick_options();
-    o.kato = 300ms;
-    connect(o);
-    ASSERT_TRUE(transport->enable().has_value());
-    target->inject(Fault::ignore_keep_alive);
-    drive(*transport, 900ms);
-    Request r;
-    r.sqe.cid = 1;
-    auto s = transport->admin_queue().submit(r);
-    ASSERT_FALSE(s.has_value());
-    EXPECT_EQ(s.error(), std::errc::not_connected);
-}
-
 TEST_F(TcpTransportTest, NothingListeningIsConnectionRefused)
 {
     start_target();
@@ -667,7 +677,7 @@ TEST_F(TcpTransportTest, Ipv6Loopback)
     auto t = nvmecuse::transport::tcp::connect(id, quick_options());
     ASSERT_TRUE(t.has_value()) << t.error().message();
     EXPECT_NE((*t)->info().name.find("[::1]:" + target->port_string()), std::string::npos);
-    EXPECT_TRUE((*t)->enable().has_value());
+    EXPECT_TRUE(enable(**t));
 }
 
 TEST_F(TcpTransportTest, MalformedIdentitiesAreInvalid)
@@ -714,14 +724,31 @@ TEST_F(TcpTransportTest, WrongTransportTypeIsInvalid)
     EXPECT_EQ(t.error(), std::errc::invalid_argument);
 }
 
-TEST_F(TcpTransportTest, ResetClosesEveryQueueAndEnableReconnects)
+TEST_F(TcpTransportTest, TheFactoryChoosesByTrtype)
+{
+    start_target();
+    nvmecuse::transport::ConnectOptions o{.tcp = quick_options()};
+    auto t = nvmecuse::transport::connect(id_for(*target), o);
+    ASSERT_TRUE(t.has_value()) << t.error().message();
+    EXPECT_EQ((*t)->info().registers, nvmecuse::transport::RegisterAccess::fabrics_property);
+    EXPECT_EQ(target->admin_connects.load(), 1);
+    auto id = id_for(*target);
+    id.trtype = "rdma";
+    auto none = nvmecuse::transport::connect(id, o);
+    ASSERT_FALSE(none.has_value());
+    EXPECT_EQ(none.error(), std::errc::protocol_not_supported);
+    EXPECT_EQ(target->admin_connects.load(), 1);
+}
+
+TEST_F(TcpTransportTest, DisconnectClosesEveryQueueAndConnectAdminStartsOver)
 {
     bring_up();
-    ASSERT_TRUE(transport->reset().has_value());
-    EXPECT_FALSE(nvme::cc::En::get(target->cc.load()));
+    transport->disconnect();
+    EXPECT_FALSE(transport->connection_lost()) << "a teardown, not a loss";
     std::vector<std::byte> in(512);
     EXPECT_EQ(ioq->submit(io(nvme::NvmOpcode::read, 1, 0, in)).error(), std::errc::not_connected);
-    ASSERT_TRUE(transport->enable().has_value());
+    ASSERT_TRUE(transport->connect_admin().has_value());
+    ASSERT_TRUE(enable(*transport));
     EXPECT_EQ(target->admin_connects.load(), 2);
     ioq.reset();
     auto q = transport->create_io_queue(1, 16);
@@ -729,102 +756,36 @@ TEST_F(TcpTransportTest, ResetClosesEveryQueueAndEnableReconnects)
     EXPECT_TRUE(is_success(run(*transport, **q, io(nvme::NvmOpcode::read, 1, 0, in))));
 }
 
-TEST_F(TcpTransportTest, TargetGoneResetAndEnableFailCleanly)
+TEST_F(TcpTransportTest, TargetGoneConnectAdminFailsCleanly)
 {
     bring_up();
     target.reset(); // closes every connection, stops listening
     std::vector<std::byte> in(512);
     auto c = wait_for(*transport, *ioq, 0xeeee, 200ms); // notices the close
     EXPECT_FALSE(c.has_value());
+    EXPECT_TRUE(transport->connection_lost());
     EXPECT_EQ(ioq->submit(io(nvme::NvmOpcode::read, 1, 0, in)).error(), std::errc::not_connected);
-    ASSERT_TRUE(transport->reset().has_value());
-    auto e = transport->enable();
+    transport->disconnect();
+    auto e = transport->connect_admin();
     ASSERT_FALSE(e.has_value());
     EXPECT_EQ(e.error(), std::errc::connection_refused);
     Request r;
     r.sqe.cid = 1;
     EXPECT_EQ(transport->admin_queue().submit(r).error(), std::errc::not_connected);
     EXPECT_FALSE(transport->create_io_queue(1, 16).has_value());
-    transport->shutdown(); // nothing to notify, nothing to crash on
+    transport->disconnect(); // nothing to close, nothing to crash on
 }
 
-TEST_F(TcpTransportTest, UnansweredPropertySetTimesEnableOut)
-{
-    auto o = quick_options();
-    o.connect_timeout = 300ms;
-    connect(o);
-    target->inject(Fault::ignore_property_set);
-    const auto t0 = std::chrono::steady_clock::now();
-    auto e = transport->enable();
-    ASSERT_FALSE(e.has_value());
-    EXPECT_EQ(e.error(), std::errc::timed_out);
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
-    Request r;
-    r.sqe.cid = 1;
-    EXPECT_EQ(transport->admin_queue().submit(r).error(), std::errc::not_connected);
-    // The next enable() starts over on a new association.
-    ASSERT_TRUE(transport->reset().has_value());
-    EXPECT_TRUE(transport->enable().has_value());
-    EXPECT_EQ(target->admin_connects.load(), 2);
-}
-
-TEST_F(TcpTransportTest, ShutdownNotifiesTheController)
+TEST_F(TcpTransportTest, FailConnectionIsALoss)
 {
     bring_up();
-    transport->shutdown();
-    EXPECT_TRUE(target->shutdown_seen.load());
+    transport->fail_connection();
+    EXPECT_TRUE(transport->connection_lost());
+    pollfd p{transport->event_fd(), POLLIN, 0};
+    EXPECT_EQ(::poll(&p, 1, 1000), 1) << "the core learns of it through event_fd()";
+    transport->handle_event();
     std::vector<std::byte> in(512);
     EXPECT_EQ(ioq->submit(io(nvme::NvmOpcode::read, 1, 0, in)).error(), std::errc::not_connected);
-}
-
-// ---- discovery --------------------------------------------------------------
-
-nvme::DiscoveryLogEntry entry(std::string_view traddr, std::string_view port, std::string_view nqn,
-                              nvme::DiscoverySubsystemType type)
-{
-    nvme::DiscoveryLogEntry e{};
-    e.trtype = static_cast<std::uint8_t>(nvme::TransportType::tcp);
-    e.adrfam = static_cast<std::uint8_t>(nvme::AddressFamily::ipv4);
-    e.subtype = static_cast<std::uint8_t>(type);
-    e.cntlid = 0xffff;
-    e.asqsz = 32;
-    nvme::set_padded(e.trsvcid, port);
-    nvme::set_padded(e.traddr, traddr);
-    nvme::set_nul_padded(e.subnqn, nqn);
-    return e;
-}
-
-TEST_F(TcpTransportTest, DiscoverReadsEveryEntryOfTheLogPage)
-{
-    config.discovery = {
-        entry("127.0.0.1", "4420", "nqn.2026-11.io.nvmecuse:a", nvme::DiscoverySubsystemType::nvm),
-        entry("10.0.0.2", "4421", "nqn.2026-11.io.nvmecuse:b", nvme::DiscoverySubsystemType::nvm),
-        entry("127.0.0.1", "8009", std::string(nvmecuse::transport::discovery_nqn),
-              nvme::DiscoverySubsystemType::current_discovery),
-    };
-    start_target();
-    auto id = id_for(*target, "");
-    auto found = nvmecuse::transport::tcp::discover(id, quick_options());
-    ASSERT_TRUE(found.has_value()) << found.error().message();
-    ASSERT_EQ(found->size(), 3u);
-    EXPECT_EQ((*found)[0].subtype, 2);
-    EXPECT_EQ((*found)[0].id.traddr, "127.0.0.1");
-    EXPECT_EQ((*found)[0].id.trsvcid, "4420");
-    EXPECT_EQ((*found)[0].id.subnqn, "nqn.2026-11.io.nvmecuse:a");
-    EXPECT_EQ((*found)[1].id.traddr, "10.0.0.2");
-    EXPECT_EQ((*found)[1].id.trsvcid, "4421");
-    EXPECT_EQ((*found)[2].subtype, 3);
-    EXPECT_EQ(target->kato.load(), 0u);          // a discovery association without Keep Alive
-    EXPECT_GE(target->log_page_reads.load(), 3); // header, page, header again
-    EXPECT_TRUE(target->shutdown_seen.load());
-}
-
-TEST_F(TcpTransportTest, DiscoverOfAnEmptyLogIsEmpty)
-{
-    start_target();
-    auto found = nvmecuse::transport::tcp::discover(id_for(*target, ""), quick_options());
-    ASSERT_TRUE(found.has_value());
-    EXPECT_TRUE(found->empty());
 }
 
 } // namespace

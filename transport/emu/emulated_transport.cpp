@@ -95,6 +95,16 @@ public:
         }
     }
 
+    /// CC.EN 0→1 with this queue as the admin queue: it serves the new
+    /// generation from empty (head and tail 0, as the spec resets them).
+    void restart()
+    {
+        generation_ = shared_->generation;
+        head_ = count_ = 0;
+        outstanding_ = sq_head_ = cq_tail_ = 0;
+        phase_ = true;
+    }
+
     static void zero_buffers(const transport::Request& r) noexcept
     {
         std::ranges::fill(r.data, std::byte{0});
@@ -120,6 +130,11 @@ private:
     bool phase_ = true;
 };
 
+/// The controller's registers (NVMe Base 2.0, 3.1.4) as a register file
+/// with the effects the spec gives CC and NSSR writes: CC.EN 0→1 makes the
+/// admin queue live and CSTS.RDY 1 at once, CC.EN 1→0 resets the
+/// controller, CC.SHN writes back the volatile cache and reports
+/// CSTS.SHST complete. The core drives them (ctrlr/controller_enable.cpp).
 class EmulatedTransport final : public transport::Transport {
 public:
     explicit EmulatedTransport(std::unique_ptr<EmulatedController> ctrl)
@@ -127,15 +142,13 @@ public:
     {
         const auto& config = ctrl->config();
         info_.name = "emu";
-        std::uint64_t cap = 0;
-        cap = nvme::cap::Mqes::set(cap, config.max_queue_entries - 1u);
-        cap = nvme::cap::Cqr::set(cap, true);
-        cap = nvme::cap::To::set(cap, 15); // 7.5 s, like QEMU
-        cap = nvme::cap::Css::set(cap, nvme::cap::css_nvm);
-        cap = nvme::cap::Mpsmin::set(cap, 0);
-        cap = nvme::cap::Mpsmax::set(cap, 4);
-        info_.cap = cap;
-        info_.vs = nvme::make_version(2, 0, 0);
+        info_.registers = transport::RegisterAccess::direct;
+        cap_ = nvme::cap::Mqes::set(cap_, config.max_queue_entries - 1u);
+        cap_ = nvme::cap::Cqr::set(cap_, true);
+        cap_ = nvme::cap::To::set(cap_, 15); // 7.5 s, like QEMU
+        cap_ = nvme::cap::Css::set(cap_, nvme::cap::css_nvm);
+        cap_ = nvme::cap::Mpsmin::set(cap_, 0);
+        cap_ = nvme::cap::Mpsmax::set(cap_, 4);
         info_.max_io_queues = config.max_io_queues;
         info_.fills_host_buffers = true; // see EmuQueuePair::submit()
         shared_->live_io_qids.assign(std::size_t{config.max_io_queues} + 1, false);
@@ -143,8 +156,7 @@ public:
         shared_->ctrl->set_async_sink([s = shared_.get()](std::uint16_t cid, const Outcome& o) {
             if (s->admin != nullptr) s->admin->post(cid, o);
         });
-        admin_ =
-            std::make_unique<EmuQueuePair>(shared_, 0, admin_queue_depth); // dead until enable()
+        admin_ = std::make_unique<EmuQueuePair>(shared_, 0, admin_queue_depth); // dead until CC.EN
     }
     ~EmulatedTransport() override
     {
@@ -156,12 +168,37 @@ public:
 
     [[nodiscard]] const transport::TransportInfo& info() const override { return info_; }
 
-    [[nodiscard]] std::expected<void, std::error_code> enable() override
+    [[nodiscard]] std::uint64_t read_register(std::uint32_t offset) override
     {
-        if (shared_->enabled) return {};
-        shared_->enabled = true;
-        admin_ = std::make_unique<EmuQueuePair>(shared_, 0, admin_queue_depth);
-        shared_->admin = admin_.get();
+        switch (offset) {
+        case nvme::reg_offset::cap: return cap_;
+        case nvme::reg_offset::vs: return nvme::make_version(2, 0, 0);
+        case nvme::reg_offset::cc: return cc_;
+        case nvme::reg_offset::csts: return csts_;
+        case nvme::reg_offset::aqa: return aqa_;
+        case nvme::reg_offset::asq: return asq_;
+        case nvme::reg_offset::acq: return acq_;
+        default: return 0; // reserved and optional registers read zero
+        }
+    }
+
+    void write_register(std::uint32_t offset, std::uint64_t value) override
+    {
+        const auto v32 = static_cast<std::uint32_t>(value);
+        switch (offset) {
+        case nvme::reg_offset::cc: return write_cc(v32);
+        case nvme::reg_offset::aqa: aqa_ = v32; return;
+        case nvme::reg_offset::asq: asq_ = value; return;
+        case nvme::reg_offset::acq: acq_ = value; return;
+        default: return; // NSSR: CAP.NSSRS is 0, the write has no effect
+        }
+    }
+
+    [[nodiscard]] std::expected<void, std::error_code> connect_admin() override
+    {
+        // In-process: the admin queue exists at once and serves from CC.EN on.
+        if (!shared_->enabled)
+            admin_ = std::make_unique<EmuQueuePair>(shared_, 0, admin_queue_depth);
         return {};
     }
 
@@ -182,30 +219,65 @@ public:
         return q;
     }
 
-    [[nodiscard]] std::expected<void, std::error_code> reset() override
+    void disconnect() override
+    {
+        if (shared_->enabled) disable(); // an unclean teardown resets like CC.EN=0
+    }
+
+private:
+    void write_cc(std::uint32_t v)
+    {
+        const bool was_enabled = nvme::cc::En::get(cc_);
+        const auto old_shn = nvme::cc::Shn::get(cc_);
+        cc_ = v;
+        if (nvme::cc::En::get(v) && !was_enabled) enable();
+        if (!nvme::cc::En::get(v) && was_enabled) disable();
+        const auto shn = nvme::cc::Shn::get(v);
+        if (shn != 0 && old_shn == 0 && shared_->enabled) {
+            // Shutdown notification: write back the volatile cache
+            // (file-backed namespaces), then report the shutdown complete.
+            nvme::SubmissionQueueEntry flush{};
+            flush.opc = static_cast<std::uint8_t>(nvme::NvmOpcode::flush);
+            flush.nsid = nvme::nsid_all;
+            (void)shared_->ctrl->execute(CommandContext{1, flush, nvme::DataTransfer::none, {}, {}});
+            csts_ = nvme::csts::Shst::set(
+                csts_, static_cast<std::uint32_t>(nvme::csts::ShutdownStatus::complete));
+        }
+        if (shn == 0)
+            csts_ = nvme::csts::Shst::set(
+                csts_, static_cast<std::uint32_t>(nvme::csts::ShutdownStatus::normal));
+    }
+
+    void enable()
+    {
+        // The queue connect_admin() made goes live, from empty.
+        shared_->enabled = true;
+        admin_->restart();
+        shared_->admin = admin_.get();
+        csts_ = nvme::csts::Rdy::set(csts_, true);
+    }
+
+    void disable()
     {
         shared_->ctrl->controller_reset();
         ++shared_->generation;
         shared_->enabled = false;
         shared_->admin = nullptr;
         std::fill(shared_->live_io_qids.begin(), shared_->live_io_qids.end(), false);
-        return {};
+        cc_ = nvme::cc::En::set(cc_, false);
+        csts_ = 0; // not ready; a shutdown reported before is over
+
     }
 
-    void shutdown() override
-    {
-        // CC.SHN: write back the volatile cache (file-backed namespaces).
-        if (!shared_->enabled) return;
-        nvme::SubmissionQueueEntry flush{};
-        flush.opc = static_cast<std::uint8_t>(nvme::NvmOpcode::flush);
-        flush.nsid = nvme::nsid_all;
-        (void)shared_->ctrl->execute(CommandContext{1, flush, nvme::DataTransfer::none, {}, {}});
-    }
-
-private:
     std::shared_ptr<Shared> shared_;
     transport::TransportInfo info_;
     std::unique_ptr<EmuQueuePair> admin_;
+    std::uint64_t cap_ = 0;
+    std::uint32_t cc_ = 0;
+    std::uint32_t csts_ = 0;
+    std::uint32_t aqa_ = 0;
+    std::uint64_t asq_ = 0;
+    std::uint64_t acq_ = 0;
 };
 
 } // namespace

@@ -51,27 +51,12 @@ fab::ConnectData connect_data(const ConnectParams& params) noexcept
 
 nvme::SubmissionQueueEntry property_get(std::uint32_t offset) noexcept
 {
-    fab::PropertyGetCommand c{};
-    c.opcode = fab::opcode;
-    c.fctype = static_cast<std::uint8_t>(FabricsCommandType::property_get);
-    c.attrib = static_cast<std::uint8_t>(nvme::reg_offset::is_64bit(offset)
-                                             ? fab::PropertySize::eight_bytes
-                                             : fab::PropertySize::four_bytes);
-    c.ofst = offset;
-    return fab::to_sqe(c);
+    return nvme::fabrics::property_get_sqe(offset);
 }
 
 nvme::SubmissionQueueEntry property_set(std::uint32_t offset, std::uint64_t value) noexcept
 {
-    fab::PropertySetCommand c{};
-    c.opcode = fab::opcode;
-    c.fctype = static_cast<std::uint8_t>(FabricsCommandType::property_set);
-    const bool wide = nvme::reg_offset::is_64bit(offset);
-    c.attrib = static_cast<std::uint8_t>(wide ? fab::PropertySize::eight_bytes
-                                              : fab::PropertySize::four_bytes);
-    c.ofst = offset;
-    c.value = wide ? value : (value & 0xffffffffu);
-    return fab::to_sqe(c);
+    return nvme::fabrics::property_set_sqe(offset, value);
 }
 
 nvme::SubmissionQueueEntry keep_alive() noexcept

@@ -53,35 +53,30 @@ public:
     create(const TransportId& id, const TcpOptions& options);
     ~TcpController() override;
 
-    /// TCP connect, ICReq/ICResp, Fabrics Connect (admin, KATO), Property
-    /// Get CAP and VS. Any thread (before the transport is handed over).
-    [[nodiscard]] std::expected<void, std::error_code> connect_admin();
-
     // ---- Transport ----------------------------------------------------------
     [[nodiscard]] const TransportInfo& info() const override { return info_; }
-    /// Reconnects the admin queue if reset() closed it, sets CC.EN and waits
-    /// for CSTS.RDY within CAP.TO, learns IOCCSZ from Identify Controller and
-    /// starts Keep Alive.
-    [[nodiscard]] std::expected<void, std::error_code> enable() override;
+    /// TCP connect, ICReq/ICResp, Fabrics Connect (admin, KATO); keeps an
+    /// association that is still up. Blocks up to the connect timeout.
+    [[nodiscard]] std::expected<void, std::error_code> connect_admin() override;
     /// The admin queue; after a lost association or a failed reconnect, the
-    /// last one (failed: it refuses with not_connected) until enable() succeeds.
+    /// last one (failed: it refuses with not_connected) until connect_admin() succeeds.
     [[nodiscard]] QueuePair& admin_queue() override { return *admin_; }
+    /// Learns the in-capsule data size of I/O queues from IOCCSZ.
+    void controller_identified(const nvme::IdentifyController& id) override;
     /// Another TCP connection, ICReq/ICResp, Fabrics Connect of `qid` with the
     /// controller's CNTLID.
     [[nodiscard]] std::expected<std::unique_ptr<QueuePair>, std::error_code>
     create_io_queue(std::uint16_t qid, std::uint16_t depth) override;
-    /// CC.EN=0 (best effort), then every connection of the association closes.
-    [[nodiscard]] std::expected<void, std::error_code> reset() override;
-    /// CC.SHN normal, waits for CSTS.SHST complete (5 s at most), closes.
-    void shutdown() override;
-    /// An epoll set of the Keep Alive timerfd (KATO/2) and the eventfd an
-    /// association signals when it is lost.
-    [[nodiscard]] int event_fd() const override { return events_.get(); }
-    /// Consumes both; on a timer tick sends Keep Alive, or drops the
-    /// association when the previous one is still unanswered after KATO.
+    /// Every connection of the association closes.
+    void disconnect() override;
+    /// The eventfd an association signals when it is lost.
+    [[nodiscard]] int event_fd() const override { return lost_.get(); }
     void handle_event() override;
-    /// The current association failed on its own; reset() starts a new one.
+    /// The current association failed on its own; connect_admin() starts a new one.
     [[nodiscard]] bool connection_lost() const override { return association_->lost; }
+    /// Drops the admin connection (Keep Alive went unanswered): the
+    /// association is lost.
+    void fail_connection() override;
 
     // ---- for discover() -----------------------------------------------------
     [[nodiscard]] TcpQueue& admin() { return *admin_; }
@@ -92,21 +87,9 @@ public:
 
 private:
     TcpController() = default;
-    /// Property Get/Set on the admin queue, waiting until `deadline`
-    /// (default: command_deadline()).
-    [[nodiscard]] std::expected<std::uint64_t, std::error_code>
-    get_property(std::uint32_t offset, std::optional<Clock::time_point> deadline = std::nullopt);
-    [[nodiscard]] std::expected<void, std::error_code>
-    set_property(std::uint32_t offset, std::uint64_t value,
-                 std::optional<Clock::time_point> deadline = std::nullopt);
     [[nodiscard]] std::expected<void, std::error_code> connect_queue(TcpQueue& q, std::uint16_t qid,
                                                                      std::uint16_t sqsize);
-    [[nodiscard]] std::uint32_t enabled_cc() const noexcept;
-    void learn_in_capsule_size();
-    void arm_keep_alive(bool on);
     void new_association();
-    [[nodiscard]] std::expected<void, std::error_code>
-    wait_csts(bool (*done)(std::uint32_t), Clock::time_point deadline, const char* what);
 
     TransportId id_;
     TcpOptions options_;
@@ -119,11 +102,7 @@ private:
     std::unique_ptr<TcpQueue> admin_;
     std::uint16_t cntlid_ = 0;
     std::uint32_t io_in_capsule_ = 0; ///< from IOCCSZ; 0 until Identify
-    UniqueFd timer_;
-    UniqueFd lost_;   ///< eventfd: an association was lost
-    UniqueFd events_; ///< epoll of timer_ and lost_ (event_fd())
-    bool keep_alive_outstanding_ = false;
-    Clock::time_point keep_alive_sent_{};
+    UniqueFd lost_; ///< eventfd: an association was lost
 };
 
 } // namespace nvmecuse::transport::tcp

@@ -1,7 +1,7 @@
 // The NVMe/TCP host's Transport and connect(): admin queue connection,
-// Fabrics Connect, Property Get/Set for CC/CSTS, I/O queue connections,
-// Keep Alive (NVMe Base 2.0, 3.5.2 "Controller Initialization (Fabrics)",
-// 3.9 "Keep Alive", 6.3, 6.5, 6.6). See tcp_controller.hpp.
+// Fabrics Connect, I/O queue connections (NVMe Base 2.0, 3.5.2 "Controller
+// Initialization (Fabrics)", 6.3). CC/CSTS (through Property Get/Set) and
+// Keep Alive are the core's (ctrlr/controller_enable.cpp). See tcp_controller.hpp.
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 
 #include <sys/epoll.h>
@@ -23,9 +23,6 @@
 namespace nvmecuse::transport::tcp {
 
 namespace {
-
-/// The best-effort CC.EN=0 of reset().
-constexpr auto disable_timeout = std::chrono::seconds(1);
 
 std::unexpected<std::error_code> fail(std::errc e) noexcept
 {
@@ -133,20 +130,12 @@ TcpController::create(const TransportId& id, const TcpOptions& options)
     if (t->subnqn_.size() > 223 || t->hostnqn_.size() > 223)
         return fail(std::errc::invalid_argument);
     t->info_.name = "tcp " + t->address_.to_string() + " " + t->subnqn_;
+    t->info_.registers = RegisterAccess::fabrics_property;
     t->info_.max_io_queues = options.io_queues;
+    t->info_.keep_alive_timeout = options.kato;
     t->info_.fills_host_buffers = true; // TcpQueue::Inflight::zero_unreceived()
-    t->timer_ = UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
     t->lost_ = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    t->events_ = UniqueFd(::epoll_create1(EPOLL_CLOEXEC));
-    if (!t->timer_.valid() || !t->lost_.valid() || !t->events_.valid())
-        return std::unexpected(std::error_code(errno, std::generic_category()));
-    for (const int fd : {t->timer_.get(), t->lost_.get()}) {
-        epoll_event ev{};
-        ev.events = EPOLLIN;
-        ev.data.fd = fd;
-        if (::epoll_ctl(t->events_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
-            return std::unexpected(std::error_code(errno, std::generic_category()));
-    }
+    if (!t->lost_.valid()) return std::unexpected(std::error_code(errno, std::generic_category()));
     t->new_association();
     return t;
 }
@@ -194,6 +183,9 @@ std::expected<void, std::error_code> TcpController::connect_queue(TcpQueue& q, s
 
 std::expected<void, std::error_code> TcpController::connect_admin()
 {
+    // Connected already (connect() does it eagerly, so that an unreachable
+    // target is an error before the core starts): keep that association.
+    if (admin_ && admin_->ready() && !association_->failed) return {};
     association_->fail(std::make_error_code(std::errc::operation_canceled));
     new_association();
     QueueConfig qc;
@@ -210,157 +202,31 @@ std::expected<void, std::error_code> TcpController::connect_admin()
     if (auto r = connect_queue(**q, 0, admin_sqsize); !r) return r;
     admin_ = std::move(*q);
     association_->add(*admin_, association_);
-    auto cap = get_property(nvme::reg_offset::cap);
-    if (!cap) return std::unexpected(cap.error());
-    auto vs = get_property(nvme::reg_offset::vs);
-    if (!vs) return std::unexpected(vs.error());
-    info_.cap = *cap;
-    info_.vs = static_cast<std::uint32_t>(*vs);
-    log().info("{}: admin queue connected, cntlid {}, CAP {:#x}, VS {:#x}", info_.name, cntlid_,
-               info_.cap, info_.vs);
+    io_in_capsule_ = 0;
+    log().info("{}: admin queue connected, cntlid {}", info_.name, cntlid_);
     return {};
 }
 
-std::expected<std::uint64_t, std::error_code>
-TcpController::get_property(std::uint32_t offset, std::optional<Clock::time_point> deadline)
-{
-    auto cqe = admin_->execute(property_get(offset), nvme::DataTransfer::none, {},
-                               deadline.value_or(command_deadline()));
-    if (!cqe) return std::unexpected(cqe.error());
-    if (!nvme::status_of(*cqe).is_success()) {
-        log().error("{}: Property Get {:#x}: {}", info_.name, offset, status_text(*cqe));
-        return fail(std::errc::io_error);
-    }
-    const std::uint64_t v = nvme::fabrics::property_value(*cqe);
-    return nvme::reg_offset::is_64bit(offset) ? v : (v & 0xffffffffu);
-}
-
-std::expected<void, std::error_code>
-TcpController::set_property(std::uint32_t offset, std::uint64_t value,
-                            std::optional<Clock::time_point> deadline)
-{
-    auto cqe = admin_->execute(property_set(offset, value), nvme::DataTransfer::none, {},
-                               deadline.value_or(command_deadline()));
-    if (!cqe) return std::unexpected(cqe.error());
-    if (!nvme::status_of(*cqe).is_success()) {
-        log().error("{}: Property Set {:#x}: {}", info_.name, offset, status_text(*cqe));
-        return fail(std::errc::io_error);
-    }
-    return {};
-}
-
-std::uint32_t TcpController::enabled_cc() const noexcept
-{
-    using namespace nvme::cc;
-    // Like Linux nvme_enable_ctrl(): all I/O command sets when CAP.CSS says
-    // so, else NVM; 4 KiB pages, round robin, 64/16-byte queue entries.
-    const bool csi = (nvme::cap::Css::get(info_.cap) & nvme::cap::css_io_command_sets) != 0;
-    std::uint32_t v = 0;
-    v = Css::set(v, static_cast<std::uint32_t>(csi ? CommandSetSelected::all_supported_io
-                                                   : CommandSetSelected::nvm));
-    v = Iosqes::set(v, 6);
-    v = Iocqes::set(v, 4);
-    return En::set(v, true);
-}
-
-std::expected<void, std::error_code>
-TcpController::wait_csts(bool (*done)(std::uint32_t), Clock::time_point deadline, const char* what)
-{
-    auto pause = std::chrono::milliseconds(1);
-    for (;;) {
-        auto csts = get_property(nvme::reg_offset::csts);
-        if (!csts) return std::unexpected(csts.error());
-        const auto v = static_cast<std::uint32_t>(*csts);
-        if (done(v)) return {};
-        if (nvme::csts::Cfs::get(v)) {
-            log().error("{}: controller fatal status while waiting for {}", info_.name, what);
-            return fail(std::errc::io_error);
-        }
-        if (Clock::now() >= deadline) {
-            log().error("{}: timed out waiting for {} (CSTS {:#x})", info_.name, what, v);
-            return fail(std::errc::timed_out);
-        }
-        std::this_thread::sleep_for(pause);
-        pause = std::min(pause * 2, std::chrono::milliseconds(50));
-    }
-}
-
-std::expected<void, std::error_code> TcpController::enable()
-{
-    if (!admin_ || !admin_->ready()) {
-        if (auto r = connect_admin(); !r) return r;
-    }
-    const auto to = std::max<std::chrono::milliseconds>(
-        std::chrono::milliseconds(nvme::cap::timeout_ms(info_.cap)),
-        std::chrono::milliseconds(500));
-    if (auto r = set_property(nvme::reg_offset::cc, enabled_cc()); !r) return r;
-    if (auto r = wait_csts([](std::uint32_t v) { return nvme::csts::Rdy::get(v); },
-                           Clock::now() + to, "CSTS.RDY");
-        !r)
-        return r;
-    learn_in_capsule_size();
-    arm_keep_alive(true);
-    return {};
-}
-
-void TcpController::learn_in_capsule_size()
+void TcpController::controller_identified(const nvme::IdentifyController& ctrl)
 {
     // IOCCSZ (Identify Controller, 16-byte units, the 64-byte SQE included)
     // bounds in-capsule data on I/O queues (NVMe Base 2.0, Figure 275).
-    std::vector<std::byte> id(nvme::identify_data_size);
-    auto cqe = admin_->execute(identify_controller(), nvme::DataTransfer::controller_to_host, id,
-                               command_deadline());
-    io_in_capsule_ = 0;
-    if (!cqe || !nvme::status_of(*cqe).is_success()) {
-        log().warn("{}: Identify Controller failed; no in-capsule data on I/O queues", info_.name);
-        return;
-    }
-    nvme::IdentifyController ctrl;
-    std::memcpy(&ctrl, id.data(), sizeof ctrl);
     const std::uint64_t capsule = std::uint64_t{ctrl.ioccsz} * 16;
+    io_in_capsule_ = 0;
     if (capsule > sizeof(nvme::SubmissionQueueEntry))
         io_in_capsule_ = static_cast<std::uint32_t>(
             std::min<std::uint64_t>(capsule - sizeof(nvme::SubmissionQueueEntry), 1u << 20));
-}
-
-void TcpController::arm_keep_alive(bool on)
-{
-    keep_alive_outstanding_ = false;
-    itimerspec spec{};
-    if (on && options_.kato.count() > 0) {
-        const auto period = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.kato) / 2;
-        spec.it_interval.tv_sec = static_cast<time_t>(period.count() / 1'000'000'000);
-        spec.it_interval.tv_nsec = static_cast<long>(period.count() % 1'000'000'000);
-        spec.it_value = spec.it_interval;
-    }
-    ::timerfd_settime(timer_.get(), 0, &spec, nullptr);
 }
 
 void TcpController::handle_event()
 {
     std::uint64_t count = 0;
     [[maybe_unused]] const auto lost = ::read(lost_.get(), &count, sizeof count);
-    std::uint64_t expirations = 0;
-    if (::read(timer_.get(), &expirations, sizeof expirations) != sizeof expirations) return;
-    if (!admin_ || !admin_->ready() || options_.kato.count() <= 0) return;
-    const auto now = Clock::now();
-    if (keep_alive_outstanding_) {
-        if (now - keep_alive_sent_ >= options_.kato) {
-            log().error("{}: Keep Alive unanswered for {} ms; connection lost", info_.name,
-                        options_.kato.count());
-            admin_->drop(std::make_error_code(std::errc::timed_out));
-        }
-        return;
-    }
-    keep_alive_outstanding_ = true;
-    keep_alive_sent_ = now;
-    auto submitted = admin_->submit_internal(
-        keep_alive(), nvme::DataTransfer::none, {}, [this](const nvme::CompletionQueueEntry& c) {
-            keep_alive_outstanding_ = false;
-            if (!nvme::status_of(c).is_success())
-                log().warn("{}: Keep Alive: {}", info_.name, status_text(c));
-        });
-    if (!submitted) keep_alive_outstanding_ = false;
+}
+
+void TcpController::fail_connection()
+{
+    if (admin_) admin_->drop(std::make_error_code(std::errc::timed_out));
 }
 
 std::expected<std::unique_ptr<QueuePair>, std::error_code>
@@ -387,44 +253,10 @@ TcpController::create_io_queue(std::uint16_t qid, std::uint16_t depth)
     return std::make_unique<IoQueue>(std::move(*q), association_);
 }
 
-std::expected<void, std::error_code> TcpController::reset()
+void TcpController::disconnect()
 {
-    arm_keep_alive(false);
-    if (admin_ && admin_->ready()) {
-        // Best effort: CC.EN=0 ends the controller's state before the
-        // connections close (Linux nvme_disable_ctrl() in teardown).
-        // A controller that stopped answering must not hold the reset up long.
-        const auto deadline = Clock::now() + disable_timeout;
-        auto cc = get_property(nvme::reg_offset::cc, deadline);
-        if (cc)
-            (void)set_property(nvme::reg_offset::cc,
-                               nvme::cc::En::set(static_cast<std::uint32_t>(*cc), false), deadline);
-    }
     association_->fail(std::make_error_code(std::errc::operation_canceled));
     new_association();
-    return {}; // enable() reconnects
-}
-
-void TcpController::shutdown()
-{
-    arm_keep_alive(false);
-    if (admin_ && admin_->ready()) {
-        auto cc = get_property(nvme::reg_offset::cc);
-        if (cc) {
-            using nvme::cc::ShutdownNotification;
-            const auto v =
-                nvme::cc::Shn::set(static_cast<std::uint32_t>(*cc),
-                                   static_cast<std::uint32_t>(ShutdownNotification::normal));
-            if (set_property(nvme::reg_offset::cc, v))
-                (void)wait_csts(
-                    [](std::uint32_t s) {
-                        return nvme::csts::Shst::get(s) ==
-                               static_cast<std::uint32_t>(nvme::csts::ShutdownStatus::complete);
-                    },
-                    Clock::now() + std::chrono::seconds(5), "CSTS.SHST complete");
-        }
-    }
-    association_->fail(std::make_error_code(std::errc::operation_canceled));
 }
 
 // ---------------------------------------------------------------------------

@@ -45,7 +45,10 @@ struct NamespaceEvent {
 /// The controller core: one owner thread per controller owns the transport
 /// and its queues; everything else talks to it through its mailbox.
 ///
-/// It keeps Asynchronous Event Requests outstanding, refreshes the cached
+/// It drives the controller's registers for every transport alike
+/// (enable with CAP.TO, disable before a reset, CC.SHN on stop, NVM
+/// subsystem reset, Keep Alive every KATO/2; ctrlr/controller_enable.cpp),
+/// waiting on timers, never sleeping. It keeps Asynchronous Event Requests outstanding, refreshes the cached
 /// identify data when namespaces change (AER, rescan, reset, or a successful
 /// admin command whose effects change namespaces, as the Linux driver does
 /// after passthrough), enforces per-command timeouts (abort, then reset if
@@ -69,7 +72,8 @@ public:
         /// commands that were outstanding have failed (Command Aborted By
         /// Host), new ones wait, and every reconnect_delay (the first one
         /// reconnect_delay after the loss) an attempt runs the whole
-        /// bring-up (reset() + enable(), Identify, I/O queues, rescan).
+        /// bring-up (disconnect, connect_admin, enable, Identify, I/O
+        /// queues, rescan).
         /// Each attempt blocks the owner thread no longer than the
         /// transport's own connect bounds.
         std::chrono::milliseconds reconnect_delay{10'000};
@@ -86,13 +90,18 @@ public:
     };
 
     /// Takes ownership of `transport`, starts the owner thread, and brings
-    /// the controller up synchronously (enable, Identify, Number of Queues,
-    /// I/O queues, namespace scan, AERs). Any thread.
+    /// the controller up synchronously (connect_admin, enable, Identify,
+    /// Number of Queues, I/O queues, namespace scan, AERs). Any thread.
+    /// Errors: the transport's; `timed_out` when CSTS.RDY did not come within
+    /// CAP.TO; `io_error` for CSTS.CFS; `no_such_device` when registers read
+    /// all ones; `not_supported` when CAP.MPSMIN exceeds 4 KiB.
     [[nodiscard]] static std::expected<std::unique_ptr<Controller>, std::error_code>
     start(std::unique_ptr<transport::Transport> transport, Options options);
 
-    /// Stops the owner thread; commands still outstanding complete with
-    /// `operation_canceled` before it returns. Must not be called on the owner thread.
+    /// Shuts a live controller down (CC.SHN, CSTS.SHST within RTD3E, 5 s at
+    /// least) and stops the owner thread; commands still outstanding
+    /// complete with `operation_canceled` before it returns. Must not be
+    /// called on the owner thread.
     ~Controller();
     Controller(const Controller&) = delete;
     Controller& operator=(const Controller&) = delete;
@@ -144,6 +153,10 @@ public:
 
     /// Static transport facts.
     [[nodiscard]] const transport::TransportInfo& transport_info() const;
+
+    /// Any thread. The memory command buffers should come from: what the
+    /// transport's controller reaches by DMA (Transport::memory()).
+    [[nodiscard]] transport::DeviceMemory& memory() const;
 
     class Impl;
 

@@ -67,6 +67,9 @@ struct IoctlContext {
     /// The transport writes every byte of a read's buffers
     /// (TransportInfo::fills_host_buffers): they need not be zeroed first.
     bool transport_fills_buffers = false;
+    /// Where command buffers come from: the transport's DeviceMemory
+    /// (ctrlr::Controller::memory()), so data reaches the device unbounced.
+    transport::DeviceMemory* memory = &transport::heap_memory();
 };
 
 /// The first steps of every ioctl on both paths: refuse 32-bit compat
@@ -127,6 +130,8 @@ struct Layout {
 /// The buffers an Execute's command runs with: copies of the delivered
 /// write data/metadata; for reads, zeroed buffers, or uninitialised ones
 /// when the transport fills them (IoctlContext::transport_fills_buffers).
-[[nodiscard]] ctrlr::Command command_for(const Execute& exec, bool transport_fills_buffers);
+/// Buffers come from ctx.memory; `not_enough_memory` when it has none left.
+[[nodiscard]] std::expected<ctrlr::Command, std::error_code> command_for(const Execute& exec,
+                                                                       const IoctlContext& ctx);
 
 } // namespace nvmecuse::cuse

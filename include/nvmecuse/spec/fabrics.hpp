@@ -17,6 +17,7 @@
 #include "bits.hpp"
 #include "command.hpp"
 #include "opcodes.hpp"
+#include "registers.hpp"
 
 namespace nvme::fabrics {
 
@@ -163,6 +164,33 @@ template <class Command>
 {
     static_assert(sizeof(Command) == sizeof(SubmissionQueueEntry));
     return std::bit_cast<SubmissionQueueEntry>(c);
+}
+
+/// Property Get of the register at `offset`, its width as the register has it.
+[[nodiscard]] constexpr SubmissionQueueEntry property_get_sqe(uint32_t offset) noexcept
+{
+    PropertyGetCommand c{};
+    c.opcode = fabrics::opcode;
+    c.fctype = static_cast<uint8_t>(FabricsCommandType::property_get);
+    c.attrib = static_cast<uint8_t>(reg_offset::is_64bit(offset) ? PropertySize::eight_bytes
+                                                                  : PropertySize::four_bytes);
+    c.ofst = offset;
+    return to_sqe(c);
+}
+
+/// Property Set of the register at `offset` (the low 4 bytes of `value`
+/// for a 4-byte register).
+[[nodiscard]] constexpr SubmissionQueueEntry property_set_sqe(uint32_t offset,
+                                                              uint64_t value) noexcept
+{
+    PropertySetCommand c{};
+    c.opcode = fabrics::opcode;
+    c.fctype = static_cast<uint8_t>(FabricsCommandType::property_set);
+    const bool wide = reg_offset::is_64bit(offset);
+    c.attrib = static_cast<uint8_t>(wide ? PropertySize::eight_bytes : PropertySize::four_bytes);
+    c.ofst = offset;
+    c.value = wide ? value : (value & 0xffffffffu);
+    return to_sqe(c);
 }
 
 } // namespace nvme::fabrics

@@ -4,11 +4,13 @@
 #include <cstdint>
 #include <expected>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <system_error>
 
 #include "nvmecuse/spec/nvme.hpp"
+#include "nvmecuse/transport/buffer.hpp"
 
 /// How a controller is reached: the capability-split interface every
 /// transport (emu, tcp, pcie) implements and ctrlr::Controller drives.
@@ -54,12 +56,24 @@ public:
     [[nodiscard]] virtual int completion_fd() const { return -1; }
 };
 
+/// How the core reaches the controller's registers (NVMe Base 2.0, 3.1.4).
+enum class RegisterAccess : std::uint8_t {
+    /// Transport::read_register()/write_register(): memory-mapped (PCIe
+    /// BAR0) or emulated; synchronous and cheap.
+    direct,
+    /// Fabrics Property Get/Set commands on the connected admin queue
+    /// (NVMe Base 2.0, 6.5, 6.6); the core issues them as admin commands.
+    fabrics_property,
+};
+
 /// Static facts the core needs before it can talk to the controller.
 struct TransportInfo {
     std::string name;           ///< "emu", "tcp 127.0.0.1:4420 nqn…", "pcie 0000:00:03.0"
-    std::uint64_t cap = 0;      ///< the controller's CAP register (MQES, TO, NSSRS, …)
-    std::uint32_t vs = 0;       ///< the controller's VS register
+    RegisterAccess registers = RegisterAccess::direct;
     std::uint16_t max_io_queues = 1;  ///< I/O queues the transport can create
+    /// Keep Alive Timeout the association was set up with (the Fabrics
+    /// Connect command's KATO); 0: the core sends no Keep Alive.
+    std::chrono::milliseconds keep_alive_timeout{0};
     /// Every command the transport completes (any status, or a queue
     /// failing it) leaves its controller-to-host buffers written in full:
     /// what the controller sent, zeroes for the rest. Callers may then hand
@@ -69,10 +83,24 @@ struct TransportInfo {
     bool fills_host_buffers = false;
 };
 
+/// What the core writes to AQA, ASQ and ACQ before it sets CC.EN, for a
+/// transport whose admin queue lives in host memory (PCIe, NVMe Base 2.0,
+/// 3.1.4.9–11). Fabrics create the admin queue with Connect instead.
+struct AdminQueueRegisters {
+    std::uint32_t aqa = 0;
+    std::uint64_t asq = 0;
+    std::uint64_t acq = 0;
+};
+
 /// A controller reached through some medium. Capability split in the sense
-/// of xNVMe's backends: admin queue, I/O queue creation, and controller-level
-/// operations; memory is owned by the core (transport::DataBuffer) and a
-/// transport that needs DMA-able memory bounces or maps it itself.
+/// of xNVMe's backends: register access, admin queue, I/O queue creation.
+/// The controller's state machine (enable, disable, shutdown, NVM subsystem
+/// reset, Keep Alive) is the core's, written once over register access
+/// (ctrlr/controller_enable.cpp); a transport only moves bytes.
+///
+/// Lifecycle, driven by the core: connect_admin() → [registers: disable,
+/// AQA/ASQ/ACQ, CC.EN=1, CSTS.RDY] → Identify (controller_identified()) →
+/// create_io_queue()… → [CC.EN=0 or CC.SHN] → disconnect() → connect_admin()…
 class Transport {
 public:
     virtual ~Transport() = default;
@@ -80,31 +108,59 @@ public:
     /// Required. Static facts; valid from construction.
     [[nodiscard]] virtual const TransportInfo& info() const = 0;
 
-    /// Required. Brings the controller to ready (CC.EN=1 / connect) with an
-    /// admin queue. Called once before anything else, and again after reset().
-    [[nodiscard]] virtual std::expected<void, std::error_code> enable() = 0;
+    /// Required where info().registers is `direct`: reads the 4- or 8-byte
+    /// register at `offset` (8 bytes where nvme::reg_offset::is_64bit()).
+    /// A device that is gone reads all ones, as PCIe does.
+    [[nodiscard]] virtual std::uint64_t read_register(std::uint32_t offset)
+    {
+        (void)offset;
+        return ~std::uint64_t{0};
+    }
+    /// Required where info().registers is `direct`: writes a register.
+    virtual void write_register(std::uint32_t offset, std::uint64_t value)
+    {
+        (void)offset;
+        (void)value;
+    }
 
-    /// Required. The admin queue; valid between enable() and disable()/reset().
+    /// Required. Makes the admin queue exist: fabrics connect it (TCP
+    /// connect, Fabrics Connect with KATO), after which Property Get/Set
+    /// work on it; memory-based transports allocate it, and it serves
+    /// commands once the core has enabled the controller. Called before
+    /// anything else and after every disconnect(). May block for at most
+    /// the transport's connect timeout.
+    [[nodiscard]] virtual std::expected<void, std::error_code> connect_admin() = 0;
+
+    /// Optional. The AQA/ASQ/ACQ values of the queue connect_admin() made;
+    /// nullopt (the default) where the admin queue needs no registers.
+    [[nodiscard]] virtual std::optional<AdminQueueRegisters> admin_queue_registers() const
+    {
+        return std::nullopt;
+    }
+
+    /// Required. The admin queue; valid between connect_admin() and disconnect().
     [[nodiscard]] virtual QueuePair& admin_queue() = 0;
+
+    /// Optional. Memory the controller can reach by DMA, which the core and
+    /// the CUSE layer take command buffers from (no bouncing). The heap by
+    /// default, for transports that copy into their medium. Must be
+    /// thread-safe and live as long as the transport.
+    [[nodiscard]] virtual DeviceMemory& memory() { return heap_memory(); }
+
+    /// Optional. Told the Identify Controller data once the core has it,
+    /// at every bring-up (NVMe/TCP learns IOCCSZ from it).
+    virtual void controller_identified(const nvme::IdentifyController& id) { (void)id; }
 
     /// Required. Creates I/O queue `qid` (1-based) with at most `depth`
     /// entries. The core has already negotiated Number of Queues.
     [[nodiscard]] virtual std::expected<std::unique_ptr<QueuePair>, std::error_code>
     create_io_queue(std::uint16_t qid, std::uint16_t depth) = 0;
 
-    /// Required. Controller-level reset: every queue is torn down and every
-    /// outstanding command is lost (the core fails them); the core calls
-    /// enable() afterwards. I/O queues created before must not be used again.
-    [[nodiscard]] virtual std::expected<void, std::error_code> reset() = 0;
-
-    /// Optional. NVM Subsystem Reset (NSSR); unsupported by default.
-    [[nodiscard]] virtual std::expected<void, std::error_code> subsystem_reset()
-    {
-        return std::unexpected(std::make_error_code(std::errc::operation_not_supported));
-    }
-
-    /// Optional. Orderly shutdown notification (CC.SHN) before the core lets go.
-    virtual void shutdown() {}
+    /// Required. Drops every queue and connection; the controller has
+    /// been disabled or shut down by the core, or is unreachable. Every
+    /// outstanding command is lost (the core fails them) and queues created
+    /// before must not be used again. connect_admin() starts over.
+    virtual void disconnect() = 0;
 
     /// Optional. A descriptor that polls readable when the transport needs
     /// attention outside of completions (a fabric connection lost, a
@@ -114,13 +170,18 @@ public:
     virtual void handle_event() {}
 
     /// Optional. True once the connection to the controller was lost on its
-    /// own (peer gone, protocol error, Keep Alive unanswered), as opposed to
-    /// torn down by reset() or shutdown(): every queue is then down and its
-    /// outstanding commands have completed with an error. event_fd() polls
-    /// readable when it becomes true; reset() clears it. The core answers
-    /// with reconnect attempts (reset() + enable()), like Linux nvme-fabrics
-    /// error recovery. Transports that cannot lose a connection say false.
+    /// own (peer gone, protocol error), as opposed to torn down by
+    /// disconnect(): every queue is then down and its outstanding commands
+    /// have completed with an error. event_fd() polls readable when it
+    /// becomes true; disconnect() clears it. The core answers with
+    /// reconnect attempts, like Linux nvme-fabrics error recovery.
+    /// Transports that cannot lose a connection say false.
     [[nodiscard]] virtual bool connection_lost() const { return false; }
+
+    /// Optional. Drops the connection as if it had been lost on its own
+    /// (the core saw Keep Alive go unanswered); connection_lost() is then
+    /// true. Does nothing by default.
+    virtual void fail_connection() {}
 };
 
 } // namespace nvmecuse::transport

@@ -41,8 +41,8 @@ struct TcpOptions {
 };
 
 /// Connects the admin queue of the controller `id` names (TCP connect,
-/// ICReq/ICResp, Fabrics Connect, Property Get CAP and VS) and returns it as
-/// a Transport that ctrlr::Controller::start() then enables. Errors:
+/// ICReq/ICResp, Fabrics Connect) and returns it as a Transport that
+/// ctrlr::Controller::start() then enables through Property Get/Set. Errors:
 /// connection_refused / host_unreachable / timed_out when the target cannot
 /// be reached (connection_refused also when the Fabrics Connect is refused),
 /// protocol_error for a target that breaks the protocol, invalid_argument
@@ -52,29 +52,15 @@ struct TcpOptions {
 /// discovery controller).
 ///
 /// The Transport then belongs to the controller's owner thread: submit() and
-/// reap() never block; enable(), reset(), shutdown() and create_io_queue()
-/// wait synchronously on the admin queue for bounded times (connect_timeout
-/// per command, CAP.TO for CSTS.RDY, 5 s for the shutdown). A lost
-/// connection (peer gone, protocol error, Keep Alive unanswered for KATO)
+/// reap() never block; connect_admin() (after a disconnect()) and
+/// create_io_queue() wait synchronously for bounded times (connect_timeout
+/// per step). A lost connection (peer gone, protocol error, or the core's
+/// Keep Alive unanswered for KATO: fail_connection())
 /// drops every queue of the association: outstanding commands complete with
 /// Command Aborted By Host (SCT 3h, SC 71h), later submissions fail with
-/// not_connected until reset() + enable() reconnect; connection_lost() turns
+/// not_connected until disconnect() + connect_admin() reconnect; connection_lost() turns
 /// true and event_fd() readable so the core learns of it.
 [[nodiscard]] std::expected<std::unique_ptr<Transport>, std::error_code>
 connect(const TransportId& id, const TcpOptions& options);
-
-/// One record of a Discovery Log Page, reduced to what attaching needs.
-struct DiscoveredSubsystem {
-    std::uint8_t subtype = 0;     ///< 1 = referral/discovery, 2 = NVM subsystem, 3 = current discovery
-    TransportId id;               ///< trtype/adrfam/traddr/trsvcid/subnqn of the entry
-};
-
-/// Connects to the discovery controller `id` names (its subnqn empty or the
-/// discovery NQN) and reads the whole Discovery Log Page, re-reading while
-/// its generation counter moves; entries that are not TCP/IPv4/IPv6 are
-/// left out (logged). No Keep Alive: the association lasts one read. Any
-/// thread; blocking.
-[[nodiscard]] std::expected<std::vector<DiscoveredSubsystem>, std::error_code>
-discover(const TransportId& id, const TcpOptions& options);
 
 } // namespace nvmecuse::transport::tcp
