@@ -1,0 +1,34 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <system_error>
+
+#include "nvmecuse/transport/pcie/pci_function.hpp"
+#include "nvmecuse/transport/transport.hpp"
+
+namespace nvmecuse::transport::pcie {
+
+struct PcieOptions {
+    std::uint16_t io_queues = 4;            ///< I/O queue pairs at most
+    std::uint16_t admin_queue_entries = 32; ///< Linux NVME_AQ_DEPTH
+    /// Bytes one command may move: sizes the PRP lists prepared per cid
+    /// (2 MiB + a page: one list page per command).
+    std::size_t max_transfer = 2u << 20;
+    /// Bound of each Create/Delete I/O queue command.
+    std::chrono::milliseconds queue_command_timeout{5'000};
+};
+
+/// A Transport over an NVMe PCI function (NVMe over PCIe, NVMe Base 2.0,
+/// 3.3): direct register access through BAR0, queues in DMA memory with
+/// doorbells, PRPs (lists prepared once per cid), I/O queues made with
+/// Create I/O Completion/Submission Queue. Completions are polled
+/// (completion_fd() is -1). The core drives CC/CSTS (ctrlr/controller_enable.cpp).
+///
+/// `function` must outlive the transport. Threading: the Transport contract.
+[[nodiscard]] std::unique_ptr<Transport> make_transport(PciFunction& function,
+                                                        PcieOptions options = {});
+
+} // namespace nvmecuse::transport::pcie

@@ -1,0 +1,110 @@
+// An in-process NVMe PCI function for the PCIe transport's tests: BAR0 as a
+// register file with doorbell semantics, DMA memory whose device addresses
+// are its virtual addresses (what the device reads is what the host wrote),
+// and a controller front end that fetches SQEs, walks PRPs (lists and their
+// chaining included), runs each command on the emulated controller, and
+// posts CQEs with the phase tag. It handles what is PCIe's own (CC/CSTS,
+// AQA/ASQ/ACQ, Create/Delete I/O queues), and can play a removed device
+// (every read all ones) or a stalled one (doorbells ignored).
+//
+// Threading: the transport's owner thread drives it through the Bar; the
+// test reads what it observed and flips its switches between commands.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "emulated_controller.hpp"
+#include "nvmecuse/transport/emu/config.hpp"
+#include "nvmecuse/transport/pcie/pci_function.hpp"
+
+namespace nvmecuse::testing {
+
+/// DMA memory with device address = virtual address, page-granular.
+class IdentityDma final : public transport::pcie::DmaMemory,
+                          public transport::DataBuffer::Releaser {
+public:
+    std::expected<transport::DataBuffer, std::error_code> allocate(std::size_t size) override;
+    void release(std::byte* bytes, std::size_t size) noexcept override;
+    std::optional<std::uint64_t> device_address_of(const std::byte* p) const override;
+    std::size_t contiguous_from(const std::byte* p) const override;
+    /// The device's view: the host pointer of [address, address + length),
+    /// or null when that range is not inside one live allocation.
+    [[nodiscard]] std::byte* host_view(std::uint64_t address, std::size_t length) const;
+    [[nodiscard]] std::size_t live() const;
+    std::size_t fail_after = SIZE_MAX; ///< allocations that succeed before ENOMEM
+
+private:
+    mutable std::mutex mutex_;
+    std::map<std::uintptr_t, std::size_t> allocations_; ///< start → length
+};
+
+class FakePciFunction final : public transport::pcie::PciFunction, public transport::pcie::Bar {
+public:
+    struct Options {
+        std::uint16_t mqes = 255;     ///< CAP.MQES (0's based)
+        unsigned dstrd = 0;           ///< CAP.DSTRD
+        emu::ControllerConfig config; ///< the emulated controller behind it
+    };
+    explicit FakePciFunction(Options options);
+
+    // ---- PciFunction ------------------------------------------------------
+    std::string address() const override { return "0000:00:04.0"; }
+    transport::pcie::Bar& bar0() override { return *this; }
+    transport::pcie::DmaMemory& dma() override { return dma_; }
+
+    // ---- Bar --------------------------------------------------------------
+    std::uint32_t read32(std::uint32_t offset) override;
+    void write32(std::uint32_t offset, std::uint32_t value) override;
+
+    // ---- switches and observations (the test thread, under lock()) -------
+    std::unique_lock<std::mutex> lock() { return std::unique_lock(mutex_); }
+    bool removed = false;  ///< surprise removal: reads all ones, writes lost
+    bool stalled = false;  ///< doorbells are ignored until the next CC.EN=0
+    std::uint32_t aqa = 0;
+    std::uint64_t asq = 0, acq = 0;
+    std::uint32_t cc = 0;
+    int enables = 0;
+    std::uint64_t max_prp_entries = 0; ///< the most pages one command's PRPs named
+    std::uint64_t chained_lists = 0;   ///< PRP list pages reached through a chain entry
+    std::uint64_t commands = 0;        ///< SQEs fetched
+    std::uint64_t dma_faults = 0;      ///< PRPs or queues outside DMA memory
+    std::set<std::uint16_t> created_sqs;
+
+private:
+    struct Queue {
+        std::uint64_t base = 0;
+        std::uint16_t entries = 0;
+        std::uint16_t head = 0; ///< SQ: next to fetch; CQ: unused
+        std::uint16_t tail = 0; ///< CQ: next to post
+        bool phase = true;      ///< CQ phase tag
+        std::uint16_t cqid = 0; ///< SQ: its completion queue
+    };
+
+    void enable();
+    void disable();
+    void ring_sq(std::uint16_t qid, std::uint16_t tail);
+    void execute(std::uint16_t sqid, const nvme::SubmissionQueueEntry& sqe);
+    void post(std::uint16_t cqid, std::uint16_t sqid, std::uint16_t cid, const emu::Outcome& o);
+    [[nodiscard]] emu::Outcome admin_queue_command(const nvme::SubmissionQueueEntry& sqe);
+    [[nodiscard]] std::size_t transfer_length(std::uint16_t qid, const nvme::SubmissionQueueEntry& sqe) const;
+    /// The pages PRP1/PRP2 name for `length` bytes; false on a DMA fault.
+    bool walk_prps(const nvme::SubmissionQueueEntry& sqe, std::size_t length,
+                   std::vector<std::pair<std::byte*, std::size_t>>& segments);
+
+    Options options_;
+    IdentityDma dma_;
+    std::unique_ptr<emu::EmulatedController> ctrl_;
+    std::mutex mutex_;
+    std::uint64_t cap_ = 0;
+    std::uint32_t csts_ = 0;
+    std::map<std::uint16_t, Queue> sqs_;
+    std::map<std::uint16_t, Queue> cqs_;
+};
+
+} // namespace nvmecuse::testing

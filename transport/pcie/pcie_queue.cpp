@@ -1,0 +1,257 @@
+// PcieQueue: rings, doorbells, phase tags and PRPs. See pcie_queue.hpp.
+#include "pcie_queue.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <atomic>
+#include <thread>
+
+namespace nvmecuse::transport::pcie {
+
+namespace {
+
+constexpr std::size_t sqe_size = sizeof(nvme::SubmissionQueueEntry);
+constexpr std::size_t cqe_size = sizeof(nvme::CompletionQueueEntry);
+/// PRP entries in one list page; the last one chains to the next page.
+constexpr std::size_t prps_per_page = page_size / sizeof(std::uint64_t);
+
+std::unexpected<std::error_code> fail(std::errc e) noexcept
+{
+    return std::unexpected(std::make_error_code(e));
+}
+
+/// Pages [addr, addr + bytes) touches.
+std::size_t pages_spanned(std::uint64_t addr, std::size_t bytes) noexcept
+{
+    if (bytes == 0) return 0;
+    const std::uint64_t first = addr / page_size;
+    const std::uint64_t last = (addr + bytes - 1) / page_size;
+    return static_cast<std::size_t>(last - first + 1);
+}
+
+/// PRP list pages for a command touching `pages` pages (NVMe Base 2.0,
+/// 4.1.1: PRP1 the first, PRP2 the second or a list; a list page's last
+/// entry chains when more follow). L pages hold 511 L + 1 entries.
+std::size_t list_pages_for(std::size_t pages) noexcept
+{
+    if (pages <= 2) return 0;
+    const std::size_t entries = pages - 1;
+    return (entries - 1 + prps_per_page - 2) / (prps_per_page - 1);
+}
+
+std::expected<DataBuffer, std::error_code> zeroed_dma(DmaMemory& dma, std::size_t bytes)
+{
+    auto b = dma.allocate(std::max(bytes, page_size)); // rings and lists: page aligned
+    if (b) std::memset(b->data(), 0, b->size());
+    return b;
+}
+
+} // namespace
+
+PcieQueue::PcieQueue(PciFunction& function, const Config& config)
+    : function_(function), bar_(function.bar0()), dma_(function.dma()), config_(config)
+{
+}
+
+std::expected<std::unique_ptr<PcieQueue>, std::error_code>
+PcieQueue::create(PciFunction& function, const Config& config)
+{
+    if (config.entries < 3) return fail(std::errc::invalid_argument);
+    std::unique_ptr<PcieQueue> q(new PcieQueue(function, config));
+    // The admin queue keeps a cid and an entry for the transport's own
+    // commands (Create/Delete I/O queue); one entry always stays empty
+    // (a full ring would look empty, NVMe Base 2.0, 3.3.1.5).
+    q->depth_ = static_cast<std::uint16_t>(config.entries - (config.qid == 0 ? 2 : 1));
+    q->internal_cid_ = q->depth_;
+    auto sq = zeroed_dma(q->dma_, std::size_t{config.entries} * sqe_size);
+    auto cq = zeroed_dma(q->dma_, std::size_t{config.entries} * cqe_size);
+    if (!sq || !cq) return fail(std::errc::not_enough_memory);
+    q->sq_ = std::move(*sq);
+    q->cq_ = std::move(*cq);
+    q->list_pages_per_cid_ = list_pages_for(config.max_transfer / page_size + 1);
+    if (q->list_pages_per_cid_ != 0) {
+        auto lists = zeroed_dma(q->dma_, std::size_t{q->depth_ + 1u} * q->list_pages_per_cid_ *
+                                             page_size);
+        if (!lists) return fail(std::errc::not_enough_memory);
+        q->prp_lists_ = std::move(*lists);
+    }
+    q->slots_.resize(std::size_t{q->depth_} + 1);
+    return q;
+}
+
+void PcieQueue::build_prps(nvme::SubmissionQueueEntry& sqe, std::uint64_t addr, std::size_t bytes,
+                           std::size_t list_index) noexcept
+{
+    sqe.prp1 = addr;
+    sqe.prp2 = 0;
+    const std::size_t pages = pages_spanned(addr, bytes);
+    if (pages <= 1) return;
+    const std::uint64_t second = (addr / page_size + 1) * page_size;
+    if (pages == 2) {
+        sqe.prp2 = second;
+        return;
+    }
+    // The list of pages 2..n, in this cid's list pages.
+    const std::size_t first_list = list_index * list_pages_per_cid_;
+    auto* lists = reinterpret_cast<std::uint64_t*>(prp_lists_.data()) + first_list * prps_per_page;
+    const std::uint64_t lists_address = prp_lists_.device_address() + first_list * page_size;
+    sqe.prp2 = lists_address;
+    std::size_t slot = 0;
+    std::size_t list_page = 0;
+    for (std::size_t i = 1; i < pages; ++i) {
+        const bool last_entry_of_page = slot % prps_per_page == prps_per_page - 1;
+        if (last_entry_of_page && i + 1 < pages) { // chain to the next list page
+            ++list_page;
+            lists[slot++] = lists_address + list_page * page_size;
+        }
+        lists[slot++] = second + (i - 1) * page_size;
+    }
+}
+
+std::expected<std::uint64_t, std::error_code>
+PcieQueue::device_view(std::span<std::byte> bytes, DataBuffer& bounce, bool to_device)
+{
+    if (dma_.contiguous_from(bytes.data()) >= bytes.size()) {
+        if (auto a = dma_.device_address_of(bytes.data())) return *a;
+    }
+    // Not device-reachable (a heap buffer of the core's own commands): bounce.
+    auto b = dma_.allocate(bytes.size());
+    if (!b) return std::unexpected(b.error());
+    if (to_device) std::memcpy(b->data(), bytes.data(), bytes.size());
+    else std::memset(b->data(), 0, bytes.size());
+    bounce = std::move(*b);
+    return bounce.device_address();
+}
+
+std::expected<void, std::error_code> PcieQueue::submit(const Request& request)
+{
+    if (!alive_) return fail(std::errc::not_connected);
+    const std::uint16_t cid = request.sqe.cid;
+    if (cid >= depth_ || slots_[cid].busy) return fail(std::errc::invalid_argument);
+    if (request.data.size() > config_.max_transfer) return fail(std::errc::invalid_argument);
+    Slot& slot = slots_[cid];
+    nvme::SubmissionQueueEntry sqe = request.sqe;
+    sqe.flags = 0; // PRPs (PSDT 00b), no fused operation
+    const bool to_device = request.direction == nvme::DataTransfer::host_to_controller;
+    if (!request.data.empty()) {
+        auto addr = device_view(request.data, slot.bounce_data, to_device);
+        if (!addr) return std::unexpected(addr.error());
+        build_prps(sqe, *addr, request.data.size(), cid);
+    } else {
+        sqe.prp1 = sqe.prp2 = 0;
+    }
+    if (!request.metadata.empty()) {
+        // MPTR: one contiguous buffer (NVMe Base 2.0, 4.1.1 "Metadata Pointer").
+        auto addr = device_view(request.metadata, slot.bounce_metadata, to_device);
+        if (!addr) {
+            slot.bounce_data = {};
+            return std::unexpected(addr.error());
+        }
+        sqe.mptr = *addr;
+    }
+    if (auto pushed = push(sqe); !pushed) {
+        slot.bounce_data = {};
+        slot.bounce_metadata = {};
+        return pushed;
+    }
+    slot.busy = true;
+    slot.copy_back = request.direction == nvme::DataTransfer::controller_to_host;
+    slot.data = request.data;
+    slot.metadata = request.metadata;
+    return {};
+}
+
+std::expected<void, std::error_code> PcieQueue::push(const nvme::SubmissionQueueEntry& sqe)
+{
+    const auto next = static_cast<std::uint16_t>((sq_tail_ + 1) % config_.entries);
+    if (next == sq_head_) return fail(std::errc::resource_unavailable_try_again);
+    std::memcpy(sq_.data() + std::size_t{sq_tail_} * sqe_size, &sqe, sqe_size);
+    sq_tail_ = next;
+    // The entry is in memory before the doorbell tells the device (the
+    // doorbell is an MMIO write; on x86 stores are not reordered with it,
+    // the fence keeps the compiler from doing so).
+    std::atomic_thread_fence(std::memory_order_release);
+    bar_.write32(nvme::reg_offset::sq_tail_doorbell(config_.qid, config_.doorbell_stride), sq_tail_);
+    return {};
+}
+
+std::optional<nvme::CompletionQueueEntry> PcieQueue::take() noexcept
+{
+    nvme::CompletionQueueEntry cqe;
+    std::memcpy(&cqe, cq_.data() + std::size_t{cq_head_} * cqe_size, cqe_size);
+    if (((cqe.status & 1u) != 0) != phase_) return std::nullopt;
+    std::atomic_thread_fence(std::memory_order_acquire);
+    std::memcpy(&cqe, cq_.data() + std::size_t{cq_head_} * cqe_size, cqe_size);
+    if (++cq_head_ == config_.entries) { // the phase tag inverts on every wrap
+        cq_head_ = 0;
+        phase_ = !phase_;
+    }
+    sq_head_ = static_cast<std::uint16_t>(cqe.sq_head % config_.entries);
+    return cqe;
+}
+
+void PcieQueue::finish_slot(std::uint16_t cid) noexcept
+{
+    if (cid >= slots_.size() || !slots_[cid].busy) return;
+    Slot& slot = slots_[cid];
+    if (slot.copy_back) {
+        if (!slot.bounce_data.empty())
+            std::memcpy(slot.data.data(), slot.bounce_data.data(), slot.data.size());
+        if (!slot.bounce_metadata.empty())
+            std::memcpy(slot.metadata.data(), slot.bounce_metadata.data(), slot.metadata.size());
+    }
+    slot = Slot{};
+}
+
+std::size_t PcieQueue::reap(std::span<nvme::CompletionQueueEntry> out)
+{
+    std::size_t n = 0;
+    while (n < out.size() && !stashed_.empty()) {
+        out[n++] = stashed_.front();
+        stashed_.pop_front();
+    }
+    bool took = false;
+    while (n < out.size()) {
+        auto cqe = take();
+        if (!cqe) break;
+        took = true;
+        if (cqe->cid == internal_cid_) continue; // a late internal completion
+        finish_slot(cqe->cid);
+        out[n++] = *cqe;
+    }
+    if (took)
+        bar_.write32(nvme::reg_offset::cq_head_doorbell(config_.qid, config_.doorbell_stride),
+                     cq_head_);
+    return n;
+}
+
+std::expected<nvme::CompletionQueueEntry, std::error_code>
+PcieQueue::execute_internal(nvme::SubmissionQueueEntry sqe,
+                            std::chrono::steady_clock::time_point deadline)
+{
+    if (!alive_) return fail(std::errc::not_connected);
+    sqe.cid = internal_cid_;
+    if (auto pushed = push(sqe); !pushed) return std::unexpected(pushed.error());
+    auto pause = std::chrono::microseconds(1);
+    for (;;) {
+        bool took = false;
+        while (auto cqe = take()) {
+            took = true;
+            if (cqe->cid == internal_cid_) {
+                bar_.write32(nvme::reg_offset::cq_head_doorbell(config_.qid, config_.doorbell_stride),
+                             cq_head_);
+                return *cqe;
+            }
+            finish_slot(cqe->cid);
+            stashed_.push_back(*cqe);
+        }
+        if (took)
+            bar_.write32(nvme::reg_offset::cq_head_doorbell(config_.qid, config_.doorbell_stride),
+                         cq_head_);
+        if (std::chrono::steady_clock::now() >= deadline) return fail(std::errc::timed_out);
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::microseconds(1000));
+    }
+}
+
+} // namespace nvmecuse::transport::pcie

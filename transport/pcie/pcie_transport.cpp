@@ -1,0 +1,179 @@
+// NVMe over PCIe as a Transport: BAR0 registers, the admin queue in DMA
+// memory (AQA/ASQ/ACQ), I/O queues by Create I/O CQ/SQ (NVMe Base 2.0,
+// 5.4, 5.5). See pcie_transport.hpp.
+#include "nvmecuse/transport/pcie/pcie_transport.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "pcie_queue.hpp"
+
+namespace nvmecuse::transport::pcie {
+
+namespace {
+
+std::unexpected<std::error_code> fail(std::errc e) noexcept
+{
+    return std::unexpected(std::make_error_code(e));
+}
+
+/// Create I/O Completion Queue: physically contiguous, interrupts off
+/// (polled), its size 0's based (NVMe Base 2.0, Figures 474-475).
+nvme::SubmissionQueueEntry create_cq(const PcieQueue& q)
+{
+    nvme::SubmissionQueueEntry s{};
+    s.opc = static_cast<std::uint8_t>(nvme::AdminOpcode::create_io_cq);
+    s.prp1 = q.cq_address();
+    s.cdw10 = static_cast<std::uint32_t>(q.qid()) | (std::uint32_t{q.entries()} - 1u) << 16;
+    s.cdw11 = 1u; // PC
+    return s;
+}
+
+/// Create I/O Submission Queue on the completion queue of the same id,
+/// physically contiguous, medium priority (NVMe Base 2.0, Figures 478-479).
+nvme::SubmissionQueueEntry create_sq(const PcieQueue& q)
+{
+    nvme::SubmissionQueueEntry s{};
+    s.opc = static_cast<std::uint8_t>(nvme::AdminOpcode::create_io_sq);
+    s.prp1 = q.sq_address();
+    s.cdw10 = static_cast<std::uint32_t>(q.qid()) | (std::uint32_t{q.entries()} - 1u) << 16;
+    s.cdw11 = 1u | std::uint32_t{q.qid()} << 16; // PC, CQID
+    return s;
+}
+
+/// A queue the core owns; the transport keeps a pointer to kill it on disconnect.
+class IoQueue final : public QueuePair {
+public:
+    IoQueue(std::unique_ptr<PcieQueue> q, std::vector<PcieQueue*>& registry)
+        : queue_(std::move(q)), registry_(registry)
+    {
+        registry_.push_back(queue_.get());
+    }
+    ~IoQueue() override { std::erase(registry_, queue_.get()); }
+    IoQueue(const IoQueue&) = delete;
+    IoQueue& operator=(const IoQueue&) = delete;
+    std::expected<void, std::error_code> submit(const Request& r) override
+    {
+        return queue_->submit(r);
+    }
+    std::size_t reap(std::span<nvme::CompletionQueueEntry> out) override
+    {
+        return queue_->reap(out);
+    }
+    std::uint16_t depth() const override { return queue_->depth(); }
+
+private:
+    std::unique_ptr<PcieQueue> queue_;
+    std::vector<PcieQueue*>& registry_;
+};
+
+class PcieTransport final : public Transport {
+public:
+    PcieTransport(PciFunction& function, PcieOptions options)
+        : function_(function), options_(options)
+    {
+        info_.name = "pcie " + function.address();
+        info_.registers = RegisterAccess::direct;
+        info_.max_io_queues = options.io_queues;
+        info_.fills_host_buffers = false; // DMA: unwritten bytes stay as they were
+    }
+    ~PcieTransport() override { disconnect(); }
+    PcieTransport(const PcieTransport&) = delete;
+    PcieTransport& operator=(const PcieTransport&) = delete;
+
+    const TransportInfo& info() const override { return info_; }
+
+    std::uint64_t read_register(std::uint32_t offset) override
+    {
+        Bar& bar = function_.bar0();
+        return nvme::reg_offset::is_64bit(offset) ? bar.read64(offset) : bar.read32(offset);
+    }
+    void write_register(std::uint32_t offset, std::uint64_t value) override
+    {
+        Bar& bar = function_.bar0();
+        if (nvme::reg_offset::is_64bit(offset))
+            bar.write64(offset, value);
+        else
+            bar.write32(offset, static_cast<std::uint32_t>(value));
+    }
+
+    std::expected<void, std::error_code> connect_admin() override
+    {
+        const std::uint64_t cap = read_register(nvme::reg_offset::cap);
+        if (cap == ~std::uint64_t{0}) return fail(std::errc::no_such_device);
+        dstrd_ = static_cast<unsigned>(nvme::cap::Dstrd::get(cap));
+        const auto mqes = static_cast<std::uint32_t>(nvme::cap::Mqes::get(cap)) + 1;
+        mqes_ = mqes;
+        PcieQueue::Config c;
+        c.qid = 0;
+        c.entries = static_cast<std::uint16_t>(std::min<std::uint32_t>(options_.admin_queue_entries, mqes));
+        c.doorbell_stride = dstrd_;
+        c.max_transfer = options_.max_transfer;
+        auto q = PcieQueue::create(function_, c);
+        if (!q) return std::unexpected(q.error());
+        admin_ = std::move(*q);
+        return {};
+    }
+
+    std::optional<AdminQueueRegisters> admin_queue_registers() const override
+    {
+        if (!admin_) return std::nullopt;
+        // AQA: ACQS and ASQS, 0's based (NVMe Base 2.0, 3.1.4.9).
+        const std::uint32_t size = admin_->entries() - 1u;
+        return AdminQueueRegisters{size | size << 16, admin_->sq_address(), admin_->cq_address()};
+    }
+
+    QueuePair& admin_queue() override { return *admin_; }
+    DeviceMemory& memory() override { return function_.dma(); }
+
+    std::expected<std::unique_ptr<QueuePair>, std::error_code>
+    create_io_queue(std::uint16_t qid, std::uint16_t depth) override
+    {
+        if (!admin_) return fail(std::errc::not_connected);
+        if (qid == 0 || qid > options_.io_queues) return fail(std::errc::invalid_argument);
+        PcieQueue::Config c;
+        c.qid = qid;
+        // depth commands outstanding need depth + 1 entries, within MQES.
+        c.entries = static_cast<std::uint16_t>(std::min<std::uint32_t>(depth + 1u, mqes_));
+        c.doorbell_stride = dstrd_;
+        c.max_transfer = options_.max_transfer;
+        auto q = PcieQueue::create(function_, c);
+        if (!q) return std::unexpected(q.error());
+        const auto deadline = std::chrono::steady_clock::now() + options_.queue_command_timeout;
+        for (const auto& sqe : {create_cq(**q), create_sq(**q)}) {
+            auto cqe = admin_->execute_internal(sqe, deadline);
+            if (!cqe) return std::unexpected(cqe.error());
+            if (!nvme::status_of(*cqe).is_success()) return fail(std::errc::io_error);
+        }
+        return std::make_unique<IoQueue>(std::move(*q), io_queues_);
+    }
+
+    void disconnect() override
+    {
+        // The controller is disabled (or gone): no command runs any more,
+        // so queues die without Delete commands; their memory goes with
+        // their owners.
+        for (PcieQueue* q : io_queues_)
+            q->kill();
+        if (admin_) admin_->kill();
+        admin_.reset();
+    }
+
+private:
+    PciFunction& function_;
+    PcieOptions options_;
+    TransportInfo info_;
+    std::unique_ptr<PcieQueue> admin_;
+    std::vector<PcieQueue*> io_queues_; ///< alive I/O queues (owned by the core)
+    unsigned dstrd_ = 0;
+    std::uint32_t mqes_ = 2;
+};
+
+} // namespace
+
+std::unique_ptr<Transport> make_transport(PciFunction& function, PcieOptions options)
+{
+    return std::make_unique<PcieTransport>(function, options);
+}
+
+} // namespace nvmecuse::transport::pcie
