@@ -141,8 +141,8 @@ void Controller::Impl::scan_active_list(std::shared_ptr<ScanState> s, std::uint3
                 // Pre-1.1 controllers: probe 1..NN like Linux nvme_scan_ns_sequential(),
                 // but never more than max_scanned_namespaces nsids.
                 const std::uint32_t nn = std::min(s->id.nn, max_scanned_namespaces);
-                log_->debug("{}: Active Namespace List failed ({}); probing 1..{}",
-                            options_.name, nvme::to_string(r.status), nn);
+                log_->debug("{}: Active Namespace List failed ({}); probing 1..{}", options_.name,
+                            nvme::to_string(r.status), nn);
                 if (nn < s->id.nn)
                     log_->warn("{}: NN {} capped: probing nsids 1..{} only", options_.name,
                                s->id.nn, nn);
@@ -179,9 +179,9 @@ void Controller::Impl::scan_active_list(std::shared_ptr<ScanState> s, std::uint3
             if (list[ns_list_entries - 1] != 0 && prev < nvme::nsid_all - 1) {
                 if (s->nsids.size() < max_scanned_namespaces)
                     return scan_active_list(std::move(s), prev);
-                log_->warn("{}: more than {} active namespaces; those after nsid {} are "
-                           "ignored",
-                           options_.name, max_scanned_namespaces, prev);
+                log_->warn("{}: the Active Namespace List may go on past nsid {}: at most {} "
+                           "namespaces are scanned",
+                           options_.name, prev, max_scanned_namespaces);
             }
             scan_next_namespace(std::move(s));
         });
@@ -212,8 +212,8 @@ void Controller::Impl::scan_next_namespace(std::shared_ptr<ScanState> s)
                            if (id.nsze != 0) {
                                auto ns = make_namespace_info(nsid, id);
                                if (!ns.unusable_reason.empty())
-                                   log_->warn("{}: namespace {} has capacity 0: {}",
-                                              options_.name, nsid, ns.unusable_reason);
+                                   log_->warn("{}: namespace {} has capacity 0: {}", options_.name,
+                                              nsid, ns.unusable_reason);
                                s->found.emplace(nsid, std::move(ns));
                            }
                        } else {

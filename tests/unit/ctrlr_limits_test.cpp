@@ -28,8 +28,8 @@ TEST(MaxTransferBytes, ZeroMdtsReportsNoLimit)
 
 TEST(MaxTransferBytes, UnitsOfTheMinimumPageSize)
 {
-    EXPECT_EQ(max_transfer_bytes(with_mdts(5), cap_with_mpsmin(0)), 128u << 10);  // 4 KiB << 5
-    EXPECT_EQ(max_transfer_bytes(with_mdts(5), cap_with_mpsmin(1)), 256u << 10);  // 8 KiB << 5
+    EXPECT_EQ(max_transfer_bytes(with_mdts(5), cap_with_mpsmin(0)), 128u << 10); // 4 KiB << 5
+    EXPECT_EQ(max_transfer_bytes(with_mdts(5), cap_with_mpsmin(1)), 256u << 10); // 8 KiB << 5
     EXPECT_EQ(max_transfer_bytes(with_mdts(1), cap_with_mpsmin(0)), 8u << 10);
 }
 

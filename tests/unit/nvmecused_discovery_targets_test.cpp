@@ -5,8 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "apps/nvmecused/discovery_targets.hpp"
 #include "nvmecuse/spec/discovery.hpp"
+
+#include "apps/nvmecused/discovery_targets.hpp"
 
 namespace nvmecused {
 namespace {
