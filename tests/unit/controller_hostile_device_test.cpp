@@ -87,13 +87,12 @@ struct HostileDevice : ::testing::Test {
         return n;
     }
 
-    const NamespaceInfo& only_namespace()
+    /// The one namespace the scan found (a default one, and a failure, if not one).
+    NamespaceInfo only_namespace()
     {
         const auto info = ctrl->info();
         EXPECT_EQ(info->namespaces.size(), 1u);
-        static NamespaceInfo copy;
-        copy = info->namespaces.begin()->second;
-        return copy;
+        return info->namespaces.empty() ? NamespaceInfo{} : info->namespaces.begin()->second;
     }
 };
 
@@ -220,7 +219,7 @@ TEST_F(HostileDevice, LbaDataSizeOf2Pow40IsUnusable)
 {
     serve_namespace(*fake, 1000, 40);
     start();
-    const auto& ns = only_namespace();
+    const auto ns = only_namespace();
     EXPECT_EQ(ns.nsid, 1u);
     EXPECT_EQ(ns.lba_data_size, 0u); // not representable
     EXPECT_EQ(ns.size_bytes(), 0u);
@@ -231,7 +230,7 @@ TEST_F(HostileDevice, LbaDataSizeBelow512IsUnusable)
 {
     serve_namespace(*fake, 1000, 8);
     start();
-    const auto& ns = only_namespace();
+    const auto ns = only_namespace();
     EXPECT_EQ(ns.lba_data_size, 256u);
     EXPECT_EQ(ns.size_bytes(), 0u);
     EXPECT_NE(ns.unusable_reason.find("256"), std::string::npos) << ns.unusable_reason;
@@ -241,7 +240,7 @@ TEST_F(HostileDevice, LbaDataSizeAboveThePageIsUnusable)
 {
     serve_namespace(*fake, 1000, 13);
     start();
-    const auto& ns = only_namespace();
+    const auto ns = only_namespace();
     EXPECT_EQ(ns.lba_data_size, 8192u);
     EXPECT_EQ(ns.size_bytes(), 0u);
     EXPECT_NE(ns.unusable_reason.find("8192"), std::string::npos) << ns.unusable_reason;
@@ -251,7 +250,7 @@ TEST_F(HostileDevice, PageSizedLbaIsUsable)
 {
     serve_namespace(*fake, 1000, 12);
     start();
-    const auto& ns = only_namespace();
+    const auto ns = only_namespace();
     EXPECT_EQ(ns.lba_data_size, 4096u);
     EXPECT_EQ(ns.size_bytes(), 1000u * 4096u);
     EXPECT_TRUE(ns.unusable_reason.empty()) << ns.unusable_reason;
@@ -261,7 +260,7 @@ TEST_F(HostileDevice, CapacityThatOverflowsIsZero)
 {
     serve_namespace(*fake, (std::uint64_t{1} << 62) + 1, 9); // 2^71 + 512 bytes
     start();
-    const auto& ns = only_namespace();
+    const auto ns = only_namespace();
     EXPECT_EQ(ns.lba_data_size, 512u);
     EXPECT_EQ(ns.size_bytes(), 0u);
     EXPECT_NE(ns.unusable_reason.find("overflow"), std::string::npos) << ns.unusable_reason;
