@@ -2,12 +2,15 @@
 // List (CNS 02h, paged by starting nsid), Identify Namespace (CNS 00h) for
 // each; diff against the published snapshot, publish a new one, tell
 // listeners. Like Linux nvme_scan_work() / nvme_scan_ns_list().
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstring>
 #include <optional>
 #include <set>
+
+#include "nvmecuse/ctrlr/limits.hpp"
 
 #include "admin_commands.hpp"
 #include "controller_impl.hpp"
@@ -16,6 +19,25 @@ namespace nvmecuse::ctrlr {
 
 namespace {
 constexpr std::uint32_t ns_list_entries = nvme::identify_data_size / sizeof(std::uint32_t);
+static_assert(max_scanned_namespaces % ns_list_entries == 0);
+
+/// Why a namespace of this format and size has no capacity ("" if it has
+/// one): Linux's nvme_update_disk_info() rules, and a size that must fit.
+std::string unusable_reason(const nvme::LbaFormat& fmt, std::uint64_t nsze)
+{
+    if (fmt.lbads >= 32)
+        return fmt::format("LBA data size 2^{} B is larger than the {} B page", fmt.lbads,
+                           max_lba_data_size);
+    const std::uint32_t size = fmt.lba_data_size();
+    if (size < min_lba_data_size)
+        return fmt::format("LBA data size {} B is smaller than {} B", size, min_lba_data_size);
+    if (size > max_lba_data_size)
+        return fmt::format("LBA data size {} B is larger than the {} B page", size,
+                           max_lba_data_size);
+    if (std::uint64_t bytes = 0; __builtin_mul_overflow(nsze, size, &bytes))
+        return fmt::format("capacity of {} blocks of {} B overflows 64 bits", nsze, size);
+    return {};
+}
 
 NamespaceInfo make_namespace_info(std::uint32_t nsid, const nvme::IdentifyNamespace& id)
 {
@@ -27,6 +49,7 @@ NamespaceInfo make_namespace_info(std::uint32_t nsid, const nvme::IdentifyNamesp
     ns.lba_data_size = fmt.lba_data_size();
     ns.metadata_size = fmt.ms;
     ns.extended_metadata = nvme::flbas::is_extended(id.flbas);
+    ns.unusable_reason = unusable_reason(fmt, id.nsze);
     return ns;
 }
 
@@ -108,31 +131,60 @@ void Controller::Impl::scan_identify_controller(std::shared_ptr<ScanState> s)
 
 void Controller::Impl::scan_active_list(std::shared_ptr<ScanState> s, std::uint32_t start_nsid)
 {
-    issue_internal(QueueKind::admin, admin::identify(nvme::Cns::active_namespace_list, start_nsid),
-                   [this, s](Result&& r) mutable {
-                       if (s->epoch != epoch_)
-                           return scan_done(std::move(s),
-                                            std::make_error_code(std::errc::operation_canceled));
-                       if (r.error) return scan_done(std::move(s), r.error);
-                       if (!r.status.is_success()) {
-                           // Pre-1.1 controllers: probe 1..NN like Linux nvme_scan_ns_sequential().
-                           log_->debug("{}: Active Namespace List failed ({}); probing 1..{}",
-                                       options_.name, nvme::to_string(r.status), s->id.nn);
-                           s->nsids.clear();
-                           for (std::uint32_t nsid = 1; nsid <= s->id.nn; ++nsid)
-                               s->nsids.push_back(nsid);
-                           s->only.reset();
-                           return scan_next_namespace(std::move(s));
-                       }
-                       const auto* list = reinterpret_cast<const std::uint32_t*>(r.data.data());
-                       std::uint32_t n = 0;
-                       for (; n < ns_list_entries && list[n] != 0; ++n)
-                           s->nsids.push_back(list[n]);
-                       // A full page may continue past its last nsid (NVMe Base 2.0, 5.17.2.2).
-                       if (n == ns_list_entries && list[n - 1] < nvme::nsid_all - 1)
-                           return scan_active_list(std::move(s), list[n - 1]);
-                       scan_next_namespace(std::move(s));
-                   });
+    issue_internal(
+        QueueKind::admin, admin::identify(nvme::Cns::active_namespace_list, start_nsid),
+        [this, s, start_nsid](Result&& r) mutable {
+            if (s->epoch != epoch_)
+                return scan_done(std::move(s), std::make_error_code(std::errc::operation_canceled));
+            if (r.error) return scan_done(std::move(s), r.error);
+            if (!r.status.is_success()) {
+                // Pre-1.1 controllers: probe 1..NN like Linux nvme_scan_ns_sequential(),
+                // but never more than max_scanned_namespaces nsids.
+                const std::uint32_t nn = std::min(s->id.nn, max_scanned_namespaces);
+                log_->debug("{}: Active Namespace List failed ({}); probing 1..{}", options_.name,
+                            nvme::to_string(r.status), nn);
+                if (nn < s->id.nn)
+                    log_->warn("{}: NN {} capped: probing nsids 1..{} only", options_.name,
+                               s->id.nn, nn);
+                s->nsids.clear();
+                for (std::uint32_t nsid = 1; nsid <= nn; ++nsid)
+                    s->nsids.push_back(nsid);
+                s->only.reset();
+                return scan_next_namespace(std::move(s));
+            }
+            // Entries increase strictly, within and across pages, each past
+            // the page's starting nsid (NVMe Base 2.0, 5.17.2.2): the list
+            // ends at the first that does not, so a repeated page cannot
+            // loop. Every full page adds ns_list_entries nsids, so the cap
+            // also bounds the pages read (max_scanned_namespaces / 1024).
+            const auto* list = reinterpret_cast<const std::uint32_t*>(r.data.data());
+            std::uint32_t prev = start_nsid;
+            for (std::uint32_t n = 0; n < ns_list_entries && list[n] != 0; ++n) {
+                if (list[n] <= prev || list[n] == nvme::nsid_all) {
+                    log_->warn("{}: Active Namespace List entry {} after nsid {}: not "
+                               "increasing; the list ends before it",
+                               options_.name, list[n], prev);
+                    return scan_next_namespace(std::move(s));
+                }
+                if (s->nsids.size() == max_scanned_namespaces) {
+                    log_->warn("{}: more than {} active namespaces; nsid {} and those after "
+                               "it are ignored",
+                               options_.name, max_scanned_namespaces, list[n]);
+                    return scan_next_namespace(std::move(s));
+                }
+                s->nsids.push_back(list[n]);
+                prev = list[n];
+            }
+            // A full page may continue past its last nsid (NVMe Base 2.0, 5.17.2.2).
+            if (list[ns_list_entries - 1] != 0 && prev < nvme::nsid_all - 1) {
+                if (s->nsids.size() < max_scanned_namespaces)
+                    return scan_active_list(std::move(s), prev);
+                log_->warn("{}: the Active Namespace List may go on past nsid {}: at most {} "
+                           "namespaces are scanned",
+                           options_.name, prev, max_scanned_namespaces);
+            }
+            scan_next_namespace(std::move(s));
+        });
 }
 
 void Controller::Impl::scan_next_namespace(std::shared_ptr<ScanState> s)
@@ -157,7 +209,13 @@ void Controller::Impl::scan_next_namespace(std::shared_ptr<ScanState> s)
                            nvme::IdentifyNamespace id;
                            std::memcpy(&id, r.data.data(), sizeof id);
                            // An inactive nsid reads as zeroes (NVMe Base 2.0, 5.17.2.1).
-                           if (id.nsze != 0) s->found.emplace(nsid, make_namespace_info(nsid, id));
+                           if (id.nsze != 0) {
+                               auto ns = make_namespace_info(nsid, id);
+                               if (!ns.unusable_reason.empty())
+                                   log_->warn("{}: namespace {} has capacity 0: {}", options_.name,
+                                              nsid, ns.unusable_reason);
+                               s->found.emplace(nsid, std::move(ns));
+                           }
                        } else {
                            log_->warn("{}: Identify Namespace {} failed: {}", options_.name, nsid,
                                       nvme::to_string(r.status));
@@ -182,9 +240,11 @@ void Controller::Impl::scan_done(std::shared_ptr<ScanState> s, std::error_code e
         for (const auto& [nsid, ns] : old)
             if (!s->found.contains(nsid)) events.push_back({NamespaceEvent::Kind::removed, nsid});
         if (!events.empty() || !same_bytes(s->id, s->previous->id) ||
-            s->previous->generation == 0) {
+            s->previous->generation == 0 || s->previous->cap != cap_) {
             auto next = std::make_shared<ControllerInfo>();
             next->id = s->id;
+            next->cap = cap_;
+            next->max_transfer = max_transfer_bytes(s->id, cap_);
             next->namespaces = std::move(s->found);
             next->generation = s->previous->generation + 1;
             publish(std::move(next));

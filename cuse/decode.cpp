@@ -147,6 +147,9 @@ std::expected<IoctlCommand, int> decode_submit_io(const Route& route, std::uint6
     if (std::ranges::find(allowed, static_cast<Op>(io.opcode)) == allowed.end())
         return std::unexpected(EINVAL);
 
+    // An LBA size too large to represent (LBADS 32 and up; ctrlr/limits.hpp)
+    // gives no length to map: refused rather than sent without a buffer.
+    if (ns.lba_data_size == 0) return std::unexpected(EINVAL);
     const std::uint64_t blocks = std::uint64_t{io.nblocks} + 1;
     std::uint64_t length = blocks * ns.lba_data_size;
     std::uint64_t meta_len = 0;

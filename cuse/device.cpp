@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "nvmecuse/ctrlr/limits.hpp"
 #include "nvmecuse/cuse/caller_memory.hpp"
 #include "nvmecuse/cuse/completion.hpp"
 #include "nvmecuse/cuse/fast_path.hpp"
@@ -37,14 +38,6 @@ int errno_of(std::error_code ec)
     if (ec.category() == std::generic_category() || ec.category() == std::system_category())
         return ec.value();
     return EIO;
-}
-
-/// MDTS is a power of two of the minimum memory page size (CAP.MPSMIN);
-/// nvmecuse's transports use 4 KiB (NVMe Base 2.0, 5.17.2.1, MDTS).
-std::uint64_t mdts_bytes(std::uint8_t mdts) noexcept
-{
-    if (mdts == 0 || mdts > 20) return 0;
-    return std::uint64_t{4096} << mdts;
 }
 
 void answer_error(Session& s, fuse_req_t req, int e)
@@ -235,7 +228,10 @@ public:
             if (info->namespaces.size() == 1)
                 ctx.node.ns = NamespaceShape::from(info->namespaces.begin()->second);
         }
-        mdts = mdts_bytes(info->id.mdts);
+        // From the core (MDTS in CAP.MPSMIN units, clamped): a hostile MDTS
+        // cannot overflow a shift
+        // or make a single command allocate gigabytes.
+        mdts = info->max_transfer;
         ctx.decode_limits = DecodeLimits::for_mdts(mdts);
         ctx.mdts_bytes = mdts;
         ctx.transport_fills_buffers = controller_.transport_info().fills_host_buffers;

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <span>
 
+#include "nvmecuse/ctrlr/limits.hpp"
+
 namespace nvmecuse::cuse {
 namespace {
 
@@ -88,9 +90,10 @@ struct BlockDevice {
 
 BlockDevice block_device_of(const NamespaceShape& ns) noexcept
 {
-    // The block layer cannot take LBAs larger than a page (4 KiB on x86).
-    constexpr std::uint32_t page_size = 4096;
-    if (ns.lba_data_size > page_size) return {0, 512};
+    // The block layer cannot take LBAs larger than a page (4 KiB on x86) or
+    // smaller than a 512-byte sector (ctrlr/limits.hpp).
+    if (ns.lba_data_size > ctrlr::max_lba_data_size || ns.lba_data_size < ctrlr::min_lba_data_size)
+        return {0, 512};
     // Metadata interleaved with the data cannot go to the block layer
     // (NVME_NS_EXT_LBAS is passthrough only) unless the controller
     // strips/inserts it as PI: no block I/O, so no capacity.

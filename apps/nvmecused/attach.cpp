@@ -5,12 +5,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-
 #include "nvmecuse/ctrlr/discovery.hpp"
-#include "nvmecuse/spec/discovery.hpp"
 #include "nvmecuse/transport/connect.hpp"
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
+
+#include "discovery_targets.hpp"
 
 namespace nvmecused {
 
@@ -18,11 +17,6 @@ using namespace nvmecuse;
 using transport::TransportId;
 
 namespace {
-
-bool same_target(const TransportId& a, const TransportId& b)
-{
-    return a.traddr == b.traddr && a.trsvcid == b.trsvcid && a.subnqn == b.subnqn;
-}
 
 /// The options of one controller: the daemon-wide ones, with the transport
 /// ID's own hostnqn/hostid (validated by parse_transport_id) winning.
@@ -59,7 +53,8 @@ std::expected<ServedController, std::string> serve_one(const TransportId& id, co
 }
 
 /// The NVM subsystems the discovery controller `id` lists, each with the
-/// host identity of `id`, duplicates dropped.
+/// host identity of `id`, duplicates dropped, at most
+/// max_discovered_controllers of them (the rest dropped with a warning).
 std::expected<std::vector<TransportId>, std::string> discover(const TransportId& id,
                                                               const Arguments& args)
 {
@@ -86,18 +81,15 @@ std::expected<std::vector<TransportId>, std::string> discover(const TransportId&
     if (!records)
         return std::unexpected(
             fmt::format("{}: discovery: {}", id.describe(), records.error().message()));
-    std::vector<TransportId> out;
-    for (const auto& record : *records) {
-        if (record.subtype != static_cast<std::uint8_t>(nvme::DiscoverySubsystemType::nvm))
-            continue;
-        TransportId target = record.id;
-        target.hostnqn = id.hostnqn;
-        target.hostid = id.hostid;
-        if (std::ranges::none_of(out, [&](const auto& t) { return same_target(t, target); }))
-            out.push_back(std::move(target));
-    }
-    spdlog::info("{}: {} NVM subsystem port(s) listed", id.describe(), out.size());
-    return out;
+    auto found = discovery_targets(id, *records);
+    spdlog::info("{}: {} NVM subsystem port(s) listed", id.describe(),
+                 found.targets.size() + found.dropped);
+    if (found.dropped != 0)
+        spdlog::warn("{}: attaching the first {} NVM subsystem ports only, {} dropped (at most "
+                     "{} per discovery log; --attach the others one by one)",
+                     id.describe(), found.targets.size(), found.dropped,
+                     max_discovered_controllers);
+    return std::move(found.targets);
 }
 
 } // namespace

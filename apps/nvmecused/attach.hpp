@@ -13,7 +13,9 @@ namespace nvmecused {
 /// Serves every controller --attach names, in command-line order. A
 /// transport ID of an I/O controller is connected as it is; one of a
 /// discovery controller (no subnqn, or the discovery NQN) is replaced by
-/// every NVM subsystem (SUBTYPE 2h) its Discovery Log Page lists.
+/// every NVM subsystem (SUBTYPE 2h) its Discovery Log Page lists, up to
+/// max_discovered_controllers (discovery_targets.hpp; the rest are dropped
+/// with a warning).
 ///
 /// Each controller is appended to `served` as soon as it is up, so that
 /// the caller can take down the ones already up when a later one fails.

@@ -312,6 +312,15 @@ TEST(CuseDecode, SubmitIoArgumentErrors)
     EXPECT_EQ(cmd->metadata.len, 0u);
 }
 
+TEST(CuseDecode, SubmitIoRefusedWithoutARepresentableLbaSize)
+{
+    // LBADS 40: NamespaceInfo has lba_data_size 0 and capacity 0.
+    const auto route = route_for(NVME_IOCTL_SUBMIT_IO, NamespaceShape{5, 0, 0, false, 0});
+    const auto cmd = decode(route, 0, bytes_of(user_io(0x02)));
+    ASSERT_FALSE(cmd.has_value());
+    EXPECT_EQ(cmd.error(), EINVAL);
+}
+
 TEST(CuseDecode, LimitsFromMdts)
 {
     const auto l = DecodeLimits::for_mdts(512 * 1024);

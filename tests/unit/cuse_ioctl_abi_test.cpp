@@ -191,6 +191,11 @@ TEST(CuseIoctlAbi, BlockIoctlsOfNamespacesWithoutBlockIo)
     EXPECT_EQ(as<std::uint64_t>(*block_ioctl_bytes(*classify(BLKGETSIZE64, big))), 0u);
     EXPECT_EQ(as<int>(*block_ioctl_bytes(*classify(BLKSSZGET, big))), 512);
     EXPECT_EQ(as<unsigned int>(*block_ioctl_bytes(*classify(BLKPBSZGET, big))), 512u);
+
+    // LBAs smaller than a sector: the same (Linux: lba_shift < SECTOR_SHIFT).
+    const NodeView small{NodeKind::namespace_node, NamespaceShape{3, 256, 0, false, 1ull << 30}, 0};
+    EXPECT_EQ(as<std::uint64_t>(*block_ioctl_bytes(*classify(BLKGETSIZE64, small))), 0u);
+    EXPECT_EQ(as<int>(*block_ioctl_bytes(*classify(BLKSSZGET, small))), 512);
 }
 
 TEST(CuseIoctlAbi, NamespaceShapeFromInfo)

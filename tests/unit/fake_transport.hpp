@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -85,6 +86,13 @@ public:
     std::map<std::uint32_t, std::uint64_t> namespaces{{1, 1000}}; ///< nsid -> nsze (512 B blocks)
     std::vector<std::uint32_t> changed_list;
     std::map<std::uint8_t, nvme::Status> admin_status; ///< status for other admin opcodes
+    /// When set, sees every Identify after the default answer was written
+    /// into `data` and returns the status to complete it with (the default
+    /// one is passed in): a hostile device's Identify data. Runs on the
+    /// owner thread under the fake's lock; it must not call back into it.
+    std::function<nvme::Status(const nvme::SubmissionQueueEntry&, std::span<std::byte> data,
+                               nvme::Status default_status)>
+        identify_hook;
 
     // ---- observations -----------------------------------------------------
     std::vector<SubmittedCommand> submitted;
@@ -322,6 +330,7 @@ private:
             } else {
                 st = nvme::GenericStatus::invalid_field;
             }
+            if (identify_hook) st = identify_hook(s, r.data, st);
             break;
         }
         case AdminOpcode::set_features:

@@ -20,10 +20,26 @@ namespace nvmecuse::ctrlr {
 struct NamespaceInfo {
     std::uint32_t nsid = 0;
     nvme::IdentifyNamespace id{};
-    std::uint32_t lba_data_size = 0;  ///< bytes per logical block (current format)
+    /// Bytes per logical block (current format); 0 when LBADS is 0 or too
+    /// large for 32 bits (the namespace is then unusable).
+    std::uint32_t lba_data_size = 0;
     std::uint16_t metadata_size = 0;  ///< metadata bytes per logical block
     bool extended_metadata = false;   ///< metadata interleaved with data (FLBAS bit 4)
-    [[nodiscard]] std::uint64_t size_bytes() const noexcept { return id.nsze * lba_data_size; }
+    /// Empty for a namespace with a capacity. Otherwise why it has none,
+    /// for logs and the node to report: an LBA data size outside
+    /// [min_lba_data_size, max_lba_data_size] (limits.hpp), as Linux gives
+    /// such a namespace capacity 0, or NSZE × LBA size past 64 bits. Such a
+    /// namespace stays visible (passthrough still reaches it).
+    std::string unusable_reason;
+    /// NSZE × LBA data size in bytes; 0 for an unusable namespace and when
+    /// the product does not fit 64 bits.
+    [[nodiscard]] std::uint64_t size_bytes() const noexcept
+    {
+        std::uint64_t bytes = 0;
+        if (!unusable_reason.empty() || __builtin_mul_overflow(id.nsze, lba_data_size, &bytes))
+            return 0;
+        return bytes;
+    }
 };
 
 /// A consistent snapshot of the identify data the core caches. Replaced as a
@@ -33,6 +49,11 @@ struct ControllerInfo {
     nvme::IdentifyController id{};
     std::map<std::uint32_t, NamespaceInfo> namespaces;  ///< active namespaces by nsid
     std::uint64_t generation = 0;                       ///< increments on every change
+    std::uint64_t cap = 0;                              ///< the CAP register at the last enable
+    /// Bytes one command may move: max_transfer_bytes(id, cap) (MDTS in
+    /// CAP.MPSMIN units, clamped), 0 when the controller reports no limit.
+    /// The one place the transfer limit comes from.
+    std::uint64_t max_transfer = 0;
 };
 
 /// A change in the active namespace set or in a namespace's shape.

@@ -371,13 +371,16 @@ struct LbaFormat {
     uint8_t lbads; ///< LBA data size, log2 bytes (9 = 512)
     uint8_t rp;    ///< relative performance, bits 1:0
 
+    /// 2^LBADS bytes; 0 when LBADS is 0 or too large for 32 bits (device
+    /// data: nothing keeps a controller from reporting LBADS 255).
     [[nodiscard]] constexpr uint32_t lba_data_size() const noexcept
     {
-        return lbads ? (1u << lbads) : 0u;
+        return lbads != 0 && lbads < 32 ? (1u << lbads) : 0u;
     }
     [[nodiscard]] friend constexpr bool operator==(const LbaFormat&, const LbaFormat&) = default;
 };
 static_assert(sizeof(LbaFormat) == 4);
+static_assert(LbaFormat{0, 12, 0}.lba_data_size() == 4096 && LbaFormat{0, 40, 0}.lba_data_size() == 0);
 
 /// Relative performance of an LbaFormat.
 enum class RelativePerformance : uint8_t { best = 0, better = 1, good = 2, degraded = 3 };

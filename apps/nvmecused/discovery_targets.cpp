@@ -1,0 +1,38 @@
+// discovery_targets(): a Discovery Log Page's records to the controllers
+// to attach, capped (discovery_targets.hpp).
+#include "discovery_targets.hpp"
+
+#include <set>
+#include <string>
+#include <tuple>
+
+#include "nvmecuse/spec/discovery.hpp"
+
+namespace nvmecused {
+
+using nvmecuse::transport::TransportId;
+
+DiscoveryTargets
+discovery_targets(const TransportId& discovery,
+                  std::span<const nvmecuse::ctrlr::DiscoveredSubsystem> records,
+                  std::size_t max)
+{
+    DiscoveryTargets out;
+    std::set<std::tuple<std::string, std::string, std::string>> seen;
+    for (const auto& record : records) {
+        if (record.subtype != static_cast<std::uint8_t>(nvme::DiscoverySubsystemType::nvm))
+            continue;
+        if (!seen.emplace(record.id.traddr, record.id.trsvcid, record.id.subnqn).second) continue;
+        if (out.targets.size() == max) {
+            ++out.dropped;
+            continue;
+        }
+        TransportId target = record.id;
+        target.hostnqn = discovery.hostnqn;
+        target.hostid = discovery.hostid;
+        out.targets.push_back(std::move(target));
+    }
+    return out;
+}
+
+} // namespace nvmecused
