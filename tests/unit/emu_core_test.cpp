@@ -12,8 +12,9 @@
 #include <fstream>
 #include <functional>
 
-#include "emu_fixture.hpp"
 #include "nvmecuse/transport/emu/config_check.hpp"
+
+#include "emu_fixture.hpp"
 #include "transport/emu/command_table.hpp"
 
 namespace nvmecuse::emu::testing {
@@ -419,8 +420,10 @@ TEST(NamespaceStorageTest, DiscardZeroesExactlyTheRange)
         ASSERT_FALSE(s.erase_all());
         ASSERT_FALSE(s.read(Region::data, 0, data));
         ASSERT_FALSE(s.read(Region::metadata, 0, md));
-        EXPECT_TRUE(std::all_of(data.begin(), data.end(), [](std::byte b) { return b == std::byte{0}; }));
-        EXPECT_TRUE(std::all_of(md.begin(), md.end(), [](std::byte b) { return b == std::byte{0}; }));
+        EXPECT_TRUE(
+            std::all_of(data.begin(), data.end(), [](std::byte b) { return b == std::byte{0}; }));
+        EXPECT_TRUE(
+            std::all_of(md.begin(), md.end(), [](std::byte b) { return b == std::byte{0}; }));
         // Ranges that leave a region are refused, not clipped.
         EXPECT_EQ(s.discard(Region::metadata, md_size - 8, 16), std::errc::invalid_argument);
         EXPECT_EQ(s.read(Region::data, size - 8, std::span(data).first(16)),

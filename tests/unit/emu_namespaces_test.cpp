@@ -6,8 +6,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "emu_fixture.hpp"
 #include "nvmecuse/transport/emu/config_check.hpp"
+
+#include "emu_fixture.hpp"
 
 namespace nvmecuse::emu::testing {
 namespace {

@@ -16,17 +16,18 @@
 #include <fstream>
 #include <string>
 
-#include "emu_fixture.hpp"
 #include "nvmecuse/transport/emu/config_check.hpp"
 #include "nvmecuse/transport/emu/config_json.hpp"
+
+#include "emu_fixture.hpp"
 
 namespace nvmecuse::emu::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using nvme::GenericStatus;
 using nvme::NvmOpcode;
 using nvme::Status;
+using ::testing::HasSubstr;
 
 constexpr std::uint64_t kib = 1ull << 10;
 constexpr std::uint64_t mib = 1ull << 20;

@@ -26,7 +26,8 @@ constexpr std::uint64_t max_storage_bytes = std::numeric_limits<std::int64_t>::m
 /// "1073741824 bytes (1 GiB)": exact, and readable.
 std::string bytes_text(std::uint64_t bytes)
 {
-    static constexpr std::array<std::string_view, 6> units{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    static constexpr std::array<std::string_view, 6> units{"KiB", "MiB", "GiB",
+                                                           "TiB", "PiB", "EiB"};
     std::string text = std::to_string(bytes) + " bytes";
     if (bytes < 1024) return text;
     double value = static_cast<double>(bytes);
@@ -74,8 +75,8 @@ Result check_limits(const ControllerConfig& c)
 {
     const auto out_of_range = [](const char* key, std::uint64_t value, std::uint64_t min,
                                  std::uint64_t max) {
-        return fail(std::string("$.") + key + ": " + std::to_string(value) +
-                    " is out of range (" + std::to_string(min) + ".." + std::to_string(max) + ")");
+        return fail(std::string("$.") + key + ": " + std::to_string(value) + " is out of range (" +
+                    std::to_string(min) + ".." + std::to_string(max) + ")");
     };
     if (c.mdts > max_mdts) return out_of_range("mdts", c.mdts, 0, max_mdts);
     if (c.max_namespaces == 0 || c.max_namespaces == nvme::nsid_all)

@@ -1,7 +1,5 @@
 #include "nvmecuse/transport/emu/config_json.hpp"
 
-#include "nvmecuse/transport/emu/config_check.hpp"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -18,6 +16,8 @@
 #include <type_traits>
 #include <unordered_set>
 #include <vector>
+
+#include "nvmecuse/transport/emu/config_check.hpp"
 
 namespace nvmecuse::emu {
 namespace {

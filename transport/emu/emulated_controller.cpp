@@ -1,18 +1,18 @@
 // The emulated controller's core: configuration checks, namespace set-up,
 // command dispatch, the Error Information log, SMART accounting and reset.
-#include <ctime>
-
 #include "emulated_controller.hpp"
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <limits>
 #include <set>
 #include <string_view>
 
+#include "nvmecuse/transport/emu/config_check.hpp"
+
 #include "command_table.hpp"
 #include "log.hpp"
-#include "nvmecuse/transport/emu/config_check.hpp"
 
 namespace nvmecuse::emu {
 

@@ -81,6 +81,9 @@ struct EmulatedNamespace {
     std::unique_ptr<NamespaceStorage> storage;
     /// Blocks made unreadable by Write Uncorrectable; cleared by writes.
     std::set<std::uint64_t> uncorrectable;
+    /// errno of the storage error last logged (0: none), so that a full
+    /// file system is logged once, not at every write.
+    int storage_errno = 0;
 
     [[nodiscard]] std::uint32_t lba_data_size() const;
     [[nodiscard]] std::uint16_t metadata_size() const;

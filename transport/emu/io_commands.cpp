@@ -9,8 +9,10 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "emulated_controller.hpp"
+#include "log.hpp"
 
 namespace nvmecuse::emu {
 
@@ -84,26 +86,38 @@ void clear_uncorrectable(EmulatedNamespace& ns, std::uint64_t slba, std::uint64_
 /// errno on a read is Internal Error; on a write it is Write Fault.
 enum class Access : std::uint8_t { read, write };
 
+bool is_errno(std::error_code ec, int value)
+{
+    return ec == std::error_condition(value, std::generic_category());
+}
+
 Status storage_status(std::error_code ec, Access access)
 {
-    if (ec == std::errc::no_space_on_device || ec.value() == EDQUOT ||
-        ec == std::errc::file_too_large)
+    if (is_errno(ec, ENOSPC) || is_errno(ec, EDQUOT) || is_errno(ec, EFBIG))
         return access == Access::write ? Status(GenericStatus::capacity_exceeded).with_dnr()
                                        : Status(GenericStatus::internal_error);
     if (access == Access::write) return Status(MediaStatus::write_fault);
-    if (ec == std::errc::io_error) return Status(MediaStatus::unrecovered_read_error);
+    if (is_errno(ec, EIO)) return Status(MediaStatus::unrecovered_read_error);
     return Status(GenericStatus::internal_error);
 }
 
-/// The Outcome of a storage error on the blocks from `slba` on; media
-/// errors are counted in SMART (NVMe Base 2.0, 5.16.1.3).
-Outcome storage_failure(std::error_code ec, Access access, std::uint64_t slba,
-                        nvme::Uint128& media_errors)
+/// The Outcome of a storage error of `ns` on the blocks from `slba` on;
+/// media errors are counted in SMART (NVMe Base 2.0, 5.16.1.3). The log
+/// says why, once per namespace and errno (a full file system fails every
+/// write after it).
+Outcome storage_failure(EmulatedNamespace& ns, std::error_code ec, Access access,
+                        std::uint64_t slba, nvme::Uint128& media_errors)
 {
     Outcome o(storage_status(ec, access));
     o.error_lba = slba;
-    if (o.status.sct == nvme::StatusCodeType::media_data_integrity)
-        media_errors += 1;
+    if (o.status.sct == nvme::StatusCodeType::media_data_integrity) media_errors += 1;
+    if (ns.storage_errno != ec.value()) {
+        ns.storage_errno = ec.value();
+        log().warn("namespace {}: {} of its {} storage failed at LBA {}: {}; answering {}", ns.nsid,
+                   access == Access::read ? "a read" : "a write",
+                   ns.storage->file_backed() ? "file" : "RAM", slba, ec.message(),
+                   nvme::to_string(o.status));
+    }
     return o;
 }
 
@@ -113,8 +127,8 @@ std::error_code deallocate(EmulatedNamespace& ns, std::uint64_t slba, std::uint6
 {
     using Region = NamespaceStorage::Region;
     // Blocks that cannot be zeroed stay as they were, unreadable ones too.
-    if (auto ec = ns.storage->discard(Region::data, slba * ns.lba_data_size(),
-                                      nlb * ns.lba_data_size()))
+    if (auto ec =
+            ns.storage->discard(Region::data, slba * ns.lba_data_size(), nlb * ns.lba_data_size()))
         return ec;
     if (ns.metadata_size() != 0) {
         if (auto ec = ns.storage->discard(Region::metadata, slba * ns.metadata_size(),
@@ -265,8 +279,8 @@ std::expected<bool, std::error_code> same_blocks(const Extent& e, const CommandC
         if (auto ec = storage.read(Region::metadata, lba * e.ms, stored_md))
             return std::unexpected(ec);
         if (!e.extended) {
-            if (std::memcmp(c.data.data() + first * e.lbs, stored_data.data(), stored_data.size()) !=
-                    0 ||
+            if (std::memcmp(c.data.data() + first * e.lbs, stored_data.data(),
+                            stored_data.size()) != 0 ||
                 (e.ms != 0 && std::memcmp(c.metadata.data() + first * e.ms, stored_md.data(),
                                           stored_md.size()) != 0))
                 return false;
@@ -291,7 +305,7 @@ Outcome EmulatedController::io_read(const CommandContext& c)
                               health_.media_errors);
     if (!e) return e.error();
     if (auto ec = move_blocks(*e, c, Access::read))
-        return storage_failure(ec, Access::read, e->slba, health_.media_errors);
+        return storage_failure(*e->ns, ec, Access::read, e->slba, health_.media_errors);
     // The buffers may be larger than the blocks (the caller chose their
     // size) and arrive uninitialised (TransportInfo::fills_host_buffers).
     std::ranges::fill(c.data.subspan(e->host_data), std::byte{0});
@@ -308,14 +322,14 @@ Outcome EmulatedController::io_write(const CommandContext& c)
     // A failed write leaves the blocks unreadable as they were, and possibly
     // partly written (the host must not rely on their content).
     if (auto ec = move_blocks(*e, c, Access::write))
-        return storage_failure(ec, Access::write, e->slba, health_.media_errors);
+        return storage_failure(*e->ns, ec, Access::write, e->slba, health_.media_errors);
     clear_uncorrectable(*e->ns, e->slba, e->nlb);
     const std::uint64_t bytes = std::uint64_t{e->nlb} * e->lbs;
     // Force Unit Access, or no volatile write cache: durable before completion.
     auto& storage = *e->ns->storage;
     if (storage.file_backed() && (rw::Fua::get(c.sqe) != 0 || !write_cache_enabled())) {
         if (auto ec = storage.flush_data(e->slba * e->lbs, bytes))
-            return storage_failure(ec, Access::write, e->slba, health_.media_errors);
+            return storage_failure(*e->ns, ec, Access::write, e->slba, health_.media_errors);
     }
     health_.bytes_written += bytes;
     return Outcome::success();
@@ -327,7 +341,8 @@ Outcome EmulatedController::io_compare(const CommandContext& c)
                               health_.media_errors);
     if (!e) return e.error();
     const auto same = same_blocks(*e, c);
-    if (!same) return storage_failure(same.error(), Access::read, e->slba, health_.media_errors);
+    if (!same)
+        return storage_failure(*e->ns, same.error(), Access::read, e->slba, health_.media_errors);
     if (!*same) return Status(MediaStatus::compare_failure).with_dnr();
     health_.bytes_read += std::uint64_t{e->nlb} * e->lbs;
     return Outcome::success();
@@ -339,17 +354,17 @@ Outcome EmulatedController::io_flush(const CommandContext& c)
     // namespace (Identify Controller VWC bits 2:1 = 11b).
     // A failed flush is a failed write of the cached data.
     if (c.sqe.nsid == nvme::nsid_all) {
-        std::error_code first_error;
+        std::optional<Outcome> failure;
         for (auto& [nsid, ns] : namespaces_) {
-            if (auto ec = ns.storage->flush(); ec && !first_error) first_error = ec;
+            if (auto ec = ns.storage->flush(); ec && !failure)
+                failure = storage_failure(ns, ec, Access::write, 0, health_.media_errors);
         }
-        if (first_error) return storage_failure(first_error, Access::write, 0, health_.media_errors);
-        return Outcome::success();
+        return failure ? *failure : Outcome::success();
     }
     auto ns = io_namespace(c.sqe.nsid);
     if (!ns) return Outcome::field_error(ns.error(), byte_nsid);
     if (auto ec = (*ns)->storage->flush())
-        return storage_failure(ec, Access::write, 0, health_.media_errors);
+        return storage_failure(**ns, ec, Access::write, 0, health_.media_errors);
     return Outcome::success();
 }
 
@@ -362,11 +377,11 @@ Outcome EmulatedController::io_write_zeroes(const CommandContext& c)
     // With or without DEAC the blocks read back as zeroes afterwards
     // (DLFEAT = 001b), so both deallocate: the emulated media stays sparse.
     if (auto ec = deallocate(**ns, e->slba, e->nlb))
-        return storage_failure(ec, Access::write, e->slba, health_.media_errors);
+        return storage_failure(*e->ns, ec, Access::write, e->slba, health_.media_errors);
     auto& storage = *(*ns)->storage;
     if (storage.file_backed() && (rw::Fua::get(c.sqe) != 0 || !write_cache_enabled())) {
         if (auto ec = storage.flush())
-            return storage_failure(ec, Access::write, e->slba, health_.media_errors);
+            return storage_failure(*e->ns, ec, Access::write, e->slba, health_.media_errors);
     }
     return Outcome::success();
 }
@@ -409,7 +424,7 @@ Outcome EmulatedController::io_dataset_management(const CommandContext& c)
         const auto r = range(i);
         if (r.nlb == 0) continue;
         if (auto ec = deallocate(**ns, r.slba, r.nlb))
-            return storage_failure(ec, Access::write, r.slba, health_.media_errors);
+            return storage_failure(**ns, ec, Access::write, r.slba, health_.media_errors);
     }
     return Outcome::success();
 }
