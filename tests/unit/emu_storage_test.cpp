@@ -20,6 +20,7 @@
 #include "nvmecuse/transport/emu/config_json.hpp"
 
 #include "emu_fixture.hpp"
+#include "transport/emu/storage_status.hpp"
 
 namespace nvmecuse::emu::testing {
 namespace {
@@ -234,6 +235,27 @@ TEST_F(EmuStorageTest, AnExternallyTruncatedFileReadsAsZeroesAndTakesWrites)
     Bytes same = pattern(chunk, 4);
     EXPECT_OK(io(rw(NvmOpcode::compare, 1, 200, chunk_blocks), same));
     EXPECT_OK(io(rw(NvmOpcode::write_zeroes, 1, 10, 4)));
+}
+
+TEST(EmuStorageStatus, ErrnosBecomeTheStatusesRealSsdsGive)
+{
+    const auto status = [](int err, StorageAccess access) {
+        return nvme::to_string(storage_status({err, std::system_category()}, access));
+    };
+    const auto str = [](Status s) { return nvme::to_string(s); };
+    using A = StorageAccess;
+    for (int full : {ENOSPC, EDQUOT, EFBIG}) {
+        EXPECT_EQ(status(full, A::write), str(capacity_exceeded)) << full;
+        EXPECT_EQ(status(full, A::read), str(Status(GenericStatus::internal_error))) << full;
+    }
+    EXPECT_EQ(status(EIO, A::read), str(Status(nvme::MediaStatus::unrecovered_read_error)));
+    EXPECT_EQ(status(EIO, A::write), str(Status(nvme::MediaStatus::write_fault)));
+    EXPECT_EQ(status(EROFS, A::write), str(Status(nvme::MediaStatus::write_fault)));
+    EXPECT_EQ(status(ENOMEM, A::read), str(Status(GenericStatus::internal_error)));
+    // The values on the wire: SCT 2h SC 81h, SCT 2h SC 80h, SCT 0h SC 81h.
+    EXPECT_EQ(Status(nvme::MediaStatus::unrecovered_read_error).to_field(), 0x0281);
+    EXPECT_EQ(Status(nvme::MediaStatus::write_fault).to_field(), 0x0280);
+    EXPECT_EQ(capacity_exceeded.to_field(), 0x4081);
 }
 
 /// Lowers RLIMIT_FSIZE and ignores SIGXFSZ (so writes past it fail with

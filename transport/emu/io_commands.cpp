@@ -13,6 +13,7 @@
 
 #include "emulated_controller.hpp"
 #include "log.hpp"
+#include "storage_status.hpp"
 
 namespace nvmecuse::emu {
 
@@ -74,38 +75,11 @@ void clear_uncorrectable(EmulatedNamespace& ns, std::uint64_t slba, std::uint64_
                            ns.uncorrectable.lower_bound(slba + nlb));
 }
 
-/// The status a storage error gives, as a real SSD reports the same
-/// condition (NVMe Base 2.0, Figure 102 and 104; NVM Command Set 2.0,
-/// Figure 35). A file system or quota that is full, or a file grown past
-/// RLIMIT_FSIZE, is Capacity Exceeded: the namespace is thin provisioned on
-/// its file and the pool ran out, which is what the status means and what
-/// Linux turns into ENOSPC (BLK_STS_NOSPC) for the host's file system;
-/// retrying cannot help until space is freed, so DNR is set. EIO is the
-/// media failing: Unrecovered Read Error on reads, Write Fault on writes,
-/// both retryable (DNR clear, as QEMU's nvme_aio_err() answers). Any other
-/// errno on a read is Internal Error; on a write it is Write Fault.
-enum class Access : std::uint8_t { read, write };
-
-bool is_errno(std::error_code ec, int value)
-{
-    return ec == std::error_condition(value, std::generic_category());
-}
-
-Status storage_status(std::error_code ec, Access access)
-{
-    if (is_errno(ec, ENOSPC) || is_errno(ec, EDQUOT) || is_errno(ec, EFBIG))
-        return access == Access::write ? Status(GenericStatus::capacity_exceeded).with_dnr()
-                                       : Status(GenericStatus::internal_error);
-    if (access == Access::write) return Status(MediaStatus::write_fault);
-    if (is_errno(ec, EIO)) return Status(MediaStatus::unrecovered_read_error);
-    return Status(GenericStatus::internal_error);
-}
-
 /// The Outcome of a storage error of `ns` on the blocks from `slba` on;
 /// media errors are counted in SMART (NVMe Base 2.0, 5.16.1.3). The log
 /// says why, once per namespace and errno (a full file system fails every
 /// write after it).
-Outcome storage_failure(EmulatedNamespace& ns, std::error_code ec, Access access,
+Outcome storage_failure(EmulatedNamespace& ns, std::error_code ec, StorageAccess access,
                         std::uint64_t slba, nvme::Uint128& media_errors)
 {
     Outcome o(storage_status(ec, access));
@@ -114,7 +88,7 @@ Outcome storage_failure(EmulatedNamespace& ns, std::error_code ec, Access access
     if (ns.storage_errno != ec.value()) {
         ns.storage_errno = ec.value();
         log().warn("namespace {}: {} of its {} storage failed at LBA {}: {}; answering {}", ns.nsid,
-                   access == Access::read ? "a read" : "a write",
+                   access == StorageAccess::read ? "a read" : "a write",
                    ns.storage->file_backed() ? "file" : "RAM", slba, ec.message(),
                    nvme::to_string(o.status));
     }
@@ -225,13 +199,13 @@ std::expected<Extent, Outcome> resolve_transfer(const CommandContext& c,
 /// Moves the blocks between the host buffers (data and metadata interleaved
 /// for extended LBA formats, separate otherwise) and storage, with one
 /// preadv/pwritev per region and batch of blocks.
-std::error_code move_blocks(const Extent& e, const CommandContext& c, Access access)
+std::error_code move_blocks(const Extent& e, const CommandContext& c, StorageAccess access)
 {
     using Region = NamespaceStorage::Region;
     auto& storage = *e.ns->storage;
     const auto move = [&](Region region, std::uint64_t offset, std::span<const iovec> iov) {
-        return access == Access::read ? storage.read(region, offset, iov)
-                                      : storage.write(region, offset, iov);
+        return access == StorageAccess::read ? storage.read(region, offset, iov)
+                                             : storage.write(region, offset, iov);
     };
     if (!e.extended) {
         const iovec data{c.data.data(), std::size_t{e.nlb} * e.lbs};
@@ -304,8 +278,8 @@ Outcome EmulatedController::io_read(const CommandContext& c)
     auto e = resolve_transfer(c, io_namespace(c.sqe.nsid), config_.mdts, true,
                               health_.media_errors);
     if (!e) return e.error();
-    if (auto ec = move_blocks(*e, c, Access::read))
-        return storage_failure(*e->ns, ec, Access::read, e->slba, health_.media_errors);
+    if (auto ec = move_blocks(*e, c, StorageAccess::read))
+        return storage_failure(*e->ns, ec, StorageAccess::read, e->slba, health_.media_errors);
     // The buffers may be larger than the blocks (the caller chose their
     // size) and arrive uninitialised (TransportInfo::fills_host_buffers).
     std::ranges::fill(c.data.subspan(e->host_data), std::byte{0});
@@ -321,15 +295,15 @@ Outcome EmulatedController::io_write(const CommandContext& c)
     if (!e) return e.error();
     // A failed write leaves the blocks unreadable as they were, and possibly
     // partly written (the host must not rely on their content).
-    if (auto ec = move_blocks(*e, c, Access::write))
-        return storage_failure(*e->ns, ec, Access::write, e->slba, health_.media_errors);
+    if (auto ec = move_blocks(*e, c, StorageAccess::write))
+        return storage_failure(*e->ns, ec, StorageAccess::write, e->slba, health_.media_errors);
     clear_uncorrectable(*e->ns, e->slba, e->nlb);
     const std::uint64_t bytes = std::uint64_t{e->nlb} * e->lbs;
     // Force Unit Access, or no volatile write cache: durable before completion.
     auto& storage = *e->ns->storage;
     if (storage.file_backed() && (rw::Fua::get(c.sqe) != 0 || !write_cache_enabled())) {
         if (auto ec = storage.flush_data(e->slba * e->lbs, bytes))
-            return storage_failure(*e->ns, ec, Access::write, e->slba, health_.media_errors);
+            return storage_failure(*e->ns, ec, StorageAccess::write, e->slba, health_.media_errors);
     }
     health_.bytes_written += bytes;
     return Outcome::success();
@@ -342,7 +316,8 @@ Outcome EmulatedController::io_compare(const CommandContext& c)
     if (!e) return e.error();
     const auto same = same_blocks(*e, c);
     if (!same)
-        return storage_failure(*e->ns, same.error(), Access::read, e->slba, health_.media_errors);
+        return storage_failure(*e->ns, same.error(), StorageAccess::read, e->slba,
+                               health_.media_errors);
     if (!*same) return Status(MediaStatus::compare_failure).with_dnr();
     health_.bytes_read += std::uint64_t{e->nlb} * e->lbs;
     return Outcome::success();
@@ -357,14 +332,14 @@ Outcome EmulatedController::io_flush(const CommandContext& c)
         std::optional<Outcome> failure;
         for (auto& [nsid, ns] : namespaces_) {
             if (auto ec = ns.storage->flush(); ec && !failure)
-                failure = storage_failure(ns, ec, Access::write, 0, health_.media_errors);
+                failure = storage_failure(ns, ec, StorageAccess::write, 0, health_.media_errors);
         }
         return failure ? *failure : Outcome::success();
     }
     auto ns = io_namespace(c.sqe.nsid);
     if (!ns) return Outcome::field_error(ns.error(), byte_nsid);
     if (auto ec = (*ns)->storage->flush())
-        return storage_failure(**ns, ec, Access::write, 0, health_.media_errors);
+        return storage_failure(**ns, ec, StorageAccess::write, 0, health_.media_errors);
     return Outcome::success();
 }
 
@@ -377,11 +352,11 @@ Outcome EmulatedController::io_write_zeroes(const CommandContext& c)
     // With or without DEAC the blocks read back as zeroes afterwards
     // (DLFEAT = 001b), so both deallocate: the emulated media stays sparse.
     if (auto ec = deallocate(**ns, e->slba, e->nlb))
-        return storage_failure(*e->ns, ec, Access::write, e->slba, health_.media_errors);
+        return storage_failure(*e->ns, ec, StorageAccess::write, e->slba, health_.media_errors);
     auto& storage = *(*ns)->storage;
     if (storage.file_backed() && (rw::Fua::get(c.sqe) != 0 || !write_cache_enabled())) {
         if (auto ec = storage.flush())
-            return storage_failure(*e->ns, ec, Access::write, e->slba, health_.media_errors);
+            return storage_failure(*e->ns, ec, StorageAccess::write, e->slba, health_.media_errors);
     }
     return Outcome::success();
 }
@@ -424,7 +399,7 @@ Outcome EmulatedController::io_dataset_management(const CommandContext& c)
         const auto r = range(i);
         if (r.nlb == 0) continue;
         if (auto ec = deallocate(**ns, r.slba, r.nlb))
-            return storage_failure(**ns, ec, Access::write, r.slba, health_.media_errors);
+            return storage_failure(**ns, ec, StorageAccess::write, r.slba, health_.media_errors);
     }
     return Outcome::success();
 }
