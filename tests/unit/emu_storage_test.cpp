@@ -96,11 +96,11 @@ private:
 
 class EmuStorageTest : public EmuTest {
 protected:
-    /// ns1: `size` bytes of 4 KiB blocks in `path`; ns2: 1 MiB of RAM.
-    void create_file_backed(const std::string& path, std::uint64_t size)
+    /// ns1: `size` bytes of `lbs`-byte blocks in `path`; ns2: 1 MiB of RAM.
+    void create_file_backed(const std::string& path, std::uint64_t size, std::uint32_t lbs = 4096)
     {
         auto config = default_test_config();
-        config.namespaces = {ns_config(1, size, 4096), ns_config(2, 1 * mib, 512)};
+        config.namespaces = {ns_config(1, size, lbs), ns_config(2, 1 * mib, 512)};
         config.namespaces[0].backing_file = path;
         create(config);
     }
@@ -213,6 +213,33 @@ TEST_F(EmuStorageTest, WriteZeroesIntoAFullFileSystemNeverKillsTheProcess)
         ASSERT_OK(read(1, i * chunk_blocks, chunk_blocks, out));
         ASSERT_EQ(out, pattern(chunk, static_cast<unsigned>(i))) << i;
     }
+}
+
+// Deallocating part of a page punches it too: the file system zeroes the
+// partial block in place and allocates nothing, so it works on a full one.
+TEST_F(EmuStorageTest, DeallocatingPartsOfPagesNeedsNoSpace)
+{
+    TinyFileSystem fs;
+    ASSERT_EQ(fs.error(), "");
+    create_file_backed(fs.file("ns1.img"), 8 * mib, 512);
+    std::uint64_t written = 0;
+    Outcome failure;
+    for (; written < 8 * mib / chunk; ++written) {
+        failure = write(1, written * 128, pattern(chunk, static_cast<unsigned>(written)));
+        if (!failure.status.is_success()) break;
+    }
+    ASSERT_STATUS(failure, capacity_exceeded);
+    ASSERT_GT(written, 0u);
+    // One 512-byte block inside a written page, and one inside a hole.
+    EXPECT_OK(io(rw(NvmOpcode::write_zeroes, 1, 3, 1)));
+    EXPECT_OK(io(rw(NvmOpcode::write_zeroes, 1, (written + 3) * 128 + 1, 1)));
+    Bytes out;
+    ASSERT_OK(read(1, 0, 128, out));
+    Bytes expected = pattern(chunk, 0);
+    std::fill_n(expected.begin() + 3 * 512, 512, std::byte{0});
+    EXPECT_EQ(out, expected);
+    ASSERT_OK(read(1, (written + 3) * 128, 8, out));
+    EXPECT_TRUE(all_zero(out));
 }
 
 // Before: reading a page of the mapping past the end of the truncated file

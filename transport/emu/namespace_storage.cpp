@@ -218,6 +218,14 @@ std::error_code NamespaceStorage::discard(Region region, std::uint64_t offset,
     auto start = locate(region, offset, length);
     if (!start) return start.error();
     if (length == 0) return {};
+    if (fd_ >= 0) {
+        // The file system zeroes partial blocks itself and frees whole ones;
+        // nothing is allocated, so this cannot fail for lack of space.
+        if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(*start),
+                        static_cast<off_t>(length)) == 0)
+            return {};
+        return zero(*start, length);
+    }
     const std::uint64_t page = page_size();
     const std::uint64_t first_page = (*start + page - 1) / page * page;
     const std::uint64_t end = *start + length;
@@ -226,14 +234,9 @@ std::error_code NamespaceStorage::discard(Region region, std::uint64_t offset,
     if (auto ec = zero(*start, first_page - *start)) return ec;
     if (auto ec = zero(last_page, end - last_page)) return ec;
     const auto whole = last_page - first_page;
-    bool done = false;
-    if (fd_ >= 0) {
-        done = ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                           static_cast<off_t>(first_page), static_cast<off_t>(whole)) == 0;
-    } else {
-        done = ::madvise(base_ + first_page, static_cast<std::size_t>(whole), MADV_DONTNEED) == 0;
-    }
-    return done ? std::error_code{} : zero(first_page, whole);
+    if (::madvise(base_ + first_page, static_cast<std::size_t>(whole), MADV_DONTNEED) == 0)
+        return {};
+    return zero(first_page, whole);
 }
 
 std::error_code NamespaceStorage::erase_all() noexcept

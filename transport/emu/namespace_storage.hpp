@@ -72,12 +72,13 @@ public:
     [[nodiscard]] std::error_code write(Region region, std::uint64_t offset,
                                         std::span<const std::byte> from) noexcept;
 
-    /// Zeroes [offset, offset+length) of `region`, returning whole pages to
-    /// the system (MADV_DONTNEED / FALLOC_FL_PUNCH_HOLE) and writing zeroes
-    /// at the partial pages at the edges (or everywhere when the file system
-    /// cannot punch holes). A later write into a punched hole allocates
-    /// again and may then fail with ENOSPC. Errors: those of write(); EINVAL
-    /// when the range leaves the region.
+    /// Zeroes [offset, offset+length) of `region`, returning the space to
+    /// the system: FALLOC_FL_PUNCH_HOLE for files (the file system zeroes
+    /// partial blocks; nothing is allocated), MADV_DONTNEED for the whole
+    /// pages of RAM. Where a file system cannot punch holes, zeroes are
+    /// written. A later write into a punched hole allocates again and may
+    /// then fail with ENOSPC. Errors: those of write() (only when zeroes are
+    /// written); EINVAL when the range leaves the region.
     [[nodiscard]] std::error_code discard(Region region, std::uint64_t offset,
                                           std::uint64_t length) noexcept;
     /// Zeroes everything (Format NVM).
