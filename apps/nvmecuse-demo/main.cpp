@@ -53,6 +53,7 @@ int main(int argc, char** argv)
     io_bytes = io_bytes / 512 * 512;
 
     emu::ControllerConfig config;
+    config.total_capacity_bytes = 16ull << 30; // above the 4 GiB default: 9 GiB of namespaces
     emu::NamespaceConfig ns1;
     ns1.nsid = 1;
     ns1.size_bytes = 8ull << 30;

@@ -68,7 +68,7 @@ ControllerConfig everything_changed()
     c.ieee_oui = 0xabcdef;
     c.cntlid = 7;
     c.subnqn = "nqn.2014-08.org.example:test";
-    c.mdts = 255;
+    c.mdts = max_mdts;
     c.max_namespaces = 1024;
     c.total_capacity_bytes = ~0ull;
     c.max_io_queues = 64;
@@ -154,7 +154,7 @@ TEST(EmuConfigJson, OutputListsEveryFieldInStructOrderWithIntegers)
     EXPECT_THAT(text, StartsWith(R"({"model":"nvmecuse Emulated NVMe SSD","serial":)"));
     // uint8_t fields are numbers, not characters; byte counts are integers.
     EXPECT_THAT(text, HasSubstr(R"("mdts":8,)"));
-    EXPECT_THAT(text, HasSubstr(R"("total_capacity_bytes":1099511627776,)"));
+    EXPECT_THAT(text, HasSubstr(R"("total_capacity_bytes":4294967296,)"));
     EXPECT_THAT(text,
                 HasSubstr(R"("namespaces":[{"nsid":1,"size_bytes":1073741824,"lba_data_size":512,)"
                           R"("metadata_size":0,"extended_metadata":false,"backing_file":"",)"
@@ -174,10 +174,10 @@ TEST(EmuConfigJson, IntegralFloatsAreIntegers)
 TEST(EmuConfigJson, ExtremesOfEachIntegerWidthAreAccepted)
 {
     auto config = parse_controller_config(
-        R"({"mdts": 255, "vid": 65535, "short_self_test_ms": 4294967295,
+        R"({"mdts": 51, "vid": 65535, "short_self_test_ms": 4294967295,
             "total_capacity_bytes": 18446744073709551615, "aerl": 0})");
     ASSERT_TRUE(config) << config.error();
-    EXPECT_EQ(config->mdts, 255u);
+    EXPECT_EQ(config->mdts, 51u); // the largest transfer limit that fits 64 bits
     EXPECT_EQ(config->vid, 65535u);
     EXPECT_EQ(config->short_self_test_ms, 4294967295u);
     EXPECT_EQ(config->total_capacity_bytes, ~0ull);
@@ -369,6 +369,7 @@ TEST(EmuConfigJson, LongValuesAreShortenedInMessages)
 TEST(EmuConfigJson, OutOfRangeIntegers)
 {
     EXPECT_EQ(error_of(R"({"mdts": 256})"), "$.mdts: 256 is out of range (0..255)");
+    EXPECT_EQ(error_of(R"({"mdts": 52})"), "$.mdts: 52 is out of range (0..51)");
     EXPECT_EQ(error_of(R"({"cntlid": -1})"), "$.cntlid: -1 is out of range (0..65535)");
     EXPECT_EQ(error_of(R"({"short_self_test_ms": 4294967296})"),
               "$.short_self_test_ms: 4294967296 is out of range (0..4294967295)");

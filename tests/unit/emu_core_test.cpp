@@ -12,6 +12,8 @@
 #include <fstream>
 #include <functional>
 
+#include "nvmecuse/transport/emu/config_check.hpp"
+
 #include "emu_fixture.hpp"
 #include "transport/emu/command_table.hpp"
 
@@ -310,12 +312,16 @@ std::size_t resident_bytes()
 
 TEST_F(EmuCoreTest, RamNamespacesAreSparse)
 {
+    // As large as the machine allows (half its memory), yet nothing is
+    // resident until written.
+    const std::uint64_t size = host_memory_bytes() / 2 / 4096 * 4096;
+    ASSERT_GT(size, 64ull << 20) << "host_memory_bytes() = " << host_memory_bytes();
     ControllerConfig config;
-    config.total_capacity_bytes = 1ull << 40;
-    config.namespaces = {ns_config(1, 1ull << 40, 4096)}; // 1 TiB
+    config.total_capacity_bytes = size;
+    config.namespaces = {ns_config(1, size, 4096)};
     const auto before = resident_bytes();
     create(config);
-    const std::uint64_t last = (1ull << 40) / 4096 - 1;
+    const std::uint64_t last = size / 4096 - 1;
     const Bytes data = pattern(4096, 8);
     ASSERT_OK(write(1, last, data));
     ASSERT_OK(write(1, last / 2, data));
@@ -382,6 +388,7 @@ TEST_F(EmuCoreTest, FileBackedNamespacesSurviveARestart)
 
 TEST(NamespaceStorageTest, DiscardZeroesExactlyTheRange)
 {
+    using Region = NamespaceStorage::Region;
     for (bool file : {false, true}) {
         SCOPED_TRACE(file ? "file" : "ram");
         TempDir dir;
@@ -391,27 +398,36 @@ TEST(NamespaceStorageTest, DiscardZeroesExactlyTheRange)
         ASSERT_TRUE(made.has_value());
         auto& s = **made;
         EXPECT_EQ(s.file_backed(), file);
-        ASSERT_EQ(s.data().size(), size);
-        ASSERT_EQ(s.metadata().size(), md_size);
-        std::memset(s.data().data(), 0xab, size);
-        std::memset(s.metadata().data(), 0xcd, md_size);
+        ASSERT_EQ(s.data_bytes(), size);
+        ASSERT_EQ(s.metadata_bytes(), md_size);
+        Bytes data(size, std::byte{0xab}), md(md_size, std::byte{0xcd});
+        ASSERT_FALSE(s.write(Region::data, 0, data));
+        ASSERT_FALSE(s.write(Region::metadata, 0, md));
         // Partial page at both edges, two whole pages in between.
-        s.discard_data(4096 - 100, 2 * 4096 + 200);
+        ASSERT_FALSE(s.discard(Region::data, 4096 - 100, 2 * 4096 + 200));
+        ASSERT_FALSE(s.read(Region::data, 0, data));
         for (std::uint64_t i = 0; i < size; ++i) {
             const bool zeroed = i >= 4096 - 100 && i < 3 * 4096 + 100;
-            ASSERT_EQ(s.data()[i], zeroed ? std::byte{0} : std::byte{0xab}) << i;
+            ASSERT_EQ(data[i], zeroed ? std::byte{0} : std::byte{0xab}) << i;
         }
-        s.discard_metadata(8, 16);
-        EXPECT_EQ(s.metadata()[7], std::byte{0xcd});
-        EXPECT_EQ(s.metadata()[8], std::byte{0});
-        EXPECT_EQ(s.metadata()[23], std::byte{0});
-        EXPECT_EQ(s.metadata()[24], std::byte{0xcd});
+        ASSERT_FALSE(s.discard(Region::metadata, 8, 16));
+        ASSERT_FALSE(s.read(Region::metadata, 0, md));
+        EXPECT_EQ(md[7], std::byte{0xcd});
+        EXPECT_EQ(md[8], std::byte{0});
+        EXPECT_EQ(md[23], std::byte{0});
+        EXPECT_EQ(md[24], std::byte{0xcd});
         EXPECT_FALSE(s.flush());
-        s.erase_all();
-        EXPECT_TRUE(std::all_of(s.data().begin(), s.data().end(),
-                                [](std::byte b) { return b == std::byte{0}; }));
-        EXPECT_TRUE(std::all_of(s.metadata().begin(), s.metadata().end(),
-                                [](std::byte b) { return b == std::byte{0}; }));
+        ASSERT_FALSE(s.erase_all());
+        ASSERT_FALSE(s.read(Region::data, 0, data));
+        ASSERT_FALSE(s.read(Region::metadata, 0, md));
+        EXPECT_TRUE(
+            std::all_of(data.begin(), data.end(), [](std::byte b) { return b == std::byte{0}; }));
+        EXPECT_TRUE(
+            std::all_of(md.begin(), md.end(), [](std::byte b) { return b == std::byte{0}; }));
+        // Ranges that leave a region are refused, not clipped.
+        EXPECT_EQ(s.discard(Region::metadata, md_size - 8, 16), std::errc::invalid_argument);
+        EXPECT_EQ(s.read(Region::data, size - 8, std::span(data).first(16)),
+                  std::errc::invalid_argument);
     }
 }
 

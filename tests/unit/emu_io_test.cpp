@@ -415,8 +415,12 @@ TEST_F(EmuExtendedIoTest, DataAndMetadataAreInterleavedInTheDataBuffer)
     EXPECT_EQ(out, host);
     // Storage keeps them apart: block 3's data starts 520 bytes into the buffer.
     const auto& ns = ctrl->namespaces().at(3);
-    EXPECT_EQ(std::memcmp(ns.storage->data().data() + 3 * 512, host.data() + block, 512), 0);
-    EXPECT_EQ(std::memcmp(ns.storage->metadata().data() + 3 * 8, host.data() + block + 512, 8), 0);
+    using Region = NamespaceStorage::Region;
+    Bytes stored_data(512), stored_md(8);
+    ASSERT_FALSE(ns.storage->read(Region::data, 3 * 512, stored_data));
+    ASSERT_FALSE(ns.storage->read(Region::metadata, 3 * 8, stored_md));
+    EXPECT_EQ(std::memcmp(stored_data.data(), host.data() + block, 512), 0);
+    EXPECT_EQ(std::memcmp(stored_md.data(), host.data() + block + 512, 8), 0);
 }
 
 TEST_F(EmuExtendedIoTest, CompareIncludesInterleavedMetadata)

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "nvmecuse/transport/emu/config_check.hpp"
+
 #include "emu_fixture.hpp"
 
 namespace nvmecuse::emu::testing {
@@ -147,6 +149,32 @@ TEST_F(NamespacesTest, CreateWithMetadataFormats)
     const Outcome none = create(ns_data(256, 4, true));
     ASSERT_OK(none);
     EXPECT_FALSE(ctrl->namespaces().at(none.dw0).extended_metadata);
+}
+
+// Created namespaces live in RAM: beyond the host's memory they would be a
+// promise writes cannot keep, whatever TNVMCAP allows.
+TEST_F(NamespacesTest, CreateBeyondTheHostsMemoryIsInsufficientCapacity)
+{
+    const std::uint64_t memory = host_memory_bytes();
+    ASSERT_GT(memory, 0u);
+    auto config = default_test_config();
+    config.total_capacity_bytes = 4 * memory;
+    EmuTest::create(config);
+    const std::uint64_t used = 80 * mib + (16 * mib / 4096) * 8; // ns1 + ns2 with metadata
+    const std::uint64_t free_blocks = (memory - used) / 4096;
+    // One 4 KiB block more than memory holds is refused, and nothing is created.
+    EXPECT_STATUS(create(ns_data(free_blocks + 1, 4)),
+                  specific(nvme::CommandSpecificStatus::namespace_insufficient_capacity));
+    EXPECT_EQ(allocated(), (std::vector<std::uint32_t>{1, 2}));
+    // Metadata counts too: the same blocks with 64 bytes each do not fit either.
+    EXPECT_STATUS(create(ns_data(free_blocks, 7)),
+                  specific(nvme::CommandSpecificStatus::namespace_insufficient_capacity));
+    // What fits is created.
+    const Outcome o = create(ns_data(free_blocks, 4));
+    ASSERT_OK(o);
+    EXPECT_EQ(ctrl->namespaces().at(o.dw0).nsze, free_blocks);
+    EXPECT_STATUS(create(ns_data(1)),
+                  specific(nvme::CommandSpecificStatus::namespace_insufficient_capacity));
 }
 
 TEST_F(NamespacesTest, CapacityIsAccountedAgainstTotalNvmCapacity)

@@ -1,9 +1,10 @@
 // Namespace Management (NVMe Base 2.0, 5.20; host data per NVM Command Set
 // 2.0, 4.1.5.1), Namespace Attachment (5.22) and Format NVM (5.23).
 //
-// Namespaces are created detached and RAM-backed (sparse); Format NVM keeps
-// a namespace's capacity in bytes and re-creates its storage for the new LBA
-// format, so everything reads back as zeroes afterwards.
+// Namespaces are created detached and RAM-backed (sparse, within the host's
+// memory); Format NVM keeps a namespace's capacity in bytes and re-creates
+// its storage for the new LBA format, so everything reads back as zeroes
+// afterwards.
 #include <algorithm>
 #include <cstring>
 
@@ -61,6 +62,11 @@ Outcome EmulatedController::admin_namespace_management(const CommandContext& c)
         const std::uint64_t unallocated =
             used >= config_.total_capacity_bytes ? 0 : config_.total_capacity_bytes - used;
         if (host.nsze > unallocated / lbs)
+            return fail(nvme::CommandSpecificStatus::namespace_insufficient_capacity);
+        // Created namespaces live in RAM: they must fit in the host's memory
+        // beside the others, or writing them would exhaust it.
+        std::uint64_t ram = 0;
+        if (__builtin_mul_overflow(host.nsze, lbs + lba_formats[index].ms, &ram) || !ram_fits(ram))
             return fail(nvme::CommandSpecificStatus::namespace_insufficient_capacity);
 
         std::uint32_t nsid = 1;
@@ -202,18 +208,20 @@ Outcome EmulatedController::admin_format_nvm(const CommandContext& c)
             if (nc != config_.namespaces.end()) backing_file = nc->backing_file;
         }
         // A file-backed namespace re-opens the same file with the new
-        // data/metadata split: release the old mapping first.
+        // data/metadata split: release the old descriptor first.
         if (!backing_file.empty()) ns->storage.reset();
         auto storage = make_storage(formatted, backing_file);
+        // Erasing a file may write zeroes, which can fail (ENOSPC, EIO).
+        if (storage && (*storage)->erase_all()) storage = std::unexpected(std::error_code{});
         if (!storage) {
-            // Keep the namespace usable with its old format.
+            // Keep the namespace usable with its old format (a file may be
+            // partly erased: the host sees Format NVM fail).
             if (!ns->storage) {
                 auto restored = make_storage(*ns, backing_file);
                 if (restored) ns->storage = std::move(*restored);
             }
             return fail(nvme::GenericStatus::internal_error);
         }
-        (*storage)->erase_all();
         if (self_test_ && (self_test_->nsid == ns->nsid || self_test_->nsid == nvme::nsid_all))
             abort_self_test(nvme::SelfTestResultCode::aborted_by_format_nvm);
         ns->storage = std::move(*storage);

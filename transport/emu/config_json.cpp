@@ -17,6 +17,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "nvmecuse/transport/emu/config_check.hpp"
+
 namespace nvmecuse::emu {
 namespace {
 
@@ -27,8 +29,12 @@ using Json = nlohmann::ordered_json;
 /// How a field is written in JSON. Byte counts also take size strings.
 enum class Kind { plain, byte_count };
 
+/// No bound on an integer field beyond its C++ type's.
+constexpr std::uint64_t no_limit = std::numeric_limits<std::uint64_t>::max();
+
 // The one list of fields. Parsing, the unknown-key check and to_json() all
-// walk it, so a field added here is handled everywhere at once.
+// walk it, so a field added here is handled everywhere at once. A fourth
+// argument bounds an integer field more tightly than its C++ type.
 template <class Ns, class Visit>
 requires std::is_same_v<std::remove_const_t<Ns>, NamespaceConfig>
 void for_each_field(Ns& ns, Visit&& visit)
@@ -54,7 +60,7 @@ void for_each_field(Ctrl& c, Visit&& visit)
     visit("ieee_oui", c.ieee_oui, Kind::plain);
     visit("cntlid", c.cntlid, Kind::plain);
     visit("subnqn", c.subnqn, Kind::plain);
-    visit("mdts", c.mdts, Kind::plain);
+    visit("mdts", c.mdts, Kind::plain, std::uint64_t{max_mdts});
     visit("max_namespaces", c.max_namespaces, Kind::plain);
     visit("total_capacity_bytes", c.total_capacity_bytes, Kind::byte_count);
     visit("max_io_queues", c.max_io_queues, Kind::plain);
@@ -74,7 +80,9 @@ template <class Config> std::vector<std::string_view> field_names()
 {
     std::vector<std::string_view> names;
     Config scratch{};
-    for_each_field(scratch, [&](std::string_view name, auto&, Kind) { names.push_back(name); });
+    for_each_field(scratch, [&](std::string_view name, auto&, Kind, std::uint64_t = no_limit) {
+        names.push_back(name);
+    });
     return names;
 }
 
@@ -313,10 +321,18 @@ Result read_object(const Json& object, const std::string& path, Config& config)
     for (const auto& [key, value] : object.items()) {
         bool found = false;
         Result result;
-        for_each_field(config, [&](std::string_view name, auto& field, Kind kind) {
+        for_each_field(config, [&](std::string_view name, auto& field, Kind kind,
+                                   std::uint64_t max = no_limit) {
             if (found || name != key) return;
             found = true;
-            result = read_field(value, member_path(path, name), kind, field);
+            const std::string field_path = member_path(path, name);
+            result = read_field(value, field_path, kind, field);
+            using Field = std::remove_cvref_t<decltype(field)>;
+            if constexpr (std::is_unsigned_v<Field> && !std::is_same_v<Field, bool>) {
+                if (result && field > max)
+                    result = std::unexpected(field_path + ": " + value.dump() +
+                                             " is out of range (0.." + std::to_string(max) + ")");
+            }
         });
         if (!found) return std::unexpected(unknown_key(path, key, known));
         if (!result) return result;
@@ -342,7 +358,8 @@ Result read_field(const Json& value, const std::string& path, Kind /*kind*/,
 template <class Config> Json write_object(const Config& config)
 {
     Json object = Json::object();
-    for_each_field(config, [&](std::string_view name, const auto& field, Kind) {
+    for_each_field(config, [&](std::string_view name, const auto& field, Kind,
+                               std::uint64_t = no_limit) {
         using Field = std::remove_cvref_t<decltype(field)>;
         if constexpr (std::is_same_v<Field, std::vector<NamespaceConfig>>) {
             Json array = Json::array();
@@ -525,6 +542,8 @@ load_controller_config(const std::filesystem::path& path)
 
     auto config = parse_controller_config(text);
     if (!config) return failure(config.error());
+    if (auto checked = check_controller_config(*config, host_memory_bytes()); !checked)
+        return failure(checked.error());
     return config;
 }
 

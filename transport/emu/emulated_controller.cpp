@@ -1,15 +1,18 @@
 // The emulated controller's core: configuration checks, namespace set-up,
 // command dispatch, the Error Information log, SMART accounting and reset.
-#include <ctime>
-
 #include "emulated_controller.hpp"
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
+#include <limits>
 #include <set>
 #include <string_view>
 
+#include "nvmecuse/transport/emu/config_check.hpp"
+
 #include "command_table.hpp"
+#include "log.hpp"
 
 namespace nvmecuse::emu {
 
@@ -18,6 +21,17 @@ namespace {
 std::error_code invalid_config()
 {
     return std::make_error_code(std::errc::invalid_argument);
+}
+
+/// Memory the RAM namespaces of `config` take once written (saturating).
+std::uint64_t ram_bytes_total(const ControllerConfig& config)
+{
+    std::uint64_t total = 0;
+    for (const auto& ns : config.namespaces) {
+        if (__builtin_add_overflow(total, ram_bytes(ns), &total))
+            return std::numeric_limits<std::uint64_t>::max();
+    }
+    return total;
 }
 
 /// FNV-1a, 64 bit: a stable hash for identifiers derived from the serial.
@@ -37,28 +51,6 @@ void put_be(std::span<std::uint8_t> out, std::uint64_t v)
         out[i] = static_cast<std::uint8_t>(v);
         v >>= 8;
     }
-}
-
-bool valid_config(const ControllerConfig& c)
-{
-    if (c.model.empty() || c.model.size() > 40) return false;
-    if (c.serial.empty() || c.serial.size() > 20) return false;
-    if (c.firmware.empty() || c.firmware.size() > 8) return false;
-    if (c.subsystem_nqn().size() > 223) return false;
-    if (c.max_namespaces == 0 || c.max_namespaces == nvme::nsid_all) return false;
-    if (c.max_io_queues == 0 || c.max_queue_entries < 2) return false;
-    if (c.firmware_slots < 1 || c.firmware_slots > 7) return false;
-    if (c.total_capacity_bytes == 0) return false;
-    std::set<std::uint32_t> seen;
-    std::uint64_t capacity = 0;
-    for (const auto& ns : c.namespaces) {
-        if (ns.nsid < 1 || ns.nsid > c.max_namespaces || !seen.insert(ns.nsid).second) return false;
-        if (!EmulatedController::find_lba_format(ns.lba_data_size, ns.metadata_size)) return false;
-        if (ns.size_bytes < ns.lba_data_size || ns.size_bytes % ns.lba_data_size != 0) return false;
-        if (ns.size_bytes > c.total_capacity_bytes - capacity) return false;
-        capacity += ns.size_bytes;
-    }
-    return true;
 }
 
 /// Thousands of 512-byte units, rounded up (NVMe Base 2.0, Figure 207).
@@ -104,9 +96,17 @@ EmulatedController::EmulatedController(ControllerConfig config, Clock clock)
 std::expected<std::unique_ptr<EmulatedController>, std::error_code>
 EmulatedController::create(ControllerConfig config, Clock clock)
 {
-    if (!valid_config(config)) return std::unexpected(invalid_config());
+    const std::uint64_t memory = host_memory_bytes();
+    if (auto checked = check_controller_config(config, memory); !checked) {
+        // The error code cannot say which field: the log does.
+        log().error("emulated controller refused: {}", checked.error());
+        return std::unexpected(ram_bytes_total(config) > memory
+                                   ? std::make_error_code(std::errc::not_enough_memory)
+                                   : invalid_config());
+    }
     std::unique_ptr<EmulatedController> ctrl(
         new EmulatedController(std::move(config), std::move(clock)));
+    ctrl->ram_budget_ = memory;
     for (const auto& nc : ctrl->config_.namespaces) {
         EmulatedNamespace ns;
         ns.nsid = nc.nsid;
@@ -149,8 +149,20 @@ EmulatedController::make_storage(const EmulatedNamespace& ns, const std::string&
 {
     const std::uint64_t data = ns.nsze * ns.lba_data_size();
     const std::uint64_t metadata = ns.nsze * ns.metadata_size();
-    if (backing_file.empty()) return NamespaceStorage::create_ram(data, metadata);
-    return NamespaceStorage::open_file(backing_file, data, metadata);
+    if (!backing_file.empty()) return NamespaceStorage::open_file(backing_file, data, metadata);
+    if (data + metadata < data || !ram_fits(data + metadata, ns.nsid))
+        return std::unexpected(std::make_error_code(std::errc::not_enough_memory));
+    return NamespaceStorage::create_ram(data, metadata);
+}
+
+std::uint64_t EmulatedController::ram_in_use(std::uint32_t except) const
+{
+    std::uint64_t used = 0;
+    for (const auto& [nsid, ns] : namespaces_) {
+        if (nsid == except || !ns.storage || ns.storage->file_backed()) continue;
+        used += ns.storage->data_bytes() + ns.storage->metadata_bytes();
+    }
+    return used;
 }
 
 namespace {

@@ -81,6 +81,9 @@ struct EmulatedNamespace {
     std::unique_ptr<NamespaceStorage> storage;
     /// Blocks made unreadable by Write Uncorrectable; cleared by writes.
     std::set<std::uint64_t> uncorrectable;
+    /// errno of the storage error last logged (0: none), so that a full
+    /// file system is logged once, not at every write.
+    int storage_errno = 0;
 
     [[nodiscard]] std::uint32_t lba_data_size() const;
     [[nodiscard]] std::uint16_t metadata_size() const;
@@ -244,11 +247,23 @@ private:
     [[nodiscard]] std::uint64_t allocated_capacity() const;
     [[nodiscard]] std::chrono::steady_clock::time_point now() const { return clock_(); }
     [[nodiscard]] std::uint64_t power_on_hours() const;
-    /// Builds the storage for a namespace (file or RAM).
+    /// Builds the storage for a namespace (file or RAM). A RAM namespace that
+    /// would take the RAM namespaces (other than ns.nsid) past ram_budget_
+    /// is refused with ENOMEM.
     std::expected<std::unique_ptr<NamespaceStorage>, std::error_code>
     make_storage(const EmulatedNamespace& ns, const std::string& backing_file);
+    /// Bytes of data + metadata held by RAM namespaces other than `except`.
+    [[nodiscard]] std::uint64_t ram_in_use(std::uint32_t except = 0) const;
+    /// Whether `bytes` more of RAM namespace fit beside ram_in_use(except).
+    [[nodiscard]] bool ram_fits(std::uint64_t bytes, std::uint32_t except = 0) const
+    {
+        const std::uint64_t used = ram_in_use(except);
+        return used <= ram_budget_ && bytes <= ram_budget_ - used;
+    }
 
     ControllerConfig config_;
+    /// Memory RAM namespaces may take together: the host's physical memory.
+    std::uint64_t ram_budget_ = 0;
     Clock clock_;
     std::chrono::steady_clock::time_point created_at_;
     AsyncCompletionSink async_sink_;

@@ -6,9 +6,14 @@
 // transfer size (MDTS), LBA range, then the host buffers. Unwritten and
 // deallocated blocks read as zeroes (DLFEAT = 001b); metadata too.
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "emulated_controller.hpp"
+#include "log.hpp"
+#include "storage_status.hpp"
 
 namespace nvmecuse::emu {
 
@@ -70,13 +75,42 @@ void clear_uncorrectable(EmulatedNamespace& ns, std::uint64_t slba, std::uint64_
                            ns.uncorrectable.lower_bound(slba + nlb));
 }
 
-/// Deallocates blocks: data and metadata read back as zeroes.
-void deallocate(EmulatedNamespace& ns, std::uint64_t slba, std::uint64_t nlb)
+/// The Outcome of a storage error of `ns` on the blocks from `slba` on;
+/// media errors are counted in SMART (NVMe Base 2.0, 5.16.1.3). The log
+/// says why, once per namespace and errno (a full file system fails every
+/// write after it).
+Outcome storage_failure(EmulatedNamespace& ns, std::error_code ec, StorageAccess access,
+                        std::uint64_t slba, nvme::Uint128& media_errors)
 {
-    ns.storage->discard_data(slba * ns.lba_data_size(), nlb * ns.lba_data_size());
-    if (ns.metadata_size() != 0)
-        ns.storage->discard_metadata(slba * ns.metadata_size(), nlb * ns.metadata_size());
+    Outcome o(storage_status(ec, access));
+    o.error_lba = slba;
+    if (o.status.sct == nvme::StatusCodeType::media_data_integrity) media_errors += 1;
+    if (ns.storage_errno != ec.value()) {
+        ns.storage_errno = ec.value();
+        log().warn("namespace {}: {} of its {} storage failed at LBA {}: {}; answering {}", ns.nsid,
+                   access == StorageAccess::read ? "a read" : "a write",
+                   ns.storage->file_backed() ? "file" : "RAM", slba, ec.message(),
+                   nvme::to_string(o.status));
+    }
+    return o;
+}
+
+/// Deallocates blocks: data and metadata read back as zeroes. Errors: those
+/// of NamespaceStorage::discard() (zeroing the edges of a range writes).
+std::error_code deallocate(EmulatedNamespace& ns, std::uint64_t slba, std::uint64_t nlb)
+{
+    using Region = NamespaceStorage::Region;
+    // Blocks that cannot be zeroed stay as they were, unreadable ones too.
+    if (auto ec =
+            ns.storage->discard(Region::data, slba * ns.lba_data_size(), nlb * ns.lba_data_size()))
+        return ec;
+    if (ns.metadata_size() != 0) {
+        if (auto ec = ns.storage->discard(Region::metadata, slba * ns.metadata_size(),
+                                          nlb * ns.metadata_size()))
+            return ec;
+    }
     clear_uncorrectable(ns, slba, nlb);
+    return {};
 }
 
 /// Unrecovered Read Error for the first bad block (NVM Command Set 2.0,
@@ -144,19 +178,6 @@ std::expected<Extent, Outcome> check_extent(const CommandContext& c, EmulatedNam
 
 namespace {
 
-/// The stored blocks an Extent addresses (data and separate metadata regions).
-struct Stored {
-    std::span<std::byte> data;
-    std::span<std::byte> metadata;
-};
-
-Stored stored(const Extent& e)
-{
-    auto& storage = *e.ns->storage;
-    return {storage.data().subspan(e.slba * e.lbs, std::size_t{e.nlb} * e.lbs),
-            storage.metadata().subspan(e.slba * e.ms, std::size_t{e.nlb} * e.ms)};
-}
-
 /// The checks every data-moving command shares: namespace, extent and
 /// buffers, and for commands that read the media, blocks made unreadable
 /// by Write Uncorrectable (counted as media errors).
@@ -175,42 +196,77 @@ std::expected<Extent, Outcome> resolve_transfer(const CommandContext& c,
     return e;
 }
 
-enum class Copy : std::uint8_t { to_host, from_host };
-
 /// Moves the blocks between the host buffers (data and metadata interleaved
-/// for extended LBA formats, separate otherwise) and storage.
-void copy_blocks(const Extent& e, const CommandContext& c, Copy direction)
+/// for extended LBA formats, separate otherwise) and storage, with one
+/// preadv/pwritev per region and batch of blocks.
+std::error_code move_blocks(const Extent& e, const CommandContext& c, StorageAccess access)
 {
-    const Stored s = stored(e);
-    const auto move = [direction](std::byte* host, std::byte* media, std::size_t n) {
-        if (direction == Copy::to_host) std::memcpy(host, media, n);
-        else std::memcpy(media, host, n);
+    using Region = NamespaceStorage::Region;
+    auto& storage = *e.ns->storage;
+    const auto move = [&](Region region, std::uint64_t offset, std::span<const iovec> iov) {
+        return access == StorageAccess::read ? storage.read(region, offset, iov)
+                                             : storage.write(region, offset, iov);
     };
     if (!e.extended) {
-        move(c.data.data(), s.data.data(), s.data.size());
-        if (!s.metadata.empty()) move(c.metadata.data(), s.metadata.data(), s.metadata.size());
-        return;
+        const iovec data{c.data.data(), std::size_t{e.nlb} * e.lbs};
+        if (auto ec = move(Region::data, e.slba * e.lbs, std::span(&data, 1))) return ec;
+        if (e.ms == 0) return {};
+        const iovec md{c.metadata.data(), std::size_t{e.nlb} * e.ms};
+        return move(Region::metadata, e.slba * e.ms, std::span(&md, 1));
     }
+    constexpr std::size_t batch = 256;
+    std::array<iovec, batch> data_iov{};
+    std::array<iovec, batch> md_iov{};
     const Layout at{e};
-    for (std::size_t i = 0; i < e.nlb; ++i) {
-        move(c.data.data() + at.data_at(i), s.data.data() + i * e.lbs, e.lbs);
-        move(c.data.data() + at.md_at(i), s.metadata.data() + i * e.ms, e.ms);
+    for (std::size_t first = 0; first < e.nlb; first += batch) {
+        const std::size_t n = std::min<std::size_t>(batch, e.nlb - first);
+        for (std::size_t k = 0; k < n; ++k) {
+            data_iov[k] = {c.data.data() + at.data_at(first + k), e.lbs};
+            md_iov[k] = {c.data.data() + at.md_at(first + k), e.ms};
+        }
+        const std::uint64_t lba = e.slba + first;
+        if (auto ec = move(Region::data, lba * e.lbs, std::span(data_iov).first(n))) return ec;
+        if (auto ec = move(Region::metadata, lba * e.ms, std::span(md_iov).first(n))) return ec;
     }
+    return {};
 }
 
-/// Whether the host buffers hold exactly what is stored.
-bool same_blocks(const Extent& e, const CommandContext& c)
+/// Whether the host buffers hold exactly what is stored; the stored blocks
+/// are read a few at a time into a bounce buffer. Errors: those of
+/// NamespaceStorage::read().
+std::expected<bool, std::error_code> same_blocks(const Extent& e, const CommandContext& c)
 {
-    const Stored s = stored(e);
-    if (!e.extended)
-        return std::memcmp(c.data.data(), s.data.data(), s.data.size()) == 0 &&
-               (s.metadata.empty() ||
-                std::memcmp(c.metadata.data(), s.metadata.data(), s.metadata.size()) == 0);
+    using Region = NamespaceStorage::Region;
+    constexpr std::size_t max_md = 64; // largest metadata size of any LBA format
+    std::array<std::byte, 32 * 1024> data{};
+    std::array<std::byte, 32 * 1024 / 512 * max_md> md{};
+    auto& storage = *e.ns->storage;
     const Layout at{e};
-    for (std::size_t i = 0; i < e.nlb; ++i) {
-        if (std::memcmp(c.data.data() + at.data_at(i), s.data.data() + i * e.lbs, e.lbs) != 0 ||
-            std::memcmp(c.data.data() + at.md_at(i), s.metadata.data() + i * e.ms, e.ms) != 0)
-            return false;
+    const std::size_t per_batch = data.size() / e.lbs;
+    for (std::size_t first = 0; first < e.nlb; first += per_batch) {
+        const std::size_t n = std::min<std::size_t>(per_batch, e.nlb - first);
+        const std::uint64_t lba = e.slba + first;
+        const auto stored_data = std::span(data).first(n * e.lbs);
+        const auto stored_md = std::span(md).first(n * e.ms);
+        if (auto ec = storage.read(Region::data, lba * e.lbs, stored_data))
+            return std::unexpected(ec);
+        if (auto ec = storage.read(Region::metadata, lba * e.ms, stored_md))
+            return std::unexpected(ec);
+        if (!e.extended) {
+            if (std::memcmp(c.data.data() + first * e.lbs, stored_data.data(),
+                            stored_data.size()) != 0 ||
+                (e.ms != 0 && std::memcmp(c.metadata.data() + first * e.ms, stored_md.data(),
+                                          stored_md.size()) != 0))
+                return false;
+            continue;
+        }
+        for (std::size_t k = 0; k < n; ++k) {
+            if (std::memcmp(c.data.data() + at.data_at(first + k), stored_data.data() + k * e.lbs,
+                            e.lbs) != 0 ||
+                std::memcmp(c.data.data() + at.md_at(first + k), stored_md.data() + k * e.ms,
+                            e.ms) != 0)
+                return false;
+        }
     }
     return true;
 }
@@ -222,7 +278,8 @@ Outcome EmulatedController::io_read(const CommandContext& c)
     auto e = resolve_transfer(c, io_namespace(c.sqe.nsid), config_.mdts, true,
                               health_.media_errors);
     if (!e) return e.error();
-    copy_blocks(*e, c, Copy::to_host);
+    if (auto ec = move_blocks(*e, c, StorageAccess::read))
+        return storage_failure(*e->ns, ec, StorageAccess::read, e->slba, health_.media_errors);
     // The buffers may be larger than the blocks (the caller chose their
     // size) and arrive uninitialised (TransportInfo::fills_host_buffers).
     std::ranges::fill(c.data.subspan(e->host_data), std::byte{0});
@@ -236,13 +293,17 @@ Outcome EmulatedController::io_write(const CommandContext& c)
     auto e = resolve_transfer(c, io_namespace(c.sqe.nsid), config_.mdts, false,
                               health_.media_errors);
     if (!e) return e.error();
-    copy_blocks(*e, c, Copy::from_host);
+    // A failed write leaves the blocks unreadable as they were, and possibly
+    // partly written (the host must not rely on their content).
+    if (auto ec = move_blocks(*e, c, StorageAccess::write))
+        return storage_failure(*e->ns, ec, StorageAccess::write, e->slba, health_.media_errors);
     clear_uncorrectable(*e->ns, e->slba, e->nlb);
     const std::uint64_t bytes = std::uint64_t{e->nlb} * e->lbs;
     // Force Unit Access, or no volatile write cache: durable before completion.
     auto& storage = *e->ns->storage;
     if (storage.file_backed() && (rw::Fua::get(c.sqe) != 0 || !write_cache_enabled())) {
-        if (storage.flush_data(e->slba * e->lbs, bytes)) return Status(MediaStatus::write_fault);
+        if (auto ec = storage.flush_data(e->slba * e->lbs, bytes))
+            return storage_failure(*e->ns, ec, StorageAccess::write, e->slba, health_.media_errors);
     }
     health_.bytes_written += bytes;
     return Outcome::success();
@@ -253,7 +314,11 @@ Outcome EmulatedController::io_compare(const CommandContext& c)
     auto e = resolve_transfer(c, io_namespace(c.sqe.nsid), config_.mdts, true,
                               health_.media_errors);
     if (!e) return e.error();
-    if (!same_blocks(*e, c)) return Status(MediaStatus::compare_failure).with_dnr();
+    const auto same = same_blocks(*e, c);
+    if (!same)
+        return storage_failure(*e->ns, same.error(), StorageAccess::read, e->slba,
+                               health_.media_errors);
+    if (!*same) return Status(MediaStatus::compare_failure).with_dnr();
     health_.bytes_read += std::uint64_t{e->nlb} * e->lbs;
     return Outcome::success();
 }
@@ -262,15 +327,19 @@ Outcome EmulatedController::io_flush(const CommandContext& c)
 {
     // Volatile Write Cache present; Flush with NSID FFFFFFFFh flushes every
     // namespace (Identify Controller VWC bits 2:1 = 11b).
+    // A failed flush is a failed write of the cached data.
     if (c.sqe.nsid == nvme::nsid_all) {
-        bool failed = false;
-        for (auto& [nsid, ns] : namespaces_)
-            failed |= static_cast<bool>(ns.storage->flush());
-        return failed ? Outcome(Status(MediaStatus::write_fault)) : Outcome::success();
+        std::optional<Outcome> failure;
+        for (auto& [nsid, ns] : namespaces_) {
+            if (auto ec = ns.storage->flush(); ec && !failure)
+                failure = storage_failure(ns, ec, StorageAccess::write, 0, health_.media_errors);
+        }
+        return failure ? *failure : Outcome::success();
     }
     auto ns = io_namespace(c.sqe.nsid);
     if (!ns) return Outcome::field_error(ns.error(), byte_nsid);
-    if ((*ns)->storage->flush()) return Status(MediaStatus::write_fault);
+    if (auto ec = (*ns)->storage->flush())
+        return storage_failure(**ns, ec, StorageAccess::write, 0, health_.media_errors);
     return Outcome::success();
 }
 
@@ -282,11 +351,12 @@ Outcome EmulatedController::io_write_zeroes(const CommandContext& c)
     if (!e) return e.error();
     // With or without DEAC the blocks read back as zeroes afterwards
     // (DLFEAT = 001b), so both deallocate: the emulated media stays sparse.
-    deallocate(**ns, e->slba, e->nlb);
+    if (auto ec = deallocate(**ns, e->slba, e->nlb))
+        return storage_failure(*e->ns, ec, StorageAccess::write, e->slba, health_.media_errors);
     auto& storage = *(*ns)->storage;
     if (storage.file_backed() && (rw::Fua::get(c.sqe) != 0 || !write_cache_enabled())) {
-        if (storage.flush_data(e->slba * e->lbs, std::uint64_t{e->nlb} * e->lbs) || storage.flush())
-            return Status(MediaStatus::write_fault);
+        if (auto ec = storage.flush())
+            return storage_failure(*e->ns, ec, StorageAccess::write, e->slba, health_.media_errors);
     }
     return Outcome::success();
 }
@@ -327,7 +397,9 @@ Outcome EmulatedController::io_dataset_management(const CommandContext& c)
     }
     for (std::size_t i = 0; i < count; ++i) {
         const auto r = range(i);
-        if (r.nlb != 0) deallocate(**ns, r.slba, r.nlb);
+        if (r.nlb == 0) continue;
+        if (auto ec = deallocate(**ns, r.slba, r.nlb))
+            return storage_failure(**ns, ec, StorageAccess::write, r.slba, health_.media_errors);
     }
     return Outcome::success();
 }

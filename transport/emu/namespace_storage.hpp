@@ -1,5 +1,7 @@
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <expected>
@@ -14,10 +16,19 @@ namespace nvmecuse::emu {
 /// separately, its metadata (NSZE × metadata size). The I/O path interleaves
 /// the two for extended-LBA formats; storage always keeps them apart.
 ///
-/// RAM storage is one private anonymous MAP_NORESERVE mapping: sparse, a
-/// 1 TiB namespace costs nothing until written, unwritten bytes read as zero.
-/// File storage is one shared mapping of a sparse file laid out as
-/// [data][metadata]; what is written survives the process.
+/// RAM storage is one private anonymous MAP_NORESERVE mapping: unwritten
+/// bytes read as zero and cost nothing. Anonymous memory never raises SIGBUS;
+/// that it cannot exhaust the host is the caller's check (ram_budget_bytes()).
+///
+/// File storage is a file laid out as [data][metadata], accessed with
+/// preadv/pwritev only, never mapped: a full file system, a truncated file
+/// or a media error is an error code here, never SIGBUS. Bytes past the end
+/// of the file (after an external truncate) and holes read as zero. What is
+/// written survives the process.
+///
+/// Errors are the errno of the failing system call: ENOSPC, EDQUOT, EFBIG
+/// (file system or quota full, or RLIMIT_FSIZE), EIO (media), EINVAL (a
+/// range outside the region). RAM storage never fails a read or a write.
 ///
 /// Threading: owned by the EmulatedController; single-threaded.
 class NamespaceStorage {
@@ -28,7 +39,7 @@ public:
 
     /// Storage in the file at `path` (created sparse when missing, grown to
     /// data + metadata bytes when shorter, never shrunk). Errors: the errno
-    /// of open/ftruncate/mmap.
+    /// of open/fstat/ftruncate.
     [[nodiscard]] static std::expected<std::unique_ptr<NamespaceStorage>, std::error_code>
     open_file(const std::string& path, std::uint64_t data_bytes, std::uint64_t metadata_bytes);
 
@@ -36,40 +47,64 @@ public:
     NamespaceStorage(const NamespaceStorage&) = delete;
     NamespaceStorage& operator=(const NamespaceStorage&) = delete;
 
-    [[nodiscard]] std::span<std::byte> data() noexcept { return {base_, data_bytes_}; }
-    [[nodiscard]] std::span<std::byte> metadata() noexcept
-    {
-        return {base_ + data_bytes_, metadata_bytes_};
-    }
+    /// Which half of the storage an offset is relative to.
+    enum class Region : std::uint8_t { data, metadata };
+
+    [[nodiscard]] std::uint64_t data_bytes() const noexcept { return data_bytes_; }
+    [[nodiscard]] std::uint64_t metadata_bytes() const noexcept { return metadata_bytes_; }
     [[nodiscard]] bool file_backed() const noexcept { return fd_ >= 0; }
 
-    /// Zeroes [offset, offset+length) of the data region, returning whole
-    /// pages to the system (MADV_DONTNEED / FALLOC_FL_PUNCH_HOLE) and
-    /// clearing the partial pages at the edges. The range must lie inside.
-    void discard_data(std::uint64_t offset, std::uint64_t length) noexcept;
-    /// The same for the metadata region.
-    void discard_metadata(std::uint64_t offset, std::uint64_t length) noexcept;
-    /// Zeroes everything (Format NVM).
-    void erase_all() noexcept;
+    /// Scatters the bytes of `region` starting at `offset` into `to`, in
+    /// order, as preadv does. Short reads and EINTR are retried; bytes past
+    /// the end of the file read as zero. Errors: EIO and the rest of preadv's,
+    /// EINVAL when the range leaves the region.
+    [[nodiscard]] std::error_code read(Region region, std::uint64_t offset,
+                                       std::span<const iovec> to) noexcept;
+    /// Gathers `from` into `region` starting at `offset`, as pwritev does.
+    /// Short writes and EINTR are retried. Errors: ENOSPC/EDQUOT/EFBIG, EIO
+    /// and the rest of pwritev's, EINVAL when the range leaves the region.
+    /// After an error, a prefix of the range may hold the new bytes.
+    [[nodiscard]] std::error_code write(Region region, std::uint64_t offset,
+                                        std::span<const iovec> from) noexcept;
+    /// One contiguous buffer.
+    [[nodiscard]] std::error_code read(Region region, std::uint64_t offset,
+                                       std::span<std::byte> to) noexcept;
+    [[nodiscard]] std::error_code write(Region region, std::uint64_t offset,
+                                        std::span<const std::byte> from) noexcept;
 
-    /// Makes written data durable (msync for files; nothing for RAM).
+    /// Zeroes [offset, offset+length) of `region`, returning the space to
+    /// the system: FALLOC_FL_PUNCH_HOLE for files (the file system zeroes
+    /// partial blocks; nothing is allocated), MADV_DONTNEED for the whole
+    /// pages of RAM. Where a file system cannot punch holes, zeroes are
+    /// written. A later write into a punched hole allocates again and may
+    /// then fail with ENOSPC. Errors: those of write() (only when zeroes are
+    /// written); EINVAL when the range leaves the region.
+    [[nodiscard]] std::error_code discard(Region region, std::uint64_t offset,
+                                          std::uint64_t length) noexcept;
+    /// Zeroes everything (Format NVM).
+    [[nodiscard]] std::error_code erase_all() noexcept;
+
+    /// Makes written data durable (fdatasync for files; nothing for RAM).
     [[nodiscard]] std::error_code flush() noexcept;
-    /// Durability for one range of the data region (FUA).
+    /// Durability for one range of the data region (FUA): sync_file_range
+    /// cannot report every error, so this is fdatasync too.
     [[nodiscard]] std::error_code flush_data(std::uint64_t offset, std::uint64_t length) noexcept;
 
 private:
-    NamespaceStorage(std::byte* base, std::size_t mapped, std::uint64_t data_bytes,
-                     std::uint64_t metadata_bytes, int fd) noexcept
-        : base_(base), mapped_(mapped), data_bytes_(data_bytes), metadata_bytes_(metadata_bytes),
-          fd_(fd)
+    NamespaceStorage(std::byte* base, std::uint64_t data_bytes, std::uint64_t metadata_bytes,
+                     int fd) noexcept
+        : base_(base), data_bytes_(data_bytes), metadata_bytes_(metadata_bytes), fd_(fd)
     {
     }
-    /// Zeroes [offset, offset+length) of the whole mapping.
-    void discard(std::uint64_t offset, std::uint64_t length) noexcept;
-    std::error_code sync(std::uint64_t offset, std::uint64_t length) noexcept;
+    /// Absolute offset of [offset, offset+length) of `region`, or nothing
+    /// when the range leaves it.
+    [[nodiscard]] std::expected<std::uint64_t, std::error_code>
+    locate(Region region, std::uint64_t offset, std::uint64_t length) const noexcept;
+    /// Zeroes [at, at+length) of the whole storage.
+    [[nodiscard]] std::error_code zero(std::uint64_t at, std::uint64_t length) noexcept;
+    [[nodiscard]] std::uint64_t total() const noexcept { return data_bytes_ + metadata_bytes_; }
 
-    std::byte* base_;
-    std::size_t mapped_;
+    std::byte* base_; ///< the RAM mapping; nullptr for files
     std::uint64_t data_bytes_;
     std::uint64_t metadata_bytes_;
     int fd_; ///< -1 for RAM

@@ -6,6 +6,10 @@
 
 namespace nvmecuse::emu {
 
+/// The largest MDTS a configuration may give: the emulator's transfer limit
+/// is 4096 << MDTS bytes (NVMe Base 2.0, Figure 275), which must fit 64 bits.
+inline constexpr std::uint8_t max_mdts = 51;
+
 /// One namespace of the emulated controller as it exists at start-up.
 struct NamespaceConfig {
     std::uint32_t nsid = 1;             ///< 1..ControllerConfig::max_namespaces
@@ -13,7 +17,8 @@ struct NamespaceConfig {
     std::uint32_t lba_data_size = 512;  ///< 512 or 4096 (must match a supported LBA format)
     std::uint16_t metadata_size = 0;    ///< 0, 8, 16 or 64 bytes per block
     bool extended_metadata = false;     ///< metadata interleaved with data (FLBAS bit 4)
-    /// Empty: sparse RAM (costs nothing until written). Otherwise a file that
+    /// Empty: sparse RAM (costs nothing until written; all RAM namespaces
+    /// together must fit in the machine's memory). Otherwise a file that
     /// holds the data (created sparse when missing); data survives restarts.
     std::string backing_file;
     bool attached = true;               ///< attached to the controller at start-up
@@ -32,10 +37,14 @@ struct ControllerConfig {
     /// Identify SUBNQN; empty = "nqn.2024-01.io.nvmecuse:emulated:<serial>",
     /// so controllers with different serials are different subsystems.
     std::string subnqn;
-    /// Maximum Data Transfer Size as a power of two of 4 KiB pages (0 = unlimited).
+    /// Maximum Data Transfer Size as a power of two of 4 KiB pages (0 = unlimited),
+    /// 0..max_mdts.
     std::uint8_t mdts = 8;  // 1 MiB
     std::uint32_t max_namespaces = 32;                   ///< Identify NN
-    std::uint64_t total_capacity_bytes = 1ull << 40;     ///< Identify TNVMCAP (1 TiB)
+    /// Identify TNVMCAP: what namespaces (at start and created by Namespace
+    /// Management) may take together. 4 GiB: the default 1 GiB namespace
+    /// and room to create more that a small machine can still hold in RAM.
+    std::uint64_t total_capacity_bytes = 4ull << 30;
     std::uint16_t max_io_queues = 8;                     ///< granted by Number of Queues
     std::uint16_t max_queue_entries = 1024;              ///< CAP.MQES + 1
     std::uint8_t aerl = 3;                               ///< AERL: 4 AERs outstanding

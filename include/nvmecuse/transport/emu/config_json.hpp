@@ -1,7 +1,7 @@
 // The emulated controller's configuration as JSON: what `nvmecused --emulate
-// --config FILE` reads. Only the shape is checked here (keys, types, ranges
-// of the C++ fields); whether the result is a consistent NVMe controller is
-// emu::make_transport()'s decision.
+// --config FILE` reads. parse_controller_config() checks the shape (keys,
+// types, ranges of the fields); load_controller_config() also checks that
+// the result is a controller this machine can build (check_controller_config()).
 #pragma once
 
 #include <cstdint>
@@ -30,14 +30,16 @@ namespace nvmecuse::emu {
 /// Error (one line, naming the JSON path such as `$.namespaces[1].size_bytes`):
 /// malformed JSON (with line and column), a key that is not a field
 /// (typos are never ignored), a key given twice in one object, a value of the
-/// wrong type, an integer outside the field's C++ range, an unparsable size.
+/// wrong type, an integer outside the field's C++ range (mdts: 0..max_mdts),
+/// an unparsable size.
 /// Pure; any thread.
 [[nodiscard]] std::expected<ControllerConfig, std::string>
 parse_controller_config(std::string_view json);
 
-/// Reads `path` and parses it with parse_controller_config().
+/// Reads `path`, parses it with parse_controller_config() and checks it with
+/// check_controller_config() against this machine's memory.
 /// Error: "<path>: <strerror>" when the file cannot be read, otherwise
-/// "<path>: <parse error>". Blocking file I/O; any thread.
+/// "<path>: <parse or check error>". Blocking file I/O; any thread.
 [[nodiscard]] std::expected<ControllerConfig, std::string>
 load_controller_config(const std::filesystem::path& path);
 
