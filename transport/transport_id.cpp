@@ -64,11 +64,24 @@ std::optional<std::string> check_nqn(std::string_view key, std::string_view nqn)
 }
 
 /// Checks the fields of a parsed id and fills in the defaults.
+int hex_digit(char c);
+
 std::optional<std::string> validate(TransportId& id)
 {
-    if (id.trtype.empty()) return "trtype is missing (trtype:tcp)";
+    if (id.trtype.empty()) return "trtype is missing (trtype:tcp, trtype:pcie)";
+    if (id.trtype == "pcie") {
+        // A local PCI function: traddr is its address, nothing else applies.
+        const auto bdf = normalize_bdf(id.traddr);
+        if (bdf.empty())
+            return fmt::format("traddr '{}' is not a PCI address (0000:00:04.0)", id.traddr);
+        if (!id.adrfam.empty() || !id.trsvcid.empty() || !id.subnqn.empty() ||
+            !id.hostnqn.empty() || !id.hostid.empty())
+            return "trtype:pcie takes traddr only";
+        id.traddr = bdf;
+        return std::nullopt;
+    }
     if (id.trtype != "tcp")
-        return fmt::format("trtype '{}' is not supported (only tcp)", id.trtype);
+        return fmt::format("trtype '{}' is not supported (tcp or pcie)", id.trtype);
     if (id.traddr.empty()) return "traddr is missing (traddr:ADDRESS)";
     if (id.adrfam.empty()) id.adrfam = id.traddr.find(':') != std::string::npos ? "ipv6" : "ipv4";
     if (id.adrfam != "ipv4" && id.adrfam != "ipv6")
@@ -100,13 +113,28 @@ int hex_digit(char c)
 
 } // namespace
 
+std::string normalize_bdf(std::string_view text)
+{
+    std::string t(text);
+    if (std::count(t.begin(), t.end(), ':') == 1) t = "0000:" + t;
+    // dddd:bb:dd.f, hexadecimal
+    if (t.size() != 12 || t[4] != ':' || t[7] != ':' || t[10] != '.') return {};
+    for (std::size_t i : {0u, 1u, 2u, 3u, 5u, 6u, 8u, 9u, 11u})
+        if (hex_digit(t[i]) < 0) return {};
+    for (auto& c : t)
+        if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+    return t;
+}
+
 bool TransportId::is_discovery() const
 {
+    if (trtype == "pcie") return false; // a local function: no discovery service
     return subnqn.empty() || subnqn == discovery_nqn;
 }
 
 std::string TransportId::describe() const
 {
+    if (trtype == "pcie") return "pcie " + traddr;
     const bool bracket = adrfam == "ipv6" || traddr.find(':') != std::string::npos;
     return fmt::format("{} {}{}{}:{} {}", trtype, bracket ? "[" : "", traddr, bracket ? "]" : "",
                        trsvcid, subnqn.empty() ? std::string(discovery_nqn) : subnqn);

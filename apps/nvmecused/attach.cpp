@@ -37,7 +37,7 @@ std::expected<ServedController, std::string> serve_one(const TransportId& id, co
         auto transport = transport::connect(id, transport::ConnectOptions{.tcp = options});
         if (!transport)
             return std::unexpected(
-                fmt::format("{}: connecting: {}", id.describe(), transport.error().message()));
+                fmt::format("{}: connecting: {}", id.describe(), transport.error().message));
         return std::move(*transport);
     };
     ctrlr::Controller::Options controller_options;
@@ -68,7 +68,7 @@ std::expected<std::vector<TransportId>, std::string> discover(const TransportId&
     auto transport = transport::connect(discovery, transport::ConnectOptions{.tcp = options});
     if (!transport)
         return std::unexpected(
-            fmt::format("{}: discovery: {}", id.describe(), transport.error().message()));
+            fmt::format("{}: discovery: {}", id.describe(), transport.error().message));
     ctrlr::Controller::Options controller_options;
     controller_options.name = "discovery";
     controller_options.io_queues = 0;

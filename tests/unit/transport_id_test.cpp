@@ -107,6 +107,20 @@ void expect_error(const std::string& text, const std::string& fragment)
         << "'" << text << "': " << id.error() << " (expected it to name '" << fragment << "')";
 }
 
+TEST(TransportId, PcieTakesAPciAddressNormalized)
+{
+    const auto id = parse_transport_id("trtype:PCIe traddr:00:04.0");
+    ASSERT_TRUE(id) << id.error();
+    EXPECT_EQ(id->trtype, "pcie");
+    EXPECT_EQ(id->traddr, "0000:00:04.0");
+    EXPECT_EQ(id->describe(), "pcie 0000:00:04.0");
+    EXPECT_FALSE(id->is_discovery()) << "no subnqn, yet no discovery controller";
+    EXPECT_EQ(normalize_bdf("0000:3B:00.1"), "0000:3b:00.1");
+    EXPECT_EQ(normalize_bdf("3b:00.1"), "0000:3b:00.1");
+    EXPECT_EQ(normalize_bdf("0000:3b:00"), "");
+    EXPECT_EQ(normalize_bdf("localhost"), "");
+}
+
 TEST(TransportId, Errors)
 {
     expect_error("", "empty");
@@ -114,7 +128,9 @@ TEST(TransportId, Errors)
     expect_error("traddr:127.0.0.1", "trtype is missing");
     expect_error("trtype:tcp", "traddr is missing");
     expect_error("trtype:rdma traddr:1.2.3.4", "trtype 'rdma'");
-    expect_error("trtype:pcie traddr:0000:00:03.0", "trtype 'pcie'");
+    expect_error("trtype:pcie traddr:00:03", "not a PCI address");
+    expect_error("trtype:pcie traddr:0000:00:03.g", "not a PCI address");
+    expect_error("trtype:pcie traddr:0000:00:03.0 subnqn:nqn.x", "traddr only");
     expect_error("trtype:tcp traddr:1.2.3.4 adrfam:ib", "adrfam 'ib'");
     expect_error("trtype:tcp traddr:1.2.3.4 foo:bar", "unknown key 'foo'");
     expect_error("trtype:tcp traddr:1.2.3.4 trsvcid", "'trsvcid' is not key:value");

@@ -69,8 +69,9 @@ private:
 
 class PcieTransport final : public Transport {
 public:
-    PcieTransport(PciFunction& function, PcieOptions options)
-        : function_(function), options_(options)
+    PcieTransport(PciFunction& function, PcieOptions options,
+                  std::unique_ptr<PciFunction> owned = nullptr)
+        : owned_(std::move(owned)), function_(function), options_(options)
     {
         info_.name = "pcie " + function.address();
         info_.registers = RegisterAccess::direct;
@@ -160,6 +161,7 @@ public:
     }
 
 private:
+    std::unique_ptr<PciFunction> owned_; ///< destroyed last: its DMA memory backs the queues
     PciFunction& function_;
     PcieOptions options_;
     TransportInfo info_;
@@ -174,6 +176,12 @@ private:
 std::unique_ptr<Transport> make_transport(PciFunction& function, PcieOptions options)
 {
     return std::make_unique<PcieTransport>(function, options);
+}
+
+std::unique_ptr<Transport> make_transport(std::unique_ptr<PciFunction> function, PcieOptions options)
+{
+    PciFunction& f = *function;
+    return std::make_unique<PcieTransport>(f, options, std::move(function));
 }
 
 } // namespace nvmecuse::transport::pcie

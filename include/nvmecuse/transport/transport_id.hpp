@@ -11,9 +11,9 @@
 namespace nvmecuse::transport {
 
 struct TransportId {
-    std::string trtype;  ///< "tcp" (lower-cased); "pcie" later
+    std::string trtype;  ///< "tcp" or "pcie" (lower-cased)
     std::string adrfam;  ///< "ipv4" or "ipv6" (lower-cased); default ipv4
-    std::string traddr;  ///< address: "127.0.0.1", "::1", a host name
+    std::string traddr;  ///< address: "127.0.0.1", "::1", a host name; a PCI address for pcie
     std::string trsvcid; ///< port: "4420" (I/O), "8009" (discovery)
     std::string subnqn;  ///< subsystem NQN; empty or the discovery NQN = discovery controller
     std::string hostnqn; ///< optional; empty = the daemon's default host NQN
@@ -24,7 +24,7 @@ struct TransportId {
     [[nodiscard]] std::string describe() const;
 
     /// True when `subnqn` names a discovery controller: empty or the
-    /// well-known discovery NQN.
+    /// well-known discovery NQN (never for pcie).
     [[nodiscard]] bool is_discovery() const;
 };
 
@@ -42,7 +42,8 @@ inline constexpr std::string_view default_discovery_trsvcid = "8009";
 /// Parses an SPDK-style transport ID string: key:value pairs separated by
 /// whitespace. Keys are case-insensitive and take ':' or '=' (the first one
 /// splits, so "traddr:::1" and "subnqn:nqn.x:y" work); trtype and adrfam
-/// values are lower-cased. Keys: trtype (required, "tcp"), traddr
+/// values are lower-cased. trtype:pcie takes traddr only, a PCI address
+/// ("0000:00:04.0" or "00:04.0", normalized to the former). Keys: trtype (required, "tcp"), traddr
 /// (required), adrfam (ipv4 | ipv6; default ipv6 when traddr holds a ':',
 /// ipv4 otherwise), trsvcid (1..65535), subnqn, hostnqn (each at most
 /// max_nqn_length bytes), hostid (a UUID).
@@ -55,6 +56,10 @@ inline constexpr std::string_view default_discovery_trsvcid = "8009";
 /// Errors are one line naming the offending part ("trid 'x': unknown key
 /// 'foo'"); unknown, duplicate and empty keys or values are errors.
 [[nodiscard]] std::expected<TransportId, std::string> parse_transport_id(std::string_view text);
+
+/// "0000:00:04.0" for "00:04.0" or "0000:00:04.0" (lower-cased); empty when
+/// `text` is no PCI address (domain:bus:device.function, hexadecimal). Pure.
+[[nodiscard]] std::string normalize_bdf(std::string_view text);
 
 /// Parses a host identifier in UUID text form (8-4-4-4-12 hex digits,
 /// either case) into the 16 bytes the Fabrics Connect data carries

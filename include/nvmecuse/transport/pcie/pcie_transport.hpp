@@ -30,5 +30,8 @@ struct PcieOptions {
 /// `function` must outlive the transport. Threading: the Transport contract.
 [[nodiscard]] std::unique_ptr<Transport> make_transport(PciFunction& function,
                                                         PcieOptions options = {});
+/// The same, owning `function` (a VFIO function, open_vfio_function()).
+[[nodiscard]] std::unique_ptr<Transport> make_transport(std::unique_ptr<PciFunction> function,
+                                                        PcieOptions options = {});
 
 } // namespace nvmecuse::transport::pcie
