@@ -245,6 +245,8 @@ void Controller::Impl::scan_done(std::shared_ptr<ScanState> s, std::error_code e
             next->id = s->id;
             next->cap = cap_;
             next->max_transfer = max_transfer_bytes(s->id, cap_);
+            if (const std::uint64_t t = transport_->info().max_transfer; t != 0)
+                next->max_transfer = next->max_transfer == 0 ? t : std::min(next->max_transfer, t);
             next->namespaces = std::move(s->found);
             next->generation = s->previous->generation + 1;
             publish(std::move(next));

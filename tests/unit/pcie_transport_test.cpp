@@ -115,6 +115,7 @@ TEST_F(PcieStack, BringUpProgramsTheAdminQueueAndCreatesIoQueues)
     ASSERT_EQ(info->namespaces.size(), 1u);
     EXPECT_EQ(info->namespaces.at(1).lba_data_size, 512u);
     EXPECT_EQ(ctrl->transport_info().name, "pcie 0000:00:04.0");
+    EXPECT_EQ(info->max_transfer, 2u << 20) << "MDTS allows 4 MiB, the PRP lists 2 MiB";
 }
 
 TEST_F(PcieStack, PrpsAtEveryBoundary)

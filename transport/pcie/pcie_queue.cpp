@@ -167,10 +167,11 @@ std::expected<void, std::error_code> PcieQueue::push(const nvme::SubmissionQueue
     if (next == sq_head_) return fail(std::errc::resource_unavailable_try_again);
     std::memcpy(sq_.data() + std::size_t{sq_tail_} * sqe_size, &sqe, sqe_size);
     sq_tail_ = next;
-    // The entry is in memory before the doorbell tells the device (the
-    // doorbell is an MMIO write; on x86 stores are not reordered with it,
-    // the fence keeps the compiler from doing so).
-    std::atomic_thread_fence(std::memory_order_release);
+    // The entry is in memory before the doorbell tells the device: x86
+    // keeps stores to memory ahead of a later uncached MMIO store (Linux's
+    // writel() adds no CPU fence there either); this keeps the compiler
+    // from moving them.
+    std::atomic_signal_fence(std::memory_order_seq_cst);
     bar_.write32(nvme::reg_offset::sq_tail_doorbell(config_.qid, config_.doorbell_stride), sq_tail_);
     return {};
 }
@@ -180,7 +181,7 @@ std::optional<nvme::CompletionQueueEntry> PcieQueue::take() noexcept
     nvme::CompletionQueueEntry cqe;
     std::memcpy(&cqe, cq_.data() + std::size_t{cq_head_} * cqe_size, cqe_size);
     if (((cqe.status & 1u) != 0) != phase_) return std::nullopt;
-    std::atomic_thread_fence(std::memory_order_acquire);
+    std::atomic_signal_fence(std::memory_order_seq_cst); // the tag before the entry (x86 orders loads)
     std::memcpy(&cqe, cq_.data() + std::size_t{cq_head_} * cqe_size, cqe_size);
     if (++cq_head_ == config_.entries) { // the phase tag inverts on every wrap
         cq_head_ = 0;

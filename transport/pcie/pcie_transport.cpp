@@ -76,6 +76,7 @@ public:
         info_.name = "pcie " + function.address();
         info_.registers = RegisterAccess::direct;
         info_.max_io_queues = options.io_queues;
+        info_.max_transfer = options.max_transfer;
         info_.fills_host_buffers = false; // DMA: unwritten bytes stay as they were
     }
     ~PcieTransport() override { disconnect(); }

@@ -4,6 +4,7 @@
 #include "nvmecuse/transport/pcie/vfio_function.hpp"
 
 #include "nvmecuse/transport/transport_id.hpp"
+#include "nvmecuse/transport/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <linux/pci_regs.h>
@@ -31,30 +32,6 @@ std::error_code last_error() noexcept
 {
     return {errno, std::generic_category()};
 }
-
-class Fd {
-public:
-    Fd() = default;
-    explicit Fd(int fd) noexcept : fd_(fd) {}
-    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    Fd& operator=(Fd&& o) noexcept
-    {
-        if (this != &o) {
-            if (fd_ >= 0) ::close(fd_);
-            fd_ = std::exchange(o.fd_, -1);
-        }
-        return *this;
-    }
-    ~Fd()
-    {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    [[nodiscard]] int get() const noexcept { return fd_; }
-    [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
-
-private:
-    int fd_ = -1;
-};
 
 /// BAR0 as the mmap'ed MMIO it is: volatile 4-byte accesses.
 class MappedBar final : public Bar {
@@ -183,7 +160,7 @@ private:
 
 class VfioFunction final : public PciFunction {
 public:
-    VfioFunction(std::string bdf, Fd container, Fd group, Fd device, std::unique_ptr<MappedBar> bar,
+    VfioFunction(std::string bdf, UniqueFd container, UniqueFd group, UniqueFd device, std::unique_ptr<MappedBar> bar,
                  std::size_t dma_limit)
         : bdf_(std::move(bdf)), container_(std::move(container)), group_(std::move(group)),
           device_(std::move(device)), bar_(std::move(bar)), dma_(container_.get(), dma_limit)
@@ -195,9 +172,9 @@ public:
 
 private:
     std::string bdf_;
-    Fd container_;
-    Fd group_;
-    Fd device_;
+    UniqueFd container_;
+    UniqueFd group_;
+    UniqueFd device_;
     std::unique_ptr<MappedBar> bar_;
     VfioDma dma_;
 };
@@ -262,7 +239,7 @@ std::expected<std::unique_ptr<PciFunction>, OpenError> open_vfio_function(const 
         return std::unexpected(error(ec, bdf + ": no IOMMU group (boot with intel_iommu=on or amd_iommu=on)"));
     const std::string group_path = "/dev/vfio/" + group_link.filename().string();
 
-    Fd container(::open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC));
+    UniqueFd container(::open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC));
     if (!container.valid()) return std::unexpected(error(last_error(), "/dev/vfio/vfio"));
     if (::ioctl(container.get(), VFIO_GET_API_VERSION) != VFIO_API_VERSION)
         return std::unexpected(error(std::make_error_code(std::errc::not_supported), "VFIO API version"));
@@ -272,7 +249,7 @@ std::expected<std::unique_ptr<PciFunction>, OpenError> open_vfio_function(const 
     if (::ioctl(container.get(), VFIO_CHECK_EXTENSION, iommu) != 1)
         return std::unexpected(error(std::make_error_code(std::errc::not_supported),
                                      "VFIO has no type1 IOMMU (modprobe vfio_iommu_type1)"));
-    Fd group(::open(group_path.c_str(), O_RDWR | O_CLOEXEC));
+    UniqueFd group(::open(group_path.c_str(), O_RDWR | O_CLOEXEC));
     if (!group.valid()) return std::unexpected(error(last_error(), group_path));
     vfio_group_status status{};
     status.argsz = sizeof status;
@@ -287,7 +264,7 @@ std::expected<std::unique_ptr<PciFunction>, OpenError> open_vfio_function(const 
         return std::unexpected(error(last_error(), group_path + ": VFIO_GROUP_SET_CONTAINER"));
     if (::ioctl(container.get(), VFIO_SET_IOMMU, iommu) != 0)
         return std::unexpected(error(last_error(), "VFIO_SET_IOMMU"));
-    Fd device(::ioctl(group.get(), VFIO_GROUP_GET_DEVICE_FD, bdf.c_str()));
+    UniqueFd device(::ioctl(group.get(), VFIO_GROUP_GET_DEVICE_FD, bdf.c_str()));
     if (!device.valid())
         return std::unexpected(error(last_error(), bdf + ": VFIO_GROUP_GET_DEVICE_FD (in use by another process?)"));
 

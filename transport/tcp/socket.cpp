@@ -28,12 +28,6 @@ std::unexpected<std::error_code> fail(std::errc e) noexcept
 }
 } // namespace
 
-void UniqueFd::reset() noexcept
-{
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-}
-
 std::string SocketAddress::to_string() const
 {
     std::array<char, INET6_ADDRSTRLEN> text{};

@@ -1,4 +1,4 @@
-// Sockets for the NVMe/TCP host: an owned file descriptor, address
+// Sockets for the NVMe/TCP host: address
 // resolution and a non-blocking TCP connect bounded by a deadline.
 // Any thread; nothing here is shared.
 #pragma once
@@ -12,35 +12,11 @@
 #include <system_error>
 #include <utility>
 
+#include "nvmecuse/transport/unique_fd.hpp"
+
 namespace nvmecuse::transport::tcp {
 
 using Clock = std::chrono::steady_clock;
-
-/// An owned file descriptor; closed on destruction. Move-only.
-class UniqueFd {
-public:
-    UniqueFd() = default;
-    explicit UniqueFd(int fd) noexcept : fd_(fd) {}
-    UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    UniqueFd& operator=(UniqueFd&& o) noexcept
-    {
-        if (this != &o) {
-            reset();
-            fd_ = std::exchange(o.fd_, -1);
-        }
-        return *this;
-    }
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    ~UniqueFd() { reset(); }
-
-    [[nodiscard]] int get() const noexcept { return fd_; }
-    [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
-    void reset() noexcept;
-
-private:
-    int fd_ = -1;
-};
 
 /// A resolved peer address.
 struct SocketAddress {

@@ -51,7 +51,8 @@ struct ControllerInfo {
     std::uint64_t generation = 0;                       ///< increments on every change
     std::uint64_t cap = 0;                              ///< the CAP register at the last enable
     /// Bytes one command may move: max_transfer_bytes(id, cap) (MDTS in
-    /// CAP.MPSMIN units, clamped), 0 when the controller reports no limit.
+    /// CAP.MPSMIN units, clamped) and the transport's own limit
+    /// (TransportInfo::max_transfer), the smaller; 0 when neither has one.
     /// The one place the transfer limit comes from.
     std::uint64_t max_transfer = 0;
 };

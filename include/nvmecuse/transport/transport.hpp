@@ -71,6 +71,10 @@ struct TransportInfo {
     std::string name;           ///< "emu", "tcp 127.0.0.1:4420 nqn…", "pcie 0000:00:03.0"
     RegisterAccess registers = RegisterAccess::direct;
     std::uint16_t max_io_queues = 1;  ///< I/O queues the transport can create
+    /// Bytes one command may move on this transport (PCIe: what its PRP
+    /// lists are prepared for); 0: no limit of its own. The core takes the
+    /// smaller of this and MDTS (ControllerInfo::max_transfer).
+    std::size_t max_transfer = 0;
     /// Keep Alive Timeout the association was set up with (the Fabrics
     /// Connect command's KATO); 0: the core sends no Keep Alive.
     std::chrono::milliseconds keep_alive_timeout{0};
