@@ -192,15 +192,21 @@ void Controller::Impl::do_reset()
     // Disable first (CC.EN=0, CSTS.RDY=0): only then has the controller
     // stopped touching the commands' buffers, and they can be handed back.
     // Commands arriving meanwhile wait for the bring-up.
+    // The disable may end inside a completion handler that reap_all() runs
+    // over the queues: the teardown, which drops them, runs at the top of
+    // the loop.
     auto teardown = [this, epoch, canceled, done = std::move(done)](std::error_code ec) mutable {
         if (epoch != epoch_) return;
         if (ec) log_->warn("{}: disabling before the reset: {}; tearing down", options_.name,
                            ec.message());
-        transport_->disconnect();
-        cancel_queued(canceled);
-        queues_.clear();
-        epoll_dirty_ = true;
-        initialize(std::move(done));
+        deferred_.push_back([this, epoch, canceled, done = std::move(done)]() mutable {
+            if (epoch != epoch_) return;
+            transport_->disconnect();
+            cancel_queued(canceled);
+            queues_.clear();
+            epoll_dirty_ = true;
+            initialize(std::move(done));
+        });
     };
     if (queues_.empty()) return teardown({}); // nothing connected, nothing to disable
     disable_controller(std::move(teardown));
@@ -285,7 +291,11 @@ void Controller::Impl::begin_shutdown()
     shutdown_controller([this, epoch](std::error_code ec) {
         if (epoch != epoch_) return;
         if (ec) log_->warn("{}: shutdown notification: {}", options_.name, ec.message());
-        finish_shutdown();
+        // Possibly inside a completion handler that reap_all() runs over
+        // the queues finish_shutdown() drops: at the top of the loop.
+        deferred_.push_back([this] {
+            if (state_ == State::shutting_down) finish_shutdown();
+        });
     });
 }
 

@@ -77,6 +77,7 @@ void Controller::Impl::run()
                 t();
             worked = true;
         }
+        if (state_ == State::stopping) break; // a deferred shutdown finished
         // Readiness of watched fds and of signalling queues, without
         // sleeping; then reap what is ready (and every polled queue).
         // (Not right after a sleep: its epoll_wait just told.)
