@@ -114,7 +114,9 @@ std::string describe(const Json& value)
 
 std::string json_quoted(std::string_view text)
 {
-    return Json(std::string(text)).dump();
+    // parse_size() quotes what it was given, which need not be UTF-8:
+    // replace bad bytes (U+FFFD) instead of throwing type_error 316.
+    return Json(std::string(text)).dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 // ---- duplicate keys ----
