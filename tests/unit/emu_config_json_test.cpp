@@ -265,6 +265,16 @@ TEST(EmuConfigJson, SizeErrorsQuoteUnitsThatAreNotUtf8)
     EXPECT_THAT(parse_size("1\xfe").error(), StartsWith("unknown unit \""));
 }
 
+// Found by tests/fuzz/emu_config_json_fuzz: nlohmann reports a number too
+// large for a double as out_of_range 406, which escaped the parse_error
+// handler and terminated the daemon reading such a file.
+TEST(EmuConfigJson, NumberBeyondDoubleIsAnError)
+{
+    const auto r = parse_controller_config(R"({"mdts": 1e999})");
+    ASSERT_FALSE(r.has_value());
+    EXPECT_THAT(r.error(), StartsWith("invalid JSON: number overflow"));
+}
+
 TEST(EmuConfigJson, ByteCountFieldsTakeStringsOrIntegers)
 {
     auto config = parse_controller_config(

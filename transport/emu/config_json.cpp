@@ -478,8 +478,9 @@ std::expected<ControllerConfig, std::string> parse_controller_config(std::string
     Json document;
     try {
         document = Json::parse(json.begin(), json.end(), std::ref(duplicates));
-    } catch (const Json::parse_error& e) {
-        // "[json.exception.parse_error.101] parse error at line 1, column 2: …"
+    } catch (const Json::exception& e) {
+        // "[json.exception.parse_error.101] parse error at line 1, column 2: …";
+        // a number too large for a double is out_of_range.406, not a parse_error.
         std::string_view what = e.what();
         if (const auto end = what.find("] ");
             what.starts_with("[json.exception") && end != what.npos)
