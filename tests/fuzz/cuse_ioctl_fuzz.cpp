@@ -226,10 +226,9 @@ void execute(const Execute& exec, const IoctlRequest& req, const IoctlContext& c
     result.dw0 = input.dw0;
     result.dw1 = input.dw1;
     if (cmd.writes_to_caller()) {
-        for (auto& b : command.data.span())
-            b = std::byte{0xA5};
-        for (auto& b : command.metadata.span())
-            b = std::byte{0x5A};
+        // memset, not a loop: byte loops in instrumented code are slow.
+        if (!command.data.empty()) std::memset(command.data.data(), 0xA5, command.data.size());
+        if (!command.metadata.empty()) std::memset(command.metadata.data(), 0x5A, command.metadata.size());
     }
     const bool timed_out = result.error == std::errc::timed_out;
     if (!timed_out) {
