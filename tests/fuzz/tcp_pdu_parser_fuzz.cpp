@@ -11,16 +11,21 @@
 //   follow the error table and its offending header is a prefix of the PDU;
 // - the result does not depend on the chunking: the stream fed whole and
 //   fed in pieces gives the same PDUs and the same error;
-// - an accepted ICResp settles only what was asked for (TCP 1.0, 3.6.2.3).
+// - an accepted ICResp settles only what was asked for (TCP 1.0, 3.6.2.3);
+// - in encode mode the stream is PDUs built by pdu_encode.cpp from the
+//   input's fields and data, and the parser accepts every one of them with
+//   its type, PLEN and data, digests and alignment as negotiated.
 //
 // Input: flags (1), rx_pda (1), maxh2cdata / 4 (2), chunking seed (4),
-// ICReq dgst (1), then the stream.
+// ICReq dgst (1), then the stream, or in encode mode PDU descriptions:
+// kind (1), data length (1), fields (12), then the data.
 #include <cstring>
 #include <memory>
 #include <optional>
 #include <vector>
 
 #include "nvmecuse/transport/tcp/crc32c.hpp"
+#include "nvmecuse/transport/tcp/pdu_encode.hpp"
 #include "nvmecuse/transport/tcp/pdu_parser.hpp"
 
 #include "fuzz_check.hpp"
@@ -39,6 +44,7 @@ constexpr std::uint8_t pause_before_data = 1u << 3;
 constexpr std::uint8_t destination = 1u << 4;
 constexpr std::uint8_t owner_fills = 1u << 5;
 constexpr std::uint8_t small_max_plen = 1u << 6;
+constexpr std::uint8_t encode = 1u << 7;
 } // namespace option
 
 /// What the parser made of the stream: its PDUs and how it ended.
@@ -237,6 +243,88 @@ Outcome run(std::span<const std::byte> stream, const ParserConfig& config, std::
     return out;
 }
 
+/// Encode mode: PDUs the receiver `config` accepts, built by the encoder
+/// from `in`; returns the stream and what the parser must make of it.
+std::vector<std::byte> encode_stream(InputReader& in, const ParserConfig& config,
+                                     std::vector<Outcome::Pdu>& expected)
+{
+    const SendSettings settings{config.digests, config.rx_pda};
+    const bool to_host = config.accepts == Direction::controller_to_host;
+    std::vector<std::byte> stream;
+    while (in.remaining() > 0 && expected.size() < 16) {
+        const auto kind = in.take<std::uint8_t>();
+        const auto length = in.take<std::uint8_t>();
+        const auto a = in.take<std::uint32_t>();
+        const auto b = in.take<std::uint32_t>();
+        const auto c = in.take<std::uint32_t>();
+        const auto raw = in.take_bytes(length);
+        const std::span<const std::byte> data(reinterpret_cast<const std::byte*>(raw.data()), raw.size());
+        std::optional<std::expected<OutgoingPdu, EncodeError>> pdu;
+        bool carries_data = true; // the parser's data() is `data`
+        switch (kind % 5) {
+        case 0:
+            carries_data = false;
+            if (to_host)
+                pdu = encode_ic_resp({static_cast<std::uint8_t>(a % 32), digests_of(static_cast<std::uint8_t>(b)),
+                                      std::max(c & ~3u, min_maxh2cdata)});
+            else
+                pdu = encode_ic_req({static_cast<std::uint8_t>(a % 32), digests_of(static_cast<std::uint8_t>(b)), c});
+            break;
+        case 1: {
+            const auto fes = static_cast<FatalErrorStatus>(a % 7);
+            pdu = to_host ? encode_c2h_term_req(fes, b, data) : encode_h2c_term_req(fes, b, data);
+            break; // data beyond 128 bytes is cut off below
+        }
+        case 2: {
+            if (to_host) {
+                carries_data = false;
+                nvme::CompletionQueueEntry cqe{};
+                std::memcpy(&cqe, &a, sizeof a);
+                pdu = encode_capsule_resp(cqe, settings);
+            } else {
+                nvme::SubmissionQueueEntry sqe{};
+                sqe.cdw10 = a;
+                sqe.nsid = b;
+                pdu = encode_capsule_cmd(sqe, data, settings);
+            }
+            break;
+        }
+        case 3:
+            if (to_host)
+                pdu = encode_c2h_data({static_cast<std::uint16_t>(a), b, (c & 1u) != 0, (c & 2u) != 0}, data,
+                                      settings);
+            else
+                pdu = encode_h2c_data({static_cast<std::uint16_t>(a), static_cast<std::uint16_t>(a >> 16), b,
+                                       (c & 1u) != 0},
+                                      data, settings);
+            if (!*pdu) {
+                FUZZ_CHECK(pdu->error() == EncodeError::data_required ||
+                           pdu->error() == EncodeError::success_without_last_pdu);
+                if (pdu->error() == EncodeError::data_required) FUZZ_CHECK(data.empty());
+                if (!data.empty()) FUZZ_CHECK(to_host && (c & 3u) == 2u); // SUCCESS without LAST_PDU
+            }
+            break;
+        default:
+            if (!to_host) continue; // R2T goes to the host only
+            carries_data = false;
+            pdu = encode_r2t({static_cast<std::uint16_t>(a), static_cast<std::uint16_t>(a >> 16), b, c}, settings);
+            break;
+        }
+        if (!*pdu) continue;
+        const auto bytes = (*pdu)->to_bytes();
+        FUZZ_CHECK(bytes.size() == (*pdu)->plen());
+        stream.insert(stream.end(), bytes.begin(), bytes.end());
+        Outcome::Pdu want{static_cast<std::uint8_t>(bytes[0]), (*pdu)->plen(), {}, false};
+        if (carries_data) {
+            const bool term_req = kind % 5 == 1;
+            const auto kept = term_req ? data.first(std::min<std::size_t>(data.size(), term_req_max_data)) : data;
+            want.data.assign(kept.begin(), kept.end());
+        }
+        expected.push_back(std::move(want));
+    }
+    return stream;
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
@@ -247,9 +335,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto maxh2cdata = in.take<std::uint16_t>();
     const auto seed = in.take<std::uint32_t>();
     const auto icreq_dgst = in.take<std::uint8_t>();
-    const auto rest = in.rest();
-    const std::span<const std::byte> stream(reinterpret_cast<const std::byte*>(rest.data()),
-                                            rest.size());
 
     ParserConfig config;
     config.accepts = (flags & option::host_to_controller) != 0 ? Direction::host_to_controller
@@ -260,8 +345,29 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     config.pause_before_data = (flags & option::pause_before_data) != 0;
     if ((flags & option::small_max_plen) != 0) config.max_plen = 4096;
 
+    std::vector<std::byte> encoded;
+    std::vector<Outcome::Pdu> expected;
+    std::span<const std::byte> stream;
+    if ((flags & option::encode) != 0) {
+        config.maxh2cdata = 0;
+        config.max_plen = std::max<std::uint32_t>(config.max_plen, 1u << 16);
+        encoded = encode_stream(in, config, expected);
+        stream = encoded;
+    } else {
+        const auto rest = in.rest();
+        stream = {reinterpret_cast<const std::byte*>(rest.data()), rest.size()};
+    }
+
     const Outcome whole = run(stream, config, flags, icreq_dgst, std::nullopt);
     const Outcome pieces = run(stream, config, flags, icreq_dgst, seed);
     FUZZ_CHECK(whole == pieces);
+    if ((flags & option::encode) != 0) {
+        FUZZ_CHECK(!whole.error && whole.stage == PduParser::Stage::common_header);
+        FUZZ_CHECK(whole.pdus.size() == expected.size());
+        for (std::size_t i = 0; i < expected.size(); ++i) {
+            FUZZ_CHECK(whole.pdus[i].type == expected[i].type && whole.pdus[i].plen == expected[i].plen);
+            FUZZ_CHECK(!whole.pdus[i].data_digest_error && whole.pdus[i].data == expected[i].data);
+        }
+    }
     return 0;
 }
