@@ -110,6 +110,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     std::set<std::uint16_t> pending_aers;
     ctrl.set_async_sink([&](std::uint16_t cid, const Outcome& o) {
+        if (std::getenv("NVMECUSE_FUZZ_TRACE") != nullptr)
+            std::fprintf(stderr, "async completion cid %u: status %04x dw0 %08x\n", cid, o.status.to_field(), o.dw0);
         FUZZ_CHECK(pending_aers.erase(cid) == 1);
         FUZZ_CHECK(!o.deferred);
         check_status(o.status);
@@ -128,6 +130,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         now += std::chrono::milliseconds(ms);
 
         if (action == 0xFF) {
+            if (std::getenv("NVMECUSE_FUZZ_TRACE") != nullptr) std::fprintf(stderr, "controller reset\n");
             ctrl.controller_reset();
             pending_aers.clear(); // a reset drops outstanding AERs without completing them
             continue;
@@ -152,17 +155,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         HostBuffer metadata(metadata_size, static_cast<std::uint8_t>(fill ^ 0x5A));
         const auto direction = (data_size == 0 && metadata_size == 0) ? nvme::DataTransfer::none
                                                                       : nvme::data_transfer(sqe.opc);
+        // An AER may complete through the sink inside its own execute()
+        // (an event was pending), and is then deferred all the same.
+        const bool aer = qid == 0 && sqe.opc == static_cast<std::uint8_t>(nvme::AdminOpcode::async_event_request);
+        if (aer) FUZZ_CHECK(pending_aers.insert(sqe.cid).second);
         const Outcome o = ctrl.execute(CommandContext{qid, sqe, direction, buffer.span(), metadata.span()});
 
         check_status(o.status);
         if (std::getenv("NVMECUSE_FUZZ_TRACE") != nullptr)
-            std::fprintf(stderr, "q%u opc %02x nsid %u: status %04x%s\n", qid, sqe.opc, sqe.nsid,
+            std::fprintf(stderr, "q%u cid %u opc %02x nsid %u: status %04x%s\n", qid, sqe.cid, sqe.opc, sqe.nsid,
                          o.status.to_field(), o.deferred ? " (deferred)" : "");
-        const bool aer = qid == 0 && sqe.opc == static_cast<std::uint8_t>(nvme::AdminOpcode::async_event_request);
-        if (o.deferred) {
+        if (o.deferred)
             FUZZ_CHECK(aer && o.status.is_success());
-            FUZZ_CHECK(pending_aers.insert(sqe.cid).second);
-        }
+        else if (aer)
+            FUZZ_CHECK(pending_aers.erase(sqe.cid) == 1); // completed now, and not through the sink too
         if (direction == nvme::DataTransfer::host_to_controller) {
             FUZZ_CHECK(buffer.untouched_from(0) && metadata.untouched_from(0));
         }
