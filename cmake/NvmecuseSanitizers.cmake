@@ -8,3 +8,12 @@ elseif(NVMECUSE_SANITIZE STREQUAL "thread")
 elseif(NOT NVMECUSE_SANITIZE STREQUAL "")
   message(FATAL_ERROR "NVMECUSE_SANITIZE must be empty, 'address' or 'thread'")
 endif()
+
+# The fuzz tier (NVMECUSE_BUILD_FUZZ): every library gets libFuzzer's coverage
+# instrumentation; tests/fuzz links the fuzzer's main into its targets only.
+if(NVMECUSE_BUILD_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "NVMECUSE_BUILD_FUZZ needs clang (libFuzzer): use the 'fuzz' preset")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()

@@ -255,6 +255,26 @@ TEST(EmuConfigJson, SizeErrorsSayWhy)
               "too large (the maximum is 18446744073709551615 bytes)");
 }
 
+// Found by tests/fuzz/emu_config_json_fuzz: quoting a unit that is not UTF-8
+// threw nlohmann's type_error 316 out of parse_size(), which terminated.
+TEST(EmuConfigJson, SizeErrorsQuoteUnitsThatAreNotUtf8)
+{
+    const auto r = parse_size("1.5 K\xff\xffiB");
+    ASSERT_FALSE(r.has_value());
+    EXPECT_THAT(r.error(), StartsWith("unknown unit \"K"));
+    EXPECT_THAT(parse_size("1\xfe").error(), StartsWith("unknown unit \""));
+}
+
+// Found by tests/fuzz/emu_config_json_fuzz: nlohmann reports a number too
+// large for a double as out_of_range 406, which escaped the parse_error
+// handler and terminated the daemon reading such a file.
+TEST(EmuConfigJson, NumberBeyondDoubleIsAnError)
+{
+    const auto r = parse_controller_config(R"({"mdts": 1e999})");
+    ASSERT_FALSE(r.has_value());
+    EXPECT_THAT(r.error(), StartsWith("invalid JSON: number overflow"));
+}
+
 TEST(EmuConfigJson, ByteCountFieldsTakeStringsOrIntegers)
 {
     auto config = parse_controller_config(

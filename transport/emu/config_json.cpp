@@ -122,7 +122,9 @@ std::string describe(const Json& value)
 
 std::string json_quoted(std::string_view text)
 {
-    return Json(std::string(text)).dump();
+    // parse_size() quotes what it was given, which need not be UTF-8:
+    // replace bad bytes (U+FFFD) instead of throwing type_error 316.
+    return Json(std::string(text)).dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 // ---- duplicate keys ----
@@ -493,8 +495,9 @@ std::expected<ControllerConfig, std::string> parse_controller_config(std::string
     Json document;
     try {
         document = Json::parse(json.begin(), json.end(), std::ref(duplicates));
-    } catch (const Json::parse_error& e) {
-        // "[json.exception.parse_error.101] parse error at line 1, column 2: …"
+    } catch (const Json::exception& e) {
+        // "[json.exception.parse_error.101] parse error at line 1, column 2: …";
+        // a number too large for a double is out_of_range.406, not a parse_error.
         std::string_view what = e.what();
         if (const auto end = what.find("] ");
             what.starts_with("[json.exception") && end != what.npos)
