@@ -287,9 +287,9 @@ void Controller::Impl::begin_shutdown()
         while (auto node = q->overflow.pop())
             finish(std::move(node), canceled);
     if (!live) return finish_shutdown(); // never enabled, or lost: nothing to notify
-    const std::uint64_t epoch = epoch_;
-    shutdown_controller([this, epoch](std::error_code ec) {
-        if (epoch != epoch_) return;
+    // Always ends (every wait has a deadline), and always finishes the
+    // shutdown: stop() joins the owner thread on it.
+    shutdown_controller([this](std::error_code ec) {
         if (ec) log_->warn("{}: shutdown notification: {}", options_.name, ec.message());
         // Possibly inside a completion handler that reap_all() runs over
         // the queues finish_shutdown() drops: at the top of the loop.
