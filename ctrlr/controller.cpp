@@ -4,6 +4,7 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -46,18 +47,24 @@ Controller::Impl::Impl(std::unique_ptr<transport::Transport> transport, Options 
       log_(ctrlr_logger()),
       info_(std::make_shared<ControllerInfo>())
 {
+    // Out of descriptors: an error start() reports, never an abort.
+    startup_error_ = mailbox_.error();
     timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (timer_fd_ < 0) {
-        std::fprintf(stderr, "nvmecuse: timerfd_create: %s\n", std::strerror(errno));
-        std::abort();
-    }
+    if (timer_fd_ < 0 && !startup_error_) startup_error_ = {errno, std::generic_category()};
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0 && !startup_error_) startup_error_ = {errno, std::generic_category()};
 }
 
 Controller::Impl::~Impl()
 {
     stop();
     if (epoll_fd_ >= 0) ::close(epoll_fd_);
-    ::close(timer_fd_);
+    if (timer_fd_ >= 0) ::close(timer_fd_);
+}
+
+void Controller::Impl::log_startup_error(std::error_code ec) const
+{
+    log_->error("{}: cannot start: {}", options_.name, ec.message());
 }
 
 void Controller::Impl::start_thread()
@@ -338,6 +345,10 @@ Controller::start(std::unique_ptr<transport::Transport> transport, Options optio
 {
     if (!transport) return std::unexpected(std::make_error_code(std::errc::invalid_argument));
     auto impl = std::make_unique<Impl>(std::move(transport), std::move(options));
+    if (const auto ec = impl->startup_error()) {
+        impl->log_startup_error(ec);
+        return std::unexpected(ec);
+    }
     impl->start_thread();
     std::promise<std::error_code> started;
     auto result = started.get_future();

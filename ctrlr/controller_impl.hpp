@@ -54,6 +54,10 @@ public:
     ~Impl();
 
     // ---- any thread -------------------------------------------------------
+    /// Why the owner thread cannot run (no descriptor for its mailbox,
+    /// timer or epoll set); start() reports it.
+    [[nodiscard]] std::error_code startup_error() const noexcept { return startup_error_; }
+    void log_startup_error(std::error_code ec) const;
     void start_thread();
     /// Stops the owner thread after cancelling everything; joins it.
     void stop();
@@ -202,6 +206,7 @@ private:
     const Options options_;
     std::shared_ptr<spdlog::logger> log_;
     Mailbox mailbox_;
+    std::error_code startup_error_;
     std::atomic<bool> stop_requested_{false};
     std::thread thread_;
     std::thread::id owner_id_;

@@ -39,12 +39,9 @@ namespace nvmecuse::ctrlr {
 Mailbox::Mailbox() : head_(&stub_), tail_(&stub_)
 {
     event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (event_fd_ < 0) {
-        // Without the fd the owner thread could never sleep safely; this only
-        // happens when the process is out of descriptors.
-        std::fprintf(stderr, "nvmecuse: mailbox eventfd: %s\n", std::strerror(errno));
-        std::abort();
-    }
+    // Without the fd the owner thread could never sleep safely; its owner
+    // must not start (error()). Only a process out of descriptors sees this.
+    if (event_fd_ < 0) error_ = std::error_code(errno, std::generic_category());
 }
 
 Mailbox::~Mailbox()

@@ -443,11 +443,14 @@ bool Controller::Impl::must_poll() const noexcept
 void Controller::Impl::rebuild_epoll()
 {
     epoll_dirty_ = false;
-    if (epoll_fd_ >= 0) ::close(epoll_fd_);
-    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-    if (epoll_fd_ < 0) {
-        log_->critical("{}: epoll_create1: {}", options_.name, std::strerror(errno));
-        std::abort();
+    // A fresh set, or, out of descriptors, the old one with the new fds
+    // added (closed ones have left it on their own).
+    if (const int fresh = ::epoll_create1(EPOLL_CLOEXEC); fresh >= 0) {
+        ::close(epoll_fd_);
+        epoll_fd_ = fresh;
+    } else {
+        log_->error("{}: epoll_create1: {}; keeping the old epoll set", options_.name,
+                    std::strerror(errno));
     }
     auto add = [this](int fd) {
         epoll_event ev{};

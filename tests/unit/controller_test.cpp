@@ -1,5 +1,7 @@
 // ctrlr::Controller against the scriptable fake transport.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -180,6 +182,23 @@ TEST_F(Fixture, StartFailsWhenEnableFails)
     auto c = Controller::start(std::make_unique<FakeTransport>(fake), fast_options());
     ASSERT_FALSE(c.has_value());
     EXPECT_EQ(c.error(), std::errc::io_error);
+}
+
+TEST_F(Fixture, OutOfDescriptorsIsAnErrorNotAnAbort)
+{
+    rlimit old{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+    const int lowest_free = ::dup(0);
+    ASSERT_GE(lowest_free, 0);
+    ::close(lowest_free);
+    rlimit none = old;
+    none.rlim_cur = static_cast<rlim_t>(lowest_free); // no new descriptor at all
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &none), 0);
+    auto c = Controller::start(std::make_unique<FakeTransport>(fake), fast_options());
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+    ASSERT_FALSE(c.has_value());
+    EXPECT_EQ(c.error(), std::errc::too_many_files_open);
+    start(); // and with descriptors again, it starts
 }
 
 TEST_F(Fixture, ExecuteAdminAndIo)

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <system_error>
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -47,6 +49,9 @@ public:
 
     /// The eventfd that becomes readable when a sleeping owner has work.
     [[nodiscard]] int fd() const noexcept { return event_fd_; }
+    /// Why the mailbox has no eventfd (EMFILE, ENFILE); empty when it has one.
+    /// A mailbox with an error must not be used.
+    [[nodiscard]] std::error_code error() const noexcept { return error_; }
 
 private:
     void wake() noexcept;
@@ -56,6 +61,7 @@ private:
     // so the consumer's pops (tail_) do not take it from the producers' cores.
     alignas(64) std::atomic<bool> sleeping_{false};
     int event_fd_ = -1;
+    std::error_code error_;
     alignas(64) MailboxNode* tail_;               // consumer pops here
     MailboxNode stub_;
 };
