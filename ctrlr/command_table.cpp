@@ -27,7 +27,6 @@ void CommandTable::release(std::uint16_t cid) noexcept
 {
     Slot& s = slots_[cid];
     s.state = State::free;
-    s.abort_sent = false;
     s.deadline = Clock::time_point::max();
     s.next_free = free_head_;
     free_head_ = cid;

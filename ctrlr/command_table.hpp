@@ -113,7 +113,6 @@ public:
         std::unique_ptr<CommandNode> node;
         Clock::time_point deadline = Clock::time_point::max();
         State state = State::free;
-        bool abort_sent = false;
         std::uint16_t next_free = 0;
     };
 

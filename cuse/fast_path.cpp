@@ -48,7 +48,7 @@ FastStep prepare_command(const IoctlContext& ctx, const Route& route, std::uint6
         if (!data || !metadata) return Error{ENOMEM};
     }
     auto command = build_command(*plan, std::move(*data), std::move(*metadata));
-    return FastExecute{std::move(*plan), raw, std::move(command)};
+    return FastExecute{std::move(*plan), std::move(command)};
 }
 
 } // namespace

@@ -200,7 +200,7 @@ TEST(CuseFastPath, WriteDataAndMetadataAreGathered)
     EXPECT_TRUE(std::equal(data.begin(), data.end(), exec.command.data.data()));
     ASSERT_EQ(exec.command.metadata.size(), 16u);
     EXPECT_EQ(exec.command.metadata.data()[15], std::byte{0x77});
-    EXPECT_EQ(exec.arg.size, 48u);
+    EXPECT_EQ(exec.plan.arg_kind, ArgKind::user_io);
 }
 
 TEST(CuseFastPath, VectoredGatherFromSeveralSegments)

@@ -19,7 +19,6 @@ namespace nvmecuse::cuse {
 /// (writes) or zeroed (reads).
 struct FastExecute {
     IoctlCommand plan;
-    ArgBytes arg;
     ctrlr::Command command;
 };
 /// The caller's memory could not be accessed; use the retry protocol.
