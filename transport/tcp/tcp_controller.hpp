@@ -78,15 +78,13 @@ public:
     /// association is lost.
     void fail_connection() override;
 
-    // ---- for discover() -----------------------------------------------------
-    [[nodiscard]] TcpQueue& admin() { return *admin_; }
+private:
+    TcpController() = default;
+    /// The bound of one connection step from now (connect_timeout).
     [[nodiscard]] Clock::time_point command_deadline() const
     {
         return Clock::now() + options_.connect_timeout;
     }
-
-private:
-    TcpController() = default;
     [[nodiscard]] std::expected<void, std::error_code> connect_queue(TcpQueue& q, std::uint16_t qid,
                                                                      std::uint16_t sqsize);
     void new_association();
