@@ -1,5 +1,6 @@
 // ctrlr::Controller: the public face, thread hand-off, and the state changes
 // (reset, failure, shutdown) of the owner thread.
+#include "nvmecuse/errno.hpp"
 #include "nvmecuse/ctrlr/controller.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -50,9 +51,9 @@ Controller::Impl::Impl(std::unique_ptr<transport::Transport> transport, Options 
     // Out of descriptors: an error start() reports, never an abort.
     startup_error_ = mailbox_.error();
     timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (timer_fd_ < 0 && !startup_error_) startup_error_ = {errno, std::generic_category()};
+    if (timer_fd_ < 0 && !startup_error_) startup_error_ = last_errno();
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-    if (epoll_fd_ < 0 && !startup_error_) startup_error_ = {errno, std::generic_category()};
+    if (epoll_fd_ < 0 && !startup_error_) startup_error_ = last_errno();
 }
 
 Controller::Impl::~Impl()

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <vector>
 
+#include "nvmecuse/errno.hpp"
 #include "nvmecuse/cuse/credentials.hpp"
 
 #include "stack_arena.hpp"
@@ -22,10 +23,6 @@ namespace {
 /// process_vm_{readv,writev} accept at most IOV_MAX iovecs per side.
 constexpr std::size_t max_iov = IOV_MAX;
 
-std::error_code errno_code(int e)
-{
-    return {e, std::system_category()};
-}
 
 void* as_pointer(std::uint64_t addr) noexcept
 {
