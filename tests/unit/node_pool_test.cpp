@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "ctrlr/node_pool.hpp"
+#include "nvmecuse/ctrlr/node_pool.hpp"
 
 namespace nvmecuse::ctrlr {
 namespace {
