@@ -97,7 +97,7 @@ void add_tcp_options(CLI::App& app, TcpArguments& tcp, TargetArguments& target)
                    "fail; its nodes stay, a reset retries); negative: reconnect forever")
         ->capture_default_str()
         ->group(group);
-    app.add_option("-f,--fast-io-fail-tmo", tcp.fast_io_fail_tmo,
+    app.add_option("-F,--fast_io_fail_tmo,--fast-io-fail-tmo", tcp.fast_io_fail_tmo,
                    "seconds after a connection loss until commands fail instead of waiting for "
                    "the reconnect (Host Pathing Error); -1: off")
         ->check(CLI::Range(-1, 3600))
@@ -243,6 +243,12 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
     app.add_option("--log-level", args.log_level, "what to log")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
         ->capture_default_str();
+    std::string log_format = "auto";
+    app.add_option("--log-format", log_format,
+                   "journal: each line starts with its syslog priority (<3>) for journald, no "
+                   "timestamp; text: timestamps; auto: journal when stderr is the journal")
+        ->check(CLI::IsMember({"auto", "journal", "text"}))
+        ->option_text("auto|journal|text (auto)");
 
     const char* developer = "Developer options (measurements and testing)";
     app.add_option("--lock-dir", args.lock_directory, "root-only directory of the index claims")
@@ -281,6 +287,9 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
             {"restricted", Protocol::restricted},
             {"unrestricted", Protocol::unrestricted}};
         args.ioctl_protocol = protocols.at(CLI::detail::to_lower(protocol));
+        args.log_format = log_format == "journal" ? LogFormat::journal
+                          : log_format == "text"  ? LogFormat::text
+                                                  : LogFormat::automatic;
         if (!args.emulate && attach.empty() && target.traddr.empty())
             throw CLI::RequiredError("--emulate, --attach or --traddr");
         if (args.retry_only && args.ioctl_protocol == Protocol::restricted)

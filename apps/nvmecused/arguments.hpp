@@ -10,6 +10,8 @@
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 #include "nvmecuse/transport/transport_id.hpp"
 
+#include "logging.hpp"
+
 namespace nvmecused {
 
 /// Everything the command line says, checked.
@@ -36,6 +38,7 @@ struct Arguments {
     /// caught by polling it costs no wake-up of the owner (docs/performance.md).
     unsigned poll_us = 300;
     std::string log_level = "info";
+    LogFormat log_format = LogFormat::automatic;
 };
 
 /// Parses argv. On --help, or on an error (already printed to stderr in

@@ -213,7 +213,7 @@ TEST(NvmecusedArguments, NvmeConnectNamesAndShortOptions)
 {
     const auto args = parse({"-a", "127.0.0.1", "-s", "4421", "-n", "nqn.2026-11.io.nvmecuse:t",
                              "-q", "nqn.2014-08.org.nvmexpress:uuid:x", "-I", hostid, "-k", "30",
-                             "-i", "2", "-Q", "64", "-g", "-G", "-c", "3", "-l", "60", "-f", "7"});
+                             "-i", "2", "-Q", "64", "-g", "-G", "-c", "3", "-l", "60", "-F", "7"});
     ASSERT_TRUE(args);
     ASSERT_EQ(args->attach.size(), 1u);
     EXPECT_EQ(args->attach[0].traddr, "127.0.0.1");
@@ -235,6 +235,10 @@ TEST(NvmecusedArguments, NvmeConnectNamesAndShortOptions)
     ASSERT_TRUE(long_names);
     EXPECT_TRUE(long_names->attach[0].is_discovery());
     EXPECT_EQ(long_names->tcp.kato, std::chrono::seconds(12));
+    // nvme-cli spells this one with underscores; the dashed spelling stays.
+    const auto fast = parse({"--attach", target, "--hostid", hostid, "--fast_io_fail_tmo", "4"});
+    ASSERT_TRUE(fast);
+    EXPECT_EQ(fast->tcp.fast_io_fail_tmo, std::chrono::seconds(4));
     // The old spelling stays.
     const auto kato = parse({"--attach", target, "--hostid", hostid, "--kato", "9"});
     ASSERT_TRUE(kato);
