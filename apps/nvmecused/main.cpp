@@ -66,13 +66,16 @@ int main(int argc, char** argv)
         if (!emulated) return fail(served, emulated.error());
         served.push_back(std::move(*emulated));
     }
-    if (auto attached = serve_attached(*args, served); !attached)
+    AttachRetry retry;
+    if (auto attached = serve_attached(*args, served, retry); !attached)
         return fail(served, attached.error());
+    retry.start();
 
     int signal = 0;
     while (sigwait(&signals, &signal) == 0 && signal == SIGHUP)
         spdlog::info("SIGHUP: nothing to reload (logs go to stderr); going on");
     spdlog::info("stopping on {}", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    retry.stop(); // no attempt appends to `served` any more
     stop_all(served);
     return 0;
 }

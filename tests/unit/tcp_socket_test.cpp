@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <netdb.h>
 
+#include "nvmecuse/transport/tcp/tcp_transport.hpp"
 #include "transport/tcp/socket.hpp"
 
 namespace nvmecuse::transport::tcp {

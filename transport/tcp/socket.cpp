@@ -1,6 +1,8 @@
 // Address resolution and the non-blocking TCP connect. See socket.hpp.
 #include "socket.hpp"
 
+#include "nvmecuse/transport/tcp/tcp_transport.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>

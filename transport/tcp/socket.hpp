@@ -25,13 +25,10 @@ struct SocketAddress {
     [[nodiscard]] std::string to_string() const; ///< "127.0.0.1:4420", "[::1]:4420"
 };
 
-/// The category of getaddrinfo(3)'s EAI_* codes: message() is
-/// "cannot resolve the address: " and gai_strerror(3)'s text.
-[[nodiscard]] const std::error_category& resolver_category() noexcept;
-
 /// Resolves `traddr`/`trsvcid` (numeric port) for `adrfam` ("ipv4", "ipv6",
 /// empty = either). Errors: invalid_argument for a bad port or family; when
 /// the name does not resolve, getaddrinfo's EAI_* code in resolver_category()
+/// (tcp_transport.hpp)
 /// (errno for EAI_SYSTEM).
 [[nodiscard]] std::expected<SocketAddress, std::error_code>
 resolve(std::string_view traddr, std::string_view trsvcid, std::string_view adrfam);
