@@ -1,5 +1,6 @@
-// nvmecuse-demo: the main job until the CUSE daemon lands. Starts the
-// built-in emulated controller behind the driver core (ctrlr::Controller),
+// nvmecuse-demo: the driver core without CUSE or root, in one process (not
+// installed; nvmecused is the product). Starts the built-in emulated
+// controller behind the driver core (ctrlr::Controller),
 // lists its namespaces, prints Identify Controller, writes and reads back a
 // pattern through the I/O queue, and prints the SMART / Health log that
 // followed the traffic. Exits non-zero if any step fails.
