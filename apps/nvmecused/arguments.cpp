@@ -220,10 +220,14 @@ std::expected<Arguments, int> parse_arguments(int argc, char** argv)
 Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecuse/nvme0)");
     auto* emulate =
         app.add_flag("--emulate", args.emulate, "serve the built-in emulated NVMe controller");
-    app.add_option("--config", args.config_path,
-                   "JSON configuration of the emulated controller (docs/configuration.md)")
-        ->check(CLI::ExistingFile)
-        ->needs(emulate);
+    auto* config = app.add_option("--config", args.config_path,
+                                  "JSON configuration of the emulated controller "
+                                  "(docs/configuration.md)")
+                       ->check(CLI::ExistingFile)
+                       ->needs(emulate);
+    app.add_flag("--check-config", args.check_config,
+                 "check the --config file as the daemon would, say what is wrong or OK, and exit")
+        ->needs(config);
     app.add_option("--attach", attach,
                    "serve the controller this transport ID names, e.g. 'trtype:tcp "
                    "traddr:127.0.0.1 trsvcid:4420 subnqn:NQN' or 'trtype:pcie traddr:BDF'; "

@@ -18,6 +18,7 @@ namespace nvmecused {
 struct Arguments {
     bool emulate = false;
     std::string config_path; ///< --config of the emulated controller; empty: defaults
+    bool check_config = false; ///< --check-config: check --config, print the verdict, exit
     /// --attach, parsed; in command-line order.
     std::vector<nvmecuse::transport::TransportId> attach;
     /// --hostnqn, --hostid, --kato, ... for every attached controller.

@@ -10,7 +10,10 @@
 
 #include <csignal>
 #include <cstdio>
+#include <string>
 #include <vector>
+
+#include "nvmecuse/transport/emu/config_json.hpp"
 
 #include "arguments.hpp"
 #include "attach.hpp"
@@ -51,12 +54,25 @@ int fail(std::vector<ServedController>& served, const std::string& message)
     return 1;
 }
 
+/// --check-config: the verdict on `path`, as serving it would give it.
+int check_config(const std::string& path)
+{
+    auto config = nvmecuse::emu::load_controller_config(path);
+    if (!config) {
+        std::fprintf(stderr, "nvmecused: %s\n", config.error().c_str());
+        return 1;
+    }
+    std::printf("%s: OK (%zu namespace(s))\n", path.c_str(), config->namespaces.size());
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
 {
     auto args = parse_arguments(argc, argv);
     if (!args) return args.error();
+    if (args->check_config) return check_config(args->config_path);
     configure_logging(args->log_level, args->log_format);
 
     const sigset_t signals = block_signals();

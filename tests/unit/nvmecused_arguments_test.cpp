@@ -323,4 +323,23 @@ TEST(NvmecusedArguments, Version)
     EXPECT_EQ(p.out, std::string("nvmecused ") + NVMECUSE_VERSION + "\n");
 }
 
+TEST(NvmecusedArguments, CheckConfigNeedsAConfig)
+{
+    const auto args = parse({"--emulate", "--config", "/proc/self/status", "--check-config"});
+    ASSERT_TRUE(args);
+    EXPECT_TRUE(args->check_config);
+    EXPECT_FALSE(parse({"--emulate", "--check-config"}));
+}
+
+TEST(NvmecusedArguments, LogFormat)
+{
+    using nvmecused::LogFormat;
+    EXPECT_EQ(parse({"--emulate"})->log_format, LogFormat::automatic);
+    EXPECT_EQ(parse({"--emulate", "--log-format", "journal"})->log_format, LogFormat::journal);
+    EXPECT_EQ(parse({"--emulate", "--log-format", "text"})->log_format, LogFormat::text);
+    const auto p = printed({"--emulate", "--log-format", "syslog"});
+    EXPECT_FALSE(p.parsed);
+    EXPECT_THAT(p.err, HasSubstr("--log-format: syslog not in {auto,journal,text}"));
+}
+
 } // namespace
