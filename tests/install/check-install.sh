@@ -3,9 +3,10 @@
 # is told about in README.md ("Build and install") are there, and the
 # installed programs run from there (--version, --help without control
 # characters and with examples, the example configuration accepted).
-# Usage: check-install.sh BUILD_DIR
+# Usage: check-install.sh BUILD_DIR [man]   (man: the man pages too)
 set -u
 build=$1
+man=${2:-}
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 passed=0
@@ -30,6 +31,12 @@ for f in sbin/nvmecused bin/nvmecuse-perf \
   share/doc/nvmecuse/examples/emulated-controller.json lib/modules-load.d/nvmecuse.conf; do
   check "installs $f" test -s "$prefix/$f"
 done
+if [ "$man" = man ]; then
+  for page in man8/nvmecused.8 man1/nvmecuse-perf.1; do
+    check "installs share/man/$page" test -s "$prefix/share/man/$page"
+  done
+  check "nvmecused(8) documents --attach" grep -q 'attach' "$prefix/share/man/man8/nvmecused.8"
+fi
 check "modules-load.d loads cuse" grep -qx cuse "$prefix/lib/modules-load.d/nvmecuse.conf"
 check "nvmecuse-demo is not installed" test ! -e "$prefix/bin/nvmecuse-demo"
 
@@ -43,6 +50,15 @@ for p in sbin/nvmecused bin/nvmecuse-perf; do
   check "$name --help has no control characters" \
     test "$(LC_ALL=C tr -d '\11\12\40-\176' <"$prefix/help" | wc -c)" -eq 0
   check "$name --help shows examples" grep -q '^Examples:' "$prefix/help"
+  completion=$prefix/share/bash-completion/completions/$name
+  check "installs the bash completion of $name" test -s "$completion"
+  # Every long option --help shows is one the completion offers.
+  missing=""
+  for option in $(grep -oE -- '--[a-z][a-z0-9_-]+' "$prefix/help" | sort -u); do
+    grep -qE -- "(^|[ '])$option([ ']|$)" "$completion" || missing="$missing $option"
+  done
+  if [ -z "$missing" ]; then pass "the completion of $name offers every option"; else fail "the completion of $name offers every option" "missing:$missing"; fi
+  check "the completion of $name is valid bash" bash -n "$completion"
 done
 
 # The installed example configuration passes every check the daemon makes.
