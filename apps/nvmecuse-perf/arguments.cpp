@@ -3,9 +3,9 @@
 // value as a raw byte.
 #include "arguments.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <array>
 #include <cstdio>
 #include <map>
@@ -60,8 +60,8 @@ std::expected<std::uint64_t, std::string> parse_bytes(const std::string& text, c
     }
     const std::string unit = text.substr(used);
     static const std::map<std::string, unsigned> shifts{
-        {"", 0},  {"k", 10}, {"K", 10}, {"KiB", 10}, {"m", 20},
-        {"M", 20}, {"MiB", 20}, {"g", 30}, {"G", 30}, {"GiB", 30}};
+        {"", 0},   {"k", 10},   {"K", 10}, {"KiB", 10}, {"m", 20},
+        {"M", 20}, {"MiB", 20}, {"g", 30}, {"G", 30},   {"GiB", 30}};
     const auto it = shifts.find(unit);
     if (used == 0 || text.front() == '-' || it == shifts.end())
         return std::unexpected(fmt::format("{} {}: expected a number with k, m or g", what, text));
@@ -124,10 +124,12 @@ std::expected<PerfArguments, int> parse_arguments(int argc, char** argv)
                    "threads, each with one synchronous ioctl in flight")
         ->capture_default_str()
         ->check(CLI::Range(1u, 1024u));
-    app.add_option("--runtime,--time", job.seconds, "seconds to run (when --number_ios is not given)")
+    app.add_option("--runtime,--time", job.seconds,
+                   "seconds to run (when --number_ios is not given)")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
-    app.add_option("--number_ios,--ios", job.ios, "total commands over all threads (instead of --runtime)");
+    app.add_option("--number_ios,--ios", job.ios,
+                   "total commands over all threads (instead of --runtime)");
     app.add_option("--rwmixread", job.read_percent, "percent reads for --rw rw and randrw")
         ->capture_default_str()
         ->check(CLI::Range(0u, 100u));

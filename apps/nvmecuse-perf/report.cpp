@@ -40,15 +40,14 @@ std::string figure_line(const char* label, const DirectionResult& d, double seco
 {
     const auto us = [](double ns) { return ns / 1000.0; };
     const auto& lat = d.latency;
-    return fmt::format("  {:<6} IOPS {:.0f}   {:.1f} MB/s\n"
-                       "         latency us: min {:.1f}  avg {:.1f}  p50 {:.1f}  p99 {:.1f}  "
-                       "p99.9 {:.1f}  max {:.1f}\n",
-                       label, per_second(d.ios, seconds), per_second(d.bytes, seconds) / 1e6,
-                       us(static_cast<double>(lat.min())), us(lat.mean()),
-                       us(static_cast<double>(lat.percentile(0.5))),
-                       us(static_cast<double>(lat.percentile(0.99))),
-                       us(static_cast<double>(lat.percentile(0.999))),
-                       us(static_cast<double>(lat.max())));
+    return fmt::format(
+        "  {:<6} IOPS {:.0f}   {:.1f} MB/s\n"
+        "         latency us: min {:.1f}  avg {:.1f}  p50 {:.1f}  p99 {:.1f}  "
+        "p99.9 {:.1f}  max {:.1f}\n",
+        label, per_second(d.ios, seconds), per_second(d.bytes, seconds) / 1e6,
+        us(static_cast<double>(lat.min())), us(lat.mean()),
+        us(static_cast<double>(lat.percentile(0.5))), us(static_cast<double>(lat.percentile(0.99))),
+        us(static_cast<double>(lat.percentile(0.999))), us(static_cast<double>(lat.max())));
 }
 
 double cpu_us_per_io(const RunResult& run, std::uint64_t ios)
@@ -79,9 +78,10 @@ nlohmann::json json_report(const Job& job, const RunResult& run)
 std::string text_report(const Job& job, const RunResult& run)
 {
     const DirectionResult all = both(run.total);
-    std::string text = fmt::format("{}: {}, {} thread(s), bs {}, {} ios in {:.2f} s, CPU {:.2f} us/io\n",
-                                   job.device, pattern_name(job.pattern), job.threads,
-                                   job.block_size, all.ios, run.seconds, cpu_us_per_io(run, all.ios));
+    std::string text =
+        fmt::format("{}: {}, {} thread(s), bs {}, {} ios in {:.2f} s, CPU {:.2f} us/io\n",
+                    job.device, pattern_name(job.pattern), job.threads, job.block_size, all.ios,
+                    run.seconds, cpu_us_per_io(run, all.ios));
     if (run.total.read.ios != 0) text += figure_line("read", run.total.read, run.seconds);
     if (run.total.write.ios != 0) text += figure_line("write", run.total.write, run.seconds);
     if (job.verify) text += fmt::format("  verified {} block(s)\n", run.total.verified_blocks);

@@ -3,7 +3,6 @@
 // writes apart (fio's "read" and "write" parts) when the job mixes them.
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 
 #include "workload.hpp"

@@ -124,7 +124,8 @@ std::expected<std::string, std::string> target_text(const TargetArguments& targe
 std::expected<unsigned, std::string> resolve_id(const std::string& option, const std::string& text,
                                                 bool is_group)
 {
-    if (!text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (!text.empty() &&
+        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         try {
             const unsigned long id = std::stoul(text);
             if (id < 0xffffffffUL) return static_cast<unsigned>(id);
@@ -138,9 +139,10 @@ std::expected<unsigned, std::string> resolve_id(const std::string& option, const
         struct group* found = nullptr;
         const int e = ::getgrnam_r(text.c_str(), &entry, buffer.data(), buffer.size(), &found);
         if (found != nullptr) return static_cast<unsigned>(found->gr_gid);
-        if (e != 0) return std::unexpected(fmt::format("{} {}: {}", option, text, std::strerror(e)));
-        return std::unexpected(fmt::format("{} {}: no such group (give a group name or number)",
-                                           option, text));
+        if (e != 0)
+            return std::unexpected(fmt::format("{} {}: {}", option, text, std::strerror(e)));
+        return std::unexpected(
+            fmt::format("{} {}: no such group (give a group name or number)", option, text));
     }
     passwd entry{};
     passwd* found = nullptr;

@@ -48,8 +48,7 @@ struct AttachError {
     bool unreachable = false;
 };
 
-std::expected<ServedController, AttachError> serve_one(const TransportId& id,
-                                                       const Arguments& args)
+std::expected<ServedController, AttachError> serve_one(const TransportId& id, const Arguments& args)
 {
     const auto options = options_for(id, args.tcp);
     bool unreachable = false;
@@ -93,18 +92,18 @@ std::expected<std::vector<TransportId>, AttachError> discover(const TransportId&
     options.io_queues = 0;
     auto transport = transport::connect(discovery, transport::ConnectOptions{.tcp = options});
     if (!transport)
-        return std::unexpected(AttachError{
-            fmt::format("{}: discovery: {}", id.describe(), transport.error().message),
-            is_unreachable(transport.error().code)});
+        return std::unexpected(
+            AttachError{fmt::format("{}: discovery: {}", id.describe(), transport.error().message),
+                        is_unreachable(transport.error().code)});
     ctrlr::Controller::Options controller_options;
     controller_options.name = "discovery";
     controller_options.io_queues = 0;
     controller_options.ctrl_loss_tmo = std::chrono::milliseconds(0);
     auto ctrl = ctrlr::Controller::start(std::move(*transport), controller_options);
     if (!ctrl)
-        return std::unexpected(AttachError{
-            fmt::format("{}: discovery: {}", id.describe(), ctrl.error().message()),
-            is_unreachable(ctrl.error())});
+        return std::unexpected(
+            AttachError{fmt::format("{}: discovery: {}", id.describe(), ctrl.error().message()),
+                        is_unreachable(ctrl.error())});
     auto records = ctrlr::read_discovery_log(**ctrl);
     if (!records)
         return std::unexpected(AttachError{
@@ -148,17 +147,16 @@ std::expected<void, AttachError> attach(const TransportId& id, const Arguments& 
         ++attached;
     }
     if (attached == 0)
-        return std::unexpected(AttachError{
-            fmt::format("{}: no controller attached: {}", id.describe(), last.message),
-            all_unreachable});
+        return std::unexpected(
+            AttachError{fmt::format("{}: no controller attached: {}", id.describe(), last.message),
+                        all_unreachable});
     return {};
 }
 
 } // namespace
 
-std::expected<void, std::string> serve_attached(const Arguments& args,
-                                                std::vector<ServedController>& served,
-                                                AttachRetry& retry)
+std::expected<void, std::string>
+serve_attached(const Arguments& args, std::vector<ServedController>& served, AttachRetry& retry)
 {
     const auto attempts = reconnect_attempts(args.tcp.reconnect_delay, args.tcp.ctrl_loss_tmo);
     for (const TransportId& id : args.attach) {

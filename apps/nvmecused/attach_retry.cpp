@@ -43,10 +43,9 @@ void AttachRetry::run()
 {
     std::unique_lock lock(mutex_);
     while (!stopping_ && !targets_.empty()) {
-        const auto next = std::min_element(targets_.begin(), targets_.end(),
-                                           [](const Target& a, const Target& b) {
-                                               return a.next < b.next;
-                                           });
+        const auto next =
+            std::min_element(targets_.begin(), targets_.end(),
+                             [](const Target& a, const Target& b) { return a.next < b.next; });
         if (wake_.wait_until(lock, next->next, [this] { return stopping_; })) break;
         Target& target = *next;
         lock.unlock(); // stop() may come while the attempt connects

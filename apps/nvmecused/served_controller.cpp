@@ -35,14 +35,13 @@ bool restricted_ioctls(const Arguments& args)
 } // namespace
 
 std::expected<ServedController, ServeError> serve(const TransportMaker& make_transport,
-                                                   ctrlr::Controller::Options options,
-                                                   const Arguments& args)
+                                                  ctrlr::Controller::Options options,
+                                                  const Arguments& args)
 {
     auto claim = cuse::IndexClaim::claim_lowest(args.lock_directory);
     if (!claim)
         return std::unexpected(ServeError{fmt::format("claiming a controller index in {}: {}",
-                                                      args.lock_directory,
-                                                      claim.error().message()),
+                                                      args.lock_directory, claim.error().message()),
                                           {}});
     const std::string name = fmt::format("nvme{}", claim->index());
 

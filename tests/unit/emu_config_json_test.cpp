@@ -497,8 +497,9 @@ TEST_F(EmuConfigJsonFile, SemanticErrorsNameTheKeyAndWhy)
 TEST_F(EmuConfigJsonFile, MissingBackingFileDirectoryIsNamed)
 {
     const auto absent = dir_ / "state";
-    const auto path = write("c.json", R"({"namespaces": [{"nsid": 1}, {"nsid": 2, "backing_file": ")" +
-                                          (absent / "ns2.img").string() + R"("}]})");
+    const auto path =
+        write("c.json", R"({"namespaces": [{"nsid": 1}, {"nsid": 2, "backing_file": ")" +
+                            (absent / "ns2.img").string() + R"("}]})");
     auto config = load_controller_config(path);
     ASSERT_FALSE(config);
     EXPECT_EQ(config.error(), path.string() + ": $.namespaces[1].backing_file: directory " +

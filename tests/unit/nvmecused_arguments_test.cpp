@@ -5,9 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <thread>
-
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "apps/nvmecused/arguments.hpp"
@@ -211,9 +210,18 @@ TEST(NvmecusedArguments, Mode)
 
 TEST(NvmecusedArguments, NvmeConnectNamesAndShortOptions)
 {
-    const auto args = parse({"-a", "127.0.0.1", "-s", "4421", "-n", "nqn.2026-11.io.nvmecuse:t",
-                             "-q", "nqn.2014-08.org.nvmexpress:uuid:x", "-I", hostid, "-k", "30",
-                             "-i", "2", "-Q", "64", "-g", "-G", "-c", "3", "-l", "60", "-F", "7"});
+    const auto args = parse({"-a", "127.0.0.1",
+                             "-s", "4421",
+                             "-n", "nqn.2026-11.io.nvmecuse:t",
+                             "-q", "nqn.2014-08.org.nvmexpress:uuid:x",
+                             "-I", hostid,
+                             "-k", "30",
+                             "-i", "2",
+                             "-Q", "64",
+                             "-g", "-G",
+                             "-c", "3",
+                             "-l", "60",
+                             "-F", "7"});
     ASSERT_TRUE(args);
     ASSERT_EQ(args->attach.size(), 1u);
     EXPECT_EQ(args->attach[0].traddr, "127.0.0.1");
@@ -230,8 +238,8 @@ TEST(NvmecusedArguments, NvmeConnectNamesAndShortOptions)
     EXPECT_EQ(tcp.ctrl_loss_tmo, std::chrono::seconds(60));
     EXPECT_EQ(tcp.fast_io_fail_tmo, std::chrono::seconds(7));
 
-    const auto long_names = parse({"--transport", "tcp", "--traddr", "127.0.0.1", "--hostid", hostid,
-                                   "--keep-alive-tmo", "12"});
+    const auto long_names = parse({"--transport", "tcp", "--traddr", "127.0.0.1", "--hostid",
+                                   hostid, "--keep-alive-tmo", "12"});
     ASSERT_TRUE(long_names);
     EXPECT_TRUE(long_names->attach[0].is_discovery());
     EXPECT_EQ(long_names->tcp.kato, std::chrono::seconds(12));
@@ -265,8 +273,9 @@ TEST(NvmecusedArguments, UsersAndGroupsByNameOrNumber)
 
     auto p = printed({"--emulate", "--uid", "no-such-user-nvmecuse"});
     EXPECT_FALSE(p.parsed);
-    EXPECT_EQ(p.err,
-              "nvmecused: --uid no-such-user-nvmecuse: no such user (give a user name or number)\n");
+    EXPECT_EQ(
+        p.err,
+        "nvmecused: --uid no-such-user-nvmecuse: no such user (give a user name or number)\n");
     p = printed({"--emulate", "--gid", "no-such-group-nvmecuse"});
     EXPECT_FALSE(p.parsed);
     EXPECT_EQ(p.err, "nvmecused: --gid no-such-group-nvmecuse: no such group (give a group name "
@@ -281,7 +290,8 @@ TEST(NvmecusedArguments, UnknownLogLevelIsAnError)
     const auto p = printed({"--emulate", "--log-level", "verbose"});
     EXPECT_FALSE(p.parsed);
     EXPECT_NE(p.status, 0);
-    EXPECT_THAT(p.err, HasSubstr("--log-level: verbose not in {trace,debug,info,warn,error,critical,off}"));
+    EXPECT_THAT(
+        p.err, HasSubstr("--log-level: verbose not in {trace,debug,info,warn,error,critical,off}"));
 }
 
 TEST(NvmecusedArguments, UnknownIoctlProtocolNamesTheChoices)

@@ -21,7 +21,7 @@ TEST(NvmecusedAttachRetry, AttemptsAreCtrlLossTmoOverReconnectDelayRoundedUp)
     EXPECT_EQ(reconnect_attempts(10s, 600s), 60u); // the kernel's defaults
     EXPECT_EQ(reconnect_attempts(7s, 20s), 3u);
     EXPECT_EQ(reconnect_attempts(1s, 1s), 1u);
-    EXPECT_EQ(reconnect_attempts(10s, 0s), 0u);   // give up at once
+    EXPECT_EQ(reconnect_attempts(10s, 0s), 0u);            // give up at once
     EXPECT_EQ(reconnect_attempts(10s, -1s), std::nullopt); // forever
 }
 
@@ -38,7 +38,8 @@ TEST(NvmecusedAttachRetry, RetriesUntilTheTargetIsUp)
 {
     std::atomic<int> calls{0};
     AttachRetry retry;
-    retry.add("t", [&] { return ++calls == 2; }, 1s, 5u);
+    retry.add(
+        "t", [&] { return ++calls == 2; }, 1s, 5u);
     retry.start();
     ASSERT_TRUE(wait_for(calls, 2));
     std::this_thread::sleep_for(1500ms);
@@ -50,7 +51,13 @@ TEST(NvmecusedAttachRetry, GivesUpAfterItsAttempts)
 {
     std::atomic<int> calls{0};
     AttachRetry retry;
-    retry.add("t", [&] { ++calls; return false; }, 1s, 1u);
+    retry.add(
+        "t",
+        [&] {
+            ++calls;
+            return false;
+        },
+        1s, 1u);
     retry.start();
     ASSERT_TRUE(wait_for(calls, 1));
     std::this_thread::sleep_for(1500ms);
@@ -62,7 +69,13 @@ TEST(NvmecusedAttachRetry, StopEndsTheWaitAtOnce)
 {
     std::atomic<int> calls{0};
     AttachRetry retry;
-    retry.add("t", [&] { ++calls; return false; }, 3600s, std::nullopt);
+    retry.add(
+        "t",
+        [&] {
+            ++calls;
+            return false;
+        },
+        3600s, std::nullopt);
     retry.start();
     const auto start = std::chrono::steady_clock::now();
     retry.stop();

@@ -9,8 +9,9 @@
 
 #include <string>
 
-#include "apps/nvmecused/logging.hpp"
 #include "nvmecuse/logging.hpp"
+
+#include "apps/nvmecused/logging.hpp"
 
 namespace {
 
@@ -36,9 +37,10 @@ TEST(NvmecusedLogging, JournalLinesCarryTheSyslogPriority)
 
 TEST(NvmecusedLogging, TextLinesCarryTimeCategoryAndLevel)
 {
-    EXPECT_THAT(formatted(false, spdlog::level::err, "ctrlr", "boom"),
-                MatchesRegex(R"(\[[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]{12}\] \[ctrlr\] \[error\] boom)"
-                             "\n"));
+    EXPECT_THAT(
+        formatted(false, spdlog::level::err, "ctrlr", "boom"),
+        MatchesRegex(R"(\[[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]{12}\] \[ctrlr\] \[error\] boom)"
+                     "\n"));
 }
 
 TEST(NvmecusedLogging, JournalStreamMustNameStderrsFile)

@@ -90,8 +90,8 @@ TEST(PerfArguments, FioNamesAndMeanings)
 
 TEST(PerfArguments, NamesRoundTrip)
 {
-    for (const auto pattern : {Pattern::read, Pattern::write, Pattern::randread,
-                               Pattern::randwrite, Pattern::rw, Pattern::randrw}) {
+    for (const auto pattern : {Pattern::read, Pattern::write, Pattern::randread, Pattern::randwrite,
+                               Pattern::rw, Pattern::randrw}) {
         const auto p = parse({"/dev/x", "--rw", std::string(pattern_name(pattern))});
         ASSERT_TRUE(p.result) << p.err;
         EXPECT_EQ(p.result->job.pattern, pattern);

@@ -6,6 +6,7 @@
 #include <netdb.h>
 
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
+
 #include "transport/tcp/socket.hpp"
 
 namespace nvmecuse::transport::tcp {

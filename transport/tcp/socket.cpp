@@ -1,8 +1,6 @@
 // Address resolution and the non-blocking TCP connect. See socket.hpp.
 #include "socket.hpp"
 
-#include "nvmecuse/transport/tcp/tcp_transport.hpp"
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -16,6 +14,8 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+
+#include "nvmecuse/transport/tcp/tcp_transport.hpp"
 
 namespace nvmecuse::transport::tcp {
 
