@@ -10,40 +10,30 @@
 #include <vector>
 
 #include "apps/nvmecused/arguments.hpp"
+#include "command_line.hpp"
 
 namespace {
 
 using nvmecused::parse_arguments;
 
-/// parse_arguments on a command line given as strings.
-auto parse(std::vector<std::string> words)
-{
-    words.insert(words.begin(), "nvmecused");
-    std::vector<char*> argv;
-    for (auto& w : words)
-        argv.push_back(w.data());
-    argv.push_back(nullptr);
-    return parse_arguments(static_cast<int>(words.size()), argv.data());
-}
-
-/// What parse() printed on stderr (and stdout: --help, --version) for `words`.
+/// What parse_arguments returned and printed for a command line given as strings.
 struct Printed {
     bool parsed = false;
-    int status = 0;
+    int status = 0; ///< the exit status it asks for when it did not parse
     std::string out;
     std::string err;
 };
 Printed printed(std::vector<std::string> words)
 {
-    ::testing::internal::CaptureStdout();
-    ::testing::internal::CaptureStderr();
-    const auto result = parse(std::move(words));
-    Printed p;
-    p.out = ::testing::internal::GetCapturedStdout();
-    p.err = ::testing::internal::GetCapturedStderr();
-    p.parsed = result.has_value();
-    p.status = result ? 0 : result.error();
-    return p;
+    auto p = nvmecuse::test::parse_words(parse_arguments, "nvmecused", std::move(words));
+    return {p.result.has_value(), p.result ? 0 : p.result.error(), std::move(p.out),
+            std::move(p.err)};
+}
+
+/// parse_arguments on a command line given as strings.
+auto parse(std::vector<std::string> words)
+{
+    return nvmecuse::test::parse_words(parse_arguments, "nvmecused", std::move(words)).result;
 }
 
 using ::testing::HasSubstr;
@@ -304,14 +294,7 @@ TEST(NvmecusedArguments, UnknownIoctlProtocolNamesTheChoices)
     EXPECT_EQ(upper->ioctl_protocol, nvmecused::Arguments::IoctlProtocol::restricted);
 }
 
-/// True when `text` holds a byte that is neither printable ASCII nor a newline.
-bool has_control_characters(const std::string& text)
-{
-    return std::any_of(text.begin(), text.end(), [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return (u < 0x20 && c != '\n') || u == 0x7f;
-    });
-}
+using nvmecuse::test::has_control_characters;
 
 TEST(NvmecusedArguments, HelpIsPlainTextWithExamplesAndGroups)
 {

@@ -4,12 +4,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "apps/nvmecuse-perf/arguments.hpp"
 #include "apps/nvmecuse-perf/report.hpp"
+#include "command_line.hpp"
 
 namespace nvmecuse::perf {
 namespace {
@@ -17,33 +17,11 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Parsed {
-    std::expected<PerfArguments, int> result;
-    std::string out;
-    std::string err;
-};
+using nvmecuse::test::has_control_characters;
 
-Parsed parse(std::vector<std::string> words)
+auto parse(std::vector<std::string> words)
 {
-    words.insert(words.begin(), "nvmecuse-perf");
-    std::vector<char*> argv;
-    for (auto& w : words)
-        argv.push_back(w.data());
-    argv.push_back(nullptr);
-    ::testing::internal::CaptureStdout();
-    ::testing::internal::CaptureStderr();
-    auto result = parse_arguments(static_cast<int>(words.size()), argv.data());
-    std::string out = ::testing::internal::GetCapturedStdout();
-    std::string err = ::testing::internal::GetCapturedStderr();
-    return {std::move(result), std::move(out), std::move(err)};
-}
-
-bool has_control_characters(const std::string& text)
-{
-    return std::any_of(text.begin(), text.end(), [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return (u < 0x20 && c != '\n') || u == 0x7f;
-    });
+    return nvmecuse::test::parse_words(parse_arguments, "nvmecuse-perf", std::move(words));
 }
 
 TEST(PerfArguments, HelpIsPlainTextWithExamples)
