@@ -6,7 +6,7 @@
 # the fast-fail timeout (never hang), the emulated controller keeps working;
 # putting the subsystem back lets the daemon reconnect and reads return the
 # data written before the loss. Last, a daemon started while the target is
-# down keeps retrying and serves it once it answers.
+# down keeps retrying and serves it once it answers, and goes on after a SIGHUP.
 #
 # By hand: tests/vm/run -- sh suites/nvme-tcp-faults.sh
 . /vm/lib.sh
@@ -132,6 +132,20 @@ if wait_for $DEV/nvme0n1 100; then
   expect_eq "and reads the data written before" "$?" 0
 else
   fail "it attaches the target once it answers" "$(ls $DEV 2>&1)"
+fi
+
+# --- SIGHUP: logged, and the daemon goes on serving -----------------------------
+kill -HUP $DAEMON_PID
+sleep 1
+if kill -0 $DAEMON_PID 2>/dev/null && read4k $DEV/nvme0n1 $T/hup; then
+  pass "SIGHUP does not stop the daemon"
+else
+  fail "SIGHUP does not stop the daemon"
+fi
+if grep -q "SIGHUP: nothing to reload" /tmp/nvmecused.log; then
+  pass "the daemon logs the SIGHUP"
+else
+  fail "the daemon logs the SIGHUP"
 fi
 
 finish
