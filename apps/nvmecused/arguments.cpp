@@ -76,7 +76,6 @@ void add_tcp_options(CLI::App& app, TcpArguments& tcp, TargetArguments& target)
     app.add_option("-i,--nr-io-queues", tcp.nr_io_queues,
                    "I/O queues per controller; default: the number of CPUs, as nvme connect")
         ->check(CLI::Range(1u, 65535u))
-        ->capture_default_str()
         ->group(group);
     app.add_option("-Q,--queue-size", tcp.queue_size, "entries per I/O queue")
         ->check(CLI::Range(16u, 1024u))
@@ -94,7 +93,9 @@ void add_tcp_options(CLI::App& app, TcpArguments& tcp, TargetArguments& target)
         ->group(group);
     app.add_option("-l,--ctrl-loss-tmo", tcp.ctrl_loss_tmo,
                    "seconds of reconnecting before the controller gives up (commands then "
-                   "fail; its nodes stay, a reset retries); negative: reconnect forever")
+                   "fail; its nodes stay, a reset retries); negative: reconnect forever. A "
+                   "target that does not answer at start is retried as long; 0: it fails the "
+                   "start")
         ->capture_default_str()
         ->group(group);
     app.add_option("-F,--fast_io_fail_tmo,--fast-io-fail-tmo", tcp.fast_io_fail_tmo,
