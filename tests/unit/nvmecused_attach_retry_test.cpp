@@ -34,12 +34,17 @@ bool wait_for(const std::atomic<int>& count, int value)
     return count.load() >= value;
 }
 
+/// An attempt that counts its calls and succeeds at call `up_at` (0: never).
+AttachRetry::Attempt counting(std::atomic<int>& calls, int up_at)
+{
+    return [&calls, up_at] { return ++calls == up_at; };
+}
+
 TEST(NvmecusedAttachRetry, RetriesUntilTheTargetIsUp)
 {
     std::atomic<int> calls{0};
     AttachRetry retry;
-    retry.add(
-        "t", [&] { return ++calls == 2; }, 1s, 5u);
+    retry.add("t", counting(calls, 2), 1s, 5u);
     retry.start();
     ASSERT_TRUE(wait_for(calls, 2));
     std::this_thread::sleep_for(1500ms);
@@ -51,13 +56,7 @@ TEST(NvmecusedAttachRetry, GivesUpAfterItsAttempts)
 {
     std::atomic<int> calls{0};
     AttachRetry retry;
-    retry.add(
-        "t",
-        [&] {
-            ++calls;
-            return false;
-        },
-        1s, 1u);
+    retry.add("t", counting(calls, 0), 1s, 1u);
     retry.start();
     ASSERT_TRUE(wait_for(calls, 1));
     std::this_thread::sleep_for(1500ms);
@@ -69,13 +68,7 @@ TEST(NvmecusedAttachRetry, StopEndsTheWaitAtOnce)
 {
     std::atomic<int> calls{0};
     AttachRetry retry;
-    retry.add(
-        "t",
-        [&] {
-            ++calls;
-            return false;
-        },
-        3600s, std::nullopt);
+    retry.add("t", counting(calls, 0), 3600s, std::nullopt);
     retry.start();
     const auto start = std::chrono::steady_clock::now();
     retry.stop();
