@@ -13,10 +13,10 @@ passed=0
 failed=0
 pass() { passed=$((passed + 1)); echo "ok - $1"; }
 fail() { failed=$((failed + 1)); echo "not ok - $1${2:+: $2}"; }
-check() { # NAME COMMAND...
-  name=$1
+check() { # LABEL COMMAND...
+  check_label=$1
   shift
-  if "$@"; then pass "$name"; else fail "$name"; fi
+  if "$@"; then pass "$check_label"; else fail "$check_label"; fi
 }
 
 if cmake --install "$build" --prefix "$prefix" >"$prefix.log" 2>&1; then
