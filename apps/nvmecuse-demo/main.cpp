@@ -1,5 +1,6 @@
-// nvmecuse-demo: the main job until the CUSE daemon lands. Starts the
-// built-in emulated controller behind the driver core (ctrlr::Controller),
+// nvmecuse-demo: the driver core without CUSE or root, in one process (not
+// installed; nvmecused is the product). Starts the built-in emulated
+// controller behind the driver core (ctrlr::Controller),
 // lists its namespaces, prints Identify Controller, writes and reads back a
 // pattern through the I/O queue, and prints the SMART / Health log that
 // followed the traffic. Exits non-zero if any step fails.
@@ -43,6 +44,8 @@ int main(int argc, char** argv)
 {
     CLI::App app{"Runs nvmecuse's emulated NVMe controller through the driver core and prints "
                  "what nvme id-ctrl and nvme smart-log would show"};
+    app.set_version_flag("--version", std::string("nvmecuse-demo ") + NVMECUSE_VERSION);
+    app.footer("Example:\n  nvmecuse-demo --io-bytes 65536 --backing-file /var/tmp/nvmecuse-demo.img");
     std::uint64_t io_bytes = 1 << 20;
     std::string backing_file;
     app.add_option("--io-bytes", io_bytes, "bytes to write and read back on namespace 1")

@@ -182,7 +182,8 @@ ThreadResult run_thread(const Job& job, const Target& t, unsigned index, Progres
     std::uint64_t next_slot = slots * index / job.threads; // sequential: threads spread out
 
     using Clock = std::chrono::steady_clock;
-    while (result.ios < quota && !progress.stop.load(std::memory_order_relaxed)) {
+    while (result.read.ios + result.write.ios < quota &&
+           !progress.stop.load(std::memory_order_relaxed)) {
         bool write = false;
         std::uint64_t slot = 0;
         switch (job.pattern) {
@@ -190,6 +191,10 @@ ThreadResult run_thread(const Job& job, const Target& t, unsigned index, Progres
         case Pattern::write: slot = next_slot++ % slots; write = true; break;
         case Pattern::randread: slot = slot_of(rng); break;
         case Pattern::randwrite: slot = slot_of(rng); write = true; break;
+        case Pattern::rw:
+            slot = next_slot++ % slots;
+            write = percent(rng) >= job.read_percent;
+            break;
         case Pattern::randrw: slot = slot_of(rng); write = percent(rng) >= job.read_percent; break;
         }
         const std::uint64_t slba = slot * blocks;
@@ -205,9 +210,10 @@ ThreadResult run_thread(const Job& job, const Target& t, unsigned index, Progres
                                        write ? "write" : "read", slba, describe_failure(r));
             break;
         }
-        result.latency.record(static_cast<std::uint64_t>(ns.count()));
-        ++result.ios;
-        result.bytes += buffer.size;
+        DirectionResult& done = write ? result.write : result.read;
+        done.latency.record(static_cast<std::uint64_t>(ns.count()));
+        ++done.ios;
+        done.bytes += buffer.size;
         progress.ios.fetch_add(1, std::memory_order_relaxed);
 
         if (!write && job.verify && !admin) {

@@ -12,7 +12,8 @@
 
 namespace nvmecuse::perf {
 
-enum class Pattern : std::uint8_t { read, write, randread, randwrite, randrw };
+/// fio's --rw values and meanings: rw is a sequential mix, randrw a random one.
+enum class Pattern : std::uint8_t { read, write, randread, randwrite, rw, randrw };
 enum class IoctlKind : std::uint8_t { io64, io, submit_io, admin_identify };
 
 struct Job {
@@ -20,7 +21,7 @@ struct Job {
     unsigned threads = 1;
     std::uint32_t block_size = 4096;     ///< bytes per command
     Pattern pattern = Pattern::randread;
-    unsigned read_percent = 50;          ///< randrw only
+    unsigned read_percent = 50;          ///< rw and randrw only
     IoctlKind ioctl = IoctlKind::io64;
     double seconds = 5;                  ///< used when ios == 0
     std::uint64_t ios = 0;               ///< total commands, over all threads
@@ -39,11 +40,23 @@ struct Target {
 /// Opens `job.device` and learns its namespace; the error says what failed.
 [[nodiscard]] std::expected<Target, std::string> open_target(const Job& job);
 
-/// What one thread did.
-struct ThreadResult {
+/// What was done in one direction (reads, or writes).
+struct DirectionResult {
     LatencyHistogram latency;
     std::uint64_t ios = 0;
     std::uint64_t bytes = 0;
+    void merge(const DirectionResult& other) noexcept
+    {
+        latency.merge(other.latency);
+        ios += other.ios;
+        bytes += other.bytes;
+    }
+};
+
+/// What one thread did, reads and writes apart (admin-identify counts as reads).
+struct ThreadResult {
+    DirectionResult read;
+    DirectionResult write;
     std::uint64_t verified_blocks = 0;
     std::string error; ///< the first failure; the thread stops at it
 };

@@ -1,13 +1,18 @@
 // nvmecused's command line: CLI11 options, then the checks CLI11 cannot do
-// (octal modes, transport IDs, host IDs).
+// (octal modes, user and group names, transport IDs, host IDs).
 #include "arguments.hpp"
 
 #include <fmt/format.h>
+#include <grp.h>
+#include <pwd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
+#include <thread>
 
 namespace nvmecused {
 
@@ -25,55 +30,128 @@ struct TcpArguments {
     int reconnect_delay = 10;
     int ctrl_loss_tmo = 600;
     int fast_io_fail_tmo = -1;
-    unsigned nr_io_queues = 1;
+    /// As the kernel: one I/O queue per online CPU (the controller may grant fewer).
+    unsigned nr_io_queues = std::max(1u, std::thread::hardware_concurrency());
     unsigned queue_size = 128;
     bool hdr_digest = false;
     bool data_digest = false;
 };
 
-void add_tcp_options(CLI::App& app, TcpArguments& tcp)
+/// nvme connect's target options (-t -a -s -n): one more target, as --attach
+/// would name it.
+struct TargetArguments {
+    std::string transport;
+    std::string traddr;
+    std::string trsvcid;
+    std::string nqn;
+};
+
+void add_tcp_options(CLI::App& app, TcpArguments& tcp, TargetArguments& target)
 {
-    const char* group = "NVMe/TCP (--attach)";
-    app.add_option("--hostnqn", tcp.hostnqn,
+    // Names and short options as `nvme connect` has them (nvme-cli fabrics.c).
+    const char* group = "NVMe/TCP connection (nvme connect's options)";
+    app.add_option("-t,--transport", target.transport, "with --traddr: transport type (tcp)")
+        ->group(group);
+    app.add_option("-a,--traddr", target.traddr,
+                   "one more target, as --attach 'trtype:tcp traddr:ADDR ...' would name it")
+        ->group(group);
+    app.add_option("-s,--trsvcid", target.trsvcid,
+                   "with --traddr: port (default 4420, 8009 for discovery)")
+        ->group(group);
+    app.add_option("-n,--nqn", target.nqn,
+                   "with --traddr: subsystem NQN (default: every one the discovery controller "
+                   "lists)")
+        ->group(group);
+    app.add_option("-q,--hostnqn", tcp.hostnqn,
                    "host NQN; default: /etc/nvme/hostnqn as nvme-cli reads it, else derived "
                    "from the host ID")
         ->group(group);
-    app.add_option("--hostid", tcp.hostid,
+    app.add_option("-I,--hostid", tcp.hostid,
                    "host identifier (UUID); default: /etc/nvme/hostid, else generated")
         ->group(group);
-    app.add_option("--kato", tcp.kato, "Keep Alive Timeout in seconds")
+    app.add_option("-k,--keep-alive-tmo,--kato", tcp.kato, "Keep Alive Timeout in seconds")
         ->check(CLI::Range(1u, 65535u))
         ->capture_default_str()
         ->group(group);
-    app.add_option("--nr-io-queues", tcp.nr_io_queues, "I/O queues per controller")
+    app.add_option("-i,--nr-io-queues", tcp.nr_io_queues,
+                   "I/O queues per controller; default: the number of CPUs, as nvme connect")
         ->check(CLI::Range(1u, 65535u))
-        ->capture_default_str()
         ->group(group);
-    app.add_option("--queue-size", tcp.queue_size, "entries per I/O queue")
+    app.add_option("-Q,--queue-size", tcp.queue_size, "entries per I/O queue")
         ->check(CLI::Range(16u, 1024u))
         ->capture_default_str()
         ->group(group);
-    app.add_flag("--hdr-digest", tcp.hdr_digest, "ask for PDU header digests (CRC32C)")
+    app.add_flag("-g,--hdr-digest", tcp.hdr_digest, "ask for PDU header digests (CRC32C)")
         ->group(group);
-    app.add_flag("--data-digest", tcp.data_digest, "ask for PDU data digests (CRC32C)")
+    app.add_flag("-G,--data-digest", tcp.data_digest, "ask for PDU data digests (CRC32C)")
         ->group(group);
-    app.add_option("--reconnect-delay", tcp.reconnect_delay,
+    app.add_option("-c,--reconnect-delay", tcp.reconnect_delay,
                    "seconds between reconnect attempts after a connection is lost (the first "
                    "one this long after the loss)")
         ->check(CLI::Range(1, 3600))
         ->capture_default_str()
         ->group(group);
-    app.add_option("--ctrl-loss-tmo", tcp.ctrl_loss_tmo,
+    app.add_option("-l,--ctrl-loss-tmo", tcp.ctrl_loss_tmo,
                    "seconds of reconnecting before the controller gives up (commands then "
-                   "fail; its nodes stay, a reset retries); negative: reconnect forever")
+                   "fail; its nodes stay, a reset retries); negative: reconnect forever. A "
+                   "target that does not answer at start is retried as long; 0: it fails the "
+                   "start")
         ->capture_default_str()
         ->group(group);
-    app.add_option("--fast-io-fail-tmo", tcp.fast_io_fail_tmo,
+    app.add_option("-F,--fast_io_fail_tmo,--fast-io-fail-tmo", tcp.fast_io_fail_tmo,
                    "seconds after a connection loss until commands fail instead of waiting for "
                    "the reconnect (Host Pathing Error); -1: off")
         ->check(CLI::Range(-1, 3600))
         ->capture_default_str()
         ->group(group);
+}
+
+/// The transport ID text of -t/-a/-s/-n; empty when no -a was given.
+std::expected<std::string, std::string> target_text(const TargetArguments& target)
+{
+    if (target.traddr.empty()) {
+        if (!target.transport.empty() || !target.trsvcid.empty() || !target.nqn.empty())
+            return std::unexpected("--transport, --trsvcid and --nqn need --traddr (-a)");
+        return std::string();
+    }
+    std::string text = "trtype:" + (target.transport.empty() ? "tcp" : target.transport) +
+                       " traddr:" + target.traddr;
+    if (!target.trsvcid.empty()) text += " trsvcid:" + target.trsvcid;
+    if (!target.nqn.empty()) text += " subnqn:" + target.nqn;
+    return text;
+}
+
+/// A user (or group) given by name or number; the error says which it was not.
+std::expected<unsigned, std::string> resolve_id(const std::string& option, const std::string& text,
+                                                bool is_group)
+{
+    if (!text.empty() &&
+        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        try {
+            const unsigned long id = std::stoul(text);
+            if (id < 0xffffffffUL) return static_cast<unsigned>(id);
+        } catch (const std::exception&) {
+        }
+        return std::unexpected(fmt::format("{} {}: out of range", option, text));
+    }
+    std::vector<char> buffer(16384);
+    if (is_group) {
+        struct group entry {};
+        struct group* found = nullptr;
+        const int e = ::getgrnam_r(text.c_str(), &entry, buffer.data(), buffer.size(), &found);
+        if (found != nullptr) return static_cast<unsigned>(found->gr_gid);
+        if (e != 0)
+            return std::unexpected(fmt::format("{} {}: {}", option, text, std::strerror(e)));
+        return std::unexpected(
+            fmt::format("{} {}: no such group (give a group name or number)", option, text));
+    }
+    passwd entry{};
+    passwd* found = nullptr;
+    const int e = ::getpwnam_r(text.c_str(), &entry, buffer.data(), buffer.size(), &found);
+    if (found != nullptr) return static_cast<unsigned>(found->pw_uid);
+    if (e != 0) return std::unexpected(fmt::format("{} {}: {}", option, text, std::strerror(e)));
+    return std::unexpected(
+        fmt::format("{} {}: no such user (give a user name or number)", option, text));
 }
 
 /// First line of `path` without trailing blanks; empty when unreadable.
@@ -127,61 +205,100 @@ std::expected<Arguments, int> parse_arguments(int argc, char** argv)
     Arguments args;
     std::vector<std::string> attach;
     std::string mode = "0600";
+    std::string uid = "0";
+    std::string gid = "0";
+    std::string protocol = "auto";
     TcpArguments tcp;
+    TargetArguments target;
 
-    CLI::App app{"nvmecused: NVMe controllers as CUSE devices speaking the Linux NVMe ioctl ABI"};
+    CLI::App app{"nvmecused: NVMe controllers as CUSE devices speaking the Linux NVMe ioctl ABI. "
+                 "Runs as root; the devices are /dev/<dir>/nvme<N> and /dev/<dir>/nvme<N>n<M>."};
+    app.set_version_flag("--version", std::string("nvmecused ") + NVMECUSE_VERSION);
+    app.footer(R"(Examples:
+  nvmecused --emulate
+  nvmecused --emulate --config /usr/local/share/doc/nvmecuse/examples/emulated-controller.json
+  nvmecused --attach 'trtype:tcp traddr:192.168.1.7 subnqn:nqn.2026-11.io.example:disk'
+  nvmecused -t tcp -a 192.168.1.7 -s 4420 -n nqn.2026-11.io.example:disk -k 15
+  nvmecused --attach 'trtype:pcie traddr:0000:00:04.0'
+Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecuse/nvme0)");
     auto* emulate =
         app.add_flag("--emulate", args.emulate, "serve the built-in emulated NVMe controller");
-    app.add_option("--config", args.config_path,
-                   "JSON configuration of the emulated controller (model, namespaces, ...)")
-        ->check(CLI::ExistingFile)
-        ->needs(emulate);
+    auto* config = app.add_option("--config", args.config_path,
+                                  "JSON configuration of the emulated controller "
+                                  "(docs/configuration.md)")
+                       ->check(CLI::ExistingFile)
+                       ->needs(emulate);
+    app.add_flag("--check-config", args.check_config,
+                 "check the --config file as the daemon would, say what is wrong or OK, and exit")
+        ->needs(config);
     app.add_option("--attach", attach,
-                   "serve the NVMe/TCP controller this transport ID names, e.g. 'trtype:tcp "
-                   "traddr:127.0.0.1 trsvcid:4420 subnqn:NQN'; without subnqn (or with the "
-                   "discovery NQN): every NVM subsystem its discovery controller lists. "
-                   "Repeatable")
+                   "serve the controller this transport ID names, e.g. 'trtype:tcp "
+                   "traddr:127.0.0.1 trsvcid:4420 subnqn:NQN' or 'trtype:pcie traddr:BDF'; "
+                   "without subnqn (or with the discovery NQN): every NVM subsystem its "
+                   "discovery controller lists. Repeatable")
         ->expected(1)
         ->allow_extra_args(false)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     app.add_option("--dir", args.directory, "device directory under /dev ('spdk' for SPDK paths)")
         ->capture_default_str();
-    app.add_option("--lock-dir", args.lock_directory, "root-only directory of the index claims")
-        ->capture_default_str();
     app.add_option("--mode", mode, "permissions of the device nodes (octal)")
         ->capture_default_str();
-    app.add_option("--uid", args.uid, "owner of the device nodes")->capture_default_str();
-    app.add_option("--gid", args.gid, "group of the device nodes")->capture_default_str();
+    app.add_option("--uid", uid, "owner of the device nodes (user name or number)")
+        ->capture_default_str();
+    app.add_option("--gid", gid, "group of the device nodes (group name or number)")
+        ->capture_default_str();
+    app.add_option("--log-level", args.log_level, "what to log")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+        ->capture_default_str();
+    std::string log_format = "auto";
+    app.add_option("--log-format", log_format,
+                   "journal: each line starts with its syslog priority (<3>) for journald, no "
+                   "timestamp; text: timestamps; auto: journal when stderr is the journal")
+        ->check(CLI::IsMember({"auto", "journal", "text"}))
+        ->option_text("auto|journal|text (auto)");
+
+    const char* developer = "Developer options (measurements and testing)";
+    app.add_option("--lock-dir", args.lock_directory, "root-only directory of the index claims")
+        ->capture_default_str()
+        ->group(developer);
     app.add_flag("--retry-only", args.retry_only,
                  "never use process_vm_readv/writev: the CUSE retry protocol only (for "
-                 "measurements against the reference design)");
-    using Protocol = Arguments::IoctlProtocol;
-    const std::map<std::string, Protocol> protocols{{"auto", Protocol::automatic},
-                                                    {"restricted", Protocol::restricted},
-                                                    {"unrestricted", Protocol::unrestricted}};
-    app.add_option("--ioctl-protocol", args.ioctl_protocol,
-                   "auto, restricted or unrestricted. restricted: the kernel copies each "
-                   "ioctl's argument struct in with the request (one system call less per "
-                   "ioctl) and there is no retry protocol to fall back on; auto chooses it "
-                   "when process_vm_readv reaches every caller (root, initial user namespace)")
-        ->transform(CLI::CheckedTransformer(protocols, CLI::ignore_case))
-        ->option_text("auto|restricted|unrestricted (auto)");
+                 "measurements against the reference design)")
+        ->group(developer);
+    app.add_option("--ioctl-protocol", protocol,
+                   "restricted: the kernel copies each ioctl's argument struct in with the "
+                   "request (one system call less per ioctl) and there is no retry protocol to "
+                   "fall back on; auto chooses it when process_vm_readv reaches every caller "
+                   "(root, initial user namespace)")
+        ->check(CLI::IsMember({"auto", "restricted", "unrestricted"}, CLI::ignore_case))
+        ->option_text("auto|restricted|unrestricted (auto)")
+        ->group(developer);
     app.add_option("--cuse-threads", args.cuse_threads,
                    "reader threads per device node; 0 serves every node on the controller's "
                    "owner thread (no hand-off between threads per ioctl)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->group(developer);
     app.add_option("--poll-us", args.poll_us,
                    "microseconds a controller's owner thread keeps polling for work before it "
                    "sleeps (a request that comes within the window costs no wake-up)")
         ->check(CLI::Range(0u, 1'000'000u))
-        ->capture_default_str();
-    app.add_option("--log-level", args.log_level, "trace, debug, info, warn, error")
-        ->capture_default_str();
-    add_tcp_options(app, tcp);
+        ->capture_default_str()
+        ->group(developer);
+    add_tcp_options(app, tcp, target);
 
+    using Protocol = Arguments::IoctlProtocol;
     try {
         app.parse(argc, argv);
-        if (!args.emulate && attach.empty()) throw CLI::RequiredError("--emulate or --attach");
+        static const std::map<std::string, Protocol> protocols{
+            {"auto", Protocol::automatic},
+            {"restricted", Protocol::restricted},
+            {"unrestricted", Protocol::unrestricted}};
+        args.ioctl_protocol = protocols.at(CLI::detail::to_lower(protocol));
+        args.log_format = log_format == "journal" ? LogFormat::journal
+                          : log_format == "text"  ? LogFormat::text
+                                                  : LogFormat::automatic;
+        if (!args.emulate && attach.empty() && target.traddr.empty())
+            throw CLI::RequiredError("--emulate, --attach or --traddr");
         if (args.retry_only && args.ioctl_protocol == Protocol::restricted)
             throw CLI::ValidationError("--retry-only", "needs unrestricted ioctls");
     } catch (const CLI::ParseError& e) {
@@ -195,6 +312,16 @@ std::expected<Arguments, int> parse_arguments(int argc, char** argv)
     } catch (const std::exception&) {
         return std::unexpected(fail(fmt::format("--mode {}: not an octal number", mode)));
     }
+    auto user = resolve_id("--uid", uid, false);
+    if (!user) return std::unexpected(fail(user.error()));
+    args.uid = *user;
+    auto group = resolve_id("--gid", gid, true);
+    if (!group) return std::unexpected(fail(group.error()));
+    args.gid = *group;
+
+    auto extra = target_text(target);
+    if (!extra) return std::unexpected(fail(extra.error()));
+    if (!extra->empty()) attach.push_back(*extra);
     for (const auto& text : attach) {
         auto id = parse_transport_id(text);
         if (!id) return std::unexpected(fail("--attach: " + id.error()));

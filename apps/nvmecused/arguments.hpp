@@ -10,12 +10,15 @@
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 #include "nvmecuse/transport/transport_id.hpp"
 
+#include "logging.hpp"
+
 namespace nvmecused {
 
 /// Everything the command line says, checked.
 struct Arguments {
     bool emulate = false;
     std::string config_path; ///< --config of the emulated controller; empty: defaults
+    bool check_config = false; ///< --check-config: check --config, print the verdict, exit
     /// --attach, parsed; in command-line order.
     std::vector<nvmecuse::transport::TransportId> attach;
     /// --hostnqn, --hostid, --kato, ... for every attached controller.
@@ -36,6 +39,7 @@ struct Arguments {
     /// caught by polling it costs no wake-up of the owner (docs/performance.md).
     unsigned poll_us = 300;
     std::string log_level = "info";
+    LogFormat log_format = LogFormat::automatic;
 };
 
 /// Parses argv. On --help, or on an error (already printed to stderr in

@@ -9,6 +9,7 @@
 #include "nvmecuse/transport/connect.hpp"
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 
+#include "attach_retry.hpp"
 #include "discovery_targets.hpp"
 
 namespace nvmecused {
@@ -29,15 +30,38 @@ transport::tcp::TcpOptions options_for(const TransportId& id, transport::tcp::Tc
     return options;
 }
 
-std::expected<ServedController, std::string> serve_one(const TransportId& id, const Arguments& args)
+/// Whether Controller::start() failed because the target did not answer
+/// (nothing listens, no route, no answer in time), which may change. The
+/// NVMe/TCP transport reports a refused Fabrics Connect as
+/// connection_refused too, so that is retried as well.
+bool is_unreachable(std::error_code e)
+{
+    if (&e.category() == &transport::tcp::resolver_category()) return true;
+    return e == std::errc::connection_refused || e == std::errc::timed_out ||
+           e == std::errc::host_unreachable || e == std::errc::network_unreachable ||
+           e == std::errc::network_down || e == std::errc::connection_reset ||
+           e == std::errc::connection_aborted;
+}
+
+/// Why a target did not come up; `unreachable` when connecting failed
+/// (worth retrying), not a later step.
+struct AttachError {
+    std::string message;
+    bool unreachable = false;
+};
+
+std::expected<ServedController, AttachError> serve_one(const TransportId& id, const Arguments& args)
 {
     const auto options = options_for(id, args.tcp);
+    bool unreachable = false;
     const TransportMaker make_transport =
         [&]() -> std::expected<std::unique_ptr<transport::Transport>, std::string> {
         auto transport = transport::connect(id, transport::ConnectOptions{.tcp = options});
-        if (!transport)
+        if (!transport) {
+            unreachable = is_unreachable(transport.error().code);
             return std::unexpected(
                 fmt::format("{}: connecting: {}", id.describe(), transport.error().message));
+        }
         return std::move(*transport);
     };
     ctrlr::Controller::Options controller_options;
@@ -48,14 +72,17 @@ std::expected<ServedController, std::string> serve_one(const TransportId& id, co
     controller_options.ctrl_loss_tmo = options.ctrl_loss_tmo;
     controller_options.fast_io_fail_tmo = options.fast_io_fail_tmo;
     auto served = serve(make_transport, controller_options, args);
-    if (served) spdlog::info("{}: attached {}", served->name(), id.describe());
-    return served;
+    if (!served)
+        return std::unexpected(AttachError{
+            served.error().message, unreachable || is_unreachable(served.error().start_error)});
+    spdlog::info("{}: attached {}", served->name(), id.describe());
+    return std::move(*served);
 }
 
 /// The NVM subsystems the discovery controller `id` lists, each with the
 /// host identity of `id`, duplicates dropped, at most
 /// max_discovered_controllers of them (the rest dropped with a warning).
-std::expected<std::vector<TransportId>, std::string> discover(const TransportId& id,
+std::expected<std::vector<TransportId>, AttachError> discover(const TransportId& id,
                                                               const Arguments& args)
 {
     // A short-lived association driven by the core like any controller:
@@ -68,7 +95,8 @@ std::expected<std::vector<TransportId>, std::string> discover(const TransportId&
     auto transport = transport::connect(discovery, transport::ConnectOptions{.tcp = options});
     if (!transport)
         return std::unexpected(
-            fmt::format("{}: discovery: {}", id.describe(), transport.error().message));
+            AttachError{fmt::format("{}: discovery: {}", id.describe(), transport.error().message),
+                        is_unreachable(transport.error().code)});
     ctrlr::Controller::Options controller_options;
     controller_options.name = "discovery";
     controller_options.io_queues = 0;
@@ -76,11 +104,12 @@ std::expected<std::vector<TransportId>, std::string> discover(const TransportId&
     auto ctrl = ctrlr::Controller::start(std::move(*transport), controller_options);
     if (!ctrl)
         return std::unexpected(
-            fmt::format("{}: discovery: {}", id.describe(), ctrl.error().message()));
+            AttachError{fmt::format("{}: discovery: {}", id.describe(), ctrl.error().message()),
+                        is_unreachable(ctrl.error())});
     auto records = ctrlr::read_discovery_log(**ctrl);
     if (!records)
-        return std::unexpected(
-            fmt::format("{}: discovery: {}", id.describe(), records.error().message()));
+        return std::unexpected(AttachError{
+            fmt::format("{}: discovery: {}", id.describe(), records.error().message()), false});
     auto found = discovery_targets(id, *records);
     spdlog::info("{}: {} NVM subsystem port(s) listed", id.describe(),
                  found.targets.size() + found.dropped);
@@ -92,35 +121,70 @@ std::expected<std::vector<TransportId>, std::string> discover(const TransportId&
     return std::move(found.targets);
 }
 
-} // namespace
-
-std::expected<void, std::string> serve_attached(const Arguments& args,
-                                                std::vector<ServedController>& served)
+/// Brings up what `id` names: the controller, or every NVM subsystem its
+/// discovery controller lists; appends each to `served` as it comes up.
+std::expected<void, AttachError> attach(const TransportId& id, const Arguments& args,
+                                        std::vector<ServedController>& served)
 {
-    for (const TransportId& id : args.attach) {
-        if (!id.is_discovery()) {
-            auto controller = serve_one(id, args);
-            if (!controller) return std::unexpected(controller.error());
-            served.push_back(std::move(*controller));
+    if (!id.is_discovery()) {
+        auto controller = serve_one(id, args);
+        if (!controller) return std::unexpected(controller.error());
+        served.push_back(std::move(*controller));
+        return {};
+    }
+    auto targets = discover(id, args);
+    if (!targets) return std::unexpected(targets.error());
+    std::size_t attached = 0;
+    AttachError last{"it lists no NVM subsystem", false};
+    bool all_unreachable = !targets->empty();
+    for (const TransportId& target : *targets) {
+        auto controller = serve_one(target, args);
+        if (!controller) {
+            spdlog::warn("{}", controller.error().message);
+            last = controller.error();
+            all_unreachable = all_unreachable && last.unreachable;
             continue;
         }
-        auto targets = discover(id, args);
-        if (!targets) return std::unexpected(targets.error());
-        std::size_t attached = 0;
-        std::string last_error = "it lists no NVM subsystem";
-        for (const TransportId& target : *targets) {
-            auto controller = serve_one(target, args);
-            if (!controller) {
-                spdlog::warn("{}", controller.error());
-                last_error = controller.error();
-                continue;
-            }
-            served.push_back(std::move(*controller));
-            ++attached;
-        }
-        if (attached == 0)
-            return std::unexpected(
-                fmt::format("{}: no controller attached: {}", id.describe(), last_error));
+        served.push_back(std::move(*controller));
+        ++attached;
+    }
+    if (attached == 0)
+        return std::unexpected(
+            AttachError{fmt::format("{}: no controller attached: {}", id.describe(), last.message),
+                        all_unreachable});
+    return {};
+}
+
+} // namespace
+
+std::expected<void, std::string>
+serve_attached(const Arguments& args, std::vector<ServedController>& served, AttachRetry& retry)
+{
+    const auto attempts = reconnect_attempts(args.tcp.reconnect_delay, args.tcp.ctrl_loss_tmo);
+    for (const TransportId& id : args.attach) {
+        auto attached = attach(id, args, served);
+        if (attached) continue;
+        // Only an NVMe/TCP target that did not answer is worth waiting for:
+        // a PCIe function or a refused configuration will not change by itself.
+        if (!attached.error().unreachable || id.trtype != "tcp" || attempts == 0u)
+            return std::unexpected(attached.error().message);
+        spdlog::warn("{}; retrying every {} s, {}", attached.error().message,
+                     args.tcp.reconnect_delay.count(),
+                     attempts ? fmt::format("at most {} times (--ctrl-loss-tmo {} s)", *attempts,
+                                            args.tcp.ctrl_loss_tmo.count())
+                              : std::string("until it answers (--ctrl-loss-tmo < 0)"));
+        retry.add(
+            id.describe(),
+            [id, &args, &served] {
+                auto again = attach(id, args, served);
+                if (again || !again.error().unreachable) {
+                    if (!again) spdlog::error("{}", again.error().message);
+                    return true;
+                }
+                spdlog::warn("{}", again.error().message);
+                return false;
+            },
+            args.tcp.reconnect_delay, attempts);
     }
     return {};
 }

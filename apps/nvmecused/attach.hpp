@@ -1,4 +1,4 @@
-// --attach: NVMe/TCP controllers, named directly or found by discovery.
+// --attach: NVMe/TCP and PCIe controllers, named directly or found by discovery.
 #pragma once
 
 #include <expected>
@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "arguments.hpp"
+#include "attach_retry.hpp"
 #include "served_controller.hpp"
 
 namespace nvmecused {
@@ -19,11 +20,16 @@ namespace nvmecused {
 ///
 /// Each controller is appended to `served` as soon as it is up, so that
 /// the caller can take down the ones already up when a later one fails.
-/// Errors are messages naming the target (TransportId::describe()): an
-/// unreachable or failing I/O controller or discovery controller, or a
-/// discovery controller whose listed subsystems all failed (one that fails
-/// among others that come up is a warning).
+/// An NVMe/TCP target that cannot be connected is handed to `retry`
+/// (every --reconnect-delay, until --ctrl-loss-tmo; a warning says so)
+/// instead of failing the start; its attempts append to `served` from the
+/// retry thread, so the caller stops `retry` before it touches `served`
+/// again. With --ctrl-loss-tmo 0 it is an error as any other.
+/// Errors are messages naming the target (TransportId::describe()): a
+/// failing I/O controller or discovery controller, or a discovery
+/// controller whose listed subsystems all failed (one that fails among
+/// others that come up is a warning).
 [[nodiscard]] std::expected<void, std::string>
-serve_attached(const Arguments& args, std::vector<ServedController>& served);
+serve_attached(const Arguments& args, std::vector<ServedController>& served, AttachRetry& retry);
 
 } // namespace nvmecused

@@ -27,7 +27,9 @@ std::expected<ServedController, std::string> serve_emulated(const Arguments& arg
         return std::unexpected("emulated controller: " + transport.error().message() +
                                (files.empty() ? "" : " (backing files: " + files + ")"));
     };
-    return serve(make_transport, ctrlr::Controller::Options{}, args);
+    auto served = serve(make_transport, ctrlr::Controller::Options{}, args);
+    if (!served) return std::unexpected(std::move(served.error().message));
+    return std::move(*served);
 }
 
 } // namespace nvmecused

@@ -1,32 +1,41 @@
 // nvmecused: the nvmecuse daemon. Serves the built-in emulated controller
-// (--emulate) and NVMe/TCP controllers (--attach), each under the lowest
-// free controller index N, as CUSE character devices /dev/<dir>/nvme<N>
-// and /dev/<dir>/nvme<N>n<M> speaking the Linux NVMe ioctl ABI, until
-// SIGINT or SIGTERM.
+// (--emulate) and NVMe/TCP and PCIe controllers (--attach), each under the
+// lowest free controller index N, as CUSE character devices
+// /dev/<dir>/nvme<N> and /dev/<dir>/nvme<N>n<M> speaking the Linux NVMe
+// ioctl ABI, until SIGINT or SIGTERM. SIGHUP is logged and otherwise
+// ignored: logs go to stderr, which needs no reopening, and re-reading the
+// configuration belongs to the control plane.
 
 #include <spdlog/spdlog.h>
 
 #include <csignal>
 #include <cstdio>
+#include <string>
 #include <vector>
+
+#include "nvmecuse/transport/emu/config_json.hpp"
 
 #include "arguments.hpp"
 #include "attach.hpp"
 #include "emulated.hpp"
+#include "logging.hpp"
 #include "served_controller.hpp"
 
 using namespace nvmecused;
 
 namespace {
 
-/// Blocks SIGINT/SIGTERM in every thread (the ones started later inherit
-/// the mask) and returns the set to wait on.
-sigset_t block_stop_signals()
+/// Blocks SIGINT, SIGTERM and SIGHUP in every thread (the ones started
+/// later inherit the mask) and returns the set to wait on. SIGHUP must not
+/// kill the daemon (its default action): a terminal closing, or a
+/// `systemctl reload`, is no reason to take devices away from their users.
+sigset_t block_signals()
 {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     return set;
 }
@@ -40,9 +49,21 @@ void stop_all(std::vector<ServedController>& served)
 
 int fail(std::vector<ServedController>& served, const std::string& message)
 {
-    std::fprintf(stderr, "nvmecused: %s\n", message.c_str());
+    report_error(message);
     stop_all(served);
     return 1;
+}
+
+/// --check-config: the verdict on `path`, as serving it would give it.
+int check_config(const std::string& path)
+{
+    auto config = nvmecuse::emu::load_controller_config(path);
+    if (!config) {
+        std::fprintf(stderr, "nvmecused: %s\n", config.error().c_str());
+        return 1;
+    }
+    std::printf("%s: OK (%zu namespace(s))\n", path.c_str(), config->namespaces.size());
+    return 0;
 }
 
 } // namespace
@@ -51,21 +72,26 @@ int main(int argc, char** argv)
 {
     auto args = parse_arguments(argc, argv);
     if (!args) return args.error();
-    spdlog::set_level(spdlog::level::from_str(args->log_level));
+    if (args->check_config) return check_config(args->config_path);
+    configure_logging(args->log_level, args->log_format);
 
-    const sigset_t stop_signals = block_stop_signals();
+    const sigset_t signals = block_signals();
     std::vector<ServedController> served;
     if (args->emulate) {
         auto emulated = serve_emulated(*args);
         if (!emulated) return fail(served, emulated.error());
         served.push_back(std::move(*emulated));
     }
-    if (auto attached = serve_attached(*args, served); !attached)
+    AttachRetry retry;
+    if (auto attached = serve_attached(*args, served, retry); !attached)
         return fail(served, attached.error());
+    retry.start();
 
     int signal = 0;
-    sigwait(&stop_signals, &signal);
-    spdlog::info("stopping on signal {}", signal);
+    while (sigwait(&signals, &signal) == 0 && signal == SIGHUP)
+        spdlog::info("SIGHUP: nothing to reload (logs go to stderr); going on");
+    spdlog::info("stopping on {}", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    retry.stop(); // no attempt appends to `served` any more
     stop_all(served);
     return 0;
 }

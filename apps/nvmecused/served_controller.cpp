@@ -34,24 +34,26 @@ bool restricted_ioctls(const Arguments& args)
 
 } // namespace
 
-std::expected<ServedController, std::string> serve(const TransportMaker& make_transport,
-                                                   ctrlr::Controller::Options options,
-                                                   const Arguments& args)
+std::expected<ServedController, ServeError> serve(const TransportMaker& make_transport,
+                                                  ctrlr::Controller::Options options,
+                                                  const Arguments& args)
 {
     auto claim = cuse::IndexClaim::claim_lowest(args.lock_directory);
     if (!claim)
-        return std::unexpected(fmt::format("claiming a controller index in {}: {}",
-                                           args.lock_directory, claim.error().message()));
+        return std::unexpected(ServeError{fmt::format("claiming a controller index in {}: {}",
+                                                      args.lock_directory, claim.error().message()),
+                                          {}});
     const std::string name = fmt::format("nvme{}", claim->index());
 
     auto transport = make_transport();
-    if (!transport) return std::unexpected(transport.error());
+    if (!transport) return std::unexpected(ServeError{transport.error(), {}});
 
     options.name = name;
     options.spin_before_sleep = std::chrono::microseconds(args.poll_us);
     auto controller = ctrlr::Controller::start(std::move(*transport), options);
     if (!controller)
-        return std::unexpected(fmt::format("{}: start: {}", name, controller.error().message()));
+        return std::unexpected(ServeError{
+            fmt::format("{}: start: {}", name, controller.error().message()), controller.error()});
 
     cuse::RegistryOptions registry_options;
     registry_options.directory = args.directory;
@@ -66,11 +68,12 @@ std::expected<ServedController, std::string> serve(const TransportMaker& make_tr
     auto registry = cuse::Registry::create(**controller, registry_options);
     if (!registry) {
         const auto& e = registry.error();
-        return std::unexpected(
+        return std::unexpected(ServeError{
             fmt::format("{}: creating CUSE devices: {}{}", name, e.message(),
                         e == std::errc::no_such_file_or_directory || e == std::errc::no_such_device
                             ? " (is the cuse module loaded? modprobe cuse)"
-                            : ""));
+                            : ""),
+            {}});
     }
     for (const auto& devname : (*registry)->devnames())
         spdlog::info("serving /dev/{}", devname);

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <system_error>
 
 #include "nvmecuse/ctrlr/controller.hpp"
 #include "nvmecuse/cuse/claim.hpp"
@@ -31,10 +32,15 @@ struct ServedController {
 using TransportMaker =
     std::function<std::expected<std::unique_ptr<nvmecuse::transport::Transport>, std::string>()>;
 
+/// Why serve() failed.
+struct ServeError {
+    std::string message;         ///< names the controller and the step
+    std::error_code start_error; ///< Controller::start()'s error, when that step failed
+};
+
 /// Claims the lowest free index, makes the transport, starts the
-/// controller and creates its CUSE nodes. Errors are messages that name the
-/// controller and the step. Any thread.
-[[nodiscard]] std::expected<ServedController, std::string>
+/// controller and creates its CUSE nodes. Any thread.
+[[nodiscard]] std::expected<ServedController, ServeError>
 serve(const TransportMaker& make_transport, nvmecuse::ctrlr::Controller::Options options,
       const Arguments& args);
 

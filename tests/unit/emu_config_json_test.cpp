@@ -7,7 +7,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "nvmecuse/transport/emu/config_json.hpp"
 
@@ -398,6 +401,9 @@ TEST(EmuConfigJson, OutOfRangeIntegers)
         "$.total_capacity_bytes: 1.8446744073709552e+19 is out of range (0..18446744073709551615)");
     EXPECT_EQ(error_of(R"({"namespaces": [{"nsid": -3}]})"),
               "$.namespaces[0].nsid: -3 is out of range (0..4294967295)");
+    // Identify IEEE holds 24 bits: more would be cut off without a word.
+    EXPECT_EQ(error_of(R"({"ieee_oui": 16777216})"),
+              "$.ieee_oui: 16777216 is out of range (0..16777215)");
 }
 
 TEST(EmuConfigJson, FirstErrorInDocumentOrderIsReported)
@@ -430,10 +436,14 @@ protected:
 
 TEST_F(EmuConfigJsonFile, LoadsAFile)
 {
-    const auto path = write("c.json", to_json(everything_changed()));
+    // A backing file's directory must exist: keep it in the test's own.
+    ControllerConfig changed = everything_changed();
+    for (auto& ns : changed.namespaces)
+        if (!ns.backing_file.empty()) ns.backing_file = (dir_ / "ns.img").string();
+    const auto path = write("c.json", to_json(changed));
     auto config = load_controller_config(path);
     ASSERT_TRUE(config) << config.error();
-    expect_same(*config, everything_changed());
+    expect_same(*config, changed);
 }
 
 TEST_F(EmuConfigJsonFile, MissingFileNamesPathAndErrno)
@@ -472,6 +482,71 @@ TEST_F(EmuConfigJsonFile, ParseErrorIsPrefixedWithThePath)
     auto config = load_controller_config(path);
     ASSERT_FALSE(config);
     EXPECT_EQ(config.error(), path.string() + R"(: $.namespaces[0]: unknown key "lba_size")");
+}
+
+TEST_F(EmuConfigJsonFile, SemanticErrorsNameTheKeyAndWhy)
+{
+    const auto lba = write("lba.json", R"({"namespaces": [{"lba_data_size": 1024}]})");
+    auto config = load_controller_config(lba);
+    ASSERT_FALSE(config);
+    EXPECT_THAT(config.error(),
+                StartsWith(lba.string() + ": $.namespaces[0]: lba_data_size 1024 with "
+                                          "metadata_size 0 is not a supported LBA format"));
+    const auto twice = write("twice.json", R"({"namespaces": [{"nsid": 1}, {"nsid": 1}]})");
+    config = load_controller_config(twice);
+    ASSERT_FALSE(config);
+    EXPECT_EQ(config.error(), twice.string() + ": $.namespaces[1].nsid: 1 is given twice");
+}
+
+TEST_F(EmuConfigJsonFile, MissingBackingFileDirectoryIsNamed)
+{
+    const auto absent = dir_ / "state";
+    const auto path =
+        write("c.json", R"({"namespaces": [{"nsid": 1}, {"nsid": 2, "backing_file": ")" +
+                            (absent / "ns2.img").string() + R"("}]})");
+    auto config = load_controller_config(path);
+    ASSERT_FALSE(config);
+    EXPECT_EQ(config.error(), path.string() + ": $.namespaces[1].backing_file: directory " +
+                                  absent.string() + " does not exist (create it, e.g. mkdir -p " +
+                                  absent.string() + ")");
+    std::filesystem::create_directory(absent);
+    config = load_controller_config(path);
+    ASSERT_TRUE(config) << config.error();
+    EXPECT_EQ(config->namespaces[1].backing_file, (absent / "ns2.img").string());
+}
+
+TEST_F(EmuConfigJsonFile, BackingFileUnderAFileIsNamed)
+{
+    const auto plain = write("plain", "");
+    const auto path = write("c.json", R"({"namespaces": [{"backing_file": ")" +
+                                          (plain / "ns1.img").string() + R"("}]})");
+    auto config = load_controller_config(path);
+    ASSERT_FALSE(config);
+    EXPECT_EQ(config.error(), path.string() + ": $.namespaces[0].backing_file: directory " +
+                                  plain.string() + " is not a directory");
+}
+
+/// The keys of an object as to_json() writes them: every key the parser takes.
+std::vector<std::string> keys_of(const nlohmann::json& object)
+{
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : object.items())
+        keys.push_back(key);
+    return keys;
+}
+
+TEST(EmuConfigJsonDocs, EveryKeyIsDocumentedInConfigurationMd)
+{
+    std::ifstream in(std::string(NVMECUSE_SOURCE_DIR) + "/docs/configuration.md");
+    ASSERT_TRUE(in) << "docs/configuration.md not found";
+    const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto written = nlohmann::json::parse(to_json(ControllerConfig{}));
+    std::vector<std::string> keys = keys_of(written);
+    for (const auto& key : keys_of(written["namespaces"][0]))
+        keys.push_back(key);
+    EXPECT_EQ(keys.size(), 29u); // 22 controller keys, 7 namespace keys
+    for (const auto& key : keys)
+        EXPECT_THAT(doc, HasSubstr("\n| `" + key + "` |")) << key << " has no row in the docs";
 }
 
 } // namespace

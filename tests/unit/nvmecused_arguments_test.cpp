@@ -1,27 +1,42 @@
 // nvmecused's command line (apps/nvmecused/arguments.cpp): --emulate and
 // --attach, transport IDs checked up front, nvme connect's options mapped
 // onto TcpOptions, and the old options as they were.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "apps/nvmecused/arguments.hpp"
+#include "command_line.hpp"
 
 namespace {
 
 using nvmecused::parse_arguments;
 
+/// What parse_arguments returned and printed for a command line given as strings.
+struct Printed {
+    bool parsed = false;
+    int status = 0; ///< the exit status it asks for when it did not parse
+    std::string out;
+    std::string err;
+};
+Printed printed(std::vector<std::string> words)
+{
+    auto p = nvmecuse::test::parse_words(parse_arguments, "nvmecused", std::move(words));
+    return {p.result.has_value(), p.result ? 0 : p.result.error(), std::move(p.out),
+            std::move(p.err)};
+}
+
 /// parse_arguments on a command line given as strings.
 auto parse(std::vector<std::string> words)
 {
-    words.insert(words.begin(), "nvmecused");
-    std::vector<char*> argv;
-    for (auto& w : words)
-        argv.push_back(w.data());
-    argv.push_back(nullptr);
-    return parse_arguments(static_cast<int>(words.size()), argv.data());
+    return nvmecuse::test::parse_words(parse_arguments, "nvmecused", std::move(words)).result;
 }
+
+using ::testing::HasSubstr;
 
 constexpr const char* target = "trtype:tcp traddr:127.0.0.1 subnqn:nqn.2026-11.io.nvmecuse:t";
 constexpr const char* hostid = "5e1f7c52-8e0b-4bd8-a0a5-0d3e5b7a1c11";
@@ -158,7 +173,8 @@ TEST(NvmecusedArguments, ConnectDefaultsAreTheKernels)
     EXPECT_EQ(tcp.ctrl_loss_tmo, std::chrono::seconds(600));
     EXPECT_EQ(tcp.fast_io_fail_tmo, std::chrono::seconds(-1));
     EXPECT_EQ(tcp.queue_size, 128);
-    EXPECT_EQ(tcp.io_queues, 1);
+    // One per CPU, as nvme connect (the controller may grant fewer).
+    EXPECT_EQ(tcp.io_queues, std::max(1u, std::thread::hardware_concurrency()));
     EXPECT_FALSE(tcp.header_digest);
     EXPECT_FALSE(tcp.data_digest);
 }
@@ -180,6 +196,143 @@ TEST(NvmecusedArguments, Mode)
     EXPECT_EQ(args->mode, 0660u);
     EXPECT_FALSE(parse({"--emulate", "--mode", "0698"}));
     EXPECT_FALSE(parse({"--emulate", "--mode", "rw"}));
+}
+
+TEST(NvmecusedArguments, NvmeConnectNamesAndShortOptions)
+{
+    const auto args = parse({"-a", "127.0.0.1",
+                             "-s", "4421",
+                             "-n", "nqn.2026-11.io.nvmecuse:t",
+                             "-q", "nqn.2014-08.org.nvmexpress:uuid:x",
+                             "-I", hostid,
+                             "-k", "30",
+                             "-i", "2",
+                             "-Q", "64",
+                             "-g", "-G",
+                             "-c", "3",
+                             "-l", "60",
+                             "-F", "7"});
+    ASSERT_TRUE(args);
+    ASSERT_EQ(args->attach.size(), 1u);
+    EXPECT_EQ(args->attach[0].traddr, "127.0.0.1");
+    EXPECT_EQ(args->attach[0].trsvcid, "4421");
+    EXPECT_EQ(args->attach[0].subnqn, "nqn.2026-11.io.nvmecuse:t");
+    const auto& tcp = args->tcp;
+    EXPECT_EQ(tcp.hostnqn, "nqn.2014-08.org.nvmexpress:uuid:x");
+    EXPECT_EQ(tcp.kato, std::chrono::seconds(30));
+    EXPECT_EQ(tcp.io_queues, 2);
+    EXPECT_EQ(tcp.queue_size, 64);
+    EXPECT_TRUE(tcp.header_digest);
+    EXPECT_TRUE(tcp.data_digest);
+    EXPECT_EQ(tcp.reconnect_delay, std::chrono::seconds(3));
+    EXPECT_EQ(tcp.ctrl_loss_tmo, std::chrono::seconds(60));
+    EXPECT_EQ(tcp.fast_io_fail_tmo, std::chrono::seconds(7));
+
+    const auto long_names = parse({"--transport", "tcp", "--traddr", "127.0.0.1", "--hostid",
+                                   hostid, "--keep-alive-tmo", "12"});
+    ASSERT_TRUE(long_names);
+    EXPECT_TRUE(long_names->attach[0].is_discovery());
+    EXPECT_EQ(long_names->tcp.kato, std::chrono::seconds(12));
+    // nvme-cli spells this one with underscores; the dashed spelling stays.
+    const auto fast = parse({"--attach", target, "--hostid", hostid, "--fast_io_fail_tmo", "4"});
+    ASSERT_TRUE(fast);
+    EXPECT_EQ(fast->tcp.fast_io_fail_tmo, std::chrono::seconds(4));
+    // The old spelling stays.
+    const auto kato = parse({"--attach", target, "--hostid", hostid, "--kato", "9"});
+    ASSERT_TRUE(kato);
+    EXPECT_EQ(kato->tcp.kato, std::chrono::seconds(9));
+}
+
+TEST(NvmecusedArguments, TargetPartsNeedAnAddress)
+{
+    const auto p = printed({"--emulate", "-n", "nqn.2026-11.io.nvmecuse:t"});
+    EXPECT_FALSE(p.parsed);
+    EXPECT_EQ(p.err, "nvmecused: --transport, --trsvcid and --nqn need --traddr (-a)\n");
+}
+
+TEST(NvmecusedArguments, UsersAndGroupsByNameOrNumber)
+{
+    const auto named = parse({"--emulate", "--uid", "root", "--gid", "root"});
+    ASSERT_TRUE(named);
+    EXPECT_EQ(named->uid, 0u);
+    EXPECT_EQ(named->gid, 0u);
+    const auto numbers = parse({"--emulate", "--uid", "1234", "--gid", "5678"});
+    ASSERT_TRUE(numbers);
+    EXPECT_EQ(numbers->uid, 1234u);
+    EXPECT_EQ(numbers->gid, 5678u);
+
+    auto p = printed({"--emulate", "--uid", "no-such-user-nvmecuse"});
+    EXPECT_FALSE(p.parsed);
+    EXPECT_EQ(
+        p.err,
+        "nvmecused: --uid no-such-user-nvmecuse: no such user (give a user name or number)\n");
+    p = printed({"--emulate", "--gid", "no-such-group-nvmecuse"});
+    EXPECT_FALSE(p.parsed);
+    EXPECT_EQ(p.err, "nvmecused: --gid no-such-group-nvmecuse: no such group (give a group name "
+                     "or number)\n");
+    p = printed({"--emulate", "--uid", "99999999999"});
+    EXPECT_EQ(p.err, "nvmecused: --uid 99999999999: out of range\n");
+}
+
+TEST(NvmecusedArguments, UnknownLogLevelIsAnError)
+{
+    EXPECT_TRUE(parse({"--emulate", "--log-level", "debug"}));
+    const auto p = printed({"--emulate", "--log-level", "verbose"});
+    EXPECT_FALSE(p.parsed);
+    EXPECT_NE(p.status, 0);
+    EXPECT_THAT(
+        p.err, HasSubstr("--log-level: verbose not in {trace,debug,info,warn,error,critical,off}"));
+}
+
+TEST(NvmecusedArguments, UnknownIoctlProtocolNamesTheChoices)
+{
+    const auto p = printed({"--emulate", "--ioctl-protocol", "fast"});
+    EXPECT_FALSE(p.parsed);
+    EXPECT_THAT(p.err, HasSubstr("--ioctl-protocol: fast not in {auto,restricted,unrestricted}"));
+    const auto upper = parse({"--emulate", "--ioctl-protocol", "Restricted"});
+    ASSERT_TRUE(upper);
+    EXPECT_EQ(upper->ioctl_protocol, nvmecused::Arguments::IoctlProtocol::restricted);
+}
+
+using nvmecuse::test::has_control_characters;
+
+TEST(NvmecusedArguments, HelpIsPlainTextWithExamplesAndGroups)
+{
+    const auto p = printed({"--help"});
+    EXPECT_FALSE(p.parsed);
+    EXPECT_EQ(p.status, 0);
+    EXPECT_FALSE(has_control_characters(p.out)) << p.out;
+    EXPECT_THAT(p.out, HasSubstr("Examples:\n  nvmecused --emulate\n"));
+    EXPECT_THAT(p.out, HasSubstr("Developer options"));
+    EXPECT_THAT(p.out, HasSubstr("-k,--keep-alive-tmo,--kato"));
+    EXPECT_THAT(p.out, HasSubstr("auto|restricted|unrestricted"));
+}
+
+TEST(NvmecusedArguments, Version)
+{
+    const auto p = printed({"--version"});
+    EXPECT_FALSE(p.parsed);
+    EXPECT_EQ(p.status, 0);
+    EXPECT_EQ(p.out, std::string("nvmecused ") + NVMECUSE_VERSION + "\n");
+}
+
+TEST(NvmecusedArguments, CheckConfigNeedsAConfig)
+{
+    const auto args = parse({"--emulate", "--config", "/proc/self/status", "--check-config"});
+    ASSERT_TRUE(args);
+    EXPECT_TRUE(args->check_config);
+    EXPECT_FALSE(parse({"--emulate", "--check-config"}));
+}
+
+TEST(NvmecusedArguments, LogFormat)
+{
+    using nvmecused::LogFormat;
+    EXPECT_EQ(parse({"--emulate"})->log_format, LogFormat::automatic);
+    EXPECT_EQ(parse({"--emulate", "--log-format", "journal"})->log_format, LogFormat::journal);
+    EXPECT_EQ(parse({"--emulate", "--log-format", "text"})->log_format, LogFormat::text);
+    const auto p = printed({"--emulate", "--log-format", "syslog"});
+    EXPECT_FALSE(p.parsed);
+    EXPECT_THAT(p.err, HasSubstr("--log-format: syslog not in {auto,journal,text}"));
 }
 
 } // namespace

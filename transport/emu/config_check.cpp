@@ -3,14 +3,18 @@
 // namespaces.
 #include "nvmecuse/transport/emu/config_check.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <set>
 #include <string_view>
+#include <system_error>
 
 #include "emulated_controller.hpp"
 
@@ -172,6 +176,25 @@ std::expected<void, std::string> check_controller_config(const ControllerConfig&
                         " of memory this machine has; make it smaller or give it a "
                         "backing_file");
         ram += need;
+    }
+    return {};
+}
+
+std::expected<void, std::string> check_backing_directories(const ControllerConfig& config)
+{
+    for (std::size_t i = 0; i < config.namespaces.size(); ++i) {
+        const std::string& file = config.namespaces[i].backing_file;
+        if (file.empty()) continue;
+        std::string directory = std::filesystem::path(file).parent_path().string();
+        if (directory.empty()) directory = ".";
+        const std::string path = ns_path(i) + ".backing_file: directory " + directory;
+        struct stat st {};
+        if (::stat(directory.c_str(), &st) != 0) {
+            if (errno == ENOENT)
+                return fail(path + " does not exist (create it, e.g. mkdir -p " + directory + ")");
+            return fail(path + ": " + std::system_category().message(errno));
+        }
+        if (!S_ISDIR(st.st_mode)) return fail(path + " is not a directory");
     }
     return {};
 }

@@ -57,7 +57,7 @@ void for_each_field(Ctrl& c, Visit&& visit)
     visit("firmware", c.firmware, Kind::plain);
     visit("vid", c.vid, Kind::plain);
     visit("ssvid", c.ssvid, Kind::plain);
-    visit("ieee_oui", c.ieee_oui, Kind::plain);
+    visit("ieee_oui", c.ieee_oui, Kind::plain, std::uint64_t{0xffffff}); // 24 bits
     visit("cntlid", c.cntlid, Kind::plain);
     visit("subnqn", c.subnqn, Kind::plain);
     visit("mdts", c.mdts, Kind::plain, std::uint64_t{max_mdts});
@@ -546,6 +546,8 @@ load_controller_config(const std::filesystem::path& path)
     auto config = parse_controller_config(text);
     if (!config) return failure(config.error());
     if (auto checked = check_controller_config(*config, host_memory_bytes()); !checked)
+        return failure(checked.error());
+    if (auto checked = check_backing_directories(*config); !checked)
         return failure(checked.error());
     return config;
 }

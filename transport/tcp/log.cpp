@@ -1,20 +1,12 @@
 #include "log.hpp"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
+#include "nvmecuse/logging.hpp"
 
 namespace nvmecuse::transport::tcp {
 
 spdlog::logger& log()
 {
-    static const std::shared_ptr<spdlog::logger> logger = [] {
-        if (auto existing = spdlog::get("tcp")) return existing;
-        try {
-            return spdlog::stderr_color_mt("tcp");
-        } catch (const spdlog::spdlog_ex&) { // registered concurrently elsewhere
-            return spdlog::get("tcp");
-        }
-    }();
+    static const std::shared_ptr<spdlog::logger> logger = logging::category("tcp");
     return *logger;
 }
 

@@ -15,6 +15,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "nvmecuse/transport/tcp/tcp_transport.hpp"
+
 namespace nvmecuse::transport::tcp {
 
 namespace {
@@ -26,7 +28,23 @@ std::unexpected<std::error_code> fail(std::errc e) noexcept
 {
     return std::unexpected(std::make_error_code(e));
 }
+
+/// getaddrinfo(3)'s EAI_* codes, with gai_strerror's words.
+class ResolverCategory final : public std::error_category {
+public:
+    [[nodiscard]] const char* name() const noexcept override { return "getaddrinfo"; }
+    [[nodiscard]] std::string message(int code) const override
+    {
+        return std::string("cannot resolve the address: ") + ::gai_strerror(code);
+    }
+};
 } // namespace
+
+const std::error_category& resolver_category() noexcept
+{
+    static const ResolverCategory category;
+    return category;
+}
 
 std::string SocketAddress::to_string() const
 {
@@ -68,10 +86,9 @@ resolve(std::string_view traddr, std::string_view trsvcid, std::string_view adrf
     const std::string service = std::to_string(port);
     addrinfo* list = nullptr;
     const int r = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &list);
-    if (r != 0 || list == nullptr) {
-        if (list != nullptr) ::freeaddrinfo(list);
-        return fail(std::errc::host_unreachable);
-    }
+    if (r == EAI_SYSTEM) return std::unexpected(errno_code(errno));
+    if (r != 0) return std::unexpected(std::error_code(r, resolver_category()));
+    if (list == nullptr) return std::unexpected(std::error_code(EAI_NONAME, resolver_category()));
     SocketAddress a;
     const auto n = std::min<std::size_t>(list->ai_addrlen, sizeof a.storage);
     std::memcpy(&a.storage, list->ai_addr, n);

@@ -26,8 +26,10 @@ struct SocketAddress {
 };
 
 /// Resolves `traddr`/`trsvcid` (numeric port) for `adrfam` ("ipv4", "ipv6",
-/// empty = either). Errors: invalid_argument for a bad port or family,
-/// host_unreachable when the name does not resolve.
+/// empty = either). Errors: invalid_argument for a bad port or family; when
+/// the name does not resolve, getaddrinfo's EAI_* code in resolver_category()
+/// (tcp_transport.hpp)
+/// (errno for EAI_SYSTEM).
 [[nodiscard]] std::expected<SocketAddress, std::error_code>
 resolve(std::string_view traddr, std::string_view trsvcid, std::string_view adrfam);
 

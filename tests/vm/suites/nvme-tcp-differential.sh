@@ -306,13 +306,17 @@ if [ $peer = nvmecused ]; then
   fi
   stop_daemon
 
-  run nvmecused --attach "trtype:tcp traddr:127.0.0.1 trsvcid:4420 subnqn:$subnqn:nobody"
-  if [ $STATUS -ne 0 ]; then pass "nvmecused --attach of a subsystem the target lacks exits non-zero"; else fail "nvmecused --attach of a subsystem the target lacks exits non-zero"; fi
+  # A refused Fabrics Connect reaches the daemon as ECONNREFUSED, like a port
+  # nobody listens on, so it is retried too: --ctrl-loss-tmo 0 fails at once.
+  run nvmecused --attach "trtype:tcp traddr:127.0.0.1 trsvcid:4420 subnqn:$subnqn:nobody" --ctrl-loss-tmo 0
+  if [ $STATUS -ne 0 ]; then pass "nvmecused --attach of a subsystem the target lacks exits non-zero (--ctrl-loss-tmo 0)"; else fail "nvmecused --attach of a subsystem the target lacks exits non-zero (--ctrl-loss-tmo 0)"; fi
   expect_contains "and names it" "$subnqn:nobody"
   expect_not_contains "and leaves no sanitizer report" "Sanitizer"
 fi
-run nvmecused --attach "trtype:tcp traddr:127.0.0.1 trsvcid:4421 subnqn:$subnqn"
-if [ $STATUS -ne 0 ]; then pass "nvmecused --attach of a port nobody listens on exits non-zero"; else fail "nvmecused --attach of a port nobody listens on exits non-zero"; fi
+# With --ctrl-loss-tmo 0 there is nothing to wait for (nvme-tcp-faults has
+# the daemon that waits for a target down at start).
+run nvmecused --attach "trtype:tcp traddr:127.0.0.1 trsvcid:4421 subnqn:$subnqn" --ctrl-loss-tmo 0
+if [ $STATUS -ne 0 ]; then pass "nvmecused --attach of a port nobody listens on exits non-zero (--ctrl-loss-tmo 0)"; else fail "nvmecused --attach of a port nobody listens on exits non-zero (--ctrl-loss-tmo 0)"; fi
 expect_contains "and names the target" "127.0.0.1:4421"
 expect_not_contains "and leaves no sanitizer report" "Sanitizer"
 

@@ -5,7 +5,8 @@
 # association and refuse reconnects: reads through our node then fail within
 # the fast-fail timeout (never hang), the emulated controller keeps working;
 # putting the subsystem back lets the daemon reconnect and reads return the
-# data written before the loss.
+# data written before the loss. Last, a daemon started while the target is
+# down keeps retrying and serves it once it answers, and goes on after a SIGHUP.
 #
 # By hand: tests/vm/run -- sh suites/nvme-tcp-faults.sh
 . /vm/lib.sh
@@ -103,6 +104,48 @@ if grep -q "reconnected after" /tmp/nvmecused.log; then
   pass "the daemon logs the reconnect"
 else
   fail "the daemon logs the reconnect"
+fi
+
+# --- a target down at start: the daemon starts and attaches it later -------------
+stop_daemon
+rm $cfg/ports/1/subsystems/$nqn
+echo "--- nvmecused --attach '$trid' (target down at start)" >>/tmp/nvmecused.log
+nvmecused --attach "$trid" --reconnect-delay 1 --ctrl-loss-tmo 60 --log-level info \
+  >>/tmp/nvmecused.log 2>&1 &
+DAEMON_PID=$!
+sleep 2
+if kill -0 $DAEMON_PID 2>/dev/null; then
+  pass "a target down at start does not stop the daemon"
+else
+  fail "a target down at start does not stop the daemon"
+fi
+if grep -q "retrying every 1 s, at most 60 times" /tmp/nvmecused.log; then
+  pass "the daemon says it retries, and how long"
+else
+  fail "the daemon says it retries, and how long"
+fi
+ln -s $cfg/subsystems/$nqn $cfg/ports/1/subsystems/$nqn
+if wait_for $DEV/nvme0n1 100; then
+  pass "it attaches the target once it answers"
+  read4k $DEV/nvme0n1 $T/late
+  cmp -s $T/pattern $T/late
+  expect_eq "and reads the data written before" "$?" 0
+else
+  fail "it attaches the target once it answers" "$(ls $DEV 2>&1)"
+fi
+
+# --- SIGHUP: logged, and the daemon goes on serving -----------------------------
+kill -HUP $DAEMON_PID
+sleep 1
+if kill -0 $DAEMON_PID 2>/dev/null && read4k $DEV/nvme0n1 $T/hup; then
+  pass "SIGHUP does not stop the daemon"
+else
+  fail "SIGHUP does not stop the daemon"
+fi
+if grep -q "SIGHUP: nothing to reload" /tmp/nvmecused.log; then
+  pass "the daemon logs the SIGHUP"
+else
+  fail "the daemon logs the SIGHUP"
 fi
 
 finish

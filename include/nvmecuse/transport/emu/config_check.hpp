@@ -41,4 +41,12 @@ namespace nvmecuse::emu {
 [[nodiscard]] std::expected<void, std::string>
 check_controller_config(const ControllerConfig& config, std::uint64_t memory_bytes);
 
+/// Checks that the directory of every backing_file exists (the file itself
+/// is created when missing, its directory never is).
+/// Error: "$.namespaces[2].backing_file: directory /var/lib/nvmecuse does
+/// not exist (create it, e.g. mkdir -p /var/lib/nvmecuse)", or "... is not a
+/// directory", or the errno text of stat(2). Reads the file system; any thread.
+[[nodiscard]] std::expected<void, std::string>
+check_backing_directories(const ControllerConfig& config);
+
 } // namespace nvmecuse::emu

@@ -37,7 +37,8 @@ namespace nvmecuse::emu {
 parse_controller_config(std::string_view json);
 
 /// Reads `path`, parses it with parse_controller_config() and checks it with
-/// check_controller_config() against this machine's memory.
+/// check_controller_config() against this machine's memory and with
+/// check_backing_directories().
 /// Error: "<path>: <strerror>" when the file cannot be read, otherwise
 /// "<path>: <parse or check error>". Blocking file I/O; any thread.
 [[nodiscard]] std::expected<ControllerConfig, std::string>

@@ -16,6 +16,11 @@
 /// subsystem over TCP (NVMe/TCP Transport Specification 1.0, NVMe-oF 1.1).
 namespace nvmecuse::transport::tcp {
 
+/// The category of getaddrinfo(3)'s EAI_* codes, the error of a traddr
+/// that does not resolve: message() is "cannot resolve the address: " and
+/// gai_strerror(3)'s text. Any thread.
+[[nodiscard]] const std::error_category& resolver_category() noexcept;
+
 /// Connection and recovery settings, named after the kernel's nvme-fabrics
 /// options (`nvme connect --kato --reconnect-delay --ctrl-loss-tmo
 /// --fast_io_fail_tmo --hdr-digest --data-digest --nr-io-queues --queue-size`).

@@ -1,0 +1,50 @@
+# bash completion for nvmecused and nvmecuse-perf (installed as
+# share/bash-completion/completions/<program>). tests/install/check-install.sh
+# checks that every long option of each program's --help is listed here.
+
+_nvmecused() {
+  local cur prev
+  cur=${COMP_WORDS[COMP_CWORD]}
+  prev=${COMP_WORDS[COMP_CWORD - 1]}
+  case $prev in
+  --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+  --log-level) COMPREPLY=($(compgen -W 'trace debug info warn error critical off' -- "$cur")); return ;;
+  --log-format) COMPREPLY=($(compgen -W 'auto journal text' -- "$cur")); return ;;
+  --ioctl-protocol) COMPREPLY=($(compgen -W 'auto restricted unrestricted' -- "$cur")); return ;;
+  --uid) COMPREPLY=($(compgen -u -- "$cur")); return ;;
+  --gid) COMPREPLY=($(compgen -g -- "$cur")); return ;;
+  -t | --transport) COMPREPLY=($(compgen -W 'tcp' -- "$cur")); return ;;
+  --lock-dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+  --attach | --dir | --mode | -a | --traddr | -s | --trsvcid | -n | --nqn | -q | --hostnqn | \
+    -I | --hostid | -k | --keep-alive-tmo | --kato | -i | --nr-io-queues | -Q | --queue-size | \
+    -c | --reconnect-delay | -l | --ctrl-loss-tmo | -F | --fast_io_fail_tmo | --fast-io-fail-tmo | \
+    --cuse-threads | --poll-us) return ;;
+  esac
+  COMPREPLY=($(compgen -W '--help --version --emulate --config --check-config --attach --dir
+    --mode --uid --gid --log-level --log-format --lock-dir --retry-only --ioctl-protocol
+    --cuse-threads --poll-us --transport --traddr --trsvcid --nqn --hostnqn --hostid
+    --keep-alive-tmo --kato --nr-io-queues --queue-size --hdr-digest --data-digest
+    --reconnect-delay --ctrl-loss-tmo --fast_io_fail_tmo --fast-io-fail-tmo' -- "$cur"))
+}
+complete -F _nvmecused nvmecused
+
+_nvmecuse_perf() {
+  local cur prev
+  cur=${COMP_WORDS[COMP_CWORD]}
+  prev=${COMP_WORDS[COMP_CWORD - 1]}
+  case $prev in
+  --rw) COMPREPLY=($(compgen -W 'read write randread randwrite rw randrw' -- "$cur")); return ;;
+  --ioctl) COMPREPLY=($(compgen -W 'io64 io submit-io admin-identify' -- "$cur")); return ;;
+  --output-format) COMPREPLY=($(compgen -W 'normal json' -- "$cur")); return ;;
+  --bs | -b | --numjobs | --threads | -t | --runtime | --time | --number_ios | --ios | \
+    --rwmixread | --size | --iodepth | -q) return ;;
+  esac
+  if [[ $cur == -* ]]; then
+    COMPREPLY=($(compgen -W '--help --version --rw --bs --numjobs --threads --runtime --time
+      --number_ios --ios --rwmixread --size --verify --output-format --json --ioctl
+      --iodepth' -- "$cur"))
+  else
+    COMPREPLY=($(compgen -f -- "${cur:-/dev/}"))
+  fi
+}
+complete -F _nvmecuse_perf nvmecuse-perf

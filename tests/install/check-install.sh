@@ -1,0 +1,70 @@
+#!/bin/sh
+# `cmake --install` of a built tree into a scratch prefix: the files a user
+# is told about in README.md ("Build and install") are there, and the
+# installed programs run from there (--version, --help without control
+# characters and with examples, the example configuration accepted).
+# Usage: check-install.sh BUILD_DIR [man]   (man: the man pages too)
+set -u
+build=$1
+man=${2:-}
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok - $1"; }
+fail() { failed=$((failed + 1)); echo "not ok - $1${2:+: $2}"; }
+check() { # LABEL COMMAND...
+  check_label=$1
+  shift
+  if "$@"; then pass "$check_label"; else fail "$check_label"; fi
+}
+
+if cmake --install "$build" --prefix "$prefix" >"$prefix.log" 2>&1; then
+  pass "cmake --install succeeds"
+else
+  fail "cmake --install succeeds" "$(tail -5 "$prefix.log")"
+fi
+rm -f "$prefix.log"
+
+for f in sbin/nvmecused bin/nvmecuse-perf \
+  share/doc/nvmecuse/README.md share/doc/nvmecuse/configuration.md \
+  share/doc/nvmecuse/examples/emulated-controller.json lib/modules-load.d/nvmecuse.conf; do
+  check "installs $f" test -s "$prefix/$f"
+done
+if [ "$man" = man ]; then
+  for page in man8/nvmecused.8 man1/nvmecuse-perf.1; do
+    check "installs share/man/$page" test -s "$prefix/share/man/$page"
+  done
+  check "nvmecused(8) documents --attach" grep -q 'attach' "$prefix/share/man/man8/nvmecused.8"
+fi
+check "modules-load.d loads cuse" grep -qx cuse "$prefix/lib/modules-load.d/nvmecuse.conf"
+check "nvmecuse-demo is not installed" test ! -e "$prefix/bin/nvmecuse-demo"
+
+for p in sbin/nvmecused bin/nvmecuse-perf; do
+  name=${p#*/}
+  out=$("$prefix/$p" --version 2>&1)
+  check "$name --version" test "$(echo "$out" | cut -d' ' -f1)" = "$name"
+  "$prefix/$p" --help >"$prefix/help" 2>&1
+  check "$name --help exits 0" test $? -eq 0
+  # Every byte printable ASCII, a tab or a newline.
+  check "$name --help has no control characters" \
+    test "$(LC_ALL=C tr -d '\11\12\40-\176' <"$prefix/help" | wc -c)" -eq 0
+  check "$name --help shows examples" grep -q '^Examples:' "$prefix/help"
+  completion=$prefix/share/bash-completion/completions/$name
+  check "installs the bash completion of $name" test -s "$completion"
+  # Every long option --help shows is one the completion offers.
+  missing=""
+  for option in $(grep -oE -- '--[a-z][a-z0-9_-]+' "$prefix/help" | sort -u); do
+    grep -qE -- "(^|[ '])$option([ ']|$)" "$completion" || missing="$missing $option"
+  done
+  if [ -z "$missing" ]; then pass "the completion of $name offers every option"; else fail "the completion of $name offers every option" "missing:$missing"; fi
+  check "the completion of $name is valid bash" bash -n "$completion"
+done
+
+# The installed example configuration passes every check the daemon makes.
+example=$prefix/share/doc/nvmecuse/examples/emulated-controller.json
+out=$("$prefix/sbin/nvmecused" --emulate --config "$example" --check-config 2>&1)
+check "the installed example configuration is accepted" test "$out" = "$example: OK (3 namespace(s))"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
