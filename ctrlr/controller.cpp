@@ -2,7 +2,6 @@
 // (reset, failure, shutdown) of the owner thread.
 #include "nvmecuse/ctrlr/controller.hpp"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
@@ -15,25 +14,13 @@
 #include <future>
 
 #include "nvmecuse/errno.hpp"
+#include "nvmecuse/logging.hpp"
 
 #include "controller_impl.hpp"
 
 namespace nvmecuse::ctrlr {
 
 namespace {
-std::shared_ptr<spdlog::logger> ctrlr_logger()
-{
-    static const std::shared_ptr<spdlog::logger> logger = [] {
-        if (auto existing = spdlog::get("ctrlr")) return existing;
-        try {
-            return spdlog::stderr_color_mt("ctrlr");
-        } catch (const spdlog::spdlog_ex&) { // registered concurrently elsewhere
-            return spdlog::get("ctrlr");
-        }
-    }();
-    return logger;
-}
-
 void call(DoneFn& done, std::error_code ec)
 {
     if (done) done(ec);
@@ -46,7 +33,7 @@ void call(DoneFn& done, std::error_code ec)
 
 Controller::Impl::Impl(std::unique_ptr<transport::Transport> transport, Options options)
     : transport_(std::move(transport)), memory_(transport_->memory()), options_(std::move(options)),
-      log_(ctrlr_logger()),
+      log_(logging::category("ctrlr")),
       info_(std::make_shared<ControllerInfo>()), worker_(options_.name)
 {
     // Out of descriptors: an error start() reports, never an abort.

@@ -1,4 +1,4 @@
-// One log category per module (STYLE.md), all on one sink: stderr. The
+// One log category per module, all on one sink: stderr. The
 // daemon chooses the format (apps/nvmecused/logging.cpp); libraries only
 // ask for their category.
 #pragma once

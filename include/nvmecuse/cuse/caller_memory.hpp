@@ -1,5 +1,5 @@
 // Access to the memory of the task that issued an ioctl, for the fast path
-// (DESIGN.md "Getting data across the CUSE boundary").
+// (docs/architecture.md, "Where an ioctl goes").
 #pragma once
 
 #include <sys/types.h>

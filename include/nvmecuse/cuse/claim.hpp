@@ -1,5 +1,5 @@
 // Claiming a controller index N, so that two daemons never expose the same
-// /dev/nvmecuse/nvme<N> (DESIGN.md, "Reliability and security").
+// /dev/nvmecuse/nvme<N> (docs/security.md).
 #pragma once
 
 #include <sys/types.h>

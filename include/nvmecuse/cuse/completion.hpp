@@ -1,7 +1,7 @@
 // From a controller completion to what the ioctl returns and writes back:
 // the kernel 6.1 conventions of nvme_execute_rq / nvme_submit_user_cmd /
-// nvme_user_cmd{,64}, in one place (STYLE.md: "convert at the CUSE
-// boundary"). Pure; any thread.
+// nvme_user_cmd{,64}, in one place (statuses and errnos are converted at
+// the CUSE boundary, nowhere else). Pure; any thread.
 #pragma once
 
 #include <array>
