@@ -31,9 +31,9 @@ transport::tcp::TcpOptions options_for(const TransportId& id, transport::tcp::Tc
 }
 
 /// Whether Controller::start() failed because the target did not answer
-/// (nothing listens, no route, no answer in time), which may change. The
-/// NVMe/TCP transport reports a refused Fabrics Connect as
-/// connection_refused too, so that is retried as well.
+/// (nothing listens, no route, no answer in time), which may change. A
+/// Fabrics Connect the target refused without DNR is connection_refused
+/// too, and retried; with DNR (a wrong NQN) it is io_error, and final.
 bool is_unreachable(std::error_code e)
 {
     if (&e.category() == &transport::tcp::resolver_category()) return true;

@@ -187,7 +187,8 @@ private:
             if (c.qid == 0) {
                 if (t_.fault_.load() == Fault::reject_connect) {
                     t_.fault_ = Fault::none;
-                    return respond(sqe.cid, nvme::FabricsStatus::connect_invalid_host);
+                    return respond(sqe.cid,
+                                   nvme::Status(nvme::FabricsStatus::connect_invalid_host).with_dnr());
                 }
                 ++t_.admin_connects;
                 t_.kato = c.kato;

@@ -658,13 +658,15 @@ TEST_F(TcpTransportTest, NothingListeningIsConnectionRefused)
     EXPECT_EQ(t.error(), std::errc::connection_refused);
 }
 
-TEST_F(TcpTransportTest, RefusedFabricsConnectIsAnError)
+// Connect Invalid Host with DNR: final (EIO, as the kernel's nvme connect),
+// not a refusal that a later attempt could overcome.
+TEST_F(TcpTransportTest, FabricsConnectRefusedWithDnrIsAnIoError)
 {
     start_target();
     target->inject(Fault::reject_connect);
     auto t = nvmecuse::transport::tcp::connect(id_for(*target), quick_options());
     ASSERT_FALSE(t.has_value());
-    EXPECT_EQ(t.error(), std::errc::connection_refused);
+    EXPECT_EQ(t.error(), std::errc::io_error);
 }
 
 TEST_F(TcpTransportTest, Ipv6Loopback)

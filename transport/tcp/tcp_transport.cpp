@@ -167,10 +167,16 @@ std::expected<void, std::error_code> TcpController::connect_queue(TcpQueue& q, s
     auto cqe = q.execute(connect_command(p), nvme::DataTransfer::host_to_controller,
                          std::as_writable_bytes(std::span(&data, 1)), command_deadline());
     if (!cqe) return std::unexpected(cqe.error());
-    if (!nvme::status_of(*cqe).is_success()) {
+    if (const nvme::Status st = nvme::status_of(*cqe); !st.is_success()) {
         log().error("{}: Connect of qid {} refused: {} (dw0 {:#x})", info_.name, qid,
                     status_text(*cqe), cqe->dw0);
-        return fail(std::errc::connection_refused);
+        // With DNR (a wrong subsystem NQN, a host the target does not
+        // allow) trying again cannot help: EIO, what the kernel's
+        // `nvme connect` fails with then (nvme_tcp_create_ctrl() turns the
+        // NVMe status into -EIO), and the kernel does not reconnect either
+        // (nvmf_should_reconnect()). Without DNR the target may take the
+        // host later: like a closed port.
+        return fail(st.dnr ? std::errc::io_error : std::errc::connection_refused);
     }
     if (nvme::fabrics::connect_response::Authreq::get(cqe->dw0) != 0) {
         log().error("{}: the controller requires in-band authentication (unsupported)", info_.name);
