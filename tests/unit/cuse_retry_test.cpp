@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -164,6 +165,17 @@ nvme_passthru_cmd identify(std::uint32_t len = 4096)
     return c;
 }
 
+/// IO64_CMD_VEC reading into `count` iovecs at 0x3000.
+nvme_passthru_cmd64 vectored_read(std::uint32_t count)
+{
+    nvme_passthru_cmd64 c{};
+    c.opcode = 0x02;
+    c.nsid = 1;
+    c.addr = 0x3000;
+    c.vec_cnt = count;
+    return c;
+}
+
 TEST(CuseRetry, PassthroughReadTakesThreeRequests)
 {
     FakeUser user;
@@ -273,12 +285,7 @@ TEST(CuseRetry, Io64WritesTheWholeResultAndMetadataOnSuccessOnly)
 TEST(CuseRetry, VectoredReadTakesFourRequests)
 {
     FakeUser user;
-    nvme_passthru_cmd64 c{};
-    c.opcode = 0x02;
-    c.nsid = 1;
-    c.addr = 0x3000;
-    c.vec_cnt = 3;
-    user.put(arg_at, c);
+    user.put(arg_at, vectored_read(3));
     const std::uint64_t iov[] = {data_at, 100, data_at + 0x1000, 0, data_at + 0x2000, 412};
     user.put(0x3000, iov);
     user.fill(data_at, 100, 0);
@@ -415,15 +422,9 @@ TEST(CuseRetryCompat, PointersCountWithTheirLow32Bits)
 TEST(CuseRetryCompat, VectorsAreCompatIovecs)
 {
     FakeUser user;
-    nvme_passthru_cmd64 v{};
-    v.opcode = 0x02;
-    v.nsid = 1;
-    v.addr = 0x3000;
-    v.vec_cnt = 2;
-    user.put(arg_at, v);
+    user.put(arg_at, vectored_read(2));
     const std::uint32_t iov[] = {data_at, 256, data_at + 0x1000, 256};
-    user.regions[0x3000].resize(sizeof iov);
-    std::memcpy(user.regions[0x3000].data(), iov, sizeof iov);
+    user.put(0x3000, iov);
     std::vector<std::byte> arg(user.regions[arg_at]);
     const Step step = advance(ns_node(), {NVME_IOCTL_IO64_CMD_VEC, arg_at, compat_flags, arg, 8});
     ASSERT_TRUE(std::holds_alternative<Retry>(step));
@@ -597,23 +598,23 @@ nvme_passthru_cmd64 io64(std::uint8_t opcode)
 TEST(CuseRetryLinux62, UnprivilegedIdentifyAndReadRun)
 {
     FakeUser user;
-    user.put(arg_at, identify());
     user.fill(data_at, 4096, 0);
-    FakeKernel admin{user, linux_6_2_unprivileged()};
-    EXPECT_EQ(admin.ioctl(NVME_IOCTL_ADMIN_CMD, arg_at, pattern_controller()), 0);
-    EXPECT_EQ(admin.requests, 3);
-
+    // The ioctl's value and how many FUSE requests it took, under `rules`.
+    const auto run = [&](unsigned cmd, KernelRules rules) {
+        IoctlContext ctx = linux_6_2_unprivileged();
+        ctx.rules = rules;
+        FakeKernel k{user, ctx};
+        const int value = k.ioctl(cmd, arg_at, pattern_controller());
+        return std::pair{value, k.requests};
+    };
+    user.put(arg_at, identify());
+    EXPECT_EQ(run(NVME_IOCTL_ADMIN_CMD, KernelRules::linux_6_2), std::pair(0, 3));
     user.put(arg_at, io64(0x02));
-    FakeKernel read{user, linux_6_2_unprivileged()};
-    EXPECT_EQ(read.ioctl(NVME_IOCTL_IO64_CMD, arg_at, pattern_controller()), 0);
-    EXPECT_EQ(read.requests, 3);
-
-    // The same under 6.1 rules: EACCES before the struct is even asked for.
-    IoctlContext old = linux_6_2_unprivileged();
-    old.rules = KernelRules::linux_6_1;
-    FakeKernel refused{user, old};
-    EXPECT_EQ(refused.ioctl(NVME_IOCTL_IO64_CMD, arg_at, pattern_controller()), -EACCES);
-    EXPECT_EQ(refused.requests, 1);
+    EXPECT_EQ(run(NVME_IOCTL_IO64_CMD, KernelRules::linux_6_2), std::pair(0, 3));
+    // Under 6.1 rules: EACCES before the struct is even asked for.
+    EXPECT_EQ(run(NVME_IOCTL_IO64_CMD, KernelRules::linux_6_1), std::pair(-EACCES, 1));
+    user.put(arg_at, identify());
+    EXPECT_EQ(run(NVME_IOCTL_ADMIN_CMD, KernelRules::linux_6_1), std::pair(-EACCES, 1));
 }
 
 TEST(CuseRetryLinux62, RefusalComesAfterTheStructAndBeforeTheBuffers)
