@@ -23,6 +23,7 @@
 // acquire load of mailbox_next. Between P1 and P2 the queue is "non-empty but
 // not poppable": pop() returns nullptr and empty() returns false, so the
 // owner keeps polling instead of sleeping until P2 lands.
+#include "nvmecuse/errno.hpp"
 #include "nvmecuse/ctrlr/mailbox.hpp"
 
 #include <sys/eventfd.h>
@@ -41,7 +42,7 @@ Mailbox::Mailbox() : head_(&stub_), tail_(&stub_)
     event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     // Without the fd the owner thread could never sleep safely; its owner
     // must not start (error()). Only a process out of descriptors sees this.
-    if (event_fd_ < 0) error_ = std::error_code(errno, std::generic_category());
+    if (event_fd_ < 0) error_ = last_errno();
 }
 
 Mailbox::~Mailbox()

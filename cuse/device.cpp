@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "nvmecuse/errno.hpp"
 #include "nvmecuse/ctrlr/limits.hpp"
 #include "nvmecuse/cuse/caller_memory.hpp"
 #include "nvmecuse/cuse/completion.hpp"
@@ -30,15 +31,6 @@ template <class... F> struct Overloaded : F... {
     using F::operator()...;
 };
 template <class... F> Overloaded(F...) -> Overloaded<F...>;
-
-/// An error_code as the errno an ioctl returns.
-int errno_of(std::error_code ec)
-{
-    if (!ec) return 0;
-    if (ec.category() == std::generic_category() || ec.category() == std::system_category())
-        return ec.value();
-    return EIO;
-}
 
 void answer_error(Session& s, fuse_req_t req, int e)
 {
@@ -142,7 +134,7 @@ struct SplitState {
 std::expected<int, std::error_code> open_cuse_channel()
 {
     const int fd = ::open("/dev/cuse", O_RDWR | O_CLOEXEC);
-    if (fd < 0) return std::unexpected(std::error_code(errno, std::system_category()));
+    if (fd < 0) return std::unexpected(last_errno());
     return fd;
 }
 

@@ -2,6 +2,7 @@
 // Fabrics Connect, I/O queue connections (NVMe Base 2.0, 3.5.2 "Controller
 // Initialization (Fabrics)", 6.3). CC/CSTS (through Property Get/Set) and
 // Keep Alive are the core's (ctrlr/controller_enable.cpp). See tcp_controller.hpp.
+#include "nvmecuse/errno.hpp"
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 
 #include <sys/epoll.h>
@@ -135,7 +136,7 @@ TcpController::create(const TransportId& id, const TcpOptions& options)
     t->info_.keep_alive_timeout = options.kato;
     t->info_.fills_host_buffers = true; // TcpQueue::Inflight::zero_unreceived()
     t->lost_ = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    if (!t->lost_.valid()) return std::unexpected(std::error_code(errno, std::generic_category()));
+    if (!t->lost_.valid()) return std::unexpected(last_errno());
     t->new_association();
     return t;
 }
