@@ -1,6 +1,5 @@
 // ctrlr::Controller: the public face, thread hand-off, and the state changes
 // (reset, failure, shutdown) of the owner thread.
-#include "nvmecuse/errno.hpp"
 #include "nvmecuse/ctrlr/controller.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -14,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <future>
+
+#include "nvmecuse/errno.hpp"
 
 #include "controller_impl.hpp"
 

@@ -23,7 +23,6 @@
 // acquire load of mailbox_next. Between P1 and P2 the queue is "non-empty but
 // not poppable": pop() returns nullptr and empty() returns false, so the
 // owner keeps polling instead of sleeping until P2 lands.
-#include "nvmecuse/errno.hpp"
 #include "nvmecuse/ctrlr/mailbox.hpp"
 
 #include <sys/eventfd.h>
@@ -34,6 +33,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "nvmecuse/errno.hpp"
 
 namespace nvmecuse::ctrlr {
 

@@ -23,6 +23,7 @@
 #include "nvmecuse/cuse/split.hpp"
 
 #include "session.hpp"
+#include "stack_arena.hpp"
 
 namespace nvmecuse::cuse {
 namespace {
@@ -61,7 +62,9 @@ void finish(Session& s, fuse_req_t req, const IoctlCommand& plan, const ctrlr::R
     // request_wait_answer), which the controller's command timeout bounds.
     const IoctlOutcome outcome = map_completion(r, plan.result);
     if (outcome.is_errno()) return answer_error(s, req, -outcome.value);
-    const ReplyPlan reply = build_reply(plan, outcome, r.data.span(), r.metadata.span());
+    StackArena<4 * sizeof(UserWrite)> arena;
+    const ReplyPlan reply =
+        build_reply(plan, outcome, r.data.span(), r.metadata.span(), arena.resource());
     if (delivery == Delivery::fast) {
         ProcessVmMemory memory(pid);
         // The command ran: no falling back now (see fast_deliver()).
@@ -311,12 +314,13 @@ public:
         if (bounds.mdts != 0 && plan.data_len > bounds.mdts) split = split_shape(plan, bounds.ns);
         session_->track(req);
         const ctrlr::QueueKind queue = plan.queue;
-        ctrlr::CompletionHandler done = [session = session_, req, plan = std::move(plan), delivery,
-                                         pid](ctrlr::Result&& r) {
-            const auto claimed = session->claim(req);
-            if (!claimed) return; // stop() answered it already
-            finish(*session, req, plan, r, delivery, pid);
-        };
+        ctrlr::CompletionHandler done =
+            ctrlr::pooled_handler([session = session_, req, plan = std::move(plan), delivery,
+                                   pid](ctrlr::Result&& r) {
+                const auto claimed = session->claim(req);
+                if (!claimed) return; // stop() answered it already
+                finish(*session, req, plan, r, delivery, pid);
+            });
         if (!split) {
             session_->counters().commands.fetch_add(1);
             return controller_.submit(queue, std::move(command), std::move(done));

@@ -1,9 +1,9 @@
 // A PCI function through VFIO (Documentation/driver-api/vfio.rst): the
 // container and group, BAR0 mmap'ed, the command register's memory space
 // and bus master bits, and DMA memory mapped with VFIO_IOMMU_MAP_DMA.
-#include "nvmecuse/errno.hpp"
 #include "nvmecuse/transport/pcie/vfio_function.hpp"
 
+#include "nvmecuse/errno.hpp"
 #include "nvmecuse/transport/transport_id.hpp"
 #include "nvmecuse/transport/unique_fd.hpp"
 

@@ -2,7 +2,6 @@
 // Fabrics Connect, I/O queue connections (NVMe Base 2.0, 3.5.2 "Controller
 // Initialization (Fabrics)", 6.3). CC/CSTS (through Property Get/Set) and
 // Keep Alive are the core's (ctrlr/controller_enable.cpp). See tcp_controller.hpp.
-#include "nvmecuse/errno.hpp"
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 
 #include <sys/epoll.h>
@@ -15,6 +14,7 @@
 #include <cstring>
 #include <thread>
 
+#include "nvmecuse/errno.hpp"
 #include "nvmecuse/spec/fabrics.hpp"
 
 #include "fabrics_commands.hpp"
