@@ -415,7 +415,8 @@ TEST(CuseRetryCompat, PointersCountWithTheirLow32Bits)
     const auto route = *classify(NVME_IOCTL_SUBMIT_IO, ns_node().node, true);
     const auto decoded = decode(route, arg_at, uio);
     ASSERT_TRUE(decoded);
-    EXPECT_EQ(decoded->data, (std::vector<UserRange>{{data_at, 512}}));
+    ASSERT_EQ(decoded->data.size(), 1u);
+    EXPECT_EQ(decoded->data[0], (UserRange{data_at, 512}));
     EXPECT_EQ(decoded->metadata, (UserRange{meta_at, 8}));
 }
 
