@@ -208,6 +208,7 @@ std::expected<Arguments, int> parse_arguments(int argc, char** argv)
     std::string uid = "0";
     std::string gid = "0";
     std::string protocol = "auto";
+    std::string kernel_rules;
     TcpArguments tcp;
     TargetArguments target;
 
@@ -257,6 +258,14 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
         ->check(CLI::IsMember({"auto", "journal", "text"}))
         ->option_text("auto|journal|text (auto)");
 
+    app.add_option("--kernel-rules", kernel_rules,
+                   "whose passthrough permissions the nodes enforce. 6.1: CAP_SYS_ADMIN for "
+                   "every passthrough; 6.2: also the commands Linux 6.2 and later allow any "
+                   "user with access to the node (nvme_cmd_allowed). Default: the running "
+                   "kernel's")
+        ->check(CLI::IsMember({"6.1", "6.2"}))
+        ->option_text("6.1|6.2 (the running kernel's)");
+
     const char* developer = "Developer options (measurements and testing)";
     app.add_option("--lock-dir", args.lock_directory, "root-only directory of the index claims")
         ->capture_default_str()
@@ -294,6 +303,9 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
             {"restricted", Protocol::restricted},
             {"unrestricted", Protocol::unrestricted}};
         args.ioctl_protocol = protocols.at(CLI::detail::to_lower(protocol));
+        if (!kernel_rules.empty())
+            args.kernel_rules = kernel_rules == "6.1" ? nvmecuse::cuse::KernelRules::linux_6_1
+                                                      : nvmecuse::cuse::KernelRules::linux_6_2;
         args.log_format = log_format == "journal" ? LogFormat::journal
                           : log_format == "text"  ? LogFormat::text
                                                   : LogFormat::automatic;

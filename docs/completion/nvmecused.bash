@@ -11,6 +11,7 @@ _nvmecused() {
   --log-level) COMPREPLY=($(compgen -W 'trace debug info warn error critical off' -- "$cur")); return ;;
   --log-format) COMPREPLY=($(compgen -W 'auto journal text' -- "$cur")); return ;;
   --ioctl-protocol) COMPREPLY=($(compgen -W 'auto restricted unrestricted' -- "$cur")); return ;;
+  --kernel-rules) COMPREPLY=($(compgen -W '6.1 6.2' -- "$cur")); return ;;
   --uid) COMPREPLY=($(compgen -u -- "$cur")); return ;;
   --gid) COMPREPLY=($(compgen -g -- "$cur")); return ;;
   -t | --transport) COMPREPLY=($(compgen -W 'tcp' -- "$cur")); return ;;
@@ -21,7 +22,7 @@ _nvmecused() {
     --cuse-threads | --poll-us) return ;;
   esac
   COMPREPLY=($(compgen -W '--help --version --emulate --config --check-config --attach --dir
-    --mode --uid --gid --log-level --log-format --lock-dir --retry-only --ioctl-protocol
+    --mode --uid --gid --kernel-rules --log-level --log-format --lock-dir --retry-only --ioctl-protocol
     --cuse-threads --poll-us --transport --traddr --trsvcid --nqn --hostnqn --hostid
     --keep-alive-tmo --kato --nr-io-queues --queue-size --hdr-digest --data-digest
     --reconnect-delay --ctrl-loss-tmo --fast_io_fail_tmo --fast-io-fail-tmo' -- "$cur"))

@@ -6,7 +6,10 @@
 //   ioctl DEV NAME [DELAY]      issue one ioctl; prints its value or errno name
 //       NAME: id, reset, rescan, subsys-reset, blksszget, blkpbszget,
 //             blkgetsize, blkgetsize64, unknown, admin-identify, admin-flags,
-//             admin-compat32, admin-compat32-badptr
+//             admin-compat32, admin-compat32-badptr, io-read, io-write
+//             (NVME_IOCTL_IO64_CMD of one block at LBA 0 of the node's
+//             namespace), io-write-rdwr (the same on a node opened O_RDWR;
+//             every other name opens it O_RDONLY)
 //       DELAY: seconds (fractions allowed) between the open and the ioctl,
 //             printing "opened DEV" once open (for callers that hold a node)
 //   submit-io DEV read|write SLBA NBLOCKS LBA_BYTES FILE
@@ -56,9 +59,9 @@ int usage()
     return 2;
 }
 
-int open_device(const char* path)
+int open_device(const char* path, int flags = O_RDONLY)
 {
-    const int fd = ::open(path, O_RDONLY);
+    const int fd = ::open(path, flags);
     if (fd < 0) {
         std::printf("open: %s\n", strerrorname_np(errno));
         std::exit(1);
@@ -76,9 +79,26 @@ int report(long result, long value)
     return 0;
 }
 
+/// One block at LBA 0 of the node's namespace through NVME_IOCTL_IO64_CMD:
+/// Read (02h) or Write (01h) of a block of zeroes.
+int io64(int fd, bool write)
+{
+    const int nsid = ::ioctl(fd, NVME_IOCTL_ID);
+    int block = 0;
+    if (nsid <= 0 || ::ioctl(fd, BLKSSZGET, &block) != 0) return report(-1, 0);
+    std::vector<unsigned char> data(static_cast<std::size_t>(block));
+    nvme_passthru_cmd64 cmd{};
+    cmd.opcode = write ? 0x01 : 0x02;
+    cmd.nsid = static_cast<std::uint32_t>(nsid);
+    cmd.addr = reinterpret_cast<std::uintptr_t>(data.data());
+    cmd.data_len = static_cast<std::uint32_t>(data.size());
+    const int r = ::ioctl(fd, NVME_IOCTL_IO64_CMD, &cmd);
+    return report(r, r);
+}
+
 int run_ioctl(const char* path, std::string_view name, const char* delay)
 {
-    const int fd = open_device(path);
+    const int fd = open_device(path, name.ends_with("-rdwr") ? O_RDWR : O_RDONLY);
     if (delay != nullptr) {
         std::printf("opened %s\n", path);
         std::fflush(stdout);
@@ -108,6 +128,8 @@ int run_ioctl(const char* path, std::string_view name, const char* delay)
         return report(r, static_cast<long>(bytes));
     }
     if (name == "unknown") return report(::ioctl(fd, _IO('N', 0x7f)), 0);
+    if (name == "io-read") return io64(fd, false);
+    if (name == "io-write" || name == "io-write-rdwr") return io64(fd, true);
     if (name == "admin-identify" || name == "admin-flags") {
         std::vector<unsigned char> data(4096);
         nvme_admin_cmd cmd{};
