@@ -18,10 +18,11 @@
 //   (not received) or a byte the target sent for that cid at that offset,
 //   never the poison it was filled with (TransportInfo::fills_host_buffers);
 // - everything the host writes (also while the target does not read and the
-//   host's sends back up) parses as host-to-controller PDUs: after the
-//   ICReq, CapsuleCmds of submitted cids whose in-capsule data is the
-//   command's buffer, H2CData only inside a range an R2T the target sent
-//   asked for and carrying the buffer's bytes, and H2CTermReq.
+//   host's sends back up) parses as host-to-controller PDUs: the ICReq,
+//   then with the negotiated digests and CPDA: CapsuleCmds of submitted cids
+//   whose in-capsule data is the command's buffer, H2CData within
+//   MAXH2CDATA, inside a range an R2T the target sent asked for and
+//   carrying the buffer's bytes, and H2CTermReq.
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -178,8 +179,10 @@ bool Harness::open_queue()
     FUZZ_CHECK(queue_->ready());
     // Only the ICReq came before: from here on the host sends as negotiated.
     FUZZ_CHECK(host_parser_.stage() == PduParser::Stage::common_header);
+    // Its PDO must honour the CPDA the target asked for.
     ParserConfig pc = host_parser_.config();
     pc.digests = queue_->negotiated().digests;
+    pc.rx_pda = queue_->negotiated().cpda;
     host_parser_.reconfigure(pc);
     host_parser_digests_set_ = true;
     return true;
