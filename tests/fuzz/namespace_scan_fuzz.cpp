@@ -36,6 +36,7 @@
 
 #include "nvmecuse/ctrlr/controller.hpp"
 #include "nvmecuse/ctrlr/limits.hpp"
+
 #include "tests/fuzz/fuzz_check.hpp"
 #include "tests/unit/fake_transport.hpp"
 
@@ -69,15 +70,20 @@ public:
         if (cns == nvme::Cns::controller) {
             controller(data, how);
             controller_failed_ = !status.is_success();
+        } else if (cns == nvme::Cns::active_namespace_list) {
+            list(data, s.nsid, how);
+        } else if (cns == nvme::Cns::namespace_) {
+            namespace_(data, how);
         }
-        else if (cns == nvme::Cns::active_namespace_list) list(data, s.nsid, how);
-        else if (cns == nvme::Cns::namespace_) namespace_(data, how);
         if (how & 0x80u) overlay(data);
         if (cns == nvme::Cns::namespace_) {
             nvme::IdentifyNamespace id;
             std::memcpy(&id, data.data(), sizeof id);
-            if (status.is_success()) answered_[s.nsid] = id;
-            else answered_.erase(s.nsid);
+            if (status.is_success()) {
+                answered_[s.nsid] = id;
+            } else {
+                answered_.erase(s.nsid);
+            }
         }
         return status;
     }
@@ -103,7 +109,8 @@ private:
     {
         if ((how & 7u) == 0) return; // the fake's own page
         auto* list = reinterpret_cast<std::uint32_t*>(data.data());
-        const std::uint32_t count = std::min<std::uint32_t>(in_.take<std::uint16_t>(), list_entries);
+        const std::uint32_t count =
+            std::min<std::uint32_t>(in_.take<std::uint16_t>(), list_entries);
         std::uint32_t nsid = start;
         for (std::uint32_t i = 0; i < list_entries; ++i) {
             if (i >= count) {
@@ -111,12 +118,24 @@ private:
                 continue;
             }
             switch (how & 7u) {
-            case 1: nsid += 1; break;                                     // increasing by one
-            case 2: nsid += 1 + in_.take<std::uint8_t>(); break;          // increasing with gaps
-            case 3: nsid = start; break;                                  // the start, repeated
-            case 4: nsid = static_cast<std::uint32_t>(i + 1); break;      // the same page again
-            case 5: nsid = 0xffffffffu - (count - i); break;              // up to the top
-            default: nsid = in_.take<std::uint32_t>(); break;             // any
+            case 1: // increasing by one
+                nsid += 1;
+                break;
+            case 2: // increasing with gaps
+                nsid += 1 + in_.take<std::uint8_t>();
+                break;
+            case 3: // the start, repeated
+                nsid = start;
+                break;
+            case 4: // the same page again
+                nsid = static_cast<std::uint32_t>(i + 1);
+                break;
+            case 5: // up to the top
+                nsid = 0xffffffffu - (count - i);
+                break;
+            default: // any
+                nsid = in_.take<std::uint32_t>();
+                break;
             }
             list[i] = nsid;
         }
@@ -138,8 +157,8 @@ private:
     void overlay(std::span<std::byte> data)
     {
         const auto at = in_.take<std::uint16_t>() % data.size();
-        const auto bytes = in_.take_bytes(std::min<std::size_t>(in_.take<std::uint8_t>(),
-                                                                data.size() - at));
+        const auto bytes =
+            in_.take_bytes(std::min<std::size_t>(in_.take<std::uint8_t>(), data.size() - at));
         std::memcpy(data.data() + at, bytes.data(), bytes.size());
     }
 

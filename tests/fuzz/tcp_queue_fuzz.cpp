@@ -38,6 +38,7 @@
 
 #include "nvmecuse/transport/tcp/pdu_encode.hpp"
 #include "nvmecuse/transport/tcp/pdu_parser.hpp"
+
 #include "tests/fuzz/fuzz_check.hpp"
 #include "transport/tcp/log.hpp"
 #include "transport/tcp/queue.hpp"
@@ -97,10 +98,7 @@ private:
     [[nodiscard]] std::uint16_t pick_cid();
     /// The command a cid names (an internal cid once its CapsuleCmd was seen).
     [[nodiscard]] Command* command_of(std::uint16_t cid);
-    [[nodiscard]] SendSettings target_settings() const
-    {
-        return {queue_->negotiated().digests, 0};
-    }
+    [[nodiscard]] SendSettings target_settings() const { return {queue_->negotiated().digests, 0}; }
 
     InputReader& in_;
     std::unique_ptr<TcpQueue> queue_;
@@ -141,7 +139,8 @@ void Harness::run()
 bool Harness::open_queue()
 {
     int fds[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) return false;
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
+        return false;
     target_fd_ = fds[1];
     QueueConfig config;
     config.qid = in_.take<std::uint8_t>() & 1u;
@@ -192,18 +191,34 @@ void Harness::step()
 {
     switch (in_.take<std::uint8_t>() % 12) {
     case 0:
-    case 1: submit(false); break;
-    case 2: submit(true); break;
-    case 3:
-    case 4: send_c2h_data(); break;
-    case 5: send_r2t(); break;
-    case 6: send_capsule_resp(); break;
-    case 7: send_term_req(); break;
-    case 8:
-        if (in_.take<std::uint8_t>() < 0x20) send_raw();
-        else corrupt_next_ = true;
+    case 1:
+        submit(false);
         break;
-    case 9: reap(in_.take<std::uint8_t>() % 9); break;
+    case 2:
+        submit(true);
+        break;
+    case 3:
+    case 4:
+        send_c2h_data();
+        break;
+    case 5:
+        send_r2t();
+        break;
+    case 6:
+        send_capsule_resp();
+        break;
+    case 7:
+        send_term_req();
+        break;
+    case 8:
+        if (in_.take<std::uint8_t>() < 0x20)
+            send_raw();
+        else
+            corrupt_next_ = true;
+        break;
+    case 9:
+        reap(in_.take<std::uint8_t>() % 9);
+        break;
     case 10:
         target_not_reading_ = !target_not_reading_;
         drain_host_output();
@@ -229,8 +244,8 @@ void Harness::submit(bool internal)
     constexpr nvme::DataTransfer user[] = {none, host_to_controller, controller_to_host};
     constexpr nvme::DataTransfer own[] = {none, controller_to_host};
     c.direction = internal ? own[kind % 2] : user[kind % 3];
-    c.size = c.direction == nvme::DataTransfer::none ? 0
-                                                      : in_.take<std::uint16_t>() % (max_buffer + 1);
+    c.size =
+        c.direction == nvme::DataTransfer::none ? 0 : in_.take<std::uint16_t>() % (max_buffer + 1);
     c.buffer.reset(new std::byte[c.size]);
     std::memset(c.buffer.get(), std::to_integer<int>(poison), c.size);
     if (c.direction == nvme::DataTransfer::host_to_controller) {
@@ -243,10 +258,9 @@ void Harness::submit(bool internal)
     sqe.nsid = 1;
     if (internal) {
         const std::uint64_t key = first_internal_cid + internal_submitted_;
-        auto r = queue_->submit_internal(sqe, c.direction, c.data(),
-                                         [this, key](const nvme::CompletionQueueEntry& cqe) {
-                                             completed(cqe.cid, key);
-                                         });
+        auto r = queue_->submit_internal(
+            sqe, c.direction, c.data(),
+            [this, key](const nvme::CompletionQueueEntry& cqe) { completed(cqe.cid, key); });
         if (!r) return;
         ++internal_submitted_;
         internal_order_.push_back(key);
@@ -280,7 +294,8 @@ Command* Harness::command_of(std::uint16_t cid)
 std::uint16_t Harness::pick_cid()
 {
     const auto b = in_.take<std::uint8_t>();
-    if (b < 0xe0 && !host_cids_.empty()) return host_cids_[host_cids_.size() - 1 - b % host_cids_.size()];
+    if (b < 0xe0 && !host_cids_.empty())
+        return host_cids_[host_cids_.size() - 1 - b % host_cids_.size()];
     // A recent cid of the core's, seen on the wire or not.
     if (b < 0xf0) return static_cast<std::uint16_t>(next_user_cid_ - 1 - (b & 0x0fu));
     return in_.take<std::uint16_t>();
@@ -464,11 +479,10 @@ void Harness::check_host_pdu()
         FUZZ_CHECK(c.direction == nvme::DataTransfer::host_to_controller);
         const std::uint64_t begin = h->datao, end = begin + h->datal;
         FUZZ_CHECK(end <= c.size);
-        FUZZ_CHECK(std::ranges::any_of(c.requested, [&](const auto& r) {
-            return r.first <= begin && end <= r.second;
-        }));
-        FUZZ_CHECK(std::ranges::equal(host_parser_.data(),
-                                      std::span(c.written).subspan(begin, h->datal)));
+        FUZZ_CHECK(std::ranges::any_of(
+            c.requested, [&](const auto& r) { return r.first <= begin && end <= r.second; }));
+        FUZZ_CHECK(
+            std::ranges::equal(host_parser_.data(), std::span(c.written).subspan(begin, h->datal)));
         return;
     }
     default:

@@ -2,7 +2,6 @@
 // open() on a connected socket (what the tcp_queue fuzz target drives), and
 // a CapsuleResp that arrives before the capsule's in-capsule data is out.
 #include <gtest/gtest.h>
-
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "nvmecuse/transport/tcp/pdu_encode.hpp"
+
 #include "transport/tcp/queue.hpp"
 
 namespace nvmecuse::transport::tcp {
