@@ -115,7 +115,7 @@ bool within(std::span<const std::byte> outer, std::span<const std::byte> inner)
            (inner.data() >= outer.data() && inner.data() + inner.size() <= outer.data() + outer.size());
 }
 
-std::size_t total(const std::vector<UserRange>& v)
+std::size_t total(std::span<const UserRange> v)
 {
     std::size_t n = 0;
     for (const auto& r : v)
