@@ -22,7 +22,6 @@
 //   [min_lba_data_size, max_lba_data_size] and NSZE x size fits 64 bits, and
 //   size_bytes() is then that product, else 0;
 // - the transfer limit is 2^n bytes within max_transfer_limit, or 0.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <bit>
@@ -208,7 +207,7 @@ std::unique_ptr<ctrlr::Controller> start(std::shared_ptr<testing::FakeState> fak
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
     static const bool quiet = [] {
-        spdlog::stderr_color_mt("ctrlr")->set_level(spdlog::level::off);
+        spdlog::set_level(spdlog::level::off); // also for loggers made later
         return true;
     }();
     (void)quiet;
