@@ -79,7 +79,13 @@ TcpQueue::open(const SocketAddress& address, const QueueConfig& config, Clock::t
 {
     auto socket = connect_tcp(address, deadline);
     if (!socket) return std::unexpected(socket.error());
-    std::unique_ptr<TcpQueue> q(new TcpQueue(std::move(*socket), config));
+    return open(std::move(*socket), config, deadline);
+}
+
+std::expected<std::unique_ptr<TcpQueue>, std::error_code>
+TcpQueue::open(UniqueFd connected, const QueueConfig& config, Clock::time_point deadline)
+{
+    std::unique_ptr<TcpQueue> q(new TcpQueue(std::move(connected), config));
     q->epoll_ = UniqueFd(::epoll_create1(EPOLL_CLOEXEC));
     q->kick_ = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (!q->epoll_.valid() || !q->kick_.valid()) return std::unexpected(errno_code(errno));

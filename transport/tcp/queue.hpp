@@ -63,6 +63,10 @@ public:
     /// Connects, sends ICReq and waits for a valid ICResp until `deadline`.
     [[nodiscard]] static std::expected<std::unique_ptr<TcpQueue>, std::error_code>
     open(const SocketAddress& address, const QueueConfig& config, Clock::time_point deadline);
+    /// The same over a stream socket that is already connected (any
+    /// family: the fuzz target hands it one end of a socketpair).
+    [[nodiscard]] static std::expected<std::unique_ptr<TcpQueue>, std::error_code>
+    open(UniqueFd connected, const QueueConfig& config, Clock::time_point deadline);
 
     ~TcpQueue() override;
     TcpQueue(const TcpQueue&) = delete;
