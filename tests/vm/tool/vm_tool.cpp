@@ -3,10 +3,17 @@
 // headers (not ours), so the suites check our devices the way any client
 // sees them.
 //
+//   [--write] VERB ...          --write: open DEV read-write (default read-only;
+//                               the kernel's 6.2+ rules look at the open mode)
 //   ioctl DEV NAME [DELAY]      issue one ioctl; prints its value or errno name
 //       NAME: id, reset, rescan, subsys-reset, blksszget, blkpbszget,
 //             blkgetsize, blkgetsize64, unknown, admin-identify, admin-flags,
-//             admin-compat32, admin-compat32-badptr
+//             admin-compat32, admin-compat32-badptr,
+//             identify-cns=N (NVME_IOCTL_ADMIN_CMD Identify, CNS N, nsid 1),
+//             admin64-identify (NVME_IOCTL_ADMIN64_CMD),
+//             admin-vendor (opcode C0h, no data),
+//             io-read, io-write, io64-read, io64-write (NVME_IOCTL_IO_CMD or
+//             IO64_CMD: one block at LBA 8 of nsid 1, a 4 KiB buffer)
 //       DELAY: seconds (fractions allowed) between the open and the ioctl,
 //             printing "opened DEV" once open (for callers that hold a node)
 //   submit-io DEV read|write SLBA NBLOCKS LBA_BYTES FILE
@@ -48,9 +55,11 @@
 
 namespace {
 
+int open_flags = O_RDONLY;
+
 int usage()
 {
-    std::fputs("usage: nvmecuse-vm-tool signal-storm DEV COUNT | ioctl DEV NAME [DELAY] | submit-io DEV read|write SLBA "
+    std::fputs("usage: nvmecuse-vm-tool [--write] signal-storm DEV COUNT | ioctl DEV NAME [DELAY] | submit-io DEV read|write SLBA "
                "NBLOCKS LBA_BYTES FILE | as-user UID GID CMD... | hold DEV SECONDS\n",
                stderr);
     return 2;
@@ -58,7 +67,7 @@ int usage()
 
 int open_device(const char* path)
 {
-    const int fd = ::open(path, O_RDONLY);
+    const int fd = ::open(path, open_flags);
     if (fd < 0) {
         std::printf("open: %s\n", strerrorname_np(errno));
         std::exit(1);
@@ -74,6 +83,25 @@ int report(long result, long value)
     else
         std::printf("value %ld\n", value);
     return 0;
+}
+
+/// An admin or I/O passthrough command through NVME_IOCTL_ADMIN_CMD,
+/// NVME_IOCTL_IO_CMD or their 64-bit-result variants, with a 4 KiB buffer.
+template <typename Cmd>
+int passthru(int fd, unsigned long request, std::uint8_t opcode, std::uint32_t nsid, std::uint32_t cdw10,
+             bool with_data)
+{
+    std::vector<unsigned char> data(4096);
+    Cmd cmd{};
+    cmd.opcode = opcode;
+    cmd.nsid = nsid;
+    cmd.cdw10 = cdw10;
+    if (with_data) {
+        cmd.addr = reinterpret_cast<std::uintptr_t>(data.data());
+        cmd.data_len = static_cast<std::uint32_t>(data.size());
+    }
+    const int r = ::ioctl(fd, request, &cmd);
+    return report(r, r);
 }
 
 int run_ioctl(const char* path, std::string_view name, const char* delay)
@@ -119,6 +147,17 @@ int run_ioctl(const char* path, std::string_view name, const char* delay)
         const int r = ::ioctl(fd, NVME_IOCTL_ADMIN_CMD, &cmd);
         return report(r, r);
     }
+    if (name.starts_with("identify-cns=")) {
+        const auto cns = static_cast<std::uint32_t>(std::strtoul(name.substr(13).data(), nullptr, 0));
+        return passthru<nvme_admin_cmd>(fd, NVME_IOCTL_ADMIN_CMD, 0x06, 1, cns, true);
+    }
+    if (name == "admin64-identify") return passthru<nvme_passthru_cmd64>(fd, NVME_IOCTL_ADMIN64_CMD, 0x06, 0, 1, true);
+    if (name == "admin-vendor") return passthru<nvme_admin_cmd>(fd, NVME_IOCTL_ADMIN_CMD, 0xc0, 0, 0, false);
+    // Read (02h) and Write (01h) of one block at SLBA 8 (CDW10; NLB 0).
+    if (name == "io-read") return passthru<nvme_passthru_cmd>(fd, NVME_IOCTL_IO_CMD, 0x02, 1, 8, true);
+    if (name == "io-write") return passthru<nvme_passthru_cmd>(fd, NVME_IOCTL_IO_CMD, 0x01, 1, 8, true);
+    if (name == "io64-read") return passthru<nvme_passthru_cmd64>(fd, NVME_IOCTL_IO64_CMD, 0x02, 1, 8, true);
+    if (name == "io64-write") return passthru<nvme_passthru_cmd64>(fd, NVME_IOCTL_IO64_CMD, 0x01, 1, 8, true);
     if (name == "admin-compat32" || name == "admin-compat32-badptr") {
         // The 32-bit layout's request number on a 64-bit caller: not ours.
         // With a bad pointer, a restricted CUSE ioctl fails in the kernel's
@@ -227,6 +266,11 @@ int signal_storm(const char* path, const char* count_text)
 
 int main(int argc, char** argv)
 {
+    if (argc >= 2 && std::string_view(argv[1]) == "--write") {
+        open_flags = O_RDWR;
+        --argc;
+        ++argv;
+    }
     if (argc < 2) return usage();
     const std::string_view verb = argv[1];
     if (verb == "ioctl" && (argc == 4 || argc == 5))
