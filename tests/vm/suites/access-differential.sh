@@ -11,7 +11,22 @@
 # Whatever kernel the guest boots, the kernel's answer is the reference: on
 # 6.1 unprivileged passthrough is refused (CAP_SYS_ADMIN); on 6.2 and later
 # nvme_cmd_allowed() lets it through by opcode, CNS, effects and open mode.
+#
+# Arguments: --clients=DIR: nvme and smartctl from DIR (the guest of the 6.12
+# kernel has Debian 13's nvme-cli 2.13 and smartctl 7.4 in /opt/trixie/bin)
+# instead of Debian 12's nvme-cli 2.3 and smartctl 7.3.
 . /vm/lib.sh
+
+for arg; do
+  case $arg in
+    --clients=*) PATH=${arg#--clients=}:$PATH ;;
+    *) echo "access-differential: unknown argument $arg"; exit 2 ;;
+  esac
+done
+run nvme version
+echo "# $OUT"
+run smartctl --version
+echo "# $(echo "$OUT" | head -1)"
 
 T=nvmecuse-vm-tool
 GID=6 # disk: the group given the nodes
