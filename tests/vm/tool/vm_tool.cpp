@@ -13,7 +13,7 @@
 //             admin64-identify (NVME_IOCTL_ADMIN64_CMD),
 //             admin-vendor (opcode C0h, no data),
 //             io-read, io-write, io64-read, io64-write (NVME_IOCTL_IO_CMD or
-//             IO64_CMD: one block at LBA 8 of nsid 1, a 4 KiB buffer)
+//             IO64_CMD: one 512-byte block at LBA 8 of nsid 1)
 //       DELAY: seconds (fractions allowed) between the open and the ioctl,
 //             printing "opened DEV" once open (for callers that hold a node)
 //   submit-io DEV read|write SLBA NBLOCKS LBA_BYTES FILE
@@ -86,19 +86,20 @@ int report(long result, long value)
 }
 
 /// An admin or I/O passthrough command through NVME_IOCTL_ADMIN_CMD,
-/// NVME_IOCTL_IO_CMD or their 64-bit-result variants, with a 4 KiB buffer.
+/// NVME_IOCTL_IO_CMD or their 64-bit-result variants, with a buffer of
+/// `length` bytes (none if 0).
 template <typename Cmd>
 int passthru(int fd, unsigned long request, std::uint8_t opcode, std::uint32_t nsid, std::uint32_t cdw10,
-             bool with_data)
+             std::uint32_t length)
 {
-    std::vector<unsigned char> data(4096);
+    std::vector<unsigned char> data(length);
     Cmd cmd{};
     cmd.opcode = opcode;
     cmd.nsid = nsid;
     cmd.cdw10 = cdw10;
-    if (with_data) {
+    if (length != 0) {
         cmd.addr = reinterpret_cast<std::uintptr_t>(data.data());
-        cmd.data_len = static_cast<std::uint32_t>(data.size());
+        cmd.data_len = length;
     }
     const int r = ::ioctl(fd, request, &cmd);
     return report(r, r);
@@ -149,15 +150,15 @@ int run_ioctl(const char* path, std::string_view name, const char* delay)
     }
     if (name.starts_with("identify-cns=")) {
         const auto cns = static_cast<std::uint32_t>(std::strtoul(name.substr(13).data(), nullptr, 0));
-        return passthru<nvme_admin_cmd>(fd, NVME_IOCTL_ADMIN_CMD, 0x06, 1, cns, true);
+        return passthru<nvme_admin_cmd>(fd, NVME_IOCTL_ADMIN_CMD, 0x06, 1, cns, 4096);
     }
-    if (name == "admin64-identify") return passthru<nvme_passthru_cmd64>(fd, NVME_IOCTL_ADMIN64_CMD, 0x06, 0, 1, true);
-    if (name == "admin-vendor") return passthru<nvme_admin_cmd>(fd, NVME_IOCTL_ADMIN_CMD, 0xc0, 0, 0, false);
-    // Read (02h) and Write (01h) of one block at SLBA 8 (CDW10; NLB 0).
-    if (name == "io-read") return passthru<nvme_passthru_cmd>(fd, NVME_IOCTL_IO_CMD, 0x02, 1, 8, true);
-    if (name == "io-write") return passthru<nvme_passthru_cmd>(fd, NVME_IOCTL_IO_CMD, 0x01, 1, 8, true);
-    if (name == "io64-read") return passthru<nvme_passthru_cmd64>(fd, NVME_IOCTL_IO64_CMD, 0x02, 1, 8, true);
-    if (name == "io64-write") return passthru<nvme_passthru_cmd64>(fd, NVME_IOCTL_IO64_CMD, 0x01, 1, 8, true);
+    if (name == "admin64-identify") return passthru<nvme_passthru_cmd64>(fd, NVME_IOCTL_ADMIN64_CMD, 0x06, 0, 1, 4096);
+    if (name == "admin-vendor") return passthru<nvme_admin_cmd>(fd, NVME_IOCTL_ADMIN_CMD, 0xc0, 0, 0, 0);
+    // Read (02h) and Write (01h) of one 512-byte block at SLBA 8 (CDW10; NLB 0).
+    if (name == "io-read") return passthru<nvme_passthru_cmd>(fd, NVME_IOCTL_IO_CMD, 0x02, 1, 8, 512);
+    if (name == "io-write") return passthru<nvme_passthru_cmd>(fd, NVME_IOCTL_IO_CMD, 0x01, 1, 8, 512);
+    if (name == "io64-read") return passthru<nvme_passthru_cmd64>(fd, NVME_IOCTL_IO64_CMD, 0x02, 1, 8, 512);
+    if (name == "io64-write") return passthru<nvme_passthru_cmd64>(fd, NVME_IOCTL_IO64_CMD, 0x01, 1, 8, 512);
     if (name == "admin-compat32" || name == "admin-compat32-badptr") {
         // The 32-bit layout's request number on a 64-bit caller: not ours.
         // With a bad pointer, a restricted CUSE ioctl fails in the kernel's
