@@ -137,8 +137,11 @@ cases() {
   for NSNODE in generic block; do
     check $who "nvme id-ctrl on the namespace" 'nvme id-ctrl $N'
     check $who "nvme id-ns" 'nvme id-ns $N'
-    check $who "nvme io-passthru read" 'nvme io-passthru $N -o 2 -n 1 -l 512 -r --cdw10=8'
-    check $who "nvme io-passthru write" "nvme io-passthru \$N -o 1 -n 1 -l 512 -w -i $W/w512 --cdw10=24"
+    # Long options: nvme-cli 2.13 reads -o as the output format.
+    check $who "nvme io-passthru read" \
+      'nvme io-passthru $N --opcode=2 --namespace-id=1 --data-len=512 --read --cdw10=8'
+    check $who "nvme io-passthru write" \
+      "nvme io-passthru \$N --opcode=1 --namespace-id=1 --data-len=512 --write --input-file=$W/w512 --cdw10=24"
     check $who "nvme read" "nvme read \$N -s 8 -c 0 -z 512 -d $W/r512.$who"
     check $who "nvme write" "nvme write \$N -s 16 -c 0 -z 512 -d $W/w512"
     check $who "smartctl -i on the namespace" 'smartctl -d nvme -i $N'
