@@ -179,6 +179,7 @@ private:
     // init_sequence.cpp
     void init_failed(DoneFn& done, std::uint64_t epoch, std::error_code ec, const char* step);
     void init_identify(DoneFn done, std::uint64_t epoch);
+    void init_effects(DoneFn done, std::uint64_t epoch);
     void init_number_of_queues(DoneFn done, std::uint64_t epoch);
     void init_queues(DoneFn done, std::uint64_t epoch, std::uint32_t count);
     void init_finish(DoneFn done, std::uint64_t epoch);
@@ -274,6 +275,8 @@ private:
     Clock::time_point armed_deadline_ = Clock::time_point::max();
     std::uint32_t aborts_in_flight_ = 0;
     nvme::IdentifyController id_ctrl_{}; ///< latest Identify Controller
+    /// ControllerInfo::effects: read at the first bring-up, kept after.
+    std::shared_ptr<const nvme::CommandsSupportedEffectsLog> effects_;
     std::uint64_t cap_ = 0;                ///< CAP, read at every enable
     std::uint32_t vs_ = 0;                 ///< VS, read at every enable
     std::multimap<Clock::time_point, std::move_only_function<void()>> timers_;

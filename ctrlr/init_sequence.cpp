@@ -1,5 +1,6 @@
 // Controller bring-up, at start() and after every reset (owner thread):
-// connect the admin queue → enable (controller_enable.cpp) → Identify Controller → Number of Queues → I/O queues → namespace
+// connect the admin queue → enable (controller_enable.cpp) → Identify Controller →
+// Commands Supported and Effects (first bring-up only) → Number of Queues → I/O queues → namespace
 // scan → Asynchronous Event Configuration → AERs → live.
 // Mirrors Linux nvme_init_ctrl_finish() + nvme_setup_io_queues() + nvme_scan_work().
 #include <spdlog/spdlog.h>
@@ -8,6 +9,7 @@
 #include <cstring>
 
 #include "admin_commands.hpp"
+#include "nvmecuse/ctrlr/effects.hpp"
 #include "controller_impl.hpp"
 
 namespace nvmecuse::ctrlr {
@@ -59,6 +61,39 @@ void Controller::Impl::init_identify(DoneFn done, std::uint64_t epoch)
                                               "Identify Controller");
                        std::memcpy(&id_ctrl_, r.data.data(), sizeof id_ctrl_);
                        transport_->controller_identified(id_ctrl_);
+                       init_effects(std::move(done), epoch);
+                   });
+}
+
+void Controller::Impl::init_effects(DoneFn done, std::uint64_t epoch)
+{
+    // Linux nvme_init_effects(): once per controller (it returns at once
+    // when ctrl->effects is set, so neither a reset, a reconnect nor a
+    // rescan reads the log again); an NVMe status leaves the log zeroed,
+    // a transport error fails the bring-up.
+    if (effects_) return init_number_of_queues(std::move(done), epoch);
+    auto keep = [this](const nvme::CommandsSupportedEffectsLog& reported) {
+        effects_ = std::make_shared<const nvme::CommandsSupportedEffectsLog>(
+            with_known_effects(reported));
+    };
+    if ((id_ctrl_.lpa & nvme::lpa::commands_supported_effects) == 0) {
+        keep({});
+        return init_number_of_queues(std::move(done), epoch);
+    }
+    constexpr auto lid = static_cast<std::uint8_t>(nvme::LogPageId::commands_supported_effects);
+    issue_internal(QueueKind::admin,
+                   admin::get_log_page(lid, sizeof(nvme::CommandsSupportedEffectsLog), false, 0),
+                   [this, epoch, keep, done = std::move(done)](Result&& r) mutable {
+                       if (epoch != epoch_ || r.error)
+                           return init_failed(done, epoch, admin::error_of(r),
+                                              "Commands Supported and Effects");
+                       nvme::CommandsSupportedEffectsLog reported{};
+                       if (r.status.is_success() && r.data.size() >= sizeof reported)
+                           std::memcpy(&reported, r.data.data(), sizeof reported);
+                       else
+                           log_->info("{}: Commands Supported and Effects log: {}; none used",
+                                      options_.name, nvme::to_string(r.status));
+                       keep(reported);
                        init_number_of_queues(std::move(done), epoch);
                    });
 }

@@ -248,6 +248,7 @@ void Controller::Impl::scan_done(std::shared_ptr<ScanState> s, std::error_code e
             if (const std::uint64_t t = transport_->info().max_transfer; t != 0)
                 next->max_transfer = next->max_transfer == 0 ? t : std::min(next->max_transfer, t);
             next->namespaces = std::move(s->found);
+            next->effects = effects_;
             next->generation = s->previous->generation + 1;
             publish(std::move(next));
             log_->debug("{}: scan: {} namespace(s), {} change(s)", options_.name,

@@ -43,13 +43,29 @@ template <class Cmd> nvme::SubmissionQueueEntry sqe_of(const Cmd& c) noexcept
     return sqe;
 }
 
+/// flags must be 0; nvme_validate_passthru_nsid: only a bound namespace
+/// constrains nsid.
+template <class Cmd> int header_error(const Route& route, const Cmd& c) noexcept
+{
+    if (c.flags != 0) return EINVAL;
+    if (route.ns && c.nsid != route.ns->nsid) return EINVAL;
+    return 0;
+}
+
+/// nvme_to_user_ptr(): a 32-bit caller's pointer fields count with their
+/// low 32 bits only.
+std::uint64_t user_pointer(const Route& route, std::uint64_t value) noexcept
+{
+    return route.compat ? static_cast<std::uint32_t>(value) : value;
+}
+
 template <class Cmd>
 std::expected<IoctlCommand, int> decode_passthru_struct(const Route& route, std::uint64_t arg_addr,
-                                                        const Cmd& c, const DecodeLimits& limits)
+                                                        Cmd c, const DecodeLimits& limits)
 {
-    if (c.flags != 0) return std::unexpected(EINVAL);
-    // nvme_validate_passthru_nsid: only a bound namespace constrains nsid.
-    if (route.ns && c.nsid != route.ns->nsid) return std::unexpected(EINVAL);
+    if (const int e = header_error(route, c); e != 0) return std::unexpected(e);
+    c.addr = user_pointer(route, c.addr);
+    c.metadata = user_pointer(route, c.metadata);
 
     IoctlCommand cmd;
     cmd.op = route.op;
@@ -70,7 +86,9 @@ std::expected<IoctlCommand, int> decode_passthru_struct(const Route& route, std:
                                                                   : nvme::DataTransfer::controller_to_host;
     if (route.op == IoctlOp::io64_vec_passthru) {
         if (c.data_len > limits.max_vec_segments) return std::unexpected(EINVAL);
-        cmd.vector = {c.addr, std::uint64_t{c.data_len} * user_iovec_size};
+        const std::size_t element = route.compat ? compat_iovec_size : user_iovec_size;
+        cmd.vector = {c.addr, std::uint64_t{c.data_len} * element};
+        cmd.compat_vector = route.compat;
     } else {
         if (c.data_len > limits.max_data_bytes) return std::unexpected(EINVAL);
         cmd.data.push_back({c.addr, c.data_len});
@@ -113,16 +131,40 @@ std::expected<IoctlCommand, int> decode_passthru(const Route& route, std::uint64
     return std::unexpected(EINVAL);
 }
 
+std::expected<nvme::SubmissionQueueEntry, int> decode_passthru_header(const Route& route,
+                                                                     std::span<const std::byte> arg)
+{
+    auto checked = [&](const auto& c) -> std::expected<nvme::SubmissionQueueEntry, int> {
+        if (const int e = header_error(route, c); e != 0) return std::unexpected(e);
+        return sqe_of(c);
+    };
+    if (route.arg == ArgKind::passthru && arg.size() >= sizeof(nvme_passthru_cmd))
+        return checked(load<nvme_passthru_cmd>(arg));
+    if (route.arg == ArgKind::passthru64 && arg.size() >= sizeof(nvme_passthru_cmd64))
+        return checked(load<nvme_passthru_cmd64>(arg));
+    return std::unexpected(EINVAL);
+}
+
 std::expected<void, int> attach_iovecs(IoctlCommand& cmd, std::span<const std::byte> iovecs,
                                        const DecodeLimits& limits)
 {
-    if (iovecs.size() != cmd.vector.len || iovecs.size() % user_iovec_size != 0)
+    const std::size_t element = cmd.compat_vector ? compat_iovec_size : user_iovec_size;
+    if (iovecs.size() != cmd.vector.len || iovecs.size() % element != 0)
         return std::unexpected(EINVAL);
     std::vector<UserRange> segments;
     std::uint64_t total = 0;
-    for (std::size_t off = 0; off < iovecs.size(); off += user_iovec_size) {
-        const auto base = load<std::uint64_t>(iovecs.subspan(off));
-        const auto len = load<std::uint64_t>(iovecs.subspan(off + 8));
+    for (std::size_t off = 0; off < iovecs.size(); off += element) {
+        std::uint64_t base = 0;
+        std::uint64_t len = 0;
+        if (cmd.compat_vector) {
+            // struct compat_iovec: iov_len is a compat_ssize_t (negative: EINVAL).
+            base = load<std::uint32_t>(iovecs.subspan(off));
+            len = load<std::uint32_t>(iovecs.subspan(off + 4));
+            if (len > static_cast<std::uint64_t>(INT32_MAX)) return std::unexpected(EINVAL);
+        } else {
+            base = load<std::uint64_t>(iovecs.subspan(off));
+            len = load<std::uint64_t>(iovecs.subspan(off + 8));
+        }
         if (len > static_cast<std::uint64_t>(SSIZE_MAX)) return std::unexpected(EINVAL);
         total += len;
         if (total > limits.max_data_bytes) return std::unexpected(EINVAL);
@@ -155,7 +197,8 @@ std::expected<IoctlCommand, int> decode_submit_io(const Route& route, std::uint6
     std::uint64_t meta_len = 0;
     std::uint64_t meta_addr = 0;
     if ((io.control & control_pract) != 0 && ns.metadata_size == t10_pi_tuple_size) {
-        if (io.metadata != 0) return std::unexpected(EINVAL); // PI is inserted/stripped
+        // PI is inserted/stripped: no metadata buffer may be given.
+        if (user_pointer(route, io.metadata) != 0) return std::unexpected(EINVAL);
     } else {
         meta_len = blocks * ns.metadata_size;
         meta_addr = io.metadata;
@@ -185,11 +228,13 @@ std::expected<IoctlCommand, int> decode_submit_io(const Route& route, std::uint6
     sqe.cdw14 = io.reftag;
     sqe.cdw15 = std::uint32_t{io.apptag} | std::uint32_t{io.appmask} << 16;
 
-    if (io.addr == 0) return cmd; // nvme_submit_user_cmd maps nothing without a buffer
+    // nvme_submit_user_cmd maps nothing without a buffer.
+    const std::uint64_t data_addr = user_pointer(route, io.addr);
+    if (data_addr == 0) return cmd;
     cmd.direction = nvme::data_transfer(io.opcode);
-    cmd.data.push_back({io.addr, length});
+    cmd.data.push_back({data_addr, length});
     cmd.data_len = length;
-    if (meta_len != 0) cmd.metadata = {meta_addr, meta_len};
+    if (meta_len != 0) cmd.metadata = {user_pointer(route, meta_addr), meta_len};
     return cmd;
 }
 

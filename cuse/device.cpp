@@ -161,11 +161,13 @@ public:
     }
 
     void on_ioctl(fuse_req_t req, unsigned int cmd, std::uint64_t arg, std::uint32_t flags,
-                  std::span<const std::byte> in, std::size_t out_size) override
+                  std::span<const std::byte> in, std::size_t out_size,
+                  std::uint32_t open_flags) override
     {
         const pid_t pid = fuse_req_ctx(req)->pid;
         std::uint64_t mdts = 0;
-        const IoctlContext ctx = context(cmd, pid, mdts);
+        IoctlContext ctx = context(cmd, pid, mdts);
+        ctx.open_for_write = open_for_write(open_flags);
         const Bounds bounds{ctx.node.ns, mdts};
         // A restricted ioctl brings its argument struct along and has no
         // retry protocol to fall back on. The first request of an
@@ -222,11 +224,11 @@ public:
         ctx.node.kind = options_.kind;
         if (options_.kind == NodeKind::namespace_node) {
             if (auto it = info->namespaces.find(options_.nsid); it != info->namespaces.end())
-                ctx.node.ns = NamespaceShape::from(it->second);
+                ctx.node.ns = NamespaceShape::from(it->second, info->id.awupf);
         } else {
             ctx.node.active_namespaces = info->namespaces.size();
             if (info->namespaces.size() == 1)
-                ctx.node.ns = NamespaceShape::from(info->namespaces.begin()->second);
+                ctx.node.ns = NamespaceShape::from(info->namespaces.begin()->second, info->id.awupf);
         }
         // From the core (MDTS in CAP.MPSMIN units, clamped): a hostile MDTS
         // cannot overflow a shift
@@ -236,6 +238,8 @@ public:
         ctx.mdts_bytes = mdts;
         ctx.transport_fills_buffers = controller_.transport_info().fills_host_buffers;
         ctx.memory = &controller_.memory();
+        ctx.rules = options_.kernel_rules;
+        ctx.effects = info->effects;
         const auto route = classify(cmd, ctx.node);
         if (route && route->queue == ctrlr::QueueKind::io && mdts != 0) {
             // Reads/writes past MDTS are split (execute() refuses the rest).

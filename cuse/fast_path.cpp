@@ -19,6 +19,7 @@ FastStep prepare_command(const IoctlContext& ctx, const Route& route, std::uint6
     ArgBytes raw;
     raw.size = arg_size(route.arg);
     if (auto ec = memory.read(arg, std::span(raw.bytes.data(), raw.size))) return Fallback{ec};
+    if (const int e = check_argument_permission(ctx, route, raw.view()); e != 0) return Error{e};
     auto plan = decode(route, arg, raw.view(), ctx.decode_limits);
     if (!plan) return Error{plan.error()};
 
@@ -65,6 +66,7 @@ FastStep fast_prepare(const IoctlContext& ctx, unsigned int cmd, std::uint64_t a
         return Control{route->op};
     case ArgKind::out_u64:
     case ArgKind::out_ulong:
+    case ArgKind::out_compat_ulong:
     case ArgKind::out_int:
     case ArgKind::out_uint:
         return prepare_block(*route, arg, memory);

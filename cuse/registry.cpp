@@ -36,6 +36,7 @@ public:
         d.restricted_ioctls = options_.restricted_ioctls;
         d.permissions = options_.permissions;
         d.credentials = options_.credentials;
+        d.kernel_rules = options_.kernel_rules;
         auto channel = options_.open_channel(d.devname);
         if (!channel) return std::unexpected(channel.error());
         return Device::start(controller_, std::move(d), *channel);

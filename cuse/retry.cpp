@@ -23,6 +23,13 @@ std::vector<UserRange> result_out(ArgKind kind, std::uint64_t arg)
     }
 }
 
+/// 6.2: nvme_user_cmd{,64} call nvme_cmd_allowed() after copy_from_user().
+bool permission_after_argument(KernelRules rules, const Route& route) noexcept
+{
+    const bool passthrough = route.arg == ArgKind::passthru || route.arg == ArgKind::passthru64;
+    return rules == KernelRules::linux_6_2 && passthrough;
+}
+
 std::size_t total(const std::vector<UserRange>& v)
 {
     std::size_t n = 0;
@@ -59,6 +66,8 @@ Step advance_command(const IoctlContext& ctx, const Route& route, const IoctlReq
     if (req.in.size() < s)
         return retry_or_enomem(limits, Stage::need_argument, {{req.arg, s}}, result_out(route.arg, req.arg));
 
+    if (const int e = check_argument_permission(ctx, route, req.in.first(s)); e != 0)
+        return Error{e};
     auto cmd = decode(route, req.arg, req.in.first(s), ctx.decode_limits);
     if (!cmd) return Error{cmd.error()};
     const std::size_t v = cmd->vector.len;
@@ -104,12 +113,23 @@ Layout layout_for(const IoctlCommand& cmd)
 std::expected<Route, int> route_ioctl(const IoctlContext& ctx, unsigned int cmd,
                                       std::uint32_t flags)
 {
-    if ((flags & (fuse_ioctl_compat | fuse_ioctl_32bit)) != 0) return std::unexpected(ENOTTY);
-    auto route = classify(cmd, ctx.node);
+    auto route = classify(cmd, ctx.node, is_compat_caller(flags));
     if (!route) return route;
+    if (permission_after_argument(ctx.rules, *route)) return route;
     if (const int e = check_permission(*route, ctx.caller_has_sys_admin); e != 0)
         return std::unexpected(e);
     return route;
+}
+
+int check_argument_permission(const IoctlContext& ctx, const Route& route,
+                              std::span<const std::byte> arg)
+{
+    if (!permission_after_argument(ctx.rules, route)) return 0;
+    const auto sqe = decode_passthru_header(route, arg);
+    if (!sqe) return sqe.error();
+    const bool bound = route.ns.has_value();
+    if (unprivileged_command_allowed(*sqe, bound, ctx.effects.get(), ctx.open_for_write)) return 0;
+    return ctx.caller_has_sys_admin ? 0 : EACCES;
 }
 
 Step advance(const IoctlContext& ctx, const IoctlRequest& req)
@@ -123,6 +143,7 @@ Step advance(const IoctlContext& ctx, const IoctlRequest& req)
         return Control{route->op};
     case ArgKind::out_u64:
     case ArgKind::out_ulong:
+    case ArgKind::out_compat_ulong:
     case ArgKind::out_int:
     case ArgKind::out_uint:
         return advance_block(*route, req, ctx.retry_limits);

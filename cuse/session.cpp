@@ -281,7 +281,10 @@ void Session::op_init_done(void* userdata)
 void Session::op_open(fuse_req_t req, struct fuse_file_info* fi)
 {
     session_of(req)->counters_.fuse_requests.fetch_add(1);
-    // No open-mode restriction: nvme-cli sends write commands on O_RDONLY fds.
+    // Every open succeeds, whatever its mode (nvme-cli sends write commands
+    // on O_RDONLY fds, which 6.1 allows); the handle remembers its flags for
+    // the 6.2 permission rules, which look at FMODE_WRITE.
+    fi->fh = static_cast<std::uint32_t>(fi->flags);
     fuse_reply_open(req, fi);
 }
 
@@ -304,7 +307,7 @@ void Session::op_write(fuse_req_t req, const char*, std::size_t, off_t, struct f
     fuse_reply_err(req, EINVAL);
 }
 
-void Session::op_ioctl(fuse_req_t req, int cmd, void* arg, struct fuse_file_info* /*fi*/,
+void Session::op_ioctl(fuse_req_t req, int cmd, void* arg, struct fuse_file_info* fi,
                        unsigned int flags, const void* in_buf, std::size_t in_bufsz,
                        std::size_t out_bufsz)
 {
@@ -314,7 +317,8 @@ void Session::op_ioctl(fuse_req_t req, int cmd, void* arg, struct fuse_file_info
     const std::span<const std::byte> in(static_cast<const std::byte*>(in_buf),
                                         in_buf ? in_bufsz : 0);
     self->handler_.on_ioctl(req, static_cast<unsigned int>(cmd),
-                            reinterpret_cast<std::uintptr_t>(arg), flags, in, out_bufsz);
+                            reinterpret_cast<std::uintptr_t>(arg), flags, in, out_bufsz,
+                            fi != nullptr ? static_cast<std::uint32_t>(fi->fh) : 0u);
 }
 
 } // namespace nvmecuse::cuse

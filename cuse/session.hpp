@@ -31,10 +31,12 @@ namespace nvmecuse::cuse {
 class SessionHandler {
 public:
     virtual ~SessionHandler() = default;
-    /// One FUSE_IOCTL request (the first or a retry). Must answer `req`
-    /// exactly once, now or later (Session::track()).
+    /// One FUSE_IOCTL request (the first or a retry) on a file handle
+    /// opened with `open_flags` (the open(2) flags FUSE_OPEN carried). Must
+    /// answer `req` exactly once, now or later (Session::track()).
     virtual void on_ioctl(fuse_req_t req, unsigned int cmd, std::uint64_t arg, std::uint32_t flags,
-                          std::span<const std::byte> in, std::size_t out_size) = 0;
+                          std::span<const std::byte> in, std::size_t out_size,
+                          std::uint32_t open_flags) = 0;
     /// After the CUSE_INIT reply went out (the kernel has created the node).
     virtual void on_init_done() {}
 };

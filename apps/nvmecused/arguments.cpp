@@ -152,6 +152,16 @@ std::expected<Arguments, int> parse_arguments(int argc, char** argv)
         ->capture_default_str();
     app.add_option("--uid", args.uid, "owner of the device nodes")->capture_default_str();
     app.add_option("--gid", args.gid, "group of the device nodes")->capture_default_str();
+    using nvmecuse::cuse::KernelRules;
+    const std::map<std::string, KernelRules> rules{{"6.1", KernelRules::linux_6_1},
+                                                   {"6.2", KernelRules::linux_6_2}};
+    app.add_option("--kernel-rules", args.kernel_rules,
+                   "whose passthrough permissions the nodes enforce. 6.1: CAP_SYS_ADMIN for "
+                   "every passthrough; 6.2: also the commands Linux 6.2 and later allow any "
+                   "user with access to the node (nvme_cmd_allowed). Default: the running "
+                   "kernel's")
+        ->transform(CLI::CheckedTransformer(rules))
+        ->option_text("6.1|6.2 (the running kernel's)");
     app.add_flag("--retry-only", args.retry_only,
                  "never use process_vm_readv/writev: the CUSE retry protocol only (for "
                  "measurements against the reference design)");

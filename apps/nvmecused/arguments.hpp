@@ -4,9 +4,11 @@
 #include <sys/types.h>
 
 #include <expected>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "nvmecuse/cuse/permission.hpp"
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 #include "nvmecuse/transport/transport_id.hpp"
 
@@ -25,6 +27,9 @@ struct Arguments {
     mode_t mode = 0600;
     unsigned uid = 0;
     unsigned gid = 0;
+    /// --kernel-rules: whose permission model the nodes follow; empty: the
+    /// running kernel's (cuse::running_kernel_rules()).
+    std::optional<nvmecuse::cuse::KernelRules> kernel_rules;
     bool retry_only = false;
     /// --ioctl-protocol: how the kernel hands ioctls to the nodes. automatic:
     /// restricted when process_vm_* reaches every caller (decided at start).

@@ -63,6 +63,7 @@ std::expected<ServedController, std::string> serve(const TransportMaker& make_tr
     registry_options.permissions.mode = args.mode;
     registry_options.permissions.uid = args.uid;
     registry_options.permissions.gid = args.gid;
+    registry_options.kernel_rules = args.kernel_rules.value_or(cuse::running_kernel_rules());
     auto registry = cuse::Registry::create(**controller, registry_options);
     if (!registry) {
         const auto& e = registry.error();
@@ -73,7 +74,8 @@ std::expected<ServedController, std::string> serve(const TransportMaker& make_tr
                             : ""));
     }
     for (const auto& devname : (*registry)->devnames())
-        spdlog::info("serving /dev/{}", devname);
+        spdlog::info("serving /dev/{} (passthrough permissions of Linux {})", devname,
+                     cuse::to_string(registry_options.kernel_rules));
     return ServedController{std::move(*claim), std::move(*controller), std::move(*registry)};
 }
 

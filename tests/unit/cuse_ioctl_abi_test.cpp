@@ -221,6 +221,49 @@ TEST(CuseIoctlAbi, NamespaceShapeFromInfo)
     EXPECT_FALSE(NamespaceShape::from(info).protection_information);
 }
 
+/// BLKPBSZGET of a 512-byte-LBA namespace shaped by `id` on a controller
+/// with AWUPF `awupf`.
+unsigned physical_block_size(const nvme::IdentifyNamespace& id, std::uint16_t awupf,
+                             std::uint32_t lba = 512)
+{
+    ctrlr::NamespaceInfo info;
+    info.nsid = 1;
+    info.id = id;
+    info.id.nsze = 1u << 20;
+    info.lba_data_size = lba;
+    const NodeView node{NodeKind::namespace_node, NamespaceShape::from(info, awupf), 0};
+    return as<unsigned int>(*block_ioctl_bytes(*classify(BLKPBSZGET, node)));
+}
+
+TEST(CuseIoctlAbi, PhysicalBlockSizeIsTheWriteGranularityCappedByAtomicity)
+{
+    namespace f = nvme::nsfeat;
+    nvme::IdentifyNamespace id{};
+    // Nothing reported: the logical block size.
+    EXPECT_EQ(physical_block_size(id, 0), 512u);
+    // NPWG without NSFEAT bit 4 is ignored; with it, capped by AWUPF (0: one block).
+    id.npwg = 7;
+    EXPECT_EQ(physical_block_size(id, 15), 512u);
+    id.nsfeat = f::optimal_performance;
+    EXPECT_EQ(physical_block_size(id, 0), 512u);
+    EXPECT_EQ(physical_block_size(id, 15), 4096u);  // min(8, 16) blocks
+    EXPECT_EQ(physical_block_size(id, 3), 2048u);   // min(8, 4) blocks
+    // NAWUPF replaces AWUPF when NSFEAT bit 1 is set and it is non-zero.
+    id.nawupf = 1;
+    EXPECT_EQ(physical_block_size(id, 15), 4096u);  // bit 1 clear: AWUPF still
+    id.nsfeat = f::optimal_performance | f::atomic_parameters;
+    EXPECT_EQ(physical_block_size(id, 15), 1024u);  // min(8, 2) blocks
+    id.nawupf = 0;
+    EXPECT_EQ(physical_block_size(id, 15), 4096u);  // NAWUPF 0: AWUPF
+    // A non-zero atomic boundary offset: atomicity of one block only.
+    id.nabo = 1;
+    EXPECT_EQ(physical_block_size(id, 15), 512u);
+    // 4 KiB LBAs multiply alike; an LBA the block layer cannot take counts as 512 bytes.
+    id.nabo = 0;
+    EXPECT_EQ(physical_block_size(id, 15, 4096), 32768u);
+    EXPECT_EQ(physical_block_size(id, 15, 8192), 4096u);
+}
+
 constexpr std::string_view sample_status = "Name:\tnvme\nUmask:\t0022\nState:\tS (sleeping)\n"
                                            "CapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\n"
                                            "CapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\n";

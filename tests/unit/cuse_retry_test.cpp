@@ -10,6 +10,8 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -163,6 +165,17 @@ nvme_passthru_cmd identify(std::uint32_t len = 4096)
     return c;
 }
 
+/// IO64_CMD_VEC reading into `count` iovecs at 0x3000.
+nvme_passthru_cmd64 vectored_read(std::uint32_t count)
+{
+    nvme_passthru_cmd64 c{};
+    c.opcode = 0x02;
+    c.nsid = 1;
+    c.addr = 0x3000;
+    c.vec_cnt = count;
+    return c;
+}
+
 TEST(CuseRetry, PassthroughReadTakesThreeRequests)
 {
     FakeUser user;
@@ -272,12 +285,7 @@ TEST(CuseRetry, Io64WritesTheWholeResultAndMetadataOnSuccessOnly)
 TEST(CuseRetry, VectoredReadTakesFourRequests)
 {
     FakeUser user;
-    nvme_passthru_cmd64 c{};
-    c.opcode = 0x02;
-    c.nsid = 1;
-    c.addr = 0x3000;
-    c.vec_cnt = 3;
-    user.put(arg_at, c);
+    user.put(arg_at, vectored_read(3));
     const std::uint64_t iov[] = {data_at, 100, data_at + 0x1000, 0, data_at + 0x2000, 412};
     user.put(0x3000, iov);
     user.fill(data_at, 100, 0);
@@ -364,9 +372,115 @@ TEST(CuseRetry, ControlAndPermissionAndCompat)
     EXPECT_EQ(admin.ioctl(NVME_IOCTL_ADMIN_CMD, arg_at), -EACCES);
     EXPECT_EQ(admin.requests, 1);
 
+    // A 32-bit caller reaches the node too (compat_ptr_ioctl).
     const auto step = advance(ns_node(), {NVME_IOCTL_ID, 0, fuse_ioctl_unrestricted | fuse_ioctl_compat, {}, 0});
-    ASSERT_TRUE(std::holds_alternative<Error>(step));
-    EXPECT_EQ(std::get<Error>(step).errno_value, ENOTTY);
+    ASSERT_TRUE(std::holds_alternative<Reply>(step));
+    EXPECT_EQ(std::get<Reply>(step).value, 1);
+}
+
+/// fuse_do_ioctl's flags for a 32-bit caller on a 64-bit kernel.
+constexpr std::uint32_t compat_flags = fuse_ioctl_unrestricted | fuse_ioctl_compat | fuse_ioctl_32bit;
+
+Step first_request(const IoctlContext& ctx, unsigned cmd)
+{
+    return advance(ctx, {cmd, arg_at, compat_flags, {}, 0});
+}
+
+TEST(CuseRetryCompat, PointersCountWithTheirLow32Bits)
+{
+    auto c = identify();
+    c.addr = 0xffffffff00000000ull | data_at; // upper half ignored (nvme_to_user_ptr)
+    std::vector<std::byte> arg(sizeof c);
+    std::memcpy(arg.data(), &c, sizeof c);
+    const Step step = advance(ns_node(), {NVME_IOCTL_ADMIN_CMD, arg_at, compat_flags, arg, 4});
+    ASSERT_TRUE(std::holds_alternative<Retry>(step));
+    EXPECT_EQ(std::get<Retry>(step).out, (std::vector<UserRange>{{arg_at + 68, 4}, {data_at, 4096}}));
+
+    // Only the low half decides whether a buffer is mapped at all.
+    c.addr = 0x100000000ull;
+    c.opcode = 0x0a; // Get Features
+    std::memcpy(arg.data(), &c, sizeof c);
+    const Step none = advance(ns_node(), {NVME_IOCTL_ADMIN_CMD, arg_at, compat_flags, arg, 4});
+    ASSERT_TRUE(std::holds_alternative<Execute>(none));
+    EXPECT_TRUE(std::get<Execute>(none).command.data.empty());
+
+    // SUBMIT_IO: the data and metadata pointers likewise; the metadata
+    // alignment check looks at the whole field.
+    nvme_user_io io{};
+    io.opcode = 0x02;
+    io.addr = 0xabcd000000000000ull | data_at;
+    io.metadata = 0x1234000000000000ull | meta_at;
+    std::vector<std::byte> uio(sizeof io);
+    std::memcpy(uio.data(), &io, sizeof io);
+    const auto route = *classify(NVME_IOCTL_SUBMIT_IO, ns_node().node, true);
+    const auto decoded = decode(route, arg_at, uio);
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->data, (std::vector<UserRange>{{data_at, 512}}));
+    EXPECT_EQ(decoded->metadata, (UserRange{meta_at, 8}));
+}
+
+TEST(CuseRetryCompat, VectorsAreCompatIovecs)
+{
+    FakeUser user;
+    user.put(arg_at, vectored_read(2));
+    const std::uint32_t iov[] = {data_at, 256, data_at + 0x1000, 256};
+    user.put(0x3000, iov);
+    std::vector<std::byte> arg(user.regions[arg_at]);
+    const Step step = advance(ns_node(), {NVME_IOCTL_IO64_CMD_VEC, arg_at, compat_flags, arg, 8});
+    ASSERT_TRUE(std::holds_alternative<Retry>(step));
+    EXPECT_EQ(std::get<Retry>(step).in, (std::vector<UserRange>{{arg_at, 80}, {0x3000, 16}}));
+
+    std::vector<std::byte> with_vector = arg;
+    with_vector.insert(with_vector.end(), user.regions[0x3000].begin(), user.regions[0x3000].end());
+    const Step buffers = advance(ns_node(), {NVME_IOCTL_IO64_CMD_VEC, arg_at, compat_flags, with_vector, 8});
+    ASSERT_TRUE(std::holds_alternative<Retry>(buffers));
+    EXPECT_EQ(std::get<Retry>(buffers).out,
+              (std::vector<UserRange>{{arg_at + 72, 8}, {data_at, 256}, {data_at + 0x1000, 256}}));
+
+    // A compat_iovec length is a compat_ssize_t: 2 GiB and more is negative.
+    IoctlCommand cmd = *decode(*classify(NVME_IOCTL_IO64_CMD_VEC, ns_node().node, true), arg_at, arg);
+    const std::uint32_t negative[] = {data_at, 0x80000000u, data_at, 1};
+    std::vector<std::byte> bytes(sizeof negative);
+    std::memcpy(bytes.data(), negative, sizeof negative);
+    EXPECT_EQ(attach_iovecs(cmd, bytes).error(), EINVAL);
+}
+
+TEST(CuseRetryCompat, BlockIoctlsAsCompatBlkdevIoctl)
+{
+    // BLKGETSIZE64 under its 32-bit number writes 8 bytes; the 64-bit number
+    // is not a 32-bit caller's ioctl (and vice versa).
+    constexpr unsigned blkgetsize64_32 = _IOR(0x12, 114, int);
+    const auto size64 = first_request(ns_node(false), blkgetsize64_32);
+    ASSERT_TRUE(std::holds_alternative<Retry>(size64));
+    EXPECT_EQ(std::get<Retry>(size64).out, (std::vector<UserRange>{{arg_at, 8}}));
+    EXPECT_EQ(std::get<Error>(first_request(ns_node(false), BLKGETSIZE64)).errno_value, ENOTTY);
+    EXPECT_EQ(std::get<Error>(advance(ns_node(false), {blkgetsize64_32, arg_at, fuse_ioctl_unrestricted, {}, 0}))
+                  .errno_value,
+              ENOTTY);
+
+    // BLKGETSIZE: a 32-bit unsigned long, EFBIG past 2^32 sectors.
+    const auto size = first_request(ns_node(false), BLKGETSIZE);
+    ASSERT_TRUE(std::holds_alternative<Retry>(size));
+    EXPECT_EQ(std::get<Retry>(size).out, (std::vector<UserRange>{{arg_at, 4}}));
+    const NodeView two_tib{NodeKind::namespace_node, NamespaceShape{1, 512, 0, false, 2ull << 40}, 0};
+    EXPECT_EQ(block_ioctl_bytes(*classify(BLKGETSIZE, two_tib, true)).error(), EFBIG);
+    const NodeView just_fits{NodeKind::namespace_node, NamespaceShape{1, 512, 0, false, 0xffffffffull << 9}, 0};
+    const auto bytes = block_ioctl_bytes(*classify(BLKGETSIZE, just_fits, true));
+    ASSERT_TRUE(bytes);
+    ASSERT_EQ(bytes->size(), 4u);
+    std::uint32_t sectors = 0;
+    std::memcpy(&sectors, bytes->data(), 4);
+    EXPECT_EQ(sectors, 0xffffffffu);
+}
+
+TEST(CuseRetryCompat, SubmitIo32IsEnottyAsInTheKernel)
+{
+    // _IOW('N', 0x42, struct nvme_user_io32): 44 bytes on i386.
+    constexpr unsigned submit_io32 = _IOC(_IOC_WRITE, 'N', 0x42, 44);
+    EXPECT_EQ(std::get<Error>(first_request(ns_node(), submit_io32)).errno_value, ENOTTY);
+    const auto step = first_request(ns_node(), NVME_IOCTL_SUBMIT_IO);
+    ASSERT_TRUE(std::holds_alternative<Retry>(step));
+    EXPECT_EQ(std::get<Retry>(step).in, (std::vector<UserRange>{{arg_at, 48}}));
 }
 
 TEST(CuseRetry, ArgumentErrorsAfterTheFirstRetry)
@@ -454,6 +568,117 @@ TEST(CuseRetry, StructRewrittenBetweenRetriesIsAskedForAgain)
     EXPECT_EQ(k.ioctl(NVME_IOCTL_ADMIN_CMD, arg_at, pattern_controller()), 0);
     EXPECT_EQ(k.requests, 4);
     EXPECT_EQ(k.retries[2].out, (std::vector<UserRange>{{arg_at + 68, 4}, {data_at, 1024}}));
+}
+
+/// A namespace node under 6.2 rules for a caller without CAP_SYS_ADMIN, on a
+/// handle opened read-only unless `for_write`; the controller's log
+/// declares Read supported and Write supported with LBCC.
+IoctlContext linux_6_2_unprivileged(bool for_write = false)
+{
+    IoctlContext ctx = ns_node(false);
+    ctx.rules = KernelRules::linux_6_2;
+    ctx.open_for_write = for_write;
+    auto log = std::make_shared<nvme::CommandsSupportedEffectsLog>();
+    log->iocs[0x02] = nvme::command_effects::csupp;
+    log->iocs[0x01] = nvme::command_effects::csupp | nvme::command_effects::lbcc;
+    ctx.effects = log;
+    return ctx;
+}
+
+nvme_passthru_cmd64 io64(std::uint8_t opcode)
+{
+    nvme_passthru_cmd64 c{};
+    c.opcode = opcode;
+    c.nsid = 1;
+    c.addr = data_at;
+    c.data_len = 512;
+    return c;
+}
+
+TEST(CuseRetryLinux62, UnprivilegedIdentifyAndReadRun)
+{
+    FakeUser user;
+    user.fill(data_at, 4096, 0);
+    // The ioctl's value and how many FUSE requests it took, under `rules`.
+    const auto run = [&](unsigned cmd, KernelRules rules) {
+        IoctlContext ctx = linux_6_2_unprivileged();
+        ctx.rules = rules;
+        FakeKernel k{user, ctx};
+        const int value = k.ioctl(cmd, arg_at, pattern_controller());
+        return std::pair{value, k.requests};
+    };
+    user.put(arg_at, identify());
+    EXPECT_EQ(run(NVME_IOCTL_ADMIN_CMD, KernelRules::linux_6_2), std::pair(0, 3));
+    user.put(arg_at, io64(0x02));
+    EXPECT_EQ(run(NVME_IOCTL_IO64_CMD, KernelRules::linux_6_2), std::pair(0, 3));
+    // Under 6.1 rules: EACCES before the struct is even asked for.
+    EXPECT_EQ(run(NVME_IOCTL_IO64_CMD, KernelRules::linux_6_1), std::pair(-EACCES, 1));
+    user.put(arg_at, identify());
+    EXPECT_EQ(run(NVME_IOCTL_ADMIN_CMD, KernelRules::linux_6_1), std::pair(-EACCES, 1));
+}
+
+TEST(CuseRetryLinux62, RefusalComesAfterTheStructAndBeforeTheBuffers)
+{
+    FakeUser user;
+    auto log_page = identify();
+    log_page.opcode = 0x02; // Get Log Page: admin, not one of the Identify CNS
+    user.put(arg_at, log_page);
+    FakeKernel k{user, linux_6_2_unprivileged()};
+    EXPECT_EQ(k.ioctl(NVME_IOCTL_ADMIN_CMD, arg_at, pattern_controller()), -EACCES);
+    EXPECT_EQ(k.requests, 2); // the struct was read: flags and nsid come first
+
+    // flags and a foreign nsid are EINVAL even for a caller that may not
+    // send the command at all.
+    auto flagged = io64(0x01);
+    flagged.flags = 1;
+    user.put(arg_at, flagged);
+    FakeKernel flags{user, linux_6_2_unprivileged()};
+    EXPECT_EQ(flags.ioctl(NVME_IOCTL_IO64_CMD, arg_at), -EINVAL);
+    auto foreign = io64(0x01);
+    foreign.nsid = 2;
+    user.put(arg_at, foreign);
+    FakeKernel nsid{user, linux_6_2_unprivileged()};
+    EXPECT_EQ(nsid.ioctl(NVME_IOCTL_IO64_CMD, arg_at), -EINVAL);
+
+    // A buffer too large for the node is EACCES, not EINVAL, when the caller
+    // may not send the command (nvme_cmd_allowed precedes the mapping).
+    auto huge = io64(0x01);
+    huge.data_len = 64u << 20;
+    user.put(arg_at, huge);
+    FakeKernel big{user, linux_6_2_unprivileged()};
+    EXPECT_EQ(big.ioctl(NVME_IOCTL_IO64_CMD, arg_at), -EACCES);
+    FakeKernel big_rw{user, linux_6_2_unprivileged(true)};
+    EXPECT_EQ(big_rw.ioctl(NVME_IOCTL_IO64_CMD, arg_at), -EINVAL);
+}
+
+TEST(CuseRetryLinux62, WriteNeedsAHandleOpenForWriting)
+{
+    FakeUser user;
+    user.put(arg_at, io64(0x01));
+    user.fill(data_at, 512, 1);
+    FakeKernel read_only{user, linux_6_2_unprivileged(false)};
+    EXPECT_EQ(read_only.ioctl(NVME_IOCTL_IO64_CMD, arg_at, pattern_controller()), -EACCES);
+    FakeKernel read_write{user, linux_6_2_unprivileged(true)};
+    EXPECT_EQ(read_write.ioctl(NVME_IOCTL_IO64_CMD, arg_at, pattern_controller()), 0);
+    // CAP_SYS_ADMIN passes whatever the handle and the log say.
+    IoctlContext admin = linux_6_2_unprivileged(false);
+    admin.caller_has_sys_admin = true;
+    admin.effects = nullptr;
+    FakeKernel privileged{user, admin};
+    EXPECT_EQ(privileged.ioctl(NVME_IOCTL_IO64_CMD, arg_at, pattern_controller()), 0);
+}
+
+TEST(CuseRetryLinux62, ControlIoctlsStillNeedCapSysAdmin)
+{
+    FakeUser user;
+    IoctlContext ctx{NodeView{NodeKind::controller, std::nullopt, 0}, false};
+    ctx.rules = KernelRules::linux_6_2;
+    ctx.open_for_write = true;
+    for (const unsigned cmd : {NVME_IOCTL_RESET, NVME_IOCTL_SUBSYS_RESET, NVME_IOCTL_RESCAN}) {
+        FakeKernel k{user, ctx};
+        EXPECT_EQ(k.ioctl(cmd, 0), -EACCES) << cmd;
+        EXPECT_EQ(k.requests, 1);
+    }
 }
 
 TEST(CuseRetry, LayoutForAFullyKnownCommand)

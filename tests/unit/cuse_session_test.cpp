@@ -6,6 +6,7 @@
 #include <linux/fs.h>
 #include <linux/fuse.h>
 #include <linux/nvme_ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -529,8 +530,17 @@ TEST_P(CuseSessionModes, ArgumentErrorsMatchTheKernel)
     r = ioctl(ctrl_node, NVME_IOCTL_SUBMIT_IO, &io);
     EXPECT_EQ(r.error, ENOTTY);
     cmd.flags = 0;
-    r = ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &cmd, compat_caller());
-    EXPECT_EQ(r.error, ENOTTY); // 32-bit callers are refused
+    // A 32-bit caller is served, its pointers counting with their low 32
+    // bits (nvme_to_user_ptr): the buffer lies below 4 GiB.
+    void* low = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    ASSERT_NE(low, MAP_FAILED);
+    auto compat = identify_ctrl(low);
+    compat.addr |= 0xdead00000000ull;
+    r = ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &compat, compat_caller());
+    EXPECT_EQ(r.ret, 0) << r.error;
+    ASSERT_EQ(ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &cmd).ret, 0);
+    EXPECT_EQ(std::memcmp(low, buf.data(), 4096), 0);
+    ::munmap(low, 4096);
     // Over MDTS (1 MiB) where the command cannot be split: EINVAL like the
     // kernel's max_hw_sectors check.
     std::vector<std::byte> huge((1u << 20) + 4096);

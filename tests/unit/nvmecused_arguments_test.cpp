@@ -56,6 +56,16 @@ TEST(NvmecusedArguments, IoctlProtocol)
     EXPECT_FALSE(parse({"--emulate", "--ioctl-protocol", "restricted", "--retry-only"}));
 }
 
+TEST(NvmecusedArguments, KernelRules)
+{
+    using nvmecuse::cuse::KernelRules;
+    EXPECT_EQ(parse({"--emulate"})->kernel_rules, std::nullopt); // the running kernel's
+    EXPECT_EQ(parse({"--emulate", "--kernel-rules", "6.1"})->kernel_rules, KernelRules::linux_6_1);
+    EXPECT_EQ(parse({"--emulate", "--kernel-rules", "6.2"})->kernel_rules, KernelRules::linux_6_2);
+    EXPECT_FALSE(parse({"--emulate", "--kernel-rules", "6.12"}));
+    EXPECT_FALSE(parse({"--emulate", "--kernel-rules", "6"}));
+}
+
 TEST(NvmecusedArguments, PollWindow)
 {
     const auto none = parse({"--emulate", "--poll-us", "0"});

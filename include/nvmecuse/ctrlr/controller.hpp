@@ -55,6 +55,13 @@ struct ControllerInfo {
     /// (TransportInfo::max_transfer), the smaller; 0 when neither has one.
     /// The one place the transfer limit comes from.
     std::uint64_t max_transfer = 0;
+    /// The Commands Supported and Effects log (LID 05h, NVM command set) as
+    /// Linux nvme_init_effects() keeps it: read once, at the first bring-up,
+    /// when Identify LPA bit 1 advertises it; all zero when it is not
+    /// advertised or the controller fails the Get Log Page with a status;
+    /// then the driver's known effects laid over it (known_effects.cpp).
+    /// Never null once the controller is live.
+    std::shared_ptr<const nvme::CommandsSupportedEffectsLog> effects;
 };
 
 /// A change in the active namespace set or in a namespace's shape.

@@ -36,6 +36,8 @@ inline constexpr std::size_t passthru_result_offset = 68;
 inline constexpr std::size_t passthru64_result_offset = 72;
 /// struct iovec of a 64-bit caller (the IO64_CMD_VEC array element).
 inline constexpr std::size_t user_iovec_size = 16;
+/// struct compat_iovec of a 32-bit caller.
+inline constexpr std::size_t compat_iovec_size = 8;
 
 /// Bounds the decoder enforces before anything is allocated.
 struct DecodeLimits {
@@ -75,9 +77,10 @@ struct IoctlCommand {
     nvme::SubmissionQueueEntry sqe{};
     /// host_to_controller or controller_to_host when data is mapped, else none.
     nvme::DataTransfer direction = nvme::DataTransfer::none;
-    /// IO64_CMD_VEC with data: the iovec array (addr, count * 16 bytes) that
-    /// attach_iovecs() turns into `data`.
+    /// IO64_CMD_VEC with data: the iovec array (addr, count * 16 bytes, or
+    /// count * 8 for a 32-bit caller) that attach_iovecs() turns into `data`.
     UserRange vector;
+    bool compat_vector = false; ///< `vector` holds compat_iovecs
     /// Data segments in transfer order (zero-length segments dropped);
     /// empty = no data mapped.
     std::vector<UserRange> data;
@@ -113,13 +116,23 @@ struct IoctlCommand {
 ///   (the kernel's bdev), and both metadata and metadata_len are non-zero;
 /// - data_len > limits.max_data_bytes -> EINVAL; metadata_len >
 ///   limits.max_metadata_bytes -> ENOMEM;
-/// - IO64_CMD_VEC: data_len is the iovec count; > max_vec_segments -> EINVAL.
+/// - IO64_CMD_VEC: data_len is the iovec count; > max_vec_segments -> EINVAL;
+/// - a 32-bit caller (route.compat): addr and metadata count with their low
+///   32 bits only (nvme_to_user_ptr()), the iovecs are compat_iovecs.
 [[nodiscard]] std::expected<IoctlCommand, int>
 decode_passthru(const Route& route, std::uint64_t arg_addr, std::span<const std::byte> arg,
                 const DecodeLimits& limits = {});
 
-/// Second step of IO64_CMD_VEC: reads the 16-byte iovecs (cmd.vector.len
-/// bytes) into cmd.data. A segment length above SSIZE_MAX -> EINVAL, total
+/// The checks nvme_user_cmd{,64} make on the struct before anything else
+/// (flags != 0 -> EINVAL; bound namespace and nsid != its nsid -> EINVAL)
+/// and the command they build: what the 6.2 permission check looks at.
+/// EINVAL for a route that takes no passthrough struct.
+[[nodiscard]] std::expected<nvme::SubmissionQueueEntry, int>
+decode_passthru_header(const Route& route, std::span<const std::byte> arg);
+
+/// Second step of IO64_CMD_VEC: reads the 16-byte iovecs (8-byte
+/// compat_iovecs for a 32-bit caller; cmd.vector.len bytes) into cmd.data.
+/// A segment length above SSIZE_MAX (a compat one above INT32_MAX) -> EINVAL, total
 /// 0 -> EINVAL (bio_map_user_iov on an empty iterator), total above
 /// limits.max_data_bytes -> EINVAL.
 [[nodiscard]] std::expected<void, int> attach_iovecs(IoctlCommand& cmd, std::span<const std::byte> iovecs,
@@ -134,7 +147,10 @@ decode_passthru(const Route& route, std::uint64_t arg_addr, std::span<const std:
 /// - extended-LBA namespaces add the metadata to the data length;
 /// - separate metadata needed: pointer null or not 4-byte aligned -> EINVAL;
 /// - length > limits.max_submit_io_bytes -> EINVAL;
-/// - addr == 0: no data mapped (the kernel submits without a buffer).
+/// - addr == 0: no data mapped (the kernel submits without a buffer);
+/// - a 32-bit caller: addr and metadata pointers truncated to 32 bits, the
+///   metadata alignment and null checks made on the full field as the
+///   kernel makes them.
 [[nodiscard]] std::expected<IoctlCommand, int>
 decode_submit_io(const Route& route, std::uint64_t arg_addr, std::span<const std::byte> arg,
                  const DecodeLimits& limits = {});

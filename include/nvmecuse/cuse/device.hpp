@@ -14,6 +14,7 @@
 #include "nvmecuse/ctrlr/controller.hpp"
 #include "nvmecuse/cuse/credentials.hpp"
 #include "nvmecuse/cuse/ioctl_abi.hpp"
+#include "nvmecuse/cuse/permission.hpp"
 
 namespace nvmecuse::cuse {
 
@@ -50,6 +51,9 @@ struct DeviceOptions {
     bool restricted_ioctls = false;
     NodePermissions permissions{};
     CredentialsReader credentials; ///< empty: read_caller_credentials()
+    /// Whose permission model the node follows (nvmecused: the running
+    /// kernel's, or --kernel-rules).
+    KernelRules kernel_rules = KernelRules::linux_6_1;
 };
 
 /// Counters of one node (monotonic). The FUSE requests of one ioctl are the

@@ -31,7 +31,7 @@ struct Fallback {
 using FastStep = std::variant<FastExecute, Control, Reply, Error, Fallback>;
 
 /// Decodes and gathers an ioctl in one go. Checks in the kernel's order
-/// (compat, classify, permission, then the argument); classification,
+/// (classify, permission, then the argument); classification,
 /// permission and decode errors are final. Any thread; blocks on
 /// process_vm_readv only. No 128 KiB cap: ctx.decode_limits still apply.
 [[nodiscard]] FastStep fast_prepare(const IoctlContext& ctx, unsigned int cmd, std::uint64_t arg,

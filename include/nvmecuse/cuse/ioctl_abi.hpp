@@ -32,8 +32,19 @@ struct NamespaceShape {
     /// DPS names a protection type and the metadata is one 8-byte PI tuple
     /// (nvme_ns_has_pi): the controller can strip/insert it for block I/O.
     bool protection_information = false;
+    /// Logical blocks written atomically on power fail, as Linux reads it
+    /// (nvme_update_disk_info(); nvme_configure_atomic_write() since 6.11):
+    /// 1 + NAWUPF when NSFEAT bit 1 is set and NAWUPF is non-zero, else
+    /// 1 + the controller's AWUPF; 1 when NABO is non-zero.
+    std::uint32_t atomic_write_blocks = 1;
+    /// Preferred write granularity in logical blocks: 1 + NPWG when NSFEAT
+    /// bit 4 (NPWG..NOWS valid) is set, else 1.
+    std::uint32_t preferred_write_blocks = 1;
 
-    [[nodiscard]] static NamespaceShape from(const ctrlr::NamespaceInfo& info) noexcept;
+    /// The shape of `info` on a controller whose Identify Controller AWUPF
+    /// is `awupf` (0's based, like the field).
+    [[nodiscard]] static NamespaceShape from(const ctrlr::NamespaceInfo& info,
+                                             std::uint16_t awupf = 0) noexcept;
 };
 
 /// The node as seen when the ioctl arrives (a snapshot; namespaces may come
@@ -73,6 +84,7 @@ enum class ArgKind : std::uint8_t {
     user_io,    ///< struct nvme_user_io, 48 bytes, in only
     out_u64,    ///< 8 bytes written
     out_ulong,  ///< sizeof(unsigned long) bytes written
+    out_compat_ulong, ///< 4 bytes written: a 32-bit caller's unsigned long
     out_int,    ///< 4 bytes written
     out_uint,   ///< 4 bytes written
 };
@@ -97,16 +109,29 @@ struct Route {
     /// mapped only when bound, SUBMIT_IO and BLK* take their shape from it.
     /// Empty for admin passthrough (the kernel passes ns = NULL there).
     std::optional<NamespaceShape> ns;
+    /// A 32-bit caller (FUSE_IOCTL_32BIT; the kernel's in_compat_syscall()):
+    /// pointers in the argument struct count with their low 32 bits only
+    /// (nvme_to_user_ptr()) and IO64_CMD_VEC's array holds 8-byte
+    /// compat_iovecs.
+    bool compat = false;
 };
 
 /// Routes ioctl `cmd` on `node` the way kernel 6.1 does, before any
-/// permission check or argument access. Errors (errno values):
+/// permission check or argument access. A `compat` (32-bit) caller reaches
+/// the same NVMe ioctls through compat_ptr_ioctl() and the block ioctls
+/// through compat_blkdev_ioctl(): BLKGETSIZE64 under its 32-bit number
+/// (BLKGETSIZE64_32, still 8 bytes written) and BLKGETSIZE as a 32-bit
+/// unsigned long. NVME_IOCTL_SUBMIT_IO32 (the 44-byte i386 struct) is
+/// ENOTTY as on both kernel generations, whose case for it sits under an
+/// #ifdef COMPAT_FOR_U64_ALIGNMENT that no header defines (Kconfig's symbol
+/// is CONFIG_COMPAT_FOR_U64_ALIGNMENT). Errors (errno values):
 /// - ENOTTY: not an ioctl of this node kind (controller node: ID,
 ///   SUBMIT_IO, IO64*, BLK*; namespace node: RESET, SUBSYS_RESET, RESCAN;
 ///   anything unknown), or IO_CMD on a controller with no active namespace;
 /// - EINVAL: IO_CMD on a controller node with several active namespaces
 ///   (nvme_dev_user_cmd checks this before capable()).
-[[nodiscard]] std::expected<Route, int> classify(unsigned int cmd, const NodeView& node);
+[[nodiscard]] std::expected<Route, int> classify(unsigned int cmd, const NodeView& node,
+                                                 bool compat = false);
 
 /// EACCES when `route` needs CAP_SYS_ADMIN and the caller lacks it, else 0.
 /// Checked after classify() and before the argument is read (nvme_user_cmd:
@@ -117,8 +142,9 @@ struct Route {
 /// kernel's put_u64/put_ulong/put_int/put_uint use), for the block device
 /// the kernel would make of the namespace: no capacity when it cannot do
 /// block I/O on it (nvme_update_disk_info). Errors: EFBIG when the sector
-/// count does not fit BLKGETSIZE's unsigned long (blkdev_ioctl), EINVAL for
-/// a non-BLK route or an unbound one.
+/// count does not fit BLKGETSIZE's unsigned long (blkdev_ioctl; 32 bits
+/// for a compat caller, compat_blkdev_ioctl), EINVAL for a non-BLK route or
+/// an unbound one.
 [[nodiscard]] std::expected<std::vector<std::byte>, int> block_ioctl_bytes(const Route& route);
 
 } // namespace nvmecuse::cuse

@@ -32,6 +32,7 @@ struct RegistryOptions {
     bool restricted_ioctls = false; ///< see DeviceOptions
     NodePermissions permissions{};
     CredentialsReader credentials; ///< empty: read_caller_credentials()
+    KernelRules kernel_rules = KernelRules::linux_6_1; ///< see DeviceOptions
     ChannelFactory open_channel;   ///< empty: open_cuse_channel()
 };
 

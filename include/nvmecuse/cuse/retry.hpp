@@ -24,12 +24,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <memory>
 #include <span>
 #include <variant>
 #include <vector>
 
 #include "nvmecuse/cuse/decode.hpp"
 #include "nvmecuse/cuse/ioctl_abi.hpp"
+#include "nvmecuse/cuse/permission.hpp"
 
 namespace nvmecuse::cuse {
 
@@ -38,6 +40,13 @@ namespace nvmecuse::cuse {
 inline constexpr std::uint32_t fuse_ioctl_compat = 1u << 0;
 inline constexpr std::uint32_t fuse_ioctl_unrestricted = 1u << 1;
 inline constexpr std::uint32_t fuse_ioctl_32bit = 1u << 3;
+
+/// The caller is a 32-bit (or x32) process: FUSE's compat ioctl path,
+/// which sets FUSE_IOCTL_32BIT on a 64-bit kernel (fs/fuse/ioctl.c).
+[[nodiscard]] constexpr bool is_compat_caller(std::uint32_t fuse_flags) noexcept
+{
+    return (fuse_flags & (fuse_ioctl_compat | fuse_ioctl_32bit)) != 0;
+}
 
 /// The kernel's bounds on one retry.
 struct RetryLimits {
@@ -58,6 +67,13 @@ struct IoctlRequest {
 struct IoctlContext {
     NodeView node;
     bool caller_has_sys_admin = false;
+    /// The permission model of the kernel the node imitates.
+    KernelRules rules = KernelRules::linux_6_1;
+    /// The file handle was opened for writing (open_for_write() of its
+    /// open flags; the kernel's FMODE_WRITE). 6.2 rules only.
+    bool open_for_write = false;
+    /// The controller's effects log (ControllerInfo::effects); null: none.
+    std::shared_ptr<const nvme::CommandsSupportedEffectsLog> effects{};
     DecodeLimits decode_limits{};
     RetryLimits retry_limits{};
     /// The controller's MDTS in bytes (0 = no limit): a command past it that
@@ -72,11 +88,21 @@ struct IoctlContext {
     transport::DeviceMemory* memory = &transport::heap_memory();
 };
 
-/// The first steps of every ioctl on both paths: refuse 32-bit compat
-/// callers (ENOTTY), route the command for this node, check the caller's
-/// permission. Returns the route, or the errno to answer with. Any thread.
+/// The first steps of every ioctl on both paths: route the command for
+/// this node and the caller's word size (is_compat_caller()), check the caller's
+/// permission where the kernel checks it before reading the argument (every
+/// route under 6.1 rules; RESET, SUBSYS_RESET and RESCAN under 6.2).
+/// Returns the route, or the errno to answer with. Any thread.
 [[nodiscard]] std::expected<Route, int> route_ioctl(const IoctlContext& ctx, unsigned int cmd,
                                                     std::uint32_t flags);
+
+/// Under 6.2 rules, the check nvme_user_cmd{,64} make once the passthrough
+/// struct `arg` is read: its flags and nsid (EINVAL, decode_passthru_header()),
+/// then nvme_cmd_allowed() (EACCES unless unprivileged_command_allowed() or
+/// the caller has CAP_SYS_ADMIN); before any buffer is mapped. 0 when allowed
+/// and for every route route_ioctl() has already judged. Any thread.
+[[nodiscard]] int check_argument_permission(const IoctlContext& ctx, const Route& route,
+                                            std::span<const std::byte> arg);
 
 enum class Stage : std::uint8_t { need_argument, need_vector, need_buffers, ready };
 
@@ -110,10 +136,10 @@ struct Error {
 
 using Step = std::variant<Retry, Execute, Control, Reply, Error>;
 
-/// One turn of the protocol. Order of checks as kernel 6.1: compat caller
-/// (refused: ENOTTY, which is what 6.1's FUSE turns ENOSYS into anyway),
+/// One turn of the protocol. Order of checks as the kernel's:
 /// classify() (ENOTTY/EINVAL), permission (EACCES), then the argument
-/// (decode errors). The decision depends only on the bytes delivered, so a
+/// (decode errors); under 6.2 rules a passthrough's permission comes after
+/// its flags and nsid (check_argument_permission()). The decision depends only on the bytes delivered, so a
 /// caller that rewrites its struct between retries is simply asked again
 /// for the layout its new struct needs.
 [[nodiscard]] Step advance(const IoctlContext& ctx, const IoctlRequest& req);

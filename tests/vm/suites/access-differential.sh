@@ -122,7 +122,7 @@ cases() {
   check $who "NVME_IOCTL_ADMIN64_CMD Identify, controller node" '$T ioctl $C admin64-identify'
   check $who "NVME_IOCTL_ADMIN_CMD vendor opcode C0h" '$T ioctl $C admin-vendor'
   check $who "NVME_IOCTL_ADMIN_CMD with flags" '$T ioctl $C admin-flags'
-  check $who "NVME_IOCTL_IO_CMD read on the controller node" '$T ioctl $C io-read'
+  check $who "NVME_IOCTL_IO_CMD read on the controller node" '$T ioctl $C passthru-read'
   check $who "NVME_IOCTL_ID on the controller node" '$T ioctl $C id'
   check $who "unknown ioctl on the controller node" '$T ioctl $C unknown'
   check $who "BLKGETSIZE64 on the controller node" '$T ioctl $C blkgetsize64'
@@ -153,7 +153,7 @@ cases() {
     for rw in "" "--write "; do
       mode="read-only"
       [ -n "$rw" ] && mode="read-write"
-      for io in io-read io-write io64-read io64-write; do
+      for io in passthru-read passthru-write passthru64-read passthru64-write; do
         check $who "$io, $mode open" "\$T $rw ioctl \$N $io" "$root_ok"
       done
       check $who "SUBMIT_IO read, $mode open" "\$T $rw submit-io \$N read 8 1 512 $W/s512.$who" "$root_ok"

@@ -50,7 +50,10 @@ wait_daemon_exit() {
 }
 
 # --- an unprivileged caller on world-accessible nodes ------------------------
-if start_daemon /vm/conformance.json --mode 0666; then pass "nvmecused --mode 0666 starts"; else fail "nvmecused --mode 0666 starts"; fi
+# Both rule sets are pinned (--kernel-rules), so that the suite means the same
+# on either guest kernel; access-differential compares the running kernel's
+# own rules with the kernel's nodes.
+if start_daemon /vm/conformance.json --mode 0666 --kernel-rules 6.1; then pass "nvmecused --mode 0666 --kernel-rules 6.1 starts"; else fail "nvmecused --mode 0666 --kernel-rules 6.1 starts"; fi
 run stat -c '%a %u %g' $DEV/nvme0n1
 expect_eq "--mode 0666 applies to the namespace nodes" "$OUT" "666 0 0"
 
@@ -91,6 +94,27 @@ expect_eq "nobody: SUBMIT_IO read of extended LBAs succeeds" "$OUT" "value 0"
 if cmp -s /tmp/w5 /tmp/r5; then pass "nobody: extended LBAs read back with their metadata"; else fail "nobody: extended LBAs read back with their metadata"; fi
 run $T submit-io $DEV/nvme0n2 read 10 4 4096 /tmp/r4root
 if cmp -s /tmp/w4 /tmp/r4root; then pass "root reads what nobody wrote"; else fail "root reads what nobody wrote"; fi
+stop_daemon
+
+# --- the same caller under Linux 6.2's rules (--kernel-rules 6.2) --------------
+# 6.1 refuses all of it; 6.2 and later decide with nvme_cmd_allowed():
+# Identify and the commands the effects log calls harmless, writes only on a
+# handle open for writing.
+if start_daemon /vm/conformance.json --mode 0666 --kernel-rules 6.2; then pass "nvmecused --kernel-rules 6.2 starts"; else fail "nvmecused --kernel-rules 6.2 starts"; fi
+run $NOBODY nvme id-ctrl $DEV/nvme0
+expect_status "6.2 rules: nobody: nvme id-ctrl succeeds" 0
+run $NOBODY $T ioctl $DEV/nvme0n2 admin-identify
+expect_eq "6.2 rules: nobody: Identify Controller on a namespace node" "$OUT" "value 0"
+run $NOBODY $T ioctl $DEV/nvme0n2 io-read
+expect_eq "6.2 rules: nobody: I/O read passthrough on a read-only handle" "$OUT" "value 0"
+run $NOBODY $T ioctl $DEV/nvme0n2 io-write
+expect_eq "6.2 rules: nobody: I/O write passthrough on a read-only handle is EACCES" "$OUT" "errno EACCES"
+run $NOBODY $T ioctl $DEV/nvme0n2 io-write-rdwr
+expect_eq "6.2 rules: nobody: I/O write passthrough on a read-write handle" "$OUT" "value 0"
+run $NOBODY nvme smart-log $DEV/nvme0
+expect_contains "6.2 rules: nobody: Get Log Page still needs CAP_SYS_ADMIN" "Permission denied"
+run $NOBODY $T ioctl $DEV/nvme0 reset
+expect_eq "6.2 rules: nobody: NVME_IOCTL_RESET is EACCES" "$OUT" "errno EACCES"
 stop_daemon
 
 # --- the default mode 0600 -----------------------------------------------------

@@ -12,8 +12,12 @@
 //             identify-cns=N (NVME_IOCTL_ADMIN_CMD Identify, CNS N, nsid 1),
 //             admin64-identify (NVME_IOCTL_ADMIN64_CMD),
 //             admin-vendor (opcode C0h, no data),
-//             io-read, io-write, io64-read, io64-write (NVME_IOCTL_IO_CMD or
-//             IO64_CMD: one 512-byte block at LBA 8 of nsid 1)
+//             passthru-read, passthru-write, passthru64-read,
+//             passthru64-write (NVME_IOCTL_IO_CMD or IO64_CMD: one 512-byte
+//             block at LBA 8 of nsid 1),
+//             io-read, io-write (NVME_IOCTL_IO64_CMD of one block at LBA 0
+//             of the node's namespace), io-write-rdwr (the same on a node
+//             opened O_RDWR)
 //       DELAY: seconds (fractions allowed) between the open and the ioctl,
 //             printing "opened DEV" once open (for callers that hold a node)
 //   submit-io DEV read|write SLBA NBLOCKS LBA_BYTES FILE
@@ -65,9 +69,9 @@ int usage()
     return 2;
 }
 
-int open_device(const char* path)
+int open_device(const char* path, int flags = open_flags)
 {
-    const int fd = ::open(path, open_flags);
+    const int fd = ::open(path, flags);
     if (fd < 0) {
         std::printf("open: %s\n", strerrorname_np(errno));
         std::exit(1);
@@ -105,9 +109,26 @@ int passthru(int fd, unsigned long request, std::uint8_t opcode, std::uint32_t n
     return report(r, r);
 }
 
+/// One block at LBA 0 of the node's namespace through NVME_IOCTL_IO64_CMD:
+/// Read (02h) or Write (01h) of a block of zeroes.
+int io64(int fd, bool write)
+{
+    const int nsid = ::ioctl(fd, NVME_IOCTL_ID);
+    int block = 0;
+    if (nsid <= 0 || ::ioctl(fd, BLKSSZGET, &block) != 0) return report(-1, 0);
+    std::vector<unsigned char> data(static_cast<std::size_t>(block));
+    nvme_passthru_cmd64 cmd{};
+    cmd.opcode = write ? 0x01 : 0x02;
+    cmd.nsid = static_cast<std::uint32_t>(nsid);
+    cmd.addr = reinterpret_cast<std::uintptr_t>(data.data());
+    cmd.data_len = static_cast<std::uint32_t>(data.size());
+    const int r = ::ioctl(fd, NVME_IOCTL_IO64_CMD, &cmd);
+    return report(r, r);
+}
+
 int run_ioctl(const char* path, std::string_view name, const char* delay)
 {
-    const int fd = open_device(path);
+    const int fd = open_device(path, name.ends_with("-rdwr") ? O_RDWR : open_flags);
     if (delay != nullptr) {
         std::printf("opened %s\n", path);
         std::fflush(stdout);
@@ -155,10 +176,12 @@ int run_ioctl(const char* path, std::string_view name, const char* delay)
     if (name == "admin64-identify") return passthru<nvme_passthru_cmd64>(fd, NVME_IOCTL_ADMIN64_CMD, 0x06, 0, 1, 4096);
     if (name == "admin-vendor") return passthru<nvme_admin_cmd>(fd, NVME_IOCTL_ADMIN_CMD, 0xc0, 0, 0, 0);
     // Read (02h) and Write (01h) of one 512-byte block at SLBA 8 (CDW10; NLB 0).
-    if (name == "io-read") return passthru<nvme_passthru_cmd>(fd, NVME_IOCTL_IO_CMD, 0x02, 1, 8, 512);
-    if (name == "io-write") return passthru<nvme_passthru_cmd>(fd, NVME_IOCTL_IO_CMD, 0x01, 1, 8, 512);
-    if (name == "io64-read") return passthru<nvme_passthru_cmd64>(fd, NVME_IOCTL_IO64_CMD, 0x02, 1, 8, 512);
-    if (name == "io64-write") return passthru<nvme_passthru_cmd64>(fd, NVME_IOCTL_IO64_CMD, 0x01, 1, 8, 512);
+    if (name == "passthru-read") return passthru<nvme_passthru_cmd>(fd, NVME_IOCTL_IO_CMD, 0x02, 1, 8, 512);
+    if (name == "passthru-write") return passthru<nvme_passthru_cmd>(fd, NVME_IOCTL_IO_CMD, 0x01, 1, 8, 512);
+    if (name == "passthru64-read") return passthru<nvme_passthru_cmd64>(fd, NVME_IOCTL_IO64_CMD, 0x02, 1, 8, 512);
+    if (name == "passthru64-write") return passthru<nvme_passthru_cmd64>(fd, NVME_IOCTL_IO64_CMD, 0x01, 1, 8, 512);
+    if (name == "io-read") return io64(fd, false);
+    if (name == "io-write" || name == "io-write-rdwr") return io64(fd, true);
     if (name == "admin-compat32" || name == "admin-compat32-badptr") {
         // The 32-bit layout's request number on a 64-bit caller: not ours.
         // With a bad pointer, a restricted CUSE ioctl fails in the kernel's
