@@ -9,7 +9,7 @@
 
 #include "nvmecuse/ctrlr/command.hpp"
 #include "nvmecuse/ctrlr/mailbox.hpp"
-#include "node_pool.hpp"
+#include "nvmecuse/ctrlr/node_pool.hpp"
 
 namespace nvmecuse::ctrlr {
 

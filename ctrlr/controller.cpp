@@ -14,6 +14,8 @@
 #include <cstring>
 #include <future>
 
+#include "nvmecuse/errno.hpp"
+
 #include "controller_impl.hpp"
 
 namespace nvmecuse::ctrlr {
@@ -45,14 +47,14 @@ void call(DoneFn& done, std::error_code ec)
 Controller::Impl::Impl(std::unique_ptr<transport::Transport> transport, Options options)
     : transport_(std::move(transport)), memory_(transport_->memory()), options_(std::move(options)),
       log_(ctrlr_logger()),
-      info_(std::make_shared<ControllerInfo>())
+      info_(std::make_shared<ControllerInfo>()), worker_(options_.name)
 {
     // Out of descriptors: an error start() reports, never an abort.
     startup_error_ = mailbox_.error();
     timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (timer_fd_ < 0 && !startup_error_) startup_error_ = {errno, std::generic_category()};
+    if (timer_fd_ < 0 && !startup_error_) startup_error_ = last_errno();
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-    if (epoll_fd_ < 0 && !startup_error_) startup_error_ = {errno, std::generic_category()};
+    if (epoll_fd_ < 0 && !startup_error_) startup_error_ = last_errno();
 }
 
 Controller::Impl::~Impl()
@@ -207,12 +209,14 @@ void Controller::Impl::do_reset()
         if (ec) log_->warn("{}: disabling before the reset: {}; tearing down", options_.name,
                            ec.message());
         deferred_.push_back([this, epoch, canceled, done = std::move(done)]() mutable {
-            if (epoch != epoch_) return;
-            transport_->disconnect();
-            cancel_queued(canceled);
-            queues_.clear();
-            epoll_dirty_ = true;
-            initialize(std::move(done));
+            when_transport_idle([this, epoch, canceled, done = std::move(done)]() mutable {
+                if (epoch != epoch_) return;
+                transport_->disconnect();
+                cancel_queued(canceled);
+                queues_.clear();
+                epoll_dirty_ = true;
+                initialize(std::move(done));
+            });
         });
     };
     if (queues_.empty()) return teardown({}); // nothing connected, nothing to disable
@@ -306,8 +310,34 @@ void Controller::Impl::begin_shutdown()
     });
 }
 
+void Controller::Impl::when_transport_idle(std::move_only_function<void()> fn)
+{
+    if (transport_busy_)
+        after_transport_idle_.push_back(std::move(fn));
+    else
+        fn();
+}
+
+void Controller::Impl::run_when_transport_idle()
+{
+    while (!transport_busy_ && !after_transport_idle_.empty()) {
+        auto fn = std::move(after_transport_idle_.front());
+        after_transport_idle_.erase(after_transport_idle_.begin());
+        fn();
+    }
+}
+
 void Controller::Impl::finish_shutdown()
 {
+    if (transport_busy_) {
+        // A connect step is running on the worker (bounded by the
+        // transport's connect timeout); the transport is disconnected
+        // once it has returned.
+        when_transport_idle([this] {
+            if (state_ == State::shutting_down) finish_shutdown();
+        });
+        return;
+    }
     state_ = State::stopping;
     ++epoch_;
     transport_->disconnect();

@@ -23,6 +23,7 @@
 #include "nvmecuse/ctrlr/controller.hpp"
 #include "nvmecuse/ctrlr/mailbox.hpp"
 
+#include "blocking_worker.hpp"
 #include "command_table.hpp"
 
 namespace nvmecuse::ctrlr {
@@ -177,11 +178,36 @@ private:
     [[nodiscard]] Clock::time_point next_timer() const noexcept;
 
     // init_sequence.cpp
+    /// Runs `step`, a transport call that may block, on worker_, and then
+    /// `then(result)` on the owner thread. Meanwhile the owner loop keeps
+    /// serving, and touches nothing of the transport (transport_busy_):
+    /// no reaping, no disconnect (when_transport_idle()).
+    template <class T>
+    void off_loop(std::move_only_function<T()> step, std::move_only_function<void(T)> then)
+    {
+        transport_busy_ = true;
+        worker_.run([this, step = std::move(step), then = std::move(then)]() mutable {
+            T result = step();
+            post_task([this, result = std::move(result), then = std::move(then)]() mutable {
+                transport_busy_ = false;
+                then(std::move(result));
+                run_when_transport_idle();
+            });
+        });
+    }
+    /// Runs `fn` now, or once the transport call in progress has returned.
+    void when_transport_idle(std::move_only_function<void()> fn);
+    void run_when_transport_idle();
+    void admin_connected(DoneFn done, std::uint64_t epoch, std::error_code ec);
     void init_failed(DoneFn& done, std::uint64_t epoch, std::error_code ec, const char* step);
     void init_identify(DoneFn done, std::uint64_t epoch);
     void init_effects(DoneFn done, std::uint64_t epoch);
     void init_number_of_queues(DoneFn done, std::uint64_t epoch);
     void init_queues(DoneFn done, std::uint64_t epoch, std::uint32_t count);
+    using CreatedQueues = std::expected<std::vector<std::unique_ptr<transport::QueuePair>>,
+                                        std::error_code>;
+    void io_queues_created(DoneFn done, std::uint64_t epoch, CreatedQueues created,
+                           std::uint16_t depth);
     void init_finish(DoneFn done, std::uint64_t epoch);
 
     // namespace_scan.cpp
@@ -297,6 +323,13 @@ private:
     int timer_fd_ = -1;
     int transport_event_fd_ = -1;
     std::array<nvme::CompletionQueueEntry, 64> cqes_{};
+    /// A transport call runs on worker_ (off_loop()).
+    bool transport_busy_ = false;
+    std::vector<std::move_only_function<void()>> after_transport_idle_;
+
+    // Last: destroyed (joined) first, before the transport and mailbox its
+    // jobs use.
+    BlockingWorker worker_;
 };
 
 } // namespace nvmecuse::ctrlr

@@ -20,22 +20,41 @@ const std::error_code canceled = std::make_error_code(std::errc::operation_cance
 
 void Controller::Impl::initialize(DoneFn done)
 {
-    auto connected = transport_->connect_admin();
-    if (!connected) {
-        log_->error("{}: connecting the admin queue failed: {}", options_.name,
-                    connected.error().message());
-        if (state_ != State::reconnecting) enter_failed(connected.error()); // else: retried
-        done(connected.error());
+    queues_.clear();
+    // Until connected the transport is the worker's: no event fd either.
+    transport_event_fd_ = -1;
+    epoll_dirty_ = true;
+    const std::uint64_t epoch = epoch_;
+    off_loop<std::error_code>(
+        [t = transport_.get()]() -> std::error_code {
+            auto connected = t->connect_admin();
+            return connected ? std::error_code{} : connected.error();
+        },
+        [this, epoch, done = std::move(done)](std::error_code ec) mutable {
+            admin_connected(std::move(done), epoch, ec);
+        });
+}
+
+void Controller::Impl::admin_connected(DoneFn done, std::uint64_t epoch, std::error_code ec)
+{
+    if (epoch != epoch_) {
+        // Stopped, or reset, while connecting: what superseded it
+        // disconnects (when_transport_idle()).
+        done(canceled);
         return;
     }
-    queues_.clear();
+    if (ec) {
+        log_->error("{}: connecting the admin queue failed: {}", options_.name, ec.message());
+        if (state_ != State::reconnecting) enter_failed(ec); // else: retried
+        done(ec);
+        return;
+    }
     queues_.push_back(
         std::make_unique<QueueSlot>(&transport_->admin_queue(), nullptr, std::uint16_t{0}));
     transport_event_fd_ = transport_->event_fd();
     epoll_dirty_ = true;
-    const std::uint64_t epoch = epoch_;
-    enable_controller([this, epoch, done = std::move(done)](std::error_code ec) mutable {
-        if (ec) return init_failed(done, epoch, ec, "enabling the controller");
+    enable_controller([this, epoch, done = std::move(done)](std::error_code enabled) mutable {
+        if (enabled) return init_failed(done, epoch, enabled, "enabling the controller");
         init_identify(std::move(done), epoch);
     });
 }
@@ -145,17 +164,42 @@ void Controller::Impl::init_queues(DoneFn done, std::uint64_t epoch, std::uint32
         static_cast<std::uint32_t>(nvme::cap::Mqes::get(cap_)) + 1;
     const auto depth =
         static_cast<std::uint16_t>(std::min<std::uint32_t>(options_.io_queue_depth, mqes));
-    for (std::uint32_t qid = 1; qid <= count; ++qid) {
-        auto q = transport_->create_io_queue(static_cast<std::uint16_t>(qid), depth);
-        if (!q) {
-            if (qid == 1) return init_failed(done, epoch, q.error(), "creating I/O queue 1");
-            log_->warn("{}: creating I/O queue {} failed: {}; using {}", options_.name, qid,
-                       q.error().message(), qid - 1);
-            break;
-        }
-        transport::QueuePair* qp = q->get();
-        queues_.push_back(
-            std::make_unique<QueueSlot>(qp, std::move(*q), static_cast<std::uint16_t>(qid)));
+    // Off the loop: NVMe/TCP connects a socket per queue, PCIe polls the
+    // admin queue for Create I/O CQ/SQ (nothing else is on it meanwhile:
+    // user commands are held until live, the core's own chains start after).
+    off_loop<CreatedQueues>(
+        [t = transport_.get(), count, depth, name = options_.name,
+         log = log_]() -> CreatedQueues {
+            std::vector<std::unique_ptr<transport::QueuePair>> made;
+            for (std::uint32_t qid = 1; qid <= count; ++qid) {
+                auto q = t->create_io_queue(static_cast<std::uint16_t>(qid), depth);
+                if (!q) {
+                    if (qid == 1) return std::unexpected(q.error());
+                    log->warn("{}: creating I/O queue {} failed: {}; using {}", name, qid,
+                              q.error().message(), qid - 1);
+                    break;
+                }
+                made.push_back(std::move(*q));
+            }
+            return made;
+        },
+        [this, epoch, depth, done = std::move(done)](CreatedQueues created) mutable {
+            io_queues_created(std::move(done), epoch, std::move(created), depth);
+        });
+}
+
+void Controller::Impl::io_queues_created(DoneFn done, std::uint64_t epoch, CreatedQueues created,
+                                         std::uint16_t depth)
+{
+    if (epoch != epoch_) {
+        done(canceled); // what superseded it disconnects, dropping them
+        return;
+    }
+    if (!created) return init_failed(done, epoch, created.error(), "creating I/O queue 1");
+    for (auto& q : *created) {
+        transport::QueuePair* qp = q.get();
+        const auto qid = static_cast<std::uint16_t>(queues_.size());
+        queues_.push_back(std::make_unique<QueueSlot>(qp, std::move(q), qid));
     }
     epoll_dirty_ = true;
     log_->debug("{}: {} I/O queue(s) of depth {}", options_.name, queues_.size() - 1, depth);

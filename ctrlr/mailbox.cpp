@@ -34,6 +34,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "nvmecuse/errno.hpp"
+
 namespace nvmecuse::ctrlr {
 
 Mailbox::Mailbox() : head_(&stub_), tail_(&stub_)
@@ -41,7 +43,7 @@ Mailbox::Mailbox() : head_(&stub_), tail_(&stub_)
     event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     // Without the fd the owner thread could never sleep safely; its owner
     // must not start (error()). Only a process out of descriptors sees this.
-    if (event_fd_ < 0) error_ = std::error_code(errno, std::generic_category());
+    if (event_fd_ < 0) error_ = last_errno();
 }
 
 Mailbox::~Mailbox()

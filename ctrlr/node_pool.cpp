@@ -1,4 +1,4 @@
-#include "node_pool.hpp"
+#include "nvmecuse/ctrlr/node_pool.hpp"
 
 #include <array>
 #include <mutex>
@@ -175,6 +175,37 @@ void deallocate(void* block) noexcept
     } else {
         delete static_cast<Block*>(block);
     }
+}
+
+namespace {
+
+class PoolResource final : public std::pmr::memory_resource {
+    static bool fits(std::size_t bytes, std::size_t alignment) noexcept
+    {
+        return bytes <= block_size && alignment <= alignof(std::max_align_t);
+    }
+    void* do_allocate(std::size_t bytes, std::size_t alignment) override
+    {
+        if (fits(bytes, alignment)) return node_pool::allocate();
+        return std::pmr::new_delete_resource()->allocate(bytes, alignment);
+    }
+    void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override
+    {
+        if (fits(bytes, alignment)) return node_pool::deallocate(p);
+        std::pmr::new_delete_resource()->deallocate(p, bytes, alignment);
+    }
+    bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override
+    {
+        return this == &other;
+    }
+};
+
+} // namespace
+
+std::pmr::memory_resource* memory_resource() noexcept
+{
+    static PoolResource resource;
+    return &resource;
 }
 
 } // namespace nvmecuse::ctrlr::node_pool

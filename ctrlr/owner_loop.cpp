@@ -273,6 +273,7 @@ Controller::Impl::IssueResult Controller::Impl::try_issue(QueueSlot& q,
 
 bool Controller::Impl::reap_all()
 {
+    if (transport_busy_) return false; // the worker is using it (off_loop())
     bool any = false;
     // Index loop: a handler may add I/O queues (never remove them; resets
     // run at the top of the loop).

@@ -5,13 +5,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
 #include <fstream>
 #include <vector>
 
+#include "nvmecuse/errno.hpp"
 #include "nvmecuse/cuse/credentials.hpp"
+
+#include "stack_arena.hpp"
 
 namespace nvmecuse::cuse {
 namespace {
@@ -19,10 +23,6 @@ namespace {
 /// process_vm_{readv,writev} accept at most IOV_MAX iovecs per side.
 constexpr std::size_t max_iov = IOV_MAX;
 
-std::error_code errno_code(int e)
-{
-    return {e, std::system_category()};
-}
 
 void* as_pointer(std::uint64_t addr) noexcept
 {
@@ -35,7 +35,8 @@ template <class Fn>
 std::error_code transfer(Fn fn, std::span<const UserRange> remote, void* local,
                          std::size_t local_len)
 {
-    std::vector<iovec> riov;
+    StackArena<16 * sizeof(iovec)> arena;
+    std::pmr::vector<iovec> riov(arena.resource());
     riov.reserve(remote.size());
     for (const auto& r : remote)
         riov.push_back({as_pointer(r.addr), static_cast<std::size_t>(r.len)});
@@ -148,8 +149,12 @@ std::error_code ProcessVmMemory::read(std::span<const UserRange> remote, std::sp
 std::error_code ProcessVmMemory::write(std::span<const UserWrite> writes)
 {
     // One process_vm_writev per IOV_MAX writes: local and remote iovecs pair up.
-    std::vector<iovec> liov;
-    std::vector<iovec> riov;
+    StackArena<32 * sizeof(iovec)> arena;
+    std::pmr::vector<iovec> liov(arena.resource());
+    std::pmr::vector<iovec> riov(arena.resource());
+    const std::size_t batch = std::min(writes.size(), max_iov);
+    liov.reserve(batch);
+    riov.reserve(batch);
     std::size_t len = 0;
     auto flush = [&]() -> std::error_code {
         if (liov.empty()) return {};

@@ -10,32 +10,13 @@
 #include <string_view>
 #include <utility>
 
+#include "nvmecuse/errno.hpp"
+#include "nvmecuse/transport/unique_fd.hpp"
+
 namespace nvmecuse::cuse {
 namespace {
 
-std::error_code last_error()
-{
-    return {errno, std::system_category()};
-}
-
-/// Closes on scope exit unless released.
-class UniqueFd {
-public:
-    explicit UniqueFd(int fd) noexcept : fd_(fd) {}
-    UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    UniqueFd& operator=(UniqueFd&&) = delete;
-    ~UniqueFd()
-    {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    [[nodiscard]] int get() const noexcept { return fd_; }
-    [[nodiscard]] int release() noexcept { return std::exchange(fd_, -1); }
-
-private:
-    int fd_;
-};
+using transport::UniqueFd;
 
 bool same_file(const struct stat& a, const struct stat& b)
 {
@@ -50,7 +31,7 @@ std::error_code classify_directory_error(const std::filesystem::path& dir, int e
         if (S_ISLNK(st.st_mode)) return ClaimErrc::directory_is_symlink;
         if (!S_ISDIR(st.st_mode)) return ClaimErrc::not_a_directory;
     }
-    return {error, std::system_category()};
+    return errno_code(error);
 }
 
 /// Opens the lock directory, creating it 0700 when missing, and checks that
@@ -64,17 +45,17 @@ std::expected<UniqueFd, std::error_code> open_lock_directory(const std::filesyst
         if (::mkdir(dir.c_str(), 0700) == 0)
             created = true;
         else if (errno != EEXIST) // another daemon may have just made it
-            return std::unexpected(last_error());
+            return std::unexpected(last_errno());
         fd = ::open(dir.c_str(), flags);
     }
     if (fd < 0) return std::unexpected(classify_directory_error(dir, errno));
     UniqueFd dir_fd(fd);
 
     // The umask may have taken bits away; 0700 exactly is what we promise.
-    if (created && ::fchmod(dir_fd.get(), 0700) != 0) return std::unexpected(last_error());
+    if (created && ::fchmod(dir_fd.get(), 0700) != 0) return std::unexpected(last_errno());
 
     struct stat st {};
-    if (::fstat(dir_fd.get(), &st) != 0) return std::unexpected(last_error());
+    if (::fstat(dir_fd.get(), &st) != 0) return std::unexpected(last_errno());
     if (st.st_uid != ::geteuid()) return std::unexpected(ClaimErrc::directory_wrong_owner);
     if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
         return std::unexpected(ClaimErrc::directory_insecure_mode);
@@ -85,9 +66,9 @@ std::expected<UniqueFd, std::error_code> open_lock_directory(const std::filesyst
 std::error_code write_pid(int fd)
 {
     const std::string text = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(fd, 0) != 0) return last_error();
+    if (::ftruncate(fd, 0) != 0) return last_errno();
     const ssize_t n = ::pwrite(fd, text.data(), text.size(), 0);
-    if (n < 0) return last_error();
+    if (n < 0) return last_errno();
     if (static_cast<std::size_t>(n) != text.size())
         return std::make_error_code(std::errc::io_error);
     return {};
@@ -109,12 +90,12 @@ std::expected<UniqueFd, std::error_code> lock_index(int dir_fd, unsigned n)
             ::openat(dir_fd, name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) {
             if (errno == ELOOP) return std::unexpected(ClaimErrc::lock_file_is_symlink);
-            return std::unexpected(last_error());
+            return std::unexpected(last_errno());
         }
         UniqueFd lock_fd(fd);
 
         struct stat mine {};
-        if (::fstat(lock_fd.get(), &mine) != 0) return std::unexpected(last_error());
+        if (::fstat(lock_fd.get(), &mine) != 0) return std::unexpected(last_errno());
         if (!S_ISREG(mine.st_mode) || mine.st_uid != ::geteuid() || mine.st_nlink > 1)
             return std::unexpected(ClaimErrc::lock_file_insecure);
 
@@ -130,13 +111,13 @@ std::expected<UniqueFd, std::error_code> lock_index(int dir_fd, unsigned n)
         } while (rc != 0 && errno == EINTR);
         if (rc != 0) {
             if (errno == EAGAIN || errno == EACCES) return std::unexpected(ClaimErrc::index_in_use);
-            return std::unexpected(last_error());
+            return std::unexpected(last_errno());
         }
 
         struct stat at_name {};
         if (::fstatat(dir_fd, name.c_str(), &at_name, AT_SYMLINK_NOFOLLOW) != 0) {
             if (errno == ENOENT) continue; // unlinked by the previous holder
-            return std::unexpected(last_error());
+            return std::unexpected(last_errno());
         }
         if (!same_file(mine, at_name)) continue; // replaced by the next holder
 
@@ -225,13 +206,13 @@ std::expected<pid_t, std::error_code> IndexClaim::holder_pid(const std::filesyst
 {
     const auto path = dir / lock_file_name(n);
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (fd.get() < 0) return std::unexpected(last_error());
+    if (fd.get() < 0) return std::unexpected(last_errno());
     char buffer[32];
     ssize_t len = 0;
     do {
         len = ::read(fd.get(), buffer, sizeof buffer);
     } while (len < 0 && errno == EINTR);
-    if (len < 0) return std::unexpected(last_error());
+    if (len < 0) return std::unexpected(last_errno());
 
     std::string_view text(buffer, static_cast<std::size_t>(len));
     if (text.ends_with('\n')) text.remove_suffix(1);

@@ -88,9 +88,9 @@ std::vector<std::byte> ReplyPlan::flatten() const
 }
 
 ReplyPlan build_reply(const IoctlCommand& cmd, const IoctlOutcome& outcome, std::span<const std::byte> data,
-                      std::span<const std::byte> metadata)
+                      std::span<const std::byte> metadata, std::pmr::memory_resource* memory)
 {
-    ReplyPlan plan;
+    ReplyPlan plan{.writes = std::pmr::vector<UserWrite>(memory)};
     plan.value = outcome.value;
     if (outcome.is_errno()) return plan;
 

@@ -14,10 +14,11 @@
 #include <string>
 #include <unordered_map>
 
+#include "nvmecuse/errno.hpp"
+
 namespace nvmecuse::cuse {
 namespace {
 
-std::error_code last_error() { return {errno, std::system_category()}; }
 
 /// Same user namespace as the daemon: compare the ns inode and device.
 bool same_user_namespace_uncached(pid_t pid)
@@ -113,7 +114,7 @@ std::expected<CallerCredentials, std::error_code> read_caller_credentials(pid_t 
     // which costs several system calls per ioctl).
     __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, pid};
     std::array<__user_cap_data_struct, _LINUX_CAPABILITY_U32S_3> data{};
-    if (::syscall(SYS_capget, &header, data.data()) != 0) return std::unexpected(last_error());
+    if (::syscall(SYS_capget, &header, data.data()) != 0) return std::unexpected(last_errno());
     const std::uint64_t effective =
         std::uint64_t{data[0].effective} | std::uint64_t{data[1].effective} << 32;
     // The namespace matters only when there is a capability to honour.

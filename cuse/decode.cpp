@@ -171,7 +171,7 @@ std::expected<void, int> attach_iovecs(IoctlCommand& cmd, std::span<const std::b
         if (len != 0) segments.push_back({base, len});
     }
     if (total == 0) return std::unexpected(EINVAL);
-    cmd.data = std::move(segments);
+    cmd.data.assign(segments.begin(), segments.end());
     cmd.data_len = total;
     return {};
 }

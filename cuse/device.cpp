@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "nvmecuse/errno.hpp"
 #include "nvmecuse/ctrlr/limits.hpp"
 #include "nvmecuse/cuse/caller_memory.hpp"
 #include "nvmecuse/cuse/completion.hpp"
@@ -22,6 +23,7 @@
 #include "nvmecuse/cuse/split.hpp"
 
 #include "session.hpp"
+#include "stack_arena.hpp"
 
 namespace nvmecuse::cuse {
 namespace {
@@ -30,15 +32,6 @@ template <class... F> struct Overloaded : F... {
     using F::operator()...;
 };
 template <class... F> Overloaded(F...) -> Overloaded<F...>;
-
-/// An error_code as the errno an ioctl returns.
-int errno_of(std::error_code ec)
-{
-    if (!ec) return 0;
-    if (ec.category() == std::generic_category() || ec.category() == std::system_category())
-        return ec.value();
-    return EIO;
-}
 
 void answer_error(Session& s, fuse_req_t req, int e)
 {
@@ -69,7 +62,9 @@ void finish(Session& s, fuse_req_t req, const IoctlCommand& plan, const ctrlr::R
     // request_wait_answer), which the controller's command timeout bounds.
     const IoctlOutcome outcome = map_completion(r, plan.result);
     if (outcome.is_errno()) return answer_error(s, req, -outcome.value);
-    const ReplyPlan reply = build_reply(plan, outcome, r.data.span(), r.metadata.span());
+    StackArena<4 * sizeof(UserWrite)> arena;
+    const ReplyPlan reply =
+        build_reply(plan, outcome, r.data.span(), r.metadata.span(), arena.resource());
     if (delivery == Delivery::fast) {
         ProcessVmMemory memory(pid);
         // The command ran: no falling back now (see fast_deliver()).
@@ -142,7 +137,7 @@ struct SplitState {
 std::expected<int, std::error_code> open_cuse_channel()
 {
     const int fd = ::open("/dev/cuse", O_RDWR | O_CLOEXEC);
-    if (fd < 0) return std::unexpected(std::error_code(errno, std::system_category()));
+    if (fd < 0) return std::unexpected(last_errno());
     return fd;
 }
 
@@ -319,12 +314,13 @@ public:
         if (bounds.mdts != 0 && plan.data_len > bounds.mdts) split = split_shape(plan, bounds.ns);
         session_->track(req);
         const ctrlr::QueueKind queue = plan.queue;
-        ctrlr::CompletionHandler done = [session = session_, req, plan = std::move(plan), delivery,
-                                         pid](ctrlr::Result&& r) {
-            const auto claimed = session->claim(req);
-            if (!claimed) return; // stop() answered it already
-            finish(*session, req, plan, r, delivery, pid);
-        };
+        ctrlr::CompletionHandler done =
+            ctrlr::pooled_handler([session = session_, req, plan = std::move(plan), delivery,
+                                   pid](ctrlr::Result&& r) {
+                const auto claimed = session->claim(req);
+                if (!claimed) return; // stop() answered it already
+                finish(*session, req, plan, r, delivery, pid);
+            });
         if (!split) {
             session_->counters().commands.fetch_add(1);
             return controller_.submit(queue, std::move(command), std::move(done));

@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <vector>
 
+#include "stack_arena.hpp"
+
 namespace nvmecuse::cuse {
 namespace {
 
@@ -81,7 +83,8 @@ FastStep fast_prepare(const IoctlContext& ctx, unsigned int cmd, std::uint64_t a
 std::error_code fast_deliver(const ReplyPlan& plan, CallerMemory& memory)
 {
     if (plan.value < 0) return {};
-    std::vector<UserWrite> writes;
+    StackArena<8 * sizeof(UserWrite)> arena;
+    std::pmr::vector<UserWrite> writes(arena.resource());
     writes.reserve(plan.writes.size() + 1);
     // The kernel copies data and metadata back before put_user(result).
     writes.insert(writes.end(), plan.writes.begin(), plan.writes.end());

@@ -81,16 +81,11 @@ bool is_block_ioctl(unsigned int cmd) noexcept
 /// The row for `cmd` on a namespace node, or null.
 const RouteRow* namespace_route(unsigned int cmd, bool compat) noexcept
 {
-    if (is_block_ioctl(cmd)) {
-        if (!compat) {
-            const auto row = std::ranges::find(namespace_routes, cmd, &RouteRow::cmd);
-            return row == namespace_routes.end() ? nullptr : &*row;
-        }
-        const auto row = std::ranges::find(compat_block_routes, cmd, &RouteRow::cmd);
-        return row == compat_block_routes.end() ? nullptr : &*row;
-    }
-    const auto row = std::ranges::find(namespace_routes, cmd, &RouteRow::cmd);
-    return row == namespace_routes.end() ? nullptr : &*row;
+    const std::span<const RouteRow> table =
+        compat && is_block_ioctl(cmd) ? std::span<const RouteRow>(compat_block_routes)
+                                      : std::span<const RouteRow>(namespace_routes);
+    const auto row = std::ranges::find(table, cmd, &RouteRow::cmd);
+    return row == table.end() ? nullptr : &*row;
 }
 
 struct ArgRow {

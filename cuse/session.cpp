@@ -143,14 +143,15 @@ void Session::stop(int reply_errno)
         // Commands in flight may still finish (no new ones arrive: the
         // readers are gone); every caller still waiting after the grace
         // period gets an error, never a hang.
-        std::unordered_map<fuse_req_t, std::shared_ptr<PendingRequest>> left;
+        std::vector<fuse_req_t> left;
         {
             std::unique_lock lock(pending_mutex_);
             drained_.wait_for(lock, options_.drain_grace,
                               [&] { return pending_.empty() && claims_ == 0; });
-            left.swap(pending_);
+            left.assign(pending_.begin(), pending_.end());
+            pending_.clear();
         }
-        for (auto& [req, pending] : left) {
+        for (fuse_req_t req : left) {
             fuse_reply_err(req, reply_errno);
             counters_.ioctls_answered.fetch_add(1);
         }
@@ -164,7 +165,7 @@ void Session::track(fuse_req_t req)
 {
     {
         std::lock_guard lock(pending_mutex_);
-        pending_[req] = std::make_shared<PendingRequest>();
+        pending_.insert(req);
     }
     // Calls on_interrupt at once when the interrupt came first. The data is
     // the Session (alive while readers run): libfuse may call the function
@@ -175,12 +176,9 @@ void Session::track(fuse_req_t req)
 Session::Claim Session::claim(fuse_req_t req)
 {
     std::lock_guard lock(pending_mutex_);
-    auto it = pending_.find(req);
-    if (it == pending_.end()) return {};
-    auto pending = std::move(it->second);
-    pending_.erase(it);
+    if (pending_.erase(req) == 0) return {};
     ++claims_;
-    return {this, std::move(pending)};
+    return Claim(this);
 }
 
 Session::Claim::~Claim()
@@ -200,9 +198,7 @@ void Session::on_interrupt(fuse_req_t req, void* data)
 {
     auto* self = static_cast<Session*>(data);
     std::lock_guard lock(self->pending_mutex_);
-    auto it = self->pending_.find(req);
-    if (it == self->pending_.end()) return; // already answered
-    it->second->interrupted.store(true);
+    if (!self->pending_.contains(req)) return; // already answered
     self->counters_.interrupts.fetch_add(1);
 }
 

@@ -21,7 +21,8 @@
 #include <string>
 #include <system_error>
 #include <thread>
-#include <unordered_map>
+#include <memory_resource>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -50,13 +51,6 @@ struct SessionCounters {
     std::atomic<std::uint64_t> retries{0};         ///< FUSE_IOCTL_RETRY replies sent
     std::atomic<std::uint64_t> interrupts{0};      ///< interrupts that hit an in-flight request
     std::atomic<std::uint64_t> commands{0}; ///< NVMe commands posted (split ioctls post several)
-};
-
-/// A request answered later: the completion path and stop() race to claim()
-/// it; only the winner replies. `interrupted` is recorded (and counted) only:
-/// the answer is the command's outcome either way (see device.cpp, finish()).
-struct PendingRequest {
-    std::atomic<bool> interrupted{false};
 };
 
 class Session {
@@ -104,28 +98,23 @@ public:
     void stop(int reply_errno);
 
     /// Serving thread: `req` will be answered later. Registers the interrupt
-    /// callback (interrupts are counted, see PendingRequest).
+    /// callback. An interrupt is only counted: the answer is the command's
+    /// outcome either way, as the kernel's NVMe ioctls wait for the
+    /// command (see device.cpp, finish()).
     void track(fuse_req_t req);
     /// The right to answer one tracked request, held until the answer is
     /// written: stop() does not close the channel under a claim.
     class Claim {
     public:
         Claim() = default;
-        Claim(Session* session, std::shared_ptr<PendingRequest> pending) noexcept
-            : session_(session), pending_(std::move(pending))
-        {
-        }
-        Claim(Claim&& other) noexcept
-            : session_(std::exchange(other.session_, nullptr)), pending_(std::move(other.pending_))
-        {
-        }
+        explicit Claim(Session* session) noexcept : session_(session) {}
+        Claim(Claim&& other) noexcept : session_(std::exchange(other.session_, nullptr)) {}
         Claim& operator=(Claim&&) = delete;
         ~Claim();
-        explicit operator bool() const noexcept { return pending_ != nullptr; }
+        explicit operator bool() const noexcept { return session_ != nullptr; }
 
     private:
         Session* session_ = nullptr;
-        std::shared_ptr<PendingRequest> pending_;
     };
     /// Any thread: takes `req` out of the tracked set; empty when someone
     /// else (stop()) already answered it. Only the claimer may reply, and
@@ -172,7 +161,10 @@ private:
     mutable std::mutex pending_mutex_;
     std::condition_variable drained_; ///< pending_ became empty, no claim left
     std::size_t claims_ = 0;          ///< Claims alive (guarded by pending_mutex_)
-    std::unordered_map<fuse_req_t, std::shared_ptr<PendingRequest>> pending_;
+    /// Requests tracked and not claimed. Its nodes come from a pool that
+    /// keeps what it was given back: steady-state tracking allocates nothing.
+    std::pmr::unsynchronized_pool_resource pending_pool_;
+    std::pmr::unordered_set<fuse_req_t> pending_{&pending_pool_};
     SessionCounters counters_;
 };
 

@@ -68,12 +68,15 @@ template <class T> T load(std::span<const std::byte> b, std::size_t at)
 }
 
 /// What the argument struct delivered in `in` names, read independently of
-/// decode.cpp from the kernel's struct layouts (include/uapi/linux/nvme_ioctl.h).
+/// decode.cpp from the kernel's struct layouts (include/uapi/linux/nvme_ioctl.h);
+/// a 32-bit caller's pointers count with their low 32 bits, its iovecs are
+/// compat_iovecs (u32 base, u32 length).
 std::vector<UserRange> named_ranges(unsigned cmd, std::uint64_t arg, std::span<const std::byte> in,
-                                    const IoctlContext& ctx)
+                                    const IoctlContext& ctx, bool compat)
 {
     std::vector<UserRange> named;
-    const auto route = classify(cmd, ctx.node);
+    const auto pointer = [compat](std::uint64_t p) { return compat ? p & 0xffffffffu : p; };
+    const auto route = classify(cmd, ctx.node, compat);
     if (!route) return named;
     const std::size_t s = arg_size(route->arg);
     named.push_back({arg, s});
@@ -83,23 +86,28 @@ std::vector<UserRange> named_ranges(unsigned cmd, std::uint64_t arg, std::span<c
         const auto addr = load<std::uint64_t>(in, offsetof(nvme_passthru_cmd, addr));
         const auto metadata_len = load<std::uint32_t>(in, offsetof(nvme_passthru_cmd, metadata_len));
         const auto data_len = load<std::uint32_t>(in, offsetof(nvme_passthru_cmd, data_len));
-        named.push_back({metadata, metadata_len});
+        named.push_back({pointer(metadata), metadata_len});
         if (route->op != IoctlOp::io64_vec_passthru) {
-            named.push_back({addr, data_len});
+            named.push_back({pointer(addr), data_len});
         } else {
-            const std::uint64_t vector_len = std::uint64_t{data_len} * user_iovec_size;
-            named.push_back({addr, vector_len});
+            const std::size_t element = compat ? compat_iovec_size : user_iovec_size;
+            const std::uint64_t vector_len = std::uint64_t{data_len} * element;
+            named.push_back({pointer(addr), vector_len});
             const auto iovecs = in.subspan(s, std::min<std::size_t>(in.size() - s, vector_len));
-            for (std::size_t off = 0; off + user_iovec_size <= iovecs.size(); off += user_iovec_size)
-                named.push_back({load<std::uint64_t>(iovecs, off), load<std::uint64_t>(iovecs, off + 8)});
+            for (std::size_t off = 0; off + element <= iovecs.size(); off += element) {
+                if (compat)
+                    named.push_back({load<std::uint32_t>(iovecs, off), load<std::uint32_t>(iovecs, off + 4)});
+                else
+                    named.push_back({load<std::uint64_t>(iovecs, off), load<std::uint64_t>(iovecs, off + 8)});
+            }
         }
     } else if (route->arg == ArgKind::user_io && route->ns) {
         const auto blocks = std::uint64_t{load<std::uint16_t>(in, offsetof(nvme_user_io, nblocks))} + 1;
         const auto& ns = *route->ns;
         const std::uint64_t block = ns.lba_data_size + (ns.extended_metadata ? ns.metadata_size : 0u);
-        named.push_back({load<std::uint64_t>(in, offsetof(nvme_user_io, addr)), blocks * block});
-        named.push_back(
-            {load<std::uint64_t>(in, offsetof(nvme_user_io, metadata)), blocks * ns.metadata_size});
+        named.push_back({pointer(load<std::uint64_t>(in, offsetof(nvme_user_io, addr))), blocks * block});
+        named.push_back({pointer(load<std::uint64_t>(in, offsetof(nvme_user_io, metadata))),
+                         blocks * ns.metadata_size});
     }
     return named;
 }
@@ -312,7 +320,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (int request = 1;; ++request) {
         const IoctlRequest req{cmd, arg, fuse_flags, in_buf, out_size};
         const Step step = advance(ctx, req);
-        const auto named = named_ranges(cmd, arg, in_buf, ctx);
+        const auto named = named_ranges(cmd, arg, in_buf, ctx, is_compat_caller(fuse_flags));
 
         if (const auto* retry = std::get_if<Retry>(&step)) {
             FUZZ_CHECK(retry->in.size() + retry->out.size() <= ctx.retry_limits.max_iovecs);

@@ -60,7 +60,7 @@ TEST(CuseFastPath, ReadsAndWritesOwnMemory)
     ASSERT_FALSE(mem.read(ranges, gathered));
     EXPECT_EQ(gathered[4], src[100]);
     EXPECT_EQ(mem.read(ranges, std::span(gathered).first(5)),
-              std::error_code(EINVAL, std::system_category()));
+              std::error_code(EINVAL, std::generic_category()));
 }
 
 TEST(CuseFastPath, BadPointersFailWithoutCrashing)
@@ -82,7 +82,7 @@ TEST(CuseFastPath, BadPointersFailWithoutCrashing)
     ASSERT_NE(static_cast<void*>(two), MAP_FAILED);
     munmap(two + page, static_cast<std::size_t>(page));
     EXPECT_EQ(mem.read(addr_of(two + page - 32), buf),
-              std::error_code(EFAULT, std::system_category()));
+              std::error_code(EFAULT, std::generic_category()));
     // Read-only memory cannot be written.
     mprotect(two, static_cast<std::size_t>(page), PROT_READ);
     EXPECT_TRUE(mem.write(addr_of(two), buf));
@@ -90,7 +90,7 @@ TEST(CuseFastPath, BadPointersFailWithoutCrashing)
 
     ProcessVmMemory nobody(0x3fffffff); // no such pid
     EXPECT_EQ(nobody.read(addr_of(buf.data()), buf),
-              std::error_code(ESRCH, std::system_category()));
+              std::error_code(ESRCH, std::generic_category()));
 }
 
 const NamespaceShape ns1{1, 512, 8, false, 1ull << 20};
@@ -247,7 +247,7 @@ TEST(CuseFastPath, MemoryFailuresFallBackAndArgumentErrorsAreFinal)
     ProcessVmMemory nobody(0x3fffffff);
     step = fast_prepare(ns_node(), NVME_IOCTL_ADMIN_CMD, addr_of(&cmd), 0, nobody);
     ASSERT_TRUE(std::holds_alternative<Fallback>(step));
-    EXPECT_EQ(std::get<Fallback>(step).why, std::error_code(ESRCH, std::system_category()));
+    EXPECT_EQ(std::get<Fallback>(step).why, std::error_code(ESRCH, std::generic_category()));
 
     // Decode errors are the answer, not a reason to retry.
     cmd.flags = 1;

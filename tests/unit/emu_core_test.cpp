@@ -83,7 +83,7 @@ TEST(EmuConfigTest, UnopenableBackingFileReportsTheErrno)
     config.namespaces[0].backing_file = "/nonexistent-dir-for-nvmecuse/ns1.img";
     auto made = EmulatedController::create(config);
     ASSERT_FALSE(made.has_value());
-    EXPECT_EQ(made.error(), std::error_code(ENOENT, std::system_category()));
+    EXPECT_EQ(made.error(), std::errc::no_such_file_or_directory);
 }
 
 TEST(EmuConfigTest, LbaFormatLookup)

@@ -3,13 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <memory>
+#include <memory_resource>
 #include <cstring>
 #include <set>
 #include <thread>
 #include <vector>
 
-#include "ctrlr/node_pool.hpp"
+#include "nvmecuse/ctrlr/command.hpp"
+#include "nvmecuse/ctrlr/node_pool.hpp"
 
 namespace nvmecuse::ctrlr {
 namespace {
@@ -115,6 +119,49 @@ TEST(NodePool, ConcurrentAllocatorsAndFreersNeverShareABlock)
     for (auto& th : threads)
         th.join();
     EXPECT_EQ(bad.load(), 0);
+}
+
+TEST(NodePool, MemoryResourceServesSmallRequestsFromBlocksAndLargeOnesElsewhere)
+{
+    std::pmr::memory_resource* r = node_pool::memory_resource();
+    EXPECT_TRUE(r->is_equal(*node_pool::memory_resource()));
+    EXPECT_FALSE(r->is_equal(*std::pmr::new_delete_resource()));
+    std::pmr::vector<std::uint64_t> small(r);
+    small.assign({1, 2, 3});
+    std::pmr::vector<std::uint64_t> large(r);
+    large.resize(node_pool::block_size); // 2 KiB: past a block
+    large.back() = 7;
+    EXPECT_EQ(small[2], 3u);
+    EXPECT_EQ(large.back(), 7u);
+    // A move keeps the resource: no new allocation, same storage.
+    const auto* storage = small.data();
+    std::pmr::vector<std::uint64_t> moved(std::move(small));
+    EXPECT_EQ(moved.data(), storage);
+    EXPECT_EQ(moved.get_allocator().resource(), r);
+}
+
+TEST(PooledHandler, RunsOnceWithTheResultAndReleasesItsStateWithTheHandler)
+{
+    auto state = std::make_shared<int>(0);
+    std::array<std::byte, 150> bulk{}; // past std::move_only_function's inline storage
+    bulk[149] = std::byte{9};
+    CompletionHandler h = pooled_handler([state, bulk](Result&& r) {
+        *state = static_cast<int>(r.dw0) + static_cast<int>(bulk[149]);
+    });
+    EXPECT_EQ(state.use_count(), 2);
+    Result r;
+    r.dw0 = 33;
+    h(std::move(r));
+    EXPECT_EQ(*state, 42);
+    h = nullptr;
+    EXPECT_EQ(state.use_count(), 1); // the captured copy went with the handler
+
+    // Too large for a block: an ordinary handler, still correct.
+    std::array<std::byte, node_pool::block_size + 64> huge{};
+    huge[0] = std::byte{5};
+    CompletionHandler big = pooled_handler([state, huge](Result&&) { *state = int(huge[0]); });
+    big(Result{});
+    EXPECT_EQ(*state, 5);
 }
 
 #ifdef __SANITIZE_ADDRESS__

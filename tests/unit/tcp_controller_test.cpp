@@ -3,7 +3,9 @@
 // connections, namespace scan, AERs, Keep Alive), admin and I/O commands
 // with verified data (4 KiB in-capsule, 1 MiB through R2T), many commands
 // in flight, reset, and the shutdown notification on destruction.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <future>
 #include <thread>
@@ -52,6 +54,8 @@ struct TcpControllerTest : ::testing::Test {
     void SetUp() override { start({}); }
 
     /// Connects and starts the controller with `co` (name, queues filled in).
+    std::chrono::milliseconds connect_timeout = 2s; ///< TcpOptions::connect_timeout
+
     void start(Controller::Options co)
     {
         nvmecuse::transport::TransportId id;
@@ -60,7 +64,7 @@ struct TcpControllerTest : ::testing::Test {
         id.trsvcid = target->port_string();
         id.subnqn = "nqn.2026-11.io.nvmecuse:test";
         nvmecuse::transport::tcp::TcpOptions o;
-        o.connect_timeout = 2s;
+        o.connect_timeout = connect_timeout;
         o.kato = 1s;
         o.io_queues = 2;
         o.queue_size = 64;
@@ -331,6 +335,67 @@ TEST_F(TcpReconnectTest, KeepAliveTimeoutIsALossToo)
     EXPECT_GT(target->admin_connects.load(), admin_connects);
     target->inject(tcp_test::Fault::none);
     EXPECT_TRUE(read_succeeds_within(20s));
+}
+
+// A reconnect attempt's connect runs off the owner loop: while the host
+// waits for a target that accepted and never answers, the controller's
+// loop keeps serving: its watched fds (the CUSE nodes) and its commands.
+TEST_F(TcpReconnectTest, AHangingConnectAttemptDoesNotStopTheOwnerLoop)
+{
+    connect_timeout = 5s;
+    start(recovery(0ms, 60s)); // fast_io_fail_tmo 0: commands fail at once
+    if (HasFatalFailure()) return;
+    int pipe_fds[2];
+    ASSERT_EQ(::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC), 0);
+    std::atomic<int> served{0};
+    const auto watch = ctrl->watch_fd(pipe_fds[0], [&] {
+        char byte;
+        if (::read(pipe_fds[0], &byte, 1) != 1) return false;
+        ++served;
+        return true;
+    });
+    target->silence_connections(true);
+    target->drop_connections();
+    for (int i = 0; i < 2000 && target->silenced.load() == 0; ++i)
+        std::this_thread::sleep_for(10ms);
+    ASSERT_EQ(target->silenced.load(), 1) << "no attempt reached the hanging target";
+    // The attempt now waits up to 5 s for ICResp. The loop answers at once
+    // meanwhile (1 s is far above a loop iteration, far below the wait).
+    const auto t0 = std::chrono::steady_clock::now();
+    auto failed = submit_read(0, 4096);
+    ASSERT_EQ(failed.wait_for(1s), std::future_status::ready) << "the owner loop is blocked";
+    EXPECT_TRUE(failed.get().status.same_code(nvme::PathStatus::host_pathing_error));
+    ASSERT_EQ(::write(pipe_fds[1], "x", 1), 1);
+    for (int i = 0; i < 100 && served.load() == 0; ++i)
+        std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(served.load(), 1);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+    EXPECT_EQ(target->silenced.load(), 1); // still the same attempt
+    // The target answers again: the next attempt reconnects.
+    target->silence_connections(false);
+    EXPECT_TRUE(read_succeeds_within(30s));
+    ctrl->unwatch_fd(watch);
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+}
+
+// Stopping while a connect step runs waits for it (bounded by the connect
+// timeout), then disconnects: nothing is left behind, nothing crashes.
+TEST_F(TcpReconnectTest, DestroyingTheControllerDuringAHangingConnectAttempt)
+{
+    start(recovery(-1ms, 60s));
+    if (HasFatalFailure()) return;
+    target->silence_connections(true);
+    target->drop_connections();
+    for (int i = 0; i < 2000 && target->silenced.load() == 0; ++i)
+        std::this_thread::sleep_for(10ms);
+    ASSERT_EQ(target->silenced.load(), 1);
+    auto held = submit_read(0, 4096); // waits for the reconnect
+    const auto t0 = std::chrono::steady_clock::now();
+    ctrl.reset();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s); // connect_timeout 2 s
+    ASSERT_EQ(held.wait_for(0s), std::future_status::ready);
+    EXPECT_EQ(held.get().error, std::errc::operation_canceled);
 }
 
 // ---- bring-up failures and discovery, through the core --------------------

@@ -647,6 +647,8 @@ TestTarget::~TestTarget()
     }
     for (auto& t : threads)
         t.join();
+    for (const int fd : silent_fds_)
+        ::close(fd);
 }
 
 void TestTarget::accept_loop()
@@ -663,6 +665,12 @@ void TestTarget::accept_loop()
             ::close(fd);
             continue;
         }
+        if (silencing_) {
+            std::lock_guard lock(mutex_);
+            silent_fds_.push_back(fd);
+            ++silenced;
+            continue;
+        }
         const int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         ++connections;
@@ -674,6 +682,16 @@ void TestTarget::accept_loop()
         fds_.push_back(fd);
         threads_.emplace_back([this, fd] { serve(fd); });
     }
+}
+
+void TestTarget::silence_connections(bool on)
+{
+    silencing_.store(on);
+    if (on) return;
+    std::lock_guard lock(mutex_);
+    for (const int fd : silent_fds_)
+        ::close(fd);
+    silent_fds_.clear();
 }
 
 void TestTarget::drop_connections()

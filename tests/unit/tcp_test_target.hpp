@@ -79,6 +79,10 @@ public:
     /// While on, connections are accepted and closed at once (a target
     /// that is down); the host's connect attempts fail fast.
     void refuse_connections(bool on) noexcept { refusing_.store(on); }
+    /// While on, connections are accepted and then never read or answered
+    /// (a target that hangs): the host's ICReq waits for its connect
+    /// timeout. Turning it off closes the connections held so far.
+    void silence_connections(bool on);
 
     /// Copies of the namespace's bytes, for checking what a write left there.
     [[nodiscard]] std::vector<std::byte> read_namespace(std::size_t offset, std::size_t length);
@@ -87,6 +91,7 @@ public:
     // What the host did (any thread).
     std::atomic<int> connections{0};
     std::atomic<int> refused{0}; ///< connections closed by refuse_connections()
+    std::atomic<int> silenced{0}; ///< connections held by silence_connections()
     std::atomic<int> admin_connects{0};
     std::atomic<int> io_connects{0};
     std::atomic<int> keep_alives{0};
@@ -118,9 +123,11 @@ private:
     std::atomic<std::uint32_t> seed_{0};
     std::atomic<bool> stopping_{false};
     std::atomic<bool> refusing_{false};
+    std::atomic<bool> silencing_{false};
     std::thread acceptor_;
     std::mutex mutex_; ///< guards everything below
     std::vector<int> fds_;
+    std::vector<int> silent_fds_;
     std::vector<std::thread> threads_;
     std::vector<std::byte> storage_;
     std::string host_nqn_;

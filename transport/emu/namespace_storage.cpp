@@ -14,14 +14,11 @@
 #include <cstring>
 #include <limits>
 
+#include "nvmecuse/errno.hpp"
+
 namespace nvmecuse::emu {
 
 namespace {
-
-std::error_code last_error()
-{
-    return {errno, std::system_category()};
-}
 
 std::error_code invalid_range()
 {
@@ -77,7 +74,7 @@ std::error_code transfer(int fd, Direction direction, std::uint64_t offset,
                                : ::pwritev(fd, &batch[first], static_cast<int>(count - first),
                                            static_cast<off_t>(offset));
             if (n < 0 && errno == EINTR) continue;
-            if (n < 0) return last_error();
+            if (n < 0) return last_errno();
             if (n == 0) {
                 // pwritev of a non-empty buffer does not return 0 on a regular
                 // file; a read at the end of the file does.
@@ -111,7 +108,7 @@ NamespaceStorage::create_ram(std::uint64_t data_bytes, std::uint64_t metadata_by
     if (!total) return std::unexpected(total.error());
     void* p = ::mmap(nullptr, static_cast<std::size_t>(*total), PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) return std::unexpected(last_error());
+    if (p == MAP_FAILED) return std::unexpected(last_errno());
     return std::unique_ptr<NamespaceStorage>(
         new NamespaceStorage(static_cast<std::byte*>(p), data_bytes, metadata_bytes, -1));
 }
@@ -123,11 +120,11 @@ NamespaceStorage::open_file(const std::string& path, std::uint64_t data_bytes,
     auto total = total_size(data_bytes, metadata_bytes);
     if (!total) return std::unexpected(total.error());
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return std::unexpected(last_error());
+    if (fd < 0) return std::unexpected(last_errno());
     struct stat st {};
     if (::fstat(fd, &st) != 0 || (static_cast<std::uint64_t>(st.st_size) < *total &&
                                   ::ftruncate(fd, static_cast<off_t>(*total)) != 0)) {
-        const auto ec = last_error();
+        const auto ec = last_errno();
         ::close(fd);
         return std::unexpected(ec);
     }
@@ -249,7 +246,7 @@ std::error_code NamespaceStorage::flush() noexcept
 {
     if (fd_ < 0) return {};
     while (::fdatasync(fd_) != 0) {
-        if (errno != EINTR) return last_error();
+        if (errno != EINTR) return last_errno();
     }
     return {};
 }

@@ -2,6 +2,8 @@
 
 #include <cerrno>
 
+#include "nvmecuse/errno.hpp"
+
 namespace nvmecuse::emu {
 
 namespace {
@@ -10,8 +12,7 @@ namespace {
 /// maps only the errnos std::errc names (EDQUOT is not one) to generic.
 bool is_errno(std::error_code ec, int value)
 {
-    return ec.value() == value &&
-           (ec.category() == std::system_category() || ec.category() == std::generic_category());
+    return errno_of(ec, 0) == value;
 }
 
 } // namespace

@@ -3,6 +3,7 @@
 // and bus master bits, and DMA memory mapped with VFIO_IOMMU_MAP_DMA.
 #include "nvmecuse/transport/pcie/vfio_function.hpp"
 
+#include "nvmecuse/errno.hpp"
 #include "nvmecuse/transport/transport_id.hpp"
 #include "nvmecuse/transport/unique_fd.hpp"
 
@@ -27,11 +28,6 @@ namespace nvmecuse::transport::pcie {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::error_code last_error() noexcept
-{
-    return {errno, std::generic_category()};
-}
 
 /// BAR0 as the mmap'ed MMIO it is: volatile 4-byte accesses.
 class MappedBar final : public Bar {
@@ -98,7 +94,7 @@ public:
             map.iova = next_iova_;
             map.size = chunk;
             if (::ioctl(container_, VFIO_IOMMU_MAP_DMA, &map) != 0) {
-                const auto ec = last_error();
+                const auto ec = last_errno();
                 ::munmap(m, chunk);
                 return std::unexpected(ec);
             }
@@ -240,7 +236,7 @@ std::expected<std::unique_ptr<PciFunction>, OpenError> open_vfio_function(const 
     const std::string group_path = "/dev/vfio/" + group_link.filename().string();
 
     UniqueFd container(::open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC));
-    if (!container.valid()) return std::unexpected(error(last_error(), "/dev/vfio/vfio"));
+    if (!container.valid()) return std::unexpected(error(last_errno(), "/dev/vfio/vfio"));
     if (::ioctl(container.get(), VFIO_GET_API_VERSION) != VFIO_API_VERSION)
         return std::unexpected(error(std::make_error_code(std::errc::not_supported), "VFIO API version"));
     const unsigned long iommu = ::ioctl(container.get(), VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) == 1
@@ -250,35 +246,35 @@ std::expected<std::unique_ptr<PciFunction>, OpenError> open_vfio_function(const 
         return std::unexpected(error(std::make_error_code(std::errc::not_supported),
                                      "VFIO has no type1 IOMMU (modprobe vfio_iommu_type1)"));
     UniqueFd group(::open(group_path.c_str(), O_RDWR | O_CLOEXEC));
-    if (!group.valid()) return std::unexpected(error(last_error(), group_path));
+    if (!group.valid()) return std::unexpected(error(last_errno(), group_path));
     vfio_group_status status{};
     status.argsz = sizeof status;
     if (::ioctl(group.get(), VFIO_GROUP_GET_STATUS, &status) != 0)
-        return std::unexpected(error(last_error(), group_path + ": VFIO_GROUP_GET_STATUS"));
+        return std::unexpected(error(last_errno(), group_path + ": VFIO_GROUP_GET_STATUS"));
     if ((status.flags & VFIO_GROUP_FLAGS_VIABLE) == 0)
         return std::unexpected(error(std::make_error_code(std::errc::device_or_resource_busy),
                                      group_path + ": other devices of the IOMMU group are bound to "
                                                   "host drivers; bind them to vfio-pci too"));
     int cfd = container.get();
     if (::ioctl(group.get(), VFIO_GROUP_SET_CONTAINER, &cfd) != 0)
-        return std::unexpected(error(last_error(), group_path + ": VFIO_GROUP_SET_CONTAINER"));
+        return std::unexpected(error(last_errno(), group_path + ": VFIO_GROUP_SET_CONTAINER"));
     if (::ioctl(container.get(), VFIO_SET_IOMMU, iommu) != 0)
-        return std::unexpected(error(last_error(), "VFIO_SET_IOMMU"));
+        return std::unexpected(error(last_errno(), "VFIO_SET_IOMMU"));
     UniqueFd device(::ioctl(group.get(), VFIO_GROUP_GET_DEVICE_FD, bdf.c_str()));
     if (!device.valid())
-        return std::unexpected(error(last_error(), bdf + ": VFIO_GROUP_GET_DEVICE_FD (in use by another process?)"));
+        return std::unexpected(error(last_errno(), bdf + ": VFIO_GROUP_GET_DEVICE_FD (in use by another process?)"));
 
     vfio_region_info bar{};
     bar.argsz = sizeof bar;
     bar.index = VFIO_PCI_BAR0_REGION_INDEX;
     if (::ioctl(device.get(), VFIO_DEVICE_GET_REGION_INFO, &bar) != 0)
-        return std::unexpected(error(last_error(), bdf + ": BAR0 region info"));
+        return std::unexpected(error(last_errno(), bdf + ": BAR0 region info"));
     if ((bar.flags & VFIO_REGION_INFO_FLAG_MMAP) == 0 || bar.size < 0x2000)
         return std::unexpected(error(std::make_error_code(std::errc::not_supported),
                                      bdf + ": BAR0 cannot be mapped"));
     void* base = ::mmap(nullptr, bar.size, PROT_READ | PROT_WRITE, MAP_SHARED, device.get(),
                         static_cast<off_t>(bar.offset));
-    if (base == MAP_FAILED) return std::unexpected(error(last_error(), bdf + ": mmap of BAR0"));
+    if (base == MAP_FAILED) return std::unexpected(error(last_errno(), bdf + ": mmap of BAR0"));
     auto mapped = std::make_unique<MappedBar>(base, bar.size);
 
     // Memory space and bus master on: the controller may now DMA.
@@ -286,14 +282,14 @@ std::expected<std::unique_ptr<PciFunction>, OpenError> open_vfio_function(const 
     config.argsz = sizeof config;
     config.index = VFIO_PCI_CONFIG_REGION_INDEX;
     if (::ioctl(device.get(), VFIO_DEVICE_GET_REGION_INFO, &config) != 0)
-        return std::unexpected(error(last_error(), bdf + ": config space region info"));
+        return std::unexpected(error(last_errno(), bdf + ": config space region info"));
     std::uint16_t command = 0;
     const auto at = static_cast<off_t>(config.offset + PCI_COMMAND);
     if (::pread(device.get(), &command, sizeof command, at) != sizeof command)
-        return std::unexpected(error(last_error(), bdf + ": reading the command register"));
+        return std::unexpected(error(last_errno(), bdf + ": reading the command register"));
     command |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
     if (::pwrite(device.get(), &command, sizeof command, at) != sizeof command)
-        return std::unexpected(error(last_error(), bdf + ": enabling bus mastering"));
+        return std::unexpected(error(last_errno(), bdf + ": enabling bus mastering"));
 
     return std::make_unique<VfioFunction>(bdf, std::move(container), std::move(group), std::move(device),
                                           std::move(mapped), dma_limit);

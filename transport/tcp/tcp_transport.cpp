@@ -14,6 +14,7 @@
 #include <cstring>
 #include <thread>
 
+#include "nvmecuse/errno.hpp"
 #include "nvmecuse/spec/fabrics.hpp"
 
 #include "fabrics_commands.hpp"
@@ -135,7 +136,7 @@ TcpController::create(const TransportId& id, const TcpOptions& options)
     t->info_.keep_alive_timeout = options.kato;
     t->info_.fills_host_buffers = true; // TcpQueue::Inflight::zero_unreceived()
     t->lost_ = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    if (!t->lost_.valid()) return std::unexpected(std::error_code(errno, std::generic_category()));
+    if (!t->lost_.valid()) return std::unexpected(last_errno());
     t->new_association();
     return t;
 }

@@ -3,8 +3,13 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <new>
 #include <system_error>
+#include <type_traits>
+#include <utility>
 
+#include "nvmecuse/ctrlr/node_pool.hpp"
 #include "nvmecuse/spec/nvme.hpp"
 #include "nvmecuse/transport/buffer.hpp"
 
@@ -68,5 +73,39 @@ struct Result {
 /// Called exactly once per submitted command, on the controller's owner thread.
 /// Must not block; it may submit further commands.
 using CompletionHandler = std::move_only_function<void(Result&&)>;
+
+/// `handler` as a CompletionHandler whose state lives in a recycled block
+/// of node_pool rather than on the heap, when it is larger than what a
+/// std::move_only_function holds inline and fits a block: a caller that
+/// captures its request's state (the CUSE layer) then allocates nothing
+/// per command once the pool is warm.
+template <class F>
+[[nodiscard]] CompletionHandler pooled_handler(F&& handler)
+{
+    using Fn = std::decay_t<F>;
+    if constexpr (sizeof(Fn) > node_pool::block_size ||
+                  alignof(Fn) > alignof(std::max_align_t)) {
+        return CompletionHandler(std::forward<F>(handler));
+    } else {
+        struct Release {
+            void operator()(Fn* p) const noexcept
+            {
+                p->~Fn();
+                node_pool::deallocate(p);
+            }
+        };
+        void* block = node_pool::allocate();
+        Fn* fn = nullptr;
+        try {
+            fn = ::new (block) Fn(std::forward<F>(handler));
+        } catch (...) {
+            node_pool::deallocate(block);
+            throw;
+        }
+        return [held = std::unique_ptr<Fn, Release>(fn)](Result&& r) mutable {
+            (*held)(std::move(r));
+        };
+    }
+}
 
 } // namespace nvmecuse::ctrlr

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <memory_resource>
 #include <vector>
 
 #include "nvmecuse/ctrlr/command.hpp"
@@ -67,7 +68,7 @@ struct ReplyPlan {
     /// writing it back would change nothing (the fast path skips the
     /// system call; the retry reply still carries it).
     bool result_unchanged = false;
-    std::vector<UserWrite> writes;            ///< data and metadata, after the result
+    std::pmr::vector<UserWrite> writes;       ///< data and metadata, after the result
 
     [[nodiscard]] std::span<const std::byte> result() const noexcept
     {
@@ -81,7 +82,10 @@ struct ReplyPlan {
 /// Builds the reply for `cmd` from the outcome and the buffers that came
 /// back in the ctrlr::Result. `writes` point into `data`/`metadata` (keep
 /// them alive while the plan is used); the result is held by value.
+/// `memory` holds the plan's write list (the completion path passes a stack
+/// arena: no allocation per ioctl).
 [[nodiscard]] ReplyPlan build_reply(const IoctlCommand& cmd, const IoctlOutcome& outcome,
-                                    std::span<const std::byte> data, std::span<const std::byte> metadata);
+                                    std::span<const std::byte> data, std::span<const std::byte> metadata,
+                                    std::pmr::memory_resource* memory = std::pmr::get_default_resource());
 
 } // namespace nvmecuse::cuse

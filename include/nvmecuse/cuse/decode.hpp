@@ -8,10 +8,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <memory_resource>
 #include <span>
 #include <vector>
 
 #include "nvmecuse/ctrlr/command.hpp"
+#include "nvmecuse/ctrlr/node_pool.hpp"
 #include "nvmecuse/cuse/ioctl_abi.hpp"
 #include "nvmecuse/spec/nvme.hpp"
 
@@ -83,7 +85,9 @@ struct IoctlCommand {
     bool compat_vector = false; ///< `vector` holds compat_iovecs
     /// Data segments in transfer order (zero-length segments dropped);
     /// empty = no data mapped.
-    std::vector<UserRange> data;
+    /// (Its nodes come from the core's node pool: one IoctlCommand per ioctl
+    /// allocates nothing once the pool is warm.)
+    std::pmr::vector<UserRange> data{ctrlr::node_pool::memory_resource()};
     std::uint64_t data_len = 0;  ///< sum of `data`
     UserRange metadata;          ///< len 0: no metadata mapped
     std::chrono::milliseconds timeout{0}; ///< 0: the controller's default

@@ -27,7 +27,8 @@ enum class KernelRules : std::uint8_t {
 /// The rules of a kernel release as uname(2) spells it ("6.1.0-28-amd64",
 /// "6.12.38+deb13-amd64"): 6.2 rules from 6.2 on. Empty when the release
 /// does not start with <major>.<minor>.
-[[nodiscard]] std::optional<KernelRules> kernel_rules_for_release(std::string_view release) noexcept;
+[[nodiscard]] std::optional<KernelRules>
+kernel_rules_for_release(std::string_view release) noexcept;
 
 /// The rules of the running kernel; 6.1's (the stricter ones) when its
 /// release cannot be read.

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory_resource>
 
 namespace nvmecuse::ctrlr::node_pool {
 
@@ -22,5 +23,11 @@ inline constexpr std::size_t block_size = 256;
 /// block stays poisoned until allocate() hands it out again, so a use after
 /// free of a node is still reported.
 void deallocate(void* block) noexcept;
+
+/// The pool as a std::pmr resource: requests of up to block_size bytes
+/// (and at most max_align_t's alignment) take a block, larger ones go to
+/// operator new. For the small per-request containers that cross threads
+/// with a command (the CUSE layer's segment lists). Any thread.
+[[nodiscard]] std::pmr::memory_resource* memory_resource() noexcept;
 
 } // namespace nvmecuse::ctrlr::node_pool
