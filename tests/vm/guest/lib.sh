@@ -144,8 +144,9 @@ nvmet_export() {
 # tcp_host_pair NQN [NVMECUSED_ARGS...]: one memory-backed null_blk namespace
 # exported as NQN (nvmet_export), reached by the kernel's NVMe/TCP host
 # (nvme connect) and by nvmecused --attach (log in /tmp/nvmecused.log); waits
-# for both namespace nodes and sets dev_kernel (/dev/ngXn1) and dev_ours
-# (/dev/nvmecuse/nvme0n1). Returns non-zero, saying why, when a step fails.
+# for both namespace nodes and sets dev_kernel (/dev/ngXn1), dev_ours
+# (/dev/nvmecuse/nvme0n1) and DAEMON_PID. Returns non-zero, saying why, when
+# a step fails.
 tcp_host_pair() {
   nqn=$1
   shift
@@ -154,6 +155,7 @@ tcp_host_pair() {
   nvme connect -t tcp -a 127.0.0.1 -s 4420 -n "$nqn" >/dev/null || { echo "nvme connect failed"; return 1; }
   nvmecused --attach "trtype:tcp adrfam:ipv4 traddr:127.0.0.1 trsvcid:4420 subnqn:$nqn" \
     --log-level warn "$@" >/tmp/nvmecused.log 2>&1 &
+  DAEMON_PID=$!
   ctrl=""
   i=0
   until [ -n "$ctrl" ] && [ -c "/dev/ng${ctrl#nvme}n1" ] && [ -c /dev/nvmecuse/nvme0n1 ]; do

@@ -4,8 +4,10 @@
 # the kernel's own NVMe/TCP host reaches on 127.0.0.1:4420.
 . /vm/lib.sh
 
+# /vm/kernel: the generation tests/vm/run booted (--kernel), 6.1 or 6.12.
+generation=$(cat /vm/kernel)
 run uname -r
-expect_match "the guest runs Debian's 6.1 kernel" '^6\.1\.[0-9]+-.*-amd64$'
+expect_match "the guest runs Debian's $generation kernel" "^${generation%%.*}\\.${generation#*.}\\.[0-9]+[-+].*-amd64\$"
 if [ -c /dev/cuse ]; then pass "/dev/cuse exists"; else fail "/dev/cuse exists"; fi
 
 # --- the QEMU NVMe device: kernel driver first, then vfio-pci -------------

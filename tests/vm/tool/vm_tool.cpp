@@ -3,13 +3,21 @@
 // headers (not ours), so the suites check our devices the way any client
 // sees them.
 //
+//   [--write] VERB ...          --write: open DEV read-write (default read-only;
+//                               the kernel's 6.2+ rules look at the open mode)
 //   ioctl DEV NAME [DELAY]      issue one ioctl; prints its value or errno name
 //       NAME: id, reset, rescan, subsys-reset, blksszget, blkpbszget,
 //             blkgetsize, blkgetsize64, unknown, admin-identify, admin-flags,
-//             admin-compat32, admin-compat32-badptr, io-read, io-write
-//             (NVME_IOCTL_IO64_CMD of one block at LBA 0 of the node's
-//             namespace), io-write-rdwr (the same on a node opened O_RDWR;
-//             every other name opens it O_RDONLY)
+//             admin-compat32, admin-compat32-badptr,
+//             identify-cns=N (NVME_IOCTL_ADMIN_CMD Identify, CNS N, nsid 1),
+//             admin64-identify (NVME_IOCTL_ADMIN64_CMD),
+//             admin-vendor (opcode C0h, no data),
+//             passthru-read, passthru-write, passthru64-read,
+//             passthru64-write (NVME_IOCTL_IO_CMD or IO64_CMD: one 512-byte
+//             block at LBA 8 of nsid 1),
+//             io-read, io-write (NVME_IOCTL_IO64_CMD of one block at LBA 0
+//             of the node's namespace), io-write-rdwr (the same on a node
+//             opened O_RDWR)
 //       DELAY: seconds (fractions allowed) between the open and the ioctl,
 //             printing "opened DEV" once open (for callers that hold a node)
 //   submit-io DEV read|write SLBA NBLOCKS LBA_BYTES FILE
@@ -51,15 +59,17 @@
 
 namespace {
 
+int open_flags = O_RDONLY;
+
 int usage()
 {
-    std::fputs("usage: nvmecuse-vm-tool signal-storm DEV COUNT | ioctl DEV NAME [DELAY] | submit-io DEV read|write SLBA "
+    std::fputs("usage: nvmecuse-vm-tool [--write] signal-storm DEV COUNT | ioctl DEV NAME [DELAY] | submit-io DEV read|write SLBA "
                "NBLOCKS LBA_BYTES FILE | as-user UID GID CMD... | hold DEV SECONDS\n",
                stderr);
     return 2;
 }
 
-int open_device(const char* path, int flags = O_RDONLY)
+int open_device(const char* path, int flags = open_flags)
 {
     const int fd = ::open(path, flags);
     if (fd < 0) {
@@ -77,6 +87,26 @@ int report(long result, long value)
     else
         std::printf("value %ld\n", value);
     return 0;
+}
+
+/// An admin or I/O passthrough command through NVME_IOCTL_ADMIN_CMD,
+/// NVME_IOCTL_IO_CMD or their 64-bit-result variants, with a buffer of
+/// `length` bytes (none if 0).
+template <typename Cmd>
+int passthru(int fd, unsigned long request, std::uint8_t opcode, std::uint32_t nsid, std::uint32_t cdw10,
+             std::uint32_t length)
+{
+    std::vector<unsigned char> data(length);
+    Cmd cmd{};
+    cmd.opcode = opcode;
+    cmd.nsid = nsid;
+    cmd.cdw10 = cdw10;
+    if (length != 0) {
+        cmd.addr = reinterpret_cast<std::uintptr_t>(data.data());
+        cmd.data_len = length;
+    }
+    const int r = ::ioctl(fd, request, &cmd);
+    return report(r, r);
 }
 
 /// One block at LBA 0 of the node's namespace through NVME_IOCTL_IO64_CMD:
@@ -98,7 +128,7 @@ int io64(int fd, bool write)
 
 int run_ioctl(const char* path, std::string_view name, const char* delay)
 {
-    const int fd = open_device(path, name.ends_with("-rdwr") ? O_RDWR : O_RDONLY);
+    const int fd = open_device(path, name.ends_with("-rdwr") ? O_RDWR : open_flags);
     if (delay != nullptr) {
         std::printf("opened %s\n", path);
         std::fflush(stdout);
@@ -128,8 +158,6 @@ int run_ioctl(const char* path, std::string_view name, const char* delay)
         return report(r, static_cast<long>(bytes));
     }
     if (name == "unknown") return report(::ioctl(fd, _IO('N', 0x7f)), 0);
-    if (name == "io-read") return io64(fd, false);
-    if (name == "io-write" || name == "io-write-rdwr") return io64(fd, true);
     if (name == "admin-identify" || name == "admin-flags") {
         std::vector<unsigned char> data(4096);
         nvme_admin_cmd cmd{};
@@ -141,6 +169,19 @@ int run_ioctl(const char* path, std::string_view name, const char* delay)
         const int r = ::ioctl(fd, NVME_IOCTL_ADMIN_CMD, &cmd);
         return report(r, r);
     }
+    if (name.starts_with("identify-cns=")) {
+        const auto cns = static_cast<std::uint32_t>(std::strtoul(name.substr(13).data(), nullptr, 0));
+        return passthru<nvme_admin_cmd>(fd, NVME_IOCTL_ADMIN_CMD, 0x06, 1, cns, 4096);
+    }
+    if (name == "admin64-identify") return passthru<nvme_passthru_cmd64>(fd, NVME_IOCTL_ADMIN64_CMD, 0x06, 0, 1, 4096);
+    if (name == "admin-vendor") return passthru<nvme_admin_cmd>(fd, NVME_IOCTL_ADMIN_CMD, 0xc0, 0, 0, 0);
+    // Read (02h) and Write (01h) of one 512-byte block at SLBA 8 (CDW10; NLB 0).
+    if (name == "passthru-read") return passthru<nvme_passthru_cmd>(fd, NVME_IOCTL_IO_CMD, 0x02, 1, 8, 512);
+    if (name == "passthru-write") return passthru<nvme_passthru_cmd>(fd, NVME_IOCTL_IO_CMD, 0x01, 1, 8, 512);
+    if (name == "passthru64-read") return passthru<nvme_passthru_cmd64>(fd, NVME_IOCTL_IO64_CMD, 0x02, 1, 8, 512);
+    if (name == "passthru64-write") return passthru<nvme_passthru_cmd64>(fd, NVME_IOCTL_IO64_CMD, 0x01, 1, 8, 512);
+    if (name == "io-read") return io64(fd, false);
+    if (name == "io-write" || name == "io-write-rdwr") return io64(fd, true);
     if (name == "admin-compat32" || name == "admin-compat32-badptr") {
         // The 32-bit layout's request number on a 64-bit caller: not ours.
         // With a bad pointer, a restricted CUSE ioctl fails in the kernel's
@@ -249,6 +290,11 @@ int signal_storm(const char* path, const char* count_text)
 
 int main(int argc, char** argv)
 {
+    if (argc >= 2 && std::string_view(argv[1]) == "--write") {
+        open_flags = O_RDWR;
+        --argc;
+        ++argv;
+    }
     if (argc < 2) return usage();
     const std::string_view verb = argv[1];
     if (verb == "ioctl" && (argc == 4 || argc == 5))
