@@ -161,8 +161,7 @@ public:
     {
         const pid_t pid = fuse_req_ctx(req)->pid;
         std::uint64_t mdts = 0;
-        IoctlContext ctx = context(cmd, pid, mdts);
-        ctx.open_for_write = open_for_write(open_flags);
+        IoctlContext ctx = context(cmd, pid, mdts, open_for_write(open_flags));
         const Bounds bounds{ctx.node.ns, mdts};
         // A restricted ioctl brings its argument struct along and has no
         // retry protocol to fall back on. The first request of an
@@ -212,10 +211,11 @@ public:
 
     /// The node as the ioctl sees it, the limits from MDTS, and the
     /// caller's privileges (read only when the ioctl needs them).
-    IoctlContext context(unsigned int cmd, pid_t pid, std::uint64_t& mdts) const
+    IoctlContext context(unsigned int cmd, pid_t pid, std::uint64_t& mdts, bool for_write) const
     {
         const auto info = controller_.info();
         IoctlContext ctx;
+        ctx.open_for_write = for_write;
         ctx.node.kind = options_.kind;
         if (options_.kind == NodeKind::namespace_node) {
             if (auto it = info->namespaces.find(options_.nsid); it != info->namespaces.end())
@@ -241,7 +241,11 @@ public:
             ctx.decode_limits.max_data_bytes = std::max(mdts, max_split_bytes);
             ctx.decode_limits.max_submit_io_bytes = std::max(mdts, max_split_bytes);
         }
-        if (route && route->needs_sys_admin) {
+        // 6.2+: a SUBMIT_IO write (or LBCC command) through a handle not
+        // open for writing is left to CAP_SYS_ADMIN (nvme_cmd_allowed()).
+        const bool submit_io_needs_check = route && route->op == IoctlOp::submit_io &&
+                                           ctx.rules == KernelRules::linux_6_2 && !for_write;
+        if (route && (route->needs_sys_admin || submit_io_needs_check)) {
             const auto creds = options_.credentials(pid);
             ctx.caller_has_sys_admin = creds && creds->has_sys_admin();
         }

@@ -23,11 +23,13 @@ std::vector<UserRange> result_out(ArgKind kind, std::uint64_t arg)
     }
 }
 
-/// 6.2: nvme_user_cmd{,64} call nvme_cmd_allowed() after copy_from_user().
+/// 6.2: nvme_user_cmd{,64} call nvme_cmd_allowed() after copy_from_user(),
+/// and nvme_submit_io() on the command it built from nvme_user_io.
 bool permission_after_argument(KernelRules rules, const Route& route) noexcept
 {
-    const bool passthrough = route.arg == ArgKind::passthru || route.arg == ArgKind::passthru64;
-    return rules == KernelRules::linux_6_2 && passthrough;
+    const bool checked = route.arg == ArgKind::passthru || route.arg == ArgKind::passthru64 ||
+                         route.arg == ArgKind::user_io;
+    return rules == KernelRules::linux_6_2 && checked;
 }
 
 std::size_t total(const std::vector<UserRange>& v)
@@ -125,6 +127,15 @@ int check_argument_permission(const IoctlContext& ctx, const Route& route,
                               std::span<const std::byte> arg)
 {
     if (!permission_after_argument(ctx.rules, route)) return 0;
+    if (route.arg == ArgKind::user_io) {
+        // After every check of the struct (EINVAL first, as the kernel
+        // builds the command before nvme_cmd_allowed()).
+        const auto io = decode_submit_io(route, 0, arg, ctx.decode_limits);
+        if (!io) return 0; // the decode that follows fails with its errno
+        if (unprivileged_command_allowed(io->sqe, true, ctx.effects.get(), ctx.open_for_write))
+            return 0;
+        return ctx.caller_has_sys_admin ? 0 : EACCES;
+    }
     const auto sqe = decode_passthru_header(route, arg);
     if (!sqe) return sqe.error();
     const bool bound = route.ns.has_value();

@@ -173,5 +173,34 @@ TEST_P(OpenMode, FlushChangesBlocksSoNeedsWritingAndResetNeedsTheCapability)
     EXPECT_EQ(ioctl(read_write_, NVME_IOCTL_IO_CMD, &vendor).error, EACCES);
 }
 
+// nvme_submit_io() runs nvme_cmd_allowed() on the command it built (6.12):
+// a write through a read-only handle is refused, a read is not, and a
+// malformed struct is still EINVAL first.
+TEST_P(OpenMode, SubmitIoWritesNeedAWritableHandle)
+{
+    std::vector<std::byte> out(512, std::byte{0x3c});
+    nvme_user_io io{};
+    io.opcode = 0x01; // Write
+    io.addr = addr(out.data());
+    io.slba = 4;
+    io.nblocks = 0; // one block
+    const auto denied = ioctl(read_only_, NVME_IOCTL_SUBMIT_IO, &io);
+    EXPECT_EQ(denied.ret, -1);
+    EXPECT_EQ(denied.error, EACCES);
+    const auto written = ioctl(read_write_, NVME_IOCTL_SUBMIT_IO, &io);
+    ASSERT_EQ(written.ret, 0) << written.error;
+
+    std::vector<std::byte> in(512);
+    io.opcode = 0x02; // Read
+    io.addr = addr(in.data());
+    const auto read = ioctl(read_only_, NVME_IOCTL_SUBMIT_IO, &io);
+    ASSERT_EQ(read.ret, 0) << read.error;
+    EXPECT_EQ(in, out);
+
+    io.opcode = 0x01;
+    io.flags = 1;
+    EXPECT_EQ(ioctl(read_only_, NVME_IOCTL_SUBMIT_IO, &io).error, EINVAL); // before permission
+}
+
 } // namespace
 } // namespace nvmecuse::cuse
