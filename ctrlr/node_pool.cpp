@@ -5,14 +5,7 @@
 #include <new>
 #include <vector>
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NVMECUSE_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define NVMECUSE_ASAN 1
-#endif
+#include "nvmecuse/sanitizers.hpp"
 #ifdef NVMECUSE_ASAN
 #include <sanitizer/asan_interface.h>
 #endif

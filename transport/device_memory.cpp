@@ -3,16 +3,8 @@
 #include <memory_resource>
 #include <new>
 
+#include "nvmecuse/sanitizers.hpp"
 #include "nvmecuse/transport/buffer.hpp"
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NVMECUSE_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define NVMECUSE_ASAN 1
-#endif
 
 namespace nvmecuse::transport {
 
