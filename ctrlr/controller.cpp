@@ -153,13 +153,12 @@ void Controller::Impl::request_reset(bool subsystem, DoneFn done)
         // NVM Subsystem Reset (NVMe Base 2.0, 3.7.1): the controller then
         // needs the same bring-up as after a controller reset.
         log_->info("{}: NVM subsystem reset", options_.name);
+        // Like Linux nvme_reset_subsystem(): `done` once NSSR is written
+        // and the controller reset that must follow is scheduled, not when
+        // it has finished (NVME_IOCTL_SUBSYS_RESET returns then).
         write_nssr([this, done = std::move(done)](std::error_code ec) mutable {
-            if (ec) {
-                call(done, ec);
-                return;
-            }
-            reset_waiters_.push_back(std::move(done));
-            if (state_ != State::resetting) reset_requested_ = true;
+            if (!ec && state_ != State::resetting) reset_requested_ = true;
+            call(done, ec);
         });
         return;
     }

@@ -316,8 +316,10 @@ void Controller::Impl::shutdown_controller(DoneFn done)
 void Controller::Impl::write_nssr(DoneFn done)
 {
     // NVM Subsystem Reset (NVMe Base 2.0, 3.7.1): "NVMe" written to NSSR,
-    // only where CAP.NSSRS says the controller supports it.
-    if (!nvme::cap::Nssrs::get(cap_)) return done(errc(std::errc::operation_not_supported));
+    // only where CAP.NSSRS says the controller supports it, and, as Linux
+    // has it (ctrl->subsystem), from NVMe 1.1 on.
+    if (!nvme::cap::Nssrs::get(cap_) || vs_ < nvme::make_version(1, 1, 0))
+        return done(errc(std::errc::operation_not_supported));
     write_register(nvme::reg_offset::nssr, nvme::nssr_reset_value, ready_deadline(),
                    std::move(done));
 }

@@ -860,9 +860,29 @@ TEST_F(Fixture, SubsystemResetWritesNssrWhereCapSaysSo)
     ctrl->subsystem_reset([&](std::error_code ec) { done.set_value(ec); });
     ASSERT_TRUE(ready(f));
     EXPECT_FALSE(f.get());
+    {
+        auto l = fake->lock();
+        EXPECT_EQ(fake->nssr_writes, 1u);
+    }
+    // Answered once the reset is scheduled; a command sent now waits for it
+    // and runs on the controller brought up again.
+    EXPECT_TRUE(ctrl->execute(QueueKind::io, read_4k()).ok());
     auto l = fake->lock();
-    EXPECT_EQ(fake->nssr_writes, 1u);
     EXPECT_EQ(fake->enables, 2) << "brought up again after the subsystem reset";
+}
+
+TEST_F(Fixture, SubsystemResetNeedsNvme11)
+{
+    fake->cap = nvme::cap::Nssrs::set(fake->cap, true);
+    fake->version = nvme::make_version(1, 0, 0);
+    start();
+    std::promise<std::error_code> done;
+    auto f = done.get_future();
+    ctrl->subsystem_reset([&](std::error_code ec) { done.set_value(ec); });
+    ASSERT_TRUE(ready(f));
+    EXPECT_EQ(f.get(), std::errc::operation_not_supported);
+    auto l = fake->lock();
+    EXPECT_EQ(fake->nssr_writes, 0u);
 }
 
 TEST_F(Fixture, ShutdownNotifiesAndWaitsForShst)

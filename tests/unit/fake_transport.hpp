@@ -73,6 +73,7 @@ public:
     /// the core wrote it; CSTS.RDY follows CC.EN after `ready_delay`.
     std::uint64_t cap = 1023 | (std::uint64_t{1} << 24); ///< MQES 1024 entries, TO 500 ms
     std::uint32_t cc = 0;
+    std::uint32_t version = nvme::make_version(1, 4, 0); ///< what VS reads
     std::chrono::milliseconds ready_delay{0};
     bool never_ready = false;     ///< CSTS.RDY never follows CC.EN=1
     bool shutdown_hangs = false;  ///< CSTS.SHST never reaches complete
@@ -170,7 +171,7 @@ public:
         auto l = lock();
         switch (offset) {
         case nvme::reg_offset::cap: return cap;
-        case nvme::reg_offset::vs: return nvme::make_version(1, 4, 0);
+        case nvme::reg_offset::vs: return version;
         case nvme::reg_offset::cc: return cc;
         case nvme::reg_offset::csts: {
             ++csts_reads;

@@ -147,7 +147,11 @@ public:
     /// While reconnecting after a lost connection `done` gets
     /// `device_or_resource_busy` (as Linux refuses a reset while connecting).
     void reset(std::move_only_function<void(std::error_code)> done);
-    /// Any thread. NVM subsystem reset where the transport supports it.
+    /// Any thread. NVM subsystem reset (NSSR) where CAP.NSSRS and NVMe 1.1
+    /// allow it, else `operation_not_supported`. `done` runs once NSSR is
+    /// written and the controller reset that follows is scheduled, as Linux
+    /// nvme_reset_subsystem() returns; commands submitted after it wait for
+    /// that reset.
     void subsystem_reset(std::move_only_function<void(std::error_code)> done);
     /// Any thread. Re-reads Identify Controller and the namespace list,
     /// publishing a new ControllerInfo and NamespaceEvents for what changed.
