@@ -15,13 +15,13 @@
 #include <cstdint>
 #include <expected>
 #include <memory>
+#include <memory_resource>
 #include <mutex>
 #include <shared_mutex>
 #include <span>
 #include <string>
 #include <system_error>
 #include <thread>
-#include <memory_resource>
 #include <unordered_set>
 #include <utility>
 #include <vector>
