@@ -97,6 +97,16 @@ template <class T> bool ready(std::future<T>& f, std::chrono::milliseconds limit
     return f.wait_for(limit) == std::future_status::ready;
 }
 
+/// Controller::subsystem_reset() and its outcome; `timed_out` when `done`
+/// never ran.
+std::error_code subsystem_reset(Controller& ctrl)
+{
+    std::promise<std::error_code> done;
+    auto f = done.get_future();
+    ctrl.subsystem_reset([&](std::error_code ec) { done.set_value(ec); });
+    return ready(f) ? f.get() : std::make_error_code(std::errc::timed_out);
+}
+
 // Collects namespace events from the owner thread.
 struct EventLog {
     std::mutex mutex;
@@ -450,11 +460,7 @@ TEST_F(Fixture, FailedReenableLeavesControllerFailedUntilNextReset)
 TEST_F(Fixture, SubsystemResetUnsupportedIsReported)
 {
     start();
-    std::promise<std::error_code> done;
-    auto f = done.get_future();
-    ctrl->subsystem_reset([&](std::error_code ec) { done.set_value(ec); });
-    ASSERT_TRUE(ready(f));
-    EXPECT_EQ(f.get(), std::errc::operation_not_supported);
+    EXPECT_EQ(subsystem_reset(*ctrl), std::errc::operation_not_supported);
     auto l = fake->lock();
     EXPECT_EQ(fake->resets, 0);
 }
@@ -855,11 +861,7 @@ TEST_F(Fixture, SubsystemResetWritesNssrWhereCapSaysSo)
 {
     fake->cap = nvme::cap::Nssrs::set(fake->cap, true);
     start();
-    std::promise<std::error_code> done;
-    auto f = done.get_future();
-    ctrl->subsystem_reset([&](std::error_code ec) { done.set_value(ec); });
-    ASSERT_TRUE(ready(f));
-    EXPECT_FALSE(f.get());
+    EXPECT_EQ(subsystem_reset(*ctrl), std::error_code{});
     {
         auto l = fake->lock();
         EXPECT_EQ(fake->nssr_writes, 1u);
@@ -876,11 +878,7 @@ TEST_F(Fixture, SubsystemResetNeedsNvme11)
     fake->cap = nvme::cap::Nssrs::set(fake->cap, true);
     fake->version = nvme::make_version(1, 0, 0);
     start();
-    std::promise<std::error_code> done;
-    auto f = done.get_future();
-    ctrl->subsystem_reset([&](std::error_code ec) { done.set_value(ec); });
-    ASSERT_TRUE(ready(f));
-    EXPECT_EQ(f.get(), std::errc::operation_not_supported);
+    EXPECT_EQ(subsystem_reset(*ctrl), std::errc::operation_not_supported);
     auto l = fake->lock();
     EXPECT_EQ(fake->nssr_writes, 0u);
 }
