@@ -58,6 +58,7 @@ void Controller::Impl::log_startup_error(std::error_code ec) const
 
 void Controller::Impl::start_thread()
 {
+    create_lanes();
     thread_ = std::thread([this] { run(); });
 }
 
@@ -66,11 +67,29 @@ void Controller::Impl::stop()
     if (!thread_.joinable()) return;
     post_task([this] { begin_shutdown(); });
     thread_.join();
+    remove_lanes(); // none has a queue lent: the shutdown took them back
+    // A lane's handler that ran after the owner's last look may have
+    // submitted more: nothing is left unanswered.
+    const auto canceled = std::make_error_code(std::errc::operation_canceled);
+    while (auto raw = mailbox_.pop()) {
+        auto* node = static_cast<OwnerNode*>(raw.get());
+        if (node->kind != OwnerNode::Kind::command) continue;
+        raw.release();
+        finish(std::unique_ptr<CommandNode>(static_cast<CommandNode*>(node)), canceled);
+    }
 }
 
 void Controller::Impl::submit(QueueKind queue, Command&& command, CompletionHandler&& handler)
 {
-    mailbox_.post(std::make_unique<CommandNode>(queue, std::move(command), std::move(handler)));
+    auto node = std::make_unique<CommandNode>(queue, std::move(command), std::move(handler));
+    if (queue == QueueKind::io && node->command.direction != nvme::DataTransfer::bidirectional)
+        if (IoLane* lane = current_lane(); lane != nullptr && lane->submit(node)) return;
+    mailbox_.post(std::move(node));
+}
+
+void Controller::Impl::submit_node(std::unique_ptr<CommandNode> node)
+{
+    mailbox_.post(std::move(node));
 }
 
 void Controller::Impl::post_task(std::move_only_function<void()> fn)
@@ -171,6 +190,7 @@ void Controller::Impl::do_reset()
 {
     reset_requested_ = false;
     log_->info("{}: resetting controller", options_.name);
+    recall_lanes();
     state_ = State::resetting;
     ++epoch_;
     aborts_in_flight_ = 0;
@@ -218,6 +238,7 @@ void Controller::Impl::cancel_everything(std::error_code ec)
 
 void Controller::Impl::cancel_queued(std::error_code ec)
 {
+    recall_lanes();
     for (std::size_t i = 0; i < queues_.size(); ++i) {
         QueueSlot& q = *queues_[i];
         for (std::uint16_t cid = 0; cid < q.table.capacity(); ++cid) {
@@ -240,6 +261,7 @@ void Controller::Impl::enter_failed(std::error_code ec)
     log_->error(
         "{}: controller failed: {}; commands fail with not_connected until a reset succeeds",
         options_.name, ec.message());
+    recall_lanes();
     state_ = State::failed;
     failure_ = ec;
     const auto not_connected = std::make_error_code(std::errc::not_connected);
@@ -262,6 +284,7 @@ void Controller::Impl::go_live()
     recovery_ = {};
     while (auto node = held_.pop())
         dispatch(std::move(node));
+    lend_queues();
     // Rescans asked for while (re)initialising were satisfied by its scan,
     // except those that arrived after it.
     if (!scan_next_waiters_.empty() || scan_again_) request_scan(nullptr);
@@ -272,6 +295,7 @@ void Controller::Impl::begin_shutdown()
     if (state_ == State::shutting_down || state_ == State::stopping) return;
     log_->debug("{}: shutting down", options_.name);
     const bool live = state_ == State::live;
+    recall_lanes();
     state_ = State::shutting_down;
     ++epoch_; // the core's own chains (scan, AERs, Keep Alive) end
     aborts_in_flight_ = 0;

@@ -25,29 +25,12 @@
 
 #include "blocking_worker.hpp"
 #include "command_table.hpp"
+#include "io_lane.hpp"
+#include "queue_slot.hpp"
 
 namespace nvmecuse::ctrlr {
 
 using DoneFn = std::move_only_function<void(std::error_code)>;
-
-/// One queue pair and its bookkeeping (index 0 is the admin queue).
-struct QueueSlot {
-    QueueSlot(transport::QueuePair* q, std::unique_ptr<transport::QueuePair> o, std::uint16_t id)
-        : qp(q), owned(std::move(o)), qid(id), table(q->depth()), fd(q->completion_fd())
-    {
-    }
-    transport::QueuePair* qp;
-    std::unique_ptr<transport::QueuePair> owned; ///< null for the admin queue
-    std::uint16_t qid;
-    CommandTable table;
-    NodeFifo overflow; ///< accepted, waiting for a free cid / queue entry
-    int fd;
-    /// fd >= 0: epoll reported the fd readable since the last reap (level-
-    /// triggered, so what one reap leaves is reported again). Queues that
-    /// signal completions are reaped only then, not on every loop iteration:
-    /// a reap may be a system call (a socket's recv) that finds nothing.
-    bool signalled = true;
-};
 
 class Controller::Impl {
 public:
@@ -63,6 +46,10 @@ public:
     /// Stops the owner thread after cancelling everything; joins it.
     void stop();
     void submit(QueueKind queue, Command&& command, CompletionHandler&& handler);
+    /// submit() for a node made already (a lane hands back what it cannot issue).
+    void submit_node(std::unique_ptr<CommandNode> node);
+    /// The lane of the reactor whose thread calls, if it has one.
+    [[nodiscard]] IoLane* current_lane() const noexcept;
     void post_task(std::move_only_function<void()> fn);
     [[nodiscard]] bool on_owner_thread() const noexcept
     {
@@ -89,6 +76,7 @@ public:
     void request_scan(DoneFn done, std::optional<std::vector<std::uint32_t>> only = std::nullopt);
 
 private:
+    friend class IoLane;
     /// `shutting_down`: CC.SHN written (or being written), new commands are
     /// cancelled; `stopping`: the owner loop ends.
     enum class State : std::uint8_t {
@@ -124,6 +112,16 @@ private:
     static void finish(std::unique_ptr<CommandNode> node, std::error_code ec,
                        bool hand_back_buffers = true);
     [[nodiscard]] std::chrono::milliseconds default_timeout(QueueKind q) const noexcept;
+
+    // lanes.cpp (I/O queue pairs lent to serving threads)
+    void create_lanes();
+    void remove_lanes();
+    /// Lends the I/O queues past the owner's own to the lanes (going live).
+    void lend_queues();
+    /// Takes every lent queue back; the owner drives them again.
+    void recall_lanes();
+    /// A lane's command timed out (`again`: a timeout after its abort).
+    void lane_command_expired(std::uint16_t qid, std::uint16_t cid, bool again);
 
     // controller.cpp (state changes)
     void do_reset();
@@ -326,6 +324,10 @@ private:
     /// A transport call runs on worker_ (off_loop()).
     bool transport_busy_ = false;
     std::vector<std::move_only_function<void()>> after_transport_idle_;
+
+    /// One per Options::reactors entry with concurrent queues; [i] is
+    /// driven by reactors[i] (its Reactor::index() may differ).
+    std::vector<std::unique_ptr<IoLane>> lanes_;
 
     // Last: destroyed (joined) first, before the transport and mailbox its
     // jobs use.

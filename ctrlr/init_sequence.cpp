@@ -20,6 +20,7 @@ const std::error_code canceled = std::make_error_code(std::errc::operation_cance
 
 void Controller::Impl::initialize(DoneFn done)
 {
+    recall_lanes();
     queues_.clear();
     // Until connected the transport is the worker's: no event fd either.
     transport_event_fd_ = -1;
@@ -119,8 +120,10 @@ void Controller::Impl::init_effects(DoneFn done, std::uint64_t epoch)
 
 void Controller::Impl::init_number_of_queues(DoneFn done, std::uint64_t epoch)
 {
-    const std::uint32_t wanted =
-        std::min<std::uint32_t>(options_.io_queues, transport_->info().max_io_queues);
+    // The owner's own queues, then one per lane (lend_queues()).
+    const std::uint32_t wanted = std::min<std::uint32_t>(
+        std::uint32_t{options_.io_queues} + static_cast<std::uint32_t>(lanes_.size()),
+        transport_->info().max_io_queues);
     if (wanted == 0) {
         deferred_.push_back([this, epoch, done = std::move(done)]() mutable {
             init_queues(std::move(done), epoch, 0);

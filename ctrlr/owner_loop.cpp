@@ -202,7 +202,10 @@ void Controller::Impl::dispatch(std::unique_ptr<CommandNode> node)
     if (node->queue == QueueKind::admin) {
         if (!queues_.empty()) q = queues_[0].get();
     } else if (queues_.size() > 1) {
-        const std::size_t io = queues_.size() - 1;
+        // Round robin over the I/O queues the owner drives (queue 1 always).
+        std::size_t io = queues_.size() - 1;
+        while (io > 1 && queues_[io]->lent_to != nullptr)
+            --io;
         q = queues_[1 + next_io_ % io].get();
         ++next_io_;
     }
@@ -230,45 +233,26 @@ void Controller::Impl::issue_internal(QueueKind queue, Command command, Completi
 Controller::Impl::IssueResult Controller::Impl::try_issue(QueueSlot& q,
                                                           std::unique_ptr<CommandNode>& node)
 {
-    const int allocated = q.table.allocate();
-    if (allocated < 0) return IssueResult::full;
-    const auto cid = static_cast<std::uint16_t>(allocated);
-    Command& c = node->command;
-    c.sqe.cid = cid;
-    transport::Request req;
-    req.sqe = c.sqe;
-    req.direction = c.direction;
-    req.data = c.data.span();
-    req.metadata = c.metadata.span();
-    auto submitted = q.qp->submit(req);
-    if (!submitted) {
-        q.table.release(cid);
-        if (submitted.error() == std::errc::resource_unavailable_try_again)
-            return IssueResult::full;
-        if (!node->internal && state_ == State::live && transport_->connection_lost()) {
-            // Lost before the core heard of it: the command waits for the
-            // reconnect like those submitted a moment later.
-            held_.push(std::move(node));
-            loss_reported_ = true;
-            return IssueResult::failed;
-        }
-        log_->debug("{}: qid {} opc {:#04x} refused by the transport: {}", options_.name, q.qid,
-                    c.sqe.opc, submitted.error().message());
-        finish(std::move(node), submitted.error());
+    std::error_code error;
+    switch (issue_on(q, node, now_, default_timeout(node->queue), next_deadline_, error)) {
+    case Issue::issued:
+        return IssueResult::issued;
+    case Issue::full:
+        return IssueResult::full;
+    case Issue::failed:
+        break;
+    }
+    if (!node->internal && state_ == State::live && transport_->connection_lost()) {
+        // Lost before the core heard of it: the command waits for the
+        // reconnect like those submitted a moment later.
+        held_.push(std::move(node));
+        loss_reported_ = true;
         return IssueResult::failed;
     }
-    auto& slot = q.table[cid];
-    slot.state = CommandTable::State::in_flight;
-    if (node->untimed) {
-        slot.deadline = Clock::time_point::max();
-        q.table.add_untimed(1);
-    } else {
-        const auto timeout = c.timeout.count() > 0 ? c.timeout : default_timeout(node->queue);
-        slot.deadline = now_ + timeout;
-        next_deadline_ = std::min(next_deadline_, slot.deadline);
-    }
-    slot.node = std::move(node);
-    return IssueResult::issued;
+    log_->debug("{}: qid {} opc {:#04x} refused by the transport: {}", options_.name, q.qid,
+                node->command.sqe.opc, error.message());
+    finish(std::move(node), error);
+    return IssueResult::failed;
 }
 
 bool Controller::Impl::reap_all()
@@ -279,6 +263,7 @@ bool Controller::Impl::reap_all()
     // run at the top of the loop).
     for (std::size_t i = 0; i < queues_.size(); ++i) {
         QueueSlot& q = *queues_[i];
+        if (q.lent_to != nullptr) continue; // its serving thread reaps it
         if (q.fd < 0 ? q.table.used() == 0 && q.overflow.empty()
                      : !q.signalled && q.overflow.empty())
             continue;
@@ -309,31 +294,9 @@ void Controller::Impl::flush_overflow(QueueSlot& q)
 
 void Controller::Impl::complete(QueueSlot& q, const nvme::CompletionQueueEntry& cqe)
 {
-    if (!q.table.valid(cqe.cid)) {
-        log_->warn("{}: qid {}: completion for invalid cid {}", options_.name, q.qid, cqe.cid);
-        return;
-    }
-    auto& slot = q.table[cqe.cid];
-    if (slot.state == CommandTable::State::free) {
-        log_->warn("{}: qid {}: completion for idle cid {}", options_.name, q.qid, cqe.cid);
-        return;
-    }
-    std::unique_ptr<CommandNode> node = std::move(slot.node);
-    const bool tombstone = slot.state == CommandTable::State::timed_out;
-    if (node->untimed) q.table.add_untimed(-1);
-    q.table.release(cqe.cid);
-    if (tombstone) {
-        // Its handler already got `timed_out`; now the buffers may go.
-        log_->info("{}: qid {} cid {}: late completion of a timed-out command dropped",
-                   options_.name, q.qid, cqe.cid);
-        return;
-    }
-    Result r;
-    r.status = nvme::Status::from_field(static_cast<std::uint16_t>(cqe.status >> 1));
-    r.dw0 = cqe.dw0;
-    r.dw1 = cqe.dw1;
-    r.data = std::move(node->command.data);
-    r.metadata = std::move(node->command.metadata);
+    std::unique_ptr<CommandNode> node = take_completed(q, cqe, *log_, options_.name);
+    if (!node) return;
+    Result r = result_of(cqe, *node);
     const std::uint8_t opc = node->command.sqe.opc;
     // Like the Linux driver's nvme_passthru_end(): the core refreshes what
     // the command may have changed before the user's handler runs, so the
@@ -355,7 +318,7 @@ void Controller::Impl::check_timeouts(Clock::time_point now)
     next_deadline_ = Clock::time_point::max();
     for (std::size_t i = 0; i < queues_.size(); ++i) {
         QueueSlot& q = *queues_[i];
-        if (q.table.used() == q.table.untimed()) continue;
+        if (q.lent_to != nullptr || q.table.used() == q.table.untimed()) continue;
         for (std::uint16_t cid = 0; cid < q.table.capacity(); ++cid) {
             auto& slot = q.table[cid];
             if (slot.state == CommandTable::State::free) continue;
@@ -435,6 +398,7 @@ bool Controller::Impl::must_poll() const noexcept
 {
     if (state_ == State::failed) return false;
     for (const auto& q : queues_) {
+        if (q->lent_to != nullptr) continue;
         if (!q->overflow.empty()) return true;
         if (q->fd < 0 && q->table.used() > q->table.untimed()) return true;
     }
@@ -464,7 +428,7 @@ void Controller::Impl::rebuild_epoll()
     add(timer_fd_);
     if (transport_event_fd_ >= 0) add(transport_event_fd_);
     for (const auto& q : queues_)
-        if (q->fd >= 0) add(q->fd);
+        if (q->fd >= 0 && q->lent_to == nullptr) add(q->fd);
     std::lock_guard lock(watches_mutex_);
     for (const auto& [id, w] : watches_)
         add(w.fd);
@@ -494,7 +458,7 @@ void Controller::Impl::sleep()
     arm_timer(std::min({next_deadline_, recovery_deadline(), next_timer()}));
     int timeout_ms = -1;
     for (const auto& q : queues_)
-        if (q->fd < 0 && q->table.untimed() > 0) timeout_ms = idle_poll_ms;
+        if (q->fd < 0 && q->lent_to == nullptr && q->table.untimed() > 0) timeout_ms = idle_poll_ms;
     std::array<epoll_event, 16> events{};
     const int n = wait_for_events(events, timeout_ms);
     // Awake before any handler runs: what it posts needs no wake-up.
@@ -506,7 +470,7 @@ void Controller::Impl::sleep()
 bool Controller::Impl::awaits_signal() const noexcept
 {
     for (const auto& q : queues_)
-        if (q->fd >= 0 && q->table.used() > 0) return true;
+        if (q->fd >= 0 && q->lent_to == nullptr && q->table.used() > 0) return true;
     return false;
 }
 
@@ -514,7 +478,7 @@ bool Controller::Impl::expect_answers() noexcept
 {
     bool any = false;
     for (auto& q : queues_) {
-        if (q->fd >= 0 && q->table.used() > q->table.untimed()) {
+        if (q->fd >= 0 && q->lent_to == nullptr && q->table.used() > q->table.untimed()) {
             q->signalled = true;
             any = true;
         }
@@ -576,7 +540,7 @@ bool Controller::Impl::dispatch_events(std::span<const epoll_event> events)
 QueueSlot* Controller::Impl::queue_with_fd(int fd) noexcept
 {
     for (auto& q : queues_)
-        if (q->fd == fd) return q.get();
+        if (q->fd == fd && q->lent_to == nullptr) return q.get();
     return nullptr;
 }
 

@@ -437,6 +437,8 @@ public:
     DeviceOptions options_;
     std::shared_ptr<Session> session_;
     std::optional<ctrlr::Controller::WatchId> watch_; ///< served on the owner thread
+    /// Served on serving threads: each reactor's watch of the channel.
+    std::vector<std::pair<ctrlr::Reactor*, ctrlr::Reactor::WatchId>> reactor_watches_;
     std::atomic<bool> warned_unreachable_{false};
 };
 
@@ -450,7 +452,18 @@ Device::start(ctrlr::Controller& controller, DeviceOptions options, int channel)
                                    channel, *impl);
     if (!session) return std::unexpected(session.error());
     impl->session_ = std::move(*session);
-    if (impl->options_.serve_on_owner_thread) {
+    if (!impl->options_.reactors.empty()) {
+        impl->session_->run_external();
+        for (ctrlr::Reactor* r : impl->options_.reactors) {
+            auto id = r->watch(impl->session_->channel_fd(),
+                               [s = impl->session_.get()] { return s->serve_ready(1) != 0; });
+            if (!id) {
+                Device(std::move(impl)).stop();
+                return std::unexpected(id.error());
+            }
+            impl->reactor_watches_.emplace_back(r, *id);
+        }
+    } else if (impl->options_.serve_on_owner_thread) {
         impl->session_->run_external();
         // One request per readiness: the owner loop polls the channel again
         // on its next iteration (level-triggered), so reading on until
@@ -478,6 +491,9 @@ void Device::stop()
         impl_->controller_.unwatch_fd(*impl_->watch_);
         impl_->watch_.reset();
     }
+    for (const auto& [reactor, id] : impl_->reactor_watches_)
+        reactor->unwatch(id);
+    impl_->reactor_watches_.clear();
     impl_->session_->stop(ENODEV);
 }
 

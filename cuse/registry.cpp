@@ -32,6 +32,7 @@ public:
         d.devname = kind == NodeKind::controller ? base() : base() + "n" + std::to_string(nsid);
         d.reader_threads = options_.reader_threads;
         d.serve_on_owner_thread = options_.serve_on_owner_thread;
+        d.reactors = options_.reactors;
         d.fast_path = options_.fast_path;
         d.restricted_ioctls = options_.restricted_ioctls;
         d.permissions = options_.permissions;

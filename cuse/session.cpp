@@ -100,14 +100,28 @@ void Session::run_external()
     external_ = true;
 }
 
+namespace {
+/// serve_ready()'s receive buffer: one per serving thread, shared by the
+/// sessions it serves (libfuse sizes every session's buffer alike, and a
+/// request's bytes are consumed before the next one is read).
+struct ReceiveBuffer {
+    fuse_buf buf{};
+    ReceiveBuffer() = default;
+    ReceiveBuffer(const ReceiveBuffer&) = delete;
+    ReceiveBuffer& operator=(const ReceiveBuffer&) = delete;
+    ~ReceiveBuffer() { std::free(buf.mem); }
+};
+} // namespace
+
 std::size_t Session::serve_ready(std::size_t budget)
 {
+    thread_local ReceiveBuffer receive;
     std::size_t served = 0;
     while (served < budget && !stopping_.load() && fuse_session_exited(se_) == 0) {
-        const int res = fuse_session_receive_buf(se_, &external_buf_);
+        const int res = fuse_session_receive_buf(se_, &receive.buf);
         if (res == -EINTR) continue;
         if (res <= 0) break; // -EAGAIN: nothing waiting
-        fuse_session_process_buf(se_, &external_buf_);
+        fuse_session_process_buf(se_, &receive.buf);
         ++served;
     }
     return served;
@@ -121,7 +135,6 @@ Session::Session(Options options, int fd, int wake_fd, SessionHandler& handler)
 Session::~Session()
 {
     stop(ENODEV);
-    std::free(external_buf_.mem);
     if (se_ != nullptr)
         fuse_session_destroy(se_); // closes wake_fd_
     else if (wake_fd_ >= 0)

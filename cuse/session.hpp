@@ -75,10 +75,11 @@ public:
     create(Options options, int fd, SessionHandler& handler);
     /// Starts the reader threads. Once, after create(); or instead:
     void run();
-    /// Serves the session on a thread of the caller's (the controller's
-    /// owner thread): no reader threads; call serve_ready() whenever
-    /// channel_fd() is readable, and stop calling it before stop(). Once,
-    /// after create().
+    /// Serves the session on threads of the caller's (serving threads, or
+    /// the controller's owner thread): no reader threads; call
+    /// serve_ready() whenever channel_fd() is readable, from one thread or
+    /// several at once, and stop calling it before stop(). Once, after
+    /// create().
     void run_external();
     /// The channel (/dev/cuse) fd, for an external server to poll.
     [[nodiscard]] int channel_fd() const noexcept { return fd_; }
@@ -150,7 +151,6 @@ private:
     mutable std::shared_mutex fd_mutex_;
     int fd_ = -1;
     bool external_ = false;
-    fuse_buf external_buf_{}; ///< serve_ready()'s receive buffer (one server thread)
     /// eventfd that wakes the readers; handed to libfuse as "its" fd
     /// (libfuse closes it in fuse_session_destroy, after the readers are gone).
     int wake_fd_ = -1;

@@ -266,6 +266,14 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
         ->check(CLI::IsMember({"6.1", "6.2"}))
         ->option_text("6.1|6.2 (the running kernel's)");
 
+    app.add_option("--threads", args.threads,
+                   "serving threads: each reads requests from every node and has an I/O queue "
+                   "pair of its own on each controller that allows one; 0 serves each node on "
+                   "its controller's thread (see --cuse-threads). Default: the CPUs the daemon "
+                   "may use")
+        ->check(CLI::Range(0u, 256u))
+        ->capture_default_str();
+
     const char* developer = "Developer options (measurements and testing)";
     app.add_option("--lock-dir", args.lock_directory, "root-only directory of the index claims")
         ->capture_default_str()
@@ -283,8 +291,8 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
         ->option_text("auto|restricted|unrestricted (auto)")
         ->group(developer);
     app.add_option("--cuse-threads", args.cuse_threads,
-                   "reader threads per device node; 0 serves every node on the controller's "
-                   "owner thread (no hand-off between threads per ioctl)")
+                   "with --threads 0: reader threads per device node; 0 serves every node on "
+                   "the controller's owner thread (no hand-off between threads per ioctl)")
         ->capture_default_str()
         ->group(developer);
     app.add_option("--poll-us", args.poll_us,

@@ -13,6 +13,7 @@
 #include "nvmecuse/transport/transport_id.hpp"
 
 #include "logging.hpp"
+#include "serving_threads.hpp"
 
 namespace nvmecused {
 
@@ -38,6 +39,9 @@ struct Arguments {
     /// restricted when process_vm_* reaches every caller (decided at start).
     enum class IoctlProtocol { automatic, restricted, unrestricted };
     IoctlProtocol ioctl_protocol = IoctlProtocol::automatic;
+    /// --threads: serving threads (ctrlr::Reactor) shared by every node and
+    /// controller; 0: nodes are served as --cuse-threads says.
+    unsigned threads = usable_cpus();
     unsigned cuse_threads = 0;
     /// --poll-us: how long an idle owner thread polls before sleeping. A
     /// synchronous caller's next ioctl comes ~100-200 us after the last answer;

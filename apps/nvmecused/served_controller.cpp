@@ -48,8 +48,11 @@ std::expected<ServedController, ServeError> serve(const TransportMaker& make_tra
     auto transport = make_transport();
     if (!transport) return std::unexpected(ServeError{transport.error(), {}});
 
+    auto reactors = serving_threads(args.threads);
+    if (!reactors) return std::unexpected(ServeError{reactors.error(), {}});
     options.name = name;
     options.spin_before_sleep = std::chrono::microseconds(args.poll_us);
+    options.reactors = *reactors;
     auto controller = ctrlr::Controller::start(std::move(*transport), options);
     if (!controller)
         return std::unexpected(ServeError{
@@ -62,6 +65,7 @@ std::expected<ServedController, ServeError> serve(const TransportMaker& make_tra
     registry_options.restricted_ioctls = restricted_ioctls(args);
     registry_options.serve_on_owner_thread = args.cuse_threads == 0;
     registry_options.reader_threads = std::max(args.cuse_threads, 1u);
+    registry_options.reactors = *reactors;
     registry_options.permissions.mode = args.mode;
     registry_options.permissions.uid = args.uid;
     registry_options.permissions.gid = args.gid;

@@ -67,6 +67,8 @@ public:
     std::uint8_t acl = 3;
     std::uint32_t oaes = nvme::oaes::namespace_attribute | nvme::oaes::firmware_activation;
     bool completion_fds = false; ///< queues expose an eventfd
+    /// TransportInfo::concurrent_queues (the fake is under one lock anyway).
+    bool concurrent_queues = false;
     IoMode io_mode = IoMode::complete;
     bool enable_fails = false; ///< CC.EN=1 sets CSTS.CFS instead of CSTS.RDY
     /// Registers (NVMe Base 2.0, 3.1.4): CAP as the fake reports it, CC as
@@ -420,6 +422,7 @@ public:
         info_.name = "fake";
         info_.registers = transport::RegisterAccess::direct;
         info_.max_io_queues = state_->max_io_queues;
+        info_.concurrent_queues = state_->concurrent_queues;
         info_.keep_alive_timeout = state_->keep_alive_timeout;
     }
     const transport::TransportInfo& info() const override { return info_; }

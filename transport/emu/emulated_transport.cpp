@@ -1,9 +1,13 @@
 // transport::Transport over an in-process EmulatedController: commands run
 // synchronously inside QueuePair::submit(), their completions wait in a
-// fixed ring (sized by the queue depth) until reap().
+// fixed ring (sized by the queue depth) until reap(). One lock serialises
+// the emulated controller: I/O queue pairs may be driven from serving
+// threads while the owner thread uses the admin queue and the registers
+// (TransportInfo::concurrent_queues).
 #include "nvmecuse/transport/emu/emulated_transport.hpp"
 
 #include <algorithm>
+#include <mutex>
 #include <vector>
 
 #include "emulated_controller.hpp"
@@ -20,6 +24,9 @@ class EmuQueuePair;
 /// State the transport and its queues share. Queues keep it alive, so a
 /// queue outliving its transport only ever answers `not_connected`.
 struct Shared {
+    /// Guards everything here and every queue's ring: held by submit(),
+    /// reap(), register writes and queue creation.
+    std::mutex mutex;
     std::unique_ptr<EmulatedController> ctrl;
     std::uint64_t generation = 1; ///< bumped by every reset: older queues are dead
     bool enabled = false;
@@ -37,6 +44,7 @@ public:
     }
     ~EmuQueuePair() override
     {
+        std::lock_guard lock(shared_->mutex);
         if (shared_->admin == this) shared_->admin = nullptr;
         if (qid_ != 0 && live()) shared_->live_io_qids[qid_] = false;
     }
@@ -65,6 +73,7 @@ public:
 
     [[nodiscard]] std::size_t reap(std::span<nvme::CompletionQueueEntry> out) override
     {
+        std::lock_guard lock(shared_->mutex);
         const std::size_t n = std::min<std::size_t>(out.size(), count_);
         for (std::size_t i = 0; i < n; ++i) {
             out[i] = ring_[head_];
@@ -151,6 +160,7 @@ public:
         cap_ = nvme::cap::Mpsmax::set(cap_, 4);
         info_.max_io_queues = config.max_io_queues;
         info_.fills_host_buffers = true; // see EmuQueuePair::submit()
+        info_.concurrent_queues = true;  // Shared::mutex
         shared_->live_io_qids.assign(std::size_t{config.max_io_queues} + 1, false);
         shared_->ctrl = std::move(ctrl);
         shared_->ctrl->set_async_sink([s = shared_.get()](std::uint16_t cid, const Outcome& o) {
@@ -160,6 +170,7 @@ public:
     }
     ~EmulatedTransport() override
     {
+        std::lock_guard lock(shared_->mutex);
         shared_->transport_alive = false;
         shared_->admin = nullptr;
     }
@@ -184,6 +195,7 @@ public:
 
     void write_register(std::uint32_t offset, std::uint64_t value) override
     {
+        std::lock_guard lock(shared_->mutex);
         const auto v32 = static_cast<std::uint32_t>(value);
         switch (offset) {
         case nvme::reg_offset::cc: return write_cc(v32);
@@ -197,8 +209,11 @@ public:
     [[nodiscard]] std::expected<void, std::error_code> connect_admin() override
     {
         // In-process: the admin queue exists at once and serves from CC.EN on.
-        if (!shared_->enabled)
+        std::unique_lock lock(shared_->mutex);
+        if (!shared_->enabled) {
+            lock.unlock(); // the old queue's destructor locks
             admin_ = std::make_unique<EmuQueuePair>(shared_, 0, admin_queue_depth);
+        }
         return {};
     }
 
@@ -207,6 +222,7 @@ public:
     [[nodiscard]] std::expected<std::unique_ptr<transport::QueuePair>, std::error_code>
     create_io_queue(std::uint16_t qid, std::uint16_t depth) override
     {
+        std::lock_guard lock(shared_->mutex);
         if (!shared_->enabled)
             return std::unexpected(std::make_error_code(std::errc::not_connected));
         const auto& ctrl = *shared_->ctrl;
@@ -221,6 +237,7 @@ public:
 
     void disconnect() override
     {
+        std::lock_guard lock(shared_->mutex);
         if (shared_->enabled) disable(); // an unclean teardown resets like CC.EN=0
     }
 

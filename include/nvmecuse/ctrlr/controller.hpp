@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "nvmecuse/ctrlr/command.hpp"
+#include "nvmecuse/ctrlr/reactor.hpp"
 #include "nvmecuse/spec/nvme.hpp"
 #include "nvmecuse/transport/transport.hpp"
 
@@ -89,7 +90,15 @@ public:
         std::string name = "nvme";                         ///< for logs
         std::chrono::milliseconds admin_timeout{60'000};   ///< Linux admin_timeout default
         std::chrono::milliseconds io_timeout{30'000};      ///< Linux io_timeout default
-        std::uint16_t io_queues = 1;
+        std::uint16_t io_queues = 1; ///< the owner thread's own I/O queues
+        /// Serving threads that get an I/O queue pair of their own (a lane)
+        /// beside the owner's io_queues, where the controller grants the
+        /// queues and the transport lets queue pairs run on different
+        /// threads (TransportInfo::concurrent_queues). An I/O command
+        /// submitted on such a thread goes straight to its queue pair and
+        /// completes there; elsewhere, and for a reactor without a lane, it
+        /// goes through the owner thread. They must outlive the Controller.
+        std::vector<Reactor*> reactors;
         std::uint16_t io_queue_depth = 256;
         std::uint32_t max_outstanding_aers = 4;            ///< capped by Identify AERL+1
         /// How long the owner thread polls for new work before sleeping.
@@ -135,8 +144,10 @@ public:
     Controller(const Controller&) = delete;
     Controller& operator=(const Controller&) = delete;
 
-    /// Any thread. Queues `command`; `handler` runs exactly once on the owner
-    /// thread. A bidirectional command completes with `invalid_argument`.
+    /// Any thread. Queues `command`; `handler` runs exactly once, on the
+    /// owner thread, or, for an I/O command submitted on a reactor with a
+    /// lane (Options::reactors) while the controller is live, on that
+    /// reactor. A bidirectional command completes with `invalid_argument`.
     void submit(QueueKind queue, Command command, CompletionHandler handler);
 
     /// Any thread but the owner thread. submit() and wait.

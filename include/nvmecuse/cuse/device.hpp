@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "nvmecuse/ctrlr/controller.hpp"
 #include "nvmecuse/cuse/credentials.hpp"
@@ -40,6 +41,11 @@ struct DeviceOptions {
     /// Serve the node on the controller's owner thread instead of reader
     /// threads: no hand-off between threads per ioctl (reader_threads unused).
     bool serve_on_owner_thread = false;
+    /// Serve the node on these serving threads instead (all of them read
+    /// its requests; takes precedence over the two above): an I/O command
+    /// read on one goes to that thread's queue pair of the controller
+    /// (ctrlr::Controller::Options::reactors) and is answered there.
+    std::vector<ctrlr::Reactor*> reactors;
     bool fast_path = true; ///< try process_vm_readv/writev before the retry protocol
     /// With fast_path: restricted ioctls, the kernel copying the argument
     /// struct in with the request (one process_vm_readv less per ioctl). No

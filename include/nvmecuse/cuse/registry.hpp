@@ -28,6 +28,7 @@ struct RegistryOptions {
     unsigned controller_index = 0;      ///< N, claimed by the caller
     unsigned reader_threads = 1;        ///< per node
     bool serve_on_owner_thread = false; ///< see DeviceOptions
+    std::vector<ctrlr::Reactor*> reactors; ///< see DeviceOptions
     bool fast_path = true;
     bool restricted_ioctls = false; ///< see DeviceOptions
     NodePermissions permissions{};

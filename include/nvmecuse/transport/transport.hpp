@@ -15,9 +15,13 @@
 /// How a controller is reached: the capability-split interface every
 /// transport (emu, tcp, pcie) implements and ctrlr::Controller drives.
 ///
-/// Threading: every member of Transport and QueuePair is called only on the
-/// owning controller's thread (ctrlr::Controller's owner thread). Nothing here
-/// is thread-safe, and nothing needs to be.
+/// Threading: every member of Transport and the admin QueuePair is called
+/// only on the owning controller's thread (ctrlr::Controller's owner
+/// thread). An I/O QueuePair is used by one thread at a time: the owner,
+/// or, where TransportInfo::concurrent_queues says so, a serving thread it
+/// was lent to, while the owner and other serving threads use the other
+/// queue pairs. The owner takes a queue back before it resets, reconnects,
+/// disconnects or destroys anything.
 namespace nvmecuse::transport {
 
 /// One command as a queue sees it. The spans point into buffers owned by the
@@ -71,6 +75,10 @@ struct TransportInfo {
     std::string name;           ///< "emu", "tcp 127.0.0.1:4420 nqn…", "pcie 0000:00:03.0"
     RegisterAccess registers = RegisterAccess::direct;
     std::uint16_t max_io_queues = 1;  ///< I/O queues the transport can create
+    /// Different I/O queue pairs may be used from different threads at
+    /// once (submit and reap), each by one thread at a time, beside the
+    /// owner thread's use of the transport and the admin queue.
+    bool concurrent_queues = false;
     /// Bytes one command may move on this transport (PCIe: what its PRP
     /// lists are prepared for); 0: no limit of its own. The core takes the
     /// smaller of this and MDTS (ControllerInfo::max_transfer).

@@ -1,0 +1,22 @@
+// The daemon's serving threads (--threads): reactors every controller and
+// node shares, alive until the process exits.
+#pragma once
+
+#include <expected>
+#include <string>
+#include <vector>
+
+#include "nvmecuse/ctrlr/reactor.hpp"
+
+namespace nvmecused {
+
+/// The CPUs this process may run on (sched_getaffinity), at least 1.
+[[nodiscard]] unsigned usable_cpus();
+
+/// Starts `count` serving threads the first time (later calls return the
+/// same ones); they live until the process exits, after every controller.
+/// Errors are messages.
+[[nodiscard]] std::expected<std::vector<nvmecuse::ctrlr::Reactor*>, std::string>
+serving_threads(unsigned count);
+
+} // namespace nvmecused

@@ -1,0 +1,288 @@
+// ctrlr::Reactor: a serving thread's loop. mailbox → pollers → watched fds
+// → (spin, then) sleep on epoll.
+#include "nvmecuse/ctrlr/reactor.hpp"
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "nvmecuse/ctrlr/mailbox.hpp"
+#include "nvmecuse/errno.hpp"
+#include "nvmecuse/logging.hpp"
+
+#include "command_table.hpp"
+
+namespace nvmecuse::ctrlr {
+
+namespace {
+thread_local Reactor* current_reactor = nullptr;
+/// How long the loop keeps polling after its last work before it sleeps:
+/// a caller's next ioctl usually follows its answer within it.
+constexpr auto spin_before_sleep = std::chrono::microseconds(50);
+/// Requests a watched fd's handler may serve in a row before the others.
+constexpr int max_handler_turns = 16;
+/// epoll data of the mailbox; watches carry their id (from 1), pollers'
+/// fds poller_tag | index.
+constexpr std::uint64_t mailbox_tag = 0;
+constexpr std::uint64_t poller_tag = std::uint64_t{1} << 63;
+} // namespace
+
+class Reactor::Impl {
+public:
+    Impl(std::string name, unsigned index) : name_(std::move(name)), index_(index)
+    {
+        error_ = mailbox_.error();
+        epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+        if (epoll_fd_ < 0 && !error_) error_ = last_errno();
+        if (!error_) add_fd(mailbox_.fd(), mailbox_tag, false);
+    }
+    ~Impl()
+    {
+        stop();
+        if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    }
+
+    void start(Reactor* self)
+    {
+        thread_ = std::thread([this, self] {
+            current_reactor = self;
+            pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
+            run();
+        });
+    }
+    void stop()
+    {
+        if (!thread_.joinable()) return;
+        post([this] { stopping_ = true; });
+        thread_.join();
+    }
+
+    void post(std::move_only_function<void()> fn)
+    {
+        mailbox_.post(std::make_unique<TaskNode>(std::move(fn)));
+    }
+
+    std::expected<WatchId, std::error_code> watch(int fd, std::function<bool()> on_readable)
+    {
+        std::lock_guard lock(watches_mutex_);
+        const WatchId id = next_watch_id_++;
+        if (auto ec = add_fd(fd, id, true)) return std::unexpected(ec);
+        watches_.emplace(id, Watch{fd, std::make_shared<std::function<bool()>>(
+                                           std::move(on_readable))});
+        return id;
+    }
+    void unwatch(WatchId id)
+    {
+        {
+            std::lock_guard lock(watches_mutex_);
+            const auto it = watches_.find(id);
+            if (it == watches_.end()) return;
+            ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
+            watches_.erase(it);
+        }
+        // Wait for a handler running now (not from the handler itself).
+        if (current_reactor == nullptr || current_reactor->impl_.get() != this)
+            std::lock_guard dispatching(dispatch_mutex_);
+    }
+
+    void add_poller(Poller& p)
+    {
+        std::lock_guard lock(pollers_mutex_);
+        pollers_.push_back({&p, -1});
+    }
+    void remove_poller(Poller& p)
+    {
+        std::lock_guard lock(pollers_mutex_); // not while it is being polled
+        // Their epoll data is their index: every one is registered afresh
+        // on the next turn.
+        for (auto& e : pollers_)
+            if (e.fd >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, std::exchange(e.fd, -1), nullptr);
+        std::erase_if(pollers_, [&](const PollerEntry& e) { return e.poller == &p; });
+    }
+
+    [[nodiscard]] std::error_code error() const noexcept { return error_; }
+    [[nodiscard]] unsigned index() const noexcept { return index_; }
+
+private:
+    struct Watch {
+        int fd;
+        std::shared_ptr<std::function<bool()>> on_readable;
+    };
+    struct PollerEntry {
+        Poller* poller;
+        int fd; ///< its wake_fd() as registered in the epoll set
+    };
+
+    std::error_code add_fd(int fd, std::uint64_t tag, bool shared)
+    {
+        epoll_event ev{};
+        ev.events = EPOLLIN | (shared ? EPOLLEXCLUSIVE : 0u);
+        ev.data.u64 = tag;
+        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) return last_errno();
+        return {};
+    }
+
+    void run()
+    {
+        auto last_work = Clock::now();
+        while (!stopping_) {
+            bool worked = drain_mailbox();
+            const auto now = Clock::now();
+            worked |= poll_pollers(now);
+            worked |= wait(0) > 0;
+            if (worked) {
+                last_work = now;
+                continue;
+            }
+            if (busy_) continue;
+            if (now - last_work < spin_before_sleep) continue;
+            if (!mailbox_.prepare_sleep()) continue;
+            wait(sleep_timeout(now));
+            mailbox_.finish_sleep();
+            last_work = Clock::now();
+        }
+    }
+
+    bool drain_mailbox()
+    {
+        bool any = false;
+        while (auto raw = mailbox_.pop()) {
+            static_cast<TaskNode*>(raw.get())->fn();
+            any = true;
+        }
+        return any;
+    }
+
+    /// Polls every poller; refreshes their wake fds in the epoll set.
+    bool poll_pollers(Clock::time_point now)
+    {
+        std::lock_guard lock(pollers_mutex_);
+        bool any = false;
+        busy_ = false;
+        deadline_ = Clock::time_point::max();
+        for (std::size_t i = 0; i < pollers_.size(); ++i) {
+            PollerEntry& e = pollers_[i];
+            if (const int fd = e.poller->wake_fd(); fd != e.fd) {
+                if (e.fd >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, e.fd, nullptr);
+                e.fd = fd;
+                // Missed events are harmless: the poll below looks anyway.
+                if (fd >= 0 && add_fd(fd, poller_tag | i, false))
+                    e.fd = -1;
+                e.poller->signal();
+            }
+            any |= e.poller->poll(now);
+            busy_ |= e.poller->needs_polling();
+            deadline_ = std::min(deadline_, e.poller->next_deadline());
+        }
+        return any;
+    }
+
+    int sleep_timeout(Clock::time_point now) const
+    {
+        if (deadline_ == Clock::time_point::max()) return -1;
+        if (deadline_ <= now) return 0;
+        const auto ms = std::chrono::ceil<std::chrono::milliseconds>(deadline_ - now).count();
+        return static_cast<int>(std::min<std::int64_t>(ms, 60'000));
+    }
+
+    /// epoll_wait and dispatch; returns how many events did work.
+    int wait(int timeout_ms)
+    {
+        std::array<epoll_event, 16> events{};
+        const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
+                                   timeout_ms);
+        int served = 0;
+        for (int i = 0; i < n; ++i) {
+            const std::uint64_t tag = events[static_cast<std::size_t>(i)].data.u64;
+            if (tag == mailbox_tag) continue; // drained next turn
+            if ((tag & poller_tag) != 0) {
+                signal_poller(tag & ~poller_tag);
+                ++served;
+                continue;
+            }
+            served += serve_watch(tag) ? 1 : 0;
+        }
+        return served;
+    }
+
+    void signal_poller(std::uint64_t index)
+    {
+        std::lock_guard lock(pollers_mutex_);
+        if (index < pollers_.size()) pollers_[index].poller->signal();
+    }
+
+    bool serve_watch(WatchId id)
+    {
+        std::lock_guard dispatching(dispatch_mutex_);
+        std::shared_ptr<std::function<bool()>> handler;
+        {
+            std::lock_guard lock(watches_mutex_);
+            if (const auto it = watches_.find(id); it != watches_.end())
+                handler = it->second.on_readable;
+        }
+        if (!handler) return false;
+        bool any = false;
+        for (int turn = 0; turn < max_handler_turns && (*handler)(); ++turn)
+            any = true;
+        return any;
+    }
+
+    const std::string name_;
+    const unsigned index_;
+    std::error_code error_;
+    Mailbox mailbox_;
+    int epoll_fd_ = -1;
+    std::thread thread_;
+    bool stopping_ = false; ///< reactor thread
+
+    std::mutex watches_mutex_;  ///< guards watches_, next_watch_id_
+    std::mutex dispatch_mutex_; ///< held by the reactor while a handler runs
+    std::map<WatchId, Watch> watches_;
+    WatchId next_watch_id_ = 1;
+
+    std::mutex pollers_mutex_; ///< guards pollers_; held while they are polled
+    std::vector<PollerEntry> pollers_;
+    bool busy_ = false;                             ///< reactor thread
+    Clock::time_point deadline_ = Clock::time_point::max(); ///< reactor thread
+};
+
+std::expected<std::unique_ptr<Reactor>, std::error_code> Reactor::start(std::string name,
+                                                                        unsigned index)
+{
+    auto impl = std::make_unique<Impl>(std::move(name), index);
+    if (const auto ec = impl->error()) {
+        logging::category("ctrlr")->error("reactor {}: cannot start: {}", index, ec.message());
+        return std::unexpected(ec);
+    }
+    std::unique_ptr<Reactor> reactor(new Reactor(std::move(impl)));
+    reactor->impl_->start(reactor.get());
+    return reactor;
+}
+
+Reactor::Reactor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Reactor::~Reactor() { impl_->stop(); }
+
+unsigned Reactor::index() const noexcept { return impl_->index(); }
+Reactor* Reactor::current() noexcept { return current_reactor; }
+
+std::expected<Reactor::WatchId, std::error_code> Reactor::watch(int fd,
+                                                                std::function<bool()> on_readable)
+{
+    return impl_->watch(fd, std::move(on_readable));
+}
+void Reactor::unwatch(WatchId id) { impl_->unwatch(id); }
+void Reactor::post(std::move_only_function<void()> fn) { impl_->post(std::move(fn)); }
+void Reactor::add_poller(Poller& poller) { impl_->add_poller(poller); }
+void Reactor::remove_poller(Poller& poller) { impl_->remove_poller(poller); }
+
+} // namespace nvmecuse::ctrlr
