@@ -110,10 +110,22 @@ struct Node {
     std::uint64_t fh = 0;
 };
 
+/// Who reads a node's requests.
+enum class Serving { reader_threads, owner_thread, serving_threads };
+
+std::string serving_name(const ::testing::TestParamInfo<Serving>& i)
+{
+    switch (i.param) {
+    case Serving::reader_threads: return "ReaderThreads";
+    case Serving::owner_thread: return "OnOwnerThread";
+    case Serving::serving_threads: return "ServingThreads";
+    }
+    return "?";
+}
+
 class CuseSession : public ::testing::Test {
 protected:
-    /// Reader threads (false) or the controller's owner thread (true).
-    [[nodiscard]] virtual bool owner_served() const { return false; }
+    [[nodiscard]] virtual Serving serving() const { return Serving::reader_threads; }
     /// Unrestricted ioctls with the retry protocol (false) or restricted ones.
     [[nodiscard]] virtual bool restricted() const { return false; }
     /// The transport the controller drives (the emulated one, or a wrapper).
@@ -140,13 +152,23 @@ protected:
         ASSERT_TRUE(transport) << transport.error().message();
         ctrlr::Controller::Options options;
         options.name = "cuse-test";
+        if (serving() == Serving::serving_threads) {
+            // Two serving threads, each with a queue pair of its own.
+            for (unsigned i = 0; i < 2; ++i) {
+                auto r = ctrlr::Reactor::start("cuse-test-r" + std::to_string(i), i);
+                ASSERT_TRUE(r) << r.error().message();
+                reactors_.push_back(std::move(*r));
+                options.reactors.push_back(reactors_.back().get());
+            }
+        }
         auto c = ctrlr::Controller::start(decorate(std::move(*transport)), options);
         ASSERT_TRUE(c) << c.error().message();
         ctrl_ = std::move(*c);
 
         RegistryOptions o;
         o.reader_threads = 2;
-        o.serve_on_owner_thread = owner_served();
+        o.serve_on_owner_thread = serving() == Serving::owner_thread;
+        o.reactors = options.reactors;
         o.restricted_ioctls = restricted();
         o.permissions.apply = false;
         o.credentials = [this](pid_t pid) -> std::expected<CallerCredentials, std::error_code> {
@@ -172,6 +194,7 @@ protected:
         registry_.reset();
         nodes_.clear();
         ctrl_.reset();
+        reactors_.clear(); // after the controller and the nodes on them
         for (auto& [name, fd] : kernel_ends_)
             ::close(fd);
     }
@@ -231,6 +254,7 @@ protected:
     const std::string ns1_node = "nvmecuse/nvme0n1";
     const std::string ns2_node = "nvmecuse/nvme0n2";
 
+    std::vector<std::unique_ptr<ctrlr::Reactor>> reactors_;
     std::unique_ptr<ctrlr::Controller> ctrl_;
     std::unique_ptr<Registry> registry_;
     std::atomic<bool> privileged_{true};
@@ -243,15 +267,14 @@ protected:
 /// The tests that hold in both ways of serving the nodes. (The ones that
 /// block the owner thread to keep a command in flight need reader threads
 /// and stay on CuseSession.)
-class CuseSessionModes : public CuseSession, public ::testing::WithParamInterface<bool> {
+class CuseSessionModes : public CuseSession, public ::testing::WithParamInterface<Serving> {
 protected:
-    [[nodiscard]] bool owner_served() const override { return GetParam(); }
+    [[nodiscard]] Serving serving() const override { return GetParam(); }
 };
 
-INSTANTIATE_TEST_SUITE_P(Serving, CuseSessionModes, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool>& i) {
-                             return i.param ? std::string("OnOwnerThread") : std::string("ReaderThreads");
-                         });
+INSTANTIATE_TEST_SUITE_P(Serving, CuseSessionModes, ::testing::Values(Serving::reader_threads, Serving::owner_thread,
+                                           Serving::serving_threads),
+                         serving_name);
 
 TEST_P(CuseSessionModes, RegistryCreatesControllerAndNamespaceNodes)
 {
@@ -799,10 +822,9 @@ protected:
     CountingMemory memory_;
 };
 
-INSTANTIATE_TEST_SUITE_P(Serving, CuseSessionDeviceMemory, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool>& i) {
-                             return i.param ? std::string("OnOwnerThread") : std::string("ReaderThreads");
-                         });
+INSTANTIATE_TEST_SUITE_P(Serving, CuseSessionDeviceMemory, ::testing::Values(Serving::reader_threads, Serving::owner_thread,
+                                           Serving::serving_threads),
+                         serving_name);
 
 TEST_P(CuseSessionDeviceMemory, CommandBuffersComeFromTheTransportAndGoBack)
 {
@@ -841,10 +863,9 @@ protected:
     [[nodiscard]] bool restricted() const override { return true; }
 };
 
-INSTANTIATE_TEST_SUITE_P(Serving, CuseSessionRestricted, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool>& i) {
-                             return i.param ? std::string("OnOwnerThread") : std::string("ReaderThreads");
-                         });
+INSTANTIATE_TEST_SUITE_P(Serving, CuseSessionRestricted, ::testing::Values(Serving::reader_threads, Serving::owner_thread,
+                                           Serving::serving_threads),
+                         serving_name);
 
 TEST_P(CuseSessionRestricted, TheStructComesWithTheRequestNotFromTheCallersMemory)
 {
