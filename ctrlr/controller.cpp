@@ -430,9 +430,12 @@ Result Controller::execute(QueueKind queue, Command command)
     }
     std::promise<Result> promise;
     auto future = promise.get_future();
-    impl_->submit(queue, std::move(command), [promise = std::move(promise)](Result&& r) mutable {
-        promise.set_value(std::move(r));
-    });
+    // Through the owner even on a serving thread: waiting there for its own
+    // lane would stop the thread that completes it.
+    impl_->submit_node(std::make_unique<CommandNode>(
+        queue, std::move(command), [promise = std::move(promise)](Result&& r) mutable {
+            promise.set_value(std::move(r));
+        }));
     return future.get();
 }
 
@@ -480,6 +483,11 @@ Controller::WatchId Controller::watch_fd(int fd, std::function<bool()> on_readab
 void Controller::unwatch_fd(WatchId id)
 {
     impl_->remove_watch(id);
+}
+
+std::size_t Controller::lanes() const noexcept
+{
+    return impl_->lane_count();
 }
 
 const transport::TransportInfo& Controller::transport_info() const

@@ -50,6 +50,7 @@ public:
     void submit_node(std::unique_ptr<CommandNode> node);
     /// The lane of the reactor whose thread calls, if it has one.
     [[nodiscard]] IoLane* current_lane() const noexcept;
+    [[nodiscard]] std::size_t lane_count() const noexcept { return lanes_.size(); }
     void post_task(std::move_only_function<void()> fn);
     [[nodiscard]] bool on_owner_thread() const noexcept
     {

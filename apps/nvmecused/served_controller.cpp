@@ -65,7 +65,9 @@ std::expected<ServedController, ServeError> serve(const TransportMaker& make_tra
     registry_options.restricted_ioctls = restricted_ioctls(args);
     registry_options.serve_on_owner_thread = args.cuse_threads == 0;
     registry_options.reader_threads = std::max(args.cuse_threads, 1u);
-    registry_options.reactors = *reactors;
+    // Where the controller has no lanes (NVMe/TCP), its nodes are served on
+    // its owner thread: a serving thread would only hand every command over.
+    if ((*controller)->lanes() > 0) registry_options.reactors = *reactors;
     registry_options.permissions.mode = args.mode;
     registry_options.permissions.uid = args.uid;
     registry_options.permissions.gid = args.gid;

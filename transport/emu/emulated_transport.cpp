@@ -53,6 +53,7 @@ public:
 
     [[nodiscard]] std::expected<void, std::error_code> submit(const transport::Request& r) override
     {
+        std::lock_guard lock(shared_->mutex);
         if (!live()) return std::unexpected(std::make_error_code(std::errc::not_connected));
         if (outstanding_ >= depth_)
             return std::unexpected(std::make_error_code(std::errc::resource_unavailable_try_again));

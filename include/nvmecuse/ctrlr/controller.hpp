@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <expected>
 #include <functional>
@@ -150,7 +151,8 @@ public:
     /// reactor. A bidirectional command completes with `invalid_argument`.
     void submit(QueueKind queue, Command command, CompletionHandler handler);
 
-    /// Any thread but the owner thread. submit() and wait.
+    /// Any thread but the owner thread. submit() through the owner (on a
+    /// serving thread too, whose lane would wait for it) and wait.
     [[nodiscard]] Result execute(QueueKind queue, Command command);
 
     /// Any thread. Controller reset: outstanding commands complete with
@@ -194,6 +196,12 @@ public:
     /// Any thread. After it returns `on_readable` is not running and never
     /// runs again (called from the handler itself it just unregisters).
     void unwatch_fd(WatchId id);
+
+    /// How many of Options::reactors have a lane: all of them where the
+    /// transport allows queue pairs on different threads, else none. (A
+    /// lane has no queue while the controller is not live, or when it
+    /// granted too few queues; its I/O then goes through the owner.)
+    [[nodiscard]] std::size_t lanes() const noexcept;
 
     /// Static transport facts.
     [[nodiscard]] const transport::TransportInfo& transport_info() const;
