@@ -94,8 +94,9 @@ check_command() { # WHERE WORDS...
       [ "$cmd" = ctest ] && preset_kind=test
       [[ " $* " == *" --build "* ]] && preset_kind=build
       check "$where: $word is a $preset_kind preset" is_preset "$preset_kind" "$word"
-    elif [[ $word == build/* ]]; then
-      local dir=${word#build/}
+    elif [[ $word == build/* || $word == ./build/* ]]; then
+      local dir=${word#./}
+      dir=${dir#build/}
       check "$where: $word is a preset's build directory" is_preset configure "${dir%%/*}"
     elif [[ $word == */* && $word != /* && $word != \$* && $word != *:* ]]; then
       check "$where: $word is in the repository" test -e "$src/$word"
