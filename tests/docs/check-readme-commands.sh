@@ -91,7 +91,7 @@ check_command() { # WHERE WORDS...
       esac
     elif [ "$previous" = --preset ]; then
       local preset_kind=configure
-      [ "$cmd" = ctest ] && preset_kind=test
+      [ "$cmd" = ctest ] && preset_kind='test'
       [[ " $* " == *" --build "* ]] && preset_kind=build
       check "$where: $word is a $preset_kind preset" is_preset "$preset_kind" "$word"
     elif [[ $word == build/* || $word == ./build/* ]]; then

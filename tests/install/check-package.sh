@@ -27,12 +27,19 @@ version=$("$build/apps/nvmecused/nvmecused" --version | cut -d' ' -f2)
 check "Package is nvmecuse" test "$(field Package)" = nvmecuse
 check "Version is the programs' ($version)" test "$(field Version)" = "$version"
 check "Architecture is this host's" test "$(field Architecture)" = "$(dpkg --print-architecture)"
-check "Maintainer has an address" sh -c 'case "$1" in *"<"*@*">") ;; *) exit 1 ;; esac' - "$(field Maintainer)"
+has_address() { case "$1" in *"<"*@*">") ;; *) return 1 ;; esac; }
+check "Maintainer has an address" has_address "$(field Maintainer)"
 
-# Depends: one package per clause (alternatives are not used), version
-# constraints kept for dpkg below.
-depends=$(field Depends | tr ',' '\n' | sed 's/^ *//; s/ *$//; /^$/d')
-dependency_names=$(echo "$depends" | sed 's/[ (].*//')
+# The names Depends gives, one package per clause (no alternatives are used);
+# dpkg checks their versions below.
+dependency_names=$(field Depends | tr ',' '\n' | sed 's/^ *//; s/[ (].*//; /^$/d')
+# one_of " A B C " WORD...: a WORD is one of A, B, C.
+one_of() {
+  set_of=$1
+  shift
+  for word in "$@"; do case "$set_of" in *" $word "*) return 0 ;; esac; done
+  return 1
+}
 # The package of every library a program needs (ELF NEEDED, resolved by ldd)
 # is among them, by its name or a virtual one it provides (libspdlog1.10
 # provides libspdlog1.10-fmt9, the name its shlibs file gives).
@@ -44,8 +51,7 @@ for program in apps/nvmecused/nvmecused apps/nvmecuse-perf/nvmecuse-perf; do
     owner=${owner%%:*}
     owners="$owners $owner"
     names=" $owner $(dpkg-query -W -f='${Provides}' "$owner" 2>/dev/null | sed 's/([^)]*)//g; s/,/ /g') "
-    check "Depends names $owner (${program##*/} needs $soname)" \
-      sh -c 'for d in $1; do case "$2" in *" $d "*) exit 0 ;; esac; done; exit 1' - "$dependency_names" "$names"
+    check "Depends names $owner (${program##*/} needs $soname)" one_of "$names" $dependency_names
   done
 done
 

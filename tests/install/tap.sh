@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Sourced by the install tests: one "ok"/"not ok" line per check, a count at
 # the end (summary), and the exit status of the whole (summary's).
 passed=0
