@@ -30,6 +30,16 @@ check "Architecture is this host's" test "$(field Architecture)" = "$(dpkg --pri
 has_address() { case "$1" in *"<"*@*">") ;; *) return 1 ;; esac; }
 check "Maintainer has an address" has_address "$(field Maintainer)"
 
+# The files: exactly those `cmake --install` puts under /usr.
+DESTDIR=$work/reference cmake --install "$build" --prefix /usr >/dev/null 2>&1
+(cd "$work/reference" && find . ! -type d | sed 's|^\./||' | sort) >"$work/expected"
+dpkg-deb --fsys-tarfile "$deb" | tar -t | sed 's|^\./||; /\/$/d; /^$/d' | sort >"$work/packaged"
+check "the package holds what cmake --install puts down ($(wc -l <"$work/expected") files)" \
+  diff -u "$work/expected" "$work/packaged"
+for f in usr/sbin/nvmecused usr/bin/nvmecuse-perf usr/lib/modules-load.d/nvmecuse.conf; do
+  check "the package installs /$f" grep -qx "$f" "$work/packaged"
+done
+
 # The names Depends gives, one package per clause (no alternatives are used);
 # dpkg checks their versions below.
 dependency_names=$(field Depends | tr ',' '\n' | sed 's/^ *//; s/[ (].*//; /^$/d')
@@ -40,29 +50,19 @@ one_of() {
   for word in "$@"; do case "$set_of" in *" $word "*) return 0 ;; esac; done
   return 1
 }
-# The package of every library a program needs (ELF NEEDED, resolved by ldd)
-# is among them, by its name or a virtual one it provides (libspdlog1.10
-# provides libspdlog1.10-fmt9, the name its shlibs file gives).
+# The package of every library an installed program needs (ELF NEEDED,
+# resolved by ldd) is among them, by its name or a virtual one it provides
+# (libspdlog1.10 provides libspdlog1.10-fmt9, the name its shlibs file gives).
 owners=""
-for program in apps/nvmecused/nvmecused apps/nvmecuse-perf/nvmecuse-perf; do
-  for soname in $(objdump -p "$build/$program" | awk '$1 == "NEEDED" { print $2 }'); do
-    path=$(ldd "$build/$program" | awk -v so="$soname" '$1 == so { print $3 }')
+for program in $(cd "$work/reference" && find usr/bin usr/sbin -type f); do
+  for soname in $(objdump -p "$work/reference/$program" | awk '$1 == "NEEDED" { print $2 }'); do
+    path=$(ldd "$work/reference/$program" | awk -v so="$soname" '$1 == so { print $3 }')
     owner=$(dpkg -S "$(realpath "$path")" 2>/dev/null || dpkg -S "$path" 2>/dev/null)
     owner=${owner%%:*}
     owners="$owners $owner"
     names=" $owner $(dpkg-query -W -f='${Provides}' "$owner" 2>/dev/null | sed 's/([^)]*)//g; s/,/ /g') "
     check "Depends names $owner (${program##*/} needs $soname)" one_of "$names" $dependency_names
   done
-done
-
-# The files: exactly those `cmake --install` puts under /usr.
-DESTDIR=$work/reference cmake --install "$build" --prefix /usr >/dev/null 2>&1
-(cd "$work/reference" && find . ! -type d | sed 's|^\./||' | sort) >"$work/expected"
-dpkg-deb --fsys-tarfile "$deb" | tar -t | sed 's|^\./||; /\/$/d; /^$/d' | sort >"$work/packaged"
-check "the package holds what cmake --install puts down ($(wc -l <"$work/expected") files)" \
-  diff -u "$work/expected" "$work/packaged"
-for f in usr/sbin/nvmecused usr/bin/nvmecuse-perf usr/lib/modules-load.d/nvmecuse.conf; do
-  check "the package installs /$f" grep -qx "$f" "$work/packaged"
 done
 
 # A scratch root whose dpkg database holds the dependencies as installed here
