@@ -9,15 +9,7 @@ build=$1
 man=${2:-}
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok - $1"; }
-fail() { failed=$((failed + 1)); echo "not ok - $1${2:+: $2}"; }
-check() { # LABEL COMMAND...
-  check_label=$1
-  shift
-  if "$@"; then pass "$check_label"; else fail "$check_label"; fi
-}
+. "$(dirname "$0")/tap.sh"
 
 if cmake --install "$build" --prefix "$prefix" >"$prefix.log" 2>&1; then
   pass "cmake --install succeeds"
@@ -66,5 +58,4 @@ example=$prefix/share/doc/nvmecuse/examples/emulated-controller.json
 out=$("$prefix/sbin/nvmecused" --emulate --config "$example" --check-config 2>&1)
 check "the installed example configuration is accepted" test "$out" = "$example: OK (3 namespace(s))"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary
