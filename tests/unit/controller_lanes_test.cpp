@@ -19,6 +19,7 @@
 
 #include "emu_fixture.hpp"
 #include "fake_transport.hpp"
+#include "nvm_command.hpp"
 
 namespace nvmecuse::ctrlr {
 namespace {
@@ -28,17 +29,6 @@ using nvmecuse::testing::FakeState;
 using nvmecuse::testing::FakeTransport;
 constexpr auto bounded = 10s;
 constexpr std::uint32_t block = 512; // namespace 1 of the emulated test config
-
-Command io(nvme::NvmOpcode opc, std::uint64_t lba, DataBuffer data)
-{
-    nvme::SubmissionQueueEntry s{};
-    s.opc = static_cast<std::uint8_t>(opc);
-    s.nsid = 1;
-    s.cdw10 = static_cast<std::uint32_t>(lba);
-    s.cdw11 = static_cast<std::uint32_t>(lba >> 32);
-    s.cdw12 = 0; // one block
-    return Command::from_opcode(s, std::move(data));
-}
 
 /// The block a reactor writes at `lba`: its index and the lba in every byte pair.
 DataBuffer pattern(unsigned reactor, std::uint64_t lba)
@@ -121,7 +111,7 @@ struct Writer {
         if (i >= count) return;
         const std::uint64_t lba = first_lba + static_cast<std::uint64_t>(i % 20000);
         ++submitted;
-        ctrl.submit(QueueKind::io, io(nvme::NvmOpcode::write, lba, pattern(index, lba)),
+        ctrl.submit(QueueKind::io, nvmecuse::testing::read_write(nvme::NvmOpcode::write, lba, pattern(index, lba)),
                     [this](Result&& r) {
                         if (Reactor::current() == &reactor) ++on_reactor;
                         if (!r.ok()) ++failed;
@@ -147,7 +137,7 @@ void expect_written(Controller& ctrl, unsigned index, std::uint64_t first_lba, i
     for (int i = 0; i < count; ++i) {
         const std::uint64_t lba = first_lba + static_cast<std::uint64_t>(i);
         Result r = ctrl.execute(QueueKind::io,
-                                io(nvme::NvmOpcode::read, lba, DataBuffer::zeroed(block)));
+                                nvmecuse::testing::read_write(nvme::NvmOpcode::read, lba, DataBuffer::zeroed(block)));
         ASSERT_TRUE(r.ok()) << "lba " << lba;
         const DataBuffer want = pattern(index, lba);
         ASSERT_EQ(0, std::memcmp(r.data.data(), want.data(), block)) << "lba " << lba;
@@ -243,7 +233,7 @@ TEST(LanesTimeout, ALaneCommandTimesOutAndIsAborted)
     auto f = outcome.get_future();
     Reactor* r = reactor->get();
     r->post([&] {
-        (*c)->submit(QueueKind::io, io(nvme::NvmOpcode::read, 0, DataBuffer::zeroed(block)),
+        (*c)->submit(QueueKind::io, nvmecuse::testing::read_write(nvme::NvmOpcode::read, 0, DataBuffer::zeroed(block)),
                      [&](Result&& res) { outcome.set_value({res.error, Reactor::current() == r}); });
     });
     ASSERT_EQ(f.wait_for(bounded), std::future_status::ready);

@@ -16,6 +16,7 @@
 #include "nvmecuse/ctrlr/discovery.hpp"
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 
+#include "nvm_command.hpp"
 #include "tcp_test_target.hpp"
 
 namespace {
@@ -38,13 +39,7 @@ std::vector<std::byte> pattern(std::size_t n, unsigned seed)
 
 Command rw(nvme::NvmOpcode opc, std::uint64_t slba, DataBuffer data)
 {
-    nvme::SubmissionQueueEntry s{};
-    s.opc = static_cast<std::uint8_t>(opc);
-    s.nsid = 1;
-    s.cdw10 = static_cast<std::uint32_t>(slba);
-    s.cdw11 = static_cast<std::uint32_t>(slba >> 32);
-    nvme::cmd::rw::Nlb::set(s, static_cast<std::uint32_t>(data.size() / 512 - 1));
-    return Command::from_opcode(s, std::move(data));
+    return nvmecuse::testing::read_write(opc, slba, std::move(data));
 }
 
 struct TcpControllerTest : ::testing::Test {
