@@ -153,14 +153,19 @@ int socket_pair(int (&sv)[2])
 }
 
 struct Node {
+    std::unique_ptr<ctrlr::Reactor> reactor; ///< last to go: the others use it
     std::unique_ptr<ctrlr::Controller> controller;
     std::unique_ptr<cuse::Device> device;
     std::unique_ptr<testing::FakeCuseKernel> kernel;
     std::uint64_t fh = 0;
 };
 
-Node start_node()
+/// A node served on the controller's owner thread, or on a serving thread
+/// with a queue pair of its own (`on_reactor`). Either way the serving
+/// thread is named `serving_thread`.
+Node start_node(bool on_reactor)
 {
+    Node n;
     emu::ControllerConfig config;
     emu::NamespaceConfig ns;
     ns.size_bytes = blocks_in_namespace * block;
@@ -170,9 +175,15 @@ Node start_node()
     if (!transport) std::abort();
     ctrlr::Controller::Options options;
     options.name = serving_thread;
+    if (on_reactor) {
+        auto r = ctrlr::Reactor::start(serving_thread, 0);
+        if (!r) std::abort();
+        n.reactor = std::move(*r);
+        options.name = "owner";
+        options.reactors = {n.reactor.get()};
+    }
     auto c = ctrlr::Controller::start(std::move(*transport), options);
     if (!c) std::abort();
-    Node n;
     n.controller = std::move(*c);
     int sv[2];
     if (socket_pair(sv) != 0) std::abort();
@@ -180,7 +191,8 @@ Node start_node()
     o.kind = cuse::NodeKind::namespace_node;
     o.nsid = 1;
     o.devname = "nvmecuse/nvme0n1";
-    o.serve_on_owner_thread = true;
+    o.serve_on_owner_thread = !on_reactor;
+    o.reactors = options.reactors;
     o.permissions.apply = false;
     auto d = cuse::Device::start(*n.controller, o, sv[1]);
     if (!d) std::abort();
@@ -261,10 +273,12 @@ void BM_ChannelRoundTrip(benchmark::State& state)
 }
 BENCHMARK(BM_ChannelRoundTrip)->UseRealTime();
 
-/// 4 KiB passthrough reads through the whole daemon path, one at a time.
+/// 4 KiB passthrough reads through the whole daemon path, one at a time;
+/// argument 0: served on the controller's owner thread, 1: on a serving
+/// thread with its own queue pair.
 void BM_CuseIoCmdRead4K(benchmark::State& state)
 {
-    Node n = start_node();
+    Node n = start_node(state.range(0) != 0);
     std::vector<std::byte> buffer(block);
     std::uint64_t slba = 0;
     // Warm up: pools, caches and the kernel side's buffers reach their size.
@@ -295,7 +309,7 @@ void BM_CuseIoCmdRead4K(benchmark::State& state)
     n.device.reset();
     n.controller.reset();
 }
-BENCHMARK(BM_CuseIoCmdRead4K)->UseRealTime();
+BENCHMARK(BM_CuseIoCmdRead4K)->ArgName("serving_thread")->Arg(0)->Arg(1)->UseRealTime();
 
 } // namespace
 
