@@ -282,9 +282,9 @@ void Controller::Impl::go_live()
     state_ = State::live;
     failure_ = {};
     recovery_ = {};
+    lend_queues(); // first: what was held goes to the owner's own queues
     while (auto node = held_.pop())
         dispatch(std::move(node));
-    lend_queues();
     // Rescans asked for while (re)initialising were satisfied by its scan,
     // except those that arrived after it.
     if (!scan_next_waiters_.empty() || scan_again_) request_scan(nullptr);
