@@ -128,14 +128,15 @@ expect_json "json data_units_read" .nvme_smart_health_information_log.data_units
 
 # --- the error log after a failed read ---------------------------------------
 # nvme0n2 has 65536 blocks: LBA 65536 is out of range (status 0x0080, shown
-# by smartctl with the phase bit as 0x8100).
+# by smartctl with the phase bit as 0x8100), on whichever I/O queue the
+# serving thread that read the request has.
 run nvme read $DEV/nvme0n2 -s 65536 -c 0 -z 4096 -d /tmp/rbad
 expect_status "nvme read beyond the end of nvme0n2 fails" 1
 expect_contains "nvme read beyond the end: LBA Out of Range" "LBA Out of Range"
 
 run $SMART -l error $DEV/nvme0
 expect_match "-l error: one entry, I/O queue, LBA 65536, NSID 2" \
-  '^ +0 +1 +1 +0x[0-9a-f]{4} +0x8100 +0x[0-9a-f]{3} +65536 +2 '
+  '^ +0 +1 +[1-9][0-9]* +0x[0-9a-f]{4} +0x8100 +0x[0-9a-f]{3} +65536 +2 '
 expect_not_contains "-l error: no longer empty" "No Errors Logged"
 
 run $SMART -A $DEV/nvme0n2
