@@ -8,11 +8,13 @@
 #   retry   nvmecused --retry-only: the CUSE retry protocol, as SPDK's design
 #   kernel  the kernel NVMe driver's passthrough on QEMU's NVMe device (/dev/ng0n1)
 # and prints one table of IOPS and mean latency with the ratios that matter.
-# Usage: vm-bench.sh [SECONDS_PER_RUN [ROUNDS]]: each cell is the median of
-# ROUNDS runs (default 3), the rounds one after the other.
+# Usage: vm-bench.sh [SECONDS_PER_RUN [ROUNDS [WORKLOADS]]]: each cell is the
+# median of ROUNDS runs (default 3), the rounds one after the other; only the
+# workloads whose names match the extended regular expression WORKLOADS run.
 set -u
 secs=${1:-2}
 rounds=${2:-3}
+only=${3:-.}
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
 cuse-floor --name floor0n1 &

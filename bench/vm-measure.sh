@@ -29,6 +29,8 @@ run_workloads() {
     for w; do
       name=${w%%:*}
       args=${w#*:}
+      # $only (optional): an extended regular expression the name must match.
+      echo "$name" | grep -Eq "${only:-.}" || continue
       for d in $labels; do
         eval dev=\$dev_$d
         # shellcheck disable=SC2086
