@@ -2,24 +2,23 @@
 // (--emulate) and NVMe/TCP and PCIe controllers (--attach), each under the
 // lowest free controller index N, as CUSE character devices
 // /dev/<dir>/nvme<N> and /dev/<dir>/nvme<N>n<M> speaking the Linux NVMe
-// ioctl ABI, until SIGINT or SIGTERM. SIGHUP is logged and otherwise
-// ignored: logs go to stderr, which needs no reopening, and re-reading the
-// configuration belongs to the control plane.
+// ioctl ABI, until SIGINT or SIGTERM; the controller manager
+// (service/) owns them. SIGHUP is logged and otherwise ignored: logs go to
+// stderr, which needs no reopening.
 
 #include <spdlog/spdlog.h>
 
 #include <csignal>
 #include <cstdio>
 #include <string>
-#include <vector>
 
+#include "nvmecuse/service/attach_retry.hpp"
+#include "nvmecuse/service/controller_manager.hpp"
 #include "nvmecuse/transport/emu/config_json.hpp"
 
 #include "arguments.hpp"
-#include "attach.hpp"
-#include "emulated.hpp"
 #include "logging.hpp"
-#include "served_controller.hpp"
+#include "startup.hpp"
 
 using namespace nvmecused;
 
@@ -38,20 +37,6 @@ sigset_t block_signals()
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     return set;
-}
-
-/// Stops the nodes of every controller, newest first.
-void stop_all(std::vector<ServedController>& served)
-{
-    for (auto it = served.rbegin(); it != served.rend(); ++it)
-        it->registry->stop();
-}
-
-int fail(std::vector<ServedController>& served, const std::string& message)
-{
-    report_error(message);
-    stop_all(served);
-    return 1;
 }
 
 /// --check-config: the verdict on `path`, as serving it would give it.
@@ -76,22 +61,19 @@ int main(int argc, char** argv)
     configure_logging(args->log_level, args->log_format);
 
     const sigset_t signals = block_signals();
-    std::vector<ServedController> served;
-    if (args->emulate) {
-        auto emulated = serve_emulated(*args);
-        if (!emulated) return fail(served, emulated.error());
-        served.push_back(std::move(*emulated));
+    nvmecuse::service::ControllerManager manager(serve_options(*args));
+    nvmecuse::service::AttachRetry retry;
+    if (auto attached = attach_from_command_line(*args, manager, retry); !attached) {
+        report_error(attached.error());
+        return 1; // the manager detaches what came up
     }
-    AttachRetry retry;
-    if (auto attached = serve_attached(*args, served, retry); !attached)
-        return fail(served, attached.error());
     retry.start();
 
     int signal = 0;
     while (sigwait(&signals, &signal) == 0 && signal == SIGHUP)
         spdlog::info("SIGHUP: nothing to reload (logs go to stderr); going on");
     spdlog::info("stopping on {}", signal == SIGINT ? "SIGINT" : "SIGTERM");
-    retry.stop(); // no attempt appends to `served` any more
-    stop_all(served);
+    retry.stop(); // no attempt attaches any more
+    manager.detach_all();
     return 0;
 }
