@@ -3,7 +3,8 @@
 // lowest free controller index N, as CUSE character devices
 // /dev/<dir>/nvme<N> and /dev/<dir>/nvme<N>n<M> speaking the Linux NVMe
 // ioctl ABI, until SIGINT or SIGTERM; the controller manager
-// (service/) owns them. SIGHUP is logged and otherwise ignored: logs go to
+// (service/) owns them, and the JSON-RPC control socket (rpc/) attaches and
+// detaches more while it runs. SIGHUP is logged and otherwise ignored: logs go to
 // stderr, which needs no reopening.
 
 #include <spdlog/spdlog.h>
@@ -12,6 +13,8 @@
 #include <cstdio>
 #include <string>
 
+#include "nvmecuse/rpc/methods.hpp"
+#include "nvmecuse/rpc/server.hpp"
 #include "nvmecuse/service/attach_retry.hpp"
 #include "nvmecuse/service/controller_manager.hpp"
 #include "nvmecuse/transport/emu/config_json.hpp"
@@ -51,6 +54,26 @@ int check_config(const std::string& path)
     return 0;
 }
 
+/// The control socket, when there is to be one. A default socket that
+/// another daemon serves is a warning (several daemons may run side by
+/// side, each with its own --lock-dir claims); a --rpc-socket one is an
+/// error.
+std::expected<std::unique_ptr<nvmecuse::rpc::Server>, std::string>
+serve_control_socket(const Arguments& args, const nvmecuse::rpc::Dispatcher& dispatcher)
+{
+    if (args.rpc_socket.empty()) return nullptr;
+    nvmecuse::rpc::ServerOptions options;
+    options.path = args.rpc_socket;
+    auto server = nvmecuse::rpc::Server::start(dispatcher, std::move(options));
+    if (!server) {
+        if (args.rpc_socket_explicit) return std::unexpected(server.error());
+        spdlog::warn("no control socket: {}", server.error());
+        return nullptr;
+    }
+    spdlog::info("control socket: {}", args.rpc_socket);
+    return std::move(*server);
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -68,12 +91,21 @@ int main(int argc, char** argv)
         return 1; // the manager detaches what came up
     }
     retry.start();
+    nvmecuse::rpc::Dispatcher dispatcher;
+    nvmecuse::rpc::add_native_methods(dispatcher, manager, args->tcp);
+    nvmecuse::rpc::add_spdk_methods(dispatcher, manager, args->tcp);
+    auto control = serve_control_socket(*args, dispatcher);
+    if (!control) {
+        report_error(control.error());
+        return 1;
+    }
 
     int signal = 0;
     while (sigwait(&signals, &signal) == 0 && signal == SIGHUP)
         spdlog::info("SIGHUP: nothing to reload (logs go to stderr); going on");
     spdlog::info("stopping on {}", signal == SIGINT ? "SIGINT" : "SIGTERM");
-    retry.stop(); // no attempt attaches any more
+    if (*control) (*control)->stop(); // no request attaches any more
+    retry.stop();                     // nor any attempt
     manager.detach_all();
     return 0;
 }
