@@ -9,14 +9,15 @@ namespace nvmecuse::rpc {
 
 namespace {
 
-/// Whether `prefix`, an unfinished value, can still become JSON: its only
-/// fault is that it ends too early.
+/// Whether `prefix`, an unfinished value, can still become JSON: the
+/// parser's first fault is where the input ends (an open object, array or
+/// string), not before.
 bool may_continue(std::string_view prefix)
 {
     try {
         [[maybe_unused]] const auto value = nlohmann::json::parse(prefix);
     } catch (const nlohmann::json::parse_error& e) {
-        return std::string_view(e.what()).find("unexpected end of input") != std::string_view::npos;
+        return e.byte >= prefix.size();
     }
     return true;
 }
