@@ -102,7 +102,8 @@ int main(int argc, char** argv)
   nvmecusectl attach -t tcp -a 192.168.1.7 -s 4420 -n nqn.2026-11.io.example:disk
   nvmecusectl attach 'trtype:pcie traddr:0000:00:04.0'
   nvmecusectl attach -t emulated
-  nvmecusectl detach nvme1)");
+  nvmecusectl detach nvme1
+  nvmecusectl call bdev_nvme_get_controllers)");
 
     auto* list = app.add_subcommand("list", "controllers and namespaces, as nvme list");
     std::string output = "normal";
@@ -144,6 +145,12 @@ int main(int argc, char** argv)
     auto* stats = app.add_subcommand("stats", "the nodes' counters");
     stats->add_option("name", name, "controller (default: all)");
 
+    std::string raw_method;
+    std::string raw_params = "{}";
+    auto* call = app.add_subcommand("call", "any method, as SPDK's rpc.py calls it; prints the result");
+    call->add_option("method", raw_method, "e.g. bdev_nvme_get_controllers")->required();
+    call->add_option("params", raw_params, "the params object, as JSON")->capture_default_str();
+
     CLI11_PARSE(app, argc, argv);
 
     std::string method;
@@ -164,6 +171,14 @@ int main(int argc, char** argv)
     } else if (*reset || *rescan) {
         method = *reset ? "controller_reset" : "rescan";
         params = {{"name", name}};
+    } else if (*call) {
+        method = raw_method;
+        try {
+            params = json::parse(raw_params);
+        } catch (const json::exception& e) {
+            std::fprintf(stderr, "nvmecusectl: params: %s\n", e.what());
+            return 2;
+        }
     } else {
         method = "stats";
         if (!name.empty()) params = {{"name", name}};
@@ -189,7 +204,7 @@ int main(int argc, char** argv)
             std::cout << fmt::format("{}: {}\n", c.value("name", ""),
                                      c["node"].is_string() ? c["node"].get<std::string>()
                                                            : std::string("no nodes"));
-    } else if (*stats) {
+    } else if (*stats || *call) {
         std::cout << result->dump(2) << '\n';
     }
     return 0;
