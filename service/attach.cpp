@@ -68,7 +68,6 @@ std::expected<ServedController, AttachError> serve_one(const TransportId& id,
     if (!served)
         return std::unexpected(AttachError{
             served.error().message, unreachable || is_unreachable(served.error().start_error)});
-    spdlog::info("{}: attached {}", served->name(), id.describe());
     return std::move(*served);
 }
 
@@ -124,7 +123,7 @@ std::expected<void, AttachError> attach_target(const TransportId& id,
     if (!id.is_discovery()) {
         auto controller = serve_one(id, tcp, serving, nodes);
         if (!controller) return std::unexpected(controller.error());
-        sink(std::move(*controller));
+        sink(std::move(*controller), id);
         return {};
     }
     auto targets = discover(id, tcp);
@@ -140,7 +139,7 @@ std::expected<void, AttachError> attach_target(const TransportId& id,
             all_unreachable = all_unreachable && last.unreachable;
             continue;
         }
-        sink(std::move(*controller));
+        sink(std::move(*controller), target);
         ++attached;
     }
     if (attached == 0)

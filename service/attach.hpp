@@ -21,8 +21,10 @@ struct AttachError {
     bool unreachable = false;
 };
 
-/// Receives each controller as soon as it is up.
-using ServedSink = std::function<void(ServedController)>;
+/// Receives each controller as soon as it is up, with the transport ID it
+/// was connected with (a discovered subsystem's, not the discovery
+/// controller's).
+using ServedSink = std::function<void(ServedController, const transport::TransportId&)>;
 
 /// Brings up what `id` names. A transport ID of an I/O controller is
 /// connected as it is; one of a discovery controller (no subnqn, or the

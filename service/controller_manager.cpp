@@ -119,11 +119,11 @@ ControllerManager::attach(const transport::TransportId& id, const transport::tcp
                                        id.describe())});
     if (auto reserved = reserve(request.name); !reserved) return std::unexpected(reserved.error());
     std::vector<std::string> names;
-    auto attached = attach_target(id, tcp, serving_, request.nodes, [&](ServedController served) {
-        // A discovered subsystem keeps its own host identity in `id`.
-        names.push_back(adopt(std::move(served), request, id));
-        spdlog::info("{}: attached {}", names.back(), id.describe());
-    });
+    auto attached = attach_target(id, tcp, serving_, request.nodes,
+                                  [&](ServedController served, const transport::TransportId& target) {
+                                      names.push_back(adopt(std::move(served), request, target));
+                                      spdlog::info("{}: attached {}", names.back(), target.describe());
+                                  });
     unreserve(request.name);
     if (!attached)
         return std::unexpected(ManagerError{Kind::failed, std::move(attached.error().message),
