@@ -21,6 +21,7 @@
 
 #include "arguments.hpp"
 #include "logging.hpp"
+#include "readiness.hpp"
 #include "startup.hpp"
 
 using namespace nvmecused;
@@ -100,10 +101,13 @@ int main(int argc, char** argv)
         return 1;
     }
 
+    notify_ready(serving_status(manager, *control ? (*control)->path() : std::string()));
+
     int signal = 0;
     while (sigwait(&signals, &signal) == 0 && signal == SIGHUP)
         spdlog::info("SIGHUP: nothing to reload (logs go to stderr); going on");
     spdlog::info("stopping on {}", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    notify_stopping();
     if (*control) (*control)->stop(); // no request attaches any more
     retry.stop();                     // nor any attempt
     manager.detach_all();
