@@ -7,7 +7,7 @@
 
 namespace nvmecuse::rpc {
 
-/// nvmecuse's own methods (docs/control-plane.md): controller_attach,
+/// nvmecuse's own methods: controller_attach,
 /// controller_detach, controller_list, namespace_list, controller_reset,
 /// rescan, stats. `defaults` are the connection options an attach starts
 /// from (the daemon's --hostnqn, --kato, ...). `manager` must outlive
