@@ -33,6 +33,12 @@ std::expected<std::string, Error> required_string(const nlohmann::json& params,
     return it->get<std::string>();
 }
 
+std::expected<std::string, Error> name_only(const nlohmann::json& params)
+{
+    if (auto ok = only_known_keys(params, {"name"}); !ok) return std::unexpected(ok.error());
+    return required_string(params, "name");
+}
+
 std::expected<transport::TransportId, Error>
 transport_id_from(std::initializer_list<std::pair<std::string_view, std::string>> fields)
 {

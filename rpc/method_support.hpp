@@ -24,6 +24,9 @@ namespace nvmecuse::rpc {
 [[nodiscard]] std::expected<std::string, Error> required_string(const nlohmann::json& params,
                                                                 std::string_view key);
 
+/// The "name" of a method whose only parameter it is.
+[[nodiscard]] std::expected<std::string, Error> name_only(const nlohmann::json& params);
+
 /// A transport ID from separate fields (SPDK's and nvme connect's names),
 /// validated by transport::parse_transport_id(). `fields` maps each key
 /// of the transport ID to its value; empty values are left out.

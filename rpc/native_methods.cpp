@@ -226,8 +226,7 @@ void add_native_methods(Dispatcher& dispatcher, service::ControllerManager& mana
     });
     const auto step = [&manager](auto member) {
         return [&manager, member](const json& params) -> std::expected<json, Error> {
-            if (auto ok = only_known_keys(params, {"name"}); !ok) return std::unexpected(ok.error());
-            auto name = required_string(params, "name");
+            auto name = name_only(params);
             if (!name) return std::unexpected(name.error());
             if (auto done = (manager.*member)(*name); !done)
                 return std::unexpected(to_rpc_error(done.error()));

@@ -203,16 +203,14 @@ void add_spdk_methods(Dispatcher& dispatcher, service::ControllerManager& manage
     dispatcher.add("bdev_nvme_detach_controller",
                    [&manager](const json& params) { return detach_controller(manager, params); });
     dispatcher.add("bdev_nvme_cuse_register", [&manager](const json& params) -> std::expected<json, Error> {
-        if (auto ok = only_known_keys(params, {"name"}); !ok) return std::unexpected(ok.error());
-        auto name = required_string(params, "name");
+        auto name = name_only(params);
         if (!name) return std::unexpected(name.error());
         if (auto nodes = manager.register_nodes(*name); !nodes)
             return std::unexpected(to_rpc_error(nodes.error()));
         return true;
     });
     dispatcher.add("bdev_nvme_cuse_unregister", [&manager](const json& params) -> std::expected<json, Error> {
-        if (auto ok = only_known_keys(params, {"name"}); !ok) return std::unexpected(ok.error());
-        auto name = required_string(params, "name");
+        auto name = name_only(params);
         if (!name) return std::unexpected(name.error());
         if (auto done = manager.unregister_nodes(*name); !done)
             return std::unexpected(to_rpc_error(done.error()));

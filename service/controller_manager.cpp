@@ -255,17 +255,26 @@ std::expected<void, ManagerError> ControllerManager::unregister_nodes(std::strin
 
 namespace {
 
-/// Runs one of the controller's asynchronous steps and waits for its end.
-template <typename Step>
-std::expected<void, ManagerError> run_step(const std::string& name, const char* what, Step step)
+/// Controller::reset or Controller::rescan.
+using Step = void (ctrlr::Controller::*)(std::move_only_function<void(std::error_code)>);
+
+/// Runs one of the controller's asynchronous steps and waits for its end,
+/// holding the entry (a detach waits for it).
+std::expected<void, ManagerError> run_step(ControllerManager::Entry& e, Activity activity,
+                                           const char* what, Step step)
 {
+    std::lock_guard lock(e.mutex);
+    if (!e.served.controller)
+        return std::unexpected(ManagerError{Kind::not_found, fmt::format("{}: detached", e.name)});
+    ControllerManager::Entry::Doing doing(e, activity);
     auto done = std::make_shared<std::promise<std::error_code>>();
     auto result = done->get_future();
-    step([done](std::error_code e) { done->set_value(e); });
-    const std::error_code e = result.get();
-    if (!e) return {};
-    const Kind kind = e == std::errc::device_or_resource_busy ? Kind::busy : Kind::failed;
-    return std::unexpected(ManagerError{kind, fmt::format("{}: {}: {}", name, what, e.message())});
+    ((*e.served.controller).*step)([done](std::error_code ec) { done->set_value(ec); });
+    const std::error_code ec = result.get();
+    if (!ec) return {};
+    const Kind kind = ec == std::errc::device_or_resource_busy ? Kind::busy : Kind::failed;
+    return std::unexpected(
+        ManagerError{kind, fmt::format("{}: {}: {}", e.name, what, ec.message())});
 }
 
 } // namespace
@@ -274,23 +283,14 @@ std::expected<void, ManagerError> ControllerManager::reset(std::string_view name
 {
     auto entry = lookup(name);
     if (!entry) return std::unexpected(entry.error());
-    Entry& e = **entry;
-    std::lock_guard lock(e.mutex);
-    if (!e.served.controller) return std::unexpected(ManagerError{Kind::not_found, fmt::format("{}: detached", name)});
-    Entry::Doing doing(e, Activity::resetting);
-    return run_step(e.name, "reset", [&](auto done) { e.served.controller->reset(std::move(done)); });
+    return run_step(**entry, Activity::resetting, "reset", &ctrlr::Controller::reset);
 }
 
 std::expected<void, ManagerError> ControllerManager::rescan(std::string_view name)
 {
     auto entry = lookup(name);
     if (!entry) return std::unexpected(entry.error());
-    Entry& e = **entry;
-    std::lock_guard lock(e.mutex);
-    if (!e.served.controller) return std::unexpected(ManagerError{Kind::not_found, fmt::format("{}: detached", name)});
-    Entry::Doing doing(e, Activity::rescanning);
-    return run_step(e.name, "rescan",
-                    [&](auto done) { e.served.controller->rescan(std::move(done)); });
+    return run_step(**entry, Activity::rescanning, "rescan", &ctrlr::Controller::rescan);
 }
 
 namespace {
