@@ -59,7 +59,9 @@ struct ControllerManager::Entry {
     std::string name;
     unsigned index = 0;        ///< of the claim, kept past detaching
     transport::TransportId id; ///< empty trtype: emulated
-    std::timed_mutex mutex;    ///< guards `served` and serialises steps
+    /// Guards `served` and serialises steps. Not a timed_mutex: TSan does
+    /// not see GCC's try_lock_for (pthread_mutex_clocklock).
+    std::mutex mutex;
     std::atomic<Activity> activity{Activity::none};
     ServedController served;   ///< controller null once detached
 
@@ -331,11 +333,15 @@ std::optional<ControllerStatus> status_of(ControllerManager::Entry& e)
     status.index = e.index;
     status.transport_id = e.id;
     status.transport = e.id.trtype.empty() ? "emulated" : e.id.trtype;
-    std::unique_lock lock(e.mutex, list_patience);
-    if (!lock.owns_lock()) {
-        // A long step (reset, detach grace) holds the entry: say which.
-        status.state = to_string(e.activity.load());
-        return status;
+    std::unique_lock lock(e.mutex, std::defer_lock);
+    const auto deadline = std::chrono::steady_clock::now() + list_patience;
+    while (!lock.try_lock()) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            // A long step (reset, detach grace) holds the entry: say which.
+            status.state = to_string(e.activity.load());
+            return status;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     if (!e.served.controller) return std::nullopt; // detached meanwhile
     status.info = e.served.controller->info();
