@@ -221,6 +221,7 @@ std::expected<Arguments, int> parse_arguments(int argc, char** argv)
   nvmecused --attach 'trtype:tcp traddr:192.168.1.7 subnqn:nqn.2026-11.io.example:disk'
   nvmecused -t tcp -a 192.168.1.7 -s 4420 -n nqn.2026-11.io.example:disk -k 15
   nvmecused --attach 'trtype:pcie traddr:0000:00:04.0'
+  nvmecused        (no controller yet: attach them with nvmecusectl on its socket)
 Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecuse/nvme0)");
     auto* emulate =
         app.add_flag("--emulate", args.emulate, "serve the built-in emulated NVMe controller");
@@ -301,6 +302,11 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
         ->check(CLI::Range(0u, 1'000'000u))
         ->capture_default_str()
         ->group(developer);
+    auto* rpc_socket = app.add_option("--rpc-socket", args.rpc_socket,
+                                      "JSON-RPC control socket (nvmecusectl, SPDK's rpc.py -s)")
+                           ->capture_default_str();
+    bool no_rpc = false;
+    app.add_flag("--no-rpc", no_rpc, "serve no control socket")->excludes(rpc_socket);
     add_tcp_options(app, tcp, target);
 
     using Protocol = Arguments::IoctlProtocol;
@@ -310,6 +316,10 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
             {"auto", Protocol::automatic},
             {"restricted", Protocol::restricted},
             {"unrestricted", Protocol::unrestricted}};
+        args.rpc_socket_explicit = rpc_socket->count() != 0;
+        if (no_rpc) args.rpc_socket.clear();
+        if (!args.emulate && attach.empty() && target.traddr.empty() && args.rpc_socket.empty())
+            throw CLI::RequiredError("--emulate, --attach, --traddr or a control socket");
         args.ioctl_protocol = protocols.at(CLI::detail::to_lower(protocol));
         if (!kernel_rules.empty())
             args.kernel_rules = kernel_rules == "6.1" ? nvmecuse::cuse::KernelRules::linux_6_1
@@ -317,8 +327,6 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
         args.log_format = log_format == "journal" ? LogFormat::journal
                           : log_format == "text"  ? LogFormat::text
                                                   : LogFormat::automatic;
-        if (!args.emulate && attach.empty() && target.traddr.empty())
-            throw CLI::RequiredError("--emulate, --attach or --traddr");
         if (args.retry_only && args.ioctl_protocol == Protocol::restricted)
             throw CLI::ValidationError("--retry-only", "needs unrestricted ioctls");
     } catch (const CLI::ParseError& e) {
@@ -347,12 +355,28 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
         if (!id) return std::unexpected(fail("--attach: " + id.error()));
         args.attach.push_back(std::move(*id));
     }
-    if (!attach.empty()) {
-        auto options = tcp_options(tcp);
-        if (!options) return std::unexpected(fail(options.error()));
-        args.tcp = std::move(*options);
-    }
+    // The defaults of every attach, from the command line or the socket.
+    auto options = tcp_options(tcp);
+    if (!options) return std::unexpected(fail(options.error()));
+    args.tcp = std::move(*options);
     return args;
+}
+
+nvmecuse::service::ServeOptions serve_options(const Arguments& args)
+{
+    nvmecuse::service::ServeOptions out;
+    out.directory = args.directory;
+    out.lock_directory = args.lock_directory;
+    out.permissions.mode = args.mode;
+    out.permissions.uid = args.uid;
+    out.permissions.gid = args.gid;
+    out.kernel_rules = args.kernel_rules;
+    out.retry_only = args.retry_only;
+    out.ioctl_protocol = args.ioctl_protocol;
+    out.threads = args.threads;
+    out.cuse_threads = args.cuse_threads;
+    out.poll_us = args.poll_us;
+    return out;
 }
 
 } // namespace nvmecused

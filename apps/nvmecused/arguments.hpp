@@ -9,11 +9,12 @@
 #include <vector>
 
 #include "nvmecuse/cuse/permission.hpp"
+#include "nvmecuse/service/serve_options.hpp"
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 #include "nvmecuse/transport/transport_id.hpp"
 
 #include "logging.hpp"
-#include "serving_threads.hpp"
+#include "nvmecuse/service/serving_threads.hpp"
 
 namespace nvmecused {
 
@@ -35,21 +36,28 @@ struct Arguments {
     /// running kernel's (cuse::running_kernel_rules()).
     std::optional<nvmecuse::cuse::KernelRules> kernel_rules;
     bool retry_only = false;
-    /// --ioctl-protocol: how the kernel hands ioctls to the nodes. automatic:
-    /// restricted when process_vm_* reaches every caller (decided at start).
-    enum class IoctlProtocol { automatic, restricted, unrestricted };
+    /// --ioctl-protocol: how the kernel hands ioctls to the nodes.
+    using IoctlProtocol = nvmecuse::service::IoctlProtocol;
     IoctlProtocol ioctl_protocol = IoctlProtocol::automatic;
     /// --threads: serving threads (ctrlr::Reactor) shared by every node and
     /// controller; 0: nodes are served as --cuse-threads says.
-    unsigned threads = usable_cpus();
+    unsigned threads = nvmecuse::service::usable_cpus();
     unsigned cuse_threads = 0;
     /// --poll-us: how long an idle owner thread polls before sleeping. A
     /// synchronous caller's next ioctl comes ~100-200 us after the last answer;
     /// caught by polling it costs no wake-up of the owner (docs/performance.md).
     unsigned poll_us = 300;
+    /// --rpc-socket: the JSON-RPC control socket; empty: none (--no-rpc).
+    std::string rpc_socket = "/run/nvmecuse/nvmecused.sock";
+    /// True when --rpc-socket was given: a socket another daemon serves is
+    /// then an error, not a warning.
+    bool rpc_socket_explicit = false;
     std::string log_level = "info";
     LogFormat log_format = LogFormat::automatic;
 };
+
+/// What the controller manager needs of the arguments.
+[[nodiscard]] nvmecuse::service::ServeOptions serve_options(const Arguments& args);
 
 /// Parses argv. On --help, or on an error (already printed to stderr in
 /// CLI11's words or as "nvmecused: ..."), returns the exit status instead.

@@ -2,24 +2,27 @@
 // (--emulate) and NVMe/TCP and PCIe controllers (--attach), each under the
 // lowest free controller index N, as CUSE character devices
 // /dev/<dir>/nvme<N> and /dev/<dir>/nvme<N>n<M> speaking the Linux NVMe
-// ioctl ABI, until SIGINT or SIGTERM. SIGHUP is logged and otherwise
-// ignored: logs go to stderr, which needs no reopening, and re-reading the
-// configuration belongs to the control plane.
+// ioctl ABI, until SIGINT or SIGTERM; the controller manager
+// (service/) owns them, and the JSON-RPC control socket (rpc/) attaches and
+// detaches more while it runs. SIGHUP is logged and otherwise ignored: logs go to
+// stderr, which needs no reopening.
 
 #include <spdlog/spdlog.h>
 
 #include <csignal>
 #include <cstdio>
 #include <string>
-#include <vector>
 
+#include "nvmecuse/rpc/methods.hpp"
+#include "nvmecuse/rpc/server.hpp"
+#include "nvmecuse/service/attach_retry.hpp"
+#include "nvmecuse/service/controller_manager.hpp"
 #include "nvmecuse/transport/emu/config_json.hpp"
 
 #include "arguments.hpp"
-#include "attach.hpp"
-#include "emulated.hpp"
 #include "logging.hpp"
-#include "served_controller.hpp"
+#include "readiness.hpp"
+#include "startup.hpp"
 
 using namespace nvmecused;
 
@@ -40,20 +43,6 @@ sigset_t block_signals()
     return set;
 }
 
-/// Stops the nodes of every controller, newest first.
-void stop_all(std::vector<ServedController>& served)
-{
-    for (auto it = served.rbegin(); it != served.rend(); ++it)
-        it->registry->stop();
-}
-
-int fail(std::vector<ServedController>& served, const std::string& message)
-{
-    report_error(message);
-    stop_all(served);
-    return 1;
-}
-
 /// --check-config: the verdict on `path`, as serving it would give it.
 int check_config(const std::string& path)
 {
@@ -66,6 +55,26 @@ int check_config(const std::string& path)
     return 0;
 }
 
+/// The control socket, when there is to be one. A default socket that
+/// another daemon serves is a warning (several daemons may run side by
+/// side, each with its own --lock-dir claims); a --rpc-socket one is an
+/// error.
+std::expected<std::unique_ptr<nvmecuse::rpc::Server>, std::string>
+serve_control_socket(const Arguments& args, const nvmecuse::rpc::Dispatcher& dispatcher)
+{
+    if (args.rpc_socket.empty()) return nullptr;
+    nvmecuse::rpc::ServerOptions options;
+    options.path = args.rpc_socket;
+    auto server = nvmecuse::rpc::Server::start(dispatcher, std::move(options));
+    if (!server) {
+        if (args.rpc_socket_explicit) return std::unexpected(server.error());
+        spdlog::warn("no control socket: {}", server.error());
+        return nullptr;
+    }
+    spdlog::info("control socket: {}", args.rpc_socket);
+    return std::move(*server);
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -76,22 +85,31 @@ int main(int argc, char** argv)
     configure_logging(args->log_level, args->log_format);
 
     const sigset_t signals = block_signals();
-    std::vector<ServedController> served;
-    if (args->emulate) {
-        auto emulated = serve_emulated(*args);
-        if (!emulated) return fail(served, emulated.error());
-        served.push_back(std::move(*emulated));
+    nvmecuse::service::ControllerManager manager(serve_options(*args));
+    nvmecuse::service::AttachRetry retry;
+    if (auto attached = attach_from_command_line(*args, manager, retry); !attached) {
+        report_error(attached.error());
+        return 1; // the manager detaches what came up
     }
-    AttachRetry retry;
-    if (auto attached = serve_attached(*args, served, retry); !attached)
-        return fail(served, attached.error());
     retry.start();
+    nvmecuse::rpc::Dispatcher dispatcher;
+    nvmecuse::rpc::add_native_methods(dispatcher, manager, args->tcp);
+    nvmecuse::rpc::add_spdk_methods(dispatcher, manager, args->tcp);
+    auto control = serve_control_socket(*args, dispatcher);
+    if (!control) {
+        report_error(control.error());
+        return 1;
+    }
+
+    notify_ready(serving_status(manager, *control ? (*control)->path() : std::string()));
 
     int signal = 0;
     while (sigwait(&signals, &signal) == 0 && signal == SIGHUP)
         spdlog::info("SIGHUP: nothing to reload (logs go to stderr); going on");
     spdlog::info("stopping on {}", signal == SIGINT ? "SIGINT" : "SIGTERM");
-    retry.stop(); // no attempt appends to `served` any more
-    stop_all(served);
+    notify_stopping();
+    if (*control) (*control)->stop(); // no request attaches any more
+    retry.stop();                     // nor any attempt
+    manager.detach_all();
     return 0;
 }

@@ -16,13 +16,15 @@ _nvmecused() {
   --gid) COMPREPLY=($(compgen -g -- "$cur")); return ;;
   -t | --transport) COMPREPLY=($(compgen -W 'tcp' -- "$cur")); return ;;
   --lock-dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+  --rpc-socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
   --attach | --dir | --mode | -a | --traddr | -s | --trsvcid | -n | --nqn | -q | --hostnqn | \
     -I | --hostid | -k | --keep-alive-tmo | --kato | -i | --nr-io-queues | -Q | --queue-size | \
     -c | --reconnect-delay | -l | --ctrl-loss-tmo | -F | --fast_io_fail_tmo | --fast-io-fail-tmo | \
     --cuse-threads | --poll-us) return ;;
   esac
   COMPREPLY=($(compgen -W '--help --version --emulate --config --check-config --attach --dir
-    --mode --uid --gid --kernel-rules --log-level --log-format --lock-dir --retry-only --ioctl-protocol
+    --mode --uid --gid --kernel-rules --log-level --log-format --rpc-socket --no-rpc --lock-dir
+    --retry-only --ioctl-protocol
     --cuse-threads --poll-us --transport --traddr --trsvcid --nqn --hostnqn --hostid
     --keep-alive-tmo --kato --nr-io-queues --queue-size --hdr-digest --data-digest
     --reconnect-delay --ctrl-loss-tmo --fast_io_fail_tmo --fast-io-fail-tmo' -- "$cur"))

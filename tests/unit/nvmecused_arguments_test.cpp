@@ -90,12 +90,30 @@ TEST(NvmecusedArguments, PollWindow)
     EXPECT_FALSE(parse({"--emulate", "--poll-us", "-5"}));
 }
 
-TEST(NvmecusedArguments, OneOfEmulateOrAttachIsRequired)
+TEST(NvmecusedArguments, NothingToServeStartsEmptyOnTheControlSocket)
 {
     const auto none = parse({});
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(none->emulate);
+    EXPECT_TRUE(none->attach.empty());
+    EXPECT_EQ(none->rpc_socket, "/run/nvmecuse/nvmecused.sock");
+    EXPECT_FALSE(none->rpc_socket_explicit);
+    const auto other = parse({"--rpc-socket", "/tmp/x.sock"});
+    ASSERT_TRUE(other);
+    EXPECT_EQ(other->rpc_socket, "/tmp/x.sock");
+    EXPECT_TRUE(other->rpc_socket_explicit);
+}
+
+TEST(NvmecusedArguments, WithoutControlSocketOneOfEmulateOrAttachIsRequired)
+{
+    const auto none = parse({"--no-rpc"});
     ASSERT_FALSE(none);
     EXPECT_NE(none.error(), 0);
-    EXPECT_FALSE(parse({"--dir", "spdk"}));
+    EXPECT_FALSE(parse({"--no-rpc", "--dir", "spdk"}));
+    EXPECT_FALSE(parse({"--no-rpc", "--rpc-socket", "/tmp/x.sock", "--emulate"}));
+    const auto emulated = parse({"--no-rpc", "--emulate"});
+    ASSERT_TRUE(emulated);
+    EXPECT_TRUE(emulated->rpc_socket.empty());
 }
 
 TEST(NvmecusedArguments, ConfigNeedsEmulate)

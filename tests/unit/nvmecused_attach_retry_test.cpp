@@ -1,5 +1,5 @@
 // The retry of --attach targets that were down at start
-// (apps/nvmecused/attach_retry.cpp): the kernel's count of reconnect
+// (service/attach_retry.cpp): the kernel's count of reconnect
 // attempts, and a thread that tries each target until it is up, out of
 // attempts, or stopped.
 #include <gtest/gtest.h>
@@ -8,13 +8,13 @@
 #include <chrono>
 #include <thread>
 
-#include "apps/nvmecused/attach_retry.hpp"
+#include "nvmecuse/service/attach_retry.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-using nvmecused::AttachRetry;
-using nvmecused::reconnect_attempts;
+using nvmecuse::service::AttachRetry;
+using nvmecuse::service::reconnect_attempts;
 
 TEST(NvmecusedAttachRetry, AttemptsAreCtrlLossTmoOverReconnectDelayRoundedUp)
 {

@@ -7,13 +7,13 @@
 
 #include "nvmecuse/spec/discovery.hpp"
 
-#include "apps/nvmecused/discovery_targets.hpp"
+#include "service/discovery_targets.hpp"
 
-namespace nvmecused {
+namespace nvmecuse::service {
 namespace {
 
-using nvmecuse::transport::TransportId;
-using nvmecuse::ctrlr::DiscoveredSubsystem;
+using transport::TransportId;
+using ctrlr::DiscoveredSubsystem;
 
 constexpr auto nvm = static_cast<std::uint8_t>(nvme::DiscoverySubsystemType::nvm);
 
@@ -102,4 +102,4 @@ TEST(DiscoveryTargets, KeepsNvmSubsystemsOnlyWithoutDuplicatesAndTheHostIdentity
 }
 
 } // namespace
-} // namespace nvmecused
+} // namespace nvmecuse::service

@@ -1,21 +1,13 @@
-// --emulate: the built-in emulated controller (transport/emu) behind CUSE.
+// The built-in emulated controller (transport/emu) behind CUSE.
 #include "emulated.hpp"
 
-#include "nvmecuse/transport/emu/config_json.hpp"
 #include "nvmecuse/transport/emu/emulated_transport.hpp"
 
-namespace nvmecused {
+namespace nvmecuse::service {
 
-using namespace nvmecuse;
-
-std::expected<ServedController, std::string> serve_emulated(const Arguments& args)
+std::expected<ServedController, std::string>
+serve_emulated(const emu::ControllerConfig& config, const ServeOptions& serving, bool nodes)
 {
-    emu::ControllerConfig config;
-    if (!args.config_path.empty()) {
-        auto loaded = emu::load_controller_config(args.config_path);
-        if (!loaded) return std::unexpected(loaded.error());
-        config = std::move(*loaded);
-    }
     const TransportMaker make_transport =
         [&config]() -> std::expected<std::unique_ptr<transport::Transport>, std::string> {
         auto transport = emu::make_transport(config);
@@ -27,9 +19,9 @@ std::expected<ServedController, std::string> serve_emulated(const Arguments& arg
         return std::unexpected("emulated controller: " + transport.error().message() +
                                (files.empty() ? "" : " (backing files: " + files + ")"));
     };
-    auto served = serve(make_transport, ctrlr::Controller::Options{}, args);
+    auto served = serve(make_transport, ctrlr::Controller::Options{}, serving, nodes);
     if (!served) return std::unexpected(std::move(served.error().message));
     return std::move(*served);
 }
 
-} // namespace nvmecused
+} // namespace nvmecuse::service

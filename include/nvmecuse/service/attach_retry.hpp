@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-namespace nvmecused {
+namespace nvmecuse::service {
 
 /// How many attempts follow a failed first one: ctrl_loss_tmo /
 /// reconnect_delay rounded up (the kernel's max_reconnects,
@@ -64,4 +64,4 @@ private:
     std::thread thread_;
 };
 
-} // namespace nvmecused
+} // namespace nvmecuse::service

@@ -8,7 +8,7 @@
 #include "nvmecuse/ctrlr/discovery.hpp"
 #include "nvmecuse/transport/transport_id.hpp"
 
-namespace nvmecused {
+namespace nvmecuse::service {
 
 /// Controllers attached from one Discovery Log Page at most. A discovery
 /// controller is a remote party: a log of 4096 records (what
@@ -20,7 +20,7 @@ inline constexpr std::size_t max_discovered_controllers = 64;
 
 /// The controllers to attach from a discovery log.
 struct DiscoveryTargets {
-    std::vector<nvmecuse::transport::TransportId> targets; ///< in log order
+    std::vector<transport::TransportId> targets; ///< in log order
     std::size_t dropped = 0; ///< distinct NVM subsystem ports past the cap
 };
 
@@ -29,8 +29,8 @@ struct DiscoveryTargets {
 /// duplicates (same traddr, trsvcid and subnqn) dropped, the first `max`
 /// kept. Pure; any thread.
 [[nodiscard]] DiscoveryTargets
-discovery_targets(const nvmecuse::transport::TransportId& discovery,
-                  std::span<const nvmecuse::ctrlr::DiscoveredSubsystem> records,
+discovery_targets(const transport::TransportId& discovery,
+                  std::span<const ctrlr::DiscoveredSubsystem> records,
                   std::size_t max = max_discovered_controllers);
 
-} // namespace nvmecused
+} // namespace nvmecuse::service

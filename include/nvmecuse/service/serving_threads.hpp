@@ -8,7 +8,7 @@
 
 #include "nvmecuse/ctrlr/reactor.hpp"
 
-namespace nvmecused {
+namespace nvmecuse::service {
 
 /// The CPUs this process may run on (sched_getaffinity), at least 1.
 [[nodiscard]] unsigned usable_cpus();
@@ -19,4 +19,4 @@ namespace nvmecused {
 [[nodiscard]] std::expected<std::vector<nvmecuse::ctrlr::Reactor*>, std::string>
 serving_threads(unsigned count);
 
-} // namespace nvmecused
+} // namespace nvmecuse::service

@@ -1,4 +1,4 @@
-#include "serving_threads.hpp"
+#include "nvmecuse/service/serving_threads.hpp"
 
 #include <fmt/format.h>
 #include <sched.h>
@@ -7,7 +7,7 @@
 #include <memory>
 #include <mutex>
 
-namespace nvmecused {
+namespace nvmecuse::service {
 
 unsigned usable_cpus()
 {
@@ -37,4 +37,4 @@ std::expected<std::vector<nvmecuse::ctrlr::Reactor*>, std::string> serving_threa
     return out;
 }
 
-} // namespace nvmecused
+} // namespace nvmecuse::service

@@ -1,5 +1,5 @@
-// --attach: controllers through the transport factory (transport::connect()), and
-// discovery controllers expanded through ctrlr::read_discovery_log().
+// Attaching controllers through the transport factory (transport::connect()),
+// and discovery controllers expanded through ctrlr::read_discovery_log().
 #include "attach.hpp"
 
 #include <fmt/format.h>
@@ -9,12 +9,10 @@
 #include "nvmecuse/transport/connect.hpp"
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 
-#include "attach_retry.hpp"
 #include "discovery_targets.hpp"
 
-namespace nvmecused {
+namespace nvmecuse::service {
 
-using namespace nvmecuse;
 using transport::TransportId;
 
 namespace {
@@ -43,16 +41,11 @@ bool is_unreachable(std::error_code e)
            e == std::errc::connection_aborted;
 }
 
-/// Why a target did not come up; `unreachable` when connecting failed
-/// (worth retrying), not a later step.
-struct AttachError {
-    std::string message;
-    bool unreachable = false;
-};
-
-std::expected<ServedController, AttachError> serve_one(const TransportId& id, const Arguments& args)
+std::expected<ServedController, AttachError> serve_one(const TransportId& id,
+                                                       const transport::tcp::TcpOptions& tcp,
+                                                       const ServeOptions& serving, bool nodes)
 {
-    const auto options = options_for(id, args.tcp);
+    const auto options = options_for(id, tcp);
     bool unreachable = false;
     const TransportMaker make_transport =
         [&]() -> std::expected<std::unique_ptr<transport::Transport>, std::string> {
@@ -71,25 +64,24 @@ std::expected<ServedController, AttachError> serve_one(const TransportId& id, co
     controller_options.reconnect_delay = options.reconnect_delay;
     controller_options.ctrl_loss_tmo = options.ctrl_loss_tmo;
     controller_options.fast_io_fail_tmo = options.fast_io_fail_tmo;
-    auto served = serve(make_transport, controller_options, args);
+    auto served = serve(make_transport, controller_options, serving, nodes);
     if (!served)
         return std::unexpected(AttachError{
             served.error().message, unreachable || is_unreachable(served.error().start_error)});
-    spdlog::info("{}: attached {}", served->name(), id.describe());
     return std::move(*served);
 }
 
 /// The NVM subsystems the discovery controller `id` lists, each with the
 /// host identity of `id`, duplicates dropped, at most
 /// max_discovered_controllers of them (the rest dropped with a warning).
-std::expected<std::vector<TransportId>, AttachError> discover(const TransportId& id,
-                                                              const Arguments& args)
+std::expected<std::vector<TransportId>, AttachError>
+discover(const TransportId& id, const transport::tcp::TcpOptions& tcp)
 {
     // A short-lived association driven by the core like any controller:
     // no Keep Alive, no I/O queues.
     TransportId discovery = id;
     if (discovery.subnqn.empty()) discovery.subnqn = std::string(transport::discovery_nqn);
-    auto options = options_for(id, args.tcp);
+    auto options = options_for(id, tcp);
     options.kato = std::chrono::milliseconds(0);
     options.io_queues = 0;
     auto transport = transport::connect(discovery, transport::ConnectOptions{.tcp = options});
@@ -115,37 +107,39 @@ std::expected<std::vector<TransportId>, AttachError> discover(const TransportId&
                  found.targets.size() + found.dropped);
     if (found.dropped != 0)
         spdlog::warn("{}: attaching the first {} NVM subsystem ports only, {} dropped (at most "
-                     "{} per discovery log; --attach the others one by one)",
+                     "{} per discovery log; attach the others one by one)",
                      id.describe(), found.targets.size(), found.dropped,
                      max_discovered_controllers);
     return std::move(found.targets);
 }
 
-/// Brings up what `id` names: the controller, or every NVM subsystem its
-/// discovery controller lists; appends each to `served` as it comes up.
-std::expected<void, AttachError> attach(const TransportId& id, const Arguments& args,
-                                        std::vector<ServedController>& served)
+} // namespace
+
+std::expected<void, AttachError> attach_target(const TransportId& id,
+                                               const transport::tcp::TcpOptions& tcp,
+                                               const ServeOptions& serving, bool nodes,
+                                               const ServedSink& sink)
 {
     if (!id.is_discovery()) {
-        auto controller = serve_one(id, args);
+        auto controller = serve_one(id, tcp, serving, nodes);
         if (!controller) return std::unexpected(controller.error());
-        served.push_back(std::move(*controller));
+        sink(std::move(*controller), id);
         return {};
     }
-    auto targets = discover(id, args);
+    auto targets = discover(id, tcp);
     if (!targets) return std::unexpected(targets.error());
     std::size_t attached = 0;
     AttachError last{"it lists no NVM subsystem", false};
     bool all_unreachable = !targets->empty();
     for (const TransportId& target : *targets) {
-        auto controller = serve_one(target, args);
+        auto controller = serve_one(target, tcp, serving, nodes);
         if (!controller) {
             spdlog::warn("{}", controller.error().message);
             last = controller.error();
             all_unreachable = all_unreachable && last.unreachable;
             continue;
         }
-        served.push_back(std::move(*controller));
+        sink(std::move(*controller), target);
         ++attached;
     }
     if (attached == 0)
@@ -155,38 +149,4 @@ std::expected<void, AttachError> attach(const TransportId& id, const Arguments& 
     return {};
 }
 
-} // namespace
-
-std::expected<void, std::string>
-serve_attached(const Arguments& args, std::vector<ServedController>& served, AttachRetry& retry)
-{
-    const auto attempts = reconnect_attempts(args.tcp.reconnect_delay, args.tcp.ctrl_loss_tmo);
-    for (const TransportId& id : args.attach) {
-        auto attached = attach(id, args, served);
-        if (attached) continue;
-        // Only an NVMe/TCP target that did not answer is worth waiting for:
-        // a PCIe function or a refused configuration will not change by itself.
-        if (!attached.error().unreachable || id.trtype != "tcp" || attempts == 0u)
-            return std::unexpected(attached.error().message);
-        spdlog::warn("{}; retrying every {} s, {}", attached.error().message,
-                     args.tcp.reconnect_delay.count(),
-                     attempts ? fmt::format("at most {} times (--ctrl-loss-tmo {} s)", *attempts,
-                                            args.tcp.ctrl_loss_tmo.count())
-                              : std::string("until it answers (--ctrl-loss-tmo < 0)"));
-        retry.add(
-            id.describe(),
-            [id, &args, &served] {
-                auto again = attach(id, args, served);
-                if (again || !again.error().unreachable) {
-                    if (!again) spdlog::error("{}", again.error().message);
-                    return true;
-                }
-                spdlog::warn("{}", again.error().message);
-                return false;
-            },
-            args.tcp.reconnect_delay, attempts);
-    }
-    return {};
-}
-
-} // namespace nvmecused
+} // namespace nvmecuse::service

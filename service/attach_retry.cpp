@@ -1,12 +1,12 @@
 // The background retry of --attach targets that were down at start
 // (attach_retry.hpp).
-#include "attach_retry.hpp"
+#include "nvmecuse/service/attach_retry.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
-namespace nvmecused {
+namespace nvmecuse::service {
 
 std::optional<unsigned> reconnect_attempts(std::chrono::seconds reconnect_delay,
                                            std::chrono::seconds ctrl_loss_tmo)
@@ -64,4 +64,4 @@ void AttachRetry::run()
     }
 }
 
-} // namespace nvmecused
+} // namespace nvmecuse::service

@@ -8,13 +8,13 @@
 
 #include "nvmecuse/spec/discovery.hpp"
 
-namespace nvmecused {
+namespace nvmecuse::service {
 
-using nvmecuse::transport::TransportId;
+using transport::TransportId;
 
 DiscoveryTargets
 discovery_targets(const TransportId& discovery,
-                  std::span<const nvmecuse::ctrlr::DiscoveredSubsystem> records,
+                  std::span<const ctrlr::DiscoveredSubsystem> records,
                   std::size_t max)
 {
     DiscoveryTargets out;
@@ -35,4 +35,4 @@ discovery_targets(const TransportId& discovery,
     return out;
 }
 
-} // namespace nvmecused
+} // namespace nvmecuse::service

@@ -8,20 +8,18 @@
 #include <algorithm>
 
 #include "nvmecuse/cuse/caller_memory.hpp"
+#include "nvmecuse/service/serving_threads.hpp"
 
-namespace nvmecused {
-
-using namespace nvmecuse;
+namespace nvmecuse::service {
 
 namespace {
 
 /// Restricted ioctls where the command line allows them and, for auto,
 /// where the fast path can never need the retry protocol. Decided once.
-bool restricted_ioctls(const Arguments& args)
+bool restricted_ioctls(const ServeOptions& serving)
 {
-    using Protocol = Arguments::IoctlProtocol;
-    if (args.retry_only || args.ioctl_protocol == Protocol::unrestricted) return false;
-    if (args.ioctl_protocol == Protocol::restricted) return true;
+    if (serving.retry_only || serving.ioctl_protocol == IoctlProtocol::unrestricted) return false;
+    if (serving.ioctl_protocol == IoctlProtocol::restricted) return true;
     static const bool reachable = [] {
         const bool r = cuse::process_vm_reaches_every_caller();
         spdlog::info("ioctl protocol: {}", r ? "restricted (process_vm_readv reaches every caller)"
@@ -36,56 +34,70 @@ bool restricted_ioctls(const Arguments& args)
 
 std::expected<ServedController, ServeError> serve(const TransportMaker& make_transport,
                                                   ctrlr::Controller::Options options,
-                                                  const Arguments& args)
+                                                  const ServeOptions& serving, bool nodes)
 {
-    auto claim = cuse::IndexClaim::claim_lowest(args.lock_directory);
+    auto claim = cuse::IndexClaim::claim_lowest(serving.lock_directory);
     if (!claim)
         return std::unexpected(ServeError{fmt::format("claiming a controller index in {}: {}",
-                                                      args.lock_directory, claim.error().message()),
+                                                      serving.lock_directory,
+                                                      claim.error().message()),
                                           {}});
     const std::string name = fmt::format("nvme{}", claim->index());
 
     auto transport = make_transport();
     if (!transport) return std::unexpected(ServeError{transport.error(), {}});
 
-    auto reactors = serving_threads(args.threads);
+    auto reactors = serving_threads(serving.threads);
     if (!reactors) return std::unexpected(ServeError{reactors.error(), {}});
     options.name = name;
-    options.spin_before_sleep = std::chrono::microseconds(args.poll_us);
+    options.spin_before_sleep = std::chrono::microseconds(serving.poll_us);
     options.reactors = *reactors;
     auto controller = ctrlr::Controller::start(std::move(*transport), options);
     if (!controller)
         return std::unexpected(ServeError{
             fmt::format("{}: start: {}", name, controller.error().message()), controller.error()});
+    ServedController served{std::move(*claim), std::move(*controller), nullptr};
+    if (!nodes) return served;
+    auto registry = create_nodes(served, serving);
+    if (!registry) return std::unexpected(ServeError{std::move(registry.error()), {}});
+    served.registry = std::move(*registry);
+    return served;
+}
 
+std::expected<std::unique_ptr<cuse::Registry>, std::string>
+create_nodes(const ServedController& served, const ServeOptions& serving)
+{
     cuse::RegistryOptions registry_options;
-    registry_options.directory = args.directory;
-    registry_options.controller_index = claim->index();
-    registry_options.fast_path = !args.retry_only;
-    registry_options.restricted_ioctls = restricted_ioctls(args);
-    registry_options.serve_on_owner_thread = args.cuse_threads == 0;
-    registry_options.reader_threads = std::max(args.cuse_threads, 1u);
+    registry_options.directory = serving.directory;
+    registry_options.controller_index = served.claim.index();
+    registry_options.fast_path = !serving.retry_only;
+    registry_options.restricted_ioctls = restricted_ioctls(serving);
+    registry_options.serve_on_owner_thread = serving.cuse_threads == 0;
+    registry_options.reader_threads = std::max(serving.cuse_threads, 1u);
     // Where the controller has no lanes (NVMe/TCP), its nodes are served on
     // its owner thread: a serving thread would only hand every command over.
-    if ((*controller)->lanes() > 0) registry_options.reactors = *reactors;
-    registry_options.permissions.mode = args.mode;
-    registry_options.permissions.uid = args.uid;
-    registry_options.permissions.gid = args.gid;
-    registry_options.kernel_rules = args.kernel_rules.value_or(cuse::running_kernel_rules());
-    auto registry = cuse::Registry::create(**controller, registry_options);
+    if (served.controller->lanes() > 0) {
+        auto reactors = serving_threads(serving.threads);
+        if (!reactors) return std::unexpected(reactors.error());
+        registry_options.reactors = *reactors;
+    }
+    registry_options.permissions = serving.permissions;
+    registry_options.kernel_rules = serving.kernel_rules.value_or(cuse::running_kernel_rules());
+    registry_options.open_channel = serving.open_channel;
+    registry_options.credentials = serving.credentials;
+    auto registry = cuse::Registry::create(*served.controller, registry_options);
     if (!registry) {
         const auto& e = registry.error();
-        return std::unexpected(ServeError{
-            fmt::format("{}: creating CUSE devices: {}{}", name, e.message(),
+        return std::unexpected(
+            fmt::format("{}: creating CUSE devices: {}{}", served.name(), e.message(),
                         e == std::errc::no_such_file_or_directory || e == std::errc::no_such_device
                             ? " (is the cuse module loaded? modprobe cuse)"
-                            : ""),
-            {}});
+                            : ""));
     }
     for (const auto& devname : (*registry)->devnames())
         spdlog::info("serving /dev/{} (passthrough permissions of Linux {})", devname,
                      cuse::to_string(registry_options.kernel_rules));
-    return ServedController{std::move(*claim), std::move(*controller), std::move(*registry)};
+    return std::move(*registry);
 }
 
-} // namespace nvmecused
+} // namespace nvmecuse::service

@@ -1,0 +1,90 @@
+// nvmecusectl list's table and JSON (listing.hpp), in nvme-cli 2.x's
+// formats (nvme-print.c: decimal units, "used / size", "LBA + MD").
+#include "listing.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+
+namespace nvmecusectl {
+
+using nlohmann::json;
+
+namespace {
+
+/// nvme-cli's suffix_si_get(): powers of 1000.
+std::string si(double value, const char* unit)
+{
+    static constexpr std::array<const char*, 7> prefixes{"", "k", "M", "G", "T", "P", "E"};
+    std::size_t i = 0;
+    while (value >= 1000 && i + 1 < prefixes.size()) {
+        value /= 1000;
+        ++i;
+    }
+    return fmt::format("{:6.2f} {:>2}{}", value, prefixes[i], unit);
+}
+
+std::string text(const json& j, const char* key)
+{
+    const auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string("-");
+}
+
+} // namespace
+
+std::string list_table(const json& controllers)
+{
+    std::string out = fmt::format("{:<21} {:<20} {:<40} {:<9} {:<26} {:<16} {:<8} {:<9} {}\n",
+                                  "Node", "SN", "Model", "Namespace", "Usage", "Format", "FW Rev",
+                                  "Transport", "State");
+    out += fmt::format("{:-<21} {:-<20} {:-<40} {:-<9} {:-<26} {:-<16} {:-<8} {:-<9} {:-<9}\n", "",
+                       "", "", "", "", "", "", "", "");
+    for (const auto& c : controllers) {
+        const auto row = [&](const std::string& node, const std::string& nsid,
+                             const std::string& usage, const std::string& format) {
+            out += fmt::format("{:<21} {:<20} {:<40} {:<9} {:<26} {:<16} {:<8} {:<9} {}\n", node,
+                               text(c, "serial_number"), text(c, "model_number"), nsid, usage,
+                               format, text(c, "firmware_revision"), text(c, "transport"),
+                               text(c, "state"));
+        };
+        bool any = false;
+        for (const auto& ns : c.value("namespaces", json::array())) {
+            if (!ns["node"].is_string()) continue;
+            const double lba = ns.value("lba_data_size", 0);
+            const std::string usage =
+                si(static_cast<double>(ns.value("nuse", std::uint64_t{0})) * lba, "B") + " / " +
+                si(static_cast<double>(ns.value("nsze", std::uint64_t{0})) * lba, "B");
+            const std::string format = fmt::format("{:>3.0f} {:>2}B + {:>2} B", lba >= 1024 ? lba / 1024 : lba,
+                                                   lba >= 1024 ? "Ki" : "", ns.value("metadata_size", 0));
+            row(ns["node"].get<std::string>(), std::to_string(ns.value("nsid", 0)), usage, format);
+            any = true;
+        }
+        if (!any) row(c["node"].is_string() ? c["node"].get<std::string>() : c.value("name", "-"), "-", "-", "-");
+    }
+    return out;
+}
+
+json list_json(const json& controllers)
+{
+    json devices = json::array();
+    for (const auto& c : controllers)
+        for (const auto& ns : c.value("namespaces", json::array())) {
+            if (!ns["node"].is_string()) continue;
+            const std::uint64_t lba = ns.value("lba_data_size", 0u);
+            devices.push_back(json{{"NameSpace", ns.value("nsid", 0)},
+                                   {"DevicePath", ns["node"]},
+                                   {"Firmware", text(c, "firmware_revision")},
+                                   {"ModelNumber", text(c, "model_number")},
+                                   {"SerialNumber", text(c, "serial_number")},
+                                   {"UsedBytes", ns.value("nuse", std::uint64_t{0}) * lba},
+                                   {"MaximumLBA", ns.value("nsze", std::uint64_t{0})},
+                                   {"PhysicalSize", ns.value("nsze", std::uint64_t{0}) * lba},
+                                   {"SectorSize", lba},
+                                   {"Controller", c.value("name", "")},
+                                   {"Transport", c.value("transport", "")},
+                                   {"State", c.value("state", "")}});
+        }
+    return json{{"Devices", std::move(devices)}};
+}
+
+} // namespace nvmecusectl

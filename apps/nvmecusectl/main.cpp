@@ -1,0 +1,211 @@
+// nvmecusectl: nvmecused's control socket from the command line. Lists,
+// attaches, detaches, resets and rescans controllers and prints the nodes'
+// counters; nvme-cli's option names where nvme-cli has the command.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "nvmecuse/rpc/client.hpp"
+
+#include "listing.hpp"
+
+using nlohmann::json;
+using nvmecuse::rpc::CallError;
+
+namespace {
+
+/// Exit statuses: 1 a refused request, 2 a usage error (CLI11's),
+/// 3 the daemon not running, 4 permission denied.
+int exit_status(const CallError& e)
+{
+    switch (e.kind) {
+    case CallError::Kind::not_running: return 3;
+    case CallError::Kind::permission_denied: return 4;
+    default: return 1;
+    }
+}
+
+struct AttachOptions {
+    std::string trid;
+    std::string transport;
+    std::string traddr;
+    std::string trsvcid;
+    std::string nqn;
+    std::string hostnqn;
+    std::string hostid;
+    std::string name;
+    std::string config;
+    std::optional<unsigned> kato;
+    std::optional<unsigned> nr_io_queues;
+    std::optional<unsigned> queue_size;
+    std::optional<int> reconnect_delay;
+    std::optional<int> ctrl_loss_tmo;
+    bool no_nodes = false;
+};
+
+/// controller_attach's params from the options; an error is a message.
+std::expected<json, std::string> attach_params(const AttachOptions& o)
+{
+    json params = json::object();
+    if (!o.name.empty()) params["name"] = o.name;
+    if (o.no_nodes) params["nodes"] = false;
+    if (o.transport == "emulated" || o.trid == "emulated") {
+        params["trtype"] = "emulated";
+        if (!o.config.empty()) {
+            std::ifstream in(o.config);
+            if (!in) return std::unexpected(o.config + ": cannot be read");
+            try {
+                params["config"] = json::parse(in);
+            } catch (const json::exception& e) {
+                return std::unexpected(o.config + ": " + e.what());
+            }
+        }
+        return params;
+    }
+    if (!o.trid.empty()) {
+        if (!o.traddr.empty()) return std::unexpected("give a transport ID or -a, not both");
+        params["trid"] = o.trid;
+    } else {
+        if (o.traddr.empty()) return std::unexpected("a transport ID, -t emulated, or -a ADDRESS is needed");
+        params["trtype"] = o.transport.empty() ? "tcp" : o.transport;
+        params["traddr"] = o.traddr;
+        if (!o.trsvcid.empty()) params["trsvcid"] = o.trsvcid;
+        if (!o.nqn.empty()) params["subnqn"] = o.nqn;
+        if (!o.hostnqn.empty()) params["hostnqn"] = o.hostnqn;
+        if (!o.hostid.empty()) params["hostid"] = o.hostid;
+    }
+    if (o.kato) params["kato"] = *o.kato;
+    if (o.nr_io_queues) params["nr_io_queues"] = *o.nr_io_queues;
+    if (o.queue_size) params["queue_size"] = *o.queue_size;
+    if (o.reconnect_delay) params["reconnect_delay"] = *o.reconnect_delay;
+    if (o.ctrl_loss_tmo) params["ctrl_loss_tmo"] = *o.ctrl_loss_tmo;
+    return params;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    CLI::App app{"nvmecusectl: list, attach and detach the controllers nvmecused serves (on its "
+                 "control socket)"};
+    app.set_version_flag("--version", std::string("nvmecusectl ") + NVMECUSE_VERSION);
+    app.require_subcommand(1);
+    std::string socket = "/run/nvmecuse/nvmecused.sock";
+    app.add_option("-S,--socket", socket, "nvmecused's control socket")->capture_default_str();
+    app.footer(R"(Examples:
+  nvmecusectl list
+  nvmecusectl attach -t tcp -a 192.168.1.7 -s 4420 -n nqn.2026-11.io.example:disk
+  nvmecusectl attach 'trtype:pcie traddr:0000:00:04.0'
+  nvmecusectl attach -t emulated
+  nvmecusectl detach nvme1
+  nvmecusectl call bdev_nvme_get_controllers)");
+
+    auto* list = app.add_subcommand("list", "controllers and namespaces, as nvme list");
+    std::string output = "normal";
+    list->add_option("-o,--output-format", output, "normal or json")
+        ->check(CLI::IsMember({"normal", "json"}))
+        ->capture_default_str();
+
+    AttachOptions a;
+    auto* attach = app.add_subcommand("attach", "attach a controller (nvme connect's options)");
+    attach->add_option("trid", a.trid,
+                       "transport ID: 'trtype:tcp traddr:ADDR trsvcid:PORT subnqn:NQN', "
+                       "'trtype:pcie traddr:BDF', or 'emulated'");
+    attach->add_option("-t,--transport", a.transport, "tcp, pcie or emulated");
+    attach->add_option("-a,--traddr", a.traddr, "address");
+    attach->add_option("-s,--trsvcid", a.trsvcid, "port");
+    attach->add_option("-n,--nqn", a.nqn, "subsystem NQN (none: every one discovery lists)");
+    attach->add_option("-q,--hostnqn", a.hostnqn, "host NQN");
+    attach->add_option("-I,--hostid", a.hostid, "host identifier (UUID)");
+    attach->add_option("-k,--keep-alive-tmo", a.kato, "Keep Alive Timeout in seconds");
+    attach->add_option("-i,--nr-io-queues", a.nr_io_queues, "I/O queues");
+    attach->add_option("-Q,--queue-size", a.queue_size, "entries per I/O queue");
+    attach->add_option("-c,--reconnect-delay", a.reconnect_delay, "seconds between reconnects");
+    attach->add_option("-l,--ctrl-loss-tmo", a.ctrl_loss_tmo, "seconds before giving up");
+    attach->add_option("--name", a.name, "a name of yours (default: nvme<N>)");
+    attach->add_option("--config", a.config, "-t emulated: the controller's JSON configuration")
+        ->check(CLI::ExistingFile);
+    attach->add_flag("--no-nodes", a.no_nodes, "no CUSE nodes (as SPDK's attach)");
+
+    std::string name;
+    unsigned grace_ms = 5000;
+    auto* detach = app.add_subcommand("detach", "detach a controller; its nodes disappear");
+    detach->add_option("name", name, "controller (nvme<N> or its name)")->required();
+    detach->add_option("--grace-ms", grace_ms, "how long in-flight ioctls may take to finish")
+        ->capture_default_str();
+    auto* reset = app.add_subcommand("reset", "controller reset");
+    reset->add_option("name", name, "controller")->required();
+    auto* rescan = app.add_subcommand("rescan", "rescan the namespaces");
+    rescan->add_option("name", name, "controller")->required();
+    auto* stats = app.add_subcommand("stats", "the nodes' counters");
+    stats->add_option("name", name, "controller (default: all)");
+
+    std::string raw_method;
+    std::string raw_params = "{}";
+    auto* call = app.add_subcommand("call", "any method, as SPDK's rpc.py calls it; prints the result");
+    call->add_option("method", raw_method, "e.g. bdev_nvme_get_controllers")->required();
+    call->add_option("params", raw_params, "the params object, as JSON")->capture_default_str();
+
+    CLI11_PARSE(app, argc, argv);
+
+    std::string method;
+    json params = json::object();
+    if (*list) {
+        method = "controller_list";
+    } else if (*attach) {
+        auto p = attach_params(a);
+        if (!p) {
+            std::fprintf(stderr, "nvmecusectl: %s\n", p.error().c_str());
+            return 2;
+        }
+        method = "controller_attach";
+        params = std::move(*p);
+    } else if (*detach) {
+        method = "controller_detach";
+        params = {{"name", name}, {"grace_ms", grace_ms}};
+    } else if (*reset || *rescan) {
+        method = *reset ? "controller_reset" : "rescan";
+        params = {{"name", name}};
+    } else if (*call) {
+        method = raw_method;
+        try {
+            params = json::parse(raw_params);
+        } catch (const json::exception& e) {
+            std::fprintf(stderr, "nvmecusectl: params: %s\n", e.what());
+            return 2;
+        }
+    } else {
+        method = "stats";
+        if (!name.empty()) params = {{"name", name}};
+    }
+
+    auto client = nvmecuse::rpc::Client::connect(socket);
+    if (!client) {
+        std::fprintf(stderr, "nvmecusectl: %s\n", client.error().message.c_str());
+        return exit_status(client.error());
+    }
+    auto result = client->call(method, params);
+    if (!result) {
+        std::fprintf(stderr, "nvmecusectl: %s\n", result.error().message.c_str());
+        return exit_status(result.error());
+    }
+    if (*list) {
+        if (output == "json")
+            std::cout << nvmecusectl::list_json(*result).dump(2) << '\n';
+        else
+            std::cout << nvmecusectl::list_table(*result);
+    } else if (*attach) {
+        for (const auto& c : *result)
+            std::cout << fmt::format("{}: {}\n", c.value("name", ""),
+                                     c["node"].is_string() ? c["node"].get<std::string>()
+                                                           : std::string("no nodes"));
+    } else if (*stats || *call) {
+        std::cout << result->dump(2) << '\n';
+    }
+    return 0;
+}

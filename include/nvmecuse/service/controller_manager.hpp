@@ -1,0 +1,147 @@
+// The controller manager: every controller the daemon serves, attached and
+// detached at runtime from any thread (the command line at start, the
+// JSON-RPC socket later).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nvmecuse/ctrlr/controller.hpp"
+#include "nvmecuse/cuse/device.hpp"
+#include "nvmecuse/service/serve_options.hpp"
+#include "nvmecuse/transport/emu/config.hpp"
+#include "nvmecuse/transport/tcp/tcp_transport.hpp"
+#include "nvmecuse/transport/transport_id.hpp"
+
+namespace nvmecuse::service {
+
+/// Why a manager call failed. The kinds map onto errno values for
+/// JSON-RPC answers (SPDK answers with negative errno codes).
+struct ManagerError {
+    enum class Kind {
+        not_found,      ///< no controller of that name (ENODEV)
+        exists,         ///< the name is taken, or nodes exist already (EEXIST)
+        invalid,        ///< a request that cannot be honoured (EINVAL)
+        busy,           ///< the controller refused for now (EBUSY)
+        failed,         ///< connecting or starting failed (EIO)
+    };
+    Kind kind = Kind::failed;
+    std::string message;      ///< names the controller or target
+    bool unreachable = false; ///< failed: the target did not answer (worth retrying)
+};
+
+/// Per attach.
+struct AttachRequest {
+    /// Empty: the controller is named after its index, "nvme<N>". Otherwise
+    /// a name of the caller's (SPDK's "Nvme0"); names of the form nvme<N>
+    /// are reserved for indexes.
+    std::string name;
+    /// False: the controller is attached without CUSE nodes (SPDK's
+    /// bdev_nvme_attach_controller); register_nodes() adds them.
+    bool nodes = true;
+};
+
+/// One node and its counters.
+struct NodeStatus {
+    std::string devname; ///< "nvmecuse/nvme0n1"
+    cuse::DeviceStats stats;
+};
+
+/// What list() says about one controller.
+struct ControllerStatus {
+    std::string name;
+    unsigned index = 0; ///< N of /dev/<dir>/nvme<N>
+    /// The transport ID it was attached with; empty trtype for an emulated one.
+    transport::TransportId transport_id;
+    std::string transport; ///< "tcp", "pcie" or "emulated"
+    /// serving: nodes up; attached: no nodes (SPDK style); resetting,
+    /// rescanning, registering or detaching while the manager does that
+    /// (then `nodes` and `info` are empty).
+    std::string state;
+    std::vector<NodeStatus> nodes;
+    std::shared_ptr<const ctrlr::ControllerInfo> info; ///< identify data
+};
+
+struct ServedController;
+
+/// Owns every attached controller with its index claim and nodes. Every
+/// public function is thread-safe; attaching (which may block for
+/// seconds on a network target) never blocks list() or a detach of
+/// another controller.
+class ControllerManager {
+public:
+    /// Default bound of detach()'s wait for in-flight commands.
+    static constexpr std::chrono::milliseconds default_detach_grace{5'000};
+
+    explicit ControllerManager(ServeOptions serving);
+    /// detach_all().
+    ~ControllerManager();
+    ControllerManager(const ControllerManager&) = delete;
+    ControllerManager& operator=(const ControllerManager&) = delete;
+
+    /// Attaches the controller `id` names, or every NVM subsystem its
+    /// discovery controller lists (not with a name of the caller's).
+    /// Returns the names attached, in order.
+    [[nodiscard]] std::expected<std::vector<std::string>, ManagerError>
+    attach(const transport::TransportId& id, const transport::tcp::TcpOptions& tcp,
+           const AttachRequest& request = {});
+
+    /// Attaches an emulated controller built from `config`.
+    [[nodiscard]] std::expected<std::string, ManagerError>
+    attach_emulated(const emu::ControllerConfig& config, const AttachRequest& request = {});
+
+    /// Takes the controller out of the manager, then waits up to `grace`
+    /// for its nodes' in-flight ioctls to finish, stops the nodes (callers
+    /// still waiting, and every later one, get ENODEV; the nodes
+    /// disappear), shuts the controller down (commands still outstanding
+    /// complete with operation_canceled) and releases its index for reuse,
+    /// all before it returns.
+    [[nodiscard]] std::expected<void, ManagerError>
+    detach(std::string_view name, std::chrono::milliseconds grace = default_detach_grace);
+
+    /// Detaches every controller, newest first, each with `grace`.
+    void detach_all(std::chrono::milliseconds grace = std::chrono::milliseconds{1'000});
+
+    /// Creates the CUSE nodes of a controller attached without them.
+    [[nodiscard]] std::expected<std::vector<std::string>, ManagerError>
+    register_nodes(std::string_view name);
+    /// Removes its nodes (as detach() does), leaving the controller attached.
+    [[nodiscard]] std::expected<void, ManagerError> unregister_nodes(std::string_view name);
+
+    /// Controller reset (Controller::reset()); waits until it has finished.
+    [[nodiscard]] std::expected<void, ManagerError> reset(std::string_view name);
+    /// Namespace rescan (Controller::rescan()); waits until it has finished.
+    [[nodiscard]] std::expected<void, ManagerError> rescan(std::string_view name);
+
+    /// Every controller, by index.
+    [[nodiscard]] std::vector<ControllerStatus> list() const;
+    /// One controller; empty when there is none of that name.
+    [[nodiscard]] std::optional<ControllerStatus> find(std::string_view name) const;
+
+    [[nodiscard]] const ServeOptions& serve_options() const noexcept { return serving_; }
+
+    struct Entry;
+
+private:
+    std::expected<std::shared_ptr<Entry>, ManagerError> lookup(std::string_view name) const;
+    std::expected<void, ManagerError> reserve(const std::string& name);
+    void unreserve(const std::string& name);
+    std::string adopt(ServedController served, const AttachRequest& request,
+                      const transport::TransportId& id);
+
+    ServeOptions serving_;
+    mutable std::mutex mutex_;
+    std::map<std::string, std::shared_ptr<Entry>, std::less<>> entries_;
+    std::set<std::string, std::less<>> reserved_; ///< names of attaches in progress
+};
+
+} // namespace nvmecuse::service

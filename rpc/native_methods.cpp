@@ -1,0 +1,258 @@
+// nvmecuse's own control methods (methods.hpp, docs/control-plane.md).
+#include <fmt/format.h>
+
+#include "nvmecuse/rpc/methods.hpp"
+#include "nvmecuse/transport/emu/config_check.hpp"
+#include "nvmecuse/transport/emu/config_json.hpp"
+
+#include "method_support.hpp"
+
+namespace nvmecuse::rpc {
+
+using nlohmann::json;
+using service::ControllerStatus;
+
+namespace {
+
+json stats_json(const cuse::DeviceStats& s)
+{
+    return json{{"fuse_requests", s.fuse_requests}, {"ioctl_requests", s.ioctl_requests},
+                {"ioctls_answered", s.ioctls_answered}, {"fast_path", s.fast_path},
+                {"retries", s.retries}, {"interrupts", s.interrupts},
+                {"in_flight", s.in_flight}, {"commands", s.commands}};
+}
+
+/// "/dev/" + the devname of nsid's node (0: the controller's); null without.
+json node_of(const ControllerStatus& c, std::uint32_t nsid)
+{
+    const std::string suffix = nsid == 0 ? "" : fmt::format("n{}", nsid);
+    for (const auto& node : c.nodes) {
+        const auto slash = node.devname.rfind('/');
+        const std::string_view base = std::string_view(node.devname).substr(slash + 1);
+        if (base == fmt::format("nvme{}{}", c.index, suffix)) return "/dev/" + node.devname;
+    }
+    return nullptr;
+}
+
+json namespaces_json(const ControllerStatus& c)
+{
+    json out = json::array();
+    if (!c.info) return out;
+    for (const auto& [nsid, ns] : c.info->namespaces)
+        out.push_back(json{{"nsid", nsid},
+                           {"node", node_of(c, nsid)},
+                           {"nsze", ns.id.nsze},
+                           {"ncap", ns.id.ncap},
+                           {"nuse", ns.id.nuse},
+                           {"lba_data_size", ns.lba_data_size},
+                           {"metadata_size", ns.metadata_size},
+                           {"size_bytes", ns.size_bytes()},
+                           {"unusable_reason", ns.unusable_reason}});
+    return out;
+}
+
+json trid_json(const transport::TransportId& id)
+{
+    if (id.trtype.empty()) return nullptr;
+    json t{{"trtype", id.trtype}, {"traddr", id.traddr}};
+    if (id.trtype != "pcie") {
+        t["adrfam"] = id.adrfam;
+        t["trsvcid"] = id.trsvcid;
+        t["subnqn"] = id.subnqn;
+    }
+    return t;
+}
+
+json controller_json(const ControllerStatus& c)
+{
+    json nodes = json::array();
+    for (const auto& node : c.nodes)
+        nodes.push_back(json{{"devname", node.devname}, {"stats", stats_json(node.stats)}});
+    json out{{"name", c.name},           {"index", c.index},          {"state", c.state},
+             {"transport", c.transport}, {"trid", trid_json(c.transport_id)},
+             {"node", node_of(c, 0)},    {"nodes", std::move(nodes)}, {"namespaces", namespaces_json(c)}};
+    if (c.info) {
+        const auto& id = c.info->id;
+        out["serial_number"] = trimmed(std::string_view(id.sn.data(), id.sn.size()));
+        out["model_number"] = trimmed(std::string_view(id.mn.data(), id.mn.size()));
+        out["firmware_revision"] = trimmed(std::string_view(id.fr.data(), id.fr.size()));
+        out["cntlid"] = id.cntlid;
+        out["subnqn"] = trimmed(std::string_view(id.subnqn.data(), id.subnqn.size()));
+    }
+    return out;
+}
+
+std::expected<ControllerStatus, Error> find(const service::ControllerManager& manager,
+                                            const json& params)
+{
+    auto name = required_string(params, "name");
+    if (!name) return std::unexpected(name.error());
+    auto status = manager.find(*name);
+    if (!status)
+        return std::unexpected(Error{-ENODEV, fmt::format("{}: no such controller", *name)});
+    return std::move(*status);
+}
+
+/// The connection options of one attach: `defaults` with what `params` sets
+/// (nvme connect's names, in seconds).
+std::expected<transport::tcp::TcpOptions, Error> tcp_options(const json& params,
+                                                             transport::tcp::TcpOptions tcp)
+{
+    if (auto it = params.find("kato"); it != params.end())
+        tcp.kato = std::chrono::seconds(it->get<unsigned>());
+    if (auto it = params.find("nr_io_queues"); it != params.end())
+        tcp.io_queues = it->get<std::uint16_t>();
+    if (auto it = params.find("queue_size"); it != params.end())
+        tcp.queue_size = it->get<std::uint16_t>();
+    if (auto it = params.find("reconnect_delay"); it != params.end())
+        tcp.reconnect_delay = std::chrono::seconds(it->get<int>());
+    if (auto it = params.find("ctrl_loss_tmo"); it != params.end())
+        tcp.ctrl_loss_tmo = std::chrono::seconds(it->get<int>());
+    if (auto it = params.find("fast_io_fail_tmo"); it != params.end())
+        tcp.fast_io_fail_tmo = std::chrono::seconds(it->get<int>());
+    if (auto it = params.find("hdr_digest"); it != params.end()) tcp.header_digest = it->get<bool>();
+    if (auto it = params.find("data_digest"); it != params.end()) tcp.data_digest = it->get<bool>();
+    if (tcp.io_queues == 0) return std::unexpected(invalid_params("nr_io_queues must be 1 or more"));
+    if (tcp.queue_size < 16 || tcp.queue_size > 1024)
+        return std::unexpected(invalid_params("queue_size must be 16..1024"));
+    if (tcp.kato.count() == 0) return std::unexpected(invalid_params("kato must be 1 or more"));
+    return tcp;
+}
+
+std::expected<json, Error> attach_emulated(service::ControllerManager& manager,
+                                           const json& params, const service::AttachRequest& request)
+{
+    emu::ControllerConfig config;
+    if (auto it = params.find("config"); it != params.end()) {
+        auto parsed = emu::parse_controller_config(it->dump());
+        if (!parsed) return std::unexpected(invalid_params("config: " + parsed.error()));
+        config = std::move(*parsed);
+        if (auto ok = emu::check_controller_config(config, emu::host_memory_bytes()); !ok)
+            return std::unexpected(invalid_params("config: " + ok.error()));
+        if (auto ok = emu::check_backing_directories(config); !ok)
+            return std::unexpected(invalid_params("config: " + ok.error()));
+    }
+    auto name = manager.attach_emulated(config, request);
+    if (!name) return std::unexpected(to_rpc_error(name.error()));
+    json out = json::array();
+    if (auto status = manager.find(*name)) out.push_back(controller_json(*status));
+    return out;
+}
+
+std::expected<json, Error> controller_attach(service::ControllerManager& manager,
+                                             const transport::tcp::TcpOptions& defaults,
+                                             const json& params)
+{
+    if (auto ok = only_known_keys(params, {"name", "nodes", "trid", "trtype", "traddr", "trsvcid",
+                                           "subnqn", "adrfam", "hostnqn", "hostid", "config",
+                                           "kato", "nr_io_queues", "queue_size",
+                                           "reconnect_delay", "ctrl_loss_tmo", "fast_io_fail_tmo",
+                                           "hdr_digest", "data_digest"});
+        !ok)
+        return std::unexpected(ok.error());
+    service::AttachRequest request;
+    request.name = params.value("name", std::string());
+    request.nodes = params.value("nodes", true);
+    const std::string trtype = params.value("trtype", std::string());
+    if (trtype == "emulated") return attach_emulated(manager, params, request);
+    if (params.contains("config"))
+        return std::unexpected(invalid_params("config is for trtype \"emulated\" only"));
+
+    std::expected<transport::TransportId, Error> id;
+    if (auto trid = params.find("trid"); trid != params.end()) {
+        if (!trtype.empty() || params.contains("traddr"))
+            return std::unexpected(invalid_params("give either trid or its fields, not both"));
+        auto parsed = transport::parse_transport_id(trid->get<std::string>());
+        if (!parsed) return std::unexpected(invalid_params(parsed.error()));
+        id = std::move(*parsed);
+    } else {
+        id = transport_id_from({{"trtype", trtype},
+                                {"traddr", params.value("traddr", std::string())},
+                                {"adrfam", params.value("adrfam", std::string())},
+                                {"trsvcid", params.value("trsvcid", std::string())},
+                                {"subnqn", params.value("subnqn", std::string())},
+                                {"hostnqn", params.value("hostnqn", std::string())},
+                                {"hostid", params.value("hostid", std::string())}});
+        if (!id) return std::unexpected(id.error());
+    }
+    auto tcp = tcp_options(params, defaults);
+    if (!tcp) return std::unexpected(tcp.error());
+    auto names = manager.attach(*id, *tcp, request);
+    if (!names) return std::unexpected(to_rpc_error(names.error()));
+    json out = json::array();
+    for (const auto& name : *names)
+        if (auto status = manager.find(name)) out.push_back(controller_json(*status));
+    return out;
+}
+
+} // namespace
+
+void add_native_methods(Dispatcher& dispatcher, service::ControllerManager& manager,
+                        const transport::tcp::TcpOptions& defaults)
+{
+    dispatcher.add("controller_attach", [&manager, defaults](const json& params) {
+        return controller_attach(manager, defaults, params);
+    });
+    dispatcher.add("controller_detach", [&manager](const json& params) -> std::expected<json, Error> {
+        if (auto ok = only_known_keys(params, {"name", "grace_ms"}); !ok)
+            return std::unexpected(ok.error());
+        auto name = required_string(params, "name");
+        if (!name) return std::unexpected(name.error());
+        const auto grace = std::chrono::milliseconds(params.value(
+            "grace_ms", service::ControllerManager::default_detach_grace.count()));
+        if (grace.count() < 0) return std::unexpected(invalid_params("grace_ms must not be negative"));
+        if (auto done = manager.detach(*name, grace); !done)
+            return std::unexpected(to_rpc_error(done.error()));
+        return true;
+    });
+    dispatcher.add("controller_list", [&manager](const json& params) -> std::expected<json, Error> {
+        if (auto ok = only_known_keys(params, {"name"}); !ok) return std::unexpected(ok.error());
+        json out = json::array();
+        if (params.contains("name")) {
+            auto c = find(manager, params);
+            if (!c) return std::unexpected(c.error());
+            out.push_back(controller_json(*c));
+            return out;
+        }
+        for (const auto& c : manager.list())
+            out.push_back(controller_json(c));
+        return out;
+    });
+    dispatcher.add("namespace_list", [&manager](const json& params) -> std::expected<json, Error> {
+        if (auto ok = only_known_keys(params, {"name"}); !ok) return std::unexpected(ok.error());
+        auto c = find(manager, params);
+        if (!c) return std::unexpected(c.error());
+        return namespaces_json(*c);
+    });
+    const auto step = [&manager](auto member) {
+        return [&manager, member](const json& params) -> std::expected<json, Error> {
+            auto name = name_only(params);
+            if (!name) return std::unexpected(name.error());
+            if (auto done = (manager.*member)(*name); !done)
+                return std::unexpected(to_rpc_error(done.error()));
+            return true;
+        };
+    };
+    dispatcher.add("controller_reset", step(&service::ControllerManager::reset));
+    dispatcher.add("rescan", step(&service::ControllerManager::rescan));
+    dispatcher.add("stats", [&manager](const json& params) -> std::expected<json, Error> {
+        if (auto ok = only_known_keys(params, {"name"}); !ok) return std::unexpected(ok.error());
+        std::vector<ControllerStatus> controllers;
+        if (params.contains("name")) {
+            auto c = find(manager, params);
+            if (!c) return std::unexpected(c.error());
+            controllers.push_back(std::move(*c));
+        } else {
+            controllers = manager.list();
+        }
+        json out = json::array();
+        for (const auto& c : controllers)
+            for (const auto& node : c.nodes)
+                out.push_back(json{{"controller", c.name},
+                                   {"node", "/dev/" + node.devname},
+                                   {"stats", stats_json(node.stats)}});
+        return out;
+    });
+}
+
+} // namespace nvmecuse::rpc

@@ -1,0 +1,359 @@
+// The controller manager (controller_manager.hpp): a map of entries, each
+// with its own lock, so that one controller's slow step (connect, reset,
+// detach grace) never holds up the others.
+#include "nvmecuse/service/controller_manager.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <future>
+#include <thread>
+
+#include "attach.hpp"
+#include "emulated.hpp"
+#include "served_controller.hpp"
+
+namespace nvmecuse::service {
+
+namespace {
+
+using Kind = ManagerError::Kind;
+
+/// What the manager is doing to an entry, for list() while it holds the
+/// entry's lock.
+enum class Activity : std::uint8_t { none, resetting, rescanning, registering, detaching };
+
+const char* to_string(Activity a)
+{
+    switch (a) {
+    case Activity::resetting: return "resetting";
+    case Activity::rescanning: return "rescanning";
+    case Activity::registering: return "registering";
+    case Activity::detaching: return "detaching";
+    case Activity::none: break;
+    }
+    return "attached";
+}
+
+/// nvme<digits>: the names of indexes.
+bool is_index_name(std::string_view name)
+{
+    return name.size() > 4 && name.starts_with("nvme") &&
+           std::all_of(name.begin() + 4, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+/// How long list() waits for an entry busy with a long step before it
+/// reports the step instead.
+constexpr std::chrono::milliseconds list_patience{50};
+
+} // namespace
+
+struct ControllerManager::Entry {
+    Entry(std::string n, transport::TransportId i, ServedController s)
+        : name(std::move(n)), index(s.claim.index()), id(std::move(i)), served(std::move(s))
+    {
+    }
+
+    std::string name;
+    unsigned index = 0;        ///< of the claim, kept past detaching
+    transport::TransportId id; ///< empty trtype: emulated
+    /// Guards `served` and serialises steps. Not a timed_mutex: TSan does
+    /// not see GCC's try_lock_for (pthread_mutex_clocklock).
+    std::mutex mutex;
+    std::atomic<Activity> activity{Activity::none};
+    ServedController served;   ///< controller null once detached
+
+    /// Sets `activity` for the lifetime of one step (the lock is held).
+    struct Doing {
+        Entry& entry;
+        Doing(Entry& e, Activity a) : entry(e) { entry.activity = a; }
+        ~Doing() { entry.activity = Activity::none; }
+    };
+};
+
+ControllerManager::ControllerManager(ServeOptions serving) : serving_(std::move(serving)) {}
+
+ControllerManager::~ControllerManager() { detach_all(); }
+
+std::expected<void, ManagerError> ControllerManager::reserve(const std::string& name)
+{
+    if (name.empty()) return {};
+    if (is_index_name(name))
+        return std::unexpected(ManagerError{
+            Kind::invalid, fmt::format("{}: names nvme<N> are the controllers' indexes", name)});
+    std::lock_guard lock(mutex_);
+    if (entries_.contains(name) || reserved_.contains(name))
+        return std::unexpected(
+            ManagerError{Kind::exists, fmt::format("{}: a controller of that name exists", name)});
+    reserved_.insert(name);
+    return {};
+}
+
+void ControllerManager::unreserve(const std::string& name)
+{
+    if (name.empty()) return;
+    std::lock_guard lock(mutex_);
+    reserved_.erase(name);
+}
+
+std::string ControllerManager::adopt(ServedController served, const AttachRequest& request,
+                                     const transport::TransportId& id)
+{
+    std::string name = request.name.empty() ? served.name() : request.name;
+    auto entry = std::make_shared<Entry>(std::move(name), id, std::move(served));
+    std::lock_guard lock(mutex_);
+    reserved_.erase(entry->name);
+    entries_.emplace(entry->name, entry);
+    return entry->name;
+}
+
+std::expected<std::vector<std::string>, ManagerError>
+ControllerManager::attach(const transport::TransportId& id, const transport::tcp::TcpOptions& tcp,
+                          const AttachRequest& request)
+{
+    if (!request.name.empty() && id.is_discovery())
+        return std::unexpected(ManagerError{
+            Kind::invalid, fmt::format("{}: a discovery controller may list several "
+                                       "subsystems; attach them without a name, or name the "
+                                       "subsystem (subnqn)",
+                                       id.describe())});
+    if (auto reserved = reserve(request.name); !reserved) return std::unexpected(reserved.error());
+    std::vector<std::string> names;
+    auto attached = attach_target(id, tcp, serving_, request.nodes,
+                                  [&](ServedController served, const transport::TransportId& target) {
+                                      names.push_back(adopt(std::move(served), request, target));
+                                      spdlog::info("{}: attached {}", names.back(), target.describe());
+                                  });
+    unreserve(request.name);
+    if (!attached)
+        return std::unexpected(ManagerError{Kind::failed, std::move(attached.error().message),
+                                            attached.error().unreachable});
+    return names;
+}
+
+std::expected<std::string, ManagerError>
+ControllerManager::attach_emulated(const emu::ControllerConfig& config, const AttachRequest& request)
+{
+    if (auto reserved = reserve(request.name); !reserved) return std::unexpected(reserved.error());
+    auto served = serve_emulated(config, serving_, request.nodes);
+    if (!served) {
+        unreserve(request.name);
+        return std::unexpected(ManagerError{Kind::failed, std::move(served.error())});
+    }
+    auto name = adopt(std::move(*served), request, {});
+    spdlog::info("{}: attached the emulated controller", name);
+    return name;
+}
+
+std::expected<std::shared_ptr<ControllerManager::Entry>, ManagerError>
+ControllerManager::lookup(std::string_view name) const
+{
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(name);
+    if (it == entries_.end())
+        return std::unexpected(
+            ManagerError{Kind::not_found, fmt::format("{}: no such controller", name)});
+    return it->second;
+}
+
+namespace {
+
+/// Ioctls of the controller's nodes waiting for it now.
+std::uint64_t in_flight(const cuse::Registry& registry)
+{
+    std::uint64_t n = 0;
+    for (const auto& devname : registry.devnames())
+        if (auto stats = registry.stats(devname)) n += stats->in_flight;
+    return n;
+}
+
+/// Waits up to `grace` for the in-flight ioctls to finish, then stops
+/// every node (waiting callers get ENODEV) and destroys the registry.
+void remove_nodes(std::unique_ptr<cuse::Registry>& registry, std::chrono::milliseconds grace,
+                  const std::string& name)
+{
+    if (!registry) return;
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    std::uint64_t waiting = 0;
+    while ((waiting = in_flight(*registry)) != 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (waiting != 0)
+        spdlog::warn("{}: {} ioctl(s) still in flight after {} ms: they fail with ENODEV", name,
+                     waiting, grace.count());
+    registry->stop();
+    registry.reset();
+}
+
+} // namespace
+
+std::expected<void, ManagerError> ControllerManager::detach(std::string_view name,
+                                                            std::chrono::milliseconds grace)
+{
+    std::shared_ptr<Entry> entry;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = entries_.find(name);
+        if (it == entries_.end())
+            return std::unexpected(
+                ManagerError{Kind::not_found, fmt::format("{}: no such controller", name)});
+        entry = std::move(it->second);
+        entries_.erase(it);
+    }
+    std::lock_guard lock(entry->mutex);
+    Entry::Doing doing(*entry, Activity::detaching);
+    remove_nodes(entry->served.registry, grace, entry->name);
+    entry->served.controller.reset();
+    entry->served.claim.release();
+    spdlog::info("{}: detached", entry->name);
+    return {};
+}
+
+void ControllerManager::detach_all(std::chrono::milliseconds grace)
+{
+    std::vector<std::pair<unsigned, std::string>> names;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [name, entry] : entries_)
+            names.emplace_back(entry->index, name);
+    }
+    std::sort(names.rbegin(), names.rend());
+    for (const auto& [index, name] : names)
+        (void)detach(name, grace); // a concurrent detach may have taken it: fine
+}
+
+std::expected<std::vector<std::string>, ManagerError>
+ControllerManager::register_nodes(std::string_view name)
+{
+    auto entry = lookup(name);
+    if (!entry) return std::unexpected(entry.error());
+    Entry& e = **entry;
+    std::lock_guard lock(e.mutex);
+    if (!e.served.controller) return std::unexpected(ManagerError{Kind::not_found, fmt::format("{}: detached", name)});
+    if (e.served.registry)
+        return std::unexpected(
+            ManagerError{Kind::exists, fmt::format("{}: its CUSE nodes exist already", name)});
+    Entry::Doing doing(e, Activity::registering);
+    auto registry = create_nodes(e.served, serving_);
+    if (!registry) return std::unexpected(ManagerError{Kind::failed, std::move(registry.error())});
+    e.served.registry = std::move(*registry);
+    return e.served.registry->devnames();
+}
+
+std::expected<void, ManagerError> ControllerManager::unregister_nodes(std::string_view name)
+{
+    auto entry = lookup(name);
+    if (!entry) return std::unexpected(entry.error());
+    Entry& e = **entry;
+    std::lock_guard lock(e.mutex);
+    if (!e.served.registry)
+        return std::unexpected(
+            ManagerError{Kind::not_found, fmt::format("{}: it has no CUSE nodes", name)});
+    Entry::Doing doing(e, Activity::detaching);
+    remove_nodes(e.served.registry, default_detach_grace, e.name);
+    return {};
+}
+
+namespace {
+
+/// Controller::reset or Controller::rescan.
+using Step = void (ctrlr::Controller::*)(std::move_only_function<void(std::error_code)>);
+
+/// Runs one of the controller's asynchronous steps and waits for its end,
+/// holding the entry (a detach waits for it).
+std::expected<void, ManagerError> run_step(ControllerManager::Entry& e, Activity activity,
+                                           const char* what, Step step)
+{
+    std::lock_guard lock(e.mutex);
+    if (!e.served.controller)
+        return std::unexpected(ManagerError{Kind::not_found, fmt::format("{}: detached", e.name)});
+    ControllerManager::Entry::Doing doing(e, activity);
+    auto done = std::make_shared<std::promise<std::error_code>>();
+    auto result = done->get_future();
+    ((*e.served.controller).*step)([done](std::error_code ec) { done->set_value(ec); });
+    const std::error_code ec = result.get();
+    if (!ec) return {};
+    const Kind kind = ec == std::errc::device_or_resource_busy ? Kind::busy : Kind::failed;
+    return std::unexpected(
+        ManagerError{kind, fmt::format("{}: {}: {}", e.name, what, ec.message())});
+}
+
+} // namespace
+
+std::expected<void, ManagerError> ControllerManager::reset(std::string_view name)
+{
+    auto entry = lookup(name);
+    if (!entry) return std::unexpected(entry.error());
+    return run_step(**entry, Activity::resetting, "reset", &ctrlr::Controller::reset);
+}
+
+std::expected<void, ManagerError> ControllerManager::rescan(std::string_view name)
+{
+    auto entry = lookup(name);
+    if (!entry) return std::unexpected(entry.error());
+    return run_step(**entry, Activity::rescanning, "rescan", &ctrlr::Controller::rescan);
+}
+
+namespace {
+
+std::optional<ControllerStatus> status_of(ControllerManager::Entry& e);
+
+} // namespace
+
+std::vector<ControllerStatus> ControllerManager::list() const
+{
+    std::vector<std::shared_ptr<Entry>> entries;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [name, entry] : entries_)
+            entries.push_back(entry);
+    }
+    std::vector<ControllerStatus> out;
+    for (const auto& entry : entries)
+        if (auto status = status_of(*entry)) out.push_back(std::move(*status));
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return a.index < b.index; });
+    return out;
+}
+
+std::optional<ControllerStatus> ControllerManager::find(std::string_view name) const
+{
+    auto entry = lookup(name);
+    if (!entry) return std::nullopt;
+    return status_of(**entry);
+}
+
+namespace {
+
+std::optional<ControllerStatus> status_of(ControllerManager::Entry& e)
+{
+    ControllerStatus status;
+    status.name = e.name;
+    status.index = e.index;
+    status.transport_id = e.id;
+    status.transport = e.id.trtype.empty() ? "emulated" : e.id.trtype;
+    std::unique_lock lock(e.mutex, std::defer_lock);
+    const auto deadline = std::chrono::steady_clock::now() + list_patience;
+    while (!lock.try_lock()) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            // A long step (reset, detach grace) holds the entry: say which.
+            status.state = to_string(e.activity.load());
+            return status;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (!e.served.controller) return std::nullopt; // detached meanwhile
+    status.info = e.served.controller->info();
+    status.state = e.served.registry ? "serving" : "attached";
+    if (e.served.registry)
+        for (auto& devname : e.served.registry->devnames()) {
+            auto stats = e.served.registry->stats(devname);
+            status.nodes.push_back(NodeStatus{std::move(devname), stats.value_or(cuse::DeviceStats{})});
+        }
+    return status;
+}
+
+} // namespace
+
+} // namespace nvmecuse::service

@@ -1,0 +1,118 @@
+# The control plane: nvmecused started empty; an emulated controller and an
+# NVMe/TCP one (Linux nvmet-tcp on 127.0.0.1:4420) attached through
+# nvmecusectl; nvmecusectl list against nvme id-ctrl on each; one detached
+# under a running reader while the other keeps serving; the index reused;
+# SPDK's methods on the same socket; a clear error once the daemon is gone.
+. /vm/lib.sh
+
+SOCK=/run/nvmecuse/nvmecused.sock
+subnqn=nqn.2026-11.io.nvmecuse:control-plane
+tcp="-t tcp -a 127.0.0.1 -s 4420 -n $subnqn"
+
+if modprobe null_blk nr_devices=1 gb=1 bs=512 memory_backed=1 && wait_for /dev/nullb0 &&
+  nvmet_export $subnqn /dev/nullb0; then
+  pass "nvmet exports a memory-backed null_blk on 127.0.0.1:4420"
+else
+  fail "nvmet exports a memory-backed null_blk on 127.0.0.1:4420"
+  finish
+  exit 1
+fi
+
+nvmecused --log-level info >>/tmp/nvmecused.log 2>&1 &
+DAEMON_PID=$!
+if wait_for $SOCK && [ "$(stat -c %a $SOCK)" = 600 ]; then
+  pass "nvmecused starts empty and serves $SOCK, mode 0600"
+else
+  fail "nvmecused starts empty and serves $SOCK, mode 0600"
+  finish
+  exit 1
+fi
+run nvmecusectl list -o json
+expect_json "nothing is attached at start" '.Devices | length' 0
+
+run nvmecusectl attach -t emulated
+expect_status "nvmecusectl attach -t emulated" 0
+expect_contains "the emulated controller is nvme0" "nvme0: $DEV/nvme0"
+run nvmecusectl attach $tcp
+expect_status "nvmecusectl attach $tcp" 0
+expect_contains "the NVMe/TCP controller is nvme1" "nvme1: $DEV/nvme1"
+if wait_for $DEV/nvme0n1 && wait_for $DEV/nvme1n1; then
+  pass "both namespace nodes appear"
+else
+  fail "both namespace nodes appear"
+fi
+
+# nvmecusectl list against what each controller says of itself.
+run nvmecusectl list -o json
+listing=$OUT
+run nvmecusectl list
+table=$OUT
+for n in 0 1; do
+  run nvme id-ctrl $DEV/nvme$n -o json
+  sn=$(json .sn | sed 's/ *$//')
+  mn=$(json .mn | sed 's/ *$//')
+  fr=$(json .fr | sed 's/ *$//')
+  OUT=$listing
+  expect_json "list -o json: nvme${n}n1's SerialNumber is id-ctrl's" \
+    ".Devices[] | select(.DevicePath == \"$DEV/nvme${n}n1\") | .SerialNumber" "$sn"
+  expect_json "list -o json: nvme${n}n1's ModelNumber is id-ctrl's" \
+    ".Devices[] | select(.DevicePath == \"$DEV/nvme${n}n1\") | .ModelNumber" "$mn"
+  expect_json "list -o json: nvme${n}n1's Firmware is id-ctrl's" \
+    ".Devices[] | select(.DevicePath == \"$DEV/nvme${n}n1\") | .Firmware" "$fr"
+  OUT=$table
+  expect_match "list: nvme${n}n1's row has id-ctrl's SN" "^$DEV/nvme${n}n1 +$sn "
+done
+OUT=$table
+expect_match "list: nvme0n1 is emulated and serving" "^$DEV/nvme0n1 .* emulated +serving$"
+expect_match "list: nvme1n1 is tcp and serving" "^$DEV/nvme1n1 .* tcp +serving$"
+
+# Detach nvme1 under a reader that keeps reading until it gets an error.
+rm -f /tmp/reader.done
+(
+  while nvme read $DEV/nvme1n1 -s 0 -c 7 -z 4096 -d /dev/null >/dev/null 2>&1; do :; done
+  echo stopped >/tmp/reader.done
+) &
+reader=$!
+sleep 1
+if [ -e /tmp/reader.done ]; then fail "the reader reads before the detach"; else pass "the reader reads before the detach"; fi
+run nvmecusectl detach nvme1
+expect_status "nvmecusectl detach nvme1 under the reader" 0
+if wait_for /tmp/reader.done 100; then
+  pass "the reader gets an error, no hang"
+else
+  fail "the reader gets an error, no hang"
+  kill $reader 2>/dev/null
+fi
+if wait_gone $DEV/nvme1n1 && wait_gone $DEV/nvme1; then pass "nvme1's nodes disappear"; else fail "nvme1's nodes disappear"; fi
+run nvme id-ctrl $DEV/nvme0
+expect_status "nvme0 keeps serving id-ctrl" 0
+run nvme read $DEV/nvme0n1 -s 0 -c 7 -z 4096 -d /dev/null
+expect_status "nvme0n1 keeps serving reads" 0
+
+run nvmecusectl attach $tcp
+expect_contains "the released index is reused: nvme1 again" "nvme1: $DEV/nvme1"
+run nvmecusectl detach nvme1
+expect_status "and detached again" 0
+
+# SPDK's rpc.py requests on the same socket.
+run nvmecusectl call bdev_nvme_attach_controller \
+  "{\"name\": \"Nvme0\", \"trtype\": \"tcp\", \"adrfam\": \"ipv4\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"4420\", \"subnqn\": \"$subnqn\", \"prchk_reftag\": false, \"prchk_guard\": false}"
+expect_status "bdev_nvme_attach_controller" 0
+expect_contains "it answers with the bdev names" '"Nvme0n1"'
+if [ -e $DEV/nvme1 ]; then fail "no nodes before bdev_nvme_cuse_register"; else pass "no nodes before bdev_nvme_cuse_register"; fi
+run nvmecusectl call bdev_nvme_cuse_register '{"name": "Nvme0"}'
+expect_status "bdev_nvme_cuse_register" 0
+wait_for $DEV/nvme1n1
+run nvmecusectl call bdev_nvme_get_controllers '{"name": "Nvme0"}'
+expect_json "bdev_nvme_get_controllers carries cuse_device" '.[0].ctrlrs[0].cuse_device' nvmecuse/nvme1
+run nvme id-ctrl $DEV/nvme1 -o json
+expect_json "id-ctrl on the SPDK-attached controller" .subnqn "$subnqn"
+run nvmecusectl call bdev_nvme_detach_controller '{"name": "Nvme0"}'
+expect_status "bdev_nvme_detach_controller" 0
+if wait_gone $DEV/nvme1; then pass "its nodes disappear"; else fail "its nodes disappear"; fi
+
+stop_daemon
+run nvmecusectl list
+expect_status "nvmecusectl list without a daemon exits 3" 3
+expect_contains "and says the daemon is not running" "nvmecused is not running"
+finish
