@@ -46,6 +46,14 @@ IoctlOutcome map_completion(const ctrlr::Result& r, ResultWidth width) noexcept
             if (r.error == row.error) out.value = row.value;
         return out;
     }
+    if (r.status.same_code(host_path_error)) {
+        // Refused before it reached the controller (Controller::submit()
+        // while reconnecting): the status and a zero result, as for
+        // not_connected, and the caller's buffers stay untouched.
+        out.value = r.status.to_field();
+        out.write_result = width != ResultWidth::none;
+        return out;
+    }
     if (r.status.same_code(host_aborted)) {
         // In flight when the connection dropped: Linux cancels the request
         // (nvme_cancel_request(): NVME_REQ_CANCELLED), and nvme_execute_rq()
