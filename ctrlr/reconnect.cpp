@@ -11,7 +11,6 @@
 // waits for a reconnect here either.
 #include <spdlog/spdlog.h>
 
-
 #include "controller_impl.hpp"
 
 namespace nvmecuse::ctrlr {
