@@ -14,6 +14,9 @@
 # waits there for good): both must end the same way once the connection
 # drops.
 #
+# The answers are the README's table (NVMe/TCP: during a reconnect); Debian
+# 13's 6.12 answers the same (tests/vm/run --kernel 6.12 -- sh suites/...).
+#
 # Nodes: the kernel's controller /dev/nvmeX, its namespace head's generic
 # node /dev/ngYn1 (ROLE ns) and block node /dev/nvmeYn1 (ROLE blk, the
 # block-size ioctls); ours /dev/nvmecuse/nvme0 and nvme0n1 (ROLE ns and blk).
@@ -31,11 +34,11 @@ echo nqn.2014-08.org.nvmexpress:uuid:0b6c7a8e-3f0e-4c1a-9d3e-6f1e2a4b5c7d >/etc/
 echo 0b6c7a8e-3f0e-4c1a-9d3e-6f1e2a4b5c7d >/etc/nvme/hostid
 
 # --- the target: a throttled null_blk (small I/O passes, 64 KiB never does) ----
+# (The disk is named after the configfs item: /dev/throttled.)
 modprobe null_blk nr_devices=0
 nb=/sys/kernel/config/nullb/throttled
 if mkdir $nb && echo 512 >$nb/blocksize && echo 64 >$nb/size && echo 1 >$nb/mbps &&
   echo 1 >$nb/power && nvmet_export $nqn /dev/throttled; then
-  # (6.1 names the disk after the configfs item)
   pass "nvmet exports a throttled null_blk namespace on 127.0.0.1:4420"
 else
   fail "nvmet exports a throttled null_blk namespace on 127.0.0.1:4420"
