@@ -280,6 +280,7 @@ void Controller::Impl::go_live()
     if (state_ == State::reconnecting)
         log_->info("{}: reconnected after {} attempt(s)", options_.name, recovery_.attempts);
     state_ = State::live;
+    path_state_.store(PathState::live);
     failure_ = {};
     recovery_ = {};
     lend_queues(); // first: what was held goes to the owner's own queues
@@ -457,6 +458,11 @@ void Controller::rescan(std::move_only_function<void(std::error_code)> done)
 {
     impl_->post_task(
         [p = impl_.get(), done = std::move(done)]() mutable { p->request_scan(std::move(done)); });
+}
+
+Controller::PathState Controller::path_state() const noexcept
+{
+    return impl_->path_state();
 }
 
 std::shared_ptr<const ControllerInfo> Controller::info() const

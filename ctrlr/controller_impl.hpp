@@ -57,6 +57,7 @@ public:
         return std::this_thread::get_id() == owner_id_;
     }
     [[nodiscard]] std::shared_ptr<const ControllerInfo> info() const;
+    [[nodiscard]] PathState path_state() const noexcept { return path_state_.load(); }
     ListenerId add_listener(std::function<void(const NamespaceEvent&)> listener);
     void remove_listener(ListenerId id);
     WatchId add_watch(int fd, std::function<bool()> on_readable);
@@ -234,6 +235,8 @@ private:
     Mailbox mailbox_;
     std::error_code startup_error_;
     std::atomic<bool> stop_requested_{false};
+    /// Written by the owner thread (reconnect.cpp, go_live()), read by any.
+    std::atomic<PathState> path_state_{PathState::live};
     std::thread thread_;
     std::thread::id owner_id_;
 
@@ -287,10 +290,8 @@ private:
     struct Recovery {
         Clock::time_point lost_at{};
         Clock::time_point next_attempt = Clock::time_point::max();
-        Clock::time_point fast_fail_at = Clock::time_point::max();
         Clock::time_point give_up_at = Clock::time_point::max();
         bool attempt_running = false;
-        bool fast_failed = false; ///< held and new commands fail at once
         std::uint32_t attempts = 0;
     } recovery_;
     std::vector<std::move_only_function<void()>> deferred_; ///< run at the top of the loop

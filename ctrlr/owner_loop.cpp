@@ -181,10 +181,7 @@ void Controller::Impl::accept(std::unique_ptr<CommandNode> node)
         held_.push(std::move(node));
         return;
     case State::reconnecting:
-        if (recovery_.fast_failed)
-            fail_fast(std::move(node));
-        else
-            held_.push(std::move(node));
+        fail_fast(std::move(node)); // REQ_FAILFAST_DRIVER (reconnect.cpp)
         return;
     case State::failed:
         finish(std::move(node), std::make_error_code(std::errc::not_connected));

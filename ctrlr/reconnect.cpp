@@ -1,17 +1,15 @@
 // Recovery from a lost connection (owner thread): live → reconnecting →
 // live again, or failed when ctrl_loss_tmo runs out. Behaves like Linux
 // nvme-fabrics error recovery (drivers/nvme/host/fabrics.c, tcp.c):
-// outstanding commands fail, the controller is CONNECTING, an attempt runs
-// every reconnect_delay while fewer than ceil(ctrl_loss_tmo /
-// reconnect_delay) have run, and fast_io_fail_tmo after the loss waiting
-// commands fail with a host path error (NVME_SC_HOST_PATH_ERROR) instead
-// of waiting. One difference: the kernel fails passthrough commands on a
-// controller that is not live at once (they are REQ_FAILFAST_DRIVER);
-// here they wait like the block layer's I/O does, which is what a tool
-// behind a CUSE node, that cannot re-issue on its own, wants.
+// outstanding commands fail (Command Aborted By Host, as
+// nvme_cancel_request() cancels them), the controller is CONNECTING, and an
+// attempt runs every reconnect_delay while fewer than ceil(ctrl_loss_tmo /
+// reconnect_delay) have run. Every command of a caller is a passthrough
+// command, which Linux marks REQ_FAILFAST_DRIVER: on a fabrics controller
+// that is not live it fails at once with NVME_SC_HOST_PATH_ERROR
+// (nvme_fail_nonready_command()), fast_io_fail_tmo or not, so nothing
+// waits for a reconnect here either.
 #include <spdlog/spdlog.h>
-
-#include <algorithm>
 
 #include "controller_impl.hpp"
 
@@ -27,29 +25,30 @@ Clock::time_point after(Clock::time_point t, std::chrono::milliseconds d) noexce
 Clock::time_point Controller::Impl::recovery_deadline() const noexcept
 {
     if (state_ != State::reconnecting) return Clock::time_point::max();
-    auto t = Clock::time_point::max();
-    if (!recovery_.fast_failed) t = recovery_.fast_fail_at;
-    if (!recovery_.attempt_running) t = std::min(t, recovery_.next_attempt);
-    return t;
+    return recovery_.attempt_running ? Clock::time_point::max() : recovery_.next_attempt;
 }
 
 void Controller::Impl::begin_reconnect()
 {
     log_->warn("{}: connection lost; reconnecting every {} ms (ctrl_loss_tmo {} ms, "
-               "fast_io_fail_tmo {} ms)",
+               "fast_io_fail_tmo {} ms); commands fail with a host path error meanwhile",
                options_.name, options_.reconnect_delay.count(), options_.ctrl_loss_tmo.count(),
                options_.fast_io_fail_tmo.count());
     recall_lanes();
     state_ = State::reconnecting;
+    path_state_.store(PathState::reconnecting);
     ++epoch_; // the core's own chains (scan, AERs, aborts) end
     aborts_in_flight_ = 0;
-    // Not yet submitted: these wait for the reconnect (Linux requeues them).
+    // Not yet submitted (or held by a reset that was bringing the
+    // controller up): these fail now, as they would a moment later.
+    while (auto node = held_.pop())
+        fail_fast(std::move(node));
     for (auto& q : queues_)
         while (auto node = q->overflow.pop()) {
             if (node->internal)
                 finish(std::move(node), std::make_error_code(std::errc::operation_canceled));
             else
-                held_.push(std::move(node));
+                fail_fast(std::move(node));
         }
     // The transport completed what was outstanding (Command Aborted By
     // Host); hand those completions to their handlers as they are.
@@ -70,7 +69,6 @@ void Controller::Impl::begin_reconnect()
     recovery_ = {};
     recovery_.lost_at = now;
     recovery_.next_attempt = now + options_.reconnect_delay;
-    recovery_.fast_fail_at = after(now, options_.fast_io_fail_tmo);
     recovery_.give_up_at = after(now, options_.ctrl_loss_tmo);
     if (recovery_.next_attempt > recovery_.give_up_at)
         reconnect_attempt_failed(std::make_error_code(std::errc::not_connected));
@@ -78,22 +76,11 @@ void Controller::Impl::begin_reconnect()
 
 bool Controller::Impl::recovery_tick()
 {
-    bool did = false;
-    const auto now = Clock::now();
-    if (!recovery_.fast_failed && now >= recovery_.fast_fail_at) {
-        recovery_.fast_failed = true;
-        log_->warn("{}: fast_io_fail_tmo expired; commands fail until reconnected",
-                   options_.name);
-        while (auto node = held_.pop())
-            fail_fast(std::move(node));
-        did = true;
-    }
-    if (state_ == State::reconnecting && !recovery_.attempt_running &&
-        now >= recovery_.next_attempt) {
-        start_reconnect_attempt();
-        did = true;
-    }
-    return did;
+    if (state_ != State::reconnecting || recovery_.attempt_running ||
+        Clock::now() < recovery_.next_attempt)
+        return false;
+    start_reconnect_attempt();
+    return true;
 }
 
 void Controller::Impl::start_reconnect_attempt()
@@ -138,9 +125,12 @@ void Controller::Impl::reconnect_attempt_failed(std::error_code ec)
     log_->error("{}: ctrl_loss_tmo ({} ms) expired after {} reconnect attempt(s); giving up",
                 options_.name, options_.ctrl_loss_tmo.count(), recovery_.attempts);
     recovery_ = {};
-    enter_failed(ec); // held commands fail, new ones too
+    path_state_.store(PathState::lost);
+    enter_failed(ec); // new commands fail
 }
 
+// NVME_SC_HOST_PATH_ERROR, as nvme_host_path_error() completes a request
+// nvme_fail_nonready_command() refuses. Nothing was transferred.
 void Controller::Impl::fail_fast(std::unique_ptr<CommandNode> node)
 {
     Result r;

@@ -27,6 +27,8 @@ static_assert(std::endian::native == std::endian::little, "result truncation cop
 
 /// NVME_SC_HOST_PATH_ERROR: SCT 3 (path related), SC 0x70.
 constexpr nvme::Status host_path_error{nvme::PathStatus::host_pathing_error};
+/// NVME_SC_HOST_ABORTED_CMD: SCT 3, SC 0x71; only a host completes with it.
+constexpr nvme::Status host_aborted{nvme::PathStatus::command_aborted_by_host};
 
 } // namespace
 
@@ -42,6 +44,21 @@ IoctlOutcome map_completion(const ctrlr::Result& r, ResultWidth width) noexcept
         out.value = -EIO;
         for (const auto& row : error_rows)
             if (r.error == row.error) out.value = row.value;
+        return out;
+    }
+    if (r.status.same_code(host_path_error)) {
+        // Refused before it reached the controller (Controller::submit()
+        // while reconnecting): the status and a zero result, as for
+        // not_connected, and the caller's buffers stay untouched.
+        out.value = r.status.to_field();
+        out.write_result = width != ResultWidth::none;
+        return out;
+    }
+    if (r.status.same_code(host_aborted)) {
+        // In flight when the connection dropped: Linux cancels the request
+        // (nvme_cancel_request(): NVME_REQ_CANCELLED), and nvme_execute_rq()
+        // reports a cancelled request as EINTR, whatever its status.
+        out.value = -EINTR;
         return out;
     }
     out.value = r.status.to_field();

@@ -19,6 +19,7 @@
 #include "nvmecuse/cuse/caller_memory.hpp"
 #include "nvmecuse/cuse/completion.hpp"
 #include "nvmecuse/cuse/fast_path.hpp"
+#include "nvmecuse/cuse/path_gate.hpp"
 #include "nvmecuse/cuse/retry.hpp"
 #include "nvmecuse/cuse/split.hpp"
 
@@ -159,6 +160,11 @@ public:
                   std::span<const std::byte> in, std::size_t out_size,
                   std::uint32_t open_flags) override
     {
+        const ctrlr::Controller::PathState path = controller_.path_state();
+        if (const auto answer = path_down_answer(options_.kind, cmd, path)) {
+            if (*answer < 0) return answer_error(*session_, req, -*answer);
+            return answer_value(*session_, req, *answer);
+        }
         const pid_t pid = fuse_req_ctx(req)->pid;
         std::uint64_t mdts = 0;
         IoctlContext ctx = context(cmd, pid, mdts, open_for_write(open_flags));
@@ -200,6 +206,8 @@ public:
         return EIO;
     }
 
+    int on_open() override { return open_errno(options_.kind, controller_.path_state()); }
+
     void on_init_done() override
     {
         const NodePermissions& p = options_.permissions;
@@ -220,6 +228,7 @@ public:
         if (options_.kind == NodeKind::namespace_node) {
             if (auto it = info->namespaces.find(options_.nsid); it != info->namespaces.end())
                 ctx.node.ns = NamespaceShape::from(it->second, info->id.awupf);
+            if (ctx.node.ns && capacity_gone(controller_.path_state())) ctx.node.ns->size_bytes = 0;
         } else {
             ctx.node.active_namespaces = info->namespaces.size();
             if (info->namespaces.size() == 1)

@@ -289,8 +289,13 @@ void Session::op_init_done(void* userdata)
 
 void Session::op_open(fuse_req_t req, struct fuse_file_info* fi)
 {
-    session_of(req)->counters_.fuse_requests.fetch_add(1);
-    // Every open succeeds, whatever its mode (nvme-cli sends write commands
+    Session* s = session_of(req);
+    s->counters_.fuse_requests.fetch_add(1);
+    if (const int e = s->handler_.on_open(); e != 0) {
+        fuse_reply_err(req, e);
+        return;
+    }
+    // An open succeeds whatever its mode (nvme-cli sends write commands
     // on O_RDONLY fds, which 6.1 allows); the handle remembers its flags for
     // the 6.2 permission rules, which look at FMODE_WRITE.
     fi->fh = static_cast<std::uint32_t>(fi->flags);

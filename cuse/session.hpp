@@ -40,6 +40,8 @@ public:
                           std::uint32_t open_flags) = 0;
     /// After the CUSE_INIT reply went out (the kernel has created the node).
     virtual void on_init_done() {}
+    /// FUSE_OPEN: the errno the open(2) fails with, 0 to let it open.
+    virtual int on_open() { return 0; }
 };
 
 /// Counters a test (or `nvmecusectl`) can read. Any thread.

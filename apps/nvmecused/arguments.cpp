@@ -99,8 +99,9 @@ void add_tcp_options(CLI::App& app, TcpArguments& tcp, TargetArguments& target)
         ->capture_default_str()
         ->group(group);
     app.add_option("-F,--fast_io_fail_tmo,--fast-io-fail-tmo", tcp.fast_io_fail_tmo,
-                   "seconds after a connection loss until commands fail instead of waiting for "
-                   "the reconnect (Host Pathing Error); -1: off")
+                   "accepted as nvme connect has it; like the kernel's, it concerns block I/O "
+                   "only: passthrough, all that the nodes carry, fails at once while "
+                   "reconnecting")
         ->check(CLI::Range(-1, 3600))
         ->capture_default_str()
         ->group(group);

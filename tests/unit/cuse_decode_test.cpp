@@ -1,5 +1,6 @@
 // Kernel structs -> NVMe commands (nvme_user_cmd{,64}, nvme_submit_io) and
 // completions -> ioctl outcomes (nvme_execute_rq), tested directly.
+#include <linux/fs.h>
 #include <linux/nvme_ioctl.h>
 #include <sys/ioctl.h>
 
@@ -11,6 +12,7 @@
 
 #include "nvmecuse/cuse/completion.hpp"
 #include "nvmecuse/cuse/decode.hpp"
+#include "nvmecuse/cuse/path_gate.hpp"
 
 namespace nvmecuse::cuse {
 namespace {
@@ -386,6 +388,12 @@ TEST(CuseCompletion, MappingTable)
         {failed(std::errc::timed_out), ResultWidth::bits32, -EINTR, false, 0, false},
         {failed(std::errc::operation_canceled), ResultWidth::bits64, -EINTR, false, 0, false},
         {failed(std::errc::not_connected), ResultWidth::bits32, 0x370, true, 0, false},
+        // Refused while reconnecting: the status, no transfer.
+        {completed(nvme::Status(nvme::PathStatus::host_pathing_error), 0, 0), ResultWidth::bits64, 0x370,
+         true, 0, false},
+        // In flight when the connection dropped: cancelled, EINTR (nvme_execute_rq()).
+        {completed(nvme::Status(nvme::PathStatus::command_aborted_by_host), 0, 0), ResultWidth::bits32,
+         -EINTR, false, 0, false},
         {failed(std::errc::invalid_argument), ResultWidth::bits32, -EINVAL, false, 0, false},
         {failed(std::errc::not_enough_memory), ResultWidth::bits32, -ENOMEM, false, 0, false},
         {failed(std::errc::resource_deadlock_would_occur), ResultWidth::bits32, -EIO, false, 0, false},
@@ -470,6 +478,49 @@ TEST(CuseCompletion, WritesSendNothingButTheResult)
     const auto plan = build_reply(cmd, map_completion(completed({}, 0, 0), ResultWidth::bits32), data, {});
     EXPECT_TRUE(plan.writes.empty());
     EXPECT_EQ(plan.flatten().size(), 4u);
+}
+
+// What the nodes answer while the connection is down (the Linux 6.1 host's
+// answers, tests/vm/suites/tcp-reconnect-states.sh).
+TEST(CusePathGate, AnswersPerNodeAndState)
+{
+    using P = PathState;
+    constexpr auto ctrl = NodeKind::controller;
+    constexpr auto ns = NodeKind::namespace_node;
+    const unsigned blk_cmds[] = {BLKSSZGET, BLKPBSZGET, BLKGETSIZE64, BLKGETSIZE};
+    const unsigned nvme_cmds[] = {NVME_IOCTL_ID, NVME_IOCTL_ADMIN_CMD, NVME_IOCTL_ADMIN64_CMD,
+                                  NVME_IOCTL_IO_CMD, NVME_IOCTL_IO64_CMD, NVME_IOCTL_SUBMIT_IO,
+                                  NVME_IOCTL_RESCAN, _IO('N', 0x7f)};
+    for (const unsigned cmd : nvme_cmds) {
+        SCOPED_TRACE(cmd);
+        EXPECT_EQ(path_down_answer(ctrl, cmd, P::live), std::nullopt);
+        EXPECT_EQ(path_down_answer(ns, cmd, P::live), std::nullopt);
+        EXPECT_EQ(path_down_answer(ns, cmd, P::reconnecting), -EAGAIN);
+        EXPECT_EQ(path_down_answer(ns, cmd, P::lost), -EAGAIN);
+    }
+    for (const unsigned cmd : blk_cmds) {
+        EXPECT_EQ(path_down_answer(ns, cmd, P::reconnecting), std::nullopt);
+        EXPECT_EQ(path_down_answer(ns, cmd, P::lost), std::nullopt);
+    }
+    // Reconnecting: passthrough reaches the controller's queues (0x370 there).
+    EXPECT_EQ(path_down_answer(ctrl, NVME_IOCTL_ADMIN_CMD, P::reconnecting), std::nullopt);
+    EXPECT_EQ(path_down_answer(ctrl, NVME_IOCTL_IO_CMD, P::reconnecting), std::nullopt);
+    EXPECT_EQ(path_down_answer(ctrl, NVME_IOCTL_RESET, P::reconnecting), std::nullopt); // EBUSY there
+    EXPECT_EQ(path_down_answer(ctrl, NVME_IOCTL_RESCAN, P::reconnecting), 0);
+    // Deleted: no admin queue, no namespaces.
+    EXPECT_EQ(path_down_answer(ctrl, NVME_IOCTL_ADMIN_CMD, P::lost), -ENODEV);
+    EXPECT_EQ(path_down_answer(ctrl, NVME_IOCTL_ADMIN64_CMD, P::lost), -ENODEV);
+    EXPECT_EQ(path_down_answer(ctrl, NVME_IOCTL_IO_CMD, P::lost), -ENOTTY);
+    EXPECT_EQ(path_down_answer(ctrl, NVME_IOCTL_ID, P::lost), std::nullopt); // ENOTTY as always
+    EXPECT_EQ(path_down_answer(ctrl, NVME_IOCTL_RESCAN, P::lost), 0);
+
+    EXPECT_EQ(open_errno(ctrl, P::live), 0);
+    EXPECT_EQ(open_errno(ctrl, P::reconnecting), EAGAIN);
+    EXPECT_EQ(open_errno(ctrl, P::lost), EAGAIN);
+    EXPECT_EQ(open_errno(ns, P::reconnecting), 0);
+    EXPECT_EQ(open_errno(ns, P::lost), 0);
+    EXPECT_FALSE(capacity_gone(P::reconnecting));
+    EXPECT_TRUE(capacity_gone(P::lost));
 }
 
 } // namespace

@@ -6,6 +6,7 @@
 #include <linux/fs.h>
 #include <linux/fuse.h>
 #include <linux/nvme_ioctl.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -135,6 +136,14 @@ protected:
         return t;
     }
 
+    /// The controller's options (name and recovery timers).
+    [[nodiscard]] virtual ctrlr::Controller::Options controller_options() const
+    {
+        ctrlr::Controller::Options options;
+        options.name = "cuse-test";
+        return options;
+    }
+
     void SetUp() override
     {
         emu::ControllerConfig config;
@@ -150,8 +159,7 @@ protected:
         config.namespaces = {ns1, ns2};
         auto transport = emu::make_transport(config);
         ASSERT_TRUE(transport) << transport.error().message();
-        ctrlr::Controller::Options options;
-        options.name = "cuse-test";
+        ctrlr::Controller::Options options = controller_options();
         if (serving() == Serving::serving_threads) {
             // Two serving threads, each with a queue pair of its own.
             for (unsigned i = 0; i < 2; ++i) {
@@ -761,6 +769,164 @@ TEST_F(CuseSession, StopAnswersRequestsInFlight)
     gate.open(); // the command completes after its caller was answered: dropped
     registry_.reset();
     EXPECT_TRUE(std::ranges::all_of(buf, [](std::byte b) { return b == std::byte{0xAA}; }));
+}
+
+// ---- a lost connection: what the nodes answer (cuse/path_gate.hpp) -------
+
+/// The emulated transport behind a connection that can be lost (while
+/// idle) and whose reconnects are refused until allowed again.
+class LosableConnection final : public transport::Transport {
+public:
+    explicit LosableConnection(std::unique_ptr<transport::Transport> inner)
+        : inner_(std::move(inner)), event_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC))
+    {
+    }
+    ~LosableConnection() override { ::close(event_); }
+    LosableConnection(const LosableConnection&) = delete;
+    LosableConnection& operator=(const LosableConnection&) = delete;
+
+    /// Any thread: the connection drops; reconnects are refused.
+    void lose()
+    {
+        refusing_ = true;
+        lost_ = true;
+        const std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(event_, &one, sizeof one);
+    }
+    void accept_reconnects() { refusing_ = false; }
+
+    const transport::TransportInfo& info() const override { return inner_->info(); }
+    std::uint64_t read_register(std::uint32_t o) override { return inner_->read_register(o); }
+    void write_register(std::uint32_t o, std::uint64_t v) override { inner_->write_register(o, v); }
+    std::expected<void, std::error_code> connect_admin() override
+    {
+        if (refusing_) return std::unexpected(std::make_error_code(std::errc::connection_refused));
+        return inner_->connect_admin();
+    }
+    transport::QueuePair& admin_queue() override { return inner_->admin_queue(); }
+    std::expected<std::unique_ptr<transport::QueuePair>, std::error_code>
+    create_io_queue(std::uint16_t qid, std::uint16_t depth) override
+    {
+        return inner_->create_io_queue(qid, depth);
+    }
+    void disconnect() override
+    {
+        lost_ = false;
+        inner_->disconnect();
+    }
+    int event_fd() const override { return event_; }
+    void handle_event() override
+    {
+        std::uint64_t count;
+        [[maybe_unused]] auto n = ::read(event_, &count, sizeof count);
+    }
+    bool connection_lost() const override { return lost_; }
+
+private:
+    std::unique_ptr<transport::Transport> inner_;
+    int event_;
+    std::atomic<bool> refusing_{false};
+    std::atomic<bool> lost_{false};
+};
+
+class CuseSessionLostConnection : public CuseSessionModes {
+protected:
+    std::unique_ptr<transport::Transport> decorate(std::unique_ptr<transport::Transport> t) override
+    {
+        auto c = std::make_unique<LosableConnection>(std::move(t));
+        connection_ = c.get();
+        return c;
+    }
+    [[nodiscard]] ctrlr::Controller::Options controller_options() const override
+    {
+        auto o = CuseSession::controller_options();
+        o.reconnect_delay = 100ms;
+        o.ctrl_loss_tmo = ctrl_loss_tmo_;
+        return o;
+    }
+    /// Loses the connection with the nodes open; true once `state`.
+    bool lose_until(ctrlr::Controller::PathState state)
+    {
+        node(ctrl_node);
+        node(ns1_node);
+        connection_->lose();
+        return wait_for([&] { return ctrl_->path_state() == state; }, 5s);
+    }
+
+    std::chrono::milliseconds ctrl_loss_tmo_ = 60s;
+    LosableConnection* connection_ = nullptr;
+};
+
+INSTANTIATE_TEST_SUITE_P(Serving, CuseSessionLostConnection, ::testing::Values(Serving::reader_threads, Serving::owner_thread,
+                                           Serving::serving_threads),
+                         serving_name);
+
+TEST_P(CuseSessionLostConnection, ReconnectingNodesAnswerAtOnceAsTheKernelHostDoes)
+{
+    ASSERT_TRUE(lose_until(ctrlr::Controller::PathState::reconnecting));
+    std::vector<std::byte> buf(4096);
+    const auto t0 = std::chrono::steady_clock::now();
+    // The controller node: passthrough fails with Host Path Error (0x370),
+    // a new open with EAGAIN, RESCAN does nothing.
+    auto identify = identify_ctrl(buf.data());
+    EXPECT_EQ(ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &identify).ret, 0x370);
+    EXPECT_EQ(ioctl(ctrl_node, NVME_IOCTL_RESCAN, nullptr).ret, 0);
+    const auto reopened = nodes_.at(ctrl_node).kernel->open(O_RDONLY);
+    ASSERT_FALSE(reopened);
+    EXPECT_EQ(reopened.error(), EAGAIN);
+    // The namespace node is a head without a live path: EAGAIN for every
+    // NVMe ioctl, the block layer's ioctls still answer.
+    EXPECT_EQ(ioctl(ns1_node, NVME_IOCTL_ID, nullptr).error, EAGAIN);
+    EXPECT_EQ(ioctl(ns1_node, NVME_IOCTL_ADMIN_CMD, &identify).error, EAGAIN);
+    auto read = user_io(0x02, 0, 1, buf.data());
+    EXPECT_EQ(ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &read).error, EAGAIN);
+    int ssz = 0;
+    EXPECT_EQ(ioctl(ns1_node, BLKSSZGET, &ssz).ret, 0);
+    EXPECT_EQ(ssz, 512);
+    std::uint64_t bytes = 0;
+    EXPECT_EQ(ioctl(ns1_node, BLKGETSIZE64, &bytes).ret, 0);
+    EXPECT_EQ(bytes, ns_size);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+
+    // Reconnected: everything as before.
+    connection_->accept_reconnects();
+    ASSERT_TRUE(wait_for([&] { return ctrl_->path_state() == ctrlr::Controller::PathState::live; }, 5s));
+    EXPECT_EQ(ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &identify).ret, 0);
+    EXPECT_EQ(ioctl(ns1_node, NVME_IOCTL_ID, nullptr).ret, 1);
+    EXPECT_EQ(ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &read).ret, 0);
+    EXPECT_TRUE(nodes_.at(ctrl_node).kernel->open(O_RDONLY));
+}
+
+class CuseSessionControllerLoss : public CuseSessionLostConnection {
+protected:
+    CuseSessionControllerLoss() { ctrl_loss_tmo_ = 300ms; }
+};
+
+INSTANTIATE_TEST_SUITE_P(Serving, CuseSessionControllerLoss, ::testing::Values(Serving::reader_threads, Serving::owner_thread,
+                                           Serving::serving_threads),
+                         serving_name);
+
+TEST_P(CuseSessionControllerLoss, PastCtrlLossTmoNodesAnswerAsADeletedController)
+{
+    ASSERT_TRUE(lose_until(ctrlr::Controller::PathState::lost));
+    std::vector<std::byte> buf(4096);
+    // The admin queue is gone (ENODEV), and so are the namespaces.
+    auto identify = identify_ctrl(buf.data());
+    EXPECT_EQ(ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &identify).error, ENODEV);
+    nvme_passthru_cmd io{};
+    io.opcode = 0x02;
+    io.nsid = 1;
+    EXPECT_EQ(ioctl(ctrl_node, NVME_IOCTL_IO_CMD, &io).error, ENOTTY);
+    EXPECT_EQ(ioctl(ctrl_node, NVME_IOCTL_ID, nullptr).error, ENOTTY);
+    EXPECT_EQ(ioctl(ctrl_node, NVME_IOCTL_RESCAN, nullptr).ret, 0);
+    EXPECT_EQ(ioctl(ns1_node, NVME_IOCTL_ID, nullptr).error, EAGAIN);
+    // The capacity is 0, the block size stays.
+    std::uint64_t bytes = 1;
+    EXPECT_EQ(ioctl(ns1_node, BLKGETSIZE64, &bytes).ret, 0);
+    EXPECT_EQ(bytes, 0u);
+    int ssz = 0;
+    EXPECT_EQ(ioctl(ns1_node, BLKSSZGET, &ssz).ret, 0);
+    EXPECT_EQ(ssz, 512);
 }
 
 /// Restricted ioctls (RegistryOptions::restricted_ioctls): the kernel sends

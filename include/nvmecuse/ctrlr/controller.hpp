@@ -109,7 +109,8 @@ public:
         /// meaning of Linux nvme-fabrics' options of the same names. The
         /// controller is then `reconnecting` (Linux NVME_CTRL_CONNECTING):
         /// commands that were outstanding have failed (Command Aborted By
-        /// Host), new ones wait, and every reconnect_delay (the first one
+        /// Host), new ones fail at once (Host Pathing Error), and every
+        /// reconnect_delay (the first one
         /// reconnect_delay after the loss) an attempt runs the whole
         /// bring-up (disconnect, connect_admin, enable, Identify, I/O
         /// queues, rescan).
@@ -117,14 +118,14 @@ public:
         /// transport's own connect bounds.
         std::chrono::milliseconds reconnect_delay{10'000};
         /// Counted from the loss: no attempt starts after it; when the last
-        /// one has failed the controller gives up (`failed`: waiting and
+        /// one has failed the controller gives up (`failed`, PathState::lost:
         /// new commands fail with not_connected; a reset() tries again).
         /// Negative: reconnect forever.
         std::chrono::milliseconds ctrl_loss_tmo{600'000};
-        /// Counted from the loss: waiting and new commands (admin and I/O)
-        /// then fail at once with Host Pathing Error (SCT 3h, SC 70h, what
-        /// Linux completes them with: NVME_SC_HOST_PATH_ERROR) until the
-        /// controller is live again. Negative: off, commands wait.
+        /// Accepted with nvme connect's meaning, and logged: Linux applies
+        /// it to block I/O only. Every command here is a passthrough
+        /// command (REQ_FAILFAST_DRIVER there), and those fail at once
+        /// while reconnecting whatever it is (see submit()).
         std::chrono::milliseconds fast_io_fail_tmo{-1};
     };
 
@@ -149,6 +150,12 @@ public:
     /// owner thread, or, for an I/O command submitted on a reactor with a
     /// lane (Options::reactors) while the controller is live, on that
     /// reactor. A bidirectional command completes with `invalid_argument`.
+    /// While reconnecting (PathState::reconnecting) it completes at once
+    /// with Host Pathing Error (SCT 3h, SC 70h), as Linux fails a
+    /// passthrough command on a fabrics controller that is not live
+    /// (nvme_fail_nonready_command(): REQ_FAILFAST_DRIVER).
+    /// Commands in flight when the connection drops complete with Command
+    /// Aborted By Host (SCT 3h, SC 71h; Linux: nvme_cancel_request()).
     void submit(QueueKind queue, Command command, CompletionHandler handler);
 
     /// Any thread but the owner thread. submit() through the owner (on a
@@ -202,6 +209,16 @@ public:
     /// lane has no queue while the controller is not live, or when it
     /// granted too few queues; its I/O then goes through the owner.)
     [[nodiscard]] std::size_t lanes() const noexcept;
+
+    /// The connection to the controller as a Linux host's namespace head
+    /// sees its path. Only a lost fabrics connection leaves `live`.
+    enum class PathState : std::uint8_t {
+        live,         ///< connected (or never lost)
+        reconnecting, ///< lost; attempts run until ctrl_loss_tmo (NVME_CTRL_CONNECTING)
+        lost,         ///< ctrl_loss_tmo ran out (Linux deletes the controller)
+    };
+    /// Any thread.
+    [[nodiscard]] PathState path_state() const noexcept;
 
     /// Static transport facts.
     [[nodiscard]] const transport::TransportInfo& transport_info() const;

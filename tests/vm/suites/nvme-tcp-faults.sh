@@ -2,8 +2,10 @@
 # target on 127.0.0.1:4420: nvmecused --attach with --reconnect-delay 1
 # --fast-io-fail-tmo 2 --ctrl-loss-tmo 60 and its emulated controller beside
 # it (--emulate). Taking the subsystem off the port makes nvmet drop the
-# association and refuse reconnects: reads through our node then fail within
-# the fast-fail timeout (never hang), the emulated controller keeps working;
+# association and refuse reconnects: reads through our node then fail at
+# once (EAGAIN, as the kernel host's namespace head answers; the details are
+# tcp-reconnect-states.sh's), never hang, whatever --fast-io-fail-tmo says;
+# the emulated controller keeps working;
 # putting the subsystem back lets the daemon reconnect and reads return the
 # data written before the loss. Last, a daemon started while the target is
 # down keeps retrying and serves it once it answers, and goes on after a SIGHUP.
@@ -67,12 +69,12 @@ while [ $i -lt 30 ]; do
 done
 elapsed=$(($(date +%s) - start))
 expect_eq "a read fails after the loss (no hang)" "$outcome" failed
-if [ "$outcome" = failed ] && [ $elapsed -le 12 ]; then
-  pass "within the fast-fail timeout (2 s, ${elapsed} s measured)"
+if [ "$outcome" = failed ] && [ $elapsed -le 5 ]; then
+  pass "as soon as the loss is seen (${elapsed} s measured)"
 else
-  fail "within the fast-fail timeout" "$outcome after ${elapsed} s"
+  fail "as soon as the loss is seen" "$outcome after ${elapsed} s"
 fi
-# After fast_io_fail_tmo, reads fail at once while reconnects are refused.
+# Past --fast-io-fail-tmo too, reads fail at once while reconnects are refused.
 sleep 3
 t0=$(date +%s)
 read4k $TCPN $T/r 10
@@ -119,6 +121,11 @@ if kill -0 $DAEMON_PID 2>/dev/null; then
 else
   fail "a target down at start does not stop the daemon"
 fi
+i=0 # (a sanitizer build takes longer to get there)
+until grep -q "retrying every 1 s, at most 60 times" /tmp/nvmecused.log || [ $i -ge 100 ]; do
+  i=$((i + 1))
+  sleep 0.1
+done
 if grep -q "retrying every 1 s, at most 60 times" /tmp/nvmecused.log; then
   pass "the daemon says it retries, and how long"
 else

@@ -24,6 +24,8 @@
 //                               NVME_IOCTL_SUBMIT_IO (no CAP_SYS_ADMIN needed)
 //   as-user UID GID CMD...      drop to UID/GID (and every capability), exec CMD
 //   hold DEV SECONDS            open DEV and keep it open
+//   probe ROLE=DEV...           the ioctls of a controller's nodes per state,
+//   timed-read DEV BYTES        and one timed read (see state_probe.cpp)
 //   signal-storm DEV COUNT      COUNT Identify Controller ioctls while another
 //                               thread keeps signalling this one (a handler,
 //                               no SA_RESTART); prints "ok COUNT SIGNALS" when
@@ -64,7 +66,7 @@ int open_flags = O_RDONLY;
 int usage()
 {
     std::fputs("usage: nvmecuse-vm-tool [--write] signal-storm DEV COUNT | ioctl DEV NAME [DELAY] | submit-io DEV read|write SLBA "
-               "NBLOCKS LBA_BYTES FILE | as-user UID GID CMD... | hold DEV SECONDS\n",
+               "NBLOCKS LBA_BYTES FILE | as-user UID GID CMD... | hold DEV SECONDS | probe ROLE=DEV... | timed-read DEV BYTES\n",
                stderr);
     return 2;
 }
@@ -288,6 +290,9 @@ int signal_storm(const char* path, const char* count_text)
 
 } // namespace
 
+int state_probe(int count, char** specs); // state_probe.cpp
+int timed_read(const char* path, const char* bytes);
+
 int main(int argc, char** argv)
 {
     if (argc >= 2 && std::string_view(argv[1]) == "--write") {
@@ -302,6 +307,8 @@ int main(int argc, char** argv)
     if (verb == "submit-io" && argc == 8) return submit_io(argv + 2);
     if (verb == "as-user" && argc >= 5) return as_user(argv + 2);
     if (verb == "hold" && argc == 4) return hold(argv[2], argv[3]);
+    if (verb == "probe" && argc >= 3) return state_probe(argc - 2, argv + 2);
+    if (verb == "timed-read" && argc == 4) return timed_read(argv[2], argv[3]);
     if (verb == "signal-storm" && argc == 4) return signal_storm(argv[2], argv[3]);
     return usage();
 }

@@ -34,8 +34,9 @@ struct TcpOptions {
     /// Recovery after a lost connection, done by the controller core
     /// (ctrlr::Controller::Options, filled from these by nvmecused): a
     /// reconnect attempt every reconnect_delay; after ctrl_loss_tmo
-    /// (negative: never) the controller gives up; fast_io_fail_tmo after the
-    /// loss (negative: off, the kernel default) waiting commands fail.
+    /// (negative: never) the controller gives up; fast_io_fail_tmo is kept
+    /// for nvme connect's sake and changes nothing for passthrough (see
+    /// ctrlr::Controller::Options).
     std::chrono::seconds reconnect_delay{10};
     std::chrono::seconds ctrl_loss_tmo{600};
     std::chrono::seconds fast_io_fail_tmo{-1};
