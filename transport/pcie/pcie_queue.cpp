@@ -1,6 +1,8 @@
 // PcieQueue: rings, doorbells, phase tags and PRPs. See pcie_queue.hpp.
 #include "pcie_queue.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <atomic>
@@ -125,7 +127,7 @@ PcieQueue::device_view(std::span<std::byte> bytes, DataBuffer& bounce, bool to_d
 
 std::expected<void, std::error_code> PcieQueue::submit(const Request& request)
 {
-    if (!alive_) return fail(std::errc::not_connected);
+    if (!alive_.load(std::memory_order_relaxed)) return fail(std::errc::not_connected);
     const std::uint16_t cid = request.sqe.cid;
     if (cid >= depth_ || slots_[cid].busy) return fail(std::errc::invalid_argument);
     if (request.data.size() > config_.max_transfer) return fail(std::errc::invalid_argument);
@@ -204,8 +206,16 @@ void PcieQueue::finish_slot(std::uint16_t cid) noexcept
     slot = Slot{};
 }
 
+void PcieQueue::acknowledge_interrupts() const noexcept
+{
+    if (config_.interrupt_fd < 0) return;
+    std::uint64_t count = 0;
+    [[maybe_unused]] const auto r = ::read(config_.interrupt_fd, &count, sizeof count);
+}
+
 std::size_t PcieQueue::reap(std::span<nvme::CompletionQueueEntry> out)
 {
+    acknowledge_interrupts();
     std::size_t n = 0;
     while (n < out.size() && !stashed_.empty()) {
         out[n++] = stashed_.front();
@@ -230,7 +240,7 @@ std::expected<nvme::CompletionQueueEntry, std::error_code>
 PcieQueue::execute_internal(nvme::SubmissionQueueEntry sqe,
                             std::chrono::steady_clock::time_point deadline)
 {
-    if (!alive_) return fail(std::errc::not_connected);
+    if (!alive_.load(std::memory_order_relaxed)) return fail(std::errc::not_connected);
     sqe.cid = internal_cid_;
     if (auto pushed = push(sqe); !pushed) return std::unexpected(pushed.error());
     auto pause = std::chrono::microseconds(1);
