@@ -92,7 +92,9 @@ public:
     }
 
     /// The container is about to close (its IOMMU mappings go with it):
-    /// allocations fail from now on; buffers out there stay host memory.
+    /// allocations are plain heap memory from now on (no device reaches
+    /// them, and none needs to: the controller fails every command);
+    /// buffers out there stay host memory.
     void retire() noexcept
     {
         std::lock_guard l(mutex_);
@@ -104,8 +106,11 @@ public:
     std::expected<DataBuffer, std::error_code> allocate(std::size_t size) override
     {
         const std::size_t chunk = std::bit_ceil(std::max<std::size_t>(size, 4096));
-        std::lock_guard l(mutex_);
-        if (container_ < 0) return std::unexpected(std::make_error_code(std::errc::no_such_device));
+        std::unique_lock l(mutex_);
+        if (container_ < 0) {
+            l.unlock();
+            return heap_memory().allocate(size);
+        }
         auto& free = free_[chunk];
         std::byte* p = nullptr;
         if (!free.empty()) {

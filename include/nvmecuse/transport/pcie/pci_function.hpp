@@ -86,11 +86,13 @@ public:
     /// VFIO_PCI_REQ_IRQ_INDEX); -1 when it cannot ask. Any thread.
     [[nodiscard]] virtual int release_request_fd() const { return -1; }
     /// Optional. Gives the function back for good: from then on BAR0 reads
-    /// all ones and drops writes, DMA memory allocations fail with
-    /// no_such_device, and every handle on the device is closed so that its
-    /// removal can complete. Buffers handed out before stay valid host
-    /// memory (the device no longer reaches them). Idempotent; any thread,
-    /// concurrently with BAR accesses from other threads.
+    /// all ones and drops writes, and every handle on the device is closed
+    /// so that its removal can complete. Buffers handed out before stay
+    /// valid host memory, and DMA memory hands out plain host memory
+    /// (the device reaches neither any more; commands fail before they
+    /// would need it, so callers see the controller's error rather than
+    /// ENOMEM). Idempotent; any thread, concurrently with BAR accesses
+    /// from other threads.
     virtual void release() {}
 };
 
