@@ -17,12 +17,7 @@
 namespace nvmecuse::transport::pcie {
 namespace {
 
-using namespace std::chrono_literals;
-using namespace test;
-using ctrlr::Command;
-using ctrlr::Controller;
-using ctrlr::QueueKind;
-using testing::FakePciFunction;
+using namespace test; // the fixture, its helpers and names (pcie_stack.hpp)
 
 /// CPU time used so far by this process's threads named `name`
 /// (/proc/self/task/*/schedstat: nanoseconds on a CPU).

@@ -16,12 +16,7 @@
 namespace nvmecuse::transport::pcie {
 namespace {
 
-using namespace std::chrono_literals;
-using namespace test;
-using ctrlr::Command;
-using ctrlr::Controller;
-using ctrlr::QueueKind;
-using testing::FakePciFunction;
+using namespace test; // the fixture, its helpers and names (pcie_stack.hpp)
 
 TEST_F(PcieStack, BringUpProgramsTheAdminQueueAndCreatesIoQueues)
 {
