@@ -4,13 +4,17 @@
 // completion's interrupt instead of polling, the fallback to polling
 // without MSI-X, and the platform's request for the device back (vfio-pci's
 // VFIO_PCI_REQ_IRQ_INDEX): the device is released, everything fails with
-// no_such_device at once, and another controller keeps working.
+// no_such_device at once, and another controller keeps working. Serving
+// threads drive I/O queue pairs of their own at once, each on its vector.
 #include <gtest/gtest.h>
 
-#include <charconv>
+#include <array>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <future>
+
+#include "nvmecuse/ctrlr/reactor.hpp"
 
 #include "pcie_stack.hpp"
 
@@ -109,6 +113,60 @@ TEST(PcieInterruptTest, QueuesBeyondTheVectorsArePolled)
     }
     auto l = function.lock();
     EXPECT_EQ(function.cq_vectors, (std::map<std::uint16_t, int>{{1, 1}, {2, -1}}));
+}
+
+TEST(PcieInterruptTest, ServingThreadsDriveQueuePairsOfTheirOwnAtOnce)
+{
+    FakePciFunction function{{.config = config()}};
+    std::vector<std::unique_ptr<ctrlr::Reactor>> reactors;
+    for (unsigned i = 0; i < 2; ++i) {
+        auto r = ctrlr::Reactor::start("pcie-r" + std::to_string(i), i);
+        ASSERT_TRUE(r.has_value()) << r.error().message();
+        reactors.push_back(std::move(*r));
+    }
+    Controller::Options co;
+    co.name = "pcie-lanes";
+    co.io_queue_depth = 8; // small: the lanes' overflow is exercised too
+    for (auto& r : reactors)
+        co.reactors.push_back(r.get());
+    auto ctrl = Controller::start(make_transport(function), co);
+    ASSERT_TRUE(ctrl.has_value()) << ctrl.error().message();
+    {
+        auto l = function.lock();
+        EXPECT_EQ(function.cq_vectors, (std::map<std::uint16_t, int>{{1, 1}, {2, 2}, {3, 3}}))
+            << "the owner's queue and one per serving thread, each on its vector";
+    }
+    // Both serving threads read at once, each through its own queue pair.
+    constexpr int per_reactor = 64;
+    struct Tally {
+        std::atomic<int> completed{0}, ok{0}, on_reactor{0};
+        std::promise<void> done;
+    };
+    std::array<Tally, 2> tallies;
+    for (unsigned i = 0; i < reactors.size(); ++i) {
+        reactors[i]->post([&, i] {
+            for (int k = 0; k < per_reactor; ++k) {
+                auto buffer = (*ctrl)->memory().allocate(4096);
+                ASSERT_TRUE(buffer.has_value());
+                (*ctrl)->submit(QueueKind::io,
+                                Command::from_opcode(rw(nvme::NvmOpcode::read, 8u * k, 4096),
+                                                     std::move(*buffer)),
+                                [&, i](ctrlr::Result&& r) {
+                                    Tally& t = tallies[i];
+                                    if (r.ok()) ++t.ok;
+                                    if (ctrlr::Reactor::current() == reactors[i].get()) ++t.on_reactor;
+                                    if (++t.completed == per_reactor) t.done.set_value();
+                                });
+            }
+        });
+    }
+    for (auto& t : tallies) {
+        ASSERT_EQ(t.done.get_future().wait_for(10s), std::future_status::ready);
+        EXPECT_EQ(t.ok, per_reactor);
+        EXPECT_EQ(t.on_reactor, per_reactor) << "completed on the serving thread that submitted";
+    }
+    ctrl->reset(); // before the reactors it has lanes on
+    reactors.clear();
 }
 
 TEST_F(PcieStack, ARemovalRequestReleasesTheDeviceAndFailsEverythingAtOnce)

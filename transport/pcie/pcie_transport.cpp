@@ -104,6 +104,10 @@ public:
         info_.max_io_queues = options.io_queues;
         info_.max_transfer = options.max_transfer;
         info_.fills_host_buffers = false; // DMA: unwritten bytes stay as they were
+        // A PcieQueue keeps its state to itself (rings, PRP lists, slots,
+        // its vector's eventfd); what queues share is safe from any thread:
+        // BAR0 stores, the DMA memory, the queue registry, removal.
+        info_.concurrent_queues = true;
     }
     ~PcieTransport() override { disconnect(); }
     PcieTransport(const PcieTransport&) = delete;
