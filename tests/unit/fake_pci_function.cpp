@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 
@@ -421,7 +423,13 @@ void FakePciFunction::post(std::uint16_t cqid, std::uint16_t sqid, std::uint16_t
     cqe.sq_id = sqid;
     cqe.cid = cid;
     nvme::set_status(cqe, o.status, cq.phase);
-    std::memcpy(dma_.host_view(cq.base, cq.entries * 16u) + cq.tail * 16u, &cqe, sizeof cqe);
+    // The status word (the phase tag) last, as a release: the host may be
+    // polling it on another thread (PcieQueue::take()).
+    std::byte* entry = dma_.host_view(cq.base, cq.entries * 16u) + cq.tail * 16u;
+    constexpr std::size_t status_at = offsetof(nvme::CompletionQueueEntry, status);
+    std::memcpy(entry, &cqe, status_at);
+    std::atomic_ref(*reinterpret_cast<std::uint16_t*>(entry + status_at))
+        .store(cqe.status, std::memory_order_release);
     if (++cq.tail == cq.entries) {
         cq.tail = 0;
         cq.phase = !cq.phase;

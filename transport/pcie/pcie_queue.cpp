@@ -4,8 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <atomic>
+#include <cstddef>
+#include <cstring>
 #include <thread>
 
 namespace nvmecuse::transport::pcie {
@@ -180,11 +181,15 @@ std::expected<void, std::error_code> PcieQueue::push(const nvme::SubmissionQueue
 
 std::optional<nvme::CompletionQueueEntry> PcieQueue::take() noexcept
 {
+    std::byte* entry = cq_.data() + std::size_t{cq_head_} * cqe_size;
+    // The device stores the phase tag while this runs (DMA): an acquire
+    // load of the status word, then the entry it publishes (x86 orders
+    // loads anyway; this orders them for the compiler and TSan).
+    auto* status = reinterpret_cast<std::uint16_t*>(entry + offsetof(nvme::CompletionQueueEntry, status));
+    if (((std::atomic_ref(*status).load(std::memory_order_acquire) & 1u) != 0) != phase_)
+        return std::nullopt;
     nvme::CompletionQueueEntry cqe;
-    std::memcpy(&cqe, cq_.data() + std::size_t{cq_head_} * cqe_size, cqe_size);
-    if (((cqe.status & 1u) != 0) != phase_) return std::nullopt;
-    std::atomic_signal_fence(std::memory_order_seq_cst); // the tag before the entry (x86 orders loads)
-    std::memcpy(&cqe, cq_.data() + std::size_t{cq_head_} * cqe_size, cqe_size);
+    std::memcpy(&cqe, entry, cqe_size);
     if (++cq_head_ == config_.entries) { // the phase tag inverts on every wrap
         cq_head_ = 0;
         phase_ = !phase_;
