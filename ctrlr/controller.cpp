@@ -258,21 +258,55 @@ void Controller::Impl::cancel_queued(std::error_code ec)
 
 void Controller::Impl::enter_failed(std::error_code ec)
 {
-    log_->error(
-        "{}: controller failed: {}; commands fail with not_connected until a reset succeeds",
-        options_.name, ec.message());
     recall_lanes();
     state_ = State::failed;
     failure_ = ec;
-    const auto not_connected = std::make_error_code(std::errc::not_connected);
+    const auto error = failed_error();
+    log_->error("{}: controller failed: {}; commands fail with \"{}\" until a reset succeeds",
+                options_.name, ec.message(), error.message());
     while (auto node = held_.pop())
-        finish(std::move(node), not_connected);
+        finish(std::move(node), error);
     for (auto& q : queues_)
         while (auto node = q->overflow.pop())
-            finish(std::move(node), not_connected);
+            finish(std::move(node), error);
     auto scans = std::exchange(scan_next_waiters_, {});
     for (auto& w : scans)
-        call(w, not_connected);
+        call(w, error);
+    // The transport is idle again: a device that is removed while the
+    // controller is failed must still be let go (PCIe hot removal).
+    if (transport_event_fd_ < 0 && !transport_busy_) {
+        transport_event_fd_ = transport_->event_fd();
+        epoll_dirty_ = true;
+    }
+}
+
+std::error_code Controller::Impl::failed_error() const noexcept
+{
+    return failure_ == std::errc::no_such_device ? failure_
+                                                 : std::make_error_code(std::errc::not_connected);
+}
+
+void Controller::Impl::device_removed()
+{
+    if (state_ == State::stopping) return;
+    log_->error("{}: the device was removed", options_.name);
+    const auto gone = std::make_error_code(std::errc::no_such_device);
+    ++epoch_; // every chain of the core ends (scan, AERs, aborts, a bring-up)
+    aborts_in_flight_ = 0;
+    // The device is gone with the commands on it: nothing completes them.
+    cancel_queued(gone);
+    queues_.clear();
+    epoll_dirty_ = true;
+    when_transport_idle([this] { transport_->disconnect(); });
+    if (state_ == State::shutting_down) {
+        finish_shutdown(); // nothing left to notify
+        return;
+    }
+    auto waiters = std::exchange(reset_waiters_, {});
+    recovery_ = {};
+    enter_failed(gone);
+    for (auto& w : waiters)
+        call(w, gone);
 }
 
 void Controller::Impl::go_live()

@@ -129,6 +129,12 @@ private:
     void do_reset();
     void cancel_everything(std::error_code ec);
     void enter_failed(std::error_code ec);
+    /// What commands fail with while `failed`: no_such_device once the
+    /// device is gone (the CUSE nodes answer ENODEV), else not_connected.
+    [[nodiscard]] std::error_code failed_error() const noexcept;
+    /// The transport's device is gone for good (Transport::device_removed()):
+    /// everything outstanding fails with no_such_device, then `failed`.
+    void device_removed();
     void go_live();
     /// Stop: cancels what waits, shuts the controller down (CC.SHN), then
     /// finish_shutdown(); the loop keeps running meanwhile.
@@ -287,6 +293,7 @@ private:
     std::vector<DoneFn> reset_waiters_;
     bool reset_requested_ = false;
     bool loss_reported_ = false; ///< the transport lost its connection: reconnect
+    bool removal_reported_ = false; ///< the transport's device is gone: fail
     struct Recovery {
         Clock::time_point lost_at{};
         Clock::time_point next_attempt = Clock::time_point::max();

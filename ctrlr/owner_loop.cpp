@@ -71,6 +71,10 @@ void Controller::Impl::run()
             begin_reconnect();
             continue;
         }
+        if (std::exchange(removal_reported_, false)) {
+            device_removed();
+            continue;
+        }
         while (!deferred_.empty()) {
             auto tasks = std::exchange(deferred_, {});
             for (auto& t : tasks)
@@ -184,7 +188,7 @@ void Controller::Impl::accept(std::unique_ptr<CommandNode> node)
         fail_fast(std::move(node)); // REQ_FAILFAST_DRIVER (reconnect.cpp)
         return;
     case State::failed:
-        finish(std::move(node), std::make_error_code(std::errc::not_connected));
+        finish(std::move(node), failed_error());
         return;
     case State::shutting_down:
     case State::stopping:
@@ -522,7 +526,10 @@ bool Controller::Impl::dispatch_events(std::span<const epoll_event> events)
             armed_deadline_ = Clock::time_point::max(); // a timerfd fires once
         } else if (fd == transport_event_fd_) {
             transport_->handle_event();
-            if (state_ == State::live && transport_->connection_lost()) loss_reported_ = true;
+            if (transport_->device_removed())
+                removal_reported_ = true;
+            else if (state_ == State::live && transport_->connection_lost())
+                loss_reported_ = true;
         } else if (fd == mailbox_.fd()) {
             // The loop drains it next.
         } else if (QueueSlot* q = queue_with_fd(fd)) {

@@ -21,6 +21,8 @@ constexpr auto error_rows = std::to_array<ErrorRow>({
     {std::errc::operation_canceled, -EINTR},
     {std::errc::invalid_argument, -EINVAL},
     {std::errc::not_enough_memory, -ENOMEM},
+    // The device was removed: blk_queue_enter() on its dying queue.
+    {std::errc::no_such_device, -ENODEV},
 });
 
 static_assert(std::endian::native == std::endian::little, "result truncation copies the low bytes");

@@ -396,6 +396,7 @@ TEST(CuseCompletion, MappingTable)
          -EINTR, false, 0, false},
         {failed(std::errc::invalid_argument), ResultWidth::bits32, -EINVAL, false, 0, false},
         {failed(std::errc::not_enough_memory), ResultWidth::bits32, -ENOMEM, false, 0, false},
+        {failed(std::errc::no_such_device), ResultWidth::bits32, -ENODEV, false, 0, false},
         {failed(std::errc::resource_deadlock_would_occur), ResultWidth::bits32, -EIO, false, 0, false},
     };
     for (const auto& row : rows) {

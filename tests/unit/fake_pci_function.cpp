@@ -1,7 +1,12 @@
 // The in-process NVMe PCI function of fake_pci_function.hpp.
 #include "fake_pci_function.hpp"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 
@@ -81,6 +86,43 @@ FakePciFunction::FakePciFunction(Options options) : options_(std::move(options))
     cap_ = nvme::cap::To::set(cap_, 2);
     cap_ = nvme::cap::Dstrd::set(cap_, options_.dstrd);
     cap_ = nvme::cap::Css::set(cap_, nvme::cap::css_nvm);
+    request_ = transport::UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+}
+
+std::uint16_t FakePciFunction::enable_vectors(std::uint16_t wanted)
+{
+    std::lock_guard l(mutex_);
+    if (!vectors_.empty()) return static_cast<std::uint16_t>(vectors_.size());
+    for (std::uint16_t v = 0; v < std::min(wanted, options_.msix_vectors); ++v)
+        vectors_.emplace_back(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    return static_cast<std::uint16_t>(vectors_.size());
+}
+
+int FakePciFunction::vector_fd(std::uint16_t vector) const
+{
+    std::lock_guard l(mutex_);
+    return vector < vectors_.size() ? vectors_[vector].get() : -1;
+}
+
+void FakePciFunction::release()
+{
+    std::lock_guard l(mutex_);
+    released = true;
+    removed = true;
+}
+
+void FakePciFunction::request_release()
+{
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto w = ::write(request_.get(), &one, sizeof one);
+}
+
+void FakePciFunction::resume()
+{
+    std::lock_guard l(mutex_);
+    stalled = false;
+    for (const auto& [qid, tail] : std::exchange(ignored_tails_, {}))
+        ring_sq(qid, tail);
 }
 
 std::uint32_t FakePciFunction::read32(std::uint32_t offset)
@@ -132,7 +174,12 @@ void FakePciFunction::write32(std::uint32_t offset, std::uint32_t value)
     const std::uint32_t index = (offset - nvme::reg_offset::doorbells) / stride;
     if ((offset - nvme::reg_offset::doorbells) % stride != 0) return;
     const auto qid = static_cast<std::uint16_t>(index / 2);
-    if (index % 2 == 0 && !stalled) ring_sq(qid, static_cast<std::uint16_t>(value));
+    if (index % 2 == 0) {
+        if (stalled)
+            ignored_tails_[qid] = static_cast<std::uint16_t>(value);
+        else
+            ring_sq(qid, static_cast<std::uint16_t>(value));
+    }
     // CQ head doorbells: the host consumed entries; the fake never lets a
     // CQ overflow (the host's depth keeps it from doing so), nothing to do.
 }
@@ -140,8 +187,8 @@ void FakePciFunction::write32(std::uint32_t offset, std::uint32_t value)
 void FakePciFunction::enable()
 {
     // AQA: ASQS bits 11:0, ACQS bits 27:16, both 0's based.
-    Queue sq{asq, static_cast<std::uint16_t>((aqa & 0xfff) + 1), 0, 0, true, 0};
-    Queue cq{acq, static_cast<std::uint16_t>(((aqa >> 16) & 0xfff) + 1), 0, 0, true, 0};
+    Queue sq{asq, static_cast<std::uint16_t>((aqa & 0xfff) + 1), 0, 0, true, 0, -1};
+    Queue cq{acq, static_cast<std::uint16_t>(((aqa >> 16) & 0xfff) + 1), 0, 0, true, 0, 0};
     if (dma_.host_view(asq, sq.entries * 64u) == nullptr ||
         dma_.host_view(acq, cq.entries * 16u) == nullptr) {
         ++dma_faults;
@@ -160,6 +207,8 @@ void FakePciFunction::disable()
     sqs_.clear();
     cqs_.clear();
     created_sqs.clear();
+    cq_vectors.clear();
+    ignored_tails_.clear();
     stalled = false;
     csts_ = 0;
 }
@@ -281,7 +330,10 @@ emu::Outcome FakePciFunction::admin_queue_command(const nvme::SubmissionQueueEnt
             ++dma_faults;
             return {nvme::Status(nvme::GenericStatus::data_transfer_error)};
         }
-        cqs_[qid] = Queue{sqe.prp1, entries, 0, 0, true, 0};
+        // IEN (bit 1) and IV (bits 31:16) of CDW11 (NVMe Base 2.0, Figure 475).
+        cqs_[qid] = Queue{sqe.prp1, entries, 0, 0, true, 0,
+                          (sqe.cdw11 & 2u) != 0 ? static_cast<int>(sqe.cdw11 >> 16) : -1};
+        cq_vectors[qid] = cqs_[qid].vector;
         return o;
     case nvme::AdminOpcode::create_io_sq: {
         const auto cqid = static_cast<std::uint16_t>(sqe.cdw11 >> 16);
@@ -290,7 +342,7 @@ emu::Outcome FakePciFunction::admin_queue_command(const nvme::SubmissionQueueEnt
             ++dma_faults;
             return {nvme::Status(nvme::GenericStatus::data_transfer_error)};
         }
-        sqs_[qid] = Queue{sqe.prp1, entries, 0, 0, true, cqid};
+        sqs_[qid] = Queue{sqe.prp1, entries, 0, 0, true, cqid, -1};
         created_sqs.insert(qid);
         ctrl_->note_io_queue_created(qid);
         return o;
@@ -371,10 +423,21 @@ void FakePciFunction::post(std::uint16_t cqid, std::uint16_t sqid, std::uint16_t
     cqe.sq_id = sqid;
     cqe.cid = cid;
     nvme::set_status(cqe, o.status, cq.phase);
-    std::memcpy(dma_.host_view(cq.base, cq.entries * 16u) + cq.tail * 16u, &cqe, sizeof cqe);
+    // The status word (the phase tag) last, as a release: the host may be
+    // polling it on another thread (PcieQueue::take()).
+    std::byte* entry = dma_.host_view(cq.base, cq.entries * 16u) + cq.tail * 16u;
+    constexpr std::size_t status_at = offsetof(nvme::CompletionQueueEntry, status);
+    std::memcpy(entry, &cqe, status_at);
+    std::atomic_ref(*reinterpret_cast<std::uint16_t*>(entry + status_at))
+        .store(cqe.status, std::memory_order_release);
     if (++cq.tail == cq.entries) {
         cq.tail = 0;
         cq.phase = !cq.phase;
+    }
+    if (cq.vector >= 0 && static_cast<std::size_t>(cq.vector) < vectors_.size()) {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] const auto w = ::write(vectors_[static_cast<std::size_t>(cq.vector)].get(), &one, sizeof one);
+        ++interrupts;
     }
 }
 

@@ -4,8 +4,11 @@
 // and a controller front end that fetches SQEs, walks PRPs (lists and their
 // chaining included), runs each command on the emulated controller, and
 // posts CQEs with the phase tag. It handles what is PCIe's own (CC/CSTS,
-// AQA/ASQ/ACQ, Create/Delete I/O queues), and can play a removed device
-// (every read all ones) or a stalled one (doorbells ignored).
+// AQA/ASQ/ACQ, Create/Delete I/O queues), signals MSI-X vectors through
+// eventfds (the admin CQ on vector 0, an I/O CQ on its IV when IEN is set),
+// and can play a removed device (every read all ones), one the platform
+// asks back (the release request eventfd), or a stalled one (doorbells
+// ignored until resumed).
 //
 // Threading: the transport's owner thread drives it through the Bar; the
 // test reads what it observed and flips its switches between commands.
@@ -22,6 +25,7 @@
 #include "emulated_controller.hpp"
 #include "nvmecuse/transport/emu/config.hpp"
 #include "nvmecuse/transport/pcie/pci_function.hpp"
+#include "nvmecuse/transport/unique_fd.hpp"
 
 namespace nvmecuse::testing {
 
@@ -50,6 +54,7 @@ public:
         std::uint16_t mqes = 255;     ///< CAP.MQES (0's based)
         unsigned dstrd = 0;           ///< CAP.DSTRD
         emu::ControllerConfig config; ///< the emulated controller behind it
+        std::uint16_t msix_vectors = 8; ///< MSI-X table size; 0: no MSI-X
     };
     explicit FakePciFunction(Options options);
 
@@ -57,6 +62,10 @@ public:
     std::string address() const override { return "0000:00:04.0"; }
     transport::pcie::Bar& bar0() override { return *this; }
     transport::pcie::DmaMemory& dma() override { return dma_; }
+    std::uint16_t enable_vectors(std::uint16_t wanted) override;
+    int vector_fd(std::uint16_t vector) const override;
+    int release_request_fd() const override { return request_.get(); }
+    void release() override;
 
     // ---- Bar --------------------------------------------------------------
     std::uint32_t read32(std::uint32_t offset) override;
@@ -65,7 +74,15 @@ public:
     // ---- switches and observations (the test thread, under lock()) -------
     std::unique_lock<std::mutex> lock() { return std::unique_lock(mutex_); }
     bool removed = false;  ///< surprise removal: reads all ones, writes lost
-    bool stalled = false;  ///< doorbells are ignored until the next CC.EN=0
+    bool stalled = false;  ///< doorbells are ignored until resume() or the next CC.EN=0
+    /// Ends a stall: the commands whose doorbells were ignored run now
+    /// (their completions come from this thread, as a device's would).
+    void resume();
+    /// The platform asks for the function back (signals release_request_fd()).
+    void request_release();
+    bool released = false;              ///< release() was called
+    std::uint64_t interrupts = 0;       ///< vector signals sent
+    std::map<std::uint16_t, int> cq_vectors; ///< I/O CQ id → IV, -1 when IEN was clear
     std::uint32_t aqa = 0;
     std::uint64_t asq = 0, acq = 0;
     std::uint32_t cc = 0;
@@ -84,6 +101,7 @@ private:
         std::uint16_t tail = 0; ///< CQ: next to post
         bool phase = true;      ///< CQ phase tag
         std::uint16_t cqid = 0; ///< SQ: its completion queue
+        int vector = -1;        ///< CQ: the MSI-X vector it signals, -1: none
     };
 
     void enable();
@@ -100,11 +118,14 @@ private:
     Options options_;
     IdentityDma dma_;
     std::unique_ptr<emu::EmulatedController> ctrl_;
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     std::uint64_t cap_ = 0;
     std::uint32_t csts_ = 0;
     std::map<std::uint16_t, Queue> sqs_;
     std::map<std::uint16_t, Queue> cqs_;
+    std::map<std::uint16_t, std::uint16_t> ignored_tails_; ///< SQ doorbells rung while stalled
+    std::vector<transport::UniqueFd> vectors_;             ///< enabled MSI-X vectors' eventfds
+    transport::UniqueFd request_;                          ///< the release request eventfd
 };
 
 } // namespace nvmecuse::testing

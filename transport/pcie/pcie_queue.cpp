@@ -1,9 +1,12 @@
 // PcieQueue: rings, doorbells, phase tags and PRPs. See pcie_queue.hpp.
 #include "pcie_queue.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
-#include <cstring>
 #include <atomic>
+#include <cstddef>
+#include <cstring>
 #include <thread>
 
 namespace nvmecuse::transport::pcie {
@@ -125,7 +128,7 @@ PcieQueue::device_view(std::span<std::byte> bytes, DataBuffer& bounce, bool to_d
 
 std::expected<void, std::error_code> PcieQueue::submit(const Request& request)
 {
-    if (!alive_) return fail(std::errc::not_connected);
+    if (!alive_.load(std::memory_order_relaxed)) return fail(std::errc::not_connected);
     const std::uint16_t cid = request.sqe.cid;
     if (cid >= depth_ || slots_[cid].busy) return fail(std::errc::invalid_argument);
     if (request.data.size() > config_.max_transfer) return fail(std::errc::invalid_argument);
@@ -178,11 +181,15 @@ std::expected<void, std::error_code> PcieQueue::push(const nvme::SubmissionQueue
 
 std::optional<nvme::CompletionQueueEntry> PcieQueue::take() noexcept
 {
+    std::byte* entry = cq_.data() + std::size_t{cq_head_} * cqe_size;
+    // The device stores the phase tag while this runs (DMA): an acquire
+    // load of the status word, then the entry it publishes (x86 orders
+    // loads anyway; this orders them for the compiler and TSan).
+    auto* status = reinterpret_cast<std::uint16_t*>(entry + offsetof(nvme::CompletionQueueEntry, status));
+    if (((std::atomic_ref(*status).load(std::memory_order_acquire) & 1u) != 0) != phase_)
+        return std::nullopt;
     nvme::CompletionQueueEntry cqe;
-    std::memcpy(&cqe, cq_.data() + std::size_t{cq_head_} * cqe_size, cqe_size);
-    if (((cqe.status & 1u) != 0) != phase_) return std::nullopt;
-    std::atomic_signal_fence(std::memory_order_seq_cst); // the tag before the entry (x86 orders loads)
-    std::memcpy(&cqe, cq_.data() + std::size_t{cq_head_} * cqe_size, cqe_size);
+    std::memcpy(&cqe, entry, cqe_size);
     if (++cq_head_ == config_.entries) { // the phase tag inverts on every wrap
         cq_head_ = 0;
         phase_ = !phase_;
@@ -204,8 +211,16 @@ void PcieQueue::finish_slot(std::uint16_t cid) noexcept
     slot = Slot{};
 }
 
+void PcieQueue::acknowledge_interrupts() const noexcept
+{
+    if (config_.interrupt_fd < 0) return;
+    std::uint64_t count = 0;
+    [[maybe_unused]] const auto r = ::read(config_.interrupt_fd, &count, sizeof count);
+}
+
 std::size_t PcieQueue::reap(std::span<nvme::CompletionQueueEntry> out)
 {
+    acknowledge_interrupts();
     std::size_t n = 0;
     while (n < out.size() && !stashed_.empty()) {
         out[n++] = stashed_.front();
@@ -230,7 +245,7 @@ std::expected<nvme::CompletionQueueEntry, std::error_code>
 PcieQueue::execute_internal(nvme::SubmissionQueueEntry sqe,
                             std::chrono::steady_clock::time_point deadline)
 {
-    if (!alive_) return fail(std::errc::not_connected);
+    if (!alive_.load(std::memory_order_relaxed)) return fail(std::errc::not_connected);
     sqe.cid = internal_cid_;
     if (auto pushed = push(sqe); !pushed) return std::unexpected(pushed.error());
     auto pause = std::chrono::microseconds(1);

@@ -4,9 +4,11 @@
 // every command, with a PRP list per cid prepared once when the queue is
 // made. Private to transport/pcie.
 //
-// Threading: the controller's owner thread only (the Transport contract).
+// Threading: one thread at a time (the thread that owns the queue pair);
+// kill() from any thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -31,6 +33,9 @@ public:
         std::uint16_t entries = 2;      ///< ring size (depth() is entries - 1, the admin queue's - 2)
         unsigned doorbell_stride = 0;   ///< CAP.DSTRD
         std::size_t max_transfer = 0;   ///< bytes one command may move (sizes the PRP lists)
+        /// The eventfd of the MSI-X vector the completion queue signals
+        /// (vector qid: the admin queue's is vector 0); -1: polled.
+        int interrupt_fd = -1;
     };
 
     /// Allocates the rings (zeroed: every phase tag 0) and the PRP list
@@ -46,7 +51,7 @@ public:
 
     /// After this, submit() refuses with not_connected (the queue was
     /// deleted or the controller reset): its memory stays until destruction.
-    void kill() noexcept { alive_ = false; }
+    void kill() noexcept { alive_.store(false, std::memory_order_relaxed); }
 
     // ---- QueuePair --------------------------------------------------------
     /// Builds the PRPs (bouncing data that is not in DMA memory), writes the
@@ -56,6 +61,8 @@ public:
     /// reads back, and rings the CQ head doorbell once.
     [[nodiscard]] std::size_t reap(std::span<nvme::CompletionQueueEntry> out) override;
     [[nodiscard]] std::uint16_t depth() const override { return depth_; }
+    /// The interrupt eventfd (Config::interrupt_fd); reap() drains it.
+    [[nodiscard]] int completion_fd() const override { return config_.interrupt_fd; }
 
     /// A command of the transport itself (Create/Delete I/O queue) on a cid
     /// the core never uses, polled to completion until `deadline`;
@@ -81,6 +88,9 @@ private:
     [[nodiscard]] std::expected<std::uint64_t, std::error_code>
     device_view(std::span<std::byte> bytes, DataBuffer& bounce, bool to_device);
     [[nodiscard]] std::expected<void, std::error_code> push(const nvme::SubmissionQueueEntry& sqe);
+    /// Acknowledges the interrupts signalled so far (drains the eventfd),
+    /// before the ring is read: one that comes later leaves it readable.
+    void acknowledge_interrupts() const noexcept;
     /// The next completion if its phase tag is current.
     [[nodiscard]] std::optional<nvme::CompletionQueueEntry> take() noexcept;
     void finish_slot(std::uint16_t cid) noexcept;
@@ -101,7 +111,7 @@ private:
     std::uint16_t sq_head_ = 0;        ///< as the controller last reported it
     std::uint16_t cq_head_ = 0;
     bool phase_ = true;
-    bool alive_ = true;
+    std::atomic<bool> alive_{true};
 };
 
 } // namespace nvmecuse::transport::pcie

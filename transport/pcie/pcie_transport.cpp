@@ -3,7 +3,11 @@
 // 5.4, 5.5). See pcie_transport.hpp.
 #include "nvmecuse/transport/pcie/pcie_transport.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <vector>
 
 #include "pcie_queue.hpp"
@@ -17,8 +21,9 @@ std::unexpected<std::error_code> fail(std::errc e) noexcept
     return std::unexpected(std::make_error_code(e));
 }
 
-/// Create I/O Completion Queue: physically contiguous, interrupts off
-/// (polled), its size 0's based (NVMe Base 2.0, Figures 474-475).
+/// Create I/O Completion Queue: physically contiguous, its size 0's
+/// based; interrupts on MSI-X vector qid (IEN, IV) when the queue has its
+/// vector, else off (polled) (NVMe Base 2.0, Figures 474-475).
 nvme::SubmissionQueueEntry create_cq(const PcieQueue& q)
 {
     nvme::SubmissionQueueEntry s{};
@@ -26,6 +31,7 @@ nvme::SubmissionQueueEntry create_cq(const PcieQueue& q)
     s.prp1 = q.cq_address();
     s.cdw10 = static_cast<std::uint32_t>(q.qid()) | (std::uint32_t{q.entries()} - 1u) << 16;
     s.cdw11 = 1u; // PC
+    if (q.completion_fd() >= 0) s.cdw11 |= 1u << 1 | std::uint32_t{q.qid()} << 16; // IEN, IV
     return s;
 }
 
@@ -41,15 +47,34 @@ nvme::SubmissionQueueEntry create_sq(const PcieQueue& q)
     return s;
 }
 
+/// The I/O queues alive, to kill on disconnect or removal; queues are
+/// made and dropped on any thread.
+struct QueueRegistry {
+    std::mutex mutex;
+    std::vector<PcieQueue*> queues;
+
+    void kill_all()
+    {
+        std::lock_guard l(mutex);
+        for (PcieQueue* q : queues)
+            q->kill();
+    }
+};
+
 /// A queue the core owns; the transport keeps a pointer to kill it on disconnect.
 class IoQueue final : public QueuePair {
 public:
-    IoQueue(std::unique_ptr<PcieQueue> q, std::vector<PcieQueue*>& registry)
+    IoQueue(std::unique_ptr<PcieQueue> q, QueueRegistry& registry)
         : queue_(std::move(q)), registry_(registry)
     {
-        registry_.push_back(queue_.get());
+        std::lock_guard l(registry_.mutex);
+        registry_.queues.push_back(queue_.get());
     }
-    ~IoQueue() override { std::erase(registry_, queue_.get()); }
+    ~IoQueue() override
+    {
+        std::lock_guard l(registry_.mutex);
+        std::erase(registry_.queues, queue_.get());
+    }
     IoQueue(const IoQueue&) = delete;
     IoQueue& operator=(const IoQueue&) = delete;
     std::expected<void, std::error_code> submit(const Request& r) override
@@ -61,10 +86,11 @@ public:
         return queue_->reap(out);
     }
     std::uint16_t depth() const override { return queue_->depth(); }
+    int completion_fd() const override { return queue_->completion_fd(); }
 
 private:
     std::unique_ptr<PcieQueue> queue_;
-    std::vector<PcieQueue*>& registry_;
+    QueueRegistry& registry_;
 };
 
 class PcieTransport final : public Transport {
@@ -78,6 +104,10 @@ public:
         info_.max_io_queues = options.io_queues;
         info_.max_transfer = options.max_transfer;
         info_.fills_host_buffers = false; // DMA: unwritten bytes stay as they were
+        // A PcieQueue keeps its state to itself (rings, PRP lists, slots,
+        // its vector's eventfd); what queues share is safe from any thread:
+        // BAR0 stores, the DMA memory, the queue registry, removal.
+        info_.concurrent_queues = true;
     }
     ~PcieTransport() override { disconnect(); }
     PcieTransport(const PcieTransport&) = delete;
@@ -102,7 +132,10 @@ public:
     std::expected<void, std::error_code> connect_admin() override
     {
         const std::uint64_t cap = read_register(nvme::reg_offset::cap);
-        if (cap == ~std::uint64_t{0}) return fail(std::errc::no_such_device);
+        if (cap == ~std::uint64_t{0} || removed_.load()) return fail(std::errc::no_such_device);
+        // A vector per queue, the admin queue's 0 (as Linux nvme-pci);
+        // queues without one are polled.
+        vectors_ = function_.enable_vectors(static_cast<std::uint16_t>(options_.io_queues + 1u));
         dstrd_ = static_cast<unsigned>(nvme::cap::Dstrd::get(cap));
         const auto mqes = static_cast<std::uint32_t>(nvme::cap::Mqes::get(cap)) + 1;
         mqes_ = mqes;
@@ -111,6 +144,7 @@ public:
         c.entries = static_cast<std::uint16_t>(std::min<std::uint32_t>(options_.admin_queue_entries, mqes));
         c.doorbell_stride = dstrd_;
         c.max_transfer = options_.max_transfer;
+        c.interrupt_fd = interrupt_fd(0);
         auto q = PcieQueue::create(function_, c);
         if (!q) return std::unexpected(q.error());
         admin_ = std::move(*q);
@@ -139,6 +173,7 @@ public:
         c.entries = static_cast<std::uint16_t>(std::min<std::uint32_t>(depth + 1u, mqes_));
         c.doorbell_stride = dstrd_;
         c.max_transfer = options_.max_transfer;
+        c.interrupt_fd = interrupt_fd(qid);
         auto q = PcieQueue::create(function_, c);
         if (!q) return std::unexpected(q.error());
         const auto deadline = std::chrono::steady_clock::now() + options_.queue_command_timeout;
@@ -155,19 +190,44 @@ public:
         // The controller is disabled (or gone): no command runs any more,
         // so queues die without Delete commands; their memory goes with
         // their owners.
-        for (PcieQueue* q : io_queues_)
-            q->kill();
+        io_queues_.kill_all();
         if (admin_) admin_->kill();
         admin_.reset();
     }
 
+    int event_fd() const override { return function_.release_request_fd(); }
+
+    /// The platform asks for the device back (it is being removed): give
+    /// it back at once, so that the removal completes; every queue dies
+    /// with it and the core fails the controller (device_removed()).
+    void handle_event() override
+    {
+        std::uint64_t requests = 0;
+        if (::read(function_.release_request_fd(), &requests, sizeof requests) != sizeof requests ||
+            requests == 0)
+            return;
+        removed_.store(true);
+        function_.release();
+        io_queues_.kill_all();
+        if (admin_) admin_->kill();
+    }
+
+    bool device_removed() const override { return removed_.load(); }
+
 private:
+    int interrupt_fd(std::uint16_t vector) const
+    {
+        return vector < vectors_ ? function_.vector_fd(vector) : -1;
+    }
+
     std::unique_ptr<PciFunction> owned_; ///< destroyed last: its DMA memory backs the queues
     PciFunction& function_;
     PcieOptions options_;
     TransportInfo info_;
     std::unique_ptr<PcieQueue> admin_;
-    std::vector<PcieQueue*> io_queues_; ///< alive I/O queues (owned by the core)
+    QueueRegistry io_queues_; ///< alive I/O queues (owned by the core)
+    std::uint16_t vectors_ = 0; ///< MSI-X vectors enabled (0: every queue polled)
+    std::atomic<bool> removed_{false};
     unsigned dstrd_ = 0;
     std::uint32_t mqes_ = 2;
 };

@@ -6,6 +6,7 @@
 #include "nvmecuse/errno.hpp"
 #include "nvmecuse/transport/transport_id.hpp"
 #include "nvmecuse/transport/unique_fd.hpp"
+#include "vfio_irqs.hpp"
 
 #include <fcntl.h>
 #include <linux/pci_regs.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -38,18 +40,37 @@ public:
     MappedBar& operator=(const MappedBar&) = delete;
     std::uint32_t read32(std::uint32_t offset) override
     {
-        if (offset + 4 > size_) return 0xffffffffu;
+        if (offset + 4 > size_ || retired_.load(std::memory_order_relaxed)) return 0xffffffffu;
         return *reinterpret_cast<volatile std::uint32_t*>(base_ + offset);
     }
     void write32(std::uint32_t offset, std::uint32_t value) override
     {
-        if (offset + 4 > size_) return;
+        if (offset + 4 > size_ || retired_.load(std::memory_order_relaxed)) return;
         *reinterpret_cast<volatile std::uint32_t*>(base_ + offset) = value;
+    }
+
+    /// Lets go of the device's MMIO: anonymous memory reading all ones
+    /// takes the mapping's place in one step (mremap onto the same
+    /// address), so a thread racing past the flag reads all ones instead
+    /// of faulting, and the mapping's hold on the device file is gone.
+    void retire() noexcept
+    {
+        retired_.store(true, std::memory_order_relaxed);
+        auto* base = const_cast<std::uint8_t*>(base_);
+        void* ones = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (ones != MAP_FAILED) {
+            std::memset(ones, 0xff, size_);
+            if (::mremap(ones, size_, size_, MREMAP_MAYMOVE | MREMAP_FIXED, base) != MAP_FAILED) return;
+            ::munmap(ones, size_);
+        }
+        // Out of memory: unmap (a racing access may fault, but the removal completes).
+        ::mmap(base, size_, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
     }
 
 private:
     volatile std::uint8_t* base_;
     std::size_t size_;
+    std::atomic<bool> retired_{false};
 };
 
 /// DMA memory: power-of-two chunks (4 KiB and up), each mmap'ed, pinned
@@ -65,9 +86,19 @@ public:
             unmap.argsz = sizeof unmap;
             unmap.iova = chunk.iova;
             unmap.size = chunk.size;
-            ::ioctl(container_, VFIO_IOMMU_UNMAP_DMA, &unmap);
+            if (container_ >= 0) ::ioctl(container_, VFIO_IOMMU_UNMAP_DMA, &unmap);
             ::munmap(reinterpret_cast<void*>(start), chunk.size);
         }
+    }
+
+    /// The container is about to close (its IOMMU mappings go with it):
+    /// allocations are plain heap memory from now on (no device reaches
+    /// them, and none needs to: the controller fails every command);
+    /// buffers out there stay host memory.
+    void retire() noexcept
+    {
+        std::lock_guard l(mutex_);
+        container_ = -1;
     }
     VfioDma(const VfioDma&) = delete;
     VfioDma& operator=(const VfioDma&) = delete;
@@ -75,7 +106,11 @@ public:
     std::expected<DataBuffer, std::error_code> allocate(std::size_t size) override
     {
         const std::size_t chunk = std::bit_ceil(std::max<std::size_t>(size, 4096));
-        std::lock_guard l(mutex_);
+        std::unique_lock l(mutex_);
+        if (container_ < 0) {
+            l.unlock();
+            return heap_memory().allocate(size);
+        }
         auto& free = free_[chunk];
         std::byte* p = nullptr;
         if (!free.empty()) {
@@ -161,18 +196,77 @@ public:
         : bdf_(std::move(bdf)), container_(std::move(container)), group_(std::move(group)),
           device_(std::move(device)), bar_(std::move(bar)), dma_(container_.get(), dma_limit)
     {
+        // The device request (hot removal): without it a removal waits
+        // for this process to exit.
+        if (eventfd_irq_count(device_.get(), VFIO_PCI_REQ_IRQ_INDEX) >= 1) {
+            auto fds = make_eventfds(1);
+            if (!fds.empty() && !route_irqs(device_.get(), VFIO_PCI_REQ_IRQ_INDEX, fds))
+                request_ = std::move(fds.front());
+        }
     }
+    ~VfioFunction() override { disable_irqs(); }
+    VfioFunction(const VfioFunction&) = delete;
+    VfioFunction& operator=(const VfioFunction&) = delete;
+
     std::string address() const override { return bdf_; }
     Bar& bar0() override { return *bar_; }
     DmaMemory& dma() override { return dma_; }
 
+    std::uint16_t enable_vectors(std::uint16_t wanted) override
+    {
+        std::lock_guard l(mutex_);
+        if (vectors_tried_ || !device_.valid()) return static_cast<std::uint16_t>(vectors_.size());
+        vectors_tried_ = true;
+        const auto count = std::min<std::uint32_t>(wanted, eventfd_irq_count(device_.get(), VFIO_PCI_MSIX_IRQ_INDEX));
+        auto fds = make_eventfds(count);
+        if (fds.empty() || route_irqs(device_.get(), VFIO_PCI_MSIX_IRQ_INDEX, fds)) return 0; // polled
+        vectors_ = std::move(fds);
+        return static_cast<std::uint16_t>(vectors_.size());
+    }
+    int vector_fd(std::uint16_t vector) const override
+    {
+        std::lock_guard l(mutex_);
+        return vector < vectors_.size() ? vectors_[vector].get() : -1;
+    }
+    int release_request_fd() const override { return request_.get(); }
+
+    void release() override
+    {
+        std::lock_guard l(mutex_);
+        if (!device_.valid()) return;
+        disable_irqs_locked();
+        bar_->retire();
+        dma_.retire();
+        // Closing the device lets vfio-pci finish the removal; the group and
+        // the container (and with it every IOMMU mapping) go too.
+        device_.reset();
+        group_.reset();
+        container_.reset();
+    }
+
 private:
+    void disable_irqs()
+    {
+        std::lock_guard l(mutex_);
+        disable_irqs_locked();
+    }
+    void disable_irqs_locked() noexcept
+    {
+        if (!device_.valid()) return;
+        if (!vectors_.empty()) (void)route_irqs(device_.get(), VFIO_PCI_MSIX_IRQ_INDEX, {});
+        if (request_.valid()) (void)route_irqs(device_.get(), VFIO_PCI_REQ_IRQ_INDEX, {});
+    }
+
     std::string bdf_;
+    mutable std::mutex mutex_; ///< the device handles, against release()
     UniqueFd container_;
     UniqueFd group_;
     UniqueFd device_;
     std::unique_ptr<MappedBar> bar_;
     VfioDma dma_;
+    std::vector<UniqueFd> vectors_; ///< MSI-X vector eventfds, by vector; kept open after release()
+    bool vectors_tried_ = false;
+    UniqueFd request_;              ///< the device request eventfd; kept open after release()
 };
 
 std::string driver_of(const fs::path& dev)

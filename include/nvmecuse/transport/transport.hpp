@@ -190,6 +190,15 @@ public:
     /// Transports that cannot lose a connection say false.
     [[nodiscard]] virtual bool connection_lost() const { return false; }
 
+    /// Optional. True once the controller is gone for good (PCIe hot
+    /// removal: the platform asked for the device back and the transport
+    /// released it in handle_event()): every queue is down, outstanding
+    /// commands never complete, and nothing will bring it back. event_fd()
+    /// polled readable when it became true. The core fails the controller
+    /// with no_such_device instead of reconnecting. Transports whose
+    /// controller cannot vanish say false.
+    [[nodiscard]] virtual bool device_removed() const { return false; }
+
     /// Optional. Drops the connection as if it had been lost on its own
     /// (the core saw Keep Alive go unanswered); connection_lost() is then
     /// true. Does nothing by default.

@@ -1,8 +1,9 @@
 # nvmecused drives QEMU's NVMe device through VFIO (--attach trtype:pcie):
 # refused, with the way out named, while the kernel's nvme driver holds it;
 # then bound to vfio-pci, enabled by nvmecused, served to nvme-cli and
-# smartctl, data crossing in both directions between the two drivers; and
-# given back to the kernel's nvme driver, which reads what nvmecused wrote.
+# smartctl, data crossing in both directions between the two drivers;
+# given back to the kernel's nvme driver, which reads what nvmecused wrote;
+# and served again, then removed from the bus under a reader.
 . /vm/lib.sh
 
 bdf=""
@@ -74,6 +75,9 @@ write_read_back "1 MiB at LBA 8192, PRP lists, split past MDTS" $DEV/nvme0n1 $DE
 
 run nvme smart-log $DEV/nvme0
 expect_status "nvme smart-log through nvmecused" 0
+msix=$(awk '/vfio-msix/ { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i } END { print n + 0 }' /proc/interrupts)
+if [ "$msix" -gt 0 ]; then pass "its queues complete through MSI-X interrupts ($msix)"
+else fail "its queues complete through MSI-X interrupts" "$(grep -i msi /proc/interrupts)"; fi
 run smartctl -a $DEV/nvme0
 expect_contains "smartctl reads the device through nvmecused" "QEMUNVME0001"
 
@@ -97,4 +101,70 @@ rm -f /tmp/read-back
 run dd if=$blk of=/tmp/read-back bs=512 skip=4096 count=128 iflag=direct
 expect_status "the kernel driver reads LBA 4096" 0
 same "the kernel driver reads what nvmecused wrote" /tmp/we-wrote /tmp/read-back
+
+# --- removed under a reader ------------------------------------------------
+# Served again, beside an emulated controller. The function is removed from
+# the bus while a reader runs: vfio-pci asks nvmecused for it back
+# (VFIO_PCI_REQ_IRQ_INDEX), nvmecused lets go, the removal completes, the
+# reader and the node answer ENODEV, and the emulated controller goes on.
+echo vfio-pci >$sysdev/driver_override
+echo "$bdf" >$sysdev/driver/unbind
+echo "$bdf" >/sys/bus/pci/drivers_probe
+nvmecused --emulate --attach "trtype:pcie traddr:$bdf" --log-level info >>/tmp/nvmecused.log 2>&1 &
+DAEMON_PID=$!
+if wait_for $DEV/nvme0n1 300 && wait_for $DEV/nvme1n1 300; then
+  pass "nvmecused serves the function again beside an emulated controller"
+else
+  fail "nvmecused serves the function again beside an emulated controller"
+  finish
+  exit 1
+fi
+pcie=nvme0 emu=nvme1
+nvme id-ctrl $DEV/nvme1 2>/dev/null | grep -q QEMUNVME0001 && pcie=nvme1 emu=nvme0
+
+: >/tmp/reader.log
+# io-passthru, not nvme read: nvme-cli 2.3's read exits 0 without a word
+# when its Identify Namespace fails.
+(
+  while :; do
+    nvme io-passthru $DEV/${pcie}n1 --opcode=2 --namespace-id=1 --data-len=4096 --read \
+      --cdw12=7 >/dev/null 2>/tmp/reader.err
+    rc=$?
+    echo "rc $rc: $(cat /tmp/reader.err)" >>/tmp/reader.log
+    [ $rc -eq 0 ] || break
+  done
+) &
+reader=$!
+sleep 2
+t0=$(date +%s)
+run timeout 60 sh -c "echo 1 >$sysdev/remove"
+expect_status "the function is removed under the reader" 0
+elapsed=$(($(date +%s) - t0))
+if [ "$elapsed" -le 15 ]; then pass "the removal completes within seconds (${elapsed} s)"
+else fail "the removal completes within seconds (${elapsed} s)"; fi
+if [ -e "$sysdev" ]; then fail "the function has left the bus"; else pass "the function has left the bus"; fi
+i=0
+while kill -0 $reader 2>/dev/null; do
+  i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.1
+done
+if kill -0 $reader 2>/dev/null; then
+  fail "the reader does not hang" "$(tail -3 /tmp/reader.log)"
+  kill $reader
+else
+  pass "the reader does not hang"
+fi
+OUT=$(cat /tmp/reader.log)
+expect_match "the reader read before the removal" '^rc 0:'
+OUT=$(tail -1 /tmp/reader.log)
+expect_contains "the reader gets ENODEV" "No such device"
+run nvme id-ctrl $DEV/$pcie
+expect_contains "the removed controller's node answers ENODEV" "No such device"
+run nvme id-ctrl $DEV/$emu
+expect_status "the emulated controller is still served" 0
+dd if=/dev/urandom of=/tmp/emu-wrote bs=4096 count=4 2>/dev/null
+write_read_back "16 KiB on the emulated controller" $DEV/${emu}n1 $DEV/${emu}n1 64 31 16384 /tmp/emu-wrote
+kill -TERM $DAEMON_PID
+wait $DAEMON_PID
+expect_eq "SIGTERM after the removal: nvmecused exits 0" "$?" 0
+DAEMON_PID=""
 finish

@@ -62,6 +62,38 @@ public:
     [[nodiscard]] virtual Bar& bar0() = 0;
     /// Required. DMA-able memory; lives as long as the function.
     [[nodiscard]] virtual DmaMemory& dma() = 0;
+
+    /// Optional. MSI-X (PCI Local Bus 3.0, 6.8.2) through eventfds: enables
+    /// vectors 0..wanted-1, each signalling an eventfd of its own, and
+    /// returns how many it enabled; 0 (the default) when the function has
+    /// no MSI-X or the platform refused, and its queues must be polled.
+    /// Called again it returns what the first call enabled. Any thread;
+    /// not concurrently with itself.
+    [[nodiscard]] virtual std::uint16_t enable_vectors(std::uint16_t wanted)
+    {
+        (void)wanted;
+        return 0;
+    }
+    /// Optional. The non-blocking eventfd vector `vector` signals; -1 when
+    /// that vector is not enabled. Any thread.
+    [[nodiscard]] virtual int vector_fd(std::uint16_t vector) const
+    {
+        (void)vector;
+        return -1;
+    }
+    /// Optional. A non-blocking eventfd that becomes readable when the
+    /// platform asks for the function back (hot removal: vfio-pci's
+    /// VFIO_PCI_REQ_IRQ_INDEX); -1 when it cannot ask. Any thread.
+    [[nodiscard]] virtual int release_request_fd() const { return -1; }
+    /// Optional. Gives the function back for good: from then on BAR0 reads
+    /// all ones and drops writes, and every handle on the device is closed
+    /// so that its removal can complete. Buffers handed out before stay
+    /// valid host memory, and DMA memory hands out plain host memory
+    /// (the device reaches neither any more; commands fail before they
+    /// would need it, so callers see the controller's error rather than
+    /// ENOMEM). Idempotent; any thread, concurrently with BAR accesses
+    /// from other threads.
+    virtual void release() {}
 };
 
 } // namespace nvmecuse::transport::pcie

@@ -24,8 +24,14 @@ struct PcieOptions {
 /// A Transport over an NVMe PCI function (NVMe over PCIe, NVMe Base 2.0,
 /// 3.3): direct register access through BAR0, queues in DMA memory with
 /// doorbells, PRPs (lists prepared once per cid), I/O queues made with
-/// Create I/O Completion/Submission Queue. Completions are polled
-/// (completion_fd() is -1). The core drives CC/CSTS (ctrlr/controller_enable.cpp).
+/// Create I/O Completion/Submission Queue. Each queue interrupts on its
+/// own MSI-X vector (the admin queue on vector 0, I/O queue n on vector
+/// n), whose eventfd is its completion_fd(); queues without a vector (no
+/// MSI-X, too few vectors, VFIO refused) are polled (completion_fd() -1).
+/// When the platform asks for the function back (hot removal, the
+/// function's release_request_fd() is event_fd()), handle_event() releases
+/// it at once and device_removed() turns true. The core drives CC/CSTS
+/// (ctrlr/controller_enable.cpp).
 ///
 /// `function` must outlive the transport. Threading: the Transport contract.
 [[nodiscard]] std::unique_ptr<Transport> make_transport(PciFunction& function,
