@@ -26,9 +26,6 @@ namespace nvmecuse::ctrlr {
 
 namespace {
 thread_local Reactor* current_reactor = nullptr;
-/// How long the loop keeps polling after its last work before it sleeps:
-/// a caller's next ioctl usually follows its answer within it.
-constexpr auto spin_before_sleep = std::chrono::microseconds(50);
 /// Requests a watched fd's handler may serve in a row before the others.
 constexpr int max_handler_turns = 16;
 /// epoll data of the mailbox; watches carry their id (from 1), pollers'
@@ -39,7 +36,8 @@ constexpr std::uint64_t poller_tag = std::uint64_t{1} << 63;
 
 class Reactor::Impl {
 public:
-    Impl(std::string name, unsigned index) : name_(std::move(name)), index_(index)
+    Impl(std::string name, unsigned index, std::chrono::microseconds spin)
+        : name_(std::move(name)), index_(index), spin_(spin)
     {
         error_ = mailbox_.error();
         epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -145,7 +143,7 @@ private:
                 continue;
             }
             if (busy_) continue;
-            if (now - last_work < spin_before_sleep) continue;
+            if (now - last_work < spin_) continue;
             if (!mailbox_.prepare_sleep()) continue;
             wait(sleep_timeout(now));
             mailbox_.finish_sleep();
@@ -239,6 +237,7 @@ private:
 
     const std::string name_;
     const unsigned index_;
+    const std::chrono::microseconds spin_; ///< polling after the last work
     std::error_code error_;
     Mailbox mailbox_;
     int epoll_fd_ = -1;
@@ -256,10 +255,10 @@ private:
     Clock::time_point deadline_ = Clock::time_point::max(); ///< reactor thread
 };
 
-std::expected<std::unique_ptr<Reactor>, std::error_code> Reactor::start(std::string name,
-                                                                        unsigned index)
+std::expected<std::unique_ptr<Reactor>, std::error_code>
+Reactor::start(std::string name, unsigned index, std::chrono::microseconds spin)
 {
-    auto impl = std::make_unique<Impl>(std::move(name), index);
+    auto impl = std::make_unique<Impl>(std::move(name), index, spin);
     if (const auto ec = impl->error()) {
         logging::category("ctrlr")->error("reactor {}: cannot start: {}", index, ec.message());
         return std::unexpected(ec);

@@ -47,7 +47,7 @@ std::expected<ServedController, ServeError> serve(const TransportMaker& make_tra
     auto transport = make_transport();
     if (!transport) return std::unexpected(ServeError{transport.error(), {}});
 
-    auto reactors = serving_threads(serving.threads);
+    auto reactors = serving_threads(serving.threads, std::chrono::microseconds(serving.poll_us));
     if (!reactors) return std::unexpected(ServeError{reactors.error(), {}});
     options.name = name;
     options.spin_before_sleep = std::chrono::microseconds(serving.poll_us);
@@ -77,7 +77,8 @@ create_nodes(const ServedController& served, const ServeOptions& serving)
     // Where the controller has no lanes (NVMe/TCP), its nodes are served on
     // its owner thread: a serving thread would only hand every command over.
     if (served.controller->lanes() > 0) {
-        auto reactors = serving_threads(serving.threads);
+        auto reactors =
+            serving_threads(serving.threads, std::chrono::microseconds(serving.poll_us));
         if (!reactors) return std::unexpected(reactors.error());
         registry_options.reactors = *reactors;
     }

@@ -17,7 +17,8 @@ unsigned usable_cpus()
     return static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
 }
 
-std::expected<std::vector<nvmecuse::ctrlr::Reactor*>, std::string> serving_threads(unsigned count)
+std::expected<std::vector<nvmecuse::ctrlr::Reactor*>, std::string>
+serving_threads(unsigned count, std::chrono::microseconds spin)
 {
     // Never destroyed: controllers and nodes stopped during exit may still
     // reach them, and the process ends their threads.
@@ -26,7 +27,7 @@ std::expected<std::vector<nvmecuse::ctrlr::Reactor*>, std::string> serving_threa
     std::lock_guard lock(mutex);
     while (started->size() < count) {
         const auto index = static_cast<unsigned>(started->size());
-        auto r = nvmecuse::ctrlr::Reactor::start(fmt::format("serve{}", index), index);
+        auto r = nvmecuse::ctrlr::Reactor::start(fmt::format("serve{}", index), index, spin);
         if (!r) return std::unexpected(fmt::format("starting serving thread {}: {}", index,
                                                    r.error().message()));
         started->push_back(std::move(*r));

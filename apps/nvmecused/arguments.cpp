@@ -298,7 +298,8 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
         ->capture_default_str()
         ->group(developer);
     app.add_option("--poll-us", args.poll_us,
-                   "microseconds a controller's owner thread keeps polling for work before it "
+                   "microseconds a serving thread or a controller's owner thread keeps polling "
+                   "for work before it "
                    "sleeps (a request that comes within the window costs no wake-up)")
         ->check(CLI::Range(0u, 1'000'000u))
         ->capture_default_str()

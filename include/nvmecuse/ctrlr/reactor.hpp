@@ -42,10 +42,13 @@ public:
     };
 
     /// Starts the thread, named `name` (top -H). `index` identifies the
-    /// reactor among its peers (a controller's lane index). Errors: no
-    /// descriptors for its epoll set or mailbox.
+    /// reactor among its peers. After its last work it keeps polling for
+    /// `spin` before it sleeps: a synchronous caller's next request that
+    /// comes within it costs no wake-up. Errors: no descriptors for its
+    /// epoll set or mailbox.
     [[nodiscard]] static std::expected<std::unique_ptr<Reactor>, std::error_code>
-    start(std::string name, unsigned index);
+    start(std::string name, unsigned index,
+          std::chrono::microseconds spin = std::chrono::microseconds(50));
     /// Stops and joins the thread; watches and pollers must be gone.
     ~Reactor();
     Reactor(const Reactor&) = delete;

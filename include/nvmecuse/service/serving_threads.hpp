@@ -2,6 +2,7 @@
 // node shares, alive until the process exits.
 #pragma once
 
+#include <chrono>
 #include <expected>
 #include <string>
 #include <vector>
@@ -13,10 +14,10 @@ namespace nvmecuse::service {
 /// The CPUs this process may run on (sched_getaffinity), at least 1.
 [[nodiscard]] unsigned usable_cpus();
 
-/// Starts `count` serving threads the first time (later calls return the
-/// same ones); they live until the process exits, after every controller.
-/// Errors are messages.
+/// Starts `count` serving threads that poll for `spin` after their last work
+/// (--poll-us) the first time (later calls return the same ones); they live
+/// until the process exits, after every controller. Errors are messages.
 [[nodiscard]] std::expected<std::vector<nvmecuse::ctrlr::Reactor*>, std::string>
-serving_threads(unsigned count);
+serving_threads(unsigned count, std::chrono::microseconds spin);
 
 } // namespace nvmecuse::service
