@@ -26,6 +26,9 @@ namespace nvmecuse::ctrlr {
 
 namespace {
 thread_local Reactor* current_reactor = nullptr;
+/// While spinning, the loop yields its CPU once per this much idle time, so
+/// that callers (which outnumber the CPUs on a small machine) get to run.
+constexpr auto yield_interval = std::chrono::microseconds(20);
 /// Requests a watched fd's handler may serve in a row before the others.
 constexpr int max_handler_turns = 16;
 /// epoll data of the mailbox; watches carry their id (from 1), pollers'
@@ -133,6 +136,7 @@ private:
     void run()
     {
         auto last_work = Clock::now();
+        auto last_yield = last_work;
         while (!stopping_) {
             bool worked = drain_mailbox();
             const auto now = Clock::now();
@@ -141,6 +145,10 @@ private:
             if (worked) {
                 last_work = now;
                 continue;
+            }
+            if (now - std::max(last_work, last_yield) >= yield_interval) {
+                std::this_thread::yield();
+                last_yield = now;
             }
             if (busy_) continue;
             if (now - last_work < spin_) continue;

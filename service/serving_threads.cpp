@@ -1,21 +1,12 @@
 #include "nvmecuse/service/serving_threads.hpp"
 
 #include <fmt/format.h>
-#include <sched.h>
 
 #include <algorithm>
 #include <memory>
 #include <mutex>
 
 namespace nvmecuse::service {
-
-unsigned usable_cpus()
-{
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
-    return static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
-}
 
 std::expected<std::vector<nvmecuse::ctrlr::Reactor*>, std::string>
 serving_threads(unsigned count, std::chrono::microseconds spin)

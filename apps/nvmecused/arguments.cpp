@@ -271,8 +271,8 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
     app.add_option("--threads", args.threads,
                    "serving threads: each reads requests from every node and has an I/O queue "
                    "pair of its own on each controller that allows one; 0 serves each node on "
-                   "its controller's thread (see --cuse-threads). Default: the CPUs the daemon "
-                   "may use")
+                   "its controller's thread (see --cuse-threads), which is still faster on a "
+                   "2-CPU machine (docs/performance.md)")
         ->check(CLI::Range(0u, 256u))
         ->capture_default_str();
 

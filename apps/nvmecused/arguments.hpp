@@ -14,7 +14,6 @@
 #include "nvmecuse/transport/transport_id.hpp"
 
 #include "logging.hpp"
-#include "nvmecuse/service/serving_threads.hpp"
 
 namespace nvmecused {
 
@@ -41,7 +40,7 @@ struct Arguments {
     IoctlProtocol ioctl_protocol = IoctlProtocol::automatic;
     /// --threads: serving threads (ctrlr::Reactor) shared by every node and
     /// controller; 0: nodes are served as --cuse-threads says.
-    unsigned threads = nvmecuse::service::usable_cpus();
+    unsigned threads = 0;
     unsigned cuse_threads = 0;
     /// --poll-us: how long an idle owner thread polls before sleeping. A
     /// synchronous caller's next ioctl comes ~100-200 us after the last answer;

@@ -11,9 +11,6 @@
 
 namespace nvmecuse::service {
 
-/// The CPUs this process may run on (sched_getaffinity), at least 1.
-[[nodiscard]] unsigned usable_cpus();
-
 /// Starts `count` serving threads that poll for `spin` after their last work
 /// (--poll-us) the first time (later calls return the same ones); they live
 /// until the process exits, after every controller. Errors are messages.

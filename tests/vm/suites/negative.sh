@@ -53,7 +53,7 @@ wait_daemon_exit() {
 # Both rule sets are pinned (--kernel-rules), so that the suite means the same
 # on either guest kernel; access-differential compares the running kernel's
 # own rules with the kernel's nodes.
-if start_daemon /vm/conformance.json --mode 0666 --kernel-rules 6.1; then pass "nvmecused --mode 0666 --kernel-rules 6.1 starts"; else fail "nvmecused --mode 0666 --kernel-rules 6.1 starts"; fi
+if start_daemon /vm/conformance.json --mode 0666 --kernel-rules 6.1 --threads 2; then pass "nvmecused --mode 0666 --kernel-rules 6.1 starts"; else fail "nvmecused --mode 0666 --kernel-rules 6.1 starts"; fi
 run stat -c '%a %u %g' $DEV/nvme0n1
 expect_eq "--mode 0666 applies to the namespace nodes" "$OUT" "666 0 0"
 

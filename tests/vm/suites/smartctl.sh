@@ -6,7 +6,7 @@
 
 SMART="smartctl -d nvme"
 
-if start_daemon /vm/conformance.json; then pass "nvmecused starts"; else fail "nvmecused starts"; fi
+if start_daemon /vm/conformance.json --threads 2; then pass "nvmecused starts"; else fail "nvmecused starts"; fi
 
 # --- the controller node -----------------------------------------------------
 run $SMART -i $DEV/nvme0
