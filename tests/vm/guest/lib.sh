@@ -116,6 +116,19 @@ wait_gone() {
 # served with buffered I/O: tmpfs has no O_DIRECT) on NVMe/TCP port 1,
 # 127.0.0.1:4420. Loads nvmet, nvmet-tcp and the host's nvme-tcp. Returns
 # non-zero unless every namespace is enabled.
+# export_null_blk NQN: a memory-backed null_blk namespace exported by nvmet
+# as NQN on 127.0.0.1:4420; the suite ends here when that fails.
+export_null_blk() {
+  if modprobe null_blk nr_devices=1 gb=1 bs=512 memory_backed=1 && wait_for /dev/nullb0 &&
+    nvmet_export "$1" /dev/nullb0; then
+    pass "nvmet exports a memory-backed null_blk on 127.0.0.1:4420"
+  else
+    fail "nvmet exports a memory-backed null_blk on 127.0.0.1:4420"
+    finish
+    exit 1
+  fi
+}
+
 nvmet_export() {
   nqn=$1
   shift

@@ -9,14 +9,7 @@ SOCK=/run/nvmecuse/nvmecused.sock
 subnqn=nqn.2026-11.io.nvmecuse:control-plane
 tcp="-t tcp -a 127.0.0.1 -s 4420 -n $subnqn"
 
-if modprobe null_blk nr_devices=1 gb=1 bs=512 memory_backed=1 && wait_for /dev/nullb0 &&
-  nvmet_export $subnqn /dev/nullb0; then
-  pass "nvmet exports a memory-backed null_blk on 127.0.0.1:4420"
-else
-  fail "nvmet exports a memory-backed null_blk on 127.0.0.1:4420"
-  finish
-  exit 1
-fi
+export_null_blk $subnqn
 
 nvmecused --log-level info >>/tmp/nvmecused.log 2>&1 &
 DAEMON_PID=$!

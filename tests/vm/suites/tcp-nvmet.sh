@@ -14,14 +14,7 @@
 subnqn=nqn.2026-11.io.nvmecuse:tcp-nvmet
 export NVMECUSE_TCP_NVMET="trtype:tcp traddr:127.0.0.1 trsvcid:4420 subnqn:$subnqn"
 
-if modprobe null_blk nr_devices=1 gb=1 bs=512 memory_backed=1 && wait_for /dev/nullb0 &&
-  nvmet_export $subnqn /dev/nullb0; then
-  pass "nvmet exports a memory-backed null_blk on 127.0.0.1:4420"
-else
-  fail "nvmet exports a memory-backed null_blk on 127.0.0.1:4420"
-  finish
-  exit 1
-fi
+export_null_blk $subnqn
 
 # gtest VARIANT: runs the */VARIANT tests; passes when gtest exits 0, ran at
 # least one test and skipped none.
