@@ -41,6 +41,14 @@ std::expected<void, Error> only_known_keys(const json& params,
 
 namespace {
 
+/// A response as text. Messages may quote what the client sent (a parse
+/// error's "last read", a method name), and the client may send bytes that
+/// are not UTF-8: those are replaced (U+FFFD), never thrown on.
+std::string text_of(const json& response)
+{
+    return response.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 /// An id as the specification allows it: a string, a number or null.
 bool valid_id(const json& id)
 {
@@ -105,20 +113,20 @@ std::string Dispatcher::handle(std::string_view text) const
     try {
         request = json::parse(text);
     } catch (const json::parse_error& e) {
-        return error_response(nullptr, {error_code::parse_error, e.what()}).dump();
+        return text_of(error_response(nullptr, {error_code::parse_error, e.what()}));
     }
     if (!request.is_array()) {
         json response = handle_one(request);
-        return response.is_null() ? std::string() : response.dump();
+        return response.is_null() ? std::string() : text_of(response);
     }
     if (request.empty())
-        return error_response(nullptr, {error_code::invalid_request, "an empty batch"}).dump();
+        return text_of(error_response(nullptr, {error_code::invalid_request, "an empty batch"}));
     json responses = json::array();
     for (const auto& one : request) {
         json response = handle_one(one);
         if (!response.is_null()) responses.push_back(std::move(response));
     }
-    return responses.empty() ? std::string() : responses.dump();
+    return responses.empty() ? std::string() : text_of(responses);
 }
 
 } // namespace nvmecuse::rpc

@@ -39,6 +39,17 @@ rpc::Dispatcher echo_dispatcher()
     return d;
 }
 
+TEST(RpcDispatcher, BytesThatAreNotUtf8AreAParseErrorNotAnException)
+{
+    // The parse error quotes what it read last; the answer must still be
+    // writable JSON (found by tests/fuzz/rpc_request_fuzz.cpp).
+    const auto d = echo_dispatcher();
+    const std::string request = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\x9d\":\"echo\"}";
+    std::string text;
+    ASSERT_NO_THROW(text = d.handle(request));
+    EXPECT_EQ(code_of(json::parse(text)), code::parse_error);
+}
+
 TEST(RpcDispatcher, EveryErrorObjectOfTheSpecification)
 {
     const auto d = echo_dispatcher();
