@@ -132,11 +132,9 @@ std::expected<json, Error> attach_emulated(service::ControllerManager& manager,
         if (auto ok = emu::check_backing_directories(config); !ok)
             return std::unexpected(invalid_params("config: " + ok.error()));
     }
-    auto name = manager.attach_emulated(config, request);
-    if (!name) return std::unexpected(to_rpc_error(name.error()));
-    json out = json::array();
-    if (auto status = manager.find(*name)) out.push_back(controller_json(*status));
-    return out;
+    auto attached = manager.attach_emulated(config, request);
+    if (!attached) return std::unexpected(to_rpc_error(attached.error()));
+    return json::array({controller_json(*attached)});
 }
 
 std::expected<json, Error> controller_attach(service::ControllerManager& manager,
@@ -177,11 +175,11 @@ std::expected<json, Error> controller_attach(service::ControllerManager& manager
     }
     auto tcp = tcp_options(params, defaults);
     if (!tcp) return std::unexpected(tcp.error());
-    auto names = manager.attach(*id, *tcp, request);
-    if (!names) return std::unexpected(to_rpc_error(names.error()));
+    auto attached = manager.attach(*id, *tcp, request);
+    if (!attached) return std::unexpected(to_rpc_error(attached.error()));
     json out = json::array();
-    for (const auto& name : *names)
-        if (auto status = manager.find(name)) out.push_back(controller_json(*status));
+    for (const auto& status : *attached)
+        out.push_back(controller_json(status));
     return out;
 }
 

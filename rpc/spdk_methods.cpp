@@ -123,13 +123,14 @@ std::expected<json, Error> attach_controller(service::ControllerManager& manager
             std::chrono::microseconds(it->get<std::uint64_t>()));
     if (auto ok = reconnect_options(params, tcp); !ok) return std::unexpected(ok.error());
 
-    auto names = manager.attach(*id, tcp, service::AttachRequest{*name, false});
-    if (!names) return std::unexpected(to_rpc_error(names.error()));
+    auto attached = manager.attach(*id, tcp, service::AttachRequest{*name, false});
+    if (!attached) return std::unexpected(to_rpc_error(attached.error()));
     // SPDK answers with the bdev names: the controller's name + "n" + nsid.
     json bdevs = json::array();
-    if (auto status = manager.find(*name); status && status->info)
-        for (const auto& [nsid, ns] : status->info->namespaces)
-            bdevs.push_back(fmt::format("{}n{}", *name, nsid));
+    for (const auto& status : *attached)
+        if (status.info)
+            for (const auto& [nsid, ns] : status.info->namespaces)
+                bdevs.push_back(fmt::format("{}n{}", status.name, nsid));
     return bdevs;
 }
 

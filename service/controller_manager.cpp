@@ -73,6 +73,12 @@ struct ControllerManager::Entry {
     };
 };
 
+namespace {
+
+std::optional<ControllerStatus> status_of(ControllerManager::Entry& e);
+
+} // namespace
+
 ControllerManager::ControllerManager(ServeOptions serving) : serving_(std::move(serving)) {}
 
 ControllerManager::~ControllerManager() { detach_all(); }
@@ -98,18 +104,21 @@ void ControllerManager::unreserve(const std::string& name)
     reserved_.erase(name);
 }
 
-std::string ControllerManager::adopt(ServedController served, const AttachRequest& request,
-                                     const transport::TransportId& id)
+ControllerStatus ControllerManager::adopt(ServedController served, const AttachRequest& request,
+                                          const transport::TransportId& id)
 {
     std::string name = request.name.empty() ? served.name() : request.name;
     auto entry = std::make_shared<Entry>(std::move(name), id, std::move(served));
+    // Taken before the entry is visible: once it is, another client's
+    // detach may take it at any moment.
+    auto status = status_of(*entry);
     std::lock_guard lock(mutex_);
     reserved_.erase(entry->name);
     entries_.emplace(entry->name, entry);
-    return entry->name;
+    return std::move(*status);
 }
 
-std::expected<std::vector<std::string>, ManagerError>
+std::expected<std::vector<ControllerStatus>, ManagerError>
 ControllerManager::attach(const transport::TransportId& id, const transport::tcp::TcpOptions& tcp,
                           const AttachRequest& request)
 {
@@ -120,20 +129,21 @@ ControllerManager::attach(const transport::TransportId& id, const transport::tcp
                                        "subsystem (subnqn)",
                                        id.describe())});
     if (auto reserved = reserve(request.name); !reserved) return std::unexpected(reserved.error());
-    std::vector<std::string> names;
+    std::vector<ControllerStatus> attached_controllers;
     auto attached = attach_target(id, tcp, serving_, request.nodes,
                                   [&](ServedController served, const transport::TransportId& target) {
-                                      names.push_back(adopt(std::move(served), request, target));
-                                      spdlog::info("{}: attached {}", names.back(), target.describe());
+                                      attached_controllers.push_back(adopt(std::move(served), request, target));
+                                      spdlog::info("{}: attached {}", attached_controllers.back().name,
+                                                   target.describe());
                                   });
     unreserve(request.name);
     if (!attached)
         return std::unexpected(ManagerError{Kind::failed, std::move(attached.error().message),
                                             attached.error().unreachable});
-    return names;
+    return attached_controllers;
 }
 
-std::expected<std::string, ManagerError>
+std::expected<ControllerStatus, ManagerError>
 ControllerManager::attach_emulated(const emu::ControllerConfig& config, const AttachRequest& request)
 {
     if (auto reserved = reserve(request.name); !reserved) return std::unexpected(reserved.error());
@@ -142,9 +152,9 @@ ControllerManager::attach_emulated(const emu::ControllerConfig& config, const At
         unreserve(request.name);
         return std::unexpected(ManagerError{Kind::failed, std::move(served.error())});
     }
-    auto name = adopt(std::move(*served), request, {});
-    spdlog::info("{}: attached the emulated controller", name);
-    return name;
+    auto status = adopt(std::move(*served), request, {});
+    spdlog::info("{}: attached the emulated controller", status.name);
+    return status;
 }
 
 std::expected<std::shared_ptr<ControllerManager::Entry>, ManagerError>
@@ -294,12 +304,6 @@ std::expected<void, ManagerError> ControllerManager::rescan(std::string_view nam
     if (!entry) return std::unexpected(entry.error());
     return run_step(**entry, Activity::rescanning, "rescan", &ctrlr::Controller::rescan);
 }
-
-namespace {
-
-std::optional<ControllerStatus> status_of(ControllerManager::Entry& e);
-
-} // namespace
 
 std::vector<ControllerStatus> ControllerManager::list() const
 {

@@ -37,9 +37,9 @@ class ControlPlaneRace : public ControlPlaneFixture {};
 
 TEST_F(ControlPlaneRace, DetachDuringIoEndsTheCallerAndReleasesTheIndex)
 {
-    auto name = manager_->attach_emulated({});
-    ASSERT_TRUE(name) << name.error().message;
-    ASSERT_EQ(*name, "nvme0");
+    auto attached = manager_->attach_emulated({});
+    ASSERT_TRUE(attached) << attached.error().message;
+    ASSERT_EQ(attached->name, "nvme0");
     FakeCuseKernel kernel(take_kernel_end("nvmecuse/nvme0"));
     ASSERT_TRUE(kernel.init());
     auto fh = kernel.open(O_RDWR);
@@ -83,7 +83,7 @@ TEST_F(ControlPlaneRace, DetachDuringIoEndsTheCallerAndReleasesTheIndex)
     }
     auto again = manager_->attach_emulated({});
     ASSERT_TRUE(again) << again.error().message;
-    EXPECT_EQ(*again, "nvme0");
+    EXPECT_EQ(again->name, "nvme0");
 }
 
 TEST_F(ControlPlaneRace, DetachOfOneControllerLeavesTheOtherServing)
@@ -116,6 +116,8 @@ TEST_F(ControlPlaneRace, AttachAndDetachFromTwoClientsAtOnce)
         for (int i = 0; i < attaches; ++i) {
             auto r = c.call("controller_attach", {{"trtype", "emulated"}});
             if (!r || r->size() != 1) {
+                ADD_FAILURE() << "attach " << i << ": "
+                              << (r ? r->dump() : r.error().message + " / " + r.error().error.message);
                 ++attach_failures;
                 continue;
             }

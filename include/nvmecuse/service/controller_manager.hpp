@@ -90,13 +90,15 @@ public:
 
     /// Attaches the controller `id` names, or every NVM subsystem its
     /// discovery controller lists (not with a name of the caller's).
-    /// Returns the names attached, in order.
-    [[nodiscard]] std::expected<std::vector<std::string>, ManagerError>
+    /// Returns each controller attached, in order, as it was when it
+    /// became visible (a concurrent detach may already have taken it).
+    [[nodiscard]] std::expected<std::vector<ControllerStatus>, ManagerError>
     attach(const transport::TransportId& id, const transport::tcp::TcpOptions& tcp,
            const AttachRequest& request = {});
 
-    /// Attaches an emulated controller built from `config`.
-    [[nodiscard]] std::expected<std::string, ManagerError>
+    /// Attaches an emulated controller built from `config`; returns it as
+    /// attach() does.
+    [[nodiscard]] std::expected<ControllerStatus, ManagerError>
     attach_emulated(const emu::ControllerConfig& config, const AttachRequest& request = {});
 
     /// Takes the controller out of the manager, then waits up to `grace`
@@ -135,7 +137,7 @@ private:
     std::expected<std::shared_ptr<Entry>, ManagerError> lookup(std::string_view name) const;
     std::expected<void, ManagerError> reserve(const std::string& name);
     void unreserve(const std::string& name);
-    std::string adopt(ServedController served, const AttachRequest& request,
+    ControllerStatus adopt(ServedController served, const AttachRequest& request,
                       const transport::TransportId& id);
 
     ServeOptions serving_;
