@@ -31,6 +31,11 @@ thread_local Reactor* current_reactor = nullptr;
 constexpr auto yield_interval = std::chrono::microseconds(20);
 /// Requests a watched fd's handler may serve in a row before the others.
 constexpr int max_handler_turns = 16;
+/// Whether an idle reactor spins now. One at a time: a reactor that spins
+/// is not waiting in epoll_wait, so an event of an fd that reactors share
+/// (EPOLLEXCLUSIVE) wakes one of the sleeping ones as well; two spinning
+/// would both take every CPU and every wake-up from the callers.
+std::atomic<bool> someone_spins{false};
 /// epoll data of the mailbox; watches carry their id (from 1), pollers'
 /// fds poller_tag | index.
 constexpr std::uint64_t mailbox_tag = 0;
@@ -151,12 +156,28 @@ private:
                 last_yield = now;
             }
             if (busy_) continue;
-            if (now - last_work < spin_) continue;
+            if (now - last_work < spin_ && spin_token()) continue;
             if (!mailbox_.prepare_sleep()) continue;
+            release_spin_token();
             wait(sleep_timeout(now));
             mailbox_.finish_sleep();
             last_work = Clock::now();
         }
+        release_spin_token();
+    }
+
+    /// Holds or takes the right to spin while idle; false when another
+    /// reactor spins.
+    bool spin_token()
+    {
+        if (spinning_) return true;
+        bool expected = false;
+        spinning_ = someone_spins.compare_exchange_strong(expected, true, std::memory_order_relaxed);
+        return spinning_;
+    }
+    void release_spin_token()
+    {
+        if (std::exchange(spinning_, false)) someone_spins.store(false, std::memory_order_relaxed);
     }
 
     bool drain_mailbox()
@@ -251,6 +272,7 @@ private:
     int epoll_fd_ = -1;
     std::thread thread_;
     bool stopping_ = false; ///< reactor thread
+    bool spinning_ = false; ///< reactor thread: holds someone_spins
 
     std::mutex watches_mutex_;  ///< guards watches_, next_watch_id_
     std::mutex dispatch_mutex_; ///< held by the reactor while a handler runs

@@ -313,7 +313,9 @@ TEST_F(Fixture, TimeoutCompletesWithTimedOutAbortsAndSwallowsLateCompletion)
 {
     fake->io_mode = FakeState::IoMode::hold;
     start(); // (AER count etc. irrelevant here)
-    auto f = submit(QueueKind::io, read_4k(40ms));
+    // The second timeout (a reset) comes one timeout after the abort: long
+    // enough for this thread to release the command on a loaded machine.
+    auto f = submit(QueueKind::io, read_4k(250ms));
     ASSERT_TRUE(wait_for([&] { return fake->held_count(1) == 1; }));
     std::uint16_t cid;
     {

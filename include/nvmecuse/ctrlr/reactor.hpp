@@ -44,7 +44,8 @@ public:
     /// Starts the thread, named `name` (top -H). `index` identifies the
     /// reactor among its peers. After its last work it keeps polling for
     /// `spin` before it sleeps: a synchronous caller's next request that
-    /// comes within it costs no wake-up. Errors: no descriptors for its
+    /// comes within it costs no wake-up. Only one idle reactor of the
+    /// process spins at a time; the others sleep at once. Errors: no descriptors for its
     /// epoll set or mailbox.
     [[nodiscard]] static std::expected<std::unique_ptr<Reactor>, std::error_code>
     start(std::string name, unsigned index,
