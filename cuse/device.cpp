@@ -323,13 +323,18 @@ public:
     {
         if (const int e = check_transfer_size(plan, bounds.ns, bounds.mdts); e != 0)
             return answer_error(*session_, req, e);
+        auto charge = budget_.charge(pid, command.data.size() + command.metadata.size());
+        if (!charge) {
+            over_budget_.fetch_add(1, std::memory_order_relaxed);
+            return answer_error(*session_, req, EAGAIN);
+        }
         std::optional<SplitShape> split;
         if (bounds.mdts != 0 && plan.data_len > bounds.mdts) split = split_shape(plan, bounds.ns);
         session_->track(req);
         const ctrlr::QueueKind queue = plan.queue;
         ctrlr::CompletionHandler done =
             ctrlr::pooled_handler([session = session_, req, plan = std::move(plan), delivery,
-                                   pid](ctrlr::Result&& r) {
+                                   pid, charge = std::move(*charge)](ctrlr::Result&& r) {
                 const auto claimed = session->claim(req);
                 if (!claimed) return; // stop() answered it already
                 finish(*session, req, plan, r, delivery, pid);
@@ -444,6 +449,8 @@ public:
 
     ctrlr::Controller& controller_;
     DeviceOptions options_;
+    InflightBudget budget_{options_.inflight};
+    std::atomic<std::uint64_t> over_budget_{0};
     std::shared_ptr<Session> session_;
     std::optional<ctrlr::Controller::WatchId> watch_; ///< served on the owner thread
     /// Served on serving threads: each reactor's watch of the channel.
@@ -527,6 +534,8 @@ DeviceStats Device::stats() const
     s.interrupts = c.interrupts.load();
     s.commands = c.commands.load();
     s.in_flight = impl_->session_->in_flight();
+    s.in_flight_bytes = impl_->budget_.node_bytes();
+    s.over_budget = impl_->over_budget_.load(std::memory_order_relaxed);
     return s;
 }
 

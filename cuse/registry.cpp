@@ -38,6 +38,7 @@ public:
         d.permissions = options_.permissions;
         d.credentials = options_.credentials;
         d.kernel_rules = options_.kernel_rules;
+        d.inflight = options_.inflight;
         auto channel = options_.open_channel(d.devname);
         if (!channel) return std::unexpected(channel.error());
         return Device::start(controller_, std::move(d), *channel);

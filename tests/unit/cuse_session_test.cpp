@@ -136,6 +136,9 @@ protected:
         return t;
     }
 
+    /// The caps on command buffers in flight (DeviceOptions::inflight).
+    [[nodiscard]] virtual InflightLimits inflight_limits() const { return {}; }
+
     /// The controller's options (name and recovery timers).
     [[nodiscard]] virtual ctrlr::Controller::Options controller_options() const
     {
@@ -178,6 +181,7 @@ protected:
         o.serve_on_owner_thread = serving() == Serving::owner_thread;
         o.reactors = options.reactors;
         o.restricted_ioctls = restricted();
+        o.inflight = inflight_limits();
         o.permissions.apply = false;
         o.credentials = [this](pid_t pid) -> std::expected<CallerCredentials, std::error_code> {
             return CallerCredentials{
@@ -769,6 +773,116 @@ TEST_F(CuseSession, StopAnswersRequestsInFlight)
     gate.open(); // the command completes after its caller was answered: dropped
     registry_.reset();
     EXPECT_TRUE(std::ranges::all_of(buf, [](std::byte b) { return b == std::byte{0xAA}; }));
+}
+
+// ---- caps on the bytes in flight (cuse/inflight_budget.hpp) ---------------
+
+/// A 4 KiB cap per process, and per node.
+class CuseSessionInflightCap : public CuseSession {
+protected:
+    [[nodiscard]] InflightLimits inflight_limits() const override
+    {
+        return InflightLimits{.per_node = node_cap, .per_process = process_cap};
+    }
+    std::uint64_t node_cap = std::uint64_t{1} << 30;
+    std::uint64_t process_cap = std::uint64_t{1} << 30;
+};
+
+FakeCuseKernel::IoctlOptions as_process(pid_t pid)
+{
+    FakeCuseKernel::IoctlOptions o;
+    o.pid = pid;
+    return o;
+}
+
+class CuseSessionProcessCap : public CuseSessionInflightCap {
+public:
+    CuseSessionProcessCap() { process_cap = 4096; }
+};
+
+class CuseSessionNodeCap : public CuseSessionInflightCap {
+public:
+    CuseSessionNodeCap() { node_cap = 4096; }
+};
+
+// One process's commands in flight hold at most its cap; past it EAGAIN,
+// while another process is still served, and the room comes back when the
+// commands finish.
+TEST_F(CuseSessionProcessCap, AProcessPastItsCapGetsEagainOthersAreServed)
+{
+    node(ctrl_node);
+    std::vector<std::byte> held_buf(4096), second_buf(4096), other_buf(4096);
+    auto held_cmd = identify_ctrl(held_buf.data());
+    auto second_cmd = identify_ctrl(second_buf.data());
+    auto other_cmd = identify_ctrl(other_buf.data());
+    const pid_t me = ::getpid();
+    OwnerGate gate(*ctrl_);
+    auto held = std::async(std::launch::async, [&] {
+        return ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &held_cmd, as_process(me));
+    });
+    ASSERT_TRUE(wait_for([&] { return registry_->stats(ctrl_node)->in_flight == 1; }));
+    EXPECT_EQ(registry_->stats(ctrl_node)->in_flight_bytes, 4096u);
+
+    const auto refused = ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &second_cmd, as_process(me));
+    EXPECT_EQ(refused.ret, -1);
+    EXPECT_EQ(refused.error, EAGAIN);
+    EXPECT_EQ(registry_->stats(ctrl_node)->over_budget, 1u);
+
+    // Another process (a thread id stands for one) has room of its own.
+    auto other = std::async(std::launch::async,
+                            [&] { return ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &other_cmd); });
+    ASSERT_TRUE(wait_for([&] { return registry_->stats(ctrl_node)->in_flight == 2; }));
+    gate.open();
+    ASSERT_EQ(held.wait_for(bounded), std::future_status::ready);
+    ASSERT_EQ(other.wait_for(bounded), std::future_status::ready);
+    EXPECT_EQ(held.get().ret, 0);
+    EXPECT_EQ(other.get().ret, 0);
+    EXPECT_EQ(registry_->stats(ctrl_node)->in_flight_bytes, 0u);
+    EXPECT_EQ(InflightBudget::process_bytes(me), 0u);
+
+    const auto again = ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &second_cmd, as_process(me));
+    EXPECT_EQ(again.ret, 0) << again.error;
+    EXPECT_EQ(std::memcmp(second_buf.data() + 24, "nvmecuse Emulated", 17), 0);
+}
+
+// A command larger than the cap still runs when nothing else is in flight:
+// a synchronous caller never sees EAGAIN.
+TEST_F(CuseSessionProcessCap, ACommandLargerThanTheCapRunsAlone)
+{
+    std::vector<std::byte> buf(64 * 1024);
+    auto io = user_io(0x02, 0, 128, buf.data());
+    const auto r = ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &io);
+    EXPECT_EQ(r.ret, 0) << r.error;
+    EXPECT_EQ(registry_->stats(ns1_node)->over_budget, 0u);
+}
+
+TEST_F(CuseSessionNodeCap, ANodePastItsCapGetsEagainForEveryProcess)
+{
+    node(ctrl_node);
+    node(ns1_node);
+    std::vector<std::byte> held_buf(4096), other_buf(4096);
+    auto held_cmd = identify_ctrl(held_buf.data());
+    auto other_cmd = identify_ctrl(other_buf.data());
+    OwnerGate gate(*ctrl_);
+    auto held = std::async(std::launch::async,
+                           [&] { return ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &held_cmd); });
+    ASSERT_TRUE(wait_for([&] { return registry_->stats(ctrl_node)->in_flight == 1; }));
+    const auto refused = ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &other_cmd);
+    EXPECT_EQ(refused.error, EAGAIN);
+    // The namespace node's budget is its own.
+    std::vector<std::byte> ns_buf(4096);
+    auto ns_cmd = identify_ctrl(ns_buf.data());
+    auto on_ns = std::async(std::launch::async,
+                            [&] { return ioctl(ns1_node, NVME_IOCTL_ADMIN_CMD, &ns_cmd); });
+    ASSERT_TRUE(wait_for([&] {
+        auto s = registry_->stats(ns1_node);
+        return s && s->in_flight == 1;
+    }));
+    gate.open();
+    ASSERT_EQ(held.wait_for(bounded), std::future_status::ready);
+    ASSERT_EQ(on_ns.wait_for(bounded), std::future_status::ready);
+    EXPECT_EQ(held.get().ret, 0);
+    EXPECT_EQ(on_ns.get().ret, 0);
 }
 
 // ---- a lost connection: what the nodes answer (cuse/path_gate.hpp) -------

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "nvmecuse/ctrlr/controller.hpp"
+#include "nvmecuse/cuse/inflight_budget.hpp"
 #include "nvmecuse/cuse/credentials.hpp"
 #include "nvmecuse/cuse/ioctl_abi.hpp"
 #include "nvmecuse/cuse/permission.hpp"
@@ -60,6 +61,9 @@ struct DeviceOptions {
     /// Whose permission model the node follows (nvmecused: the running
     /// kernel's, or --kernel-rules).
     KernelRules kernel_rules = KernelRules::linux_6_1;
+    /// Caps on the command buffers held for ioctls in flight (EAGAIN past
+    /// them; inflight_budget.hpp).
+    InflightLimits inflight{};
 };
 
 /// Counters of one node (monotonic). The FUSE requests of one ioctl are the
@@ -73,6 +77,8 @@ struct DeviceStats {
     std::uint64_t retries = 0;         ///< FUSE_IOCTL_RETRY replies
     std::uint64_t interrupts = 0;      ///< interrupts that hit a request in flight
     std::uint64_t in_flight = 0;       ///< ioctls waiting for the controller now
+    std::uint64_t in_flight_bytes = 0; ///< their command buffers, in bytes
+    std::uint64_t over_budget = 0;     ///< ioctls refused with EAGAIN by the caps
     std::uint64_t commands = 0;        ///< NVMe commands posted (an ioctl past MDTS posts several)
 };
 

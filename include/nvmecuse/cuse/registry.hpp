@@ -34,6 +34,7 @@ struct RegistryOptions {
     NodePermissions permissions{};
     CredentialsReader credentials; ///< empty: read_caller_credentials()
     KernelRules kernel_rules = KernelRules::linux_6_1; ///< see DeviceOptions
+    InflightLimits inflight{};                         ///< per node; see DeviceOptions
     ChannelFactory open_channel;   ///< empty: open_cuse_channel()
 };
 
