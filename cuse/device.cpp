@@ -331,10 +331,24 @@ public:
         std::optional<SplitShape> split;
         if (bounds.mdts != 0 && plan.data_len > bounds.mdts) split = split_shape(plan, bounds.ns);
         session_->track(req);
+        try {
+            submit_tracked(req, pid, bounds, split, std::move(plan), std::move(command), delivery,
+                           std::move(*charge));
+        } catch (const std::bad_alloc&) {
+            // Tracked: whoever claims it answers (a part that completed
+            // already, stop(), or this).
+            if (const auto claimed = session_->claim(req)) answer_error(*session_, req, ENOMEM);
+        }
+    }
+
+    void submit_tracked(fuse_req_t req, pid_t pid, const Bounds& bounds,
+                        const std::optional<SplitShape>& split, IoctlCommand plan,
+                        ctrlr::Command command, Delivery delivery, InflightCharge charge)
+    {
         const ctrlr::QueueKind queue = plan.queue;
         ctrlr::CompletionHandler done =
             ctrlr::pooled_handler([session = session_, req, plan = std::move(plan), delivery,
-                                   pid, charge = std::move(*charge)](ctrlr::Result&& r) {
+                                   pid, charge = std::move(charge)](ctrlr::Result&& r) {
                 const auto claimed = session->claim(req);
                 if (!claimed) return; // stop() answered it already
                 finish(*session, req, plan, r, delivery, pid);

@@ -330,9 +330,18 @@ void Session::op_ioctl(fuse_req_t req, int cmd, void* arg, struct fuse_file_info
     self->counters_.ioctl_requests.fetch_add(1);
     const std::span<const std::byte> in(static_cast<const std::byte*>(in_buf),
                                         in_buf ? in_bufsz : 0);
-    self->handler_.on_ioctl(req, static_cast<unsigned int>(cmd),
-                            reinterpret_cast<std::uintptr_t>(arg), flags, in, out_bufsz,
-                            fi != nullptr ? static_cast<std::uint32_t>(fi->fh) : 0u);
+    // No exception may unwind through libfuse's C frames. The handler
+    // answers every request it tracked itself (Device::Impl::execute()), so
+    // one that throws here has not been answered: ENOMEM, as the kernel
+    // answers an allocation that fails.
+    try {
+        self->handler_.on_ioctl(req, static_cast<unsigned int>(cmd),
+                                reinterpret_cast<std::uintptr_t>(arg), flags, in, out_bufsz,
+                                fi != nullptr ? static_cast<std::uint32_t>(fi->fh) : 0u);
+    } catch (const std::bad_alloc&) {
+        self->counters_.ioctls_answered.fetch_add(1);
+        fuse_reply_err(req, ENOMEM);
+    }
 }
 
 } // namespace nvmecuse::cuse

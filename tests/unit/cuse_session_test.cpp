@@ -1053,6 +1053,7 @@ public:
     std::expected<transport::DataBuffer, std::error_code> allocate(std::size_t size) override
     {
         if (exhausted.load()) return std::unexpected(std::make_error_code(std::errc::not_enough_memory));
+        if (throws.load()) throw std::bad_alloc();
         auto* p = static_cast<std::byte*>(std::malloc(std::max<std::size_t>(size, 1)));
         allocations.fetch_add(1);
         live.fetch_add(1);
@@ -1064,6 +1065,7 @@ public:
         std::free(bytes);
     }
     std::atomic<bool> exhausted{false};
+    std::atomic<bool> throws{false}; ///< allocate() throws std::bad_alloc
     std::atomic<int> allocations{0};
     std::atomic<int> live{0};
 };
@@ -1136,6 +1138,32 @@ TEST_P(CuseSessionDeviceMemory, NoMemoryLeftIsEnomemAndTheNodeGoesOn)
     }
     memory_.exhausted = false;
     EXPECT_EQ(ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &r).ret, 0);
+}
+
+// std::bad_alloc never unwinds through libfuse: the caller gets ENOMEM,
+// and the node goes on. Both a plain read and one split at MDTS (whose
+// parts are allocated after the request is tracked).
+TEST_P(CuseSessionDeviceMemory, AnAllocationThatThrowsIsEnomemAndTheNodeGoesOn)
+{
+    const std::uint64_t mdts = ctrl_->info()->max_transfer;
+    ASSERT_GT(mdts, 0u);
+    const auto blocks = static_cast<std::uint16_t>(2 * mdts / 512);
+    std::vector<std::byte> in(2 * mdts);
+    for (const std::uint16_t n : {std::uint16_t{8}, blocks}) {
+        auto r = user_io(0x02, 0, n, in.data());
+        for (const pid_t pid : {pid_t{0}, no_such_pid}) {
+            if (pid != 0 && n == blocks) continue; // past what FUSE's retry protocol carries
+            SCOPED_TRACE(::testing::Message() << (pid == 0 ? "fast path, " : "retry path, ")
+                                              << n << " blocks");
+            memory_.throws = true;
+            const auto res = ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &r, via_pid(pid));
+            memory_.throws = false;
+            EXPECT_EQ(res.ret, -1);
+            EXPECT_EQ(res.error, ENOMEM);
+            EXPECT_EQ(ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &r, via_pid(pid)).ret, 0);
+        }
+    }
+    EXPECT_EQ(registry_->stats(ns1_node)->in_flight, 0u);
 }
 
 class CuseSessionRestricted : public CuseSessionModes {
