@@ -236,6 +236,21 @@ TEST_F(ControlPlaneRpc, NativeMethods)
                          {{"trtype", "tcp"}, {"traddr", "127.0.0.1"}, {"trsvcid", "1"},
                           {"subnqn", "nqn.2016-06.io.spdk:cnode1"}}),
               -EIO); // nothing listens on port 1
+    // DH-HMAC-CHAP secrets are checked before connecting (a CRC that does
+    // not match; a controller secret without the host's).
+    EXPECT_EQ(call_error(c, "controller_attach",
+                         {{"trtype", "tcp"}, {"traddr", "127.0.0.1"}, {"trsvcid", "1"},
+                          {"dhchap_secret", "DHHC-1:01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaQ:"}}),
+              code::invalid_params);
+    EXPECT_EQ(call_error(c, "controller_attach",
+                         {{"trtype", "tcp"}, {"traddr", "127.0.0.1"}, {"trsvcid", "1"},
+                          {"dhchap_ctrl_secret", "DHHC-1:01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:"}}),
+              code::invalid_params);
+    EXPECT_EQ(call_error(c, "controller_attach",
+                         {{"trtype", "tcp"}, {"traddr", "127.0.0.1"}, {"trsvcid", "1"},
+                          {"subnqn", "nqn.2016-06.io.spdk:cnode1"},
+                          {"dhchap_secret", "DHHC-1:01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:"}}),
+              -EIO); // a good secret: the attach gets as far as connecting
     EXPECT_EQ(call_error(c, "controller_attach", {{"trtype", "emulated"}, {"name", "nvme3"}}),
               -EINVAL); // the names of indexes are reserved
 }

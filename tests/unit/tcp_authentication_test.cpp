@@ -121,6 +121,17 @@ TEST(TcpAuthentication, AWrongKeyIsRefusedByTheController)
     EXPECT_EQ(target.authentications.load(), 0);
 }
 
+TEST(TcpAuthentication, AConnectionClosedInsteadOfSuccess1IsARefusalAsNvmetDoesIt)
+{
+    auto config = auth_target(key_a);
+    config.auth.close_instead_of_failure1 = true;
+    TestTarget target(config);
+    auto t = nvmecuse::transport::tcp::connect(id_for(target), options(key_b));
+    ASSERT_FALSE(t);
+    EXPECT_EQ(t.error(), std::errc::permission_denied);
+    EXPECT_EQ(target.auth_failures1.load(), 1);
+}
+
 TEST(TcpAuthentication, BidirectionalSucceedsWithTheControllersKey)
 {
     TestTarget target(auth_target(key_a, key_b, 2, 1));

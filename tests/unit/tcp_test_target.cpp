@@ -195,6 +195,11 @@ private:
         }
         const auto m = auth_->next_message();
         count_outcome(before);
+        if (auth_->outcome() == AuthOutcome::failure1_sent &&
+            t_.config_.auth.close_instead_of_failure1) {
+            alive_ = false;
+            return;
+        }
         if (m.empty() || m.size() > sqe.cdw11)
             return respond(sqe.cid, nvme::GenericStatus::command_sequence_error);
         send_c2h(sqe.cid, std::as_bytes(std::span(m)));

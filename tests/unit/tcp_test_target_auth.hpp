@@ -23,6 +23,9 @@ struct TargetAuthConfig {
     std::string controller_key; ///< empty: the target cannot answer a host challenge
     std::uint8_t hash = 1;      ///< HashId the challenge uses
     std::uint8_t dh_group = 0;  ///< DhGroup the challenge uses
+    /// Refuse a wrong response by closing the connection instead of
+    /// answering AUTH_Failure1 (Linux nvmet's teardown often wins that race).
+    bool close_instead_of_failure1 = false;
 };
 
 /// How a transaction ended.

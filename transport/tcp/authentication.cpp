@@ -79,7 +79,7 @@ public:
         if (auto r = take_challenge(*challenge); !r) return give_up(r.error());
         if (auto r = send(reply()); !r) return r;
         auto success1 = receive(MessageId::success1);
-        if (!success1) return std::unexpected(success1.error());
+        if (!success1) return refused_by_closing(success1.error());
         if (auto r = check_success1(*success1); !r) return give_up(r.error());
         if (bidirectional()) {
             auth::Success2Data s2{};
@@ -304,6 +304,23 @@ private:
         write_struct(m, f);
         (void)send(std::move(m));
         return std::unexpected(reason == FailureReason::failed ? refused() : malformed());
+    }
+
+    /// Linux nvmet refuses a wrong response by sending AUTH_Failure1 and
+    /// tearing the controller down at once (nvmet_ctrl_fatal_error() in
+    /// nvmet_execute_auth_receive()), so the connection often closes before
+    /// the host reads the message. A connection lost at this step is taken
+    /// as that refusal: final, as the kernel's `nvme connect` fails then too.
+    std::unexpected<std::error_code> refused_by_closing(std::error_code e) const
+    {
+        if (e == std::errc::permission_denied || e == std::errc::protocol_error ||
+            e == std::errc::timed_out)
+            return std::unexpected(e);
+        log().error("{}: q{}: the controller closed the connection instead of accepting the "
+                    "host's response ({}): it refused the host; check --dhchap-secret against "
+                    "the target's key",
+                    who_.name, q_.qid(), e.message());
+        return std::unexpected(refused());
     }
 
     TcpQueue& q_;

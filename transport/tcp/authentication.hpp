@@ -39,7 +39,8 @@ struct AuthenticationTarget {
 /// Connect done), each command bounded by `deadline`. Errors:
 /// key_not_available (ENOKEY, as the kernel) when the controller asks for
 /// authentication and no --dhchap-secret was given; permission_denied when
-/// the controller refuses the host (AUTH_Failure1) or the controller's
+/// the controller refuses the host (AUTH_Failure1, or the connection
+/// closing while the controller checks the host's response) or the controller's
 /// response does not match --dhchap-ctrl-secret (the host then sends
 /// AUTH_Failure2); protocol_error for a malformed or unexpected message;
 /// the queue's error if it fails. Every failure is logged with its reason.

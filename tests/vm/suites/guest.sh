@@ -136,7 +136,7 @@ fi
 stop_daemon
 
 auth_daemon wrong --dhchap-secret "$wrong_key"
-refused wrong "the controller refused the host: authentication failed" "a wrong host secret is refused by nvmet"
+refused wrong "check --dhchap-secret against the target's key" "a wrong host secret is refused by nvmet"
 auth_daemon wrong-ctrl --dhchap-secret "$key" --dhchap-ctrl-secret "$key"
 refused wrong-ctrl "controller authentication failed" "a controller not proving --dhchap-ctrl-secret is refused"
 auth_daemon none
