@@ -10,6 +10,8 @@
 #include "nvmecuse/transport/dhchap/crypto.hpp"
 #include "nvmecuse/transport/dhchap/secret.hpp"
 
+#include "dhchap_test_keys.hpp"
+
 namespace {
 
 using namespace nvmecuse::transport::dhchap;
@@ -17,13 +19,9 @@ using namespace nvmecuse::transport::dhchap;
 constexpr std::string_view host_nqn = "nqn.2014-08.org.nvmexpress:uuid:0c4d2f4e-1a7b-4c39-9b55-6f1e2d3c4b5a";
 constexpr std::string_view subsystem_nqn = "nqn.2026-12.io.nvmecuse:auth-test";
 
-// key = 00 01 .. 1f (SHA-256), 100 .. 147 (SHA-384), (7 * i) & ff (SHA-512)
-constexpr std::string_view secret_sha256 = "DHHC-1:01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:";
-constexpr std::string_view secret_sha384 =
-    "DHHC-1:02:ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoOEhYaHiImKi4yNjo+QkZKTvGwQfg==:";
-constexpr std::string_view secret_sha512 =
-    "DHHC-1:03:AAcOFRwjKjE4P0ZNVFtiaXB3foWMk5qhqK+2vcTL0tng5+71/AMKERgfJi00O0JJUFdeZWxzeoGIj5adpKuy"
-    "udSnJNM=:";
+constexpr std::string_view secret_sha256 = dhchap_test_keys::sha256;
+constexpr std::string_view secret_sha384 = dhchap_test_keys::sha384;
+constexpr std::string_view secret_sha512 = dhchap_test_keys::sha512;
 
 std::string hex(const std::vector<std::uint8_t>& b)
 {
@@ -107,7 +105,7 @@ TEST(DhchapSecret, TransformsWithTheNqnAsTheKernel)
               "1c0aececb87a6090f64d5d696eca36c9dabdaf04c59f89b6523f0c0b013790611b45c0609bd2af55"
               "628eca0448e4baeaff3f33c12bec77065724dc7c85c97879");
     // 00: the key itself.
-    auto plain = parse_secret("DHHC-1:00:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:");
+    auto plain = parse_secret(dhchap_test_keys::plain);
     ASSERT_TRUE(plain);
     EXPECT_EQ(transformed_key(*plain, host_nqn), iota(0, 32));
 }

@@ -12,6 +12,7 @@
 #include "nvmecuse/spec/nvme.hpp"
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 
+#include "dhchap_test_keys.hpp"
 #include "tcp_test_target.hpp"
 
 namespace {
@@ -22,14 +23,10 @@ using nvmecuse::transport::tcp::TcpOptions;
 using tcp_test::TargetConfig;
 using tcp_test::TestTarget;
 
-// Two secrets of each kind, as `nvme gen-dhchap-key` writes them.
-constexpr std::string_view key_a = "DHHC-1:01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:";
-constexpr std::string_view key_b =
-    "DHHC-1:02:ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoOEhYaHiImKi4yNjo+QkZKTvGwQfg==:";
-constexpr std::string_view key_c =
-    "DHHC-1:03:AAcOFRwjKjE4P0ZNVFtiaXB3foWMk5qhqK+2vcTL0tng5+71/AMKERgfJi00O0JJUFdeZWxzeoGIj5adpKuy"
-    "udSnJNM=:";
-constexpr std::string_view key_plain = "DHHC-1:00:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:";
+constexpr std::string_view key_a = dhchap_test_keys::sha256;
+constexpr std::string_view key_b = dhchap_test_keys::sha384;
+constexpr std::string_view key_c = dhchap_test_keys::sha512;
+constexpr std::string_view key_plain = dhchap_test_keys::plain;
 
 TransportId id_for(const TestTarget& t)
 {

@@ -240,18 +240,28 @@ private:
         return {};
     }
 
-    std::expected<void, std::error_code> send(Bytes message)
+    /// One Authentication Send or Receive of `data`; a failing status is
+    /// the controller refusing.
+    std::expected<void, std::error_code> execute(const nvme::SubmissionQueueEntry& sqe,
+                                                 nvme::DataTransfer direction, Bytes& data)
     {
-        auto cqe = q_.execute(authentication_send(static_cast<std::uint32_t>(message.size())),
-                              nvme::DataTransfer::host_to_controller,
-                              std::as_writable_bytes(std::span(message)), deadline_);
+        auto cqe = q_.execute(sqe, direction, std::as_writable_bytes(std::span(data)), deadline_);
         if (!cqe) return std::unexpected(cqe.error());
         if (const auto st = nvme::status_of(*cqe); !st.is_success()) {
-            log().error("{}: q{}: Authentication Send refused: {}", who_.name, q_.qid(),
+            log().error("{}: q{}: {} refused: {}", who_.name, q_.qid(),
+                        direction == nvme::DataTransfer::host_to_controller
+                            ? "Authentication Send"
+                            : "Authentication Receive",
                         nvme::to_string(st));
             return std::unexpected(refused());
         }
         return {};
+    }
+
+    std::expected<void, std::error_code> send(Bytes message)
+    {
+        return execute(authentication_send(static_cast<std::uint32_t>(message.size())),
+                       nvme::DataTransfer::host_to_controller, message);
     }
 
     /// Authentication Receive of the message `expected`; AUTH_Failure1
@@ -259,15 +269,10 @@ private:
     std::expected<Bytes, std::error_code> receive(MessageId expected)
     {
         Bytes buffer(receive_size, 0);
-        auto cqe = q_.execute(authentication_receive(receive_size),
-                              nvme::DataTransfer::controller_to_host,
-                              std::as_writable_bytes(std::span(buffer)), deadline_);
-        if (!cqe) return std::unexpected(cqe.error());
-        if (const auto st = nvme::status_of(*cqe); !st.is_success()) {
-            log().error("{}: q{}: Authentication Receive refused: {}", who_.name, q_.qid(),
-                        nvme::to_string(st));
-            return std::unexpected(refused());
-        }
+        if (auto r = execute(authentication_receive(receive_size),
+                             nvme::DataTransfer::controller_to_host, buffer);
+            !r)
+            return std::unexpected(r.error());
         const auto h = read_struct<auth::MessageHeader>(buffer);
         if (h.auth_type == static_cast<std::uint8_t>(auth::AuthType::common) &&
             h.auth_id == static_cast<std::uint8_t>(MessageId::failure1)) {
