@@ -83,6 +83,7 @@ if [ "$generation" = 6.1 ]; then
   finish
   exit
 fi
+auth_start=$(cut -d. -f1 /proc/uptime)
 echo 0 >$cfg/subsystems/$subnqn/attr_allow_any_host
 ln -s $host $cfg/subsystems/$subnqn/allowed_hosts/$hostnqn
 key=$(nvme gen-dhchap-key -m 1 -n "$hostnqn")
@@ -99,6 +100,12 @@ run nvme disconnect -n $subnqn
 run nvme connect -t tcp -a 127.0.0.1 -s 4420 -n $subnqn -i 1 --dhchap-secret "$wrong_key"
 if [ "$STATUS" -ne 0 ]; then pass "the kernel host with a wrong secret is refused"; else
   fail "the kernel host with a wrong secret is refused"; nvme disconnect -n $subnqn >/dev/null; fi
+echo "# the kernel host's and nvmet's words for it:"
+show_out
+dmesg | grep -iE 'auth|dhchap' | tail -4 | sed 's/^/#   | /'
+run nvme connect -t tcp -a 127.0.0.1 -s 4420 -n $subnqn -i 1 --dhchap-secret "$key" --dhchap-ctrl-secret "$key"
+if [ "$STATUS" -ne 0 ]; then pass "the kernel host refuses a controller not proving its secret"; else
+  fail "the kernel host refuses a controller not proving its secret"; nvme disconnect -n $subnqn >/dev/null; fi
 
 # auth_daemon NAME ARGS...: nvmecused attaching the target with ARGS, its log
 # in /tmp/auth.NAME.log; DAEMON_PID set while it runs.
@@ -128,6 +135,8 @@ auth_daemon right --dhchap-secret "$key" --dhchap-ctrl-secret "$ctrl_key"
 wait_for $DEV/nvme0 100
 run nvme id-ctrl $DEV/nvme0
 expect_field "nvmecused authenticates both ways and nvme id-ctrl works" subnqn "$subnqn"
+run nvme read $DEV/nvme0n1 -s 0 -c 0 -z 512 -d /dev/null
+expect_status "a read through its namespace node (an authenticated I/O queue)" 0
 if grep -q 'authenticated with hmac(sha384) and DH group ffdhe2048, controller authenticated' /tmp/auth.right.log; then
   pass "its log names the hash, the group and the controller's authentication"
 else
@@ -141,4 +150,6 @@ auth_daemon wrong-ctrl --dhchap-secret "$key" --dhchap-ctrl-secret "$key"
 refused wrong-ctrl "controller authentication failed" "a controller not proving --dhchap-ctrl-secret is refused"
 auth_daemon none
 refused none "requires in-band authentication" "no secret for a target that requires one"
+echo "# authentication checks: $(($(cut -d. -f1 /proc/uptime) - auth_start)) s"
+cat /tmp/auth.*.log >>/tmp/nvmecused.log # finish() looks there for sanitizer reports
 finish
