@@ -16,7 +16,8 @@ namespace {
 
 using namespace nvmecuse::transport::dhchap;
 
-constexpr std::string_view host_nqn = "nqn.2014-08.org.nvmexpress:uuid:0c4d2f4e-1a7b-4c39-9b55-6f1e2d3c4b5a";
+constexpr std::string_view host_nqn =
+    "nqn.2014-08.org.nvmexpress:uuid:0c4d2f4e-1a7b-4c39-9b55-6f1e2d3c4b5a";
 constexpr std::string_view subsystem_nqn = "nqn.2026-12.io.nvmecuse:auth-test";
 
 constexpr std::string_view secret_sha256 = dhchap_test_keys::sha256;

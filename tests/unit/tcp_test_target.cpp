@@ -173,7 +173,8 @@ private:
     [[nodiscard]] std::uint32_t connect_result() const
     {
         std::uint32_t dw0 = 1;
-        if (auth_) dw0 = nvme::fabrics::connect_response::Authreq::set(dw0, nvme::fabrics::authreq_atr);
+        if (auth_)
+            dw0 = nvme::fabrics::connect_response::Authreq::set(dw0, nvme::fabrics::authreq_atr);
         return dw0;
     }
     [[nodiscard]] bool authenticated() const
@@ -191,7 +192,8 @@ private:
             std::memcpy(m.data(), data.data(), data.size());
             const bool ok = auth_->on_send(m);
             count_outcome(before);
-            return respond(sqe.cid, ok ? nvme::Status{} : nvme::Status(nvme::GenericStatus::invalid_field));
+            return respond(sqe.cid,
+                           ok ? nvme::Status{} : nvme::Status(nvme::GenericStatus::invalid_field));
         }
         const auto m = auth_->next_message();
         count_outcome(before);

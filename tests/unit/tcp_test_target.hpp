@@ -115,9 +115,9 @@ public:
     std::atomic<bool> header_digest_used{false};
     std::atomic<bool> data_digest_used{false};
     std::atomic<int> log_page_reads{0};
-    std::atomic<int> authentications{0};  ///< queues that authenticated
-    std::atomic<int> auth_failures1{0};   ///< AUTH_Failure1 sent (the host's response was wrong)
-    std::atomic<int> auth_failures2{0};   ///< AUTH_Failure2 received (the host gave up)
+    std::atomic<int> authentications{0}; ///< queues that authenticated
+    std::atomic<int> auth_failures1{0};  ///< AUTH_Failure1 sent (the host's response was wrong)
+    std::atomic<int> auth_failures2{0};  ///< AUTH_Failure2 received (the host gave up)
     std::atomic<int> unauthenticated_commands{0}; ///< refused with Authentication Required
     [[nodiscard]] std::string host_nqn();
 

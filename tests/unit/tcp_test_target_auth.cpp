@@ -129,7 +129,8 @@ bool TargetAuthenticator::take_reply(const std::vector<std::uint8_t>& m)
     if ((r.cvalid & 1u) != 0 && !controller_key_.empty()) {
         const auto ctrl_key = dhchap::transformed_key(controller_key_, subsystem_nqn_);
         const std::vector<std::uint8_t> c2(m.begin() + static_cast<std::ptrdiff_t>(sizeof r + hl),
-                                           m.begin() + static_cast<std::ptrdiff_t>(sizeof r + 2 * hl));
+                                           m.begin() +
+                                               static_cast<std::ptrdiff_t>(sizeof r + 2 * hl));
         in.key = ctrl_key;
         in.challenge = c2;
         in.sequence = r.seqnum;
@@ -155,7 +156,8 @@ std::vector<std::uint8_t> TargetAuthenticator::next_message()
         c.seqnum = s1_;
         auto m = bytes_of(c, hl + value.size());
         std::copy(c1_.begin(), c1_.end(), m.begin() + sizeof c);
-        std::copy(value.begin(), value.end(), m.begin() + static_cast<std::ptrdiff_t>(sizeof c + hl));
+        std::copy(value.begin(), value.end(),
+                  m.begin() + static_cast<std::ptrdiff_t>(sizeof c + hl));
         step_ = Step::reply;
         return m;
     }

@@ -29,8 +29,8 @@ std::uint32_t crc32_ieee(std::span<const std::uint8_t> bytes) noexcept
 
 bool is_base64_symbol(char c) noexcept
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
 }
 
 /// Strict RFC 4648 base64 with padding, as the kernel's base64_decode(..., padding true).
@@ -67,12 +67,14 @@ std::expected<Secret, std::string> parse_secret(std::string_view text)
         return std::unexpected("the key transformation is 00 (none), 01 (SHA-256), 02 (SHA-384) "
                                "or 03 (SHA-512)");
     text.remove_prefix(3);
-    if (text.ends_with(':')) text.remove_suffix(1); // the trailing ':' is optional, as in the kernel
+    if (text.ends_with(':'))
+        text.remove_suffix(1); // the trailing ':' is optional, as in the kernel
     auto decoded = decode_base64(text);
     if (!decoded) return std::unexpected(decoded.error());
     auto& bytes = *decoded;
     if (bytes.size() != 36 && bytes.size() != 52 && bytes.size() != 68)
-        return std::unexpected("the key is " + std::to_string(bytes.size() < 4 ? 0 : bytes.size() - 4) +
+        return std::unexpected("the key is " +
+                               std::to_string(bytes.size() < 4 ? 0 : bytes.size() - 4) +
                                " bytes long; it must be 32, 48 or 64 (and a CRC-32)");
     const std::size_t key_length = bytes.size() - 4;
     const std::uint32_t stored = static_cast<std::uint32_t>(bytes[key_length]) |

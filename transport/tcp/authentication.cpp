@@ -17,16 +17,22 @@ namespace nvmecuse::transport::tcp {
 namespace {
 
 namespace auth = nvme::auth;
-using dhchap::Bytes;
 using auth::FailureReason;
 using auth::MessageId;
+using dhchap::Bytes;
 
 /// Room for any message the controller sends: the largest, a challenge in
 /// ffdhe8192, is 16 + 64 + 1024 bytes (the kernel's CHAP_BUF_SIZE is 4096).
 constexpr std::size_t receive_size = 4096;
 
-std::error_code refused() { return std::make_error_code(std::errc::permission_denied); }
-std::error_code malformed() { return std::make_error_code(std::errc::protocol_error); }
+std::error_code refused()
+{
+    return std::make_error_code(std::errc::permission_denied);
+}
+std::error_code malformed()
+{
+    return std::make_error_code(std::errc::protocol_error);
+}
 
 std::string_view reason_text(std::uint8_t r)
 {
@@ -139,8 +145,7 @@ private:
                         c.dhgid);
             return std::unexpected(FailureReason::dhgroup_unusable);
         }
-        if (c.dhvlen != dhchap::dh_value_length(c.dhgid) ||
-            sizeof c + hl + c.dhvlen > m.size()) {
+        if (c.dhvlen != dhchap::dh_value_length(c.dhgid) || sizeof c + hl + c.dhvlen > m.size()) {
             log().error("{}: q{}: challenge with a DH value of {} bytes for group {}", who_.name,
                         q_.qid(), c.dhvlen, dhchap::dh_group_name(c.dhgid));
             return std::unexpected(FailureReason::incorrect_payload);
@@ -207,7 +212,8 @@ private:
         std::memcpy(m.data(), &r, sizeof r);
         std::copy(response_.begin(), response_.end(), m.begin() + sizeof r);
         if (bidirectional())
-            std::copy(c2_.begin(), c2_.end(), m.begin() + static_cast<std::ptrdiff_t>(sizeof r + hl));
+            std::copy(c2_.begin(), c2_.end(),
+                      m.begin() + static_cast<std::ptrdiff_t>(sizeof r + hl));
         std::copy(host_value_.begin(), host_value_.end(),
                   m.begin() + static_cast<std::ptrdiff_t>(sizeof r + 2 * hl));
         return m;
@@ -279,8 +285,7 @@ private:
             const auto f = read_struct<auth::FailureData>(buffer);
             log().error("{}: q{}: the controller refused the host: {} (AUTH_Failure1, reason "
                         "{:#04x}/{:#04x}); check --dhchap-secret against the target's key",
-                        who_.name, q_.qid(), reason_text(f.rescode_exp), f.rescode,
-                        f.rescode_exp);
+                        who_.name, q_.qid(), reason_text(f.rescode_exp), f.rescode, f.rescode_exp);
             return std::unexpected(refused());
         }
         if (h.auth_type != static_cast<std::uint8_t>(auth::AuthType::dhchap) ||

@@ -77,7 +77,8 @@ nvme::SubmissionQueueEntry authentication(FabricsCommandType type, std::uint32_t
 {
     nvme::SubmissionQueueEntry sqe{};
     sqe.opc = fab::opcode;
-    sqe.nsid = static_cast<std::uint32_t>(type); // FCTYPE is byte 4, where NSID sits in other commands
+    // FCTYPE is byte 4, where NSID sits in other commands.
+    sqe.nsid = static_cast<std::uint32_t>(type);
     std::uint32_t cdw10 = 0;
     cdw10 = nvme::auth::cdw10::Secp::set(cdw10, nvme::auth::secp_dhchap);
     cdw10 = nvme::auth::cdw10::Spsp1::set(cdw10, nvme::auth::spsp_dhchap);

@@ -48,8 +48,8 @@ enum class Responder : std::uint8_t { host, controller };
 /// What a response covers (NVMe Base 2.0, 8.13.5.3 and 8.13.5.4).
 struct ResponseInput {
     HashId hash = HashId::sha256;
-    std::span<const std::uint8_t> key;       ///< the transformed key of the responder's secret
-    std::span<const std::uint8_t> challenge; ///< C1 (host) or C2 (controller), hash-length bytes
+    std::span<const std::uint8_t> key;         ///< the transformed key of the responder's secret
+    std::span<const std::uint8_t> challenge;   ///< C1 (host) or C2 (controller), hash-length bytes
     std::span<const std::uint8_t> session_key; ///< empty for the null DH group
     std::uint32_t sequence = 0;                ///< S1 or S2
     std::uint16_t transaction = 0;
