@@ -14,6 +14,8 @@
 #include <array>
 #include <stdexcept>
 
+#include "nvmecuse/transport/dhchap/secret.hpp"
+
 namespace nvmecuse::transport::dhchap {
 
 namespace {
@@ -124,8 +126,11 @@ Bytes digest(HashId hash, std::span<const std::uint8_t> data)
 Bytes response(Responder who, const ResponseInput& in)
 {
     Bytes challenge(in.challenge.begin(), in.challenge.end());
-    if (!in.session_key.empty())
-        challenge = hmac(in.hash, digest(in.hash, in.session_key), challenge);
+    if (!in.session_key.empty()) {
+        auto hashed_key = digest(in.hash, in.session_key);
+        challenge = hmac(in.hash, hashed_key, challenge);
+        wipe(hashed_key);
+    }
     Bytes message = challenge;
     for (int i = 0; i < 4; ++i)
         message.push_back(static_cast<std::uint8_t>(in.sequence >> (8 * i)));

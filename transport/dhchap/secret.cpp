@@ -1,6 +1,7 @@
 // DH-HMAC-CHAP secret representation. See include/nvmecuse/transport/dhchap/secret.hpp.
 #include "nvmecuse/transport/dhchap/secret.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -54,6 +55,16 @@ std::expected<std::vector<std::uint8_t>, std::string> decode_base64(std::string_
 
 } // namespace
 
+void wipe(std::vector<std::uint8_t>& bytes) noexcept
+{
+    if (!bytes.empty()) OPENSSL_cleanse(bytes.data(), bytes.size());
+}
+
+Secret::~Secret()
+{
+    wipe(key);
+}
+
 std::expected<Secret, std::string> parse_secret(std::string_view text)
 {
     if (!text.starts_with(prefix))
@@ -81,8 +92,10 @@ std::expected<Secret, std::string> parse_secret(std::string_view text)
                                  static_cast<std::uint32_t>(bytes[key_length + 1]) << 8 |
                                  static_cast<std::uint32_t>(bytes[key_length + 2]) << 16 |
                                  static_cast<std::uint32_t>(bytes[key_length + 3]) << 24;
-    if (stored != crc32_ieee(std::span(bytes).first(key_length)))
+    if (stored != crc32_ieee(std::span(bytes).first(key_length))) {
+        wipe(bytes);
         return std::unexpected("the key's CRC-32 does not match: the secret is mistyped or cut");
+    }
     bytes.resize(key_length);
     return Secret{std::move(bytes), transform};
 }

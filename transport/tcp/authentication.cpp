@@ -77,6 +77,10 @@ public:
     {
     }
 
+    ~Transaction() { dhchap::wipe(session_key_); }
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+
     std::expected<void, std::error_code> run()
     {
         if (auto r = send(negotiate()); !r) return r;
@@ -169,8 +173,9 @@ private:
             host_value_ = key->public_value();
             session_key_ = std::move(*shared);
         }
-        const auto key = dhchap::transformed_key(keys_.host, who_.host_nqn);
+        auto key = dhchap::transformed_key(keys_.host, who_.host_nqn);
         response_ = dhchap::response(dhchap::Responder::host, input(key, c1_, s1_));
+        dhchap::wipe(key);
         if (bidirectional()) {
             c2_ = dhchap::random_bytes(hl);
             do {
@@ -235,8 +240,9 @@ private:
                         who_.name, q_.qid());
             return std::unexpected(FailureReason::failed);
         }
-        const auto key = dhchap::transformed_key(keys_.controller, who_.subsystem_nqn);
+        auto key = dhchap::transformed_key(keys_.controller, who_.subsystem_nqn);
         const auto expected = dhchap::response(dhchap::Responder::controller, input(key, c2_, s2_));
+        dhchap::wipe(key);
         if (!std::equal(expected.begin(), expected.end(), m.begin() + sizeof s)) {
             log().error("{}: q{}: controller authentication failed: its response does not match "
                         "--dhchap-ctrl-secret",

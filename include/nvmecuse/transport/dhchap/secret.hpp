@@ -16,13 +16,25 @@
 
 namespace nvmecuse::transport::dhchap {
 
-/// A parsed secret: the key and how it is transformed before use.
+/// A parsed secret: the key and how it is transformed before use. Its
+/// bytes are wiped when it goes (as the kernel's kfree_sensitive()).
 struct Secret {
     std::vector<std::uint8_t> key;
     std::uint8_t transform = 0; ///< <hh>: 0 none, else a HashId (1..3)
 
+    Secret() = default;
+    Secret(std::vector<std::uint8_t> k, std::uint8_t t) : key(std::move(k)), transform(t) {}
+    Secret(const Secret&) = default;
+    Secret(Secret&&) noexcept = default;
+    Secret& operator=(const Secret&) = default;
+    Secret& operator=(Secret&&) noexcept = default;
+    ~Secret();
+
     [[nodiscard]] bool empty() const noexcept { return key.empty(); }
 };
+
+/// Overwrites `bytes` with zeros in a way the compiler keeps (OPENSSL_cleanse).
+void wipe(std::vector<std::uint8_t>& bytes) noexcept;
 
 /// Parses the representation; the error is a message naming what is wrong
 /// (prefix, transformation, base64, length, CRC) without the secret itself.
