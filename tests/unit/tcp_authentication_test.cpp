@@ -113,7 +113,7 @@ TEST(TcpAuthentication, AWrongKeyIsRefusedByTheController)
     TestTarget target(auth_target(key_a, {}, 1, 1));
     auto t = nvmecuse::transport::tcp::connect(id_for(target), options(key_plain));
     ASSERT_FALSE(t);
-    EXPECT_EQ(t.error(), std::errc::permission_denied);
+    EXPECT_EQ(t.error().value(), EKEYREJECTED);
     EXPECT_EQ(target.auth_failures1.load(), 1);
     EXPECT_EQ(target.authentications.load(), 0);
 }
@@ -125,7 +125,7 @@ TEST(TcpAuthentication, AConnectionClosedInsteadOfSuccess1IsARefusalAsNvmetDoesI
     TestTarget target(config);
     auto t = nvmecuse::transport::tcp::connect(id_for(target), options(key_b));
     ASSERT_FALSE(t);
-    EXPECT_EQ(t.error(), std::errc::permission_denied);
+    EXPECT_EQ(t.error().value(), EKEYREJECTED);
     EXPECT_EQ(target.auth_failures1.load(), 1);
 }
 
@@ -144,7 +144,7 @@ TEST(TcpAuthentication, AControllerAnsweringWithAnotherKeyIsRefusedByTheHost)
     TestTarget target(auth_target(key_a, key_c));
     auto t = nvmecuse::transport::tcp::connect(id_for(target), options(key_a, key_b));
     ASSERT_FALSE(t);
-    EXPECT_EQ(t.error(), std::errc::permission_denied);
+    EXPECT_EQ(t.error().value(), EKEYREJECTED);
     EXPECT_EQ(target.auth_failures2.load(), 1);
     EXPECT_EQ(target.authentications.load(), 0);
 }
@@ -154,7 +154,7 @@ TEST(TcpAuthentication, AControllerWithoutAKeyCannotAnswerTheHostsChallenge)
     TestTarget target(auth_target(key_a));
     auto t = nvmecuse::transport::tcp::connect(id_for(target), options(key_a, key_b));
     ASSERT_FALSE(t);
-    EXPECT_EQ(t.error(), std::errc::permission_denied);
+    EXPECT_EQ(t.error().value(), EKEYREJECTED);
     EXPECT_EQ(target.auth_failures2.load(), 1);
 }
 

@@ -27,7 +27,7 @@ constexpr std::size_t receive_size = 4096;
 
 std::error_code refused()
 {
-    return std::make_error_code(std::errc::permission_denied);
+    return std::error_code(EKEYREJECTED, std::generic_category()); // the kernel's error then
 }
 std::error_code malformed()
 {
@@ -277,7 +277,7 @@ private:
     }
 
     /// Authentication Receive of the message `expected`; AUTH_Failure1
-    /// (the controller refusing) is permission_denied.
+    /// (the controller refusing) is EKEYREJECTED.
     std::expected<Bytes, std::error_code> receive(MessageId expected)
     {
         Bytes buffer(receive_size, 0);
@@ -329,7 +329,7 @@ private:
     /// as that refusal: final, as the kernel's `nvme connect` fails then too.
     std::unexpected<std::error_code> refused_by_closing(std::error_code e) const
     {
-        if (e == std::errc::permission_denied || e == std::errc::protocol_error ||
+        if (e == refused() || e == std::errc::protocol_error ||
             e == std::errc::timed_out)
             return std::unexpected(e);
         log().error("{}: q{}: the controller closed the connection instead of accepting the "

@@ -38,7 +38,8 @@ struct AuthenticationTarget {
 /// Runs one DH-HMAC-CHAP transaction with id `transaction` on `queue` (its
 /// Connect done), each command bounded by `deadline`. Errors:
 /// key_not_available (ENOKEY, as the kernel) when the controller asks for
-/// authentication and no --dhchap-secret was given; permission_denied when
+/// authentication and no --dhchap-secret was given; EKEYREJECTED (as the
+/// kernel's host in Linux 6.12: "Key was rejected by service") when
 /// the controller refuses the host (AUTH_Failure1, or the connection
 /// closing while the controller checks the host's response) or the controller's
 /// response does not match --dhchap-ctrl-secret (the host then sends

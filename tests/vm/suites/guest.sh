@@ -100,12 +100,14 @@ run nvme disconnect -n $subnqn
 run nvme connect -t tcp -a 127.0.0.1 -s 4420 -n $subnqn -i 1 --dhchap-secret "$wrong_key"
 if [ "$STATUS" -ne 0 ]; then pass "the kernel host with a wrong secret is refused"; else
   fail "the kernel host with a wrong secret is refused"; nvme disconnect -n $subnqn >/dev/null; fi
+expect_contains "the kernel host's error is EKEYREJECTED" "Key was rejected by service"
 echo "# the kernel host's and nvmet's words for it:"
 show_out
 dmesg | grep -iE 'auth|dhchap' | tail -4 | sed 's/^/#   | /'
 run nvme connect -t tcp -a 127.0.0.1 -s 4420 -n $subnqn -i 1 --dhchap-secret "$key" --dhchap-ctrl-secret "$key"
 if [ "$STATUS" -ne 0 ]; then pass "the kernel host refuses a controller not proving its secret"; else
   fail "the kernel host refuses a controller not proving its secret"; nvme disconnect -n $subnqn >/dev/null; fi
+show_out
 
 # auth_daemon NAME ARGS...: nvmecused attaching the target with ARGS, its log
 # in /tmp/auth.NAME.log; DAEMON_PID set while it runs.
@@ -146,6 +148,11 @@ stop_daemon
 
 auth_daemon wrong --dhchap-secret "$wrong_key"
 refused wrong "check --dhchap-secret against the target's key" "a wrong host secret is refused by nvmet"
+if grep -qF "Key was rejected by service" /tmp/auth.wrong.log; then
+  pass "nvmecused's error is the kernel host's (EKEYREJECTED)"
+else
+  fail "nvmecused's error is the kernel host's (EKEYREJECTED)"
+fi
 auth_daemon wrong-ctrl --dhchap-secret "$key" --dhchap-ctrl-secret "$key"
 refused wrong-ctrl "controller authentication failed" "a controller not proving --dhchap-ctrl-secret is refused"
 auth_daemon none

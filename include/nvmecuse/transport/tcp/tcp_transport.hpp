@@ -68,7 +68,7 @@ struct TcpOptions {
 /// for an id that is not tcp or a secret that does not parse. When the
 /// controller requires in-band authentication (AUTHREQ in the Connect
 /// response), every queue runs DH-HMAC-CHAP: ENOKEY without a
-/// dhchap_secret, permission_denied when either side's response is wrong
+/// dhchap_secret, EKEYREJECTED when either side's response is wrong
 /// (the log says which), operation_not_supported when it asks for secure
 /// channel concatenation (TLS). Any thread; blocks for at most a few
 /// connect_timeout periods. An empty trsvcid means 4420 (8009 for a
