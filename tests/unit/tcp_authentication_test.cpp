@@ -91,6 +91,19 @@ TEST(TcpAuthentication, TheRightKeyAuthenticatesTheAdminAndEveryIoQueue)
     EXPECT_EQ(target.unauthenticated_commands.load(), 0);
 }
 
+TEST(TcpAuthentication, AReconnectAuthenticatesAgain)
+{
+    TestTarget target(auth_target(key_b, key_c, 2, 1));
+    auto t = nvmecuse::transport::tcp::connect(id_for(target), options(key_b, key_c));
+    ASSERT_TRUE(t) << t.error().message();
+    target.drop_connections();
+    (*t)->disconnect();
+    ASSERT_TRUE((*t)->connect_admin());
+    EXPECT_EQ(target.authentications.load(), 2);
+    EXPECT_EQ(target.admin_connects.load(), 2);
+    EXPECT_TRUE(admin_queue_works(**t));
+}
+
 TEST(TcpAuthentication, EachHashAndAnFfdheGroupWithAnUntransformedKey)
 {
     struct Case {
