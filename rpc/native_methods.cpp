@@ -112,6 +112,19 @@ std::expected<transport::tcp::TcpOptions, Error> tcp_options(const json& params,
         tcp.fast_io_fail_tmo = std::chrono::seconds(it->get<int>());
     if (auto it = params.find("hdr_digest"); it != params.end()) tcp.header_digest = it->get<bool>();
     if (auto it = params.find("data_digest"); it != params.end()) tcp.data_digest = it->get<bool>();
+    if (auto it = params.find("dhchap_secret"); it != params.end())
+        tcp.dhchap_secret = it->get<std::string>();
+    if (auto it = params.find("dhchap_ctrl_secret"); it != params.end())
+        tcp.dhchap_ctrl_secret = it->get<std::string>();
+    for (const auto* secret : {&tcp.dhchap_secret, &tcp.dhchap_ctrl_secret})
+        if (auto ok = secret->empty() ? std::expected<void, std::string>{}
+                                      : transport::tcp::check_dhchap_secret(*secret);
+            !ok)
+            return std::unexpected(invalid_params(
+                (secret == &tcp.dhchap_secret ? "dhchap_secret: " : "dhchap_ctrl_secret: ") +
+                ok.error()));
+    if (!tcp.dhchap_ctrl_secret.empty() && tcp.dhchap_secret.empty())
+        return std::unexpected(invalid_params("dhchap_ctrl_secret needs dhchap_secret"));
     if (tcp.io_queues == 0) return std::unexpected(invalid_params("nr_io_queues must be 1 or more"));
     if (tcp.queue_size < 16 || tcp.queue_size > 1024)
         return std::unexpected(invalid_params("queue_size must be 16..1024"));
@@ -145,7 +158,8 @@ std::expected<json, Error> controller_attach(service::ControllerManager& manager
                                            "subnqn", "adrfam", "hostnqn", "hostid", "config",
                                            "kato", "nr_io_queues", "queue_size",
                                            "reconnect_delay", "ctrl_loss_tmo", "fast_io_fail_tmo",
-                                           "hdr_digest", "data_digest"});
+                                           "hdr_digest", "data_digest", "dhchap_secret",
+                                           "dhchap_ctrl_secret"});
         !ok)
         return std::unexpected(ok.error());
     service::AttachRequest request;

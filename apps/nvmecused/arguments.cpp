@@ -35,6 +35,8 @@ struct TcpArguments {
     unsigned queue_size = 128;
     bool hdr_digest = false;
     bool data_digest = false;
+    std::string dhchap_secret;
+    std::string dhchap_ctrl_secret;
 };
 
 /// nvme connect's target options (-t -a -s -n): one more target, as --attach
@@ -84,6 +86,15 @@ void add_tcp_options(CLI::App& app, TcpArguments& tcp, TargetArguments& target)
     app.add_flag("-g,--hdr-digest", tcp.hdr_digest, "ask for PDU header digests (CRC32C)")
         ->group(group);
     app.add_flag("-G,--data-digest", tcp.data_digest, "ask for PDU data digests (CRC32C)")
+        ->group(group);
+    app.add_option("-S,--dhchap-secret", tcp.dhchap_secret,
+                   "in-band authentication (DH-HMAC-CHAP): the host's secret, "
+                   "'DHHC-1:<hh>:<base64>:' as nvme gen-dhchap-key writes it; used when the "
+                   "controller asks for authentication")
+        ->group(group);
+    app.add_option("-C,--dhchap-ctrl-secret", tcp.dhchap_ctrl_secret,
+                   "with --dhchap-secret: the controller's secret; the controller must then "
+                   "authenticate itself too (bidirectional)")
         ->group(group);
     app.add_option("-c,--reconnect-delay", tcp.reconnect_delay,
                    "seconds between reconnect attempts after a connection is lost (the first "
@@ -188,6 +199,16 @@ std::expected<nvmecuse::transport::tcp::TcpOptions, std::string> tcp_options(Tcp
     out.fast_io_fail_tmo = std::chrono::seconds(tcp.fast_io_fail_tmo);
     out.header_digest = tcp.hdr_digest;
     out.data_digest = tcp.data_digest;
+    for (const auto& [option, text] : {std::pair{"--dhchap-secret", &tcp.dhchap_secret},
+                                       std::pair{"--dhchap-ctrl-secret", &tcp.dhchap_ctrl_secret}})
+        if (auto ok = text->empty() ? std::expected<void, std::string>{}
+                                    : nvmecuse::transport::tcp::check_dhchap_secret(*text);
+            !ok)
+            return std::unexpected(fmt::format("{}: {}", option, ok.error()));
+    if (!tcp.dhchap_ctrl_secret.empty() && tcp.dhchap_secret.empty())
+        return std::unexpected("--dhchap-ctrl-secret needs --dhchap-secret");
+    out.dhchap_secret = tcp.dhchap_secret;
+    out.dhchap_ctrl_secret = tcp.dhchap_ctrl_secret;
     out.io_queues = static_cast<std::uint16_t>(tcp.nr_io_queues);
     out.queue_size = static_cast<std::uint16_t>(tcp.queue_size);
     return out;

@@ -19,6 +19,7 @@ _nvmecused() {
   --rpc-socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
   --attach | --dir | --mode | -a | --traddr | -s | --trsvcid | -n | --nqn | -q | --hostnqn | \
     -I | --hostid | -k | --keep-alive-tmo | --kato | -i | --nr-io-queues | -Q | --queue-size | \
+    -S | --dhchap-secret | -C | --dhchap-ctrl-secret | \
     -c | --reconnect-delay | -l | --ctrl-loss-tmo | -F | --fast_io_fail_tmo | --fast-io-fail-tmo | \
     --cuse-threads | --poll-us) return ;;
   esac
@@ -27,6 +28,7 @@ _nvmecused() {
     --retry-only --ioctl-protocol
     --cuse-threads --poll-us --transport --traddr --trsvcid --nqn --hostnqn --hostid
     --keep-alive-tmo --kato --nr-io-queues --queue-size --hdr-digest --data-digest
+    --dhchap-secret --dhchap-ctrl-secret
     --reconnect-delay --ctrl-loss-tmo --fast_io_fail_tmo --fast-io-fail-tmo' -- "$cur"))
 }
 complete -F _nvmecused nvmecused

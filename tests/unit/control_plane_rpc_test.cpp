@@ -236,6 +236,23 @@ TEST_F(ControlPlaneRpc, NativeMethods)
                          {{"trtype", "tcp"}, {"traddr", "127.0.0.1"}, {"trsvcid", "1"},
                           {"subnqn", "nqn.2016-06.io.spdk:cnode1"}}),
               -EIO); // nothing listens on port 1
+    // DH-HMAC-CHAP secrets are checked before connecting (a CRC that does
+    // not match; a controller secret without the host's).
+    const std::string good = "DHHC-1:01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:";
+    const std::string bad_crc = "DHHC-1:01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaQ:";
+    EXPECT_EQ(call_error(c, "controller_attach",
+                         {{"trtype", "tcp"}, {"traddr", "127.0.0.1"}, {"trsvcid", "1"},
+                          {"dhchap_secret", bad_crc}}),
+              code::invalid_params);
+    EXPECT_EQ(call_error(c, "controller_attach",
+                         {{"trtype", "tcp"}, {"traddr", "127.0.0.1"}, {"trsvcid", "1"},
+                          {"dhchap_ctrl_secret", good}}),
+              code::invalid_params);
+    EXPECT_EQ(call_error(c, "controller_attach",
+                         {{"trtype", "tcp"}, {"traddr", "127.0.0.1"}, {"trsvcid", "1"},
+                          {"subnqn", "nqn.2016-06.io.spdk:cnode1"},
+                          {"dhchap_secret", good}}),
+              -EIO); // a good secret: the attach gets as far as connecting
     EXPECT_EQ(call_error(c, "controller_attach", {{"trtype", "emulated"}, {"name", "nvme3"}}),
               -EINVAL); // the names of indexes are reserved
 }

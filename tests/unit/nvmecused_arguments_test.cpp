@@ -71,6 +71,28 @@ TEST(NvmecusedArguments, IoctlProtocol)
     EXPECT_FALSE(parse({"--emulate", "--ioctl-protocol", "restricted", "--retry-only"}));
 }
 
+TEST(NvmecusedArguments, DhchapSecretsAsNvmeConnectNamesThem)
+{
+    constexpr const char* host = "DHHC-1:01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:";
+    constexpr const char* ctrl =
+        "DHHC-1:02:ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoOEhYaHiImKi4yNjo+QkZKTvGwQfg==:";
+    const auto both = parse({"--attach", target, "--dhchap-secret", host, "-C", ctrl});
+    ASSERT_TRUE(both);
+    EXPECT_EQ(both->tcp.dhchap_secret, host);
+    EXPECT_EQ(both->tcp.dhchap_ctrl_secret, ctrl);
+    const auto short_form = parse({"--attach", target, "-S", host});
+    ASSERT_TRUE(short_form);
+    EXPECT_EQ(short_form->tcp.dhchap_secret, host);
+    EXPECT_TRUE(short_form->tcp.dhchap_ctrl_secret.empty());
+    // A mistyped secret (its CRC-32 no longer matches) fails at the start.
+    std::string typo(host);
+    typo[20] = typo[20] == 'Q' ? 'R' : 'Q';
+    EXPECT_FALSE(parse({"--attach", target, "--dhchap-secret", typo}));
+    EXPECT_FALSE(parse({"--attach", target, "--dhchap-secret", "secret"}));
+    // The controller's secret alone is meaningless, as for nvme connect.
+    EXPECT_FALSE(parse({"--attach", target, "--dhchap-ctrl-secret", ctrl}));
+}
+
 TEST(NvmecusedArguments, KernelRules)
 {
     using nvmecuse::cuse::KernelRules;

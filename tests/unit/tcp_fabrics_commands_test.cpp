@@ -26,6 +26,28 @@ std::uint32_t le32(const std::uint8_t* p)
            std::uint32_t{p[3]} << 24;
 }
 
+TEST(TcpFabricsCommands, AuthenticationSendAndReceiveCarryDhchapAndTheLength)
+{
+    // Linux struct nvmf_auth_send_command: resv3, SPSP0, SPSP1, SECP at
+    // bytes 40..43, TL (AL for Receive) at 44.
+    const auto send = bytes_of(authentication_send(72));
+    EXPECT_EQ(send[0], 0x7f);
+    EXPECT_EQ(send[4], 0x05); // FCTYPE Authentication Send
+    EXPECT_EQ(send[40], 0x00);
+    EXPECT_EQ(send[41], 0x01); // SPSP0
+    EXPECT_EQ(send[42], 0x01); // SPSP1
+    EXPECT_EQ(send[43], 0xe9); // SECP: DH-HMAC-CHAP
+    EXPECT_EQ(le32(&send[44]), 72u);
+    const auto receive = bytes_of(authentication_receive(4096));
+    EXPECT_EQ(receive[4], 0x06); // FCTYPE Authentication Receive
+    EXPECT_EQ(receive[43], 0xe9);
+    EXPECT_EQ(le32(&receive[44]), 4096u);
+    EXPECT_EQ(nvme::data_transfer(nvme::FabricsCommandType::authentication_send),
+              nvme::DataTransfer::host_to_controller);
+    EXPECT_EQ(nvme::data_transfer(nvme::FabricsCommandType::authentication_receive),
+              nvme::DataTransfer::controller_to_host);
+}
+
 TEST(TcpFabricsCommands, ConnectCarriesQidSqsizeAndKatoAtTheirOffsets)
 {
     ConnectParams p;

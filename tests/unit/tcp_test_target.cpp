@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <random>
 #include <span>
 
@@ -163,12 +164,67 @@ private:
         ic_done_ = true;
     }
 
+    void start_authentication(const nvme::fabrics::ConnectData& d)
+    {
+        if (t_.config_.auth.host_key.empty()) return;
+        auth_.emplace(t_.config_.auth, std::string(d.hostnqn.data()), std::string(d.subnqn.data()));
+    }
+    /// Connect's DW0: CNTLID 1, and AUTHREQ.ATR while authentication is due.
+    [[nodiscard]] std::uint32_t connect_result() const
+    {
+        std::uint32_t dw0 = 1;
+        if (auth_)
+            dw0 = nvme::fabrics::connect_response::Authreq::set(dw0, nvme::fabrics::authreq_atr);
+        return dw0;
+    }
+    [[nodiscard]] bool authenticated() const
+    {
+        return !auth_ || auth_->outcome() == AuthOutcome::succeeded;
+    }
+
+    void on_authentication(const nvme::SubmissionQueueEntry& sqe, nvme::FabricsCommandType type,
+                           std::span<const std::byte> data)
+    {
+        if (!auth_) return respond(sqe.cid, nvme::GenericStatus::invalid_opcode);
+        const auto before = auth_->outcome();
+        if (type == nvme::FabricsCommandType::authentication_send) {
+            std::vector<std::uint8_t> m(data.size());
+            std::memcpy(m.data(), data.data(), data.size());
+            const bool ok = auth_->on_send(m);
+            count_outcome(before);
+            return respond(sqe.cid,
+                           ok ? nvme::Status{} : nvme::Status(nvme::GenericStatus::invalid_field));
+        }
+        const auto m = auth_->next_message();
+        count_outcome(before);
+        if (auth_->outcome() == AuthOutcome::failure1_sent &&
+            t_.config_.auth.close_instead_of_failure1) {
+            alive_ = false;
+            return;
+        }
+        if (m.empty() || m.size() > sqe.cdw11)
+            return respond(sqe.cid, nvme::GenericStatus::command_sequence_error);
+        send_c2h(sqe.cid, std::as_bytes(std::span(m)));
+    }
+    void count_outcome(AuthOutcome before)
+    {
+        const auto now = auth_->outcome();
+        if (now == before) return;
+        if (now == AuthOutcome::succeeded) ++t_.authentications;
+        if (now == AuthOutcome::failure1_sent) ++t_.auth_failures1;
+        if (now == AuthOutcome::failure2_received) ++t_.auth_failures2;
+    }
+
     void on_capsule()
     {
         const auto h = parser_.header<CapsuleCmdHeader>();
         const nvme::SubmissionQueueEntry& sqe = h->sqe;
         const auto data = parser_.data();
         if (sqe.opc == nvme::fabrics::opcode) return on_fabrics(sqe, data);
+        if (!authenticated()) {
+            ++t_.unauthenticated_commands;
+            return respond(sqe.cid, nvme::FabricsStatus::authentication_required);
+        }
         if (qid_ == 0) return on_admin(sqe, data);
         on_io(sqe, data);
     }
@@ -191,19 +247,28 @@ private:
                                    nvme::Status(nvme::FabricsStatus::connect_invalid_host).with_dnr());
                 }
                 ++t_.admin_connects;
+                start_authentication(d);
                 t_.kato = c.kato;
                 t_.admin_sqsize = c.sqsize;
                 {
                     std::lock_guard lock(t_.mutex_);
                     t_.host_nqn_ = d.hostnqn.data();
                 }
-                return respond(sqe.cid, {}, 1); // cntlid 1
+                return respond(sqe.cid, {}, connect_result()); // cntlid 1
             }
             if (d.cntlid != 1)
                 return respond(sqe.cid, nvme::FabricsStatus::connect_invalid_parameters);
             ++t_.io_connects;
+            start_authentication(d);
             t_.io_sqsize = c.sqsize;
-            return respond(sqe.cid, {}, 1);
+            return respond(sqe.cid, {}, connect_result());
+        }
+        if (type == FabricsCommandType::authentication_send ||
+            type == FabricsCommandType::authentication_receive)
+            return on_authentication(sqe, type, data);
+        if (!authenticated()) {
+            ++t_.unauthenticated_commands;
+            return respond(sqe.cid, nvme::FabricsStatus::authentication_required);
         }
         if (type == FabricsCommandType::property_get) {
             const auto c = std::bit_cast<nvme::fabrics::PropertyGetCommand>(sqe);
@@ -601,6 +666,7 @@ private:
     bool ic_done_ = false;
     bool alive_ = true;
     std::uint16_t qid_ = 0;
+    std::optional<TargetAuthenticator> auth_; ///< set by a Connect when authentication is due
     std::map<std::uint16_t, PendingWrite> writes_;
 };
 

@@ -5,7 +5,8 @@
 // Property Get/Set (CC.EN -> CSTS.RDY, CC.SHN -> CSTS.SHST), Identify,
 // Set Features, Keep Alive, AERs (held), Get Log Page (Discovery), Read
 // (C2HData, optionally with SUCCESS) and Write (in-capsule or R2T +
-// H2CData) on a RAM namespace. Faults can be injected one at a time.
+// H2CData) on a RAM namespace, DH-HMAC-CHAP when configured. Faults can be
+// injected one at a time.
 #pragma once
 
 #include <atomic>
@@ -19,6 +20,8 @@
 #include <vector>
 
 #include "nvmecuse/spec/discovery.hpp"
+
+#include "tcp_test_target_auth.hpp"
 
 namespace tcp_test {
 
@@ -35,6 +38,9 @@ struct TargetConfig {
     std::vector<nvme::DiscoveryLogEntry> discovery; ///< Get Log Page 70h entries
     bool ipv6 = false;                              ///< listen on [::1] instead of 127.0.0.1
     int receive_buffer = 0; ///< SO_RCVBUF of the target's sockets; 0 = the kernel's
+    /// With a host key, every Connect answers AUTHREQ.ATR and the queue
+    /// serves nothing but Authentication Send/Receive until DH-HMAC-CHAP succeeds.
+    TargetAuthConfig auth;
 };
 
 /// One fault, applied to the next command it fits, then cleared.
@@ -109,6 +115,10 @@ public:
     std::atomic<bool> header_digest_used{false};
     std::atomic<bool> data_digest_used{false};
     std::atomic<int> log_page_reads{0};
+    std::atomic<int> authentications{0}; ///< queues that authenticated
+    std::atomic<int> auth_failures1{0};  ///< AUTH_Failure1 sent (the host's response was wrong)
+    std::atomic<int> auth_failures2{0};  ///< AUTH_Failure2 received (the host gave up)
+    std::atomic<int> unauthenticated_commands{0}; ///< refused with Authentication Required
     [[nodiscard]] std::string host_nqn();
 
 private:

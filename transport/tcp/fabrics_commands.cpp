@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <random>
 
+#include "nvmecuse/spec/authentication.hpp"
+
 namespace nvmecuse::transport::tcp {
 
 namespace {
@@ -69,6 +71,31 @@ nvme::SubmissionQueueEntry identify_controller() noexcept
     auto sqe = admin(nvme::AdminOpcode::identify);
     nvme::cmd::identify::Cns::set(sqe, static_cast<std::uint32_t>(nvme::Cns::controller));
     return sqe;
+}
+
+nvme::SubmissionQueueEntry authentication(FabricsCommandType type, std::uint32_t length) noexcept
+{
+    nvme::SubmissionQueueEntry sqe{};
+    sqe.opc = fab::opcode;
+    // FCTYPE is byte 4, where NSID sits in other commands.
+    sqe.nsid = static_cast<std::uint32_t>(type);
+    std::uint32_t cdw10 = 0;
+    cdw10 = nvme::auth::cdw10::Secp::set(cdw10, nvme::auth::secp_dhchap);
+    cdw10 = nvme::auth::cdw10::Spsp1::set(cdw10, nvme::auth::spsp_dhchap);
+    cdw10 = nvme::auth::cdw10::Spsp0::set(cdw10, nvme::auth::spsp_dhchap);
+    sqe.cdw10 = cdw10;
+    sqe.cdw11 = length;
+    return sqe;
+}
+
+nvme::SubmissionQueueEntry authentication_send(std::uint32_t length) noexcept
+{
+    return authentication(FabricsCommandType::authentication_send, length);
+}
+
+nvme::SubmissionQueueEntry authentication_receive(std::uint32_t length) noexcept
+{
+    return authentication(FabricsCommandType::authentication_receive, length);
 }
 
 nvme::SubmissionQueueEntry discovery_log(std::uint64_t offset, std::uint32_t bytes) noexcept

@@ -1,5 +1,5 @@
 // Builders for the commands the NVMe/TCP host issues on its own: Fabrics
-// Connect, Property Get/Set, Keep Alive, Identify Controller and the
+// Connect, Property Get/Set, Authentication Send/Receive, Keep Alive, Identify Controller and the
 // Discovery Log Page (NVMe Base 2.0, 5.16, 5.17, 5.22, 6.3, 6.5, 6.6).
 // Pure functions; any thread. The data pointer is left zero: the queue
 // writes the SGL descriptor the transport uses.
@@ -36,6 +36,11 @@ struct ConnectParams {
                                                       std::uint64_t value) noexcept;
 [[nodiscard]] nvme::SubmissionQueueEntry keep_alive() noexcept;
 [[nodiscard]] nvme::SubmissionQueueEntry identify_controller() noexcept;
+/// Authentication Send (FCTYPE 05h) of `length` bytes (TL) and
+/// Authentication Receive (FCTYPE 06h) of up to `length` bytes (AL), for
+/// DH-HMAC-CHAP (SECP E9h, SPSP0/1 01h; NVMe Base 2.0, 6.1, 6.2).
+[[nodiscard]] nvme::SubmissionQueueEntry authentication_send(std::uint32_t length) noexcept;
+[[nodiscard]] nvme::SubmissionQueueEntry authentication_receive(std::uint32_t length) noexcept;
 /// Get Log Page 70h: `bytes` (a multiple of 4, >= 4) from byte `offset`.
 [[nodiscard]] nvme::SubmissionQueueEntry discovery_log(std::uint64_t offset,
                                                        std::uint32_t bytes) noexcept;

@@ -18,6 +18,7 @@
 
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 
+#include "authentication.hpp"
 #include "queue.hpp"
 #include "socket.hpp"
 
@@ -100,6 +101,8 @@ private:
     std::unique_ptr<TcpQueue> admin_;
     std::uint16_t cntlid_ = 0;
     std::uint32_t io_in_capsule_ = 0; ///< from IOCCSZ; 0 until Identify
+    DhchapKeys dhchap_;
+    std::uint16_t auth_transaction_ = 0; ///< T_ID of the next DH-HMAC-CHAP transaction
     UniqueFd lost_; ///< eventfd: an association was lost
 };
 

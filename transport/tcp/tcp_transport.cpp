@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <thread>
+#include <tuple>
 
 #include "nvmecuse/errno.hpp"
 #include "nvmecuse/spec/fabrics.hpp"
@@ -130,6 +131,21 @@ TcpController::create(const TransportId& id, const TcpOptions& options)
                                              : host_nqn_of(t->hostid_);
     if (t->subnqn_.size() > 223 || t->hostnqn_.size() > 223)
         return fail(std::errc::invalid_argument);
+    for (auto [text, key, option] :
+         {std::tuple{&options.dhchap_secret, &t->dhchap_.host, "dhchap_secret"},
+          std::tuple{&options.dhchap_ctrl_secret, &t->dhchap_.controller, "dhchap_ctrl_secret"}}) {
+        if (text->empty()) continue;
+        auto parsed = dhchap::parse_secret(*text);
+        if (!parsed) {
+            log().error("{}: {}: {}", id.traddr, option, parsed.error());
+            return fail(std::errc::invalid_argument);
+        }
+        *key = std::move(*parsed);
+    }
+    if (!t->dhchap_.controller.empty() && t->dhchap_.host.empty()) {
+        log().error("{}: dhchap_ctrl_secret needs dhchap_secret too", id.traddr);
+        return fail(std::errc::invalid_argument);
+    }
     t->info_.name = "tcp " + t->address_.to_string() + " " + t->subnqn_;
     t->info_.registers = RegisterAccess::fabrics_property;
     t->info_.max_io_queues = options.io_queues;
@@ -178,13 +194,19 @@ std::expected<void, std::error_code> TcpController::connect_queue(TcpQueue& q, s
         // host later: like a closed port.
         return fail(st.dnr ? std::errc::io_error : std::errc::connection_refused);
     }
-    if (nvme::fabrics::connect_response::Authreq::get(cqe->dw0) != 0) {
-        log().error("{}: the controller requires in-band authentication (unsupported)", info_.name);
-        return fail(std::errc::operation_not_supported);
-    }
     if (qid == 0)
         cntlid_ =
             static_cast<std::uint16_t>(nvme::fabrics::connect_response::Cntlid::get(cqe->dw0));
+    const auto authreq = nvme::fabrics::connect_response::Authreq::get(cqe->dw0);
+    if ((authreq & nvme::fabrics::authreq_ascr) != 0) {
+        log().error("{}: the controller requires secure channel concatenation (TLS), which is "
+                    "not supported",
+                    info_.name);
+        return fail(std::errc::operation_not_supported);
+    }
+    if ((authreq & nvme::fabrics::authreq_atr) != 0)
+        return authenticate(q, dhchap_, {hostnqn_, subnqn_, info_.name}, auth_transaction_++,
+                            command_deadline());
     return {};
 }
 
@@ -264,6 +286,13 @@ void TcpController::disconnect()
 {
     association_->fail(std::make_error_code(std::errc::operation_canceled));
     new_association();
+}
+
+std::expected<void, std::string> check_dhchap_secret(std::string_view text)
+{
+    auto parsed = dhchap::parse_secret(text);
+    if (!parsed) return std::unexpected(parsed.error());
+    return {};
 }
 
 // ---------------------------------------------------------------------------

@@ -100,6 +100,10 @@ namespace connect_response {
 using Cntlid = Field<0, 16>;
 using Authreq = Field<16, 16>;
 } // namespace connect_response
+/// AUTHREQ bits: ATR, authentication transaction required (NVMe Base 2.0,
+/// 8.13.5); ASCR, secure channel concatenation required (TLS after it).
+inline constexpr uint32_t authreq_atr = 1u << 1;
+inline constexpr uint32_t authreq_ascr = 1u << 2;
 
 /// Completion DW0 of a Connect failing with Connect Invalid Parameters:
 /// IATTR 0 = the bad field is in the SQE, 1 = in the data; IPO its byte offset.

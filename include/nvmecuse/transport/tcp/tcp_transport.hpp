@@ -6,6 +6,7 @@
 #include <expected>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -44,7 +45,19 @@ struct TcpOptions {
     bool data_digest = false;                     ///< asked for in ICReq; the controller decides
     std::uint16_t io_queues = 1;                  ///< TransportInfo::max_io_queues
     std::uint16_t queue_size = 128;               ///< I/O queue depth cap (also CAP.MQES + 1, 1024)
+    /// In-band authentication (DH-HMAC-CHAP, NVMe Base 2.0, 8.13), as
+    /// `nvme connect --dhchap-secret --dhchap-ctrl-secret`: the host's secret,
+    /// used when the controller asks for authentication after Connect, and
+    /// the controller's, which makes it bidirectional (the host checks the
+    /// controller's response too). "DHHC-1:<hh>:<base64>:" as `nvme
+    /// gen-dhchap-key` writes them; empty: none.
+    std::string dhchap_secret;
+    std::string dhchap_ctrl_secret;
 };
+
+/// Checks a DH-HMAC-CHAP secret's representation ("DHHC-1:<hh>:<base64 of
+/// key and CRC-32>:"); the error says what is wrong, never the secret. Any thread.
+[[nodiscard]] std::expected<void, std::string> check_dhchap_secret(std::string_view text);
 
 /// Connects the admin queue of the controller `id` names (TCP connect,
 /// ICReq/ICResp, Fabrics Connect) and returns it as a Transport that
@@ -52,8 +65,12 @@ struct TcpOptions {
 /// connection_refused / host_unreachable / timed_out when the target cannot
 /// be reached (connection_refused also when the Fabrics Connect is refused),
 /// protocol_error for a target that breaks the protocol, invalid_argument
-/// for an id that is not tcp, operation_not_supported when the controller
-/// requires in-band authentication. Any thread; blocks for at most a few
+/// for an id that is not tcp or a secret that does not parse. When the
+/// controller requires in-band authentication (AUTHREQ in the Connect
+/// response), every queue runs DH-HMAC-CHAP: ENOKEY without a
+/// dhchap_secret, EKEYREJECTED when either side's response is wrong
+/// (the log says which), operation_not_supported when it asks for secure
+/// channel concatenation (TLS). Any thread; blocks for at most a few
 /// connect_timeout periods. An empty trsvcid means 4420 (8009 for a
 /// discovery controller).
 ///
