@@ -17,6 +17,10 @@
 
 namespace nvmecused {
 
+/// The CPUs this process may run on (sched_getaffinity), at least 1:
+/// what --threads auto starts.
+[[nodiscard]] unsigned usable_cpus();
+
 /// Everything the command line says, checked.
 struct Arguments {
     bool emulate = false;

@@ -2,6 +2,8 @@
 // --attach, transport IDs checked up front, nvme connect's options mapped
 // onto TcpOptions, and the old options as they were.
 #include <gmock/gmock.h>
+#include <sched.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -110,6 +112,20 @@ TEST(NvmecusedArguments, PollWindow)
     EXPECT_EQ(none->poll_us, 0u);
     EXPECT_FALSE(parse({"--emulate", "--poll-us", "1000001"}));
     EXPECT_FALSE(parse({"--emulate", "--poll-us", "-5"}));
+}
+
+TEST(NvmecusedArguments, ThreadsAreACountOrOnePerCpu)
+{
+    EXPECT_EQ(parse({"--emulate", "--threads", "3"})->threads, 3u);
+    EXPECT_EQ(parse({"--emulate", "--threads", "0"})->threads, 0u);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    ASSERT_EQ(::sched_getaffinity(0, sizeof set, &set), 0);
+    EXPECT_EQ(parse({"--emulate", "--threads", "auto"})->threads,
+              static_cast<unsigned>(CPU_COUNT(&set)));
+    EXPECT_FALSE(parse({"--emulate", "--threads", "257"}));
+    EXPECT_FALSE(parse({"--emulate", "--threads", "many"}));
+    EXPECT_FALSE(parse({"--emulate", "--threads", "-1"}));
 }
 
 TEST(NvmecusedArguments, NothingToServeStartsEmptyOnTheControlSocket)
