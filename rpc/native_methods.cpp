@@ -69,6 +69,7 @@ json controller_json(const ControllerStatus& c)
     for (const auto& node : c.nodes)
         nodes.push_back(json{{"devname", node.devname}, {"stats", stats_json(node.stats)}});
     json out{{"name", c.name},           {"index", c.index},          {"state", c.state},
+             {"activity", c.activity},
              {"transport", c.transport}, {"trid", trid_json(c.transport_id)},
              {"node", node_of(c, 0)},    {"nodes", std::move(nodes)}, {"namespaces", namespaces_json(c)}};
     if (c.info) {

@@ -145,17 +145,19 @@ json spdk_trid(const transport::TransportId& id)
                 {"subnqn", id.subnqn}};
 }
 
-/// SPDK's state names ("enabled", "resetting", "deleting").
-std::string spdk_state(const std::string& state)
+/// SPDK's state names (nvme_ctrlr_get_state_str(): "enabled", "resetting",
+/// "deleting", "failed"); a reconnect is a reset there.
+std::string spdk_state(const service::ControllerStatus& c)
 {
-    if (state == "resetting") return "resetting";
-    if (state == "detaching") return "deleting";
+    if (c.activity == "detaching" || c.state == "deleting") return "deleting";
+    if (c.state == "resetting" || c.state == "connecting") return "resetting";
+    if (c.state == "failed") return "failed";
     return "enabled";
 }
 
 json controller_json(const service::ControllerStatus& c, const transport::tcp::TcpOptions& defaults)
 {
-    json ctrlr{{"state", spdk_state(c.state)},
+    json ctrlr{{"state", spdk_state(c)},
                {"trid", spdk_trid(c.transport_id)},
                {"host",
                 json{{"nqn", c.transport_id.hostnqn.empty() ? defaults.hostnqn

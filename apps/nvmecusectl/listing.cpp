@@ -30,6 +30,14 @@ std::string text(const json& j, const char* key)
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string("-");
 }
 
+/// The controller's state, and what the daemon is doing to it, if anything
+/// ("live", "connecting", "live,detaching").
+std::string state_text(const json& c)
+{
+    const std::string activity = c.value("activity", "");
+    return text(c, "state") + (activity.empty() ? "" : "," + activity);
+}
+
 } // namespace
 
 std::string list_table(const json& controllers)
@@ -45,7 +53,7 @@ std::string list_table(const json& controllers)
             out += fmt::format("{:<21} {:<20} {:<40} {:<9} {:<26} {:<16} {:<8} {:<9} {}\n", node,
                                text(c, "serial_number"), text(c, "model_number"), nsid, usage,
                                format, text(c, "firmware_revision"), text(c, "transport"),
-                               text(c, "state"));
+                               state_text(c));
         };
         bool any = false;
         for (const auto& ns : c.value("namespaces", json::array())) {
@@ -82,7 +90,7 @@ json list_json(const json& controllers)
                                    {"SectorSize", lba},
                                    {"Controller", c.value("name", "")},
                                    {"Transport", c.value("transport", "")},
-                                   {"State", c.value("state", "")}});
+                                   {"State", state_text(c)}});
         }
     return json{{"Devices", std::move(devices)}};
 }

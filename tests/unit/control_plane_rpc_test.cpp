@@ -200,7 +200,8 @@ TEST_F(ControlPlaneRpc, NativeMethods)
     ASSERT_TRUE(list);
     ASSERT_EQ(list->size(), 1u);
     const auto& ctrl = (*list)[0];
-    EXPECT_EQ(ctrl["state"], "serving");
+    EXPECT_EQ(ctrl["state"], "live");
+    EXPECT_EQ(ctrl["activity"], "");
     EXPECT_EQ(ctrl["transport"], "emulated");
     EXPECT_EQ(ctrl["model_number"], "nvmecuse Emulated NVMe SSD");
     EXPECT_EQ(ctrl["nodes"].size(), 3u);
