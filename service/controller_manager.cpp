@@ -66,6 +66,9 @@ struct ControllerManager::Entry {
     std::string name;
     unsigned index = 0;        ///< of the claim, kept past detaching
     transport::TransportId id; ///< empty trtype: emulated
+    bool named = false;        ///< the caller's name, not the index's
+    transport::tcp::TcpOptions tcp;
+    std::string emulated_config;
     /// Guards `served` and serialises steps. Not a timed_mutex: TSan does
     /// not see GCC's try_lock_for (pthread_mutex_clocklock).
     std::mutex mutex;
@@ -187,10 +190,14 @@ void ControllerManager::unreserve(const std::string& name)
 }
 
 ControllerStatus ControllerManager::adopt(ServedController served, const AttachRequest& request,
-                                          const transport::TransportId& id)
+                                          const transport::TransportId& id,
+                                          const transport::tcp::TcpOptions& tcp)
 {
     std::string name = request.name.empty() ? served.name() : request.name;
     auto entry = std::make_shared<Entry>(std::move(name), id, std::move(served));
+    entry->named = !request.name.empty();
+    entry->tcp = tcp;
+    entry->emulated_config = request.emulated_config;
     ctrlr::Controller& controller = *entry->served.controller;
     entry->view = &controller;
     // Taken before the entry is visible: once it is, another client's
@@ -224,7 +231,7 @@ ControllerManager::attach(const transport::TransportId& id, const transport::tcp
     std::vector<ControllerStatus> attached_controllers;
     auto attached = attach_target(id, tcp, serving_, request.nodes,
                                   [&](ServedController served, const transport::TransportId& target) {
-                                      attached_controllers.push_back(adopt(std::move(served), request, target));
+                                      attached_controllers.push_back(adopt(std::move(served), request, target, tcp));
                                       spdlog::info("{}: attached {}", attached_controllers.back().name,
                                                    target.describe());
                                   });
@@ -244,7 +251,7 @@ ControllerManager::attach_emulated(const emu::ControllerConfig& config, const At
         unreserve(request.name);
         return std::unexpected(ManagerError{Kind::failed, std::move(served.error())});
     }
-    auto status = adopt(std::move(*served), request, {});
+    auto status = adopt(std::move(*served), request, {}, {});
     spdlog::info("{}: attached the emulated controller", status.name);
     return status;
 }
@@ -296,6 +303,18 @@ std::expected<void, ManagerError> ControllerManager::detach(std::string_view nam
     auto entry = lookup(name);
     if (!entry) return std::unexpected(entry.error());
     return detach_entry(std::move(*entry), grace);
+}
+
+std::expected<void, ManagerError> ControllerManager::detach_emulated(std::string_view name)
+{
+    auto entry = lookup(name);
+    if (!entry) return std::unexpected(entry.error());
+    if (!(*entry)->id.trtype.empty())
+        return std::unexpected(ManagerError{
+            Kind::invalid, fmt::format("{}: not an emulated controller ({}): detach it with "
+                                       "controller_detach",
+                                       name, (*entry)->id.describe())});
+    return detach_entry(std::move(*entry), default_detach_grace);
 }
 
 std::expected<void, ManagerError>
@@ -448,6 +467,9 @@ std::optional<ControllerStatus> status_of(ControllerManager::Entry& e)
     status.index = e.index;
     status.transport_id = e.id;
     status.transport = e.id.trtype.empty() ? "emulated" : e.id.trtype;
+    status.named = e.named;
+    status.tcp = e.tcp;
+    status.emulated_config = e.emulated_config;
     status.state = state_name(e.state().value_or(ctrlr::Controller::State::deleting));
     status.activity = to_string(e.activity.load());
     std::unique_lock lock(e.mutex, std::defer_lock);

@@ -102,7 +102,10 @@ int main(int argc, char** argv)
   nvmecusectl attach -t tcp -a 192.168.1.7 -s 4420 -n nqn.2026-11.io.example:disk
   nvmecusectl attach 'trtype:pcie traddr:0000:00:04.0'
   nvmecusectl attach -t emulated
+  nvmecusectl create-emulated --name Scratch --config controller.json
+  nvmecusectl delete-emulated Scratch
   nvmecusectl detach nvme1
+  nvmecusectl save-config > /etc/nvmecuse/nvmecused.json   (nvmecused --json FILE attaches them again)
   nvmecusectl call bdev_nvme_get_controllers)");
 
     auto* list = app.add_subcommand("list", "controllers and namespaces, as nvme list");
@@ -145,6 +148,22 @@ int main(int argc, char** argv)
     auto* stats = app.add_subcommand("stats", "the nodes' counters");
     stats->add_option("name", name, "controller (default: all)");
 
+    AttachOptions emulated;
+    emulated.transport = "emulated";
+    auto* create = app.add_subcommand("create-emulated",
+                                      "create an emulated controller (emulated_controller_create)");
+    create->add_option("--name", emulated.name, "a name of yours (default: nvme<N>)");
+    create->add_option("--config", emulated.config, "the controller's JSON configuration")
+        ->check(CLI::ExistingFile);
+    auto* remove = app.add_subcommand(
+        "delete-emulated", "detach an emulated controller (emulated_controller_delete; "
+                           "refused for another one)");
+    remove->add_option("name", name, "controller")->required();
+
+    auto* save = app.add_subcommand(
+        "save-config", "print the configuration that attaches the same controllers again "
+                       "(save_config; for nvmecused --json FILE)");
+
     std::string raw_method;
     std::string raw_params = "{}";
     auto* call = app.add_subcommand("call", "any method, as SPDK's rpc.py calls it; prints the result");
@@ -171,6 +190,20 @@ int main(int argc, char** argv)
     } else if (*reset || *rescan) {
         method = *reset ? "controller_reset" : "rescan";
         params = {{"name", name}};
+    } else if (*create) {
+        auto p = attach_params(emulated);
+        if (!p) {
+            std::fprintf(stderr, "nvmecusectl: %s\n", p.error().c_str());
+            return 2;
+        }
+        method = "emulated_controller_create";
+        params = std::move(*p);
+        params.erase("trtype");
+    } else if (*remove) {
+        method = "emulated_controller_delete";
+        params = {{"name", name}};
+    } else if (*save) {
+        method = "save_config";
     } else if (*call) {
         method = raw_method;
         try {
@@ -199,12 +232,16 @@ int main(int argc, char** argv)
             std::cout << nvmecusectl::list_json(*result).dump(2) << '\n';
         else
             std::cout << nvmecusectl::list_table(*result);
+    } else if (*create) {
+        std::cout << fmt::format("{}: {}\n", result->value("name", ""),
+                                 (*result)["node"].is_string() ? (*result)["node"].get<std::string>()
+                                                               : std::string("no nodes"));
     } else if (*attach) {
         for (const auto& c : *result)
             std::cout << fmt::format("{}: {}\n", c.value("name", ""),
                                      c["node"].is_string() ? c["node"].get<std::string>()
                                                            : std::string("no nodes"));
-    } else if (*stats || *call) {
+    } else if (*stats || *call || *save) {
         std::cout << result->dump(2) << '\n';
     }
     return 0;

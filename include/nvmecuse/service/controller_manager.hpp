@@ -50,6 +50,9 @@ struct AttachRequest {
     /// False: the controller is attached without CUSE nodes (SPDK's
     /// bdev_nvme_attach_controller); register_nodes() adds them.
     bool nodes = true;
+    /// An emulated controller's configuration as the caller gave it (JSON),
+    /// kept for save_config; empty: the defaults.
+    std::string emulated_config;
 };
 
 /// One node and its counters.
@@ -75,6 +78,12 @@ struct ControllerStatus {
     std::string activity;
     std::vector<NodeStatus> nodes;
     std::shared_ptr<const ctrlr::ControllerInfo> info; ///< identify data
+    /// How it was attached, for attaching it again (save_config): the
+    /// name was the caller's (not its index's), the connection options
+    /// (NVMe/TCP), the emulated controller's configuration.
+    bool named = false;
+    transport::tcp::TcpOptions tcp;
+    std::string emulated_config;
 };
 
 struct ServedController;
@@ -119,6 +128,9 @@ public:
     [[nodiscard]] std::expected<void, ManagerError>
     detach(std::string_view name, std::chrono::milliseconds grace = default_detach_grace);
 
+    /// detach() of an emulated controller; `invalid` for another one.
+    [[nodiscard]] std::expected<void, ManagerError> detach_emulated(std::string_view name);
+
     /// Detaches every controller, newest first, each with `grace`.
     void detach_all(std::chrono::milliseconds grace = std::chrono::milliseconds{1'000});
 
@@ -150,7 +162,7 @@ private:
     std::expected<void, ManagerError> reserve(const std::string& name);
     void unreserve(const std::string& name);
     ControllerStatus adopt(ServedController served, const AttachRequest& request,
-                      const transport::TransportId& id);
+                           const transport::TransportId& id, const transport::tcp::TcpOptions& tcp);
 
     /// Takes `entry` out of the map (when it is still there, with `name`)
     /// and detaches it.
