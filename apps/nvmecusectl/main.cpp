@@ -99,6 +99,7 @@ int main(int argc, char** argv)
     app.add_option("-S,--socket", socket, "nvmecused's control socket")->capture_default_str();
     app.footer(R"(Examples:
   nvmecusectl list
+  nvmecusectl list-subsys
   nvmecusectl attach -t tcp -a 192.168.1.7 -s 4420 -n nqn.2026-11.io.example:disk
   nvmecusectl attach 'trtype:pcie traddr:0000:00:04.0'
   nvmecusectl attach -t emulated
@@ -111,6 +112,12 @@ int main(int argc, char** argv)
     auto* list = app.add_subcommand("list", "controllers and namespaces, as nvme list");
     std::string output = "normal";
     list->add_option("-o,--output-format", output, "normal or json")
+        ->check(CLI::IsMember({"normal", "json"}))
+        ->capture_default_str();
+
+    auto* list_subsys = app.add_subcommand(
+        "list-subsys", "controllers by subsystem NQN, with transport address and state, as nvme list-subsys");
+    list_subsys->add_option("-o,--output-format", output, "normal or json")
         ->check(CLI::IsMember({"normal", "json"}))
         ->capture_default_str();
 
@@ -174,7 +181,7 @@ int main(int argc, char** argv)
 
     std::string method;
     json params = json::object();
-    if (*list) {
+    if (*list || *list_subsys) {
         method = "controller_list";
     } else if (*attach) {
         auto p = attach_params(a);
@@ -227,7 +234,12 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "nvmecusectl: %s\n", result.error().message.c_str());
         return exit_status(result.error());
     }
-    if (*list) {
+    if (*list_subsys) {
+        if (output == "json")
+            std::cout << nvmecusectl::subsys_json(*result).dump(2) << '\n';
+        else
+            std::cout << nvmecusectl::subsys_table(*result);
+    } else if (*list) {
         if (output == "json")
             std::cout << nvmecusectl::list_json(*result).dump(2) << '\n';
         else
