@@ -162,6 +162,7 @@ void add_native_methods(Dispatcher& dispatcher, service::ControllerManager& mana
     };
     dispatcher.add("controller_reset", step(&service::ControllerManager::reset));
     dispatcher.add("rescan", step(&service::ControllerManager::rescan));
+    dispatcher.add("emulated_controller_delete", step(&service::ControllerManager::detach_emulated));
     dispatcher.add("emulated_controller_create",
                    [&manager, defaults](const json& params) -> std::expected<json, Error> {
                        if (auto ok = only_known_keys(params, {"name", "config"}); !ok)
@@ -172,13 +173,6 @@ void add_native_methods(Dispatcher& dispatcher, service::ControllerManager& mana
                        if (!attached) return std::unexpected(attached.error());
                        return std::move((*attached)[0]);
                    });
-    dispatcher.add("emulated_controller_delete", [&manager](const json& params) -> std::expected<json, Error> {
-        auto name = name_only(params);
-        if (!name) return std::unexpected(name.error());
-        if (auto done = manager.detach_emulated(*name); !done)
-            return std::unexpected(to_rpc_error(done.error()));
-        return true;
-    });
     dispatcher.add("save_config", [&manager](const json& params) -> std::expected<json, Error> {
         if (auto ok = only_known_keys(params, {}); !ok) return std::unexpected(ok.error());
         return save_config(manager);

@@ -328,7 +328,7 @@ ControllerManager::detach_entry(std::shared_ptr<Entry> entry, std::chrono::milli
                 ManagerError{Kind::not_found, fmt::format("{}: no such controller", entry->name)});
         entries_.erase(it);
     }
-    // Set before the lock: a reset holding it says so in list().
+    // Set before the lock: while a step (registering) holds it, list() says so.
     entry->activity = Activity::detaching;
     std::lock_guard lock(entry->mutex);
     Entry::Doing doing(*entry, Activity::detaching);

@@ -183,29 +183,21 @@ int main(int argc, char** argv)
     json params = json::object();
     if (*list || *list_subsys) {
         method = "controller_list";
-    } else if (*attach) {
-        auto p = attach_params(a);
+    } else if (*attach || *create) {
+        auto p = attach_params(*attach ? a : emulated);
         if (!p) {
             std::fprintf(stderr, "nvmecusectl: %s\n", p.error().c_str());
             return 2;
         }
-        method = "controller_attach";
+        method = *attach ? "controller_attach" : "emulated_controller_create";
         params = std::move(*p);
+        if (*create) params.erase("trtype"); // implied
     } else if (*detach) {
         method = "controller_detach";
         params = {{"name", name}, {"grace_ms", grace_ms}};
     } else if (*reset || *rescan) {
         method = *reset ? "controller_reset" : "rescan";
         params = {{"name", name}};
-    } else if (*create) {
-        auto p = attach_params(emulated);
-        if (!p) {
-            std::fprintf(stderr, "nvmecusectl: %s\n", p.error().c_str());
-            return 2;
-        }
-        method = "emulated_controller_create";
-        params = std::move(*p);
-        params.erase("trtype");
     } else if (*remove) {
         method = "emulated_controller_delete";
         params = {{"name", name}};

@@ -108,11 +108,21 @@ run nvmecusectl call bdev_nvme_detach_controller '{"name": "Nvme0"}'
 expect_status "bdev_nvme_detach_controller" 0
 if wait_gone $DEV/nvme1; then pass "its nodes disappear"; else fail "its nodes disappear"; fi
 
+# An emulated controller made and deleted at run time; delete refuses NVMe/TCP.
+run nvmecusectl create-emulated --name Scratch
+expect_contains "create-emulated: Scratch gets the next free index" "Scratch: $DEV/nvme1"
+wait_for $DEV/nvme1n1
+run nvmecusectl delete-emulated Scratch
+expect_status "delete-emulated Scratch" 0
+if wait_gone $DEV/nvme1; then pass "Scratch's nodes disappear"; else fail "Scratch's nodes disappear"; fi
+
 # save-config, then a restart from it (--json): the same nodes.
 run nvmecusectl attach $tcp
 expect_status "the NVMe/TCP controller attached again" 0
 wait_for $DEV/nvme1n1
 nvmecusectl list | grep "^$DEV/" | awk '{print $1, $2}' | sort >/tmp/list.before
+run nvmecusectl delete-emulated nvme1
+expect_contains "delete-emulated refuses the NVMe/TCP controller" "not an emulated controller"
 nvmecusectl save-config >/tmp/nvmecused.json
 run nvmecused --json /tmp/nvmecused.json --check
 expect_contains "nvmecused --check: the saved configuration is OK" "OK (2 controller(s) to attach)"
