@@ -79,7 +79,7 @@ std::expected<void, std::string> replay_json(const Arguments& args,
     if (!doc) return std::unexpected(doc.error());
     auto count = nvmecuse::rpc::replay_config(*doc, dispatcher, args.tcp);
     if (!count) return std::unexpected(fmt::format("{}: {}", args.json_config, count.error()));
-    spdlog::info("{}: attached {} controller configuration(s)", args.json_config, *count);
+    spdlog::info("{}: {} controller_attach call(s) done", args.json_config, *count);
     return {};
 }
 
