@@ -257,6 +257,7 @@ std::expected<Arguments, int> parse_arguments(int argc, char** argv)
   nvmecused -t tcp -a 192.168.1.7 -s 4420 -n nqn.2026-11.io.example:disk -k 15
   nvmecused --attach 'trtype:pcie traddr:0000:00:04.0'
   nvmecused        (no controller yet: attach them with nvmecusectl on its socket)
+  nvmecused --json /etc/nvmecuse/nvmecused.json   (the controllers nvmecusectl save-config saved)
 Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecuse/nvme0)");
     auto* emulate =
         app.add_flag("--emulate", args.emulate, "serve the built-in emulated NVMe controller");
@@ -268,6 +269,15 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
     app.add_flag("--check-config", args.check_config,
                  "check the --config file as the daemon would, say what is wrong or OK, and exit")
         ->needs(config);
+    // -c is nvme connect's --reconnect-delay here: the file has SPDK's long name.
+    auto* json_config =
+        app.add_option("--json", args.json_config,
+                       "attach the controllers of this configuration file at start (what "
+                       "`nvmecusectl save-config` writes)")
+            ->check(CLI::ExistingFile);
+    app.add_flag("--check", args.check_json,
+                 "check the --json file, say what is wrong (its JSON path) or OK, and exit")
+        ->needs(json_config);
     app.add_option("--attach", attach,
                    "serve the controller this transport ID names, e.g. 'trtype:tcp "
                    "traddr:127.0.0.1 trsvcid:4420 subnqn:NQN' or 'trtype:pcie traddr:BDF'; "
@@ -354,8 +364,9 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
             {"unrestricted", Protocol::unrestricted}};
         args.rpc_socket_explicit = rpc_socket->count() != 0;
         if (no_rpc) args.rpc_socket.clear();
-        if (!args.emulate && attach.empty() && target.traddr.empty() && args.rpc_socket.empty())
-            throw CLI::RequiredError("--emulate, --attach, --traddr or a control socket");
+        if (!args.emulate && attach.empty() && target.traddr.empty() && args.rpc_socket.empty() &&
+            args.json_config.empty())
+            throw CLI::RequiredError("--emulate, --attach, --traddr, --json or a control socket");
         args.ioctl_protocol = protocols.at(CLI::detail::to_lower(protocol));
         args.threads = threads == "auto" ? usable_cpus() : static_cast<unsigned>(std::stoul(threads));
         if (!kernel_rules.empty())

@@ -159,6 +159,23 @@ TEST(NvmecusedArguments, ConfigNeedsEmulate)
     EXPECT_FALSE(parse({"--attach", target, "--config", "/proc/self/status"}));
 }
 
+TEST(NvmecusedArguments, JsonConfigurationAndItsCheck)
+{
+    const auto json = parse({"--no-rpc", "--json", "/proc/self/status"});
+    ASSERT_TRUE(json); // a configuration is something to serve, without a socket too
+    EXPECT_EQ(json->json_config, "/proc/self/status");
+    EXPECT_FALSE(json->check_json);
+    const auto check = parse({"--json", "/proc/self/status", "--check"});
+    ASSERT_TRUE(check);
+    EXPECT_TRUE(check->check_json);
+    EXPECT_FALSE(parse({"--check"}));                         // needs --json
+    EXPECT_FALSE(parse({"--json", "/nonexistent/nvmecused.json"})); // an existing file
+    // -c stays nvme connect's --reconnect-delay.
+    const auto delay = parse({"-c", "7"});
+    ASSERT_TRUE(delay);
+    EXPECT_EQ(delay->tcp.reconnect_delay, std::chrono::seconds(7));
+}
+
 TEST(NvmecusedArguments, AttachIsRepeatableAndParsed)
 {
     const auto args = parse({"--attach", target, "--attach", "trtype:tcp traddr:10.0.0.2",
