@@ -63,17 +63,15 @@ medians $results >/tmp/medians
 echo
 echo "IOPS (mean latency in us), medians of $total_rounds rounds of $secs s; bound: kernel + floor latency,"
 echo "what a CUSE server doing no work in front of the kernel's driver would get; goal: ours <= 1.15 x bound"
-awk '
-  { iops[$1, $2] = $3; lat[$1, $2] = $4; if (!($1 in seen)) { seen[$1] = 1; order[n++] = $1 } }
-  function cell(w, d) { return lat[w, d] == "-" ? iops[w, d] : sprintf("%s (%s)", iops[w, d], lat[w, d]) }
-  function ratio(a, b) { return (a + 0 > 0 && b + 0 > 0) ? sprintf("%.2f", a / b) : "-" }
+awk "$table_awk"'
   END {
     printf "%-16s %-18s %-18s %-18s %10s %10s %10s\n", "workload", "kernel", "ours", "floor", "bound (us)", "ours/bnd", "ours/krn"
     for (i = 0; i < n; i++) {
       w = order[i]
-      bound = lat[w, "kernel"] + lat[w, "floor"]
-      printf "%-16s %-18s %-18s %-18s %10.1f %10s %10s\n", w, cell(w, "kernel"), cell(w, "ours"), cell(w, "floor"),
-        bound, ratio(lat[w, "ours"], bound), ratio(iops[w, "ours"], iops[w, "kernel"])
+      # no bound where the kernel driver or the floor has no figure
+      bound = (lat[w, "kernel"] + 0 > 0 && lat[w, "floor"] + 0 > 0) ? lat[w, "kernel"] + lat[w, "floor"] : 0
+      printf "%-16s %-18s %-18s %-18s %10s %10s %10s\n", w, cell(w, "kernel"), cell(w, "ours"), cell(w, "floor"),
+        bound ? sprintf("%.1f", bound) : "-", ratio(lat[w, "ours"], bound), ratio(iops[w, "ours"], iops[w, "kernel"])
     }
     # Goal: our 4-thread scaling at least 0.9 x the kernel driver'"'"'s.
     print ""

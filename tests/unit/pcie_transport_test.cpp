@@ -62,15 +62,7 @@ TEST_F(PcieStack, PrpsAtEveryBoundary)
 TEST_F(PcieStack, HeapBuffersAreBouncedAndReadBackIdentical)
 {
     start();
-    const auto out = pattern(3 * 4096 + 512, 9);
-    auto w = ctrl->execute(QueueKind::io, Command::from_opcode(rw(nvme::NvmOpcode::write, 7, out.size()),
-                                                               DataBuffer::copy_of(out)));
-    ASSERT_TRUE(w.ok());
-    auto r = ctrl->execute(QueueKind::io, Command::from_opcode(rw(nvme::NvmOpcode::read, 7, out.size()),
-                                                               DataBuffer::zeroed(out.size())));
-    ASSERT_TRUE(r.ok());
-    EXPECT_EQ(std::memcmp(r.data.data(), out.data(), out.size()), 0);
-    EXPECT_EQ(r.data.device_address(), 0u) << "the caller's heap buffer, filled from the bounce";
+    heap_write_then_read(7, 3 * 4096 + 512, 9);
 }
 
 TEST_F(PcieStack, QueuesWrapManyTimes)
@@ -288,14 +280,7 @@ TEST_F(PcieSglStack, PrpsWhenSglsAreTurnedOff)
 TEST_F(PcieSglStack, HeapBuffersAreBouncedIntoOneDataBlock)
 {
     start();
-    const auto out = pattern(5 * 4096 + 512, 6);
-    auto w = ctrl->execute(QueueKind::io, Command::from_opcode(rw(nvme::NvmOpcode::write, 9, out.size()),
-                                                               DataBuffer::copy_of(out)));
-    ASSERT_TRUE(w.ok()) << nvme::to_string(w.status);
-    auto r = ctrl->execute(QueueKind::io, Command::from_opcode(rw(nvme::NvmOpcode::read, 9, out.size()),
-                                                               DataBuffer::zeroed(out.size())));
-    ASSERT_TRUE(r.ok()) << nvme::to_string(r.status);
-    EXPECT_EQ(std::memcmp(r.data.data(), out.data(), out.size()), 0);
+    heap_write_then_read(9, 5 * 4096 + 512, 6);
     auto l = function.lock();
     EXPECT_EQ(function.sgl_commands, 2u);
     EXPECT_EQ(function.max_sgl_data_blocks, 1u);
