@@ -173,7 +173,7 @@ same "nvmecused reads what the kernel driver wrote" /tmp/kernel-wrote /tmp/read-
 dd if=/dev/urandom of=/tmp/we-wrote bs=4096 count=16 2>/dev/null
 write_read_back "64 KiB at LBA 4096" $DEV/nvme0n1 $DEV/nvme0n1 4096 127 65536 /tmp/we-wrote
 dd if=/dev/urandom of=/tmp/big bs=4096 count=256 2>/dev/null
-write_read_back "1 MiB at LBA 8192, split past MDTS" $DEV/nvme0n1 $DEV/nvme0n1 8192 2047 1048576 /tmp/big
+write_read_back "1 MiB (MDTS-sized) at LBA 8192" $DEV/nvme0n1 $DEV/nvme0n1 8192 2047 1048576 /tmp/big
 
 run nvme smart-log $DEV/nvme0
 expect_status "nvme smart-log through nvmecused" 0
