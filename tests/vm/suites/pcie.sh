@@ -190,11 +190,16 @@ expect_contains "smartctl reads the device through nvmecused" "QEMUNVME0001"
 # it from that state; what was written before reads back intact, and so
 # do the 32 KiB under load (a torn rewrite wrote the same bytes).
 dd if=/dev/urandom of=/tmp/load bs=4096 count=8 2>/dev/null
+echo 0 >/tmp/writes
 (
-  while nvme write $DEV/nvme0n1 -s 16384 -c 63 -z 32768 -d /tmp/load >/dev/null 2>&1; do :; done
+  n=0
+  while nvme write $DEV/nvme0n1 -s 16384 -c 63 -z 32768 -d /tmp/load >/dev/null 2>&1; do
+    n=$((n + 1))
+    echo $n >/tmp/writes
+  done
 ) &
 writer=$!
-sleep 2
+sleep 1
 kill -KILL $DAEMON_PID
 wait $DAEMON_PID 2>/dev/null
 if wait_gone $DEV/nvme0 50; then pass "SIGKILL under load: the nodes go"; else fail "SIGKILL under load: the nodes go"; fi
@@ -203,6 +208,9 @@ while kill -0 $writer 2>/dev/null; do
   i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.1
 done
 if kill -0 $writer 2>/dev/null; then fail "the writer does not hang"; kill $writer; else pass "the writer does not hang"; fi
+writes=$(cat /tmp/writes)
+if [ "$writes" -gt 0 ]; then pass "the SIGKILL came under load ($writes writes before it)"
+else fail "the SIGKILL came under load" "no write completed before it"; fi
 echo "--- started again after SIGKILL" >>/tmp/nvmecused.log
 nvmecused --attach "trtype:pcie traddr:$bdf" --log-level info >>/tmp/nvmecused.log 2>&1 &
 DAEMON_PID=$!
