@@ -249,20 +249,22 @@ TEST(PcieTransportTest, AControllerLeftEnabledWithLiveQueuesIsTakenOver)
 
 // ---- SGLs ------------------------------------------------------------------
 
-TEST_F(PcieSglStack, DataBlocksAtEveryBoundary)
+TEST_F(PcieSglStack, DataBlocksFromTheThresholdOnPrpsBelow)
 {
     start(PcieOptions{.max_transfer = 4u << 20});
-    // DMA buffers are contiguous: one Data Block in SGL1, whatever the
-    // size, up to MDTS (4 MiB), no list.
+    // Below 32 KiB PRPs, as the kernel's driver sends them; from 32 KiB
+    // on one Data Block in SGL1 (DMA buffers are contiguous), whatever the
+    // size up to MDTS (4 MiB), no list.
     std::uint64_t slba = 0;
-    const std::vector<std::size_t> sizes{512u, 4096u, 4608u, 8192u, 12288u, 1u << 20, 4u << 20};
+    const std::vector<std::size_t> sizes{512u, 4096u, 4608u, 12288u, 32256u, 32768u, 1u << 20, 4u << 20};
     for (std::size_t bytes : sizes) {
         SCOPED_TRACE(bytes);
         write_then_read(slba, bytes, static_cast<unsigned>(bytes));
         slba += bytes / 512;
     }
     auto l = function.lock();
-    EXPECT_EQ(function.sgl_commands, 2 * sizes.size());
+    EXPECT_EQ(function.sgl_commands, 2 * 3u) << "32 KiB, 1 MiB, 4 MiB";
+    EXPECT_EQ(function.max_prp_entries, 8u) << "32256 bytes from a page start";
     EXPECT_EQ(function.max_sgl_data_blocks, 1u);
     EXPECT_EQ(function.sgl_segments, 0u);
     EXPECT_EQ(function.dma_faults, 0u);
@@ -280,7 +282,7 @@ TEST_F(PcieSglStack, PrpsWhenSglsAreTurnedOff)
 TEST_F(PcieSglStack, HeapBuffersAreBouncedIntoOneDataBlock)
 {
     start();
-    heap_write_then_read(9, 5 * 4096 + 512, 6);
+    heap_write_then_read(9, 9 * 4096 + 512, 6);
     auto l = function.lock();
     EXPECT_EQ(function.sgl_commands, 2u);
     EXPECT_EQ(function.max_sgl_data_blocks, 1u);
@@ -334,12 +336,15 @@ TEST(PcieSglTest, ByteAlignedBuffersTakeSglsAsTheyAre)
     SglByHand s(function);
     ASSERT_NE(s.q, nullptr);
     std::uint16_t cid = 0;
-    // SGLS 01b: no alignment, so odd addresses need no bounce (PRPs
-    // could not describe them).
+    // SGLS 01b: no alignment, so odd addresses take SGLs below the
+    // threshold too and need no bounce (PRPs could not describe them).
     for (std::size_t offset : {1u, 3u, 511u, 4095u})
         unaligned_round_trip(*s.t, *s.q, offset, 2 * 4096, cid);
+    // Dword aligned and below the threshold: PRPs.
+    unaligned_round_trip(*s.t, *s.q, 4, 2 * 4096, cid);
     auto l = function.lock();
     EXPECT_EQ(function.sgl_commands, 8u);
+    EXPECT_EQ(function.max_prp_entries, 3u);
     EXPECT_EQ(function.max_sgl_data_blocks, 1u);
     EXPECT_EQ(function.dma_faults, 0u);
 }
@@ -354,11 +359,11 @@ TEST(PcieSglTest, MemoryInPiecesTakesChainedSegments)
         auto l = function.lock();
         function.identity_dma().contiguity = 4096; // every page its own piece
     }
-    // 16 KiB at offset 512: 5 pieces, one Last Segment.
-    unaligned_round_trip(*s.t, *s.q, 512, 16384, cid);
+    // 48 KiB at offset 512: 13 pieces, one Last Segment.
+    unaligned_round_trip(*s.t, *s.q, 512, 48u << 10, cid);
     {
         auto l = function.lock();
-        EXPECT_EQ(function.max_sgl_data_blocks, 5u);
+        EXPECT_EQ(function.max_sgl_data_blocks, 13u);
         EXPECT_EQ(function.sgl_segments, 2u) << "one per command";
     }
     // 1 MiB page aligned: 256 pieces, exactly one full Last Segment page.
@@ -406,10 +411,10 @@ TEST(PcieSglTest, ADeviceWithoutSglsRefusesThem)
     FakePciFunction function{{.config = config(10, false)}};
     SglByHand s(function);
     ASSERT_NE(s.q, nullptr);
-    auto buffer = s.t->memory().allocate(4096);
+    auto buffer = s.t->memory().allocate(32768);
     ASSERT_TRUE(buffer.has_value());
     Request r;
-    r.sqe = rw(nvme::NvmOpcode::read, 0, 4096);
+    r.sqe = rw(nvme::NvmOpcode::read, 0, 32768);
     r.direction = nvme::DataTransfer::controller_to_host;
     r.data = buffer->span();
     const auto status = run_polled(*s.q, r);

@@ -128,11 +128,15 @@ void PcieQueue::build_prps(nvme::SubmissionQueueEntry& sqe, std::uint64_t addr, 
 
 bool PcieQueue::takes_sgl(std::span<const std::byte> data) const noexcept
 {
+    // PRP entries are dword aligned (NVMe Base 2.0, 4.1.1): SGLs are the
+    // only way to describe a buffer that is not.
+    const bool dword_aligned = reinterpret_cast<std::uintptr_t>(data.data()) % 4 == 0;
+    const bool large = data.size() >= config_.sgl_threshold;
     switch (config_.sgl_support) {
     case 1:
-        return true;
+        return large || !dword_aligned;
     case 2: // Identify SGLS 10b: dword aligned addresses and lengths only
-        return reinterpret_cast<std::uintptr_t>(data.data()) % 4 == 0 && data.size() % 4 == 0;
+        return large && dword_aligned && data.size() % 4 == 0;
     default:
         return false;
     }

@@ -42,6 +42,8 @@ public:
         /// 2 SGLs whose addresses and lengths are dword aligned (others
         /// take PRPs).
         std::uint8_t sgl_support = 0;
+        /// SGLs from this many bytes on (PcieOptions::sgl_threshold).
+        std::size_t sgl_threshold = 0;
     };
 
     /// Allocates the rings (zeroed: every phase tag 0) and the PRP list

@@ -181,6 +181,7 @@ public:
         c.max_transfer = options_.max_transfer;
         c.interrupt_fd = interrupt_fd(qid);
         c.sgl_support = sgl_support_.load();
+        c.sgl_threshold = options_.sgl_threshold;
         auto q = PcieQueue::create(function_, c);
         if (!q) return std::unexpected(q.error());
         const auto deadline = std::chrono::steady_clock::now() + options_.queue_command_timeout;
