@@ -2,9 +2,12 @@
 #include "io_lane.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include "controller_impl.hpp"
@@ -12,10 +15,16 @@
 namespace nvmecuse::ctrlr {
 
 IoLane::IoLane(Controller::Impl& owner, Reactor& reactor, std::chrono::milliseconds io_timeout)
-    : owner_(owner), reactor_(reactor), io_timeout_(io_timeout)
+    : owner_(owner), reactor_(reactor), io_timeout_(io_timeout),
+      wake_(::epoll_create1(EPOLL_CLOEXEC))
 {
     done_.reserve(64);
+    if (!wake_.valid())
+        spdlog::warn("{}: lane of serving thread {}: no epoll set ({}); it polls instead",
+                     owner.options_.name, reactor.index(), std::strerror(errno));
 }
+
+IoLane::~IoLane() = default;
 
 bool IoLane::submit(std::unique_ptr<CommandNode>& node)
 {
@@ -52,7 +61,7 @@ bool IoLane::poll(Clock::time_point now)
     {
         std::lock_guard lock(mutex_);
         if (slot_ == nullptr) return false;
-        bool look = slot_->fd < 0 ? slot_->table.used() != 0 || !slot_->overflow.empty()
+        bool look = !watched_ ? slot_->table.used() != 0 || !slot_->overflow.empty()
                                   : signalled_.exchange(false, std::memory_order_relaxed) || !slot_->overflow.empty();
         if (look) reap_locked();
         if (now >= table_deadline_) expire_locked(now);
@@ -131,9 +140,8 @@ void IoLane::publish_locked()
 {
     const QueueSlot* q = slot_;
     const bool poll_needed =
-        q != nullptr && (!q->overflow.empty() || (q->fd < 0 && q->table.used() != 0));
+        q != nullptr && (!q->overflow.empty() || (!watched_ && q->table.used() != 0));
     must_poll_.store(poll_needed, std::memory_order_relaxed);
-    fd_.store(q != nullptr ? q->fd : -1, std::memory_order_relaxed);
     deadline_.store((q != nullptr ? table_deadline_ : Clock::time_point::max())
                          .time_since_epoch()
                          .count(),
@@ -155,8 +163,6 @@ void IoLane::run_finished()
 }
 
 bool IoLane::needs_polling() const { return must_poll_.load(std::memory_order_relaxed); }
-int IoLane::wake_fd() const { return fd_.load(std::memory_order_relaxed); }
-std::uint64_t IoLane::wake_generation() const { return generation_.load(std::memory_order_relaxed); }
 Clock::time_point IoLane::next_deadline() const
 {
     return Clock::time_point(Clock::duration(deadline_.load(std::memory_order_relaxed)));
@@ -166,7 +172,14 @@ void IoLane::lend(QueueSlot& slot)
 {
     std::lock_guard lock(mutex_);
     slot_ = &slot;
-    generation_.fetch_add(1, std::memory_order_relaxed);
+    if (slot.fd >= 0 && wake_.valid()) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        if (::epoll_ctl(wake_.get(), EPOLL_CTL_ADD, slot.fd, &ev) != 0)
+            watched_ = false; // polled instead (publish_locked())
+        else
+            watched_ = true;
+    }
     signalled_.store(true, std::memory_order_relaxed);
     table_deadline_ = Clock::time_point::min(); // recomputed on the first poll
     publish_locked();
@@ -179,7 +192,9 @@ QueueSlot* IoLane::recall()
 {
     std::lock_guard lock(mutex_);
     QueueSlot* slot = std::exchange(slot_, nullptr);
-    generation_.fetch_add(1, std::memory_order_relaxed);
+    // Before the owner may close it: the reactor's set holds only ours.
+    if (slot != nullptr && watched_) ::epoll_ctl(wake_.get(), EPOLL_CTL_DEL, slot->fd, nullptr);
+    watched_ = false;
     publish_locked();
     return slot;
 }

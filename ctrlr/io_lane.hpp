@@ -14,6 +14,7 @@
 
 #include "nvmecuse/ctrlr/controller.hpp"
 #include "nvmecuse/ctrlr/reactor.hpp"
+#include "nvmecuse/transport/unique_fd.hpp"
 
 #include "command_table.hpp"
 #include "queue_slot.hpp"
@@ -23,6 +24,7 @@ namespace nvmecuse::ctrlr {
 class IoLane final : public Reactor::Poller {
 public:
     IoLane(Controller::Impl& owner, Reactor& reactor, std::chrono::milliseconds io_timeout);
+    ~IoLane() override;
     IoLane(const IoLane&) = delete;
     IoLane& operator=(const IoLane&) = delete;
 
@@ -35,8 +37,11 @@ public:
     [[nodiscard]] bool submit(std::unique_ptr<CommandNode>& node);
     bool poll(Clock::time_point now) override;
     [[nodiscard]] bool needs_polling() const override;
-    [[nodiscard]] int wake_fd() const override;
-    [[nodiscard]] std::uint64_t wake_generation() const override;
+    /// The lane's own epoll descriptor, for its whole life: the lent
+    /// queue's completion descriptor is in it while lent. The reactor never
+    /// registers a queue's descriptor itself, so it never races the owner
+    /// closing one (a new queue's often reuses the old one's number).
+    [[nodiscard]] int wake_fd() const override { return wake_.get(); }
     void signal() override { signalled_.store(true, std::memory_order_relaxed); }
     [[nodiscard]] Clock::time_point next_deadline() const override;
 
@@ -68,10 +73,10 @@ private:
 
     mutable std::mutex mutex_; ///< the reactor while it uses slot_; the owner to lend/recall
     QueueSlot* slot_ = nullptr;
+    bool watched_ = false; ///< slot_'s completion fd is in wake_ (else it is polled)
     Clock::time_point table_deadline_ = Clock::time_point::max(); ///< earliest in slot_
 
-    std::atomic<int> fd_{-1};
-    std::atomic<std::uint64_t> generation_{0}; ///< one more at every lend() and recall()
+    transport::UniqueFd wake_; ///< epoll set: the lent queue's completion fd
     std::atomic<bool> must_poll_{false};
     std::atomic<Clock::rep> deadline_{Clock::time_point::max().time_since_epoch().count()};
 

@@ -18,7 +18,8 @@ json stats_json(const cuse::DeviceStats& s)
     return json{{"fuse_requests", s.fuse_requests}, {"ioctl_requests", s.ioctl_requests},
                 {"ioctls_answered", s.ioctls_answered}, {"fast_path", s.fast_path},
                 {"retries", s.retries}, {"interrupts", s.interrupts},
-                {"in_flight", s.in_flight}, {"commands", s.commands}};
+                {"in_flight", s.in_flight}, {"in_flight_bytes", s.in_flight_bytes},
+                {"over_budget", s.over_budget}, {"commands", s.commands}};
 }
 
 /// "/dev/" + the devname of nsid's node (0: the controller's); null without.

@@ -220,6 +220,8 @@ TEST_F(ControlPlaneRpc, NativeMethods)
     ASSERT_EQ(stats->size(), 3u);
     EXPECT_EQ((*stats)[0]["node"], "/dev/nvmecuse/nvme0");
     EXPECT_TRUE((*stats)[0]["stats"].contains("in_flight"));
+    EXPECT_EQ((*stats)[0]["stats"]["in_flight_bytes"], 0);
+    EXPECT_EQ((*stats)[0]["stats"]["over_budget"], 0);
 
     EXPECT_EQ(call_error(c, "controller_reset", {{"name", "nvme0"}}), 0);
     EXPECT_EQ(call_error(c, "rescan", {{"name", "nvme0"}}), 0);
