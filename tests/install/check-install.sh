@@ -20,6 +20,7 @@ rm -f "$prefix.log"
 
 for f in sbin/nvmecused bin/nvmecuse-perf \
   share/doc/nvmecuse/README.md share/doc/nvmecuse/configuration.md \
+  share/doc/nvmecuse/performance.md share/doc/nvmecuse/plots/performance.png \
   share/doc/nvmecuse/examples/emulated-controller.json lib/modules-load.d/nvmecuse.conf; do
   check "installs $f" test -s "$prefix/$f"
 done
