@@ -25,7 +25,7 @@ for f in sbin/nvmecused bin/nvmecuse-perf \
   check "installs $f" test -s "$prefix/$f"
 done
 if [ "$man" = man ]; then
-  for page in man8/nvmecused.8 man1/nvmecuse-perf.1; do
+  for page in man8/nvmecused.8 man8/nvmecusectl.8 man1/nvmecuse-perf.1; do
     check "installs share/man/$page" test -s "$prefix/share/man/$page"
   done
   check "nvmecused(8) documents --attach" grep -q 'attach' "$prefix/share/man/man8/nvmecused.8"
@@ -33,12 +33,18 @@ fi
 check "modules-load.d loads cuse" grep -qx cuse "$prefix/lib/modules-load.d/nvmecuse.conf"
 check "nvmecuse-demo is not installed" test ! -e "$prefix/bin/nvmecuse-demo"
 
-for p in sbin/nvmecused bin/nvmecuse-perf; do
+for p in sbin/nvmecused sbin/nvmecusectl bin/nvmecuse-perf; do
   name=${p#*/}
   out=$("$prefix/$p" --version 2>&1)
   check "$name --version" test "$(echo "$out" | cut -d' ' -f1)" = "$name"
   "$prefix/$p" --help >"$prefix/help" 2>&1
   check "$name --help exits 0" test $? -eq 0
+  # Each subcommand's --help too (nvmecusectl's "Subcommands:" list).
+  for sub in $(awk '/^Subcommands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { exit }' \
+                 "$prefix/help"); do
+    "$prefix/$p" "$sub" --help >>"$prefix/help" 2>&1
+    check "$name $sub --help exits 0" test $? -eq 0
+  done
   # Every byte printable ASCII, a tab or a newline.
   check "$name --help has no control characters" \
     test "$(LC_ALL=C tr -d '\11\12\40-\176' <"$prefix/help" | wc -c)" -eq 0
