@@ -29,6 +29,8 @@ if [ "$man" = man ]; then
     check "installs share/man/$page" test -s "$prefix/share/man/$page"
   done
   check "nvmecused(8) documents --attach" grep -q 'attach' "$prefix/share/man/man8/nvmecused.8"
+  check "nvmecusectl(8) documents each subcommand's options" \
+    grep -q '^\.SH SUBCOMMANDS' "$prefix/share/man/man8/nvmecusectl.8"
 fi
 check "modules-load.d loads cuse" grep -qx cuse "$prefix/lib/modules-load.d/nvmecuse.conf"
 check "nvmecuse-demo is not installed" test ! -e "$prefix/bin/nvmecuse-demo"
