@@ -33,6 +33,8 @@ if [ "$man" = man ]; then
     grep -q '^\.SH SUBCOMMANDS' "$prefix/share/man/man8/nvmecusectl.8"
 fi
 check "modules-load.d loads cuse" grep -qx cuse "$prefix/lib/modules-load.d/nvmecuse.conf"
+check "the systemd unit starts the nvmecused of this prefix" \
+  grep -qx "ExecStart=$prefix/sbin/nvmecused --log-format journal" "$prefix/lib/systemd/system/nvmecused.service"
 check "nvmecuse-demo is not installed" test ! -e "$prefix/bin/nvmecuse-demo"
 
 for p in sbin/nvmecused sbin/nvmecusectl bin/nvmecuse-perf; do
