@@ -66,3 +66,14 @@ medians() {
       }
     }' "$1"
 }
+
+# table_awk: the start of an awk program over medians' lines: it reads them
+# into iops[WORKLOAD, LABEL] and lat[WORKLOAD, LABEL], the workloads in
+# order[0..n-1] as first seen, and defines cell(w, d) ("IOPS (latency)")
+# and ratio(a, b) ("-" unless both are positive); a table's END block
+# follows it: awk "$table_awk"'END { ... }' FILE.
+table_awk='
+  { iops[$1, $2] = $3; lat[$1, $2] = $4; if (!($1 in seen)) { seen[$1] = 1; order[n++] = $1 } }
+  function cell(w, d) { return lat[w, d] == "-" ? iops[w, d] : sprintf("%s (%s)", iops[w, d], lat[w, d]) }
+  function ratio(a, b) { return (a + 0 > 0 && b + 0 > 0) ? sprintf("%.2f", a / b) : "-" }
+'

@@ -191,7 +191,7 @@ void Controller::Impl::do_reset()
     reset_requested_ = false;
     log_->info("{}: resetting controller", options_.name);
     recall_lanes();
-    state_ = State::resetting;
+    set_state(State::resetting);
     ++epoch_;
     aborts_in_flight_ = 0;
     const auto canceled = std::make_error_code(std::errc::operation_canceled);
@@ -259,7 +259,7 @@ void Controller::Impl::cancel_queued(std::error_code ec)
 void Controller::Impl::enter_failed(std::error_code ec)
 {
     recall_lanes();
-    state_ = State::failed;
+    set_state(State::failed);
     failure_ = ec;
     const auto error = failed_error();
     log_->error("{}: controller failed: {}; commands fail with \"{}\" until a reset succeeds",
@@ -313,7 +313,7 @@ void Controller::Impl::go_live()
 {
     if (state_ == State::reconnecting)
         log_->info("{}: reconnected after {} attempt(s)", options_.name, recovery_.attempts);
-    state_ = State::live;
+    set_state(State::live);
     path_state_.store(PathState::live);
     failure_ = {};
     recovery_ = {};
@@ -331,7 +331,7 @@ void Controller::Impl::begin_shutdown()
     log_->debug("{}: shutting down", options_.name);
     const bool live = state_ == State::live;
     recall_lanes();
-    state_ = State::shutting_down;
+    set_state(State::shutting_down);
     ++epoch_; // the core's own chains (scan, AERs, Keep Alive) end
     aborts_in_flight_ = 0;
     // What has not reached the controller fails now; what has is failed
@@ -383,7 +383,7 @@ void Controller::Impl::finish_shutdown()
         });
         return;
     }
-    state_ = State::stopping;
+    set_state(State::stopping);
     ++epoch_;
     transport_->disconnect();
     const auto canceled = std::make_error_code(std::errc::operation_canceled);
@@ -497,6 +497,42 @@ void Controller::rescan(std::move_only_function<void(std::error_code)> done)
 Controller::PathState Controller::path_state() const noexcept
 {
     return impl_->path_state();
+}
+
+Controller::State Controller::state() const noexcept
+{
+    return impl_->public_state();
+}
+
+void Controller::on_state_change(std::function<void(State)> listener)
+{
+    impl_->set_state_listener(std::move(listener));
+}
+
+void Controller::Impl::set_state_listener(std::function<void(Controller::State)> listener)
+{
+    std::lock_guard lock(state_listener_mutex_);
+    state_listener_ = std::move(listener);
+}
+
+void Controller::Impl::set_state(State next)
+{
+    state_ = next;
+    const auto now = [next] {
+        switch (next) {
+        case State::starting: return Controller::State::starting;
+        case State::live: return Controller::State::live;
+        case State::resetting: return Controller::State::resetting;
+        case State::reconnecting: return Controller::State::connecting;
+        case State::failed: return Controller::State::failed;
+        case State::shutting_down:
+        case State::stopping: break;
+        }
+        return Controller::State::deleting;
+    }();
+    if (public_state_.exchange(now) == now) return; // shutting_down → stopping
+    std::lock_guard lock(state_listener_mutex_);
+    if (state_listener_) state_listener_(now);
 }
 
 std::shared_ptr<const ControllerInfo> Controller::info() const

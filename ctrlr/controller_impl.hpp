@@ -58,6 +58,8 @@ public:
     }
     [[nodiscard]] std::shared_ptr<const ControllerInfo> info() const;
     [[nodiscard]] PathState path_state() const noexcept { return path_state_.load(); }
+    [[nodiscard]] Controller::State public_state() const noexcept { return public_state_.load(); }
+    void set_state_listener(std::function<void(Controller::State)> listener);
     ListenerId add_listener(std::function<void(const NamespaceEvent&)> listener);
     void remove_listener(ListenerId id);
     WatchId add_watch(int fd, std::function<bool()> on_readable);
@@ -243,6 +245,11 @@ private:
     std::atomic<bool> stop_requested_{false};
     /// Written by the owner thread (reconnect.cpp, go_live()), read by any.
     std::atomic<PathState> path_state_{PathState::live};
+    /// state_ as Controller::state() names it; written with it (set_state()).
+    std::atomic<Controller::State> public_state_{Controller::State::starting};
+    /// Held while the state listener runs and while it is replaced.
+    std::mutex state_listener_mutex_;
+    std::function<void(Controller::State)> state_listener_;
     std::thread thread_;
     std::thread::id owner_id_;
 
@@ -286,6 +293,8 @@ private:
 
     // ---- owner thread -----------------------------------------------------
     State state_ = State::starting;
+    /// state_ = next, and the public mirror other threads read.
+    void set_state(State next);
     std::uint64_t epoch_ = 0; ///< bumped by every reset/stop: stale async chains end
     std::vector<std::unique_ptr<QueueSlot>> queues_; ///< [0] admin, [1..] I/O
     std::size_t next_io_ = 0;                        ///< round-robin over I/O queues

@@ -156,6 +156,7 @@ void IoLane::run_finished()
 
 bool IoLane::needs_polling() const { return must_poll_.load(std::memory_order_relaxed); }
 int IoLane::wake_fd() const { return fd_.load(std::memory_order_relaxed); }
+std::uint64_t IoLane::wake_generation() const { return generation_.load(std::memory_order_relaxed); }
 Clock::time_point IoLane::next_deadline() const
 {
     return Clock::time_point(Clock::duration(deadline_.load(std::memory_order_relaxed)));
@@ -165,6 +166,7 @@ void IoLane::lend(QueueSlot& slot)
 {
     std::lock_guard lock(mutex_);
     slot_ = &slot;
+    generation_.fetch_add(1, std::memory_order_relaxed);
     signalled_.store(true, std::memory_order_relaxed);
     table_deadline_ = Clock::time_point::min(); // recomputed on the first poll
     publish_locked();
@@ -177,6 +179,7 @@ QueueSlot* IoLane::recall()
 {
     std::lock_guard lock(mutex_);
     QueueSlot* slot = std::exchange(slot_, nullptr);
+    generation_.fetch_add(1, std::memory_order_relaxed);
     publish_locked();
     return slot;
 }

@@ -36,6 +36,7 @@ public:
     bool poll(Clock::time_point now) override;
     [[nodiscard]] bool needs_polling() const override;
     [[nodiscard]] int wake_fd() const override;
+    [[nodiscard]] std::uint64_t wake_generation() const override;
     void signal() override { signalled_.store(true, std::memory_order_relaxed); }
     [[nodiscard]] Clock::time_point next_deadline() const override;
 
@@ -70,6 +71,7 @@ private:
     Clock::time_point table_deadline_ = Clock::time_point::max(); ///< earliest in slot_
 
     std::atomic<int> fd_{-1};
+    std::atomic<std::uint64_t> generation_{0}; ///< one more at every lend() and recall()
     std::atomic<bool> must_poll_{false};
     std::atomic<Clock::rep> deadline_{Clock::time_point::max().time_since_epoch().count()};
 

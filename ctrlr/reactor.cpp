@@ -127,6 +127,7 @@ private:
     struct PollerEntry {
         Poller* poller;
         int fd; ///< its wake_fd() as registered in the epoll set
+        std::uint64_t generation = 0; ///< its wake_generation() then
     };
 
     std::error_code add_fd(int fd, std::uint64_t tag, bool shared)
@@ -199,9 +200,12 @@ private:
         deadline_ = Clock::time_point::max();
         for (std::size_t i = 0; i < pollers_.size(); ++i) {
             PollerEntry& e = pollers_[i];
-            if (const int fd = e.poller->wake_fd(); fd != e.fd) {
+            const int fd = e.poller->wake_fd();
+            const std::uint64_t generation = e.poller->wake_generation();
+            if (fd != e.fd || generation != e.generation) {
                 if (e.fd >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, e.fd, nullptr);
                 e.fd = fd;
+                e.generation = generation;
                 // Missed events are harmless: the poll below looks anyway.
                 if (fd >= 0 && add_fd(fd, poller_tag | i, false))
                     e.fd = -1;

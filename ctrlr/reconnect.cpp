@@ -35,7 +35,7 @@ void Controller::Impl::begin_reconnect()
                options_.name, options_.reconnect_delay.count(), options_.ctrl_loss_tmo.count(),
                options_.fast_io_fail_tmo.count());
     recall_lanes();
-    state_ = State::reconnecting;
+    set_state(State::reconnecting);
     path_state_.store(PathState::reconnecting);
     ++epoch_; // the core's own chains (scan, AERs, aborts) end
     aborts_in_flight_ = 0;

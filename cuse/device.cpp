@@ -348,7 +348,10 @@ public:
         const ctrlr::QueueKind queue = plan.queue;
         ctrlr::CompletionHandler done =
             ctrlr::pooled_handler([session = session_, req, plan = std::move(plan), delivery,
-                                   pid, charge = std::move(charge)](ctrlr::Result&& r) {
+                                   pid, charge = std::move(charge)](ctrlr::Result&& r) mutable {
+                // Returned before the answer: the caller's next command may
+                // come as soon as it has it.
+                charge = InflightCharge{};
                 const auto claimed = session->claim(req);
                 if (!claimed) return; // stop() answered it already
                 finish(*session, req, plan, r, delivery, pid);

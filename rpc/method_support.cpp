@@ -40,7 +40,7 @@ std::expected<std::string, Error> name_only(const nlohmann::json& params)
 }
 
 std::expected<transport::TransportId, Error>
-transport_id_from(std::initializer_list<std::pair<std::string_view, std::string>> fields)
+transport_id_from(const std::vector<std::pair<std::string_view, std::string>>& fields)
 {
     std::string text;
     for (const auto& [key, value] : fields) {

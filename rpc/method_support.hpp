@@ -7,6 +7,8 @@
 #include <expected>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "nvmecuse/rpc/dispatcher.hpp"
 #include "nvmecuse/service/controller_manager.hpp"
@@ -31,7 +33,7 @@ namespace nvmecuse::rpc {
 /// validated by transport::parse_transport_id(). `fields` maps each key
 /// of the transport ID to its value; empty values are left out.
 [[nodiscard]] std::expected<transport::TransportId, Error>
-transport_id_from(std::initializer_list<std::pair<std::string_view, std::string>> fields);
+transport_id_from(const std::vector<std::pair<std::string_view, std::string>>& fields);
 
 /// Fixed-width, blank-padded identify text ("sn", "mn", "fr") trimmed.
 [[nodiscard]] std::string trimmed(std::string_view text);

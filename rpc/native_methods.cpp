@@ -2,9 +2,8 @@
 #include <fmt/format.h>
 
 #include "nvmecuse/rpc/methods.hpp"
-#include "nvmecuse/transport/emu/config_check.hpp"
-#include "nvmecuse/transport/emu/config_json.hpp"
 
+#include "attach_params.hpp"
 #include "method_support.hpp"
 
 namespace nvmecuse::rpc {
@@ -69,6 +68,7 @@ json controller_json(const ControllerStatus& c)
     for (const auto& node : c.nodes)
         nodes.push_back(json{{"devname", node.devname}, {"stats", stats_json(node.stats)}});
     json out{{"name", c.name},           {"index", c.index},          {"state", c.state},
+             {"activity", c.activity},
              {"transport", c.transport}, {"trid", trid_json(c.transport_id)},
              {"node", node_of(c, 0)},    {"nodes", std::move(nodes)}, {"namespaces", namespaces_json(c)}};
     if (c.info) {
@@ -93,103 +93,18 @@ std::expected<ControllerStatus, Error> find(const service::ControllerManager& ma
     return std::move(*status);
 }
 
-/// The connection options of one attach: `defaults` with what `params` sets
-/// (nvme connect's names, in seconds).
-std::expected<transport::tcp::TcpOptions, Error> tcp_options(const json& params,
-                                                             transport::tcp::TcpOptions tcp)
-{
-    if (auto it = params.find("kato"); it != params.end())
-        tcp.kato = std::chrono::seconds(it->get<unsigned>());
-    if (auto it = params.find("nr_io_queues"); it != params.end())
-        tcp.io_queues = it->get<std::uint16_t>();
-    if (auto it = params.find("queue_size"); it != params.end())
-        tcp.queue_size = it->get<std::uint16_t>();
-    if (auto it = params.find("reconnect_delay"); it != params.end())
-        tcp.reconnect_delay = std::chrono::seconds(it->get<int>());
-    if (auto it = params.find("ctrl_loss_tmo"); it != params.end())
-        tcp.ctrl_loss_tmo = std::chrono::seconds(it->get<int>());
-    if (auto it = params.find("fast_io_fail_tmo"); it != params.end())
-        tcp.fast_io_fail_tmo = std::chrono::seconds(it->get<int>());
-    if (auto it = params.find("hdr_digest"); it != params.end()) tcp.header_digest = it->get<bool>();
-    if (auto it = params.find("data_digest"); it != params.end()) tcp.data_digest = it->get<bool>();
-    if (auto it = params.find("dhchap_secret"); it != params.end())
-        tcp.dhchap_secret = it->get<std::string>();
-    if (auto it = params.find("dhchap_ctrl_secret"); it != params.end())
-        tcp.dhchap_ctrl_secret = it->get<std::string>();
-    for (const auto* secret : {&tcp.dhchap_secret, &tcp.dhchap_ctrl_secret})
-        if (auto ok = secret->empty() ? std::expected<void, std::string>{}
-                                      : transport::tcp::check_dhchap_secret(*secret);
-            !ok)
-            return std::unexpected(invalid_params(
-                (secret == &tcp.dhchap_secret ? "dhchap_secret: " : "dhchap_ctrl_secret: ") +
-                ok.error()));
-    if (!tcp.dhchap_ctrl_secret.empty() && tcp.dhchap_secret.empty())
-        return std::unexpected(invalid_params("dhchap_ctrl_secret needs dhchap_secret"));
-    if (tcp.io_queues == 0) return std::unexpected(invalid_params("nr_io_queues must be 1 or more"));
-    if (tcp.queue_size < 16 || tcp.queue_size > 1024)
-        return std::unexpected(invalid_params("queue_size must be 16..1024"));
-    if (tcp.kato.count() == 0) return std::unexpected(invalid_params("kato must be 1 or more"));
-    return tcp;
-}
-
-std::expected<json, Error> attach_emulated(service::ControllerManager& manager,
-                                           const json& params, const service::AttachRequest& request)
-{
-    emu::ControllerConfig config;
-    if (auto it = params.find("config"); it != params.end()) {
-        auto parsed = emu::parse_controller_config(it->dump());
-        if (!parsed) return std::unexpected(invalid_params("config: " + parsed.error()));
-        config = std::move(*parsed);
-        if (auto ok = emu::check_controller_config(config, emu::host_memory_bytes()); !ok)
-            return std::unexpected(invalid_params("config: " + ok.error()));
-        if (auto ok = emu::check_backing_directories(config); !ok)
-            return std::unexpected(invalid_params("config: " + ok.error()));
-    }
-    auto attached = manager.attach_emulated(config, request);
-    if (!attached) return std::unexpected(to_rpc_error(attached.error()));
-    return json::array({controller_json(*attached)});
-}
-
 std::expected<json, Error> controller_attach(service::ControllerManager& manager,
                                              const transport::tcp::TcpOptions& defaults,
                                              const json& params)
 {
-    if (auto ok = only_known_keys(params, {"name", "nodes", "trid", "trtype", "traddr", "trsvcid",
-                                           "subnqn", "adrfam", "hostnqn", "hostid", "config",
-                                           "kato", "nr_io_queues", "queue_size",
-                                           "reconnect_delay", "ctrl_loss_tmo", "fast_io_fail_tmo",
-                                           "hdr_digest", "data_digest", "dhchap_secret",
-                                           "dhchap_ctrl_secret"});
-        !ok)
-        return std::unexpected(ok.error());
-    service::AttachRequest request;
-    request.name = params.value("name", std::string());
-    request.nodes = params.value("nodes", true);
-    const std::string trtype = params.value("trtype", std::string());
-    if (trtype == "emulated") return attach_emulated(manager, params, request);
-    if (params.contains("config"))
-        return std::unexpected(invalid_params("config is for trtype \"emulated\" only"));
-
-    std::expected<transport::TransportId, Error> id;
-    if (auto trid = params.find("trid"); trid != params.end()) {
-        if (!trtype.empty() || params.contains("traddr"))
-            return std::unexpected(invalid_params("give either trid or its fields, not both"));
-        auto parsed = transport::parse_transport_id(trid->get<std::string>());
-        if (!parsed) return std::unexpected(invalid_params(parsed.error()));
-        id = std::move(*parsed);
-    } else {
-        id = transport_id_from({{"trtype", trtype},
-                                {"traddr", params.value("traddr", std::string())},
-                                {"adrfam", params.value("adrfam", std::string())},
-                                {"trsvcid", params.value("trsvcid", std::string())},
-                                {"subnqn", params.value("subnqn", std::string())},
-                                {"hostnqn", params.value("hostnqn", std::string())},
-                                {"hostid", params.value("hostid", std::string())}});
-        if (!id) return std::unexpected(id.error());
+    auto call = parse_attach(params, defaults);
+    if (!call) return std::unexpected(call.error());
+    if (call->emulated) {
+        auto attached = manager.attach_emulated(*call->emulated, call->request);
+        if (!attached) return std::unexpected(to_rpc_error(attached.error()));
+        return json::array({controller_json(*attached)});
     }
-    auto tcp = tcp_options(params, defaults);
-    if (!tcp) return std::unexpected(tcp.error());
-    auto attached = manager.attach(*id, *tcp, request);
+    auto attached = manager.attach(call->id, call->tcp, call->request);
     if (!attached) return std::unexpected(to_rpc_error(attached.error()));
     json out = json::array();
     for (const auto& status : *attached)
@@ -247,6 +162,21 @@ void add_native_methods(Dispatcher& dispatcher, service::ControllerManager& mana
     };
     dispatcher.add("controller_reset", step(&service::ControllerManager::reset));
     dispatcher.add("rescan", step(&service::ControllerManager::rescan));
+    dispatcher.add("emulated_controller_delete", step(&service::ControllerManager::detach_emulated));
+    dispatcher.add("emulated_controller_create",
+                   [&manager, defaults](const json& params) -> std::expected<json, Error> {
+                       if (auto ok = only_known_keys(params, {"name", "config"}); !ok)
+                           return std::unexpected(ok.error());
+                       json attach = params;
+                       attach["trtype"] = "emulated";
+                       auto attached = controller_attach(manager, defaults, attach);
+                       if (!attached) return std::unexpected(attached.error());
+                       return std::move((*attached)[0]);
+                   });
+    dispatcher.add("save_config", [&manager](const json& params) -> std::expected<json, Error> {
+        if (auto ok = only_known_keys(params, {}); !ok) return std::unexpected(ok.error());
+        return save_config(manager);
+    });
     dispatcher.add("stats", [&manager](const json& params) -> std::expected<json, Error> {
         if (auto ok = only_known_keys(params, {"name"}); !ok) return std::unexpected(ok.error());
         std::vector<ControllerStatus> controllers;

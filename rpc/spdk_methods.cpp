@@ -123,7 +123,8 @@ std::expected<json, Error> attach_controller(service::ControllerManager& manager
             std::chrono::microseconds(it->get<std::uint64_t>()));
     if (auto ok = reconnect_options(params, tcp); !ok) return std::unexpected(ok.error());
 
-    auto attached = manager.attach(*id, tcp, service::AttachRequest{*name, false});
+    const service::AttachRequest request{.name = *name, .nodes = false, .emulated_config = {}};
+    auto attached = manager.attach(*id, tcp, request);
     if (!attached) return std::unexpected(to_rpc_error(attached.error()));
     // SPDK answers with the bdev names: the controller's name + "n" + nsid.
     json bdevs = json::array();
@@ -145,17 +146,19 @@ json spdk_trid(const transport::TransportId& id)
                 {"subnqn", id.subnqn}};
 }
 
-/// SPDK's state names ("enabled", "resetting", "deleting").
-std::string spdk_state(const std::string& state)
+/// SPDK's state names (nvme_ctrlr_get_state_str(): "enabled", "resetting",
+/// "deleting", "failed"); a reconnect is a reset there.
+std::string spdk_state(const service::ControllerStatus& c)
 {
-    if (state == "resetting") return "resetting";
-    if (state == "detaching") return "deleting";
+    if (c.activity == "detaching" || c.state == "deleting") return "deleting";
+    if (c.state == "resetting" || c.state == "connecting") return "resetting";
+    if (c.state == "failed") return "failed";
     return "enabled";
 }
 
 json controller_json(const service::ControllerStatus& c, const transport::tcp::TcpOptions& defaults)
 {
-    json ctrlr{{"state", spdk_state(c.state)},
+    json ctrlr{{"state", spdk_state(c)},
                {"trid", spdk_trid(c.transport_id)},
                {"host",
                 json{{"nqn", c.transport_id.hostnqn.empty() ? defaults.hostnqn

@@ -34,7 +34,14 @@ const char* to_string(Activity a)
     case Activity::detaching: return "detaching";
     case Activity::none: break;
     }
-    return "attached";
+    return "";
+}
+
+/// A lost connection that ctrl-loss-tmo gave up on: Linux deletes the
+/// controller (nvme_fabrics' error recovery, nvme_delete_ctrl()).
+bool lost(const ctrlr::Controller& controller)
+{
+    return controller.path_state() == ctrlr::Controller::PathState::lost;
 }
 
 /// nvme<digits>: the names of indexes.
@@ -59,18 +66,35 @@ struct ControllerManager::Entry {
     std::string name;
     unsigned index = 0;        ///< of the claim, kept past detaching
     transport::TransportId id; ///< empty trtype: emulated
+    bool named = false;        ///< the caller's name, not the index's
+    transport::tcp::TcpOptions tcp;
+    std::string emulated_config;
     /// Guards `served` and serialises steps. Not a timed_mutex: TSan does
     /// not see GCC's try_lock_for (pthread_mutex_clocklock).
     std::mutex mutex;
     std::atomic<Activity> activity{Activity::none};
     ServedController served;   ///< controller null once detached
+    /// served.controller for list() while a step holds `mutex`; null from
+    /// just before the controller is destroyed.
+    std::mutex view_mutex;
+    const ctrlr::Controller* view = nullptr;
 
-    /// Sets `activity` for the lifetime of one step (the lock is held).
+    /// Sets `activity` for the lifetime of one step; clears it only when no
+    /// other step (a detach) has set its own meanwhile.
     struct Doing {
         Entry& entry;
-        Doing(Entry& e, Activity a) : entry(e) { entry.activity = a; }
-        ~Doing() { entry.activity = Activity::none; }
+        Activity mine;
+        Doing(Entry& e, Activity a) : entry(e), mine(a) { entry.activity = a; }
+        ~Doing() { entry.activity.compare_exchange_strong(mine, Activity::none); }
     };
+
+    /// The controller's state, while it has one.
+    std::optional<ctrlr::Controller::State> state()
+    {
+        std::lock_guard lock(view_mutex);
+        if (view == nullptr) return std::nullopt;
+        return view->state();
+    }
 };
 
 namespace {
@@ -79,9 +103,70 @@ std::optional<ControllerStatus> status_of(ControllerManager::Entry& e);
 
 } // namespace
 
-ControllerManager::ControllerManager(ServeOptions serving) : serving_(std::move(serving)) {}
+const char* state_name(ctrlr::Controller::State state) noexcept
+{
+    using State = ctrlr::Controller::State;
+    switch (state) {
+    case State::starting: return "new";
+    case State::live: return "live";
+    case State::resetting: return "resetting";
+    case State::connecting: return "connecting";
+    case State::failed: return "failed";
+    case State::deleting: break;
+    }
+    return "deleting";
+}
 
-ControllerManager::~ControllerManager() { detach_all(); }
+ControllerManager::ControllerManager(ServeOptions serving)
+    : serving_(std::move(serving)), reaper_([this] { reap(); })
+{
+}
+
+ControllerManager::~ControllerManager()
+{
+    detach_all();
+    {
+        std::lock_guard lock(lost_mutex_);
+        stopping_ = true;
+    }
+    lost_wake_.notify_all();
+    reaper_.join();
+}
+
+void ControllerManager::state_changed(const std::weak_ptr<Entry>& entry,
+                                      ctrlr::Controller::State state)
+{
+    if (state != ctrlr::Controller::State::failed) return;
+    {
+        std::lock_guard lock(lost_mutex_);
+        lost_.push_back(entry);
+    }
+    lost_wake_.notify_all();
+}
+
+void ControllerManager::reap()
+{
+    std::unique_lock lock(lost_mutex_);
+    for (;;) {
+        lost_wake_.wait(lock, [this] { return stopping_ || !lost_.empty(); });
+        if (stopping_) return;
+        auto candidates = std::exchange(lost_, {});
+        lock.unlock();
+        for (const auto& weak : candidates) {
+            auto entry = weak.lock();
+            if (!entry) continue;
+            {
+                std::lock_guard view(entry->view_mutex);
+                if (entry->view == nullptr || !lost(*entry->view)) continue; // failed otherwise
+            }
+            spdlog::warn("{}: controller lost (ctrl-loss-tmo expired): removing it, its nodes "
+                         "and its index, as Linux deletes the controller",
+                         entry->name);
+            (void)detach_entry(entry, default_detach_grace); // a concurrent detach may have it
+        }
+        lock.lock();
+    }
+}
 
 std::expected<void, ManagerError> ControllerManager::reserve(const std::string& name)
 {
@@ -105,16 +190,30 @@ void ControllerManager::unreserve(const std::string& name)
 }
 
 ControllerStatus ControllerManager::adopt(ServedController served, const AttachRequest& request,
-                                          const transport::TransportId& id)
+                                          const transport::TransportId& id,
+                                          const transport::tcp::TcpOptions& tcp)
 {
     std::string name = request.name.empty() ? served.name() : request.name;
     auto entry = std::make_shared<Entry>(std::move(name), id, std::move(served));
+    entry->named = !request.name.empty();
+    entry->tcp = tcp;
+    entry->emulated_config = request.emulated_config;
+    ctrlr::Controller& controller = *entry->served.controller;
+    entry->view = &controller;
     // Taken before the entry is visible: once it is, another client's
     // detach may take it at any moment.
     auto status = status_of(*entry);
-    std::lock_guard lock(mutex_);
-    reserved_.erase(entry->name);
-    entries_.emplace(entry->name, entry);
+    std::weak_ptr<Entry> weak = entry;
+    controller.on_state_change(
+        [this, weak](ctrlr::Controller::State state) { state_changed(weak, state); });
+    {
+        std::lock_guard lock(mutex_);
+        reserved_.erase(entry->name);
+        entries_.emplace(entry->name, entry);
+    }
+    // Lost before it was in the map, where the reaper looks: again.
+    if (entry->state() == ctrlr::Controller::State::failed)
+        state_changed(weak, ctrlr::Controller::State::failed);
     return std::move(*status);
 }
 
@@ -132,7 +231,7 @@ ControllerManager::attach(const transport::TransportId& id, const transport::tcp
     std::vector<ControllerStatus> attached_controllers;
     auto attached = attach_target(id, tcp, serving_, request.nodes,
                                   [&](ServedController served, const transport::TransportId& target) {
-                                      attached_controllers.push_back(adopt(std::move(served), request, target));
+                                      attached_controllers.push_back(adopt(std::move(served), request, target, tcp));
                                       spdlog::info("{}: attached {}", attached_controllers.back().name,
                                                    target.describe());
                                   });
@@ -152,7 +251,7 @@ ControllerManager::attach_emulated(const emu::ControllerConfig& config, const At
         unreserve(request.name);
         return std::unexpected(ManagerError{Kind::failed, std::move(served.error())});
     }
-    auto status = adopt(std::move(*served), request, {});
+    auto status = adopt(std::move(*served), request, {}, {});
     spdlog::info("{}: attached the emulated controller", status.name);
     return status;
 }
@@ -201,19 +300,43 @@ void remove_nodes(std::unique_ptr<cuse::Registry>& registry, std::chrono::millis
 std::expected<void, ManagerError> ControllerManager::detach(std::string_view name,
                                                             std::chrono::milliseconds grace)
 {
-    std::shared_ptr<Entry> entry;
+    auto entry = lookup(name);
+    if (!entry) return std::unexpected(entry.error());
+    return detach_entry(std::move(*entry), grace);
+}
+
+std::expected<void, ManagerError> ControllerManager::detach_emulated(std::string_view name)
+{
+    auto entry = lookup(name);
+    if (!entry) return std::unexpected(entry.error());
+    if (!(*entry)->id.trtype.empty())
+        return std::unexpected(ManagerError{
+            Kind::invalid, fmt::format("{}: not an emulated controller ({}): detach it with "
+                                       "controller_detach",
+                                       name, (*entry)->id.describe())});
+    return detach_entry(std::move(*entry), default_detach_grace);
+}
+
+std::expected<void, ManagerError>
+ControllerManager::detach_entry(std::shared_ptr<Entry> entry, std::chrono::milliseconds grace)
+{
     {
         std::lock_guard lock(mutex_);
-        auto it = entries_.find(name);
-        if (it == entries_.end())
+        auto it = entries_.find(entry->name);
+        if (it == entries_.end() || it->second != entry)
             return std::unexpected(
-                ManagerError{Kind::not_found, fmt::format("{}: no such controller", name)});
-        entry = std::move(it->second);
+                ManagerError{Kind::not_found, fmt::format("{}: no such controller", entry->name)});
         entries_.erase(it);
     }
+    // Set before the lock: while a step (registering) holds it, list() says so.
+    entry->activity = Activity::detaching;
     std::lock_guard lock(entry->mutex);
     Entry::Doing doing(*entry, Activity::detaching);
     remove_nodes(entry->served.registry, grace, entry->name);
+    {
+        std::lock_guard view(entry->view_mutex);
+        entry->view = nullptr;
+    }
     entry->served.controller.reset();
     entry->served.claim.release();
     spdlog::info("{}: detached", entry->name);
@@ -270,18 +393,25 @@ namespace {
 /// Controller::reset or Controller::rescan.
 using Step = void (ctrlr::Controller::*)(std::move_only_function<void(std::error_code)>);
 
-/// Runs one of the controller's asynchronous steps and waits for its end,
-/// holding the entry (a detach waits for it).
+/// Runs one of the controller's asynchronous steps and waits for its end.
+/// The entry is held only to start it: a detach meanwhile destroys the
+/// controller, which ends the step (operation_canceled).
 std::expected<void, ManagerError> run_step(ControllerManager::Entry& e, Activity activity,
                                            const char* what, Step step)
 {
-    std::lock_guard lock(e.mutex);
+    std::unique_lock lock(e.mutex);
     if (!e.served.controller)
         return std::unexpected(ManagerError{Kind::not_found, fmt::format("{}: detached", e.name)});
+    if (step == &ctrlr::Controller::reset && lost(*e.served.controller))
+        return std::unexpected(ManagerError{
+            Kind::busy, fmt::format("{}: reset: the controller is lost (ctrl-loss-tmo expired) "
+                                    "and being deleted",
+                                    e.name)});
     ControllerManager::Entry::Doing doing(e, activity);
     auto done = std::make_shared<std::promise<std::error_code>>();
     auto result = done->get_future();
     ((*e.served.controller).*step)([done](std::error_code ec) { done->set_value(ec); });
+    lock.unlock();
     const std::error_code ec = result.get();
     if (!ec) return {};
     const Kind kind = ec == std::errc::device_or_resource_busy ? Kind::busy : Kind::failed;
@@ -337,19 +467,20 @@ std::optional<ControllerStatus> status_of(ControllerManager::Entry& e)
     status.index = e.index;
     status.transport_id = e.id;
     status.transport = e.id.trtype.empty() ? "emulated" : e.id.trtype;
+    status.named = e.named;
+    status.tcp = e.tcp;
+    status.emulated_config = e.emulated_config;
+    status.state = state_name(e.state().value_or(ctrlr::Controller::State::deleting));
+    status.activity = to_string(e.activity.load());
     std::unique_lock lock(e.mutex, std::defer_lock);
     const auto deadline = std::chrono::steady_clock::now() + list_patience;
     while (!lock.try_lock()) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-            // A long step (reset, detach grace) holds the entry: say which.
-            status.state = to_string(e.activity.load());
-            return status;
-        }
+        // A long step (registering, detach grace) holds the entry.
+        if (std::chrono::steady_clock::now() >= deadline) return status;
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     if (!e.served.controller) return std::nullopt; // detached meanwhile
     status.info = e.served.controller->info();
-    status.state = e.served.registry ? "serving" : "attached";
     if (e.served.registry)
         for (auto& devname : e.served.registry->devnames()) {
             auto stats = e.served.registry->stats(devname);

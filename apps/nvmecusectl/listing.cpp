@@ -4,7 +4,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
+#include <iterator>
+#include <vector>
 
 namespace nvmecusectl {
 
@@ -30,6 +33,14 @@ std::string text(const json& j, const char* key)
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string("-");
 }
 
+/// The controller's state, and what the daemon is doing to it, if anything
+/// ("live", "connecting", "live,detaching").
+std::string state_text(const json& c)
+{
+    const std::string activity = c.value("activity", "");
+    return text(c, "state") + (activity.empty() ? "" : "," + activity);
+}
+
 } // namespace
 
 std::string list_table(const json& controllers)
@@ -45,7 +56,7 @@ std::string list_table(const json& controllers)
             out += fmt::format("{:<21} {:<20} {:<40} {:<9} {:<26} {:<16} {:<8} {:<9} {}\n", node,
                                text(c, "serial_number"), text(c, "model_number"), nsid, usage,
                                format, text(c, "firmware_revision"), text(c, "transport"),
-                               text(c, "state"));
+                               state_text(c));
         };
         bool any = false;
         for (const auto& ns : c.value("namespaces", json::array())) {
@@ -82,9 +93,79 @@ json list_json(const json& controllers)
                                    {"SectorSize", lba},
                                    {"Controller", c.value("name", "")},
                                    {"Transport", c.value("transport", "")},
-                                   {"State", c.value("state", "")}});
+                                   {"State", state_text(c)}});
         }
     return json{{"Devices", std::move(devices)}};
+}
+
+
+namespace {
+
+/// The sysfs-style address of a controller_list entry.
+std::string address_of(const json& c)
+{
+    const json& trid = c.contains("trid") ? c["trid"] : json();
+    if (!trid.is_object()) return "emulated";
+    const std::string traddr = trid.value("traddr", "");
+    if (trid.value("trtype", "") != "tcp") return traddr;
+    return fmt::format("traddr={},trsvcid={}", traddr, trid.value("trsvcid", ""));
+}
+
+struct Subsystem {
+    std::string nqn;
+    unsigned index = 0;
+    std::vector<const json*> controllers;
+};
+
+/// Controllers grouped by subsystem NQN, in order of their first controller.
+std::vector<Subsystem> subsystems_of(const json& controllers)
+{
+    std::vector<Subsystem> out;
+    for (const auto& c : controllers) {
+        // A controller not identified yet is a subsystem of its own.
+        const std::string nqn = c.value("subnqn", "");
+        auto it = std::find_if(out.begin(), out.end(), [&](const Subsystem& s) {
+            return !nqn.empty() && s.nqn == nqn;
+        });
+        if (it == out.end()) {
+            out.push_back(Subsystem{nqn, c.value("index", 0u), {}});
+            it = std::prev(out.end());
+        }
+        it->index = std::min(it->index, c.value("index", 0u));
+        it->controllers.push_back(&c);
+    }
+    return out;
+}
+
+} // namespace
+
+std::string subsys_table(const json& controllers)
+{
+    std::string out;
+    for (const auto& s : subsystems_of(controllers)) {
+        out += fmt::format("nvme-subsys{} - NQN={}\n\\\n", s.index, s.nqn.empty() ? "-" : s.nqn);
+        for (const json* c : s.controllers)
+            out += fmt::format(" +- {} {} {} {}\n", c->value("name", "-"),
+                               c->value("transport", "-"), address_of(*c), state_text(*c));
+    }
+    return out;
+}
+
+json subsys_json(const json& controllers)
+{
+    json subsystems = json::array();
+    for (const auto& s : subsystems_of(controllers)) {
+        json paths = json::array();
+        for (const json* c : s.controllers)
+            paths.push_back(json{{"Name", c->value("name", "")},
+                                 {"Transport", c->value("transport", "")},
+                                 {"Address", address_of(*c)},
+                                 {"State", state_text(*c)}});
+        subsystems.push_back(json{{"Name", fmt::format("nvme-subsys{}", s.index)},
+                                  {"NQN", s.nqn},
+                                  {"Paths", std::move(paths)}});
+    }
+    return json::array({json{{"Subsystems", std::move(subsystems)}}});
 }
 
 } // namespace nvmecusectl

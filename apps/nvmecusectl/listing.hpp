@@ -1,5 +1,5 @@
-// nvmecusectl list: controller_list's answer as nvme-cli 2.x's `nvme list`
-// prints it (table and -o json), plus transport and state.
+// nvmecusectl list and list-subsys: controller_list's answer as nvme-cli
+// 2.x's `nvme list` and `nvme list-subsys` print theirs (table and -o json).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -16,5 +16,18 @@ namespace nvmecusectl {
 /// nvme list -o json's shape ({"Devices": [...]}, one per namespace), each
 /// with "Controller", "Transport" and "State" added. Pure.
 [[nodiscard]] nlohmann::json list_json(const nlohmann::json& controllers);
+
+
+/// nvmecusectl list-subsys: the controllers grouped by subsystem NQN, as
+/// nvme-cli 2.x's `nvme list-subsys` prints them: "nvme-subsys<N> -
+/// NQN=<nqn>", "\", then " +- <controller> <transport> <address> <state>"
+/// per controller. N is the lowest controller index of the subsystem; the
+/// address is "traddr=A,trsvcid=P" (NVMe/TCP, as the kernel's sysfs
+/// address), the PCI address, or "emulated". Pure.
+[[nodiscard]] std::string subsys_table(const nlohmann::json& controllers);
+
+/// The same as nvme list-subsys -o json: [{"Subsystems": [{"Name", "NQN",
+/// "Paths": [{"Name", "Transport", "Address", "State"}]}]}]. Pure.
+[[nodiscard]] nlohmann::json subsys_json(const nlohmann::json& controllers);
 
 } // namespace nvmecusectl

@@ -99,15 +99,25 @@ int main(int argc, char** argv)
     app.add_option("-S,--socket", socket, "nvmecused's control socket")->capture_default_str();
     app.footer(R"(Examples:
   nvmecusectl list
+  nvmecusectl list-subsys
   nvmecusectl attach -t tcp -a 192.168.1.7 -s 4420 -n nqn.2026-11.io.example:disk
   nvmecusectl attach 'trtype:pcie traddr:0000:00:04.0'
   nvmecusectl attach -t emulated
+  nvmecusectl create-emulated --name Scratch --config controller.json
+  nvmecusectl delete-emulated Scratch
   nvmecusectl detach nvme1
+  nvmecusectl save-config > /etc/nvmecuse/nvmecused.json   (nvmecused --json FILE attaches them again)
   nvmecusectl call bdev_nvme_get_controllers)");
 
     auto* list = app.add_subcommand("list", "controllers and namespaces, as nvme list");
     std::string output = "normal";
     list->add_option("-o,--output-format", output, "normal or json")
+        ->check(CLI::IsMember({"normal", "json"}))
+        ->capture_default_str();
+
+    auto* list_subsys = app.add_subcommand(
+        "list-subsys", "controllers by subsystem NQN, with transport address and state, as nvme list-subsys");
+    list_subsys->add_option("-o,--output-format", output, "normal or json")
         ->check(CLI::IsMember({"normal", "json"}))
         ->capture_default_str();
 
@@ -145,6 +155,22 @@ int main(int argc, char** argv)
     auto* stats = app.add_subcommand("stats", "the nodes' counters");
     stats->add_option("name", name, "controller (default: all)");
 
+    AttachOptions emulated;
+    emulated.transport = "emulated";
+    auto* create = app.add_subcommand("create-emulated",
+                                      "create an emulated controller (emulated_controller_create)");
+    create->add_option("--name", emulated.name, "a name of yours (default: nvme<N>)");
+    create->add_option("--config", emulated.config, "the controller's JSON configuration")
+        ->check(CLI::ExistingFile);
+    auto* remove = app.add_subcommand(
+        "delete-emulated", "detach an emulated controller (emulated_controller_delete; "
+                           "refused for another one)");
+    remove->add_option("name", name, "controller")->required();
+
+    auto* save = app.add_subcommand(
+        "save-config", "print the configuration that attaches the same controllers again "
+                       "(save_config; for nvmecused --json FILE)");
+
     std::string raw_method;
     std::string raw_params = "{}";
     auto* call = app.add_subcommand("call", "any method, as SPDK's rpc.py calls it; prints the result");
@@ -155,22 +181,28 @@ int main(int argc, char** argv)
 
     std::string method;
     json params = json::object();
-    if (*list) {
+    if (*list || *list_subsys) {
         method = "controller_list";
-    } else if (*attach) {
-        auto p = attach_params(a);
+    } else if (*attach || *create) {
+        auto p = attach_params(*attach ? a : emulated);
         if (!p) {
             std::fprintf(stderr, "nvmecusectl: %s\n", p.error().c_str());
             return 2;
         }
-        method = "controller_attach";
+        method = *attach ? "controller_attach" : "emulated_controller_create";
         params = std::move(*p);
+        if (*create) params.erase("trtype"); // implied
     } else if (*detach) {
         method = "controller_detach";
         params = {{"name", name}, {"grace_ms", grace_ms}};
     } else if (*reset || *rescan) {
         method = *reset ? "controller_reset" : "rescan";
         params = {{"name", name}};
+    } else if (*remove) {
+        method = "emulated_controller_delete";
+        params = {{"name", name}};
+    } else if (*save) {
+        method = "save_config";
     } else if (*call) {
         method = raw_method;
         try {
@@ -194,17 +226,26 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "nvmecusectl: %s\n", result.error().message.c_str());
         return exit_status(result.error());
     }
-    if (*list) {
+    if (*list_subsys) {
+        if (output == "json")
+            std::cout << nvmecusectl::subsys_json(*result).dump(2) << '\n';
+        else
+            std::cout << nvmecusectl::subsys_table(*result);
+    } else if (*list) {
         if (output == "json")
             std::cout << nvmecusectl::list_json(*result).dump(2) << '\n';
         else
             std::cout << nvmecusectl::list_table(*result);
+    } else if (*create) {
+        std::cout << fmt::format("{}: {}\n", result->value("name", ""),
+                                 (*result)["node"].is_string() ? (*result)["node"].get<std::string>()
+                                                               : std::string("no nodes"));
     } else if (*attach) {
         for (const auto& c : *result)
             std::cout << fmt::format("{}: {}\n", c.value("name", ""),
                                      c["node"].is_string() ? c["node"].get<std::string>()
                                                            : std::string("no nodes"));
-    } else if (*stats || *call) {
+    } else if (*stats || *call || *save) {
         std::cout << result->dump(2) << '\n';
     }
     return 0;

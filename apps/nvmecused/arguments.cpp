@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <grp.h>
+#include <sched.h>
 #include <pwd.h>
 
 #include <CLI/CLI.hpp>
@@ -17,6 +18,9 @@
 namespace nvmecused {
 
 namespace {
+
+/// --threads when not given.
+constexpr const char* default_threads = "0";
 
 using nvmecuse::transport::parse_host_id;
 using nvmecuse::transport::parse_transport_id;
@@ -222,6 +226,14 @@ int fail(const std::string& message)
 
 } // namespace
 
+unsigned usable_cpus()
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+    return static_cast<unsigned>(std::max(CPU_COUNT(&set), 1));
+}
+
 std::expected<Arguments, int> parse_arguments(int argc, char** argv)
 {
     Arguments args;
@@ -230,6 +242,7 @@ std::expected<Arguments, int> parse_arguments(int argc, char** argv)
     std::string uid = "0";
     std::string gid = "0";
     std::string protocol = "auto";
+    std::string threads = default_threads;
     std::string kernel_rules;
     TcpArguments tcp;
     TargetArguments target;
@@ -244,6 +257,7 @@ std::expected<Arguments, int> parse_arguments(int argc, char** argv)
   nvmecused -t tcp -a 192.168.1.7 -s 4420 -n nqn.2026-11.io.example:disk -k 15
   nvmecused --attach 'trtype:pcie traddr:0000:00:04.0'
   nvmecused        (no controller yet: attach them with nvmecusectl on its socket)
+  nvmecused --json /etc/nvmecuse/nvmecused.json   (the controllers nvmecusectl save-config saved)
 Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecuse/nvme0)");
     auto* emulate =
         app.add_flag("--emulate", args.emulate, "serve the built-in emulated NVMe controller");
@@ -255,6 +269,15 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
     app.add_flag("--check-config", args.check_config,
                  "check the --config file as the daemon would, say what is wrong or OK, and exit")
         ->needs(config);
+    // -c is nvme connect's --reconnect-delay here: the file has SPDK's long name.
+    auto* json_config =
+        app.add_option("--json", args.json_config,
+                       "attach the controllers of this configuration file at start (what "
+                       "`nvmecusectl save-config` writes)")
+            ->check(CLI::ExistingFile);
+    app.add_flag("--check", args.check_json,
+                 "check the --json file, say what is wrong (its JSON path) or OK, and exit")
+        ->needs(json_config);
     app.add_option("--attach", attach,
                    "serve the controller this transport ID names, e.g. 'trtype:tcp "
                    "traddr:127.0.0.1 trsvcid:4420 subnqn:NQN' or 'trtype:pcie traddr:BDF'; "
@@ -289,13 +312,13 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
         ->check(CLI::IsMember({"6.1", "6.2"}))
         ->option_text("6.1|6.2 (the running kernel's)");
 
-    app.add_option("--threads", args.threads,
+    app.add_option("--threads", threads,
                    "serving threads: each reads requests from every node and has an I/O queue "
-                   "pair of its own on each controller that allows one; 0 serves each node on "
-                   "its controller's thread (see --cuse-threads), which is still faster on a "
-                   "2-CPU machine (docs/performance.md)")
-        ->check(CLI::Range(0u, 256u))
-        ->capture_default_str();
+                   "pair of its own on each controller that allows one; auto: one per CPU the "
+                   "daemon may run on; 0 serves each node on its controller's thread (see "
+                   "--cuse-threads)")
+        ->check(CLI::IsMember({"auto"}) | CLI::Range(0u, 256u))
+        ->option_text(fmt::format("auto|0..256 ({})", default_threads));
 
     const char* developer = "Developer options (measurements and testing)";
     app.add_option("--lock-dir", args.lock_directory, "root-only directory of the index claims")
@@ -341,9 +364,11 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
             {"unrestricted", Protocol::unrestricted}};
         args.rpc_socket_explicit = rpc_socket->count() != 0;
         if (no_rpc) args.rpc_socket.clear();
-        if (!args.emulate && attach.empty() && target.traddr.empty() && args.rpc_socket.empty())
-            throw CLI::RequiredError("--emulate, --attach, --traddr or a control socket");
+        if (!args.emulate && attach.empty() && target.traddr.empty() && args.rpc_socket.empty() &&
+            args.json_config.empty())
+            throw CLI::RequiredError("--emulate, --attach, --traddr, --json or a control socket");
         args.ioctl_protocol = protocols.at(CLI::detail::to_lower(protocol));
+        args.threads = threads == "auto" ? usable_cpus() : static_cast<unsigned>(std::stoul(threads));
         if (!kernel_rules.empty())
             args.kernel_rules = kernel_rules == "6.1" ? nvmecuse::cuse::KernelRules::linux_6_1
                                                       : nvmecuse::cuse::KernelRules::linux_6_2;

@@ -17,11 +17,19 @@
 
 namespace nvmecused {
 
+/// The CPUs this process may run on (sched_getaffinity), at least 1:
+/// what --threads auto starts.
+[[nodiscard]] unsigned usable_cpus();
+
 /// Everything the command line says, checked.
 struct Arguments {
     bool emulate = false;
     std::string config_path; ///< --config of the emulated controller; empty: defaults
     bool check_config = false; ///< --check-config: check --config, print the verdict, exit
+    /// --json: the controllers to attach at start, as save_config wrote
+    /// them (SPDK's --json); empty: none.
+    std::string json_config;
+    bool check_json = false; ///< --check: check --json, print the verdict, exit
     /// --attach, parsed; in command-line order.
     std::vector<nvmecuse::transport::TransportId> attach;
     /// --hostnqn, --hostid, --kato, ... for every attached controller.

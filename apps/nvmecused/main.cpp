@@ -7,6 +7,7 @@
 // detaches more while it runs. SIGHUP is logged and otherwise ignored: logs go to
 // stderr, which needs no reopening.
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -55,6 +56,33 @@ int check_config(const std::string& path)
     return 0;
 }
 
+/// --check: the verdict on the --json file, as starting from it would give it.
+int check_json(const Arguments& args)
+{
+    auto doc = nvmecuse::rpc::read_config(args.json_config);
+    auto count = doc ? nvmecuse::rpc::check_config(*doc, args.tcp)
+                     : std::expected<std::size_t, std::string>(std::unexpect, doc.error());
+    if (!count) {
+        std::fprintf(stderr, "nvmecused: %s: %s\n", args.json_config.c_str(), count.error().c_str());
+        return 1;
+    }
+    std::printf("%s: OK (%zu controller(s) to attach)\n", args.json_config.c_str(), *count);
+    return 0;
+}
+
+/// --json: attaches what the file names, before the control socket opens.
+std::expected<void, std::string> replay_json(const Arguments& args,
+                                             const nvmecuse::rpc::Dispatcher& dispatcher)
+{
+    if (args.json_config.empty()) return {};
+    auto doc = nvmecuse::rpc::read_config(args.json_config);
+    if (!doc) return std::unexpected(doc.error());
+    auto count = nvmecuse::rpc::replay_config(*doc, dispatcher, args.tcp);
+    if (!count) return std::unexpected(fmt::format("{}: {}", args.json_config, count.error()));
+    spdlog::info("{}: {} controller_attach call(s) done", args.json_config, *count);
+    return {};
+}
+
 /// The control socket, when there is to be one. A default socket that
 /// another daemon serves is a warning (several daemons may run side by
 /// side, each with its own --lock-dir claims); a --rpc-socket one is an
@@ -82,6 +110,7 @@ int main(int argc, char** argv)
     auto args = parse_arguments(argc, argv);
     if (!args) return args.error();
     if (args->check_config) return check_config(args->config_path);
+    if (args->check_json) return check_json(*args);
     configure_logging(args->log_level, args->log_format);
 
     const sigset_t signals = block_signals();
@@ -95,6 +124,10 @@ int main(int argc, char** argv)
     nvmecuse::rpc::Dispatcher dispatcher;
     nvmecuse::rpc::add_native_methods(dispatcher, manager, args->tcp);
     nvmecuse::rpc::add_spdk_methods(dispatcher, manager, args->tcp);
+    if (auto replayed = replay_json(*args, dispatcher); !replayed) {
+        report_error(replayed.error());
+        return 1; // the manager detaches what came up
+    }
     auto control = serve_control_socket(*args, dispatcher);
     if (!control) {
         report_error(control.error());

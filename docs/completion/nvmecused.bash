@@ -8,7 +8,7 @@ _nvmecused() {
   cur=${COMP_WORDS[COMP_CWORD]}
   prev=${COMP_WORDS[COMP_CWORD - 1]}
   case $prev in
-  --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+  --config | --json) COMPREPLY=($(compgen -f -- "$cur")); return ;;
   --log-level) COMPREPLY=($(compgen -W 'trace debug info warn error critical off' -- "$cur")); return ;;
   --log-format) COMPREPLY=($(compgen -W 'auto journal text' -- "$cur")); return ;;
   --ioctl-protocol) COMPREPLY=($(compgen -W 'auto restricted unrestricted' -- "$cur")); return ;;
@@ -24,7 +24,7 @@ _nvmecused() {
     -c | --reconnect-delay | -l | --ctrl-loss-tmo | -F | --fast_io_fail_tmo | --fast-io-fail-tmo | \
     --cuse-threads | --poll-us) return ;;
   esac
-  COMPREPLY=($(compgen -W '--help --version --emulate --config --check-config --attach --dir
+  COMPREPLY=($(compgen -W '--help --version --emulate --config --check-config --json --check --attach --dir
     --mode --uid --gid --kernel-rules --log-level --log-format --rpc-socket --no-rpc --lock-dir
     --retry-only --ioctl-protocol
     --cuse-threads --poll-us --transport --traddr --trsvcid --nqn --hostnqn --hostid

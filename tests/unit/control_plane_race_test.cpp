@@ -101,7 +101,8 @@ TEST_F(ControlPlaneRace, DetachOfOneControllerLeavesTheOtherServing)
     const auto list = manager_->list();
     ASSERT_EQ(list.size(), 1u);
     EXPECT_EQ(list[0].name, "nvme1");
-    EXPECT_EQ(list[0].state, "serving");
+    EXPECT_EQ(list[0].state, "live");
+    EXPECT_EQ(list[0].activity, "");
 }
 
 TEST_F(ControlPlaneRace, AttachAndDetachFromTwoClientsAtOnce)

@@ -12,6 +12,7 @@
 #include "nvmecuse/rpc/framing.hpp"
 
 #include "control_plane_fixture.hpp"
+#include "tcp_test_target.hpp"
 
 namespace nvmecuse::testing {
 namespace {
@@ -200,7 +201,8 @@ TEST_F(ControlPlaneRpc, NativeMethods)
     ASSERT_TRUE(list);
     ASSERT_EQ(list->size(), 1u);
     const auto& ctrl = (*list)[0];
-    EXPECT_EQ(ctrl["state"], "serving");
+    EXPECT_EQ(ctrl["state"], "live");
+    EXPECT_EQ(ctrl["activity"], "");
     EXPECT_EQ(ctrl["transport"], "emulated");
     EXPECT_EQ(ctrl["model_number"], "nvmecuse Emulated NVMe SSD");
     EXPECT_EQ(ctrl["nodes"].size(), 3u);
@@ -304,6 +306,60 @@ TEST_F(ControlPlaneRpc, SpdkMethodsWithSpdkShapes)
     typo["trsvcid_"] = "1";
     EXPECT_EQ(call_error(c, "bdev_nvme_attach_controller", typo), code::invalid_params);
     EXPECT_EQ(call_error(c, "bdev_nvme_attach_controller", {{"trtype", "tcp"}}), code::invalid_params);
+}
+
+TEST_F(ControlPlaneRpc, EmulatedControllersAreCreatedAndDeletedAtRuntime)
+{
+    serve();
+    auto c = client();
+    ASSERT_TRUE(c.call("controller_attach", {{"trtype", "emulated"}})); // nvme0, not created here
+    auto created = c.call("emulated_controller_create",
+                          {{"name", "Scratch"},
+                           {"config", {{"namespaces", json::array({{{"nsid", 1}}, {{"nsid", 2}}})}}}});
+    ASSERT_TRUE(created) << created.error().error.message;
+    EXPECT_EQ((*created)["name"], "Scratch");
+    EXPECT_EQ((*created)["transport"], "emulated");
+    EXPECT_EQ((*created)["namespaces"].size(), 2u);
+    EXPECT_EQ((*created)["node"], "/dev/nvmecuse/nvme1");
+    auto unnamed = c.call("emulated_controller_create");
+    ASSERT_TRUE(unnamed);
+    EXPECT_EQ((*unnamed)["name"], "nvme2");
+
+    // Malformed parameters: -32602, naming the parameter.
+    auto typo = c.call("emulated_controller_create", {{"nmae", "x"}});
+    ASSERT_FALSE(typo);
+    EXPECT_EQ(typo.error().error.code, code::invalid_params);
+    EXPECT_NE(typo.error().error.message.find("nmae"), std::string::npos);
+    auto config = c.call("emulated_controller_create", {{"config", {{"mdts", "x"}}}});
+    ASSERT_FALSE(config);
+    EXPECT_EQ(config.error().error.code, code::invalid_params);
+    EXPECT_NE(config.error().error.message.find("config"), std::string::npos);
+    auto nameless = c.call("emulated_controller_delete");
+    ASSERT_FALSE(nameless);
+    EXPECT_EQ(nameless.error().error.code, code::invalid_params);
+    EXPECT_NE(nameless.error().error.message.find("name"), std::string::npos);
+    EXPECT_EQ(call_error(c, "emulated_controller_create", {{"name", "Scratch"}}), -EEXIST);
+
+    EXPECT_EQ(call_error(c, "emulated_controller_delete", {{"name", "Scratch"}}), 0);
+    EXPECT_EQ(call_error(c, "emulated_controller_delete", {{"name", "Scratch"}}), -ENODEV);
+    EXPECT_EQ(manager_->list().size(), 2u);
+}
+
+TEST_F(ControlPlaneRpc, EmulatedControllerDeleteRefusesAnotherTransport)
+{
+    tcp_test::TestTarget target;
+    serve();
+    auto c = client();
+    ASSERT_TRUE(c.call("controller_attach", {{"trtype", "tcp"},
+                                             {"traddr", "127.0.0.1"},
+                                             {"trsvcid", target.port_string()},
+                                             {"subnqn", "nqn.2026-11.io.nvmecuse:test"}}));
+    auto refused = c.call("emulated_controller_delete", {{"name", "nvme0"}});
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().error.code, -EINVAL);
+    EXPECT_NE(refused.error().error.message.find("not an emulated controller"), std::string::npos)
+        << refused.error().error.message;
+    EXPECT_EQ(manager_->list().size(), 1u); // still attached
 }
 
 } // namespace

@@ -19,6 +19,7 @@
 
 #include "emu_fixture.hpp"
 #include "fake_transport.hpp"
+#include "lane_writer.hpp"
 #include "nvm_command.hpp"
 
 namespace nvmecuse::ctrlr {
@@ -27,19 +28,10 @@ namespace {
 using namespace std::chrono_literals;
 using nvmecuse::testing::FakeState;
 using nvmecuse::testing::FakeTransport;
-constexpr auto bounded = 10s;
-constexpr std::uint32_t block = 512; // namespace 1 of the emulated test config
-
-/// The block a reactor writes at `lba`: its index and the lba in every byte pair.
-DataBuffer pattern(unsigned reactor, std::uint64_t lba)
-{
-    auto b = DataBuffer::zeroed(block);
-    for (std::uint32_t i = 0; i < block; i += 2) {
-        b.span()[i] = static_cast<std::byte>(reactor + 1);
-        b.span()[i + 1] = static_cast<std::byte>(lba);
-    }
-    return b;
-}
+using nvmecuse::testing::expect_written;
+using nvmecuse::testing::Writer;
+constexpr auto bounded = nvmecuse::testing::lane_bound;
+constexpr std::uint32_t block = nvmecuse::testing::lane_block; // namespace 1 of the emulated test config
 
 struct Lanes : ::testing::Test {
     std::vector<std::unique_ptr<Reactor>> reactors;
@@ -79,70 +71,6 @@ struct Lanes : ::testing::Test {
         ctrl = std::move(*c);
     }
 };
-
-/// Writes `count` blocks from one reactor (or until stopped), `depth` at a
-/// time, each next one submitted from the previous one's handler (where a
-/// serving thread submits: on its own thread).
-struct Writer {
-    Writer(Controller& c, Reactor& r, unsigned i, std::uint64_t lba, int n)
-        : ctrl(c), reactor(r), index(i), first_lba(lba), count(n)
-    {
-    }
-    Controller& ctrl;
-    Reactor& reactor;
-    unsigned index;
-    std::uint64_t first_lba;
-    int count;
-    std::atomic<bool> stopped{false};
-    std::atomic<int> issued{0}, submitted{0}, completed{0}, on_reactor{0}, failed{0};
-    std::promise<void> done;
-
-    void start(int depth)
-    {
-        reactor.post([this, depth] {
-            for (int i = 0; i < depth; ++i)
-                issue();
-        });
-    }
-    void issue()
-    {
-        if (stopped) return;
-        const int i = issued.fetch_add(1);
-        if (i >= count) return;
-        const std::uint64_t lba = first_lba + static_cast<std::uint64_t>(i % 20000);
-        ++submitted;
-        ctrl.submit(QueueKind::io, nvmecuse::testing::read_write(nvme::NvmOpcode::write, lba, pattern(index, lba)),
-                    [this](Result&& r) {
-                        if (Reactor::current() == &reactor) ++on_reactor;
-                        if (!r.ok()) ++failed;
-                        issue();
-                        // Last: the test may destroy the Writer once done.
-                        if (completed.fetch_add(1) + 1 == count) done.set_value();
-                    });
-    }
-    /// Stops issuing; true once every submitted command completed once.
-    bool stop_and_drain()
-    {
-        stopped = true;
-        const auto deadline = std::chrono::steady_clock::now() + bounded;
-        while (completed != submitted && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(1ms);
-        std::this_thread::sleep_for(20ms); // a second completion would show now
-        return completed == submitted;
-    }
-};
-
-void expect_written(Controller& ctrl, unsigned index, std::uint64_t first_lba, int count)
-{
-    for (int i = 0; i < count; ++i) {
-        const std::uint64_t lba = first_lba + static_cast<std::uint64_t>(i);
-        Result r = ctrl.execute(QueueKind::io,
-                                nvmecuse::testing::read_write(nvme::NvmOpcode::read, lba, DataBuffer::zeroed(block)));
-        ASSERT_TRUE(r.ok()) << "lba " << lba;
-        const DataBuffer want = pattern(index, lba);
-        ASSERT_EQ(0, std::memcmp(r.data.data(), want.data(), block)) << "lba " << lba;
-    }
-}
 
 TEST_F(Lanes, EachReactorIssuesOnItsOwnQueuePairConcurrently)
 {

@@ -42,6 +42,7 @@ void expect_same(const ControllerConfig& a, const ControllerConfig& b)
     EXPECT_EQ(a.cntlid, b.cntlid);
     EXPECT_EQ(a.subnqn, b.subnqn);
     EXPECT_EQ(a.mdts, b.mdts);
+    EXPECT_EQ(a.sgls, b.sgls);
     EXPECT_EQ(a.max_namespaces, b.max_namespaces);
     EXPECT_EQ(a.total_capacity_bytes, b.total_capacity_bytes);
     EXPECT_EQ(a.max_io_queues, b.max_io_queues);
@@ -72,6 +73,7 @@ ControllerConfig everything_changed()
     c.cntlid = 7;
     c.subnqn = "nqn.2014-08.org.example:test";
     c.mdts = max_mdts;
+    c.sgls = true;
     c.max_namespaces = 1024;
     c.total_capacity_bytes = ~0ull;
     c.max_io_queues = 64;
@@ -156,7 +158,7 @@ TEST(EmuConfigJson, OutputListsEveryFieldInStructOrderWithIntegers)
     const std::string text = to_json(ControllerConfig{}, -1);
     EXPECT_THAT(text, StartsWith(R"({"model":"nvmecuse Emulated NVMe SSD","serial":)"));
     // uint8_t fields are numbers, not characters; byte counts are integers.
-    EXPECT_THAT(text, HasSubstr(R"("mdts":8,)"));
+    EXPECT_THAT(text, HasSubstr(R"("mdts":8,"sgls":false,)"));
     EXPECT_THAT(text, HasSubstr(R"("total_capacity_bytes":4294967296,)"));
     EXPECT_THAT(text,
                 HasSubstr(R"("namespaces":[{"nsid":1,"size_bytes":1073741824,"lba_data_size":512,)"
@@ -544,7 +546,7 @@ TEST(EmuConfigJsonDocs, EveryKeyIsDocumentedInConfigurationMd)
     std::vector<std::string> keys = keys_of(written);
     for (const auto& key : keys_of(written["namespaces"][0]))
         keys.push_back(key);
-    EXPECT_EQ(keys.size(), 29u); // 22 controller keys, 7 namespace keys
+    EXPECT_EQ(keys.size(), 30u); // 23 controller keys, 7 namespace keys
     for (const auto& key : keys)
         EXPECT_THAT(doc, HasSubstr("\n| `" + key + "` |")) << key << " has no row in the docs";
 }

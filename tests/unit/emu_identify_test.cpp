@@ -101,6 +101,7 @@ TEST_F(IdentifyTest, ControllerIdentityAndLimitsFollowTheConfig)
     cfg.critical_temperature_kelvin = 360;
     cfg.extended_self_test_minutes = 42;
     cfg.max_queue_entries = 256;
+    cfg.sgls = true;
     create(cfg);
     const auto id = identify_controller();
     EXPECT_EQ(id.vid, 0x144d);
@@ -115,6 +116,7 @@ TEST_F(IdentifyTest, ControllerIdentityAndLimitsFollowTheConfig)
     EXPECT_EQ(id.cctemp, 360);
     EXPECT_EQ(id.edstt, 42);
     EXPECT_EQ(id.maxcmd, 256);
+    EXPECT_EQ(id.sgls, 1u) << "SGLs without alignment, nothing optional";
 }
 
 TEST_F(IdentifyTest, ControllerReportsAnNvme20IoController)

@@ -48,7 +48,7 @@ std::optional<std::uint64_t> IdentityDma::device_address_of(const std::byte* p) 
     return reinterpret_cast<std::uintptr_t>(p);
 }
 
-std::size_t IdentityDma::contiguous_from(const std::byte* p) const
+std::size_t IdentityDma::allocated_from(const std::byte* p) const
 {
     std::lock_guard l(mutex_);
     const auto a = reinterpret_cast<std::uintptr_t>(p);
@@ -59,10 +59,17 @@ std::size_t IdentityDma::contiguous_from(const std::byte* p) const
     return it->first + it->second - a;
 }
 
+std::size_t IdentityDma::contiguous_from(const std::byte* p) const
+{
+    const auto a = reinterpret_cast<std::uintptr_t>(p);
+    const std::size_t to_piece_end = contiguity == SIZE_MAX ? SIZE_MAX : contiguity - a % contiguity;
+    return std::min(allocated_from(p), to_piece_end);
+}
+
 std::byte* IdentityDma::host_view(std::uint64_t address, std::size_t length) const
 {
     auto* p = reinterpret_cast<std::byte*>(static_cast<std::uintptr_t>(address));
-    return contiguous_from(p) >= std::max<std::size_t>(length, 1) ? p : nullptr;
+    return allocated_from(p) >= std::max<std::size_t>(length, 1) ? p : nullptr;
 }
 
 std::size_t IdentityDma::live() const
@@ -377,7 +384,19 @@ void FakePciFunction::execute(std::uint16_t sqid, const nvme::SubmissionQueueEnt
     const auto direction = nvme::data_transfer(sqe.opc);
     const std::size_t length = direction == nvme::DataTransfer::none ? 0 : transfer_length(sqid, sqe);
     std::vector<std::pair<std::byte*, std::size_t>> segments;
-    if (length != 0 && !walk_prps(sqe, length, segments)) {
+    const auto psdt = static_cast<nvme::Psdt>(sqe.flags >> 6);
+    if (psdt != nvme::Psdt::prp && length != 0) {
+        // SGLs: I/O commands of a controller that supports them (for NVMe
+        // over PCIe, admin commands take PRPs).
+        const nvme::Status walked =
+            sqid == 0 || !options_.config.sgls
+                ? nvme::Status(nvme::GenericStatus::invalid_field).with_dnr()
+                : walk_sgl(sqe, length, segments);
+        if (!walked.is_success()) {
+            post(cqid, sqid, sqe.cid, {walked});
+            return;
+        }
+    } else if (length != 0 && !walk_prps(sqe, length, segments)) {
         ++dma_faults;
         post(cqid, sqid, sqe.cid, {nvme::Status(nvme::GenericStatus::data_transfer_error)});
         return;

@@ -2,7 +2,9 @@
 // register file with doorbell semantics, DMA memory whose device addresses
 // are its virtual addresses (what the device reads is what the host wrote),
 // and a controller front end that fetches SQEs, walks PRPs (lists and their
-// chaining included), runs each command on the emulated controller, and
+// chaining included) or, when the emulated controller's config advertises
+// them (ControllerConfig::sgls), SGLs (Data Blocks, Segments, Last
+// Segments), runs each command on the emulated controller, and
 // posts CQEs with the phase tag. It handles what is PCIe's own (CC/CSTS,
 // AQA/ASQ/ACQ, Create/Delete I/O queues), signals MSI-X vectors through
 // eventfds (the admin CQ on vector 0, an I/O CQ on its IV when IEN is set),
@@ -42,8 +44,14 @@ public:
     [[nodiscard]] std::byte* host_view(std::uint64_t address, std::size_t length) const;
     [[nodiscard]] std::size_t live() const;
     std::size_t fail_after = SIZE_MAX; ///< allocations that succeed before ENOMEM
+    /// Device-contiguous runs end at multiples of this many bytes (an IOVA
+    /// space mapped in pieces); the device addresses stay the virtual ones.
+    std::size_t contiguity = SIZE_MAX;
 
 private:
+    /// The bytes of p's allocation from p on (0: not in one).
+    [[nodiscard]] std::size_t allocated_from(const std::byte* p) const;
+
     mutable std::mutex mutex_;
     std::map<std::uintptr_t, std::size_t> allocations_; ///< start → length
 };
@@ -62,6 +70,7 @@ public:
     std::string address() const override { return "0000:00:04.0"; }
     transport::pcie::Bar& bar0() override { return *this; }
     transport::pcie::DmaMemory& dma() override { return dma_; }
+    IdentityDma& identity_dma() { return dma_; }
     std::uint16_t enable_vectors(std::uint16_t wanted) override;
     int vector_fd(std::uint16_t vector) const override;
     int release_request_fd() const override { return request_.get(); }
@@ -89,6 +98,9 @@ public:
     int enables = 0;
     std::uint64_t max_prp_entries = 0; ///< the most pages one command's PRPs named
     std::uint64_t chained_lists = 0;   ///< PRP list pages reached through a chain entry
+    std::uint64_t sgl_commands = 0;    ///< commands whose data an SGL described
+    std::uint64_t sgl_segments = 0;    ///< SGL segments fetched (Segment and Last Segment)
+    std::uint64_t max_sgl_data_blocks = 0; ///< the most Data Blocks one command's SGL named
     std::uint64_t commands = 0;        ///< SQEs fetched
     std::uint64_t dma_faults = 0;      ///< PRPs or queues outside DMA memory
     std::set<std::uint16_t> created_sqs;
@@ -114,6 +126,10 @@ private:
     /// The pages PRP1/PRP2 name for `length` bytes; false on a DMA fault.
     bool walk_prps(const nvme::SubmissionQueueEntry& sqe, std::size_t length,
                    std::vector<std::pair<std::byte*, std::size_t>>& segments);
+    /// The Data Blocks SGL1 leads to (fake_pci_sgl.cpp); a failure status
+    /// for a malformed SGL or a DMA fault.
+    [[nodiscard]] nvme::Status walk_sgl(const nvme::SubmissionQueueEntry& sqe, std::size_t length,
+                                        std::vector<std::pair<std::byte*, std::size_t>>& segments);
 
     Options options_;
     IdentityDma dma_;

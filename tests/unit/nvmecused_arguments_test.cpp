@@ -2,6 +2,8 @@
 // --attach, transport IDs checked up front, nvme connect's options mapped
 // onto TcpOptions, and the old options as they were.
 #include <gmock/gmock.h>
+#include <sched.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -112,6 +114,20 @@ TEST(NvmecusedArguments, PollWindow)
     EXPECT_FALSE(parse({"--emulate", "--poll-us", "-5"}));
 }
 
+TEST(NvmecusedArguments, ThreadsAreACountOrOnePerCpu)
+{
+    EXPECT_EQ(parse({"--emulate", "--threads", "3"})->threads, 3u);
+    EXPECT_EQ(parse({"--emulate", "--threads", "0"})->threads, 0u);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    ASSERT_EQ(::sched_getaffinity(0, sizeof set, &set), 0);
+    EXPECT_EQ(parse({"--emulate", "--threads", "auto"})->threads,
+              static_cast<unsigned>(CPU_COUNT(&set)));
+    EXPECT_FALSE(parse({"--emulate", "--threads", "257"}));
+    EXPECT_FALSE(parse({"--emulate", "--threads", "many"}));
+    EXPECT_FALSE(parse({"--emulate", "--threads", "-1"}));
+}
+
 TEST(NvmecusedArguments, NothingToServeStartsEmptyOnTheControlSocket)
 {
     const auto none = parse({});
@@ -141,6 +157,23 @@ TEST(NvmecusedArguments, WithoutControlSocketOneOfEmulateOrAttachIsRequired)
 TEST(NvmecusedArguments, ConfigNeedsEmulate)
 {
     EXPECT_FALSE(parse({"--attach", target, "--config", "/proc/self/status"}));
+}
+
+TEST(NvmecusedArguments, JsonConfigurationAndItsCheck)
+{
+    const auto json = parse({"--no-rpc", "--json", "/proc/self/status"});
+    ASSERT_TRUE(json); // a configuration is something to serve, without a socket too
+    EXPECT_EQ(json->json_config, "/proc/self/status");
+    EXPECT_FALSE(json->check_json);
+    const auto check = parse({"--json", "/proc/self/status", "--check"});
+    ASSERT_TRUE(check);
+    EXPECT_TRUE(check->check_json);
+    EXPECT_FALSE(parse({"--check"}));                         // needs --json
+    EXPECT_FALSE(parse({"--json", "/nonexistent/nvmecused.json"})); // an existing file
+    // -c stays nvme connect's --reconnect-delay.
+    const auto delay = parse({"-c", "7"});
+    ASSERT_TRUE(delay);
+    EXPECT_EQ(delay->tcp.reconnect_delay, std::chrono::seconds(7));
 }
 
 TEST(NvmecusedArguments, AttachIsRepeatableAndParsed)

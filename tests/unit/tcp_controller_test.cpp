@@ -14,8 +14,10 @@
 
 #include "nvmecuse/ctrlr/controller.hpp"
 #include "nvmecuse/ctrlr/discovery.hpp"
+#include "nvmecuse/ctrlr/reactor.hpp"
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 
+#include "lane_writer.hpp"
 #include "nvm_command.hpp"
 #include "tcp_test_target.hpp"
 
@@ -51,6 +53,8 @@ struct TcpControllerTest : ::testing::Test {
     /// Connects and starts the controller with `co` (name, queues filled in).
     std::chrono::milliseconds connect_timeout = 2s; ///< TcpOptions::connect_timeout
 
+    std::uint16_t transport_io_queues = 2; ///< TcpOptions::io_queues
+
     void start(Controller::Options co)
     {
         nvmecuse::transport::TransportId id;
@@ -61,7 +65,7 @@ struct TcpControllerTest : ::testing::Test {
         nvmecuse::transport::tcp::TcpOptions o;
         o.connect_timeout = connect_timeout;
         o.kato = 1s;
-        o.io_queues = 2;
+        o.io_queues = transport_io_queues;
         o.queue_size = 64;
         o.header_digest = true;
         o.data_digest = true;
@@ -499,6 +503,97 @@ TEST(TcpDiscoveryTest, AnEmptyLogIsEmpty)
     auto found = discover(target);
     ASSERT_TRUE(found.has_value()) << found.error().message();
     EXPECT_TRUE(found->empty());
+}
+
+// ---- serving threads with NVMe/TCP queue pairs of their own ---------------
+
+struct TcpLanesTest : TcpReconnectTest {
+    std::vector<std::unique_ptr<nvmecuse::ctrlr::Reactor>> reactors;
+
+    void SetUp() override
+    {
+        for (unsigned i = 0; i < 2; ++i) {
+            auto r = nvmecuse::ctrlr::Reactor::start("tcp-r" + std::to_string(i), i);
+            ASSERT_TRUE(r.has_value()) << r.error().message();
+            reactors.push_back(std::move(*r));
+        }
+        transport_io_queues = 3; // the owner's queue and one per reactor
+        auto co = recovery(-1ms, 60s);
+        for (auto& r : reactors)
+            co.reactors.push_back(r.get());
+        start(co);
+    }
+    void TearDown() override
+    {
+        ctrl.reset(); // before the reactors it has lanes on
+        reactors.clear();
+        target.reset();
+    }
+};
+
+// Each serving thread drives its own connection: its commands complete on
+// it, concurrently with the other's, and the data lands where it should.
+TEST_F(TcpLanesTest, EachServingThreadDrivesAConnectionOfItsOwn)
+{
+    using nvmecuse::testing::Writer;
+    if (HasFatalFailure()) return;
+    EXPECT_EQ(target->io_connects.load(), 3);
+    constexpr int count = 300;
+    Writer a{*ctrl, *reactors[0], 0, 0, count};
+    Writer b{*ctrl, *reactors[1], 1, 1000, count};
+    auto fa = a.done.get_future();
+    auto fb = b.done.get_future();
+    a.start(16);
+    b.start(16);
+    ASSERT_EQ(fa.wait_for(nvmecuse::testing::lane_bound), std::future_status::ready);
+    ASSERT_EQ(fb.wait_for(nvmecuse::testing::lane_bound), std::future_status::ready);
+    EXPECT_EQ(a.failed, 0);
+    EXPECT_EQ(b.failed, 0);
+    EXPECT_EQ(a.on_reactor, count);
+    EXPECT_EQ(b.on_reactor, count);
+    nvmecuse::testing::expect_written(*ctrl, 0, 0, count);
+    nvmecuse::testing::expect_written(*ctrl, 1, 1000, count);
+}
+
+// The association drops every connection from whichever thread sees its
+// own fail first; every command completes exactly once, and after the
+// reconnect the serving threads get connections again.
+TEST_F(TcpLanesTest, ALostAssociationUnderLoadFromTwoThreadsLosesNoCompletion)
+{
+    using nvmecuse::testing::Writer;
+    if (HasFatalFailure()) return;
+    // The target's namespace is 8192 blocks.
+    Writer a{*ctrl, *reactors[0], 0, 0, INT32_MAX};
+    Writer b{*ctrl, *reactors[1], 1, 4000, INT32_MAX};
+    a.span = b.span = 2000;
+    a.start(8);
+    b.start(8);
+    const auto deadline = std::chrono::steady_clock::now() + nvmecuse::testing::lane_bound;
+    while ((a.completed < 100 || b.completed < 100) && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::yield();
+    ASSERT_GE(a.completed, 100);
+    EXPECT_EQ(a.failed + b.failed, 0) << a.first_failure << " / " << b.first_failure;
+    target->drop_connections();
+    ASSERT_TRUE(read_succeeds_within(20s));
+    ASSERT_TRUE(a.stop_and_drain());
+    ASSERT_TRUE(b.stop_and_drain());
+    EXPECT_GT(a.failed + b.failed, 0) << "the drop caught commands in flight";
+
+    constexpr int count = 100;
+    Writer c{*ctrl, *reactors[0], 0, 2000, count};
+    Writer d{*ctrl, *reactors[1], 1, 6000, count};
+    auto fc = c.done.get_future();
+    auto fd = d.done.get_future();
+    c.start(8);
+    d.start(8);
+    ASSERT_EQ(fc.wait_for(nvmecuse::testing::lane_bound), std::future_status::ready);
+    ASSERT_EQ(fd.wait_for(nvmecuse::testing::lane_bound), std::future_status::ready);
+    EXPECT_EQ(c.failed + d.failed, 0) << c.first_failure << " / " << d.first_failure;
+    EXPECT_EQ(c.on_reactor, count) << "lent again after the reconnect";
+    EXPECT_EQ(d.on_reactor, count);
+    EXPECT_EQ(target->io_connects.load(), 6);
+    nvmecuse::testing::expect_written(*ctrl, 0, 2000, count);
+    nvmecuse::testing::expect_written(*ctrl, 1, 6000, count);
 }
 
 } // namespace

@@ -292,7 +292,7 @@ struct EmulatedController::IdentifyBuilder {
             nvme::vwc::present |
             nvme::vwc::FlushBroadcast::make(nvme::vwc::flush_broadcast_supported));
         id.icsvscc = 0x01;
-        id.sgls = 0;
+        id.sgls = cfg.sgls ? nvme::sgls::Support::make(1) : 0; // no alignment
         id.mnan = 0;
         nvme::set_nul_padded(id.subnqn, cfg.subsystem_nqn());
         for (std::size_t i = 0; i < power_states.size(); ++i) {

@@ -61,6 +61,7 @@ void for_each_field(Ctrl& c, Visit&& visit)
     visit("cntlid", c.cntlid, Kind::plain);
     visit("subnqn", c.subnqn, Kind::plain);
     visit("mdts", c.mdts, Kind::plain, std::uint64_t{max_mdts});
+    visit("sgls", c.sgls, Kind::plain);
     visit("max_namespaces", c.max_namespaces, Kind::plain);
     visit("total_capacity_bytes", c.total_capacity_bytes, Kind::byte_count);
     visit("max_io_queues", c.max_io_queues, Kind::plain);

@@ -17,6 +17,21 @@ constexpr std::size_t sqe_size = sizeof(nvme::SubmissionQueueEntry);
 constexpr std::size_t cqe_size = sizeof(nvme::CompletionQueueEntry);
 /// PRP entries in one list page; the last one chains to the next page.
 constexpr std::size_t prps_per_page = page_size / sizeof(std::uint64_t);
+/// SGL descriptors in one segment page; the last one chains to the next.
+constexpr std::size_t descriptors_per_page = page_size / sizeof(nvme::SglDescriptor);
+/// PSDT 01b: SGLs for the data, MPTR the address of a contiguous buffer.
+constexpr std::uint8_t psdt_sgl = static_cast<std::uint8_t>(nvme::Psdt::sgl_mptr_contiguous) << 6;
+
+/// A descriptor of `type` with an address (subtype 0h) (NVMe Base 2.0, Figure 117).
+nvme::SglDescriptor sgl_descriptor(nvme::SglDescriptorType type, std::uint64_t address,
+                                   std::size_t length) noexcept
+{
+    nvme::SglDescriptor d{};
+    d.addr = address;
+    d.length = static_cast<std::uint32_t>(length);
+    d.sgl_identifier = static_cast<std::uint8_t>(static_cast<std::uint8_t>(type) << 4);
+    return d;
+}
 
 std::unexpected<std::error_code> fail(std::errc e) noexcept
 {
@@ -111,6 +126,80 @@ void PcieQueue::build_prps(nvme::SubmissionQueueEntry& sqe, std::uint64_t addr, 
     }
 }
 
+bool PcieQueue::takes_sgl(std::span<const std::byte> data) const noexcept
+{
+    // PRP entries are dword aligned (NVMe Base 2.0, 4.1.1): SGLs are the
+    // only way to describe a buffer that is not.
+    const bool dword_aligned = reinterpret_cast<std::uintptr_t>(data.data()) % 4 == 0;
+    const bool large = data.size() >= config_.sgl_threshold;
+    switch (config_.sgl_support) {
+    case 1:
+        return large || !dword_aligned;
+    case 2: // Identify SGLS 10b: dword aligned addresses and lengths only
+        return large && dword_aligned && data.size() % 4 == 0;
+    default:
+        return false;
+    }
+}
+
+std::optional<nvme::SglDescriptor> PcieQueue::sgl_segments(std::span<std::byte> data,
+                                                           std::size_t list_index)
+{
+    using Type = nvme::SglDescriptorType;
+    // The runs, each contiguous in the device's address space.
+    std::vector<nvme::SglDescriptor> runs;
+    for (std::size_t at = 0; at < data.size();) {
+        const std::size_t n = std::min(dma_.contiguous_from(data.data() + at), data.size() - at);
+        const auto address = n == 0 ? std::nullopt : dma_.device_address_of(data.data() + at);
+        if (!address) return std::nullopt;
+        runs.push_back(sgl_descriptor(Type::data_block, *address, n));
+        at += n;
+    }
+    // L pages hold 255 descriptors and a Segment descriptor each, the
+    // last up to 256 (a Last Segment holds no Segment descriptor).
+    const std::size_t pages = list_pages_per_cid_;
+    if (pages == 0 || runs.size() > pages * (descriptors_per_page - 1) + 1) return std::nullopt;
+    const std::size_t first_page = list_index * list_pages_per_cid_;
+    auto* segments = reinterpret_cast<nvme::SglDescriptor*>(prp_lists_.data() + first_page * page_size);
+    const std::uint64_t segments_address = prp_lists_.device_address() + first_page * page_size;
+    // The descriptor that points to the segment starting at run `from`, in page `page`.
+    auto pointer_to = [&](std::size_t from, std::size_t page) {
+        const std::size_t left = runs.size() - from;
+        const bool last = left <= descriptors_per_page;
+        const std::size_t entries = last ? left : descriptors_per_page;
+        return sgl_descriptor(last ? Type::last_segment : Type::segment,
+                              segments_address + page * page_size,
+                              entries * sizeof(nvme::SglDescriptor));
+    };
+    std::size_t from = 0;
+    for (std::size_t page = 0; from < runs.size(); ++page) {
+        nvme::SglDescriptor* out = segments + page * descriptors_per_page;
+        const std::size_t left = runs.size() - from;
+        const std::size_t here = left <= descriptors_per_page ? left : descriptors_per_page - 1;
+        std::memcpy(out, runs.data() + from, here * sizeof(nvme::SglDescriptor));
+        from += here;
+        if (from < runs.size()) out[here] = pointer_to(from, page + 1);
+    }
+    return pointer_to(0, 0);
+}
+
+std::expected<void, std::error_code>
+PcieQueue::build_sgl(nvme::SubmissionQueueEntry& sqe, std::span<std::byte> data, Slot& slot,
+                     bool to_device, std::size_t list_index)
+{
+    sqe.flags = psdt_sgl;
+    if (dma_.contiguous_from(data.data()) < data.size()) {
+        if (auto first = sgl_segments(data, list_index)) {
+            nvme::set_dptr_sgl(sqe, *first);
+            return {};
+        }
+    }
+    auto addr = device_view(data, slot.bounce_data, to_device);
+    if (!addr) return std::unexpected(addr.error());
+    nvme::set_dptr_sgl(sqe, sgl_descriptor(nvme::SglDescriptorType::data_block, *addr, data.size()));
+    return {};
+}
+
 std::expected<std::uint64_t, std::error_code>
 PcieQueue::device_view(std::span<std::byte> bytes, DataBuffer& bounce, bool to_device)
 {
@@ -136,7 +225,9 @@ std::expected<void, std::error_code> PcieQueue::submit(const Request& request)
     nvme::SubmissionQueueEntry sqe = request.sqe;
     sqe.flags = 0; // PRPs (PSDT 00b), no fused operation
     const bool to_device = request.direction == nvme::DataTransfer::host_to_controller;
-    if (!request.data.empty()) {
+    if (!request.data.empty() && takes_sgl(request.data)) {
+        if (auto built = build_sgl(sqe, request.data, slot, to_device, cid); !built) return built;
+    } else if (!request.data.empty()) {
         auto addr = device_view(request.data, slot.bounce_data, to_device);
         if (!addr) return std::unexpected(addr.error());
         build_prps(sqe, *addr, request.data.size(), cid);

@@ -1,8 +1,9 @@
 // A PCIe submission/completion queue pair in host memory (NVMe Base 2.0,
-// 3.3 "Queue Mechanism", 4.1.1 "Physical Region Page entry and list"):
-// the SQ and CQ rings, their doorbells, the phase tag, and the PRPs of
-// every command, with a PRP list per cid prepared once when the queue is
-// made. Private to transport/pcie.
+// 3.3 "Queue Mechanism", 4.1.1 "Physical Region Page entry and list",
+// 4.1.2 "Scatter Gather List"): the SQ and CQ rings, their doorbells, the
+// phase tag, and the data pointer of every command -- PRPs, or SGLs on an
+// I/O queue of a controller that supports them -- with list pages per cid
+// prepared once when the queue is made. Private to transport/pcie.
 //
 // Threading: one thread at a time (the thread that owns the queue pair);
 // kill() from any thread.
@@ -36,6 +37,13 @@ public:
         /// The eventfd of the MSI-X vector the completion queue signals
         /// (vector qid: the admin queue's is vector 0); -1: polled.
         int interrupt_fd = -1;
+        /// Identify Controller SGLS bits 1:0 (an I/O queue's; 0 for the
+        /// admin queue, whose commands take PRPs): 0 PRPs only, 1 SGLs,
+        /// 2 SGLs whose addresses and lengths are dword aligned (others
+        /// take PRPs).
+        std::uint8_t sgl_support = 0;
+        /// SGLs from this many bytes on (PcieOptions::sgl_threshold).
+        std::size_t sgl_threshold = 0;
     };
 
     /// Allocates the rings (zeroed: every phase tag 0) and the PRP list
@@ -84,6 +92,19 @@ private:
     /// PRP1/PRP2 (and the list in `list`) for `bytes` at device address `addr`.
     void build_prps(nvme::SubmissionQueueEntry& sqe, std::uint64_t addr, std::size_t bytes,
                     std::size_t list_index) noexcept;
+    /// SGL1 for `data`: one Data Block when it is contiguous in the
+    /// device's address space (bounced there when not in DMA memory),
+    /// else Data Blocks in this cid's list pages, chained by Segment
+    /// descriptors (NVMe Base 2.0, 4.1.2).
+    [[nodiscard]] std::expected<void, std::error_code>
+    build_sgl(nvme::SubmissionQueueEntry& sqe, std::span<std::byte> data, Slot& slot,
+              bool to_device, std::size_t list_index);
+    /// The first segment's descriptor for the device-contiguous runs of
+    /// `data`, written to this cid's list pages; nullopt when some run is
+    /// not in DMA memory or they are more than the pages hold.
+    [[nodiscard]] std::optional<nvme::SglDescriptor> sgl_segments(std::span<std::byte> data,
+                                                                  std::size_t list_index);
+    [[nodiscard]] bool takes_sgl(std::span<const std::byte> data) const noexcept;
     /// The device address of `bytes`, bouncing them into `bounce` when not in DMA memory.
     [[nodiscard]] std::expected<std::uint64_t, std::error_code>
     device_view(std::span<std::byte> bytes, DataBuffer& bounce, bool to_device);
@@ -103,7 +124,7 @@ private:
     std::uint16_t internal_cid_ = 0;
     DataBuffer sq_;
     DataBuffer cq_;
-    DataBuffer prp_lists_;             ///< list_pages_per_cid_ pages per cid
+    DataBuffer prp_lists_;             ///< list_pages_per_cid_ pages per cid (PRP or SGL segments)
     std::size_t list_pages_per_cid_ = 0;
     std::vector<Slot> slots_;          ///< by cid
     std::deque<nvme::CompletionQueueEntry> stashed_; ///< reaped by execute_internal() for reap()

@@ -162,6 +162,12 @@ public:
     QueuePair& admin_queue() override { return *admin_; }
     DeviceMemory& memory() override { return function_.dma(); }
 
+    void controller_identified(const nvme::IdentifyController& id) override
+    {
+        sgl_support_.store(options_.sgls ? static_cast<std::uint8_t>(nvme::sgls::Support::get(id.sgls))
+                                         : std::uint8_t{0});
+    }
+
     std::expected<std::unique_ptr<QueuePair>, std::error_code>
     create_io_queue(std::uint16_t qid, std::uint16_t depth) override
     {
@@ -174,6 +180,8 @@ public:
         c.doorbell_stride = dstrd_;
         c.max_transfer = options_.max_transfer;
         c.interrupt_fd = interrupt_fd(qid);
+        c.sgl_support = sgl_support_.load();
+        c.sgl_threshold = options_.sgl_threshold;
         auto q = PcieQueue::create(function_, c);
         if (!q) return std::unexpected(q.error());
         const auto deadline = std::chrono::steady_clock::now() + options_.queue_command_timeout;
@@ -228,6 +236,7 @@ private:
     QueueRegistry io_queues_; ///< alive I/O queues (owned by the core)
     std::uint16_t vectors_ = 0; ///< MSI-X vectors enabled (0: every queue polled)
     std::atomic<bool> removed_{false};
+    std::atomic<std::uint8_t> sgl_support_{0}; ///< Identify SGLS bits 1:0, 0 when PRPs only
     unsigned dstrd_ = 0;
     std::uint32_t mqes_ = 2;
 };

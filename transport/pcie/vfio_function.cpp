@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <string_view>
 #include <vector>
 
 namespace nvmecuse::transport::pcie {
@@ -276,16 +277,43 @@ std::string driver_of(const fs::path& dev)
     return ec ? std::string() : link.filename().string();
 }
 
-/// Block devices the kernel's nvme driver has on the function ("nvme0n1 nvme0n2").
+/// Whether `name` is a namespace block device's: nvme<digits>n<digits>.
+bool is_namespace_disk(std::string_view name)
+{
+    auto digits = [&name]() {
+        const auto n = name.find_first_not_of("0123456789");
+        const auto taken = n == std::string_view::npos ? name.size() : n;
+        name.remove_prefix(taken);
+        return taken != 0;
+    };
+    if (!name.starts_with("nvme")) return false;
+    name.remove_prefix(4);
+    if (!digits() || !name.starts_with('n')) return false;
+    name.remove_prefix(1);
+    return digits() && name.empty();
+}
+
+/// Block devices the kernel's nvme driver has on the function ("nvme0n1
+/// nvme0n2"): in the controller's directory, or with native multipath the
+/// namespace heads of the NVM subsystem that links the controller (the
+/// controller then holds only hidden paths, nvme0c0n1).
 std::string block_devices_of(const fs::path& dev)
 {
     std::string out;
+    auto add_disks_in = [&out](const fs::path& dir) {
+        std::error_code ec;
+        for (const auto& e : fs::directory_iterator(dir, ec)) {
+            const auto name = e.path().filename().string();
+            if (is_namespace_disk(name)) out += (out.empty() ? "" : " ") + name;
+        }
+    };
     std::error_code ec;
     for (const auto& ctrl : fs::directory_iterator(dev / "nvme", ec)) {
+        add_disks_in(ctrl.path());
         std::error_code ec2;
-        for (const auto& e : fs::directory_iterator(ctrl.path(), ec2)) {
-            const auto name = e.path().filename().string();
-            if (name.starts_with(ctrl.path().filename().string() + "n")) out += (out.empty() ? "" : " ") + name;
+        for (const auto& subsys : fs::directory_iterator("/sys/class/nvme-subsystem", ec2)) {
+            std::error_code ec3;
+            if (fs::exists(subsys.path() / ctrl.path().filename(), ec3)) add_disks_in(subsys.path());
         }
     }
     return out;

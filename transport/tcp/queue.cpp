@@ -112,7 +112,8 @@ TcpQueue::open(UniqueFd connected, const QueueConfig& config, Clock::time_point 
         q->pump();
         if (q->state_ == State::ready) return q;
         if (q->state_ == State::failed) return std::unexpected(q->failure_);
-        const int n = q->wait_socket(deadline);
+        pollfd wait = q->socket_poll(); // (not shared yet: no lock needed)
+        const int n = ::poll(&wait, 1, poll_timeout_ms(deadline));
         if (n < 0 && errno != EINTR) return std::unexpected(errno_code(errno));
         if (n == 0 && Clock::now() >= deadline) {
             log().warn("{}: no ICResp in time", config.name);
@@ -127,6 +128,7 @@ TcpQueue::open(UniqueFd connected, const QueueConfig& config, Clock::time_point 
 
 std::expected<void, std::error_code> TcpQueue::submit(const Request& request)
 {
+    std::lock_guard lock(mutex_);
     if (state_ != State::ready) return fail(std::errc::not_connected);
     if (user_outstanding_ >= config_.depth) return fail(std::errc::resource_unavailable_try_again);
     // Fabrics have no separate metadata buffer (NVMe-oF 1.1, 2.3: extended LBAs only).
@@ -147,6 +149,7 @@ std::expected<void, std::error_code>
 TcpQueue::submit_internal(const nvme::SubmissionQueueEntry& sqe, nvme::DataTransfer direction,
                           std::span<std::byte> data, InternalDone done)
 {
+    std::lock_guard lock(mutex_);
     if (state_ != State::ready) return fail(std::errc::not_connected);
     std::uint16_t cid = 0;
     for (std::uint16_t tries = 0;; ++tries) {
@@ -207,16 +210,23 @@ TcpQueue::execute(const nvme::SubmissionQueueEntry& sqe, nvme::DataTransfer dire
         sqe, direction, data, [&result](const nvme::CompletionQueueEntry& c) { result = c; });
     if (!submitted) return std::unexpected(submitted.error());
     for (;;) {
-        pump();
-        if (result) {
-            // A drop completes it with connection_lost_status: report why instead.
-            if (state_ == State::failed &&
-                nvme::status_of(*result).same_code(connection_lost_status))
-                return std::unexpected(failure_);
-            return *result;
+        pollfd wait{};
+        {
+            // `result` is written under the lock, by pump() here or by a
+            // drop on another thread; the wait below runs without it.
+            std::lock_guard lock(mutex_);
+            pump();
+            if (result) {
+                // A drop completes it with connection_lost_status: report why instead.
+                if (state_ == State::failed &&
+                    nvme::status_of(*result).same_code(connection_lost_status))
+                    return std::unexpected(failure_);
+                return *result;
+            }
+            if (state_ == State::failed) return std::unexpected(failure_); // (drop() answers first)
+            wait = socket_poll();
         }
-        if (state_ == State::failed) return std::unexpected(failure_); // (drop() answers first)
-        const int n = wait_socket(deadline);
+        const int n = ::poll(&wait, 1, poll_timeout_ms(deadline));
         if (n < 0 && errno != EINTR) {
             drop(errno_code(errno));
             return std::unexpected(failure_);
@@ -288,13 +298,13 @@ void TcpQueue::flush()
     update_epoll();
 }
 
-int TcpQueue::wait_socket(Clock::time_point deadline)
+pollfd TcpQueue::socket_poll() const
 {
     // The socket itself, not completion_fd(): its kick eventfd may stay
     // readable for the core's completions and would turn this into a spin.
-    if (!socket_.valid()) return 1;
-    pollfd p{socket_.get(), static_cast<short>(POLLIN | (tx_.empty() ? 0 : POLLOUT)), 0};
-    return ::poll(&p, 1, poll_timeout_ms(deadline));
+    // A drop shuts it down (the poll returns) and keeps the number open.
+    const int fd = socket_.valid() ? socket_.get() : retired_socket_.get();
+    return pollfd{fd, static_cast<short>(POLLIN | (tx_.empty() ? 0 : POLLOUT)), 0};
 }
 
 void TcpQueue::update_epoll()
@@ -313,6 +323,7 @@ void TcpQueue::update_epoll()
 
 void TcpQueue::pump()
 {
+    std::lock_guard lock(mutex_);
     if (state_ == State::failed) return;
     flush();
     if (state_ != State::failed) receive();
@@ -634,6 +645,7 @@ void TcpQueue::protocol_error(std::string_view what, std::optional<TermReqFields
 
 void TcpQueue::drop(std::error_code reason)
 {
+    std::lock_guard lock(mutex_);
     if (state_ == State::failed) return;
     state_ = State::failed;
     failure_ = reason;
@@ -643,8 +655,8 @@ void TcpQueue::drop(std::error_code reason)
         log().warn("{}: queue down: {}", config_.name, reason.message());
     if (socket_.valid()) {
         ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, socket_.get(), nullptr);
-        ::shutdown(socket_.get(), SHUT_RDWR);
-        socket_.reset();
+        ::shutdown(socket_.get(), SHUT_RDWR); // wakes a thread polling it
+        retired_socket_ = std::move(socket_);
     }
     // Nothing references the commands' buffers after this: neither a PDU
     // to send nor the parser (it may be receiving C2HData into one).
@@ -669,6 +681,7 @@ void TcpQueue::drop(std::error_code reason)
 
 std::size_t TcpQueue::reap(std::span<nvme::CompletionQueueEntry> out)
 {
+    std::lock_guard lock(mutex_);
     in_reap_ = true;
     pump();
     in_reap_ = false;

@@ -8,11 +8,14 @@
 // thread once it has been handed over; before that the thread of connect()).
 #pragma once
 
+#include <poll.h>
+
 #include <cstdint>
 #include <deque>
 #include <expected>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -105,15 +108,24 @@ public:
     /// connection_lost_status, the socket closes. Idempotent.
     void drop(std::error_code reason);
 
-    [[nodiscard]] State state() const noexcept { return state_; }
-    [[nodiscard]] bool ready() const noexcept { return state_ == State::ready; }
-    [[nodiscard]] std::error_code failure() const noexcept { return failure_; }
+    [[nodiscard]] State state() const
+    {
+        std::lock_guard lock(mutex_);
+        return state_;
+    }
+    [[nodiscard]] bool ready() const { return state() == State::ready; }
+    [[nodiscard]] std::error_code failure() const
+    {
+        std::lock_guard lock(mutex_);
+        return failure_;
+    }
     [[nodiscard]] const NegotiatedConnection& negotiated() const noexcept { return negotiated_; }
     [[nodiscard]] std::uint16_t qid() const noexcept { return config_.qid; }
     void set_in_capsule_limit(std::uint32_t bytes) noexcept { config_.in_capsule_limit = bytes; }
     /// Called once, from drop(), when the connection fails for any reason.
     void on_failure(std::move_only_function<void(std::error_code)> fn)
     {
+        std::lock_guard lock(mutex_);
         on_failure_ = std::move(fn);
     }
 
@@ -170,9 +182,9 @@ private:
     void protocol_error(std::string_view what, std::optional<TermReqFields> term = std::nullopt);
     void complete(std::uint16_t cid, nvme::CompletionQueueEntry cqe);
     void update_epoll();
-    /// poll(2) on the socket for input (and output while PDUs wait) until
-    /// `deadline`; the synchronous paths sleep here.
-    [[nodiscard]] int wait_socket(Clock::time_point deadline);
+    /// What the synchronous paths poll(2) for while they wait: the socket,
+    /// for input (and output while PDUs wait). Under the lock.
+    [[nodiscard]] pollfd socket_poll() const;
     void kick();
     [[nodiscard]] ParserConfig parser_config() const noexcept;
     [[nodiscard]] SendSettings send_settings() const noexcept
@@ -181,8 +193,16 @@ private:
     }
 
     QueueConfig config_;
+    /// Every public member takes it: the queue is driven by one thread at
+    /// a time (the owner, or the serving thread it is lent to), but its
+    /// association drops it from whichever thread sees the connection fail.
+    /// Recursive: a drop inside reap() reaches the association and back.
+    mutable std::recursive_mutex mutex_;
     State state_ = State::awaiting_ic_resp;
     std::error_code failure_;
+    /// The socket after a drop: shut down, kept open until the queue goes,
+    /// so that its number is never reused under a thread polling it.
+    UniqueFd retired_socket_;
     UniqueFd socket_;
     UniqueFd epoll_;
     UniqueFd kick_; ///< eventfd: completions synthesized outside reap()

@@ -3,14 +3,17 @@
 // NVMe/TCP Transport 1.0, 3.1). connect() builds it; discover() uses it
 // for a discovery controller.
 //
-// Threading: constructed and connected on any thread, then driven only by
-// the controller's owner thread (the Transport contract).
+// Threading: constructed and connected on any thread, then driven by the
+// controller's owner thread; its I/O queues may be lent to serving threads
+// (TransportInfo::concurrent_queues; see Association).
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <expected>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -26,13 +29,18 @@ namespace nvmecuse::transport::tcp {
 
 /// The queues of one association: when one connection fails, the
 /// association is lost and every queue of it is dropped (as Linux nvme-tcp
-/// error recovery tears down all queues).
+/// error recovery tears down all queues). Thread-safe: I/O queues may be
+/// driven by serving threads (TransportInfo::concurrent_queues), and the
+/// first one to see the connection fail drops the others (each under its
+/// own lock); later failers return at once, so no thread waits for a queue
+/// while another waits for its.
 struct Association {
+    std::recursive_mutex mutex; ///< guards `queues`; held while fail() drops them
     std::vector<TcpQueue*> queues;
-    bool failed = false;
+    std::atomic<bool> failed{false};
     /// Failed on its own (any reason but operation_canceled, which is the
     /// host's own teardown); `lost_fd` (an eventfd, if >= 0) is then signalled.
-    bool lost = false;
+    std::atomic<bool> lost{false};
     int lost_fd = -1;
     void fail(std::error_code reason);
     void add(TcpQueue& q, const std::shared_ptr<Association>& self);

@@ -73,8 +73,7 @@ std::string status_text(const nvme::CompletionQueueEntry& c)
 
 void Association::fail(std::error_code reason)
 {
-    if (failed) return;
-    failed = true;
+    if (failed.exchange(true)) return;
     if (reason != std::errc::operation_canceled) {
         lost = true;
         const std::uint64_t one = 1;
@@ -82,6 +81,7 @@ void Association::fail(std::error_code reason)
             [[maybe_unused]] const auto r = ::write(lost_fd, &one, sizeof one);
         }
     }
+    std::lock_guard lock(mutex);
     const auto all = queues; // drop() calls back into remove()/fail()
     for (TcpQueue* q : all)
         q->drop(reason);
@@ -89,7 +89,10 @@ void Association::fail(std::error_code reason)
 
 void Association::add(TcpQueue& q, const std::shared_ptr<Association>& self)
 {
-    queues.push_back(&q);
+    {
+        std::lock_guard lock(mutex);
+        queues.push_back(&q);
+    }
     q.on_failure([weak = std::weak_ptr<Association>(self)](std::error_code reason) {
         if (auto a = weak.lock()) a->fail(reason);
     });
@@ -98,6 +101,7 @@ void Association::add(TcpQueue& q, const std::shared_ptr<Association>& self)
 
 void Association::remove(const TcpQueue* q)
 {
+    std::lock_guard lock(mutex);
     std::erase(queues, q);
 }
 
@@ -151,6 +155,7 @@ TcpController::create(const TransportId& id, const TcpOptions& options)
     t->info_.max_io_queues = options.io_queues;
     t->info_.keep_alive_timeout = options.kato;
     t->info_.fills_host_buffers = true; // TcpQueue::Inflight::zero_unreceived()
+    t->info_.concurrent_queues = true;  // TcpQueue's lock, Association
     t->lost_ = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (!t->lost_.valid()) return std::unexpected(last_errno());
     t->new_association();

@@ -220,6 +220,28 @@ public:
     /// Any thread.
     [[nodiscard]] PathState path_state() const noexcept;
 
+    /// The controller's state with the names of Linux's
+    /// /sys/class/nvme/nvmeN/state (nvme_ctrl_state_show()).
+    enum class State : std::uint8_t {
+        starting,   ///< the first bring-up (Linux "new")
+        live,
+        resetting,  ///< a controller or subsystem reset brings it up again
+        connecting, ///< a lost connection is retried (PathState::reconnecting)
+        /// Commands fail: a bring-up failed, the device was removed, or
+        /// ctrl_loss_tmo ran out (PathState::lost; Linux then deletes the
+        /// controller). A reset() tries again.
+        failed,
+        deleting,   ///< shutting down (Linux "deleting")
+    };
+    /// Any thread; a snapshot that may change at once.
+    [[nodiscard]] State state() const noexcept;
+    /// Any thread. `listener` runs on the owner thread after each change of
+    /// state() (the new one is already visible), including the last ones
+    /// while the controller is destroyed; it must not block. Replaces the
+    /// previous listener (empty: none); after it returns the previous one
+    /// is never called again. Must not be called from the listener.
+    void on_state_change(std::function<void(State)> listener);
+
     /// Static transport facts.
     [[nodiscard]] const transport::TransportInfo& transport_info() const;
 

@@ -35,6 +35,11 @@ public:
         /// An fd that becomes readable when poll() has work; -1: none. It
         /// may change between turns (a reset brings new queues).
         [[nodiscard]] virtual int wake_fd() const = 0;
+        /// Changes whenever wake_fd() may name another file, even under the
+        /// same number (a new queue's descriptor often reuses the old one's,
+        /// whose registration closing it removed): the reactor registers it
+        /// afresh then.
+        [[nodiscard]] virtual std::uint64_t wake_generation() const { return 0; }
         /// wake_fd() was readable: the next poll() should look.
         virtual void signal() = 0;
         /// When poll() must run next even if nothing wakes the reactor.

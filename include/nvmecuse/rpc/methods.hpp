@@ -1,6 +1,12 @@
 // The methods of nvmecused's control socket, over the controller manager.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <expected>
+#include <string>
+
 #include "nvmecuse/rpc/dispatcher.hpp"
 #include "nvmecuse/service/controller_manager.hpp"
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
@@ -9,11 +15,34 @@ namespace nvmecuse::rpc {
 
 /// nvmecuse's own methods: controller_attach,
 /// controller_detach, controller_list, namespace_list, controller_reset,
-/// rescan, stats. `defaults` are the connection options an attach starts
+/// rescan, stats, save_config. `defaults` are the connection options an attach starts
 /// from (the daemon's --hostnqn, --kato, ...). `manager` must outlive
 /// the dispatcher's use.
 void add_native_methods(Dispatcher& dispatcher, service::ControllerManager& manager,
                         const transport::tcp::TcpOptions& defaults);
+
+/// save_config's answer for what `manager` holds now: the calls that
+/// attach the same controllers again, in SPDK's shape:
+/// {"subsystems": [{"subsystem": "nvmecuse", "config": [{"method":
+/// "controller_attach", "params": {...}}, ...]}]}. Any thread.
+[[nodiscard]] nlohmann::json save_config(const service::ControllerManager& manager);
+
+/// A configuration file's JSON. Errors: "<path>: cannot read it", or not JSON.
+[[nodiscard]] std::expected<nlohmann::json, std::string> read_config(const std::string& path);
+
+/// Checks a configuration (save_config's shape) without attaching anything:
+/// the shape, each call's method and parameters (as controller_attach
+/// checks them, with `defaults`), names given twice. Returns how many
+/// calls it holds; an error names the JSON path of what is wrong
+/// ("$.subsystems[0].config[2].params: traddr: ...").
+[[nodiscard]] std::expected<std::size_t, std::string>
+check_config(const nlohmann::json& doc, const transport::tcp::TcpOptions& defaults);
+
+/// check_config(), then each call through `dispatcher` in order; stops at
+/// the first that fails, naming it. Returns how many calls ran.
+[[nodiscard]] std::expected<std::size_t, std::string>
+replay_config(const nlohmann::json& doc, const Dispatcher& dispatcher,
+              const transport::tcp::TcpOptions& defaults);
 
 /// SPDK's methods with SPDK's parameter names and answers, so that
 /// `rpc.py -s SOCKET` works unchanged: bdev_nvme_attach_controller

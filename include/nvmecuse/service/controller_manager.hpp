@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <expected>
 #include <map>
@@ -13,6 +14,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "nvmecuse/ctrlr/controller.hpp"
@@ -48,6 +50,9 @@ struct AttachRequest {
     /// False: the controller is attached without CUSE nodes (SPDK's
     /// bdev_nvme_attach_controller); register_nodes() adds them.
     bool nodes = true;
+    /// An emulated controller's configuration as the caller gave it (JSON),
+    /// kept for save_config; empty: the defaults.
+    std::string emulated_config;
 };
 
 /// One node and its counters.
@@ -63,15 +68,28 @@ struct ControllerStatus {
     /// The transport ID it was attached with; empty trtype for an emulated one.
     transport::TransportId transport_id;
     std::string transport; ///< "tcp", "pcie" or "emulated"
-    /// serving: nodes up; attached: no nodes (SPDK style); resetting,
-    /// rescanning, registering or detaching while the manager does that
-    /// (then `nodes` and `info` are empty).
+    /// The controller's state, with the names of Linux's
+    /// /sys/class/nvme/nvmeN/state: new, live, resetting, connecting,
+    /// failed or deleting (state_name()).
     std::string state;
+    /// What the manager is doing to it: resetting, rescanning, registering
+    /// or detaching; empty when nothing. While it takes long, `nodes` and
+    /// `info` are empty.
+    std::string activity;
     std::vector<NodeStatus> nodes;
     std::shared_ptr<const ctrlr::ControllerInfo> info; ///< identify data
+    /// How it was attached, for attaching it again (save_config): the
+    /// name was the caller's (not its index's), the connection options
+    /// (NVMe/TCP), the emulated controller's configuration.
+    bool named = false;
+    transport::tcp::TcpOptions tcp;
+    std::string emulated_config;
 };
 
 struct ServedController;
+
+/// The name list() gives a controller state.
+[[nodiscard]] const char* state_name(ctrlr::Controller::State state) noexcept;
 
 /// Owns every attached controller with its index claim and nodes. Every
 /// public function is thread-safe; attaching (which may block for
@@ -101,7 +119,7 @@ public:
     [[nodiscard]] std::expected<ControllerStatus, ManagerError>
     attach_emulated(const emu::ControllerConfig& config, const AttachRequest& request = {});
 
-    /// Takes the controller out of the manager, then waits up to `grace`
+    /// Takes the controller out of the manager, in any state, then waits up to `grace`
     /// for its nodes' in-flight ioctls to finish, stops the nodes (callers
     /// still waiting, and every later one, get ENODEV; the nodes
     /// disappear), shuts the controller down (commands still outstanding
@@ -109,6 +127,9 @@ public:
     /// all before it returns.
     [[nodiscard]] std::expected<void, ManagerError>
     detach(std::string_view name, std::chrono::milliseconds grace = default_detach_grace);
+
+    /// detach() of an emulated controller; `invalid` for another one.
+    [[nodiscard]] std::expected<void, ManagerError> detach_emulated(std::string_view name);
 
     /// Detaches every controller, newest first, each with `grace`.
     void detach_all(std::chrono::milliseconds grace = std::chrono::milliseconds{1'000});
@@ -119,7 +140,10 @@ public:
     /// Removes its nodes (as detach() does), leaving the controller attached.
     [[nodiscard]] std::expected<void, ManagerError> unregister_nodes(std::string_view name);
 
-    /// Controller reset (Controller::reset()); waits until it has finished.
+    /// Controller reset (Controller::reset()); waits until it has finished
+    /// or the controller is detached. `busy` while connecting and for a
+    /// controller lost past ctrl-loss-tmo, as Linux's nvme_reset_ctrl()
+    /// answers EBUSY for a controller it is deleting.
     [[nodiscard]] std::expected<void, ManagerError> reset(std::string_view name);
     /// Namespace rescan (Controller::rescan()); waits until it has finished.
     [[nodiscard]] std::expected<void, ManagerError> rescan(std::string_view name);
@@ -138,12 +162,28 @@ private:
     std::expected<void, ManagerError> reserve(const std::string& name);
     void unreserve(const std::string& name);
     ControllerStatus adopt(ServedController served, const AttachRequest& request,
-                      const transport::TransportId& id);
+                           const transport::TransportId& id, const transport::tcp::TcpOptions& tcp);
+
+    /// Takes `entry` out of the map (when it is still there, with `name`)
+    /// and detaches it.
+    std::expected<void, ManagerError> detach_entry(std::shared_ptr<Entry> entry,
+                                                   std::chrono::milliseconds grace);
+    /// The controller of `entry` changed state (its owner thread).
+    void state_changed(const std::weak_ptr<Entry>& entry, ctrlr::Controller::State state);
+    /// The reaper thread: removes controllers lost past ctrl-loss-tmo, as
+    /// Linux deletes them.
+    void reap();
 
     ServeOptions serving_;
     mutable std::mutex mutex_;
     std::map<std::string, std::shared_ptr<Entry>, std::less<>> entries_;
     std::set<std::string, std::less<>> reserved_; ///< names of attaches in progress
+
+    std::mutex lost_mutex_; ///< guards lost_, stopping_
+    std::condition_variable lost_wake_;
+    std::vector<std::weak_ptr<Entry>> lost_;
+    bool stopping_ = false;
+    std::thread reaper_;
 };
 
 } // namespace nvmecuse::service

@@ -111,6 +111,39 @@ wait_gone() {
   return 0
 }
 
+# nvme_pci_function: the PCI address of the guest's NVMe function (QEMU's
+# NVMe device), empty when there is none.
+nvme_pci_function() {
+  for d in /sys/bus/pci/devices/*; do
+    [ "$(cat "$d/class")" = 0x010802 ] && echo "${d##*/}"
+  done | head -1
+}
+
+# pci_bind BDF vfio-pci|nvme: hands the PCI function to that driver, as the
+# README says (driver_override, unbind, probe); for nvme, then kernel_blk.
+pci_bind() {
+  sys=/sys/bus/pci/devices/$1
+  if [ "$2" = vfio-pci ]; then echo vfio-pci >$sys/driver_override; else echo "" >$sys/driver_override; fi
+  [ -e $sys/driver ] && echo "$1" >$sys/driver/unbind
+  echo "$1" >/sys/bus/pci/drivers_probe
+  [ "$2" = nvme ] || return 0
+  kernel_blk "$1"
+}
+
+# kernel_blk BDF: waits up to 10 s for the block device of namespace 1 that
+# the nvme driver has on the function, and sets KERNEL_BLK to it.
+kernel_blk() {
+  KERNEL_BLK=""
+  i=0
+  while [ $i -le 100 ]; do
+    for c in /sys/bus/pci/devices/$1/nvme/nvme*; do [ -b /dev/${c##*/}n1 ] && KERNEL_BLK=/dev/${c##*/}n1; done
+    [ -n "$KERNEL_BLK" ] && return 0
+    i=$((i + 1))
+    sleep 0.1
+  done
+  return 1
+}
+
 # nvmet_export NQN DEVICE...: a Linux nvmet subsystem NQN (any host may
 # connect) with one namespace per DEVICE (nsid 1, 2, ...; a regular file is
 # served with buffered I/O: tmpfs has no O_DIRECT) on NVMe/TCP port 1,

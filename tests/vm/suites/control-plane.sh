@@ -2,7 +2,8 @@
 # NVMe/TCP one (Linux nvmet-tcp on 127.0.0.1:4420) attached through
 # nvmecusectl; nvmecusectl list against nvme id-ctrl on each; one detached
 # under a running reader while the other keeps serving; the index reused;
-# SPDK's methods on the same socket; a clear error once the daemon is gone.
+# SPDK's methods on the same socket; save-config and a restart from it; a
+# clear error once the daemon is gone.
 . /vm/lib.sh
 
 SOCK=/run/nvmecuse/nvmecused.sock
@@ -56,8 +57,11 @@ for n in 0 1; do
   expect_match "list: nvme${n}n1's row has id-ctrl's SN" "^$DEV/nvme${n}n1 +$sn "
 done
 OUT=$table
-expect_match "list: nvme0n1 is emulated and serving" "^$DEV/nvme0n1 .* emulated +serving$"
-expect_match "list: nvme1n1 is tcp and serving" "^$DEV/nvme1n1 .* tcp +serving$"
+expect_match "list: nvme0n1 is emulated and live" "^$DEV/nvme0n1 .* emulated +live$"
+expect_match "list: nvme1n1 is tcp and live" "^$DEV/nvme1n1 .* tcp +live$"
+run nvmecusectl list-subsys
+expect_contains "list-subsys: nvme1's subsystem" "nvme-subsys1 - NQN=$subnqn"
+expect_contains "list-subsys: nvme1's path" " +- nvme1 tcp traddr=127.0.0.1,trsvcid=4420 live"
 
 # Detach nvme1 under a reader that keeps reading until it gets an error.
 rm -f /tmp/reader.done
@@ -103,6 +107,36 @@ expect_json "id-ctrl on the SPDK-attached controller" .subnqn "$subnqn"
 run nvmecusectl call bdev_nvme_detach_controller '{"name": "Nvme0"}'
 expect_status "bdev_nvme_detach_controller" 0
 if wait_gone $DEV/nvme1; then pass "its nodes disappear"; else fail "its nodes disappear"; fi
+
+# An emulated controller made and deleted at run time; delete refuses NVMe/TCP.
+run nvmecusectl create-emulated --name Scratch
+expect_contains "create-emulated: Scratch gets the next free index" "Scratch: $DEV/nvme1"
+wait_for $DEV/nvme1n1
+run nvmecusectl delete-emulated Scratch
+expect_status "delete-emulated Scratch" 0
+if wait_gone $DEV/nvme1; then pass "Scratch's nodes disappear"; else fail "Scratch's nodes disappear"; fi
+
+# save-config, then a restart from it (--json): the same nodes.
+run nvmecusectl attach $tcp
+expect_status "the NVMe/TCP controller attached again" 0
+wait_for $DEV/nvme1n1
+nvmecusectl list | grep "^$DEV/" | awk '{print $1, $2}' | sort >/tmp/list.before
+run nvmecusectl delete-emulated nvme1
+expect_contains "delete-emulated refuses the NVMe/TCP controller" "not an emulated controller"
+nvmecusectl save-config >/tmp/nvmecused.json
+run nvmecused --json /tmp/nvmecused.json --check
+expect_contains "nvmecused --check: the saved configuration is OK" "OK (2 controller(s) to attach)"
+stop_daemon
+nvmecused --json /tmp/nvmecused.json --log-level info >>/tmp/nvmecused.log 2>&1 &
+DAEMON_PID=$!
+wait_for $DEV/nvme0n1 && wait_for $DEV/nvme1n1 && wait_for $SOCK
+nvmecusectl list | grep "^$DEV/" | awk '{print $1, $2}' | sort >/tmp/list.after
+if [ -s /tmp/list.before ] && cmp -s /tmp/list.before /tmp/list.after; then
+  pass "restarted with --json: the same nodes and serial numbers"
+else
+  fail "restarted with --json: the same nodes and serial numbers" "$(cat /tmp/list.before)" \
+    "$(cat /tmp/list.after)"
+fi
 
 stop_daemon
 run nvmecusectl list

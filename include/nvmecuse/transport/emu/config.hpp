@@ -40,6 +40,11 @@ struct ControllerConfig {
     /// Maximum Data Transfer Size as a power of two of 4 KiB pages (0 = unlimited),
     /// 0..max_mdts.
     std::uint8_t mdts = 8;  // 1 MiB
+    /// Identify SGLS: SGLs supported without alignment (Data Block, Segment
+    /// and Last Segment descriptors). In process the emulated controller
+    /// gets its data as buffers; a front end that walks data pointers (the
+    /// PCIe test double) honours it.
+    bool sgls = false;
     std::uint32_t max_namespaces = 32;                   ///< Identify NN
     /// Identify TNVMCAP: what namespaces (at start and created by Namespace
     /// Management) may take together. 4 GiB: the default 1 GiB namespace

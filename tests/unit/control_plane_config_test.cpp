@@ -1,0 +1,163 @@
+// The daemon's configuration file (rpc/config_file.cpp): save_config's
+// answer, checked and replayed into a fresh manager, gives the same
+// controllers; a bad file is refused naming the JSON path of what is wrong.
+#include <gtest/gtest.h>
+
+#include "control_plane_fixture.hpp"
+#include "tcp_test_target.hpp"
+
+namespace nvmecuse::testing {
+namespace {
+
+using nlohmann::json;
+namespace code = rpc::error_code;
+
+class ControlPlaneConfig : public ControlPlaneFixture {
+protected:
+    /// What list() says that a replay must reproduce.
+    static json summary(const service::ControllerManager& manager)
+    {
+        json out = json::array();
+        for (const auto& c : manager.list()) {
+            json nodes = json::array();
+            for (const auto& n : c.nodes)
+                nodes.push_back(n.devname);
+            out.push_back(json{{"name", c.name},
+                               {"transport", c.transport},
+                               {"trid", c.transport_id.describe()},
+                               {"nodes", nodes},
+                               {"namespaces", c.info ? c.info->namespaces.size() : 0},
+                               {"state", c.state}});
+        }
+        return out;
+    }
+
+    /// The error check_config() gives `doc`.
+    std::string check_error(const json& doc)
+    {
+        auto checked = rpc::check_config(doc, defaults_);
+        EXPECT_FALSE(checked) << doc.dump();
+        return checked ? std::string() : checked.error();
+    }
+
+    /// A configuration of one controller_attach call with `params`.
+    static json one_attach(json params)
+    {
+        return json{{"subsystems",
+                     json::array({json{{"subsystem", "nvmecuse"},
+                                       {"config", json::array({json{{"method", "controller_attach"},
+                                                                    {"params", params}}})}}})}};
+    }
+
+    tcp_test::TestTarget target;
+};
+
+TEST_F(ControlPlaneConfig, SavedConfigurationAttachesTheSameControllersInAFreshManager)
+{
+    serve();
+    auto c = client();
+    ASSERT_TRUE(c.call("controller_attach", {{"trtype", "emulated"}}));
+    const json two_namespaces = {{"namespaces", json::array({{{"nsid", 1}, {"size_bytes", "8MiB"}},
+                                                             {{"nsid", 2}, {"size_bytes", "4MiB"}}})}};
+    ASSERT_TRUE(c.call("controller_attach", {{"trtype", "emulated"},
+                                             {"name", "Disk"},
+                                             {"nodes", false},
+                                             {"config", two_namespaces}}));
+    auto tcp = c.call("controller_attach", {{"trtype", "tcp"},
+                                            {"traddr", "127.0.0.1"},
+                                            {"trsvcid", target.port_string()},
+                                            {"subnqn", "nqn.2026-11.io.nvmecuse:test"},
+                                            {"kato", 7},
+                                            {"reconnect_delay", 2},
+                                            {"ctrl_loss_tmo", 30}});
+    ASSERT_TRUE(tcp) << tcp.error().message;
+
+    auto saved = c.call("save_config");
+    ASSERT_TRUE(saved);
+    const json& calls = (*saved)["subsystems"][0]["config"];
+    ASSERT_EQ(calls.size(), 3u) << saved->dump();
+    EXPECT_EQ((*saved)["subsystems"][0]["subsystem"], "nvmecuse");
+    EXPECT_EQ(calls[1]["params"]["name"], "Disk");
+    EXPECT_EQ(calls[1]["params"]["nodes"], false);
+    EXPECT_EQ(calls[2]["params"]["kato"], 7);
+    EXPECT_EQ(calls[2]["params"]["ctrl_loss_tmo"], 30);
+    auto checked = rpc::check_config(*saved, defaults_);
+    ASSERT_TRUE(checked) << checked.error();
+    EXPECT_EQ(*checked, 3u);
+    const json before = summary(*manager_);
+    ASSERT_EQ(before.size(), 3u);
+
+    // The daemon restarts: everything goes, then a fresh manager replays the file.
+    server_.reset();
+    const auto serving = manager_->serve_options();
+    manager_.reset();
+    service::ControllerManager fresh(serving);
+    rpc::Dispatcher dispatcher;
+    rpc::add_native_methods(dispatcher, fresh, defaults_);
+    auto replayed = rpc::replay_config(*saved, dispatcher, defaults_);
+    ASSERT_TRUE(replayed) << replayed.error();
+    EXPECT_EQ(*replayed, 3u);
+    EXPECT_EQ(summary(fresh), before);
+    EXPECT_EQ(rpc::save_config(fresh), *saved);
+}
+
+TEST_F(ControlPlaneConfig, SaveConfigOfNothingIsAnEmptyConfigurationAndTakesNoParameters)
+{
+    serve();
+    auto c = client();
+    auto saved = c.call("save_config");
+    ASSERT_TRUE(saved);
+    EXPECT_EQ((*saved)["subsystems"][0]["config"], json::array());
+    EXPECT_EQ(rpc::check_config(*saved, defaults_).value_or(99), 0u);
+    auto refused = c.call("save_config", {{"filename", "x"}});
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().error.code, code::invalid_params);
+    EXPECT_NE(refused.error().error.message.find("filename"), std::string::npos)
+        << refused.error().error.message;
+}
+
+TEST_F(ControlPlaneConfig, CheckNamesTheJsonPathOfWhatIsWrong)
+{
+    EXPECT_EQ(check_error(json::array()), "$: not an object");
+    EXPECT_EQ(check_error({{"subsystems", json::array()}, {"extra", 1}}), "$.extra: unknown key");
+    EXPECT_EQ(check_error({{"subsystems", json::array({{{"subsystem", "bdev"}}})}}),
+              "$.subsystems[0].subsystem: must be \"nvmecuse\"");
+    auto doc = one_attach({{"trtype", "emulated"}});
+    doc["subsystems"][0]["config"][0]["method"] = "controller_detach";
+    EXPECT_NE(check_error(doc).find("$.subsystems[0].config[0].method: \"controller_detach\""),
+              std::string::npos);
+    EXPECT_NE(check_error(one_attach({{"trtype", "emulated"}, {"nodez", true}}))
+                  .find("$.subsystems[0].config[0].params: "),
+              std::string::npos);
+    EXPECT_NE(check_error(one_attach({{"trtype", "emulated"}, {"nodez", true}})).find("nodez"),
+              std::string::npos);
+    const std::string kato = check_error(
+        one_attach({{"trtype", "tcp"}, {"traddr", "127.0.0.1"}, {"subnqn", "nqn.x:y"}, {"kato", "x"}}));
+    EXPECT_NE(kato.find("params: kato"), std::string::npos) << kato;
+    const std::string trid = check_error(one_attach({{"trtype", "tcp"}, {"subnqn", "nqn.x:y"}}));
+    EXPECT_NE(trid.find("$.subsystems[0].config[0].params: "), std::string::npos) << trid;
+    EXPECT_NE(trid.find("traddr"), std::string::npos) << trid;
+
+    auto twice = one_attach({{"trtype", "emulated"}, {"name", "Disk"}});
+    twice["subsystems"][0]["config"].push_back(twice["subsystems"][0]["config"][0]);
+    EXPECT_EQ(check_error(twice), "$.subsystems[0].config[1].params.name: \"Disk\" is attached twice");
+}
+
+TEST_F(ControlPlaneConfig, ReplayStopsAtTheFirstCallThatFailsNamingIt)
+{
+    auto doc = one_attach({{"trtype", "emulated"}});
+    doc["subsystems"][0]["config"].push_back(
+        {{"method", "controller_attach"},
+         {"params", {{"trtype", "tcp"}, {"traddr", "127.0.0.1"}, {"trsvcid", "1"},
+                     {"subnqn", "nqn.2016-06.io.spdk:cnode1"}, {"ctrl_loss_tmo", 0}}}});
+    rpc::Dispatcher dispatcher;
+    rpc::add_native_methods(dispatcher, *manager_, defaults_);
+    auto replayed = rpc::replay_config(doc, dispatcher, defaults_);
+    ASSERT_FALSE(replayed);
+    EXPECT_EQ(replayed.error().rfind("$.subsystems[0].config[1]: controller_attach: ", 0), 0u)
+        << replayed.error();
+    EXPECT_EQ(manager_->list().size(), 1u); // the first one came up
+}
+
+} // namespace
+} // namespace nvmecuse::testing
