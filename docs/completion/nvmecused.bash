@@ -61,7 +61,8 @@ _nvmecusectl() {
   prev=${COMP_WORDS[COMP_CWORD - 1]}
   for word in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
     case $word in
-    list | attach | detach | reset | rescan | stats | call) command=$word; break ;;
+    list | list-subsys | attach | detach | reset | rescan | stats | create-emulated | \
+      delete-emulated | save-config | call) command=$word; break ;;
     esac
   done
   case $prev in
@@ -74,8 +75,10 @@ _nvmecusectl() {
   esac
   local options
   case $command in
-  "") options='--help --version --socket list attach detach reset rescan stats call' ;;
-  list) options='--help --output-format' ;;
+  "") options='--help --version --socket list list-subsys attach detach reset rescan stats
+    create-emulated delete-emulated save-config call' ;;
+  list | list-subsys) options='--help --output-format' ;;
+  create-emulated) options='--help --name --config' ;;
   attach) options='--help --transport --traddr --trsvcid --nqn --hostnqn --hostid
     --keep-alive-tmo --nr-io-queues --queue-size --reconnect-delay --ctrl-loss-tmo
     --name --config --no-nodes' ;;
