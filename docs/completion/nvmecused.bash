@@ -1,6 +1,7 @@
-# bash completion for nvmecused and nvmecuse-perf (installed as
+# bash completion for nvmecused, nvmecusectl and nvmecuse-perf (installed as
 # share/bash-completion/completions/<program>). tests/install/check-install.sh
-# checks that every long option of each program's --help is listed here.
+# checks that every long option of each program's --help (and of each
+# nvmecusectl subcommand's) is listed here.
 
 _nvmecused() {
   local cur prev
@@ -53,3 +54,37 @@ _nvmecuse_perf() {
   fi
 }
 complete -F _nvmecuse_perf nvmecuse-perf
+
+_nvmecusectl() {
+  local cur prev word command=""
+  cur=${COMP_WORDS[COMP_CWORD]}
+  prev=${COMP_WORDS[COMP_CWORD - 1]}
+  for word in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
+    case $word in
+    list | list-subsys | attach | detach | reset | rescan | stats | create-emulated | \
+      delete-emulated | save-config | call) command=$word; break ;;
+    esac
+  done
+  case $prev in
+  -S | --socket | --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+  -o | --output-format) COMPREPLY=($(compgen -W 'normal json' -- "$cur")); return ;;
+  -t | --transport) COMPREPLY=($(compgen -W 'tcp pcie emulated' -- "$cur")); return ;;
+  -a | --traddr | -s | --trsvcid | -n | --nqn | -q | --hostnqn | -I | --hostid | \
+    -k | --keep-alive-tmo | -i | --nr-io-queues | -Q | --queue-size | -c | --reconnect-delay | \
+    -l | --ctrl-loss-tmo | --name | --grace-ms) return ;;
+  esac
+  local options
+  case $command in
+  "") options='--help --version --socket list list-subsys attach detach reset rescan stats
+    create-emulated delete-emulated save-config call' ;;
+  list | list-subsys) options='--help --output-format' ;;
+  create-emulated) options='--help --name --config' ;;
+  attach) options='--help --transport --traddr --trsvcid --nqn --hostnqn --hostid
+    --keep-alive-tmo --nr-io-queues --queue-size --reconnect-delay --ctrl-loss-tmo
+    --name --config --no-nodes' ;;
+  detach) options='--help --grace-ms' ;;
+  *) options='--help' ;;
+  esac
+  COMPREPLY=($(compgen -W "$options" -- "$cur"))
+}
+complete -F _nvmecusectl nvmecusectl

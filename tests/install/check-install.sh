@@ -20,24 +20,35 @@ rm -f "$prefix.log"
 
 for f in sbin/nvmecused bin/nvmecuse-perf \
   share/doc/nvmecuse/README.md share/doc/nvmecuse/configuration.md \
+  share/doc/nvmecuse/performance.md share/doc/nvmecuse/plots/performance.png \
   share/doc/nvmecuse/examples/emulated-controller.json lib/modules-load.d/nvmecuse.conf; do
   check "installs $f" test -s "$prefix/$f"
 done
 if [ "$man" = man ]; then
-  for page in man8/nvmecused.8 man1/nvmecuse-perf.1; do
+  for page in man8/nvmecused.8 man8/nvmecusectl.8 man1/nvmecuse-perf.1; do
     check "installs share/man/$page" test -s "$prefix/share/man/$page"
   done
   check "nvmecused(8) documents --attach" grep -q 'attach' "$prefix/share/man/man8/nvmecused.8"
+  check "nvmecusectl(8) documents each subcommand's options" \
+    grep -q '^\.SH SUBCOMMANDS' "$prefix/share/man/man8/nvmecusectl.8"
 fi
 check "modules-load.d loads cuse" grep -qx cuse "$prefix/lib/modules-load.d/nvmecuse.conf"
+check "the systemd unit starts the nvmecused of this prefix" \
+  grep -qx "ExecStart=$prefix/sbin/nvmecused --log-format journal" "$prefix/lib/systemd/system/nvmecused.service"
 check "nvmecuse-demo is not installed" test ! -e "$prefix/bin/nvmecuse-demo"
 
-for p in sbin/nvmecused bin/nvmecuse-perf; do
+for p in sbin/nvmecused sbin/nvmecusectl bin/nvmecuse-perf; do
   name=${p#*/}
   out=$("$prefix/$p" --version 2>&1)
   check "$name --version" test "$(echo "$out" | cut -d' ' -f1)" = "$name"
   "$prefix/$p" --help >"$prefix/help" 2>&1
   check "$name --help exits 0" test $? -eq 0
+  # Each subcommand's --help too (nvmecusectl's "Subcommands:" list).
+  for sub in $(awk '/^Subcommands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { exit }' \
+                 "$prefix/help"); do
+    "$prefix/$p" "$sub" --help >>"$prefix/help" 2>&1
+    check "$name $sub --help exits 0" test $? -eq 0
+  done
   # Every byte printable ASCII, a tab or a newline.
   check "$name --help has no control characters" \
     test "$(LC_ALL=C tr -d '\11\12\40-\176' <"$prefix/help" | wc -c)" -eq 0

@@ -89,6 +89,13 @@ out=$("$daemon" --emulate --config "$example" --check-config 2>&1)
 check "the installed nvmecused accepts the installed example configuration" \
   test "$out" = "$example: OK (3 namespace(s))"
 check "the installed modules-load.d entry loads cuse" grep -qx cuse "$root/usr/lib/modules-load.d/nvmecuse.conf"
+# systemctl enable --now nvmecused: the unit is where systemd looks for a
+# package's units, and it starts the daemon the package installed.
+unit=$root/usr/lib/systemd/system/nvmecused.service
+check "the package installs /usr/lib/systemd/system/nvmecused.service" test -s "$unit"
+exec_start=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$unit" 2>/dev/null)
+check "the unit's ExecStart ($exec_start) is the installed nvmecused" \
+  test "$exec_start" = /usr/sbin/nvmecused -a -x "$root$exec_start"
 
 dpkg --purge nvmecuse >>"$work/dpkg.log" 2>&1
 check "dpkg --purge removes every file" test -z "$(find "$root/usr" ! -type d 2>/dev/null)"
