@@ -1,6 +1,7 @@
 # NVMe/TCP connection loss and reconnect (issue 7), against a real nvmet-tcp
 # target on 127.0.0.1:4420: nvmecused --attach with --reconnect-delay 1
-# --fast-io-fail-tmo 2 --ctrl-loss-tmo 60 and its emulated controller beside
+# --fast-io-fail-tmo 2 --ctrl-loss-tmo 60, on two serving threads (--threads 2,
+# so its I/O connections run on them), and its emulated controller beside
 # it (--emulate). Taking the subsystem off the port makes nvmet drop the
 # association and refuse reconnects: reads through our node then fail at
 # once (EAGAIN, as the kernel host's namespace head answers; the details are
@@ -28,8 +29,10 @@ else
 fi
 
 trid="trtype:tcp traddr:127.0.0.1 trsvcid:4420 subnqn:$nqn"
-echo "--- nvmecused --emulate --attach '$trid'" >>/tmp/nvmecused.log
-nvmecused --emulate --attach "$trid" --reconnect-delay 1 --fast-io-fail-tmo 2 \
+# Two serving threads: the NVMe/TCP controller's I/O connections are driven
+# by them (lanes), and the loss and reconnect happen under them.
+echo "--- nvmecused --emulate --attach '$trid' --threads 2" >>/tmp/nvmecused.log
+nvmecused --emulate --attach "$trid" --threads 2 --reconnect-delay 1 --fast-io-fail-tmo 2 \
   --ctrl-loss-tmo 60 --log-level info >>/tmp/nvmecused.log 2>&1 &
 DAEMON_PID=$!
 EMU=$DEV/nvme0n1
