@@ -30,9 +30,10 @@ fi
 
 trid="trtype:tcp traddr:127.0.0.1 trsvcid:4420 subnqn:$nqn"
 # Two serving threads: the NVMe/TCP controller's I/O connections are driven
-# by them (lanes), and the loss and reconnect happen under them.
+# by them (lanes: one I/O queue for the owner, one per thread), and the loss
+# and reconnect happen under them.
 echo "--- nvmecused --emulate --attach '$trid' --threads 2" >>/tmp/nvmecused.log
-nvmecused --emulate --attach "$trid" --threads 2 --reconnect-delay 1 --fast-io-fail-tmo 2 \
+nvmecused --emulate --attach "$trid" --threads 2 --nr-io-queues 3 --reconnect-delay 1 --fast-io-fail-tmo 2 \
   --ctrl-loss-tmo 60 --log-level info >>/tmp/nvmecused.log 2>&1 &
 DAEMON_PID=$!
 EMU=$DEV/nvme0n1
