@@ -99,12 +99,7 @@ TEST_F(Lanes, AReactorWithoutAQueuePairGoesThroughTheOwner)
     constexpr int count = 50;
     Writer a{*ctrl, *reactors[0], 0, 0, count};
     Writer b{*ctrl, *reactors[1], 1, 1000, count};
-    auto fa = a.done.get_future();
-    auto fb = b.done.get_future();
-    a.start(4);
-    b.start(4);
-    ASSERT_EQ(fa.wait_for(bounded), std::future_status::ready);
-    ASSERT_EQ(fb.wait_for(bounded), std::future_status::ready);
+    ASSERT_TRUE(run_both(a, b, 4));
     EXPECT_EQ(a.on_reactor, count);
     EXPECT_EQ(b.on_reactor, 0); // completed on the owner thread
     EXPECT_EQ(b.failed, 0);

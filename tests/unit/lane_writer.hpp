@@ -91,6 +91,18 @@ struct Writer {
     }
 };
 
+/// Starts both writers, `depth` commands each, and waits (bounded) until
+/// every command of both completed; false when one did not finish.
+[[nodiscard]] inline bool run_both(Writer& a, Writer& b, int depth)
+{
+    auto fa = a.done.get_future();
+    auto fb = b.done.get_future();
+    a.start(depth);
+    b.start(depth);
+    return fa.wait_for(lane_bound) == std::future_status::ready &&
+           fb.wait_for(lane_bound) == std::future_status::ready;
+}
+
 /// Reads back what Writer `index` wrote at `first_lba`.. (`count` blocks).
 inline void expect_written(ctrlr::Controller& ctrl, unsigned index, std::uint64_t first_lba,
                            int count)

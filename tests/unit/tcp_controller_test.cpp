@@ -541,12 +541,7 @@ TEST_F(TcpLanesTest, EachServingThreadDrivesAConnectionOfItsOwn)
     constexpr int count = 300;
     Writer a{*ctrl, *reactors[0], 0, 0, count};
     Writer b{*ctrl, *reactors[1], 1, 1000, count};
-    auto fa = a.done.get_future();
-    auto fb = b.done.get_future();
-    a.start(16);
-    b.start(16);
-    ASSERT_EQ(fa.wait_for(nvmecuse::testing::lane_bound), std::future_status::ready);
-    ASSERT_EQ(fb.wait_for(nvmecuse::testing::lane_bound), std::future_status::ready);
+    ASSERT_TRUE(run_both(a, b, 16));
     EXPECT_EQ(a.failed, 0);
     EXPECT_EQ(b.failed, 0);
     EXPECT_EQ(a.on_reactor, count);
@@ -582,12 +577,7 @@ TEST_F(TcpLanesTest, ALostAssociationUnderLoadFromTwoThreadsLosesNoCompletion)
     constexpr int count = 100;
     Writer c{*ctrl, *reactors[0], 0, 2000, count};
     Writer d{*ctrl, *reactors[1], 1, 6000, count};
-    auto fc = c.done.get_future();
-    auto fd = d.done.get_future();
-    c.start(8);
-    d.start(8);
-    ASSERT_EQ(fc.wait_for(nvmecuse::testing::lane_bound), std::future_status::ready);
-    ASSERT_EQ(fd.wait_for(nvmecuse::testing::lane_bound), std::future_status::ready);
+    ASSERT_TRUE(run_both(c, d, 8));
     EXPECT_EQ(c.failed + d.failed, 0) << c.first_failure << " / " << d.first_failure;
     EXPECT_EQ(c.on_reactor, count) << "lent again after the reconnect";
     EXPECT_EQ(d.on_reactor, count);
