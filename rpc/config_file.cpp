@@ -87,7 +87,7 @@ std::expected<json, std::string> read_config(const std::string& path)
     text << in.rdbuf();
     try {
         return json::parse(text.str());
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) { // parse_error, or a number out of range
         return std::unexpected(fmt::format("{}: not JSON: {}", path, e.what()));
     }
 }

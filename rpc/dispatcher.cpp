@@ -112,7 +112,9 @@ std::string Dispatcher::handle(std::string_view text) const
     json request;
     try {
         request = json::parse(text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
+        // parse_error, and out_of_range for a number no double holds
+        // (1E777): JSON's grammar allows it, nothing here can read it.
         return text_of(error_response(nullptr, {error_code::parse_error, e.what()}));
     }
     if (!request.is_array()) {

@@ -18,6 +18,8 @@ bool may_continue(std::string_view prefix)
         [[maybe_unused]] const auto value = nlohmann::json::parse(prefix);
     } catch (const nlohmann::json::parse_error& e) {
         return e.byte >= prefix.size();
+    } catch (const nlohmann::json::exception&) {
+        return false; // a number no double holds (1E777): never readable
     }
     return true;
 }

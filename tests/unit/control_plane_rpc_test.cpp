@@ -51,6 +51,20 @@ TEST(RpcDispatcher, BytesThatAreNotUtf8AreAParseErrorNotAnException)
     EXPECT_EQ(code_of(json::parse(text)), code::parse_error);
 }
 
+TEST(RpcDispatcher, ANumberNoDoubleHoldsIsAParseErrorNotAnException)
+{
+    // JSON's grammar allows 1E777; the parser throws out_of_range for it
+    // (found by tests/fuzz/rpc_request_fuzz.cpp in CI).
+    const auto d = echo_dispatcher();
+    for (const std::string request :
+         {"[7777777777E777]", R"({"jsonrpc":"2.0","id":1E400,"method":"echo"})"}) {
+        std::string text;
+        ASSERT_NO_THROW(text = d.handle(request)) << request;
+        EXPECT_EQ(code_of(json::parse(text)), code::parse_error) << request;
+        EXPECT_NO_THROW((void)nvmecuse::rpc::frame(request)) << request;
+    }
+}
+
 TEST(RpcDispatcher, EveryErrorObjectOfTheSpecification)
 {
     const auto d = echo_dispatcher();
