@@ -5,8 +5,7 @@
 namespace nvmecuse::ctrlr {
 
 CommandTable::CommandTable(std::uint16_t capacity)
-    // cid 0xffff is reserved by the spec for "no command" in error logs.
-    : slots_(std::min<std::uint16_t>(capacity, none))
+    : slots_(std::min(capacity, transport::max_queue_depth))
 {
     for (std::size_t i = slots_.size(); i-- > 0;) {
         slots_[i].next_free = free_head_;
@@ -18,18 +17,21 @@ int CommandTable::allocate() noexcept
 {
     if (free_head_ == none) return -1;
     const std::uint16_t cid = free_head_;
-    free_head_ = slots_[cid].next_free;
+    Slot& s = slots_[cid];
+    free_head_ = s.next_free;
+    const unsigned generation = (s.cid >> 12) + 1u;
+    s.cid = static_cast<std::uint16_t>(((generation % generations) << 12) | cid);
     ++used_;
     return cid;
 }
 
-void CommandTable::release(std::uint16_t cid) noexcept
+void CommandTable::release(std::uint16_t index) noexcept
 {
-    Slot& s = slots_[cid];
+    Slot& s = slots_[index];
     s.state = State::free;
     s.deadline = Clock::time_point::max();
     s.next_free = free_head_;
-    free_head_ = cid;
+    free_head_ = index;
     --used_;
 }
 

@@ -10,6 +10,7 @@
 #include "nvmecuse/ctrlr/command.hpp"
 #include "nvmecuse/ctrlr/mailbox.hpp"
 #include "nvmecuse/ctrlr/node_pool.hpp"
+#include "nvmecuse/transport/transport.hpp"
 
 namespace nvmecuse::ctrlr {
 
@@ -102,10 +103,14 @@ private:
     std::size_t size_ = 0;
 };
 
-/// Slots indexed by cid. A slot is free, holds a command in flight, or holds
-/// the tombstone of a timed-out command whose handler already ran: its cid
-/// stays reserved (and its buffers alive, the transport may still write to
-/// them) until the real completion arrives or the queue is torn down.
+/// Slots indexed by transport::cid_slot(cid). A slot is free, holds a
+/// command in flight, or holds the tombstone of a timed-out command whose
+/// handler already ran: its cid stays reserved (and its buffers alive, the
+/// transport may still write to them) until the real completion arrives or
+/// the queue is torn down. Each use of a slot goes out under a cid of a new
+/// generation (transport.hpp), so that a completion that names an earlier
+/// use, a device's or a target's repeated or late CQE, is not taken for
+/// the command that holds the slot now.
 class CommandTable {
 public:
     enum class State : std::uint8_t { free, in_flight, timed_out };
@@ -114,17 +119,22 @@ public:
         Clock::time_point deadline = Clock::time_point::max();
         State state = State::free;
         std::uint16_t next_free = 0;
+        std::uint16_t cid = 0; ///< the cid of the slot's current (or last) use, on the wire
     };
 
     explicit CommandTable(std::uint16_t capacity);
 
-    /// A free cid, or -1 when every cid is in use.
-    [[nodiscard]] int allocate() noexcept;
-    /// Returns `cid` to the free list; the slot must already be emptied.
-    void release(std::uint16_t cid) noexcept;
+    /// The generations a slot's cids go through (0..14; transport.hpp).
+    static constexpr unsigned generations = 15;
 
-    [[nodiscard]] Slot& operator[](std::uint16_t cid) noexcept { return slots_[cid]; }
-    [[nodiscard]] bool valid(std::uint16_t cid) const noexcept { return cid < slots_.size(); }
+    /// A free slot, its `cid` set to the next generation; -1 when every
+    /// slot is in use.
+    [[nodiscard]] int allocate() noexcept;
+    /// Returns slot `index` to the free list; the slot must already be emptied.
+    void release(std::uint16_t index) noexcept;
+
+    [[nodiscard]] Slot& operator[](std::uint16_t index) noexcept { return slots_[index]; }
+    [[nodiscard]] bool valid(std::uint16_t index) const noexcept { return index < slots_.size(); }
     [[nodiscard]] std::uint16_t capacity() const noexcept
     {
         return static_cast<std::uint16_t>(slots_.size());

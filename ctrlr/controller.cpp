@@ -241,13 +241,13 @@ void Controller::Impl::cancel_queued(std::error_code ec)
     recall_lanes();
     for (std::size_t i = 0; i < queues_.size(); ++i) {
         QueueSlot& q = *queues_[i];
-        for (std::uint16_t cid = 0; cid < q.table.capacity(); ++cid) {
-            auto& slot = q.table[cid];
+        for (std::uint16_t index = 0; index < q.table.capacity(); ++index) {
+            auto& slot = q.table[index];
             if (slot.state == CommandTable::State::free) continue;
             auto node = std::move(slot.node);
             const bool tombstone = slot.state == CommandTable::State::timed_out;
             if (node->untimed) q.table.add_untimed(-1);
-            q.table.release(cid);
+            q.table.release(index);
             if (!tombstone) finish(std::move(node), ec);
         }
         while (auto node = q.overflow.pop())

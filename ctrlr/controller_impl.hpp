@@ -107,7 +107,7 @@ private:
     void complete(QueueSlot& q, const nvme::CompletionQueueEntry& cqe);
     void flush_overflow(QueueSlot& q);
     void check_timeouts(Clock::time_point now);
-    void on_timeout(QueueSlot& q, std::uint16_t cid, Clock::time_point now);
+    void on_timeout(QueueSlot& q, std::uint16_t index, Clock::time_point now);
     void send_abort(std::uint16_t sqid, std::uint16_t cid);
     void sleep();
     void rebuild_epoll();

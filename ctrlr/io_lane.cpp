@@ -108,11 +108,12 @@ void IoLane::expire_locked(Clock::time_point now)
 {
     QueueSlot& q = *slot_;
     table_deadline_ = Clock::time_point::max();
-    for (std::uint16_t cid = 0; cid < q.table.capacity(); ++cid) {
-        auto& slot = q.table[cid];
+    for (std::uint16_t index = 0; index < q.table.capacity(); ++index) {
+        auto& slot = q.table[index];
         if (slot.state == CommandTable::State::free) continue;
         if (slot.deadline <= now) {
             const std::uint16_t qid = q.qid;
+            const std::uint16_t cid = slot.cid;
             if (slot.state == CommandTable::State::timed_out) {
                 // No completion a timeout after the abort: reset (owner).
                 slot.deadline = Clock::time_point::max();

@@ -320,10 +320,10 @@ void Controller::Impl::check_timeouts(Clock::time_point now)
     for (std::size_t i = 0; i < queues_.size(); ++i) {
         QueueSlot& q = *queues_[i];
         if (q.lent_to != nullptr || q.table.used() == q.table.untimed()) continue;
-        for (std::uint16_t cid = 0; cid < q.table.capacity(); ++cid) {
-            auto& slot = q.table[cid];
+        for (std::uint16_t index = 0; index < q.table.capacity(); ++index) {
+            auto& slot = q.table[index];
             if (slot.state == CommandTable::State::free) continue;
-            if (slot.deadline <= now) on_timeout(q, cid, now);
+            if (slot.deadline <= now) on_timeout(q, index, now);
             if (slot.state != CommandTable::State::free)
                 next_deadline_ = std::min(next_deadline_, slot.deadline);
         }
@@ -333,9 +333,10 @@ void Controller::Impl::check_timeouts(Clock::time_point now)
 // Like Linux nvme_timeout(): the first expiry completes the command with
 // `timed_out` and aborts it; an Abort that fails, a command that outlives a
 // second timeout period, or a timed-out Abort resets the controller.
-void Controller::Impl::on_timeout(QueueSlot& q, std::uint16_t cid, Clock::time_point now)
+void Controller::Impl::on_timeout(QueueSlot& q, std::uint16_t index, Clock::time_point now)
 {
-    auto& slot = q.table[cid];
+    auto& slot = q.table[index];
+    const std::uint16_t cid = slot.cid;
     CommandNode& node = *slot.node;
     const auto timeout =
         node.command.timeout.count() > 0 ? node.command.timeout : default_timeout(node.queue);

@@ -347,6 +347,57 @@ TEST_F(Fixture, TimeoutCompletesWithTimedOutAbortsAndSwallowsLateCompletion)
     EXPECT_EQ(fake->resets, 0);
 }
 
+TEST_F(Fixture, ARepeatedCompletionIsNotTakenForTheCommandThatReusedItsSlot)
+{
+    fake->granted_io_queues = 1; // one I/O queue: the second command reuses the first's slot
+    fake->io_mode = FakeState::IoMode::hold;
+    start();
+    const auto held_cid = [&] {
+        auto l = fake->lock();
+        return fake->submitted.back().sqe.cid;
+    };
+    auto first = submit(QueueKind::io, read_4k());
+    ASSERT_TRUE(wait_for([&] { return fake->held_count(1) == 1; }));
+    const std::uint16_t first_cid = held_cid();
+    EXPECT_EQ(fake->release(1), 1u);
+    ASSERT_TRUE(ready(first));
+    EXPECT_TRUE(first.get().ok());
+
+    auto second = submit(QueueKind::io, read_4k());
+    ASSERT_TRUE(wait_for([&] { return fake->held_count(1) == 1; }));
+    const std::uint16_t second_cid = held_cid();
+    EXPECT_EQ(transport::cid_slot(second_cid), transport::cid_slot(first_cid));
+    EXPECT_NE(second_cid, first_cid) << "a reused slot goes out under a new generation";
+    EXPECT_LT(second_cid, transport::first_transport_cid);
+
+    // The device repeats the first command's completion, with an error,
+    // before it completes the second: the repeat must be dropped.
+    fake->complete_again(1, first_cid, nvme::Status(nvme::GenericStatus::data_transfer_error));
+    EXPECT_EQ(fake->release(1, SIZE_MAX, {}, 0x5a5a), 1u);
+    ASSERT_TRUE(ready(second));
+    const Result r = second.get();
+    EXPECT_TRUE(r.ok()) << nvme::to_string(r.status);
+    EXPECT_EQ(r.dw0, 0x5a5au);
+}
+
+TEST_F(Fixture, SlotGenerationsCycleBelowTheTransportsCids)
+{
+    fake->granted_io_queues = 1;
+    start();
+    for (int i = 0; i < 40; ++i)
+        ASSERT_TRUE(ctrl->execute(QueueKind::io, read_4k()).ok());
+    auto l = fake->lock();
+    std::set<std::uint16_t> cids;
+    for (const auto& c : fake->submitted) {
+        if (c.qid != 1) continue;
+        EXPECT_LT(c.sqe.cid, transport::first_transport_cid);
+        EXPECT_EQ(transport::cid_slot(c.sqe.cid), transport::cid_slot(fake->submitted.back().sqe.cid))
+            << "one command at a time reuses one slot";
+        cids.insert(c.sqe.cid);
+    }
+    EXPECT_EQ(cids.size(), 15u) << "generations 0..14, each once per 15 uses";
+}
+
 TEST_F(Fixture, AbortThatDoesNotHelpResetsAfterSecondTimeout)
 {
     fake->io_mode = FakeState::IoMode::hold;

@@ -132,6 +132,12 @@ void FakePciFunction::resume()
         ring_sq(qid, tail);
 }
 
+void FakePciFunction::repeat_completion(std::uint16_t sqid, std::uint16_t cid)
+{
+    std::lock_guard l(mutex_);
+    if (auto it = sqs_.find(sqid); it != sqs_.end()) post(it->second.cqid, sqid, cid, emu::Outcome{});
+}
+
 std::uint32_t FakePciFunction::read32(std::uint32_t offset)
 {
     std::lock_guard l(mutex_);

@@ -87,6 +87,9 @@ public:
     /// Ends a stall: the commands whose doorbells were ignored run now
     /// (their completions come from this thread, as a device's would).
     void resume();
+    /// Posts a successful completion for `cid` on the CQ of I/O SQ `sqid`
+    /// that answers nothing: a device that repeats an earlier CQE.
+    void repeat_completion(std::uint16_t sqid, std::uint16_t cid);
     /// The platform asks for the function back (signals release_request_fd()).
     void request_release();
     bool released = false;              ///< release() was called

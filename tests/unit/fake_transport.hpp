@@ -139,6 +139,16 @@ public:
         }
         return done;
     }
+    /// Posts a completion for `cid` on `qid` that answers no outstanding
+    /// command: a device or target that repeats an earlier CQE.
+    void complete_again(std::uint16_t qid, std::uint16_t cid, nvme::Status st)
+    {
+        auto l = lock();
+        if (auto q = find(qid)) {
+            push_completion(*q, cid, st, 0);
+            ++q->outstanding; // it answered nothing
+        }
+    }
     std::size_t outstanding_aers()
     {
         auto l = lock();

@@ -208,6 +208,51 @@ TEST(PcieTransportTest, UnalignedStartsNeedNoBounce)
     EXPECT_EQ(function.sgl_commands, 0u) << "Identify SGLS 0: PRPs";
 }
 
+TEST(PcieTransportTest, ARepeatedCompletionLeavesTheSlotsCurrentCommandAlone)
+{
+    FakePciFunction function{{.config = config()}};
+    auto t = make_transport(function, PcieOptions{});
+    auto q = enable_by_hand(*t);
+    ASSERT_NE(q, nullptr);
+    // Heap buffers: bounced through DMA memory the slot holds until its
+    // command completes.
+    auto out = pattern(4096, 3);
+    Request w;
+    w.sqe = rw(nvme::NvmOpcode::write, 8, 4096);
+    w.sqe.cid = 0x0000; // slot 0, generation 0
+    w.direction = nvme::DataTransfer::host_to_controller;
+    w.data = out;
+    ASSERT_TRUE(run_polled(*q, w).is_success());
+
+    {
+        auto l = function.lock();
+        function.stalled = true;
+    }
+    std::vector<std::byte> in(4096);
+    Request r;
+    r.sqe = rw(nvme::NvmOpcode::read, 8, 4096);
+    r.sqe.cid = 0x1000; // slot 0 again, generation 1
+    r.direction = nvme::DataTransfer::controller_to_host;
+    r.data = in;
+    ASSERT_TRUE(q->submit(r).has_value());
+    function.repeat_completion(1, 0x0000);
+    std::array<nvme::CompletionQueueEntry, 4> cqes{};
+    ASSERT_EQ(q->reap(cqes), 1u) << "passed up: the core drops it";
+    EXPECT_EQ(cqes[0].cid, 0x0000);
+    Request again = r;
+    again.sqe.cid = 0x2000;
+    EXPECT_EQ(q->submit(again).error(), std::errc::invalid_argument)
+        << "slot 0 still holds the read";
+
+    function.resume();
+    std::size_t n = 0;
+    for (int i = 0; i < 1000 && n == 0; ++i)
+        n = q->reap(cqes);
+    ASSERT_EQ(n, 1u);
+    EXPECT_EQ(cqes[0].cid, 0x1000);
+    EXPECT_EQ(in, out) << "the read's bounce buffer was kept until its own completion";
+}
+
 TEST(PcieTransportTest, AControllerLeftEnabledWithLiveQueuesIsTakenOver)
 {
     // The previous owner (a daemon SIGKILLed) enabled the controller,

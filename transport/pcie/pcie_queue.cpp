@@ -79,8 +79,10 @@ PcieQueue::create(PciFunction& function, const Config& config)
     // The admin queue keeps a cid and an entry for the transport's own
     // commands (Create/Delete I/O queue); one entry always stays empty
     // (a full ring would look empty, NVMe Base 2.0, 3.3.1.5).
-    q->depth_ = static_cast<std::uint16_t>(config.entries - (config.qid == 0 ? 2 : 1));
-    q->internal_cid_ = q->depth_;
+    // The core's cids name at most max_queue_depth slots (transport.hpp).
+    q->depth_ = std::min(static_cast<std::uint16_t>(config.entries - (config.qid == 0 ? 2 : 1)),
+                         max_queue_depth);
+    q->internal_cid_ = q->depth_; // a slot the core never uses, generation 0
     auto sq = zeroed_dma(q->dma_, std::size_t{config.entries} * sqe_size);
     auto cq = zeroed_dma(q->dma_, std::size_t{config.entries} * cqe_size);
     if (!sq || !cq) return fail(std::errc::not_enough_memory);
@@ -218,7 +220,7 @@ PcieQueue::device_view(std::span<std::byte> bytes, DataBuffer& bounce, bool to_d
 std::expected<void, std::error_code> PcieQueue::submit(const Request& request)
 {
     if (!alive_.load(std::memory_order_relaxed)) return fail(std::errc::not_connected);
-    const std::uint16_t cid = request.sqe.cid;
+    const std::uint16_t cid = cid_slot(request.sqe.cid);
     if (cid >= depth_ || slots_[cid].busy) return fail(std::errc::invalid_argument);
     if (request.data.size() > config_.max_transfer) return fail(std::errc::invalid_argument);
     Slot& slot = slots_[cid];
@@ -249,6 +251,7 @@ std::expected<void, std::error_code> PcieQueue::submit(const Request& request)
         return pushed;
     }
     slot.busy = true;
+    slot.cid = request.sqe.cid;
     slot.copy_back = request.direction == nvme::DataTransfer::controller_to_host;
     slot.data = request.data;
     slot.metadata = request.metadata;
@@ -291,8 +294,11 @@ std::optional<nvme::CompletionQueueEntry> PcieQueue::take() noexcept
 
 void PcieQueue::finish_slot(std::uint16_t cid) noexcept
 {
-    if (cid >= slots_.size() || !slots_[cid].busy) return;
-    Slot& slot = slots_[cid];
+    // A CQE that repeats an earlier use of the slot (another generation)
+    // must not release what the slot's current command holds.
+    const std::uint16_t index = cid_slot(cid);
+    if (index >= slots_.size() || !slots_[index].busy || slots_[index].cid != cid) return;
+    Slot& slot = slots_[index];
     if (slot.copy_back) {
         if (!slot.bounce_data.empty())
             std::memcpy(slot.data.data(), slot.bounce_data.data(), slot.data.size());

@@ -81,6 +81,7 @@ public:
 private:
     struct Slot {
         bool busy = false;
+        std::uint16_t cid = 0;      ///< the whole cid (generation included) while busy
         DataBuffer bounce_data;     ///< data that was not in DMA memory
         DataBuffer bounce_metadata;
         std::span<std::byte> data;  ///< where a bounced read goes back
@@ -126,7 +127,7 @@ private:
     DataBuffer cq_;
     DataBuffer prp_lists_;             ///< list_pages_per_cid_ pages per cid (PRP or SGL segments)
     std::size_t list_pages_per_cid_ = 0;
-    std::vector<Slot> slots_;          ///< by cid
+    std::vector<Slot> slots_;          ///< by cid_slot(cid)
     std::deque<nvme::CompletionQueueEntry> stashed_; ///< reaped by execute_internal() for reap()
     std::uint16_t sq_tail_ = 0;
     std::uint16_t sq_head_ = 0;        ///< as the controller last reported it

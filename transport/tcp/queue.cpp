@@ -34,8 +34,8 @@ constexpr std::size_t max_iov = 64;
 /// any command on the admin queue: the admin command capsule is 8 KiB + 64
 /// (TCP 1.0, 3.1 "Admin Queue ... 8,256 bytes"; Linux NVME_TCP_ADMIN_CCSZ).
 constexpr std::uint32_t fabrics_in_capsule_limit = 8192;
-/// The transport's own cids: the core assigns 0..depth-1 (< 0xf000).
-constexpr std::uint16_t first_internal_cid = 0xf000;
+/// The transport's own cids: the core's stay below (transport.hpp).
+constexpr std::uint16_t first_internal_cid = first_transport_cid;
 constexpr std::uint16_t internal_cids = 0x0fff; // 0xf000..0xfffe; 0xffff is never a cid
 
 std::error_code errno_code(int e) noexcept

@@ -24,6 +24,20 @@
 /// disconnects or destroys anything.
 namespace nvmecuse::transport {
 
+/// A cid as the core assigns it, like Linux's nvme_cid(): the command's slot
+/// in its queue in the low 12 bits (below depth()), and in the high 4 a
+/// generation that changes each time the slot is reused, so that a repeated
+/// or late completion of a previous use no longer matches. The core's
+/// generations are 0..14: cids from 0xf000 up are left to a transport's own
+/// commands. A transport that keeps state per command indexes it by
+/// cid_slot() and checks the whole cid when the command completes.
+inline constexpr std::uint16_t max_queue_depth = 4095;
+[[nodiscard]] constexpr std::uint16_t cid_slot(std::uint16_t cid) noexcept
+{
+    return cid & 0x0fffu;
+}
+inline constexpr std::uint16_t first_transport_cid = 0xf000;
+
 /// One command as a queue sees it. The spans point into buffers owned by the
 /// controller core; they stay valid and untouched by anybody else until the
 /// completion with the same cid has been reaped (or the queue is destroyed).
@@ -50,7 +64,8 @@ public:
     /// and returns how many. Never blocks.
     [[nodiscard]] virtual std::size_t reap(std::span<nvme::CompletionQueueEntry> out) = 0;
 
-    /// Required. How many commands may be outstanding at once.
+    /// Required. How many commands may be outstanding at once (the core
+    /// uses at most max_queue_depth of them).
     [[nodiscard]] virtual std::uint16_t depth() const = 0;
 
     /// Optional. A file descriptor that polls readable when completions may
