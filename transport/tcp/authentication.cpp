@@ -71,9 +71,9 @@ template <typename T> void write_struct(Bytes& out, const T& v)
 /// The state of one transaction.
 class Transaction {
 public:
-    Transaction(TcpQueue& q, const DhchapKeys& keys, const AuthenticationTarget& who,
-                std::uint16_t t_id, Clock::time_point deadline)
-        : q_(q), keys_(keys), who_(who), t_id_(t_id), deadline_(deadline)
+    Transaction(AuthenticationChannel& q, const DhchapKeys& keys, const AuthenticationTarget& who,
+                std::uint16_t t_id)
+        : q_(q), keys_(keys), who_(who), t_id_(t_id)
     {
     }
 
@@ -257,7 +257,7 @@ private:
     std::expected<void, std::error_code> execute(const nvme::SubmissionQueueEntry& sqe,
                                                  nvme::DataTransfer direction, Bytes& data)
     {
-        auto cqe = q_.execute(sqe, direction, std::as_writable_bytes(std::span(data)), deadline_);
+        auto cqe = q_.execute(sqe, direction, std::as_writable_bytes(std::span(data)));
         if (!cqe) return std::unexpected(cqe.error());
         if (const auto st = nvme::status_of(*cqe); !st.is_success()) {
             log().error("{}: q{}: {} refused: {}", who_.name, q_.qid(),
@@ -339,11 +339,10 @@ private:
         return std::unexpected(refused());
     }
 
-    TcpQueue& q_;
+    AuthenticationChannel& q_;
     const DhchapKeys& keys_;
     const AuthenticationTarget& who_;
     std::uint16_t t_id_;
-    Clock::time_point deadline_;
     dhchap::HashId hash_ = dhchap::HashId::sha256;
     std::uint8_t dh_group_ = 0;
     std::uint32_t s1_ = 0;
@@ -357,18 +356,39 @@ private:
 
 } // namespace
 
+std::expected<void, std::error_code> authenticate(AuthenticationChannel& channel,
+                                                  const DhchapKeys& keys,
+                                                  const AuthenticationTarget& who,
+                                                  std::uint16_t transaction)
+{
+    if (keys.host.empty()) {
+        log().error("{}: q{}: the controller requires in-band authentication (DH-HMAC-CHAP): "
+                    "give --dhchap-secret",
+                    who.name, channel.qid());
+        return std::unexpected(std::error_code(ENOKEY, std::generic_category()));
+    }
+    return Transaction(channel, keys, who, transaction).run();
+}
+
 std::expected<void, std::error_code> authenticate(TcpQueue& queue, const DhchapKeys& keys,
                                                   const AuthenticationTarget& who,
                                                   std::uint16_t transaction,
                                                   Clock::time_point deadline)
 {
-    if (keys.host.empty()) {
-        log().error("{}: q{}: the controller requires in-band authentication (DH-HMAC-CHAP): "
-                    "give --dhchap-secret",
-                    who.name, queue.qid());
-        return std::unexpected(std::error_code(ENOKEY, std::generic_category()));
-    }
-    return Transaction(queue, keys, who, transaction, deadline).run();
+    struct QueueChannel final : AuthenticationChannel {
+        QueueChannel(TcpQueue& q, Clock::time_point d) : queue(q), deadline(d) {}
+        std::uint16_t qid() const override { return queue.qid(); }
+        std::expected<nvme::CompletionQueueEntry, std::error_code>
+        execute(const nvme::SubmissionQueueEntry& sqe, nvme::DataTransfer direction,
+                std::span<std::byte> data) override
+        {
+            return queue.execute(sqe, direction, data, deadline);
+        }
+        TcpQueue& queue;
+        Clock::time_point deadline;
+    };
+    QueueChannel channel(queue, deadline);
+    return authenticate(channel, keys, who, transaction);
 }
 
 } // namespace nvmecuse::transport::tcp

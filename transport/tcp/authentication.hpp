@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -35,8 +36,21 @@ struct AuthenticationTarget {
     std::string_view name; ///< the controller's name in log messages
 };
 
-/// Runs one DH-HMAC-CHAP transaction with id `transaction` on `queue` (its
-/// Connect done), each command bounded by `deadline`. Errors:
+/// What a transaction needs of its queue: an Authentication Send or
+/// Receive, executed to its completion. TcpQueue::execute() with the
+/// transaction's deadline (authenticate() below); a scripted controller in
+/// the fuzz target (tests/fuzz/dhchap_host_fuzz.cpp).
+class AuthenticationChannel {
+public:
+    virtual ~AuthenticationChannel() = default;
+    [[nodiscard]] virtual std::uint16_t qid() const = 0;
+    [[nodiscard]] virtual std::expected<nvme::CompletionQueueEntry, std::error_code>
+    execute(const nvme::SubmissionQueueEntry& sqe, nvme::DataTransfer direction,
+            std::span<std::byte> data) = 0;
+};
+
+/// Runs one DH-HMAC-CHAP transaction with id `transaction` on `channel`
+/// (its queue's Connect done). Errors:
 /// key_not_available (ENOKEY, as the kernel) when the controller asks for
 /// authentication and no --dhchap-secret was given; EKEYREJECTED (as the
 /// kernel's host in Linux 6.12: "Key was rejected by service") when
@@ -45,6 +59,11 @@ struct AuthenticationTarget {
 /// response does not match --dhchap-ctrl-secret (the host then sends
 /// AUTH_Failure2); protocol_error for a malformed or unexpected message;
 /// the queue's error if it fails. Every failure is logged with its reason.
+[[nodiscard]] std::expected<void, std::error_code>
+authenticate(AuthenticationChannel& channel, const DhchapKeys& keys, const AuthenticationTarget& who,
+             std::uint16_t transaction);
+
+/// The same on `queue`, each command bounded by `deadline`.
 [[nodiscard]] std::expected<void, std::error_code>
 authenticate(TcpQueue& queue, const DhchapKeys& keys, const AuthenticationTarget& who,
              std::uint16_t transaction, Clock::time_point deadline);
