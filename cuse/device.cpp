@@ -165,15 +165,24 @@ public:
             if (*answer < 0) return answer_error(*session_, req, -*answer);
             return answer_value(*session_, req, *answer);
         }
-        const pid_t pid = fuse_req_ctx(req)->pid;
+        const fuse_ctx* requester = fuse_req_ctx(req);
+        const pid_t pid = requester->pid;
         std::uint64_t mdts = 0;
         IoctlContext ctx = context(cmd, pid, mdts, open_for_write(open_flags));
         const Bounds bounds{ctx.node.ns, mdts};
         // A restricted ioctl brings its argument struct along and has no
         // retry protocol to fall back on. The first request of an
         // unrestricted one carries no buffers; retries do, and stay on the
-        // retry protocol.
-        if (restricted() || (options_.fast_path && in.empty() && out_size == 0)) {
+        // retry protocol. The daemon reaches into the memory of root's
+        // callers only (uid 0 of the initial user namespace): any other
+        // caller's buffers are copied by the kernel, in the caller's own
+        // context, where a buffer whose page faults it controls (an unserved
+        // userfaultfd range, a mapping of its own FUSE file) stalls only
+        // itself, killably, never a thread that serves others. Restricted
+        // ioctls are only chosen where only root can open the node
+        // (service/served_controller.cpp).
+        const bool root_caller = requester->uid == 0;
+        if (restricted() || (options_.fast_path && root_caller && in.empty() && out_size == 0)) {
             ProcessVmMemory caller(pid);
             KernelCopiedArgument memory(arg, in, caller);
             FastStep step = fast_prepare(ctx, cmd, arg, flags, memory);

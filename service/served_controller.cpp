@@ -14,12 +14,29 @@ namespace nvmecuse::service {
 
 namespace {
 
+/// Whether a caller that is not root may open the nodes: its memory is then
+/// left to the kernel's copy (the retry protocol; cuse/device.cpp).
+bool non_root_may_open(const cuse::NodePermissions& p)
+{
+    return (p.mode & 0007) != 0 || ((p.mode & 0070) != 0 && p.gid != 0) ||
+           ((p.mode & 0700) != 0 && p.uid != 0);
+}
+
 /// Restricted ioctls where the command line allows them and, for auto,
-/// where the fast path can never need the retry protocol. Decided once.
+/// where the fast path can never need the retry protocol: process_vm_*
+/// reaches every caller, and only root may open the nodes.
 bool restricted_ioctls(const ServeOptions& serving)
 {
     if (serving.retry_only || serving.ioctl_protocol == IoctlProtocol::unrestricted) return false;
-    if (serving.ioctl_protocol == IoctlProtocol::restricted) return true;
+    if (serving.ioctl_protocol == IoctlProtocol::restricted) {
+        if (non_root_may_open(serving.permissions))
+            spdlog::warn("--ioctl-protocol restricted with nodes that users other than root may "
+                         "open: the daemon then copies their buffers itself, and a buffer whose "
+                         "page faults such a caller controls can stall the threads that serve "
+                         "the node");
+        return true;
+    }
+    if (non_root_may_open(serving.permissions)) return false;
     static const bool reachable = [] {
         const bool r = cuse::process_vm_reaches_every_caller();
         spdlog::info("ioctl protocol: {}", r ? "restricted (process_vm_readv reaches every caller)"

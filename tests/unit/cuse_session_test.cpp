@@ -455,6 +455,35 @@ TEST_P(CuseSessionModes, SubmitIoWriteThenReadBackBothPaths)
     }
 }
 
+TEST_P(CuseSessionModes, TheBuffersOfACallerThatIsNotRootAreCopiedByTheKernel)
+{
+    // The daemon reaches into root's callers only: a caller's page faults
+    // that it controls must stall no thread but its own.
+    std::vector<std::byte> out(8 * 512);
+    for (std::size_t i = 0; i < out.size(); ++i)
+        out[i] = std::byte(i * 13 + 1);
+    std::vector<std::byte> in(out.size(), std::byte{0});
+    auto w = user_io(0x01, 200, 8, out.data());
+    auto r = user_io(0x02, 200, 8, in.data());
+    FakeCuseKernel::IoctlOptions user;
+    user.uid = 1000;
+    node(ns1_node);
+    const auto fast_before = registry_->stats(ns1_node)->fast_path;
+    const auto wr = ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &w, user);
+    ASSERT_EQ(wr.ret, 0) << wr.error;
+    EXPECT_EQ(wr.requests, 3u) << "struct, then the data, then the execution";
+    const auto rd = ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &r, user);
+    ASSERT_EQ(rd.ret, 0) << rd.error;
+    EXPECT_EQ(in, out);
+    EXPECT_EQ(registry_->stats(ns1_node)->fast_path, fast_before);
+
+    std::ranges::fill(in, std::byte{0});
+    const auto root = ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &r);
+    ASSERT_EQ(root.ret, 0) << root.error;
+    EXPECT_EQ(root.requests, 1u);
+    EXPECT_EQ(in, out);
+}
+
 TEST_P(CuseSessionModes, SubmitIoWithSeparateMetadata)
 {
     std::vector<std::byte> data(2 * 4096, std::byte{0x3c});

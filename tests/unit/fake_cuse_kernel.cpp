@@ -76,14 +76,14 @@ std::uint64_t FakeCuseKernel::next_unique()
 }
 
 bool FakeCuseKernel::send(std::uint32_t opcode, std::uint64_t unique, pid_t pid, const void* arg,
-                          std::size_t arg_size, const void* extra, std::size_t extra_size)
+                          std::size_t arg_size, const void* extra, std::size_t extra_size, uid_t uid)
 {
     fuse_in_header h{};
     h.len = static_cast<std::uint32_t>(sizeof h + arg_size + extra_size);
     h.opcode = opcode;
     h.unique = unique;
     h.nodeid = 1;
-    h.uid = ::getuid();
+    h.uid = uid;
     h.gid = ::getgid();
     h.pid = static_cast<std::uint32_t>(pid);
     iovec iov[3] = {
@@ -252,7 +252,8 @@ FakeCuseKernel::IoctlResult FakeCuseKernel::ioctl(std::uint64_t fh, unsigned int
         in.out_size = static_cast<std::uint32_t>(out_size);
         const auto unique = next_unique();
         if (options.interrupt_first) interrupt(unique);
-        if (!send(FUSE_IOCTL, unique, pid, &in, sizeof in, in_data.data(), in_data.size()))
+        const uid_t uid = options.uid != static_cast<uid_t>(-1) ? options.uid : ::getuid();
+        if (!send(FUSE_IOCTL, unique, pid, &in, sizeof in, in_data.data(), in_data.size(), uid))
             return fail(EIO);
         ++result.requests;
         if (options.on_sent) options.on_sent(unique);

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <cstddef>
@@ -58,6 +59,8 @@ public:
 
     struct IoctlOptions {
         pid_t pid = 0;                ///< 0: the calling thread's id
+        /// The caller's uid in the request header; -1: this process's.
+        uid_t uid = static_cast<uid_t>(-1);
         std::uint32_t flags = 0;      ///< added to FUSE_IOCTL_UNRESTRICTED (e.g. FUSE_IOCTL_COMPAT)
         bool interrupt_first = false; ///< send FUSE_INTERRUPT for the request before it
         /// Called after each FUSE_IOCTL went out, with its unique.
@@ -90,7 +93,8 @@ private:
     };
     std::uint64_t next_unique();
     bool send(std::uint32_t opcode, std::uint64_t unique, pid_t pid, const void* arg,
-              std::size_t arg_size, const void* extra = nullptr, std::size_t extra_size = 0);
+              std::size_t arg_size, const void* extra = nullptr, std::size_t extra_size = 0,
+              uid_t uid = ::getuid());
     std::expected<Reply, int> wait_reply(std::uint64_t unique);
     void receiver();
 

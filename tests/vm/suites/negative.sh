@@ -115,6 +115,35 @@ run $NOBODY nvme smart-log $DEV/nvme0
 expect_contains "6.2 rules: nobody: Get Log Page still needs CAP_SYS_ADMIN" "Permission denied"
 run $NOBODY $T ioctl $DEV/nvme0 reset
 expect_eq "6.2 rules: nobody: NVME_IOCTL_RESET is EACCES" "$OUT" "errno EACCES"
+
+# --- a caller whose buffer never faults in -------------------------------------
+# nobody reads into a userfaultfd range it never serves. The daemon touches
+# only root's callers' memory: nobody's buffer is the kernel's to copy, in
+# nobody's own context, so only nobody waits (this daemon serves every node
+# on one owner thread: a stalled copy there would hold every caller), and a
+# SIGKILL ends it.
+run $T submit-io $DEV/nvme0n2 write 10 4 4096 /tmp/w4
+expect_eq "root writes the blocks the other caller reads" "$OUT" "value 0"
+sysctl -qw vm.unprivileged_userfaultfd=1
+$NOBODY $T stall-read $DEV/nvme0n2 4096 >/tmp/stall.out 2>&1 &
+stall=$!
+for _ in $(seq 50); do grep -q stalling /tmp/stall.out && break; sleep 0.1; done
+run cat /tmp/stall.out
+expect_eq "nobody's read into an unserved userfaultfd range is under way" "$OUT" "stalling"
+run timeout 20 sh -c "for i in 1 2 3 4 5 6 7 8; do $T submit-io $DEV/nvme0n2 read 10 4 4096 /tmp/r4c || exit 1; done"
+expect_status "meanwhile another caller of that node is served" 0
+if cmp -s /tmp/w4 /tmp/r4c; then pass "meanwhile its reads return the data"; else fail "meanwhile its reads return the data"; fi
+run timeout 20 nvme id-ctrl $DEV/nvme0
+expect_status "meanwhile the controller node is served" 0
+kill -KILL $stall
+# Dead: gone, or a zombie (state Z); a caller stuck in the kernel stays D.
+state() { cut -d' ' -f3 /proc/$stall/stat 2>/dev/null || echo gone; }
+for _ in $(seq 50); do case $(state) in Z|gone) break ;; esac; sleep 0.1; done
+case $(state) in
+  Z|gone) pass "the stalled caller dies at once when killed"; wait $stall 2>/dev/null ;;
+  *) fail "the stalled caller dies at once when killed" "state '$(state)'" ;;
+esac
+sysctl -qw vm.unprivileged_userfaultfd=0
 stop_daemon
 
 # --- the default mode 0600 -----------------------------------------------------

@@ -32,12 +32,20 @@
 //                               every one returned 0 with the right data,
 //                               else the first failure (the kernel's NVMe
 //                               passthrough is not interruptible)
+//   stall-read DEV LBA_BYTES    NVME_IOCTL_SUBMIT_IO Read of one block into a
+//                               userfaultfd range nobody serves: prints
+//                               "stalling" and waits until killed (a caller
+//                               whose buffer faults in never; needs root or
+//                               vm.unprivileged_userfaultfd=1)
 //
 // Exit status 0 when the call ran (whatever errno it reported), 2 on misuse.
 
 #include <linux/fs.h>
 #include <linux/nvme_ioctl.h>
+#include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -66,7 +74,7 @@ int open_flags = O_RDONLY;
 int usage()
 {
     std::fputs("usage: nvmecuse-vm-tool [--write] signal-storm DEV COUNT | ioctl DEV NAME [DELAY] | submit-io DEV read|write SLBA "
-               "NBLOCKS LBA_BYTES FILE | as-user UID GID CMD... | hold DEV SECONDS | probe ROLE=DEV... | timed-read DEV BYTES\n",
+               "NBLOCKS LBA_BYTES FILE | as-user UID GID CMD... | hold DEV SECONDS | probe ROLE=DEV... | timed-read DEV BYTES | stall-read DEV LBA_BYTES\n",
                stderr);
     return 2;
 }
@@ -222,6 +230,32 @@ int submit_io(char** argv)
     return report(r, r);
 }
 
+int stall_read(const char* path, const char* lba_bytes)
+{
+    const int fd = open_device(path);
+    const auto bytes = std::strtoul(lba_bytes, nullptr, 0);
+    const int uffd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC));
+    uffdio_api api{};
+    api.api = UFFD_API;
+    void* area = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uffdio_register reg{};
+    reg.range.start = reinterpret_cast<std::uintptr_t>(area);
+    reg.range.len = bytes;
+    reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+    if (uffd < 0 || ::ioctl(uffd, UFFDIO_API, &api) != 0 || area == MAP_FAILED ||
+        ::ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) {
+        std::printf("userfaultfd: %s\n", strerrorname_np(errno));
+        return 1;
+    }
+    nvme_user_io io{};
+    io.opcode = 0x02;
+    io.addr = reg.range.start;
+    std::printf("stalling\n");
+    std::fflush(stdout);
+    const int r = ::ioctl(fd, NVME_IOCTL_SUBMIT_IO, &io); // its copy out never ends
+    return report(r, r);
+}
+
 int as_user(char** argv)
 {
     const auto uid = static_cast<uid_t>(std::strtoul(argv[0], nullptr, 10));
@@ -310,5 +344,6 @@ int main(int argc, char** argv)
     if (verb == "probe" && argc >= 3) return state_probe(argc - 2, argv + 2);
     if (verb == "timed-read" && argc == 4) return timed_read(argv[2], argv[3]);
     if (verb == "signal-storm" && argc == 4) return signal_storm(argv[2], argv[3]);
+    if (verb == "stall-read" && argc == 4) return stall_read(argv[2], argv[3]);
     return usage();
 }
