@@ -197,6 +197,17 @@ std::optional<BindingError> write(const PciHost& host, const fs::path& path, std
     return BindingError{ec, {bdf + ": writing " + path.string() + ": " + ec.message()}};
 }
 
+/// Sets the function's driver_override (`value`; "\n" clears it), then
+/// unbinds it from its driver when it has one (`driver` not empty).
+std::optional<BindingError> override_and_unbind(const PciHost& host, const std::string& bdf, std::string_view value,
+                                                const std::string& driver)
+{
+    const auto dev = device_dir(host, bdf);
+    if (auto e = write(host, dev / "driver_override", value, bdf)) return e;
+    if (driver.empty()) return std::nullopt;
+    return write(host, dev / "driver/unbind", bdf, bdf);
+}
+
 /// The normalized address of an existing function, or the refusal.
 std::expected<std::string, BindingError> existing_function(const PciHost& host, std::string_view text)
 {
@@ -285,7 +296,6 @@ std::expected<std::string, BindingError> bind_to_vfio(const PciHost& given, std:
     const auto host = with_defaults(given);
     const auto bdf = existing_function(host, text);
     if (!bdf) return std::unexpected(bdf.error());
-    const auto dev = device_dir(host, *bdf);
     const auto driver = driver_of(host, *bdf);
     if (driver == "vfio-pci") return *bdf + ": already bound to vfio-pci";
     if (auto lines = bind_obstacles(host, *bdf); !lines.empty())
@@ -296,10 +306,7 @@ std::expected<std::string, BindingError> bind_to_vfio(const PciHost& given, std:
         return std::unexpected(failure(std::errc::no_such_device, "modprobe vfio_iommu_type1 failed"));
     if (auto e = record_driver(host, *bdf, driver)) return std::unexpected(*e);
 
-    if (auto e = write(host, dev / "driver_override", "vfio-pci", *bdf)) return std::unexpected(*e);
-    if (!driver.empty()) {
-        if (auto e = write(host, dev / "driver/unbind", *bdf, *bdf)) return std::unexpected(*e);
-    }
+    if (auto e = override_and_unbind(host, *bdf, "vfio-pci", driver)) return std::unexpected(*e);
     // The probe's own status says little (no driver taking it is not an
     // error to the kernel): the driver link after it is the answer.
     (void)host.write(host.sysfs / "bus/pci/drivers_probe", *bdf);
@@ -319,7 +326,6 @@ std::expected<std::string, BindingError> give_back(const PciHost& given, std::st
     const auto host = with_defaults(given);
     const auto bdf = existing_function(host, text);
     if (!bdf) return std::unexpected(bdf.error());
-    const auto dev = device_dir(host, *bdf);
     const auto recorded = recorded_driver(host, *bdf);
     const auto driver = driver_of(host, *bdf);
     std::error_code ec;
@@ -327,10 +333,7 @@ std::expected<std::string, BindingError> give_back(const PciHost& given, std::st
         fs::remove(host.records / *bdf, ec);
         return *bdf + ": already bound to " + driver + ", not vfio-pci; nothing to give back";
     }
-    if (auto e = write(host, dev / "driver_override", "\n", *bdf)) return std::unexpected(*e);
-    if (!driver.empty()) {
-        if (auto e = write(host, dev / "driver/unbind", *bdf, *bdf)) return std::unexpected(*e);
-    }
+    if (auto e = override_and_unbind(host, *bdf, "\n", driver)) return std::unexpected(*e);
     std::string done;
     if (!recorded) {
         (void)host.write(host.sysfs / "bus/pci/drivers_probe", *bdf);
