@@ -105,6 +105,16 @@ public:
         std::ofstream(root_ / "proc/swaps", std::ios::app) << dev << "\tpartition\t1048572\t0\t-2\n";
     }
 
+    /// Process `pid` (named `comm`) holds `target` open as descriptor 7.
+    void open_in(int pid, const std::string& comm, const std::string& target)
+    {
+        const auto dir = root_ / "proc" / std::to_string(pid);
+        fs::create_directories(dir / "fd");
+        write_file(dir / "comm", comm + "\n");
+        fs::create_symlink("/dev/null", dir / "fd/0");
+        fs::create_symlink(target, dir / "fd/7");
+    }
+
     void unload(const std::string& driver) { fs::remove_all(sys() / "bus/pci/drivers" / driver); }
 
     PciHost host()
@@ -113,6 +123,7 @@ public:
         h.sysfs = sys();
         h.mounts = root_ / "proc/mounts";
         h.swaps = root_ / "proc/swaps";
+        h.proc = root_ / "proc";
         h.records = records();
         h.write = [this](const fs::path& path, std::string_view value) { return kernel_write(path, std::string(value)); };
         h.load_module = [this](const std::string& module) { return load(module); };
@@ -407,6 +418,22 @@ TEST_F(PciBinding, GiveBackReturnsTheFunctionToTheDriverItCameFrom)
     EXPECT_EQ(sysfs.writes, (std::vector<std::string>{"bus/pci/devices/0000:00:04.0/driver_override=\\n",
                                                       "bus/pci/devices/0000:00:04.0/driver/unbind=0000:00:04.0",
                                                       "bus/pci/drivers/nvme/bind=0000:00:04.0"}));
+}
+
+TEST_F(PciBinding, GiveBackRefusesWhileAProcessHoldsTheVfioGroup)
+{
+    ASSERT_TRUE(bind_to_vfio(sysfs.host(), ssd));
+    sysfs.open_in(812, "nvmecused", "/dev/vfio/3");
+    sysfs.open_in(813, "cat", "/dev/vfio/31");
+    sysfs.writes.clear();
+    const auto r = give_back(sysfs.host(), ssd);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, std::errc::device_or_resource_busy);
+    EXPECT_EQ(joined(r.error().lines), "0000:00:04.0: its VFIO group is open in nvmecused (pid 812); detach it "
+                                       "there first (nvmecusectl detach NAME) or stop that process\n");
+    EXPECT_TRUE(sysfs.writes.empty());
+    EXPECT_EQ(sysfs.driver(ssd), "vfio-pci");
+    EXPECT_TRUE(fs::exists(sysfs.records() / ssd)) << "the record stays for the give-back that follows";
 }
 
 TEST_F(PciBinding, GiveBackToADriverOfAnotherClassBindsItExplicitly)

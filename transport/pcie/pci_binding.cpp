@@ -291,6 +291,26 @@ std::vector<std::string> bind_obstacles(const PciHost& host, const std::string& 
     return out;
 }
 
+std::vector<std::string> group_users(const PciHost& host, const std::string& bdf)
+{
+    std::error_code ec;
+    const auto group = fs::read_symlink(device_dir(host, bdf) / "iommu_group", ec);
+    if (ec) return {};
+    const fs::path node = fs::path("/dev/vfio") / group.filename();
+    std::vector<std::string> users;
+    for (const auto& pid : entries_of(host.proc)) {
+        if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+        for (const auto& fd : entries_of(host.proc / pid / "fd")) {
+            if (fs::read_symlink(host.proc / pid / "fd" / fd, ec) != node || ec) continue;
+            std::string comm;
+            std::getline(std::ifstream(host.proc / pid / "comm"), comm);
+            users.push_back(comm + " (pid " + pid + ")");
+            break;
+        }
+    }
+    return users;
+}
+
 std::expected<std::string, BindingError> bind_to_vfio(const PciHost& given, std::string_view text)
 {
     const auto host = with_defaults(given);
@@ -332,6 +352,14 @@ std::expected<std::string, BindingError> give_back(const PciHost& given, std::st
     if (!driver.empty() && driver != "vfio-pci") {
         fs::remove(host.records / *bdf, ec);
         return *bdf + ": already bound to " + driver + ", not vfio-pci; nothing to give back";
+    }
+    if (driver == "vfio-pci") {
+        std::vector<std::string> lines;
+        for (const auto& user : group_users(host, *bdf))
+            lines.push_back(*bdf + ": its VFIO group is open in " + user +
+                            "; detach it there first (nvmecusectl detach NAME) or stop that process");
+        if (!lines.empty())
+            return std::unexpected(BindingError{std::make_error_code(std::errc::device_or_resource_busy), lines});
     }
     if (auto e = override_and_unbind(host, *bdf, "\n", driver)) return std::unexpected(*e);
     std::string done;

@@ -175,6 +175,9 @@ else
   finish
   exit 1
 fi
+run nvmecusectl give-back $bdf
+expect_status "nvmecusectl give-back refuses while nvmecused holds the function" 1
+expect_contains "it names the process" "its VFIO group is open in nvmecused (pid $DAEMON_PID)"
 
 run nvme id-ctrl $DEV/nvme0
 expect_status "nvme id-ctrl through nvmecused" 0

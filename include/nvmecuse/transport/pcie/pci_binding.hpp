@@ -24,6 +24,8 @@ struct PciHost {
     std::filesystem::path mounts = "/proc/self/mounts";
     /// The active swap areas (a header line, then the device first).
     std::filesystem::path swaps = "/proc/swaps";
+    /// procfs, whose <pid>/fd links say who holds a VFIO group open.
+    std::filesystem::path proc = "/proc";
     /// Where bind records the driver each function came from (a file per
     /// function, named by its address, holding the driver's name).
     std::filesystem::path records = "/run/nvmecuse/bound";
@@ -66,8 +68,13 @@ struct BindingError {
 /// bound to vfio-pci is left as it is. Returns what it did, one line.
 [[nodiscard]] std::expected<std::string, BindingError> bind_to_vfio(const PciHost& host, std::string_view bdf);
 
+/// The processes that hold the function's VFIO group (/dev/vfio/N) open,
+/// as "nvmecused (pid 812)"; empty when none or it has no group.
+[[nodiscard]] std::vector<std::string> group_users(const PciHost& host, const std::string& bdf);
+
 /// Returns the function `bdf` to the driver bind_to_vfio() recorded:
-/// clears driver_override, unbinds it from vfio-pci, binds it to that
+/// refuses while a process holds its VFIO group open (unbinding would
+/// take the device from under it); clears driver_override, unbinds it from vfio-pci, binds it to that
 /// driver (loading it when absent), or lets the kernel probe one when
 /// there is no record, and removes the record. A function already on a
 /// driver other than vfio-pci is left there. Returns what it did, one line.
