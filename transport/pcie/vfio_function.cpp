@@ -3,9 +3,8 @@
 // and bus master bits, and DMA memory mapped with VFIO_IOMMU_MAP_DMA.
 #include "nvmecuse/transport/pcie/vfio_function.hpp"
 
-#include "nvmecuse/transport/pcie/pci_binding.hpp"
-
 #include "nvmecuse/errno.hpp"
+#include "nvmecuse/transport/pcie/pci_binding.hpp"
 #include "nvmecuse/transport/transport_id.hpp"
 #include "nvmecuse/transport/unique_fd.hpp"
 #include "vfio_irqs.hpp"

@@ -74,10 +74,11 @@ struct BindingError {
 
 /// Returns the function `bdf` to the driver bind_to_vfio() recorded:
 /// refuses while a process holds its VFIO group open (unbinding would
-/// take the device from under it); clears driver_override, unbinds it from vfio-pci, binds it to that
-/// driver (loading it when absent), or lets the kernel probe one when
-/// there is no record, and removes the record. A function already on a
-/// driver other than vfio-pci is left there. Returns what it did, one line.
+/// take the device from under it); clears driver_override, unbinds it
+/// from vfio-pci, binds it to that driver (loading it when absent), or
+/// lets the kernel probe one when there is no record, and removes the
+/// record. A function already on a driver other than vfio-pci is left
+/// there. Returns what it did, one line.
 [[nodiscard]] std::expected<std::string, BindingError> give_back(const PciHost& host, std::string_view bdf);
 
 } // namespace nvmecuse::transport::pcie
