@@ -12,6 +12,7 @@
 
 #include "nvmecuse/rpc/client.hpp"
 
+#include "bind.hpp"
 #include "listing.hpp"
 
 using nlohmann::json;
@@ -177,6 +178,7 @@ int main(int argc, char** argv)
     call->add_option("method", raw_method, "e.g. bdev_nvme_get_controllers")->required();
     call->add_option("params", raw_params, "the params object, as JSON")->capture_default_str();
 
+    nvmecusectl::add_binding_commands(app);
     CLI11_PARSE(app, argc, argv);
 
     std::string method;

@@ -62,7 +62,7 @@ _nvmecusectl() {
   for word in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
     case $word in
     list | list-subsys | attach | detach | reset | rescan | stats | create-emulated | \
-      delete-emulated | save-config | call) command=$word; break ;;
+      delete-emulated | save-config | call | bind | give-back) command=$word; break ;;
     esac
   done
   case $prev in
@@ -76,13 +76,19 @@ _nvmecusectl() {
   local options
   case $command in
   "") options='--help --version --socket list list-subsys attach detach reset rescan stats
-    create-emulated delete-emulated save-config call' ;;
+    create-emulated delete-emulated save-config call bind give-back' ;;
   list | list-subsys) options='--help --output-format' ;;
   create-emulated) options='--help --name --config' ;;
   attach) options='--help --transport --traddr --trsvcid --nqn --hostnqn --hostid
     --keep-alive-tmo --nr-io-queues --queue-size --reconnect-delay --ctrl-loss-tmo
     --name --config --no-nodes' ;;
   detach) options='--help --grace-ms' ;;
+  bind | give-back)
+    if [[ $cur != -* ]]; then
+      COMPREPLY=($(compgen -W "$(ls /sys/bus/pci/devices 2>/dev/null)" -- "$cur"))
+      return
+    fi
+    options='--help' ;;
   *) options='--help' ;;
   esac
   COMPREPLY=($(compgen -W "$options" -- "$cur"))

@@ -2,7 +2,8 @@
 # The command blocks README.md marks as runnable (an info string of
 # "sh runnable") name only what exists, so that the README cannot drift from
 # the code: each command is a script of the repository (executable), one of
-# nvmecuse's programs (built) or a program on this host; each option given
+# nvmecuse's programs (built; for nvmecusectl, a subcommand its --help
+# lists) or a program on this host; each option given
 # to a script is in its text and each option given to one of nvmecuse's
 # programs is in its --help; each relative path is in the repository, and a
 # build/<dir> path or a --preset names a preset of CMakePresets.json. An
@@ -70,10 +71,14 @@ check_command() { # WHERE WORDS...
     kind=script
     script=$src/$cmd
     check "$where: $cmd is an executable script of the repository" test -x "$script"
-  elif [ "$cmd" = nvmecused ] || [ "$cmd" = nvmecuse-perf ]; then
+  elif [ "$cmd" = nvmecused ] || [ "$cmd" = nvmecusectl ] || [ "$cmd" = nvmecuse-perf ]; then
     kind=program
     help=$(program_help "$cmd")
     check "$where: $cmd is built" test -n "$help"
+    if [ "$cmd" = nvmecusectl ]; then
+      check "$where: nvmecusectl $1 is a subcommand its --help lists" \
+        grep -qE -- "^  $1 " <<<"$(awk '/^Subcommands:/ { on = 1 } on' <<<"$help")"
+    fi
   else
     kind=host
     check "$where: $cmd is a program on this host" on_host "$cmd"

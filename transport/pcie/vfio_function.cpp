@@ -4,6 +4,7 @@
 #include "nvmecuse/transport/pcie/vfio_function.hpp"
 
 #include "nvmecuse/errno.hpp"
+#include "nvmecuse/transport/pcie/pci_binding.hpp"
 #include "nvmecuse/transport/transport_id.hpp"
 #include "nvmecuse/transport/unique_fd.hpp"
 #include "vfio_irqs.hpp"
@@ -23,7 +24,6 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <string_view>
 #include <vector>
 
 namespace nvmecuse::transport::pcie {
@@ -270,55 +270,6 @@ private:
     UniqueFd request_;              ///< the device request eventfd; kept open after release()
 };
 
-std::string driver_of(const fs::path& dev)
-{
-    std::error_code ec;
-    const auto link = fs::read_symlink(dev / "driver", ec);
-    return ec ? std::string() : link.filename().string();
-}
-
-/// Whether `name` is a namespace block device's: nvme<digits>n<digits>.
-bool is_namespace_disk(std::string_view name)
-{
-    auto digits = [&name]() {
-        const auto n = name.find_first_not_of("0123456789");
-        const auto taken = n == std::string_view::npos ? name.size() : n;
-        name.remove_prefix(taken);
-        return taken != 0;
-    };
-    if (!name.starts_with("nvme")) return false;
-    name.remove_prefix(4);
-    if (!digits() || !name.starts_with('n')) return false;
-    name.remove_prefix(1);
-    return digits() && name.empty();
-}
-
-/// Block devices the kernel's nvme driver has on the function ("nvme0n1
-/// nvme0n2"): in the controller's directory, or with native multipath the
-/// namespace heads of the NVM subsystem that links the controller (the
-/// controller then holds only hidden paths, nvme0c0n1).
-std::string block_devices_of(const fs::path& dev)
-{
-    std::string out;
-    auto add_disks_in = [&out](const fs::path& dir) {
-        std::error_code ec;
-        for (const auto& e : fs::directory_iterator(dir, ec)) {
-            const auto name = e.path().filename().string();
-            if (is_namespace_disk(name)) out += (out.empty() ? "" : " ") + name;
-        }
-    };
-    std::error_code ec;
-    for (const auto& ctrl : fs::directory_iterator(dev / "nvme", ec)) {
-        add_disks_in(ctrl.path());
-        std::error_code ec2;
-        for (const auto& subsys : fs::directory_iterator("/sys/class/nvme-subsystem", ec2)) {
-            std::error_code ec3;
-            if (fs::exists(subsys.path() / ctrl.path().filename(), ec3)) add_disks_in(subsys.path());
-        }
-    }
-    return out;
-}
-
 OpenError error(std::error_code code, std::string message)
 {
     return OpenError{code, std::move(message)};
@@ -338,19 +289,16 @@ std::expected<std::unique_ptr<PciFunction>, OpenError> open_vfio_function(const 
     if (!fs::exists(dev, ec))
         return std::unexpected(error(std::make_error_code(std::errc::no_such_device),
                                      bdf + ": no such PCI function"));
-    const std::string driver = driver_of(dev);
+    const PciHost host;
+    const std::string driver = driver_of(host, bdf);
     if (driver != "vfio-pci") {
         std::string held = driver.empty() ? "no driver" : "the " + driver + " driver";
-        if (driver == "nvme") {
-            const auto blocks = block_devices_of(dev);
-            if (!blocks.empty()) held += " (block devices: " + blocks + ")";
-        }
-        return std::unexpected(error(
-            std::make_error_code(std::errc::device_or_resource_busy),
-            bdf + " is bound to " + held + ", not vfio-pci; unmount what uses it, then: echo vfio-pci > " +
-                dev.string() + "/driver_override; " +
-                (driver.empty() ? "" : "echo " + bdf + " > " + dev.string() + "/driver/unbind; ") +
-                "echo " + bdf + " > /sys/bus/pci/drivers_probe"));
+        std::string disks;
+        for (const auto& disk : namespace_disks_of(host, bdf)) disks += (disks.empty() ? "" : " ") + disk;
+        if (!disks.empty()) held += " (block devices: " + disks + ")";
+        return std::unexpected(error(std::make_error_code(std::errc::device_or_resource_busy),
+                                     bdf + " is bound to " + held + ", not vfio-pci; unmount what uses it, "
+                                           "then: nvmecusectl bind " + bdf));
     }
     const auto group_link = fs::read_symlink(dev / "iommu_group", ec);
     if (ec)

@@ -119,17 +119,6 @@ nvme_pci_function() {
   done | head -1
 }
 
-# pci_bind BDF vfio-pci|nvme: hands the PCI function to that driver, as the
-# README says (driver_override, unbind, probe); for nvme, then kernel_blk.
-pci_bind() {
-  sys=/sys/bus/pci/devices/$1
-  if [ "$2" = vfio-pci ]; then echo vfio-pci >$sys/driver_override; else echo "" >$sys/driver_override; fi
-  [ -e $sys/driver ] && echo "$1" >$sys/driver/unbind
-  echo "$1" >/sys/bus/pci/drivers_probe
-  [ "$2" = nvme ] || return 0
-  kernel_blk "$1"
-}
-
 # kernel_blk BDF: waits up to 10 s for the block device of namespace 1 that
 # the nvme driver has on the function, and sets KERNEL_BLK to it.
 kernel_blk() {

@@ -1,13 +1,15 @@
 # nvmecused drives QEMU's NVMe device through VFIO (--attach trtype:pcie):
-# refused, with the way out named, while the kernel's nvme driver holds it;
-# then bound to vfio-pci, enabled by nvmecused, served to nvme-cli and
+# nvmecusectl bind refuses it while a namespace is swap, and nvmecused
+# refuses it, with the way out named, while the kernel's nvme driver holds
+# it; then bound to vfio-pci by nvmecusectl bind, enabled by nvmecused, served to nvme-cli and
 # smartctl, data crossing in both directions between the two drivers;
 # given back to the kernel's nvme driver, which reads what nvmecused wrote;
 # the same nvme-cli and smartctl commands answered alike by both drivers;
 # SIGKILLed under load and started again on the controller it left enabled;
 # a detached namespace attached and detached through its node; given back
-# to the kernel's nvme driver, which reads what nvmecused wrote; and served
-# again, then removed from the bus under a reader.
+# to the kernel's nvme driver by nvmecusectl give-back, which reads what
+# nvmecused wrote and nvme list shows again; and served again, then removed
+# from the bus under a reader.
 . /vm/lib.sh
 
 bdf=$(nvme_pci_function)
@@ -118,24 +120,50 @@ kn=$(ls /dev/ng*n1 | head -1)
 if [ -c "$kc" ] && [ -c "$kn" ]; then pass "the kernel driver's nodes: $kc $kn"
 else fail "the kernel driver's nodes" "'$kc' '$kn'"; fi
 
+# --- nvmecusectl bind refuses while a namespace is in use ------------------
+# (before the kernel driver writes LBA 0: the swap signature lands there)
+run nvmecuse-vm-tool as-user 65534 65534 nvmecusectl bind $bdf
+expect_status "nvmecusectl bind as nobody fails (exit 4)" 4
+expect_contains "it says it must run as root" "must run as root"
+run nvmecusectl bind 0000:00:04
+expect_status "nvmecusectl bind of a malformed address is a usage error (exit 2)" 2
+expect_contains "it says what an address looks like" "'0000:00:04' is not a PCI address (0000:00:04.0)"
+if mkswap $blk >/dev/null 2>&1 && swapon $blk; then
+  run nvmecusectl bind $bdf
+  expect_status "nvmecusectl bind refuses a namespace that is active swap (exit 1)" 1
+  expect_contains "it names the swap and the way out" "$bdf: $blk is active swap; swapoff $blk first"
+  swapoff $blk
+else
+  fail "mkswap and swapon on $blk"
+fi
+run readlink $sysdev/driver
+expect_match "the nvme driver still holds the function" '/nvme$'
+
 dd if=/dev/urandom of=/tmp/kernel-wrote bs=4096 count=32 2>/dev/null
 run dd if=/tmp/kernel-wrote of=$blk bs=4096 count=32 oflag=direct
 expect_status "the kernel driver writes 128 KiB at LBA 0 ($blk)" 0
 record kernel $kc $kn
 
 # --- refused while the kernel driver holds it ------------------------------
-modprobe vfio_iommu_type1
-modprobe vfio-pci
 run timeout 20 nvmecused --attach "trtype:pcie traddr:$bdf"
 if [ "$STATUS" -ne 0 ]; then pass "nvmecused refuses a function bound to nvme"; else fail "nvmecused refuses a function bound to nvme"; fi
 expect_contains "it names the driver" "is bound to the nvme driver"
 expect_contains "it names the block devices in use" "${blk#/dev/}"
-expect_contains "it names the command that rebinds it" "driver_override"
+expect_match "one line names the driver, the block devices and the command that rebinds it" \
+  "is bound to the nvme driver \(block devices: ${blk#/dev/}\).*nvmecusectl bind $bdf"
 
-# --- bound to vfio-pci, served by nvmecused --------------------------------
-pci_bind $bdf vfio-pci
+# --- bound to vfio-pci by nvmecusectl, served by nvmecused -----------------
+# (vfio-pci is not loaded yet: nvmecusectl bind loads it)
+run nvmecusectl bind $bdf
+expect_status "nvmecusectl bind $bdf" 0
+expect_contains "it says what it did" "$bdf: bound to vfio-pci (was nvme; nvmecusectl give-back $bdf returns it)"
 run readlink $sysdev/driver
 expect_match "vfio-pci owns the function" '/vfio-pci$'
+run cat /run/nvmecuse/bound/$bdf
+expect_eq "it records the driver the function came from" "$OUT" nvme
+run nvmecusectl bind $bdf
+expect_status "nvmecusectl bind again succeeds" 0
+expect_contains "it says the function is on vfio-pci already" "$bdf: already bound to vfio-pci"
 
 nvmecused --attach "trtype:pcie traddr:$bdf" --log-level info >/tmp/nvmecused.log 2>&1 &
 DAEMON_PID=$!
@@ -147,6 +175,9 @@ else
   finish
   exit 1
 fi
+run nvmecusectl give-back $bdf
+expect_status "nvmecusectl give-back refuses while nvmecused holds the function" 1
+expect_contains "it names the process" "its VFIO group is open in nvmecused (pid $DAEMON_PID)"
 
 run nvme id-ctrl $DEV/nvme0
 expect_status "nvme id-ctrl through nvmecused" 0
@@ -250,10 +281,21 @@ expect_eq "SIGTERM: nvmecused shuts the controller down and exits 0" "$?" 0
 if wait_gone $DEV/nvme0 50; then pass "its nodes are gone"; else fail "its nodes are gone"; fi
 
 # --- given back: the kernel driver reads what nvmecused wrote ---------------
-pci_bind $bdf nvme
+run nvmecusectl give-back $bdf
+expect_status "nvmecusectl give-back $bdf" 0
+expect_contains "it says what it did" "$bdf: given back to nvme (from vfio-pci)"
+kernel_blk $bdf
 blk=$KERNEL_BLK
 run readlink $sysdev/driver
 expect_match "the function is back with the nvme driver" '/nvme$'
+run cat $sysdev/driver_override
+expect_eq "its driver_override is cleared" "$OUT" "(null)"
+run nvme list
+expect_contains "the kernel's nvme list shows it again" "QEMUNVME0001"
+expect_contains "with its block device" "$blk"
+run nvmecusectl give-back $bdf
+expect_status "nvmecusectl give-back again succeeds" 0
+expect_contains "it says there is nothing to give back" "$bdf: already bound to nvme, not vfio-pci; nothing to give back"
 rm -f /tmp/read-back
 run dd if=$blk of=/tmp/read-back bs=512 skip=4096 count=128 iflag=direct
 expect_status "the kernel driver reads LBA 4096" 0
@@ -264,7 +306,8 @@ same "the kernel driver reads what nvmecused wrote" /tmp/we-wrote /tmp/read-back
 # the bus while a reader runs: vfio-pci asks nvmecused for it back
 # (VFIO_PCI_REQ_IRQ_INDEX), nvmecused lets go, the removal completes, the
 # reader and the node answer ENODEV, and the emulated controller goes on.
-pci_bind $bdf vfio-pci
+run nvmecusectl bind $bdf
+expect_status "nvmecusectl bind $bdf again" 0
 nvmecused --emulate --attach "trtype:pcie traddr:$bdf" --log-level info >>/tmp/nvmecused.log 2>&1 &
 DAEMON_PID=$!
 if wait_for $DEV/nvme0n1 300 && wait_for $DEV/nvme1n1 300; then

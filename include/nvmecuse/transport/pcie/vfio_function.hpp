@@ -20,8 +20,8 @@ struct OpenError {
 /// memory space and bus mastering on, DMA memory from a pool of
 /// VFIO_IOMMU_MAP_DMA-mapped chunks (at most `dma_limit` bytes). It never
 /// unbinds a kernel driver: a function that is not bound to vfio-pci is an
-/// error naming its driver, the block devices on it and the commands that
-/// rebind it. Any thread; blocking.
+/// error naming its driver, the block devices on it and the command that
+/// hands it over (nvmecusectl bind BDF). Any thread; blocking.
 [[nodiscard]] std::expected<std::unique_ptr<PciFunction>, OpenError>
 open_vfio_function(const std::string& bdf, std::size_t dma_limit = std::size_t{512} << 20);
 
