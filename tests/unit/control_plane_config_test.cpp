@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "control_plane_fixture.hpp"
+#include "dhchap_test_keys.hpp"
 #include "tcp_test_target.hpp"
 
 namespace nvmecuse::testing {
@@ -141,6 +142,66 @@ TEST_F(ControlPlaneConfig, CheckNamesTheJsonPathOfWhatIsWrong)
     auto twice = one_attach({{"trtype", "emulated"}, {"name", "Disk"}});
     twice["subsystems"][0]["config"].push_back(twice["subsystems"][0]["config"][0]);
     EXPECT_EQ(check_error(twice), "$.subsystems[0].config[1].params.name: \"Disk\" is attached twice");
+}
+
+TEST_F(ControlPlaneConfig, SecretsOfAnAuthenticatedControllerAreSavedSoARestartAuthenticatesAgain)
+{
+    tcp_test::TargetConfig config;
+    config.auth.host_key = dhchap_test_keys::sha256;
+    config.auth.controller_key = dhchap_test_keys::sha384;
+    tcp_test::TestTarget secured(config);
+    serve();
+    auto c = client();
+    auto attached = c.call("controller_attach", {{"trtype", "tcp"},
+                                                 {"traddr", "127.0.0.1"},
+                                                 {"trsvcid", secured.port_string()},
+                                                 {"subnqn", "nqn.2026-11.io.nvmecuse:test"},
+                                                 {"dhchap_secret", dhchap_test_keys::sha256},
+                                                 {"dhchap_ctrl_secret", dhchap_test_keys::sha384}});
+    ASSERT_TRUE(attached) << attached.error().message;
+    const int authenticated = secured.authentications.load();
+    EXPECT_GE(authenticated, 1);
+
+    auto saved = c.call("save_config");
+    ASSERT_TRUE(saved);
+    const json& params = (*saved)["subsystems"][0]["config"][0]["params"];
+    EXPECT_EQ(params["dhchap_secret"], dhchap_test_keys::sha256);
+    EXPECT_EQ(params["dhchap_ctrl_secret"], dhchap_test_keys::sha384);
+
+    server_.reset();
+    const auto serving = manager_->serve_options();
+    manager_.reset();
+    service::ControllerManager fresh(serving);
+    rpc::Dispatcher dispatcher;
+    rpc::add_native_methods(dispatcher, fresh, defaults_);
+    auto replayed = rpc::replay_config(*saved, dispatcher, defaults_);
+    ASSERT_TRUE(replayed) << replayed.error();
+    EXPECT_GT(secured.authentications.load(), authenticated);
+    EXPECT_EQ(secured.auth_failures1.load(), 0);
+    ASSERT_EQ(fresh.list().size(), 1u);
+    EXPECT_EQ(fresh.list()[0].state, "live");
+}
+
+TEST_F(ControlPlaneConfig, NvmeTcpOnlyOptionsAreRefusedForOtherControllersNamingThem)
+{
+    const json pcie = {{"trtype", "pcie"}, {"traddr", "0000:00:04.0"}};
+    for (const auto& [key, value] : {std::pair<std::string, json>{"hdr_digest", true},
+                                     {"data_digest", true},
+                                     {"dhchap_secret", std::string(dhchap_test_keys::sha256)}}) {
+        json params = pcie;
+        params[key] = value;
+        EXPECT_NE(check_error(one_attach(params)).find(key + ": an NVMe/TCP option, not for trtype \"pcie\""),
+                  std::string::npos)
+            << key;
+        params = {{"trtype", "emulated"}, {key, value}};
+        EXPECT_NE(check_error(one_attach(params)).find(key + ": an NVMe/TCP option"), std::string::npos)
+            << key;
+    }
+    // What SPDK's rpc.py sends by default (false) is no request for a digest.
+    json params = pcie;
+    params["hdr_digest"] = false;
+    params["data_digest"] = false;
+    EXPECT_TRUE(rpc::check_config(one_attach(params), defaults_));
 }
 
 TEST_F(ControlPlaneConfig, ReplayStopsAtTheFirstCallThatFailsNamingIt)
