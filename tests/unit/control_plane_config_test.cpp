@@ -76,12 +76,13 @@ TEST_F(ControlPlaneConfig, SavedConfigurationAttachesTheSameControllersInAFreshM
     auto saved = c.call("save_config");
     ASSERT_TRUE(saved);
     const json& calls = (*saved)["subsystems"][0]["config"];
-    ASSERT_EQ(calls.size(), 3u) << saved->dump();
+    ASSERT_EQ(calls.size(), 4u) << saved->dump(); // the nodes' settings, then each controller
     EXPECT_EQ((*saved)["subsystems"][0]["subsystem"], "nvmecuse");
-    EXPECT_EQ(calls[1]["params"]["name"], "Disk");
-    EXPECT_EQ(calls[1]["params"]["nodes"], false);
-    EXPECT_EQ(calls[2]["params"]["kato"], 7);
-    EXPECT_EQ(calls[2]["params"]["ctrl_loss_tmo"], 30);
+    EXPECT_EQ(calls[0]["method"], "node_set_options");
+    EXPECT_EQ(calls[2]["params"]["name"], "Disk");
+    EXPECT_EQ(calls[2]["params"]["nodes"], false);
+    EXPECT_EQ(calls[3]["params"]["kato"], 7);
+    EXPECT_EQ(calls[3]["params"]["ctrl_loss_tmo"], 30);
     auto checked = rpc::check_config(*saved, defaults_);
     ASSERT_TRUE(checked) << checked.error();
     EXPECT_EQ(*checked, 3u);
@@ -108,7 +109,9 @@ TEST_F(ControlPlaneConfig, SaveConfigOfNothingIsAnEmptyConfigurationAndTakesNoPa
     auto c = client();
     auto saved = c.call("save_config");
     ASSERT_TRUE(saved);
-    EXPECT_EQ((*saved)["subsystems"][0]["config"], json::array());
+    const json& calls = (*saved)["subsystems"][0]["config"];
+    ASSERT_EQ(calls.size(), 1u) << saved->dump();
+    EXPECT_EQ(calls[0]["method"], "node_set_options");
     EXPECT_EQ(rpc::check_config(*saved, defaults_).value_or(99), 0u);
     auto refused = c.call("save_config", {{"filename", "x"}});
     ASSERT_FALSE(refused);
@@ -164,7 +167,7 @@ TEST_F(ControlPlaneConfig, SecretsOfAnAuthenticatedControllerAreSavedSoARestartA
 
     auto saved = c.call("save_config");
     ASSERT_TRUE(saved);
-    const json& params = (*saved)["subsystems"][0]["config"][0]["params"];
+    const json& params = (*saved)["subsystems"][0]["config"][1]["params"];
     EXPECT_EQ(params["dhchap_secret"], dhchap_test_keys::sha256);
     EXPECT_EQ(params["dhchap_ctrl_secret"], dhchap_test_keys::sha384);
 
@@ -202,6 +205,74 @@ TEST_F(ControlPlaneConfig, NvmeTcpOnlyOptionsAreRefusedForOtherControllersNaming
     params["hdr_digest"] = false;
     params["data_digest"] = false;
     EXPECT_TRUE(rpc::check_config(one_attach(params), defaults_));
+}
+
+/// A configuration whose only call is node_set_options with `params`.
+json node_options(json params)
+{
+    return json{{"subsystems", json::array({json{{"subsystem", "nvmecuse"},
+                                                 {"config", json::array({json{{"method", "node_set_options"},
+                                                                              {"params", params}}})}}})}};
+}
+
+TEST_F(ControlPlaneConfig, NodeDirectoryModeAndOwnerAreSavedAndReadBack)
+{
+    service::ServeOptions serving;
+    serving.directory = "disks/nvme";
+    serving.permissions.mode = 0640;
+    serving.permissions.uid = 1234;
+    serving.permissions.gid = 5678;
+    const service::ControllerManager manager(serving);
+    const json saved = rpc::save_config(manager);
+    EXPECT_EQ(saved["subsystems"][0]["config"][0],
+              (json{{"method", "node_set_options"},
+                    {"params", {{"directory", "disks/nvme"}, {"mode", "0640"}, {"uid", 1234}, {"gid", 5678}}}}));
+    auto settings = rpc::node_settings(saved);
+    ASSERT_TRUE(settings) << settings.error();
+    EXPECT_EQ(settings->directory, "disks/nvme");
+    EXPECT_EQ(settings->mode, mode_t{0640});
+    EXPECT_EQ(settings->uid, 1234u);
+    EXPECT_EQ(settings->gid, 5678u);
+    EXPECT_EQ(rpc::check_config(saved, defaults_).value_or(99), 0u);
+
+    // Names, and a file that sets only some (or none) of them.
+    settings = rpc::node_settings(node_options({{"uid", "root"}, {"gid", "root"}}));
+    ASSERT_TRUE(settings) << settings.error();
+    EXPECT_EQ(settings->uid, 0u);
+    EXPECT_EQ(settings->gid, 0u);
+    EXPECT_FALSE(settings->directory);
+    EXPECT_FALSE(settings->mode);
+    settings = rpc::node_settings(one_attach({{"trtype", "emulated"}}));
+    ASSERT_TRUE(settings) << settings.error();
+    EXPECT_FALSE(settings->directory || settings->mode || settings->uid || settings->gid);
+}
+
+TEST_F(ControlPlaneConfig, BadNodeSettingsAreRefusedNamingTheirJsonPath)
+{
+    const std::string at = "$.subsystems[0].config[0].params.";
+    const auto error = [&](const json& params) {
+        const std::string checked = check_error(node_options(params));
+        auto settings = rpc::node_settings(node_options(params));
+        EXPECT_FALSE(settings) << params.dump();
+        EXPECT_EQ(settings ? std::string() : settings.error(), checked);
+        return checked;
+    };
+    EXPECT_EQ(error({{"mode", "0999"}}).rfind(at + "mode: ", 0), 0u);
+    EXPECT_EQ(error({{"mode", "01777"}}).rfind(at + "mode: ", 0), 0u);
+    EXPECT_NE(error({{"mode", 432}}).find("octal string"), std::string::npos);
+    EXPECT_EQ(error({{"directory", "/dev/x"}}).rfind(at + "directory: ", 0), 0u);
+    EXPECT_EQ(error({{"directory", "a/../b"}}).rfind(at + "directory: ", 0), 0u);
+    EXPECT_EQ(error({{"directory", ""}}).rfind(at + "directory: ", 0), 0u);
+    EXPECT_EQ(error({{"directory", 7}}).rfind(at + "directory: ", 0), 0u);
+    EXPECT_NE(error({{"uid", "no-such-user-nvmecuse"}}).find(at + "uid: no-such-user-nvmecuse: no such user"),
+              std::string::npos);
+    EXPECT_EQ(error({{"gid", -1}}).rfind(at + "gid: ", 0), 0u);
+    EXPECT_EQ(error({{"owner", 0}}), at + "owner: unknown key");
+
+    auto twice = node_options({{"mode", "0600"}});
+    twice["subsystems"][0]["config"].push_back(twice["subsystems"][0]["config"][0]);
+    EXPECT_EQ(check_error(twice), "$.subsystems[0].config[1].method: node_set_options is called "
+                                  "twice (first at $.subsystems[0].config[0])");
 }
 
 TEST_F(ControlPlaneConfig, ReplayStopsAtTheFirstCallThatFailsNamingIt)

@@ -2,7 +2,8 @@
 # NVMe/TCP one (Linux nvmet-tcp on 127.0.0.1:4420) attached through
 # nvmecusectl; nvmecusectl list against nvme id-ctrl on each; one detached
 # under a running reader while the other keeps serving; the index reused;
-# SPDK's methods on the same socket; save-config and a restart from it; a
+# SPDK's methods on the same socket; save-config (mode 0600) and a restart
+# from it, with the nodes' mode it declares; a
 # clear error once the daemon is gone.
 . /vm/lib.sh
 
@@ -123,7 +124,11 @@ wait_for $DEV/nvme1n1
 nvmecusectl list | grep "^$DEV/" | awk '{print $1, $2}' | sort >/tmp/list.before
 run nvmecusectl delete-emulated nvme1
 expect_contains "delete-emulated refuses the NVMe/TCP controller" "not an emulated controller"
-nvmecusectl save-config >/tmp/nvmecused.json
+run nvmecusectl save-config /tmp/saved.json
+expect_status "save-config FILE" 0
+[ "$(stat -c %a /tmp/saved.json)" = 600 ] && pass "save-config FILE: mode 0600" || fail "save-config FILE: mode 0600"
+# The restart also takes the nodes' mode from the file.
+jq '.subsystems[0].config[0].params.mode = "0640"' /tmp/saved.json >/tmp/nvmecused.json
 run nvmecused --json /tmp/nvmecused.json --check
 expect_contains "nvmecused --check: the saved configuration is OK" "OK (2 controller(s) to attach)"
 stop_daemon
@@ -137,6 +142,8 @@ else
   fail "restarted with --json: the same nodes and serial numbers" "$(cat /tmp/list.before)" \
     "$(cat /tmp/list.after)"
 fi
+[ "$(stat -c %a $DEV/nvme1n1)" = 640 ] && pass "restarted with --json: node_set_options' mode 0640" ||
+  fail "restarted with --json: node_set_options' mode 0640" "$(stat -c %a $DEV/nvme1n1)"
 
 stop_daemon
 run nvmecusectl list
