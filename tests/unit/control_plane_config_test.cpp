@@ -159,9 +159,17 @@ TEST_F(ControlPlaneConfig, SecretsOfAnAuthenticatedControllerAreSavedSoARestartA
                                                  {"traddr", "127.0.0.1"},
                                                  {"trsvcid", secured.port_string()},
                                                  {"subnqn", "nqn.2026-11.io.nvmecuse:test"},
+                                                 {"hostnqn", "nqn.2026-11.io.nvmecuse:auth-host"},
                                                  {"dhchap_secret", dhchap_test_keys::sha256},
                                                  {"dhchap_ctrl_secret", dhchap_test_keys::sha384}});
     ASSERT_TRUE(attached) << attached.error().message;
+    EXPECT_EQ((*attached)[0]["hostnqn"], "nqn.2026-11.io.nvmecuse:auth-host");
+    // One connected with none: the daemon's default host NQN (list-subsys groups by it).
+    auto emulated = c.call("controller_attach", {{"trtype", "emulated"}});
+    ASSERT_TRUE(emulated) << emulated.error().message;
+    EXPECT_EQ((*emulated)[0]["hostnqn"], transport::tcp::effective_host_nqn({}, defaults_));
+    EXPECT_EQ((*emulated)[0]["hostnqn"].get<std::string>().rfind("nqn.2014-08.org.nvmexpress:uuid:", 0), 0u);
+    ASSERT_TRUE(c.call("controller_detach", {{"name", (*emulated)[0]["name"]}}));
     const int authenticated = secured.authentications.load();
     EXPECT_GE(authenticated, 1);
 

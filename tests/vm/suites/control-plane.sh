@@ -63,6 +63,10 @@ expect_match "list: nvme1n1 is tcp and live" "^$DEV/nvme1n1 .* tcp +live$"
 run nvmecusectl list-subsys
 expect_contains "list-subsys: nvme1's subsystem" "nvme-subsys1 - NQN=$subnqn"
 expect_contains "list-subsys: nvme1's path" " +- nvme1 tcp traddr=127.0.0.1,trsvcid=4420 live"
+expect_match "list-subsys: the host NQN it connected with" "^ +hostnqn=nqn\\.2014-08\\.org\\.nvmexpress:uuid:"
+run nvmecusectl list-subsys -o json
+expect_json "list-subsys -o json: nvme1 is a path of its subsystem under its HostNQN" \
+  "[.[] | select(.HostNQN | startswith(\"nqn.\")) | .Subsystems[] | select(.NQN == \"$subnqn\") | .Paths[].Name] | join(\",\")" nvme1
 
 # Detach nvme1 under a reader that keeps reading until it gets an error.
 rm -f /tmp/reader.done
