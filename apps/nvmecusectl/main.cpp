@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 
 #include "attach_options.hpp"
 #include "listing.hpp"
+#include "prometheus.hpp"
 #include "saved_config.hpp"
 
 using nlohmann::json;
@@ -71,6 +73,7 @@ int main(int argc, char** argv)
   nvmecusectl create-emulated --name Scratch --config controller.json
   nvmecusectl delete-emulated Scratch
   nvmecusectl detach nvme1
+  nvmecusectl stats --prometheus
   nvmecusectl save-config /etc/nvmecuse/nvmecused.json   (nvmecused --json FILE attaches them again)
   nvmecusectl call bdev_nvme_get_controllers)");
 
@@ -102,6 +105,9 @@ int main(int argc, char** argv)
     rescan->add_option("name", name, "controller")->required();
     auto* stats = app.add_subcommand("stats", "the nodes' counters");
     stats->add_option("name", name, "controller (default: all)");
+    bool prometheus = false;
+    stats->add_flag("--prometheus", prometheus,
+                    "the Prometheus text exposition format (node_exporter's textfile collector)");
 
     AttachOptions emulated;
     emulated.transport = "emulated";
@@ -126,6 +132,27 @@ int main(int argc, char** argv)
     auto* call = app.add_subcommand("call", "any method, as SPDK's rpc.py calls it; prints the result");
     call->add_option("method", raw_method, "e.g. bdev_nvme_get_controllers")->required();
     call->add_option("params", raw_params, "the params object, as JSON")->capture_default_str();
+
+    // Each subcommand's --help ends with its own examples (the man page's
+    // SUBCOMMANDS section stops at "Examples:").
+    for (const auto& [sub, examples] : std::initializer_list<std::pair<CLI::App*, const char*>>{
+             {list, "nvmecusectl list\n  nvmecusectl list -o json"},
+             {list_subsys, "nvmecusectl list-subsys\n  nvmecusectl list-subsys -o json"},
+             {attach, "nvmecusectl attach -t tcp -a 192.168.1.7 -s 4420 -n nqn.2026-11.io.example:disk\n"
+                      "  nvmecusectl attach -t tcp -a 192.168.1.7 -n nqn.2026-11.io.example:disk "
+                      "-S DHHC-1:01:...: -g -G\n"
+                      "  nvmecusectl attach 'trtype:pcie traddr:0000:00:04.0'\n"
+                      "  nvmecusectl attach -t emulated --config controller.json"},
+             {detach, "nvmecusectl detach nvme1 --grace-ms 1000"},
+             {reset, "nvmecusectl reset nvme1"},
+             {rescan, "nvmecusectl rescan nvme1"},
+             {stats, "nvmecusectl stats nvme1\n"
+                     "  nvmecusectl stats --prometheus > /var/lib/node_exporter/nvmecuse.prom"},
+             {create, "nvmecusectl create-emulated --name Scratch --config controller.json"},
+             {remove, "nvmecusectl delete-emulated Scratch"},
+             {save, "nvmecusectl save-config /etc/nvmecuse/nvmecused.json"},
+             {call, "nvmecusectl call bdev_nvme_get_controllers '{\"name\": \"Nvme0\"}'"}})
+        sub->footer(std::string("Examples:\n  ") + examples);
 
     CLI11_PARSE(app, argc, argv);
 
@@ -197,6 +224,8 @@ int main(int argc, char** argv)
                                                            : std::string("no nodes"));
     } else if (*save) {
         return save_config(*result, save_file);
+    } else if (*stats && prometheus) {
+        std::cout << nvmecusectl::prometheus_text(*result);
     } else if (*stats || *call) {
         std::cout << result->dump(2) << '\n';
     }

@@ -84,6 +84,7 @@ _nvmecusectl() {
     --keep-alive-tmo --nr-io-queues --queue-size --reconnect-delay --ctrl-loss-tmo
     --dhchap-secret --dhchap-ctrl-secret --hdr-digest --data-digest --name --config --no-nodes' ;;
   detach) options='--help --grace-ms' ;;
+  stats) options='--help --prometheus' ;;
   *) options='--help' ;;
   esac
   COMPREPLY=($(compgen -W "$options" -- "$cur"))

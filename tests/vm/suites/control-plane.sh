@@ -64,6 +64,14 @@ run nvmecusectl list-subsys
 expect_contains "list-subsys: nvme1's subsystem" "nvme-subsys1 - NQN=$subnqn"
 expect_contains "list-subsys: nvme1's path" " +- nvme1 tcp traddr=127.0.0.1,trsvcid=4420 live"
 expect_match "list-subsys: the host NQN it connected with" "^ +hostnqn=nqn\\.2014-08\\.org\\.nvmexpress:uuid:"
+run nvmecusectl stats --prometheus
+expect_match "stats --prometheus: nvme1's answered ioctls (id-ctrl) as a counter sample" \
+  "^nvmecuse_ioctls_answered_total\\{controller=\"nvme1\",node=\"$DEV/nvme1\"\\} [1-9][0-9]*$"
+missing=""
+for sub in list list-subsys attach detach reset rescan stats create-emulated delete-emulated save-config call; do
+  nvmecusectl $sub --help | grep -A1 "^Examples:" | grep -q "^  nvmecusectl $sub" || missing="$missing $sub"
+done
+expect_eq "each subcommand's --help ends with its own example" "$missing" ""
 run nvmecusectl list-subsys -o json
 expect_json "list-subsys -o json: nvme1 is a path of its subsystem under its HostNQN" \
   "[.[] | select(.HostNQN | startswith(\"nqn.\")) | .Subsystems[] | select(.NQN == \"$subnqn\") | .Paths[].Name] | join(\",\")" nvme1
