@@ -92,27 +92,27 @@ std::expected<NodeSettings, std::string> node_settings_of(const std::string& pat
     NodeSettings out;
     const std::string at = path + ".params";
     for (const auto& [key, value] : params.items()) {
-        const std::string where = fmt::format("{}.{}", at, key);
+        const std::string here = fmt::format("{}.{}", at, key);
         if (key == "directory") {
-            if (!value.is_string()) return std::unexpected(where + ": not a string");
+            if (!value.is_string()) return std::unexpected(here + ": not a string");
             if (auto ok = service::check_node_directory(value.get<std::string>()); !ok)
-                return std::unexpected(fmt::format("{}: {}", where, ok.error()));
+                return std::unexpected(fmt::format("{}: {}", here, ok.error()));
             out.directory = value.get<std::string>();
         } else if (key == "mode") {
             if (!value.is_string())
-                return std::unexpected(where + ": give it as an octal string, such as \"0660\"");
+                return std::unexpected(here + ": give it as an octal string, such as \"0660\"");
             auto mode = service::parse_node_mode(value.get<std::string>());
-            if (!mode) return std::unexpected(fmt::format("{}: {}", where, mode.error()));
+            if (!mode) return std::unexpected(fmt::format("{}: {}", here, mode.error()));
             out.mode = *mode;
         } else if (key == "uid" || key == "gid") {
             if (!value.is_string() && !value.is_number_unsigned())
-                return std::unexpected(where + ": not a name or a number");
+                return std::unexpected(here + ": not a name or a number");
             const std::string text = value.is_string() ? value.get<std::string>() : value.dump();
-            auto id = service::resolve_owner(where + ":", text, key == "gid");
+            auto id = service::resolve_owner(here + ":", text, key == "gid");
             if (!id) return std::unexpected(id.error());
             (key == "uid" ? out.uid : out.gid) = *id;
         } else {
-            return std::unexpected(where + ": unknown key");
+            return std::unexpected(here + ": unknown key");
         }
     }
     return out;

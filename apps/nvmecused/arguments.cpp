@@ -2,8 +2,6 @@
 // (octal modes, user and group names, transport IDs, host IDs).
 #include "arguments.hpp"
 
-#include "nvmecuse/service/node_settings.hpp"
-
 #include <fmt/format.h>
 #include <sched.h>
 
@@ -14,6 +12,8 @@
 #include <fstream>
 #include <map>
 #include <thread>
+
+#include "nvmecuse/service/node_settings.hpp"
 
 namespace nvmecused {
 

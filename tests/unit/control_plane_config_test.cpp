@@ -50,7 +50,21 @@ protected:
                                                                     {"params", params}}})}}})}};
     }
 
+    /// The daemon restarts: the socket and the manager go, then a fresh
+    /// manager (fresh_, the same serving options) replays `saved`.
+    std::expected<std::size_t, std::string> restart_from(const json& saved)
+    {
+        server_.reset();
+        const auto serving = manager_->serve_options();
+        manager_.reset();
+        fresh_ = std::make_unique<service::ControllerManager>(serving);
+        rpc::Dispatcher dispatcher;
+        rpc::add_native_methods(dispatcher, *fresh_, defaults_);
+        return rpc::replay_config(saved, dispatcher, defaults_);
+    }
+
     tcp_test::TestTarget target;
+    std::unique_ptr<service::ControllerManager> fresh_;
 };
 
 TEST_F(ControlPlaneConfig, SavedConfigurationAttachesTheSameControllersInAFreshManager)
@@ -89,18 +103,11 @@ TEST_F(ControlPlaneConfig, SavedConfigurationAttachesTheSameControllersInAFreshM
     const json before = summary(*manager_);
     ASSERT_EQ(before.size(), 3u);
 
-    // The daemon restarts: everything goes, then a fresh manager replays the file.
-    server_.reset();
-    const auto serving = manager_->serve_options();
-    manager_.reset();
-    service::ControllerManager fresh(serving);
-    rpc::Dispatcher dispatcher;
-    rpc::add_native_methods(dispatcher, fresh, defaults_);
-    auto replayed = rpc::replay_config(*saved, dispatcher, defaults_);
+    auto replayed = restart_from(*saved);
     ASSERT_TRUE(replayed) << replayed.error();
     EXPECT_EQ(*replayed, 3u);
-    EXPECT_EQ(summary(fresh), before);
-    EXPECT_EQ(rpc::save_config(fresh), *saved);
+    EXPECT_EQ(summary(*fresh_), before);
+    EXPECT_EQ(rpc::save_config(*fresh_), *saved);
 }
 
 TEST_F(ControlPlaneConfig, SaveConfigOfNothingIsAnEmptyConfigurationAndTakesNoParameters)
@@ -179,18 +186,12 @@ TEST_F(ControlPlaneConfig, SecretsOfAnAuthenticatedControllerAreSavedSoARestartA
     EXPECT_EQ(params["dhchap_secret"], dhchap_test_keys::sha256);
     EXPECT_EQ(params["dhchap_ctrl_secret"], dhchap_test_keys::sha384);
 
-    server_.reset();
-    const auto serving = manager_->serve_options();
-    manager_.reset();
-    service::ControllerManager fresh(serving);
-    rpc::Dispatcher dispatcher;
-    rpc::add_native_methods(dispatcher, fresh, defaults_);
-    auto replayed = rpc::replay_config(*saved, dispatcher, defaults_);
+    auto replayed = restart_from(*saved);
     ASSERT_TRUE(replayed) << replayed.error();
     EXPECT_GT(secured.authentications.load(), authenticated);
     EXPECT_EQ(secured.auth_failures1.load(), 0);
-    ASSERT_EQ(fresh.list().size(), 1u);
-    EXPECT_EQ(fresh.list()[0].state, "live");
+    ASSERT_EQ(fresh_->list().size(), 1u);
+    EXPECT_EQ(fresh_->list()[0].state, "live");
 }
 
 TEST_F(ControlPlaneConfig, NvmeTcpOnlyOptionsAreRefusedForOtherControllersNamingThem)
