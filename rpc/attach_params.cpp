@@ -76,6 +76,19 @@ std::expected<transport::tcp::TcpOptions, Error> tcp_options(const json& params,
     return tcp;
 }
 
+/// invalid_params for an NVMe/TCP-only option that `params` asks for
+/// (a digest, a DH-HMAC-CHAP secret) when the controller is `trtype`'s.
+std::expected<void, Error> no_tcp_only_options(const json& params, const std::string& trtype)
+{
+    for (const char* key : {"hdr_digest", "data_digest", "dhchap_secret", "dhchap_ctrl_secret"}) {
+        auto it = params.find(key);
+        if (it == params.end() || it->is_null() || *it == false || *it == "") continue;
+        return std::unexpected(invalid_params(
+            fmt::format("{}: an NVMe/TCP option, not for trtype \"{}\"", key, trtype)));
+    }
+    return {};
+}
+
 std::expected<emu::ControllerConfig, Error> emulated_config(const json& params)
 {
     auto it = params.find("config");
@@ -132,6 +145,7 @@ std::expected<AttachCall, Error> parse_attach(const json& params,
     call.request.name = std::move(*name);
     call.request.nodes = *nodes;
     if (*trtype == "emulated") {
+        if (auto ok = no_tcp_only_options(params, *trtype); !ok) return std::unexpected(ok.error());
         auto config = emulated_config(params);
         if (!config) return std::unexpected(config.error());
         call.emulated = std::move(*config);
@@ -144,6 +158,9 @@ std::expected<AttachCall, Error> parse_attach(const json& params,
     auto id = transport_id(params, *trtype);
     if (!id) return std::unexpected(id.error());
     call.id = std::move(*id);
+    if (call.id.trtype != "tcp")
+        if (auto ok = no_tcp_only_options(params, call.id.trtype); !ok)
+            return std::unexpected(ok.error());
     auto tcp = tcp_options(params, defaults);
     if (!tcp) return std::unexpected(tcp.error());
     call.tcp = std::move(*tcp);
@@ -177,6 +194,9 @@ json attach_params(const service::ControllerStatus& c)
     p["fast_io_fail_tmo"] = tcp.fast_io_fail_tmo.count();
     p["hdr_digest"] = tcp.header_digest;
     p["data_digest"] = tcp.data_digest;
+    // A restart must authenticate again: the saved file carries the secrets.
+    if (!tcp.dhchap_secret.empty()) p["dhchap_secret"] = tcp.dhchap_secret;
+    if (!tcp.dhchap_ctrl_secret.empty()) p["dhchap_ctrl_secret"] = tcp.dhchap_ctrl_secret;
     return p;
 }
 

@@ -1,12 +1,15 @@
 // The daemon's configuration file: what save_config answers, checked
-// (--check) and replayed at start (--json FILE). See methods.hpp.
+// (--check) and replayed at start (--json FILE): the nodes' settings
+// (node_set_options), then controller_attach calls. See methods.hpp.
 #include <fmt/format.h>
 
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "nvmecuse/rpc/methods.hpp"
+#include "nvmecuse/service/node_settings.hpp"
 
 #include "attach_params.hpp"
 
@@ -24,9 +27,16 @@ std::string where(std::size_t subsystem, std::size_t call)
     return fmt::format("$.subsystems[{}].config[{}]", subsystem, call);
 }
 
-/// Calls every controller_attach of `doc` with its path; errors name the
-/// path of what is wrong.
-std::expected<std::vector<std::pair<std::string, json>>, std::string> calls_of(const json& doc)
+constexpr const char* node_method = "node_set_options";
+
+/// What a configuration calls, each call with its JSON path.
+struct Calls {
+    std::vector<std::pair<std::string, json>> attaches; ///< controller_attach, in order
+    std::optional<std::pair<std::string, json>> node_options;
+};
+
+/// The calls of `doc`; errors name the path of what is wrong.
+std::expected<Calls, std::string> calls_of(const json& doc)
 {
     if (!doc.is_object()) return std::unexpected("$: not an object");
     for (const auto& [key, value] : doc.items())
@@ -34,7 +44,7 @@ std::expected<std::vector<std::pair<std::string, json>>, std::string> calls_of(c
     auto subsystems = doc.find("subsystems");
     if (subsystems == doc.end() || !subsystems->is_array())
         return std::unexpected("$.subsystems: missing, or not an array");
-    std::vector<std::pair<std::string, json>> calls;
+    Calls calls;
     for (std::size_t i = 0; i < subsystems->size(); ++i) {
         const json& s = (*subsystems)[i];
         const std::string at = fmt::format("$.subsystems[{}]", i);
@@ -55,24 +65,69 @@ std::expected<std::vector<std::pair<std::string, json>>, std::string> calls_of(c
             for (const auto& [key, value] : call.items())
                 if (key != "method" && key != "params")
                     return std::unexpected(fmt::format("{}.{}: unknown key", path, key));
-            if (call.value("method", json()) != "controller_attach")
+            const json method = call.value("method", json());
+            if (method != "controller_attach" && method != node_method)
                 return std::unexpected(
                     fmt::format("{}.method: {} is not a method a configuration may call "
-                                "(controller_attach)",
-                                path, call.value("method", json()).dump()));
+                                "(controller_attach, {})",
+                                path, method.dump(), node_method));
             const json params = call.value("params", json::object());
             if (!params.is_object()) return std::unexpected(path + ".params: not an object");
-            calls.emplace_back(path, params);
+            if (method == "controller_attach") {
+                calls.attaches.emplace_back(path, params);
+            } else if (calls.node_options) {
+                return std::unexpected(fmt::format("{}.method: {} is called twice (first at {})",
+                                                   path, node_method, calls.node_options->first));
+            } else {
+                calls.node_options.emplace(path, params);
+            }
         }
     }
     return calls;
+}
+
+/// node_set_options' params at `path`, checked.
+std::expected<NodeSettings, std::string> node_settings_of(const std::string& path, const json& params)
+{
+    NodeSettings out;
+    const std::string at = path + ".params";
+    for (const auto& [key, value] : params.items()) {
+        const std::string here = fmt::format("{}.{}", at, key);
+        if (key == "directory") {
+            if (!value.is_string()) return std::unexpected(here + ": not a string");
+            if (auto ok = service::check_node_directory(value.get<std::string>()); !ok)
+                return std::unexpected(fmt::format("{}: {}", here, ok.error()));
+            out.directory = value.get<std::string>();
+        } else if (key == "mode") {
+            if (!value.is_string())
+                return std::unexpected(here + ": give it as an octal string, such as \"0660\"");
+            auto mode = service::parse_node_mode(value.get<std::string>());
+            if (!mode) return std::unexpected(fmt::format("{}: {}", here, mode.error()));
+            out.mode = *mode;
+        } else if (key == "uid" || key == "gid") {
+            if (!value.is_string() && !value.is_number_unsigned())
+                return std::unexpected(here + ": not a name or a number");
+            const std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+            auto id = service::resolve_owner(here + ":", text, key == "gid");
+            if (!id) return std::unexpected(id.error());
+            (key == "uid" ? out.uid : out.gid) = *id;
+        } else {
+            return std::unexpected(here + ": unknown key");
+        }
+    }
+    return out;
 }
 
 } // namespace
 
 json save_config(const service::ControllerManager& manager)
 {
-    json config = json::array();
+    const auto& serving = manager.serve_options();
+    json config = json::array({json{{"method", node_method},
+                                    {"params", {{"directory", serving.directory},
+                                                {"mode", fmt::format("{:04o}", serving.permissions.mode)},
+                                                {"uid", serving.permissions.uid},
+                                                {"gid", serving.permissions.gid}}}}});
     for (const auto& c : manager.list())
         config.push_back(json{{"method", "controller_attach"}, {"params", attach_params(c)}});
     return json{{"subsystems", json::array({json{{"subsystem", subsystem_name},
@@ -97,8 +152,11 @@ std::expected<std::size_t, std::string> check_config(const json& doc,
 {
     auto calls = calls_of(doc);
     if (!calls) return std::unexpected(calls.error());
+    if (calls->node_options)
+        if (auto ok = node_settings_of(calls->node_options->first, calls->node_options->second); !ok)
+            return std::unexpected(ok.error());
     std::set<std::string> names;
-    for (const auto& [path, params] : *calls) {
+    for (const auto& [path, params] : calls->attaches) {
         auto call = parse_attach(params, defaults);
         if (!call) return std::unexpected(fmt::format("{}.params: {}", path, call.error().message));
         const auto& name = call->request.name;
@@ -106,7 +164,15 @@ std::expected<std::size_t, std::string> check_config(const json& doc,
             return std::unexpected(
                 fmt::format("{}.params.name: \"{}\" is attached twice", path, name));
     }
-    return calls->size();
+    return calls->attaches.size();
+}
+
+std::expected<NodeSettings, std::string> node_settings(const json& doc)
+{
+    auto calls = calls_of(doc);
+    if (!calls) return std::unexpected(calls.error());
+    if (!calls->node_options) return NodeSettings{};
+    return node_settings_of(calls->node_options->first, calls->node_options->second);
 }
 
 std::expected<std::size_t, std::string> replay_config(const json& doc, const Dispatcher& dispatcher,
@@ -114,7 +180,7 @@ std::expected<std::size_t, std::string> replay_config(const json& doc, const Dis
 {
     if (auto ok = check_config(doc, defaults); !ok) return ok;
     auto calls = calls_of(doc);
-    for (const auto& [path, params] : *calls) {
+    for (const auto& [path, params] : calls->attaches) {
         const json request{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "controller_attach"},
                            {"params", params}};
         const json response = json::parse(dispatcher.handle(request.dump()));
@@ -122,7 +188,7 @@ std::expected<std::size_t, std::string> replay_config(const json& doc, const Dis
             return std::unexpected(fmt::format("{}: controller_attach: {}", path,
                                                error->value("message", error->dump())));
     }
-    return calls->size();
+    return calls->attaches.size();
 }
 
 } // namespace nvmecuse::rpc

@@ -63,7 +63,16 @@ json trid_json(const transport::TransportId& id)
     return t;
 }
 
-json controller_json(const ControllerStatus& c)
+/// The Host NQN a controller connected with; `fallback` (the daemon's
+/// default) for one that connects with none (PCIe, emulated), as nvme-cli
+/// lists those under the system's host.
+std::string host_nqn_of(const ControllerStatus& c, const std::string& fallback)
+{
+    if (c.transport != "tcp") return fallback;
+    return transport::tcp::effective_host_nqn(c.transport_id, c.tcp);
+}
+
+json controller_json(const ControllerStatus& c, const std::string& default_hostnqn)
 {
     json nodes = json::array();
     for (const auto& node : c.nodes)
@@ -71,7 +80,8 @@ json controller_json(const ControllerStatus& c)
     json out{{"name", c.name},           {"index", c.index},          {"state", c.state},
              {"activity", c.activity},
              {"transport", c.transport}, {"trid", trid_json(c.transport_id)},
-             {"node", node_of(c, 0)},    {"nodes", std::move(nodes)}, {"namespaces", namespaces_json(c)}};
+             {"node", node_of(c, 0)},    {"nodes", std::move(nodes)}, {"namespaces", namespaces_json(c)},
+             {"hostnqn", host_nqn_of(c, default_hostnqn)}};
     if (c.info) {
         const auto& id = c.info->id;
         out["serial_number"] = trimmed(std::string_view(id.sn.data(), id.sn.size()));
@@ -98,18 +108,19 @@ std::expected<json, Error> controller_attach(service::ControllerManager& manager
                                              const transport::tcp::TcpOptions& defaults,
                                              const json& params)
 {
+    const std::string host = transport::tcp::effective_host_nqn({}, defaults);
     auto call = parse_attach(params, defaults);
     if (!call) return std::unexpected(call.error());
     if (call->emulated) {
         auto attached = manager.attach_emulated(*call->emulated, call->request);
         if (!attached) return std::unexpected(to_rpc_error(attached.error()));
-        return json::array({controller_json(*attached)});
+        return json::array({controller_json(*attached, host)});
     }
     auto attached = manager.attach(call->id, call->tcp, call->request);
     if (!attached) return std::unexpected(to_rpc_error(attached.error()));
     json out = json::array();
     for (const auto& status : *attached)
-        out.push_back(controller_json(status));
+        out.push_back(controller_json(status, host));
     return out;
 }
 
@@ -133,17 +144,18 @@ void add_native_methods(Dispatcher& dispatcher, service::ControllerManager& mana
             return std::unexpected(to_rpc_error(done.error()));
         return true;
     });
-    dispatcher.add("controller_list", [&manager](const json& params) -> std::expected<json, Error> {
+    const std::string host = transport::tcp::effective_host_nqn({}, defaults);
+    dispatcher.add("controller_list", [&manager, host](const json& params) -> std::expected<json, Error> {
         if (auto ok = only_known_keys(params, {"name"}); !ok) return std::unexpected(ok.error());
         json out = json::array();
         if (params.contains("name")) {
             auto c = find(manager, params);
             if (!c) return std::unexpected(c.error());
-            out.push_back(controller_json(*c));
+            out.push_back(controller_json(*c, host));
             return out;
         }
         for (const auto& c : manager.list())
-            out.push_back(controller_json(c));
+            out.push_back(controller_json(c, host));
         return out;
     });
     dispatcher.add("namespace_list", [&manager](const json& params) -> std::expected<json, Error> {

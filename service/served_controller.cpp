@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <mutex>
 
 #include "nvmecuse/cuse/caller_memory.hpp"
 #include "nvmecuse/service/serving_threads.hpp"
@@ -36,7 +37,14 @@ bool restricted_ioctls(const ServeOptions& serving)
                          "the node");
         return true;
     }
-    if (non_root_may_open(serving.permissions)) return false;
+    if (non_root_may_open(serving.permissions)) {
+        static std::once_flag logged;
+        std::call_once(logged, [] {
+            spdlog::info("ioctl protocol: unrestricted (users other than root may open the nodes: "
+                         "the kernel copies their buffers, in their own process)");
+        });
+        return false;
+    }
     static const bool reachable = [] {
         const bool r = cuse::process_vm_reaches_every_caller();
         spdlog::info("ioctl protocol: {}", r ? "restricted (process_vm_readv reaches every caller)"

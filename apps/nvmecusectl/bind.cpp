@@ -45,6 +45,8 @@ void add_binding_commands(CLI::App& app)
         "bind", "hand a PCI function to vfio-pci for nvmecused, unless a namespace of it is in use "
                 "(as root, through sysfs: no daemon needed)");
     bind->add_option("bdf", *bdf, "PCI address, 0000:00:04.0")->required();
+    bind->footer("Examples:\n  nvmecusectl bind 0000:00:04.0\n"
+                 "  nvmecused --attach 'trtype:pcie traddr:0000:00:04.0'");
     bind->callback([bdf] {
         require_root("bind");
         finish("bind", pcie::bind_to_vfio(pcie::PciHost{}, *bdf));
@@ -52,6 +54,7 @@ void add_binding_commands(CLI::App& app)
     auto* give_back = app.add_subcommand(
         "give-back", "return a PCI function from vfio-pci to the driver bind took it from (as root)");
     give_back->add_option("bdf", *bdf, "PCI address, 0000:00:04.0")->required();
+    give_back->footer("Examples:\n  nvmecusectl give-back 0000:00:04.0");
     give_back->callback([bdf] {
         require_root("give-back");
         finish("give-back", pcie::give_back(pcie::PciHost{}, *bdf));

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <iterator>
+#include <map>
 #include <vector>
 
 namespace nvmecusectl {
@@ -117,24 +118,43 @@ struct Subsystem {
     std::vector<const json*> controllers;
 };
 
-/// Controllers grouped by subsystem NQN, in order of their first controller.
-std::vector<Subsystem> subsystems_of(const json& controllers)
+/// The controllers of one Host NQN, by subsystem.
+struct Host {
+    std::string nqn;
+    std::vector<Subsystem> subsystems;
+};
+
+/// Controllers grouped by Host NQN, then subsystem NQN, each in order of
+/// its first controller. A subsystem's index is its lowest controller
+/// index under any host, as the kernel has one nvme-subsys<N> per NQN.
+std::vector<Host> hosts_of(const json& controllers)
 {
-    std::vector<Subsystem> out;
+    std::map<std::string, unsigned> lowest;
     for (const auto& c : controllers) {
+        const std::string nqn = c.value("subnqn", "");
+        auto [it, added] = lowest.emplace(nqn, c.value("index", 0u));
+        if (!added) it->second = std::min(it->second, c.value("index", 0u));
+    }
+    std::vector<Host> out;
+    for (const auto& c : controllers) {
+        const std::string hostnqn = c.value("hostnqn", "");
+        auto host = std::find_if(out.begin(), out.end(), [&](const Host& h) { return h.nqn == hostnqn; });
+        if (host == out.end()) host = out.insert(out.end(), Host{hostnqn, {}});
         // A controller not identified yet is a subsystem of its own.
         const std::string nqn = c.value("subnqn", "");
-        auto it = std::find_if(out.begin(), out.end(), [&](const Subsystem& s) {
-            return !nqn.empty() && s.nqn == nqn;
-        });
-        if (it == out.end()) {
-            out.push_back(Subsystem{nqn, c.value("index", 0u), {}});
-            it = std::prev(out.end());
-        }
-        it->index = std::min(it->index, c.value("index", 0u));
-        it->controllers.push_back(&c);
+        auto s = std::find_if(host->subsystems.begin(), host->subsystems.end(),
+                              [&](const Subsystem& other) { return !nqn.empty() && other.nqn == nqn; });
+        if (s == host->subsystems.end())
+            s = host->subsystems.insert(host->subsystems.end(),
+                                        Subsystem{nqn, nqn.empty() ? c.value("index", 0u) : lowest[nqn], {}});
+        s->controllers.push_back(&c);
     }
     return out;
+}
+
+std::string or_dash(const std::string& text)
+{
+    return text.empty() ? std::string("-") : text;
 }
 
 } // namespace
@@ -142,30 +162,39 @@ std::vector<Subsystem> subsystems_of(const json& controllers)
 std::string subsys_table(const json& controllers)
 {
     std::string out;
-    for (const auto& s : subsystems_of(controllers)) {
-        out += fmt::format("nvme-subsys{} - NQN={}\n\\\n", s.index, s.nqn.empty() ? "-" : s.nqn);
-        for (const json* c : s.controllers)
-            out += fmt::format(" +- {} {} {} {}\n", c->value("name", "-"),
-                               c->value("transport", "-"), address_of(*c), state_text(*c));
-    }
+    for (const auto& host : hosts_of(controllers))
+        for (const auto& s : host.subsystems) {
+            if (!out.empty()) out += '\n';
+            const std::string name = fmt::format("nvme-subsys{}", s.index);
+            out += fmt::format("{} - NQN={}\n", name, or_dash(s.nqn));
+            out += fmt::format("{:{}}   hostnqn={}\n", "", name.size(), or_dash(host.nqn));
+            out += "\\\n";
+            for (const json* c : s.controllers)
+                out += fmt::format(" +- {} {} {} {}\n", c->value("name", "-"),
+                                   c->value("transport", "-"), address_of(*c), state_text(*c));
+        }
     return out;
 }
 
 json subsys_json(const json& controllers)
 {
-    json subsystems = json::array();
-    for (const auto& s : subsystems_of(controllers)) {
-        json paths = json::array();
-        for (const json* c : s.controllers)
-            paths.push_back(json{{"Name", c->value("name", "")},
-                                 {"Transport", c->value("transport", "")},
-                                 {"Address", address_of(*c)},
-                                 {"State", state_text(*c)}});
-        subsystems.push_back(json{{"Name", fmt::format("nvme-subsys{}", s.index)},
-                                  {"NQN", s.nqn},
-                                  {"Paths", std::move(paths)}});
+    json out = json::array();
+    for (const auto& host : hosts_of(controllers)) {
+        json subsystems = json::array();
+        for (const auto& s : host.subsystems) {
+            json paths = json::array();
+            for (const json* c : s.controllers)
+                paths.push_back(json{{"Name", c->value("name", "")},
+                                     {"Transport", c->value("transport", "")},
+                                     {"Address", address_of(*c)},
+                                     {"State", state_text(*c)}});
+            subsystems.push_back(json{{"Name", fmt::format("nvme-subsys{}", s.index)},
+                                      {"NQN", s.nqn},
+                                      {"Paths", std::move(paths)}});
+        }
+        out.push_back(json{{"HostNQN", host.nqn}, {"Subsystems", std::move(subsystems)}});
     }
-    return json::array({json{{"Subsystems", std::move(subsystems)}}});
+    return out;
 }
 
 } // namespace nvmecusectl

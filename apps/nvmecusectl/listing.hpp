@@ -18,16 +18,18 @@ namespace nvmecusectl {
 [[nodiscard]] nlohmann::json list_json(const nlohmann::json& controllers);
 
 
-/// nvmecusectl list-subsys: the controllers grouped by subsystem NQN, as
-/// nvme-cli 2.x's `nvme list-subsys` prints them: "nvme-subsys<N> -
-/// NQN=<nqn>", "\", then " +- <controller> <transport> <address> <state>"
-/// per controller. N is the lowest controller index of the subsystem; the
-/// address is "traddr=A,trsvcid=P" (NVMe/TCP, as the kernel's sysfs
-/// address), the PCI address, or "emulated". Pure.
+/// nvmecusectl list-subsys: the controllers grouped by Host NQN and
+/// subsystem NQN, as nvme-cli 2.x's `nvme list-subsys` prints them:
+/// "nvme-subsys<N> - NQN=<nqn>", an indented "hostnqn=<host NQN>", "\",
+/// then " +- <controller> <transport> <address> <state>" per controller;
+/// a blank line between subsystems. N is the lowest controller index of
+/// the subsystem; the address is "traddr=A,trsvcid=P" (NVMe/TCP, as the
+/// kernel's sysfs address), the PCI address, or "emulated". Pure.
 [[nodiscard]] std::string subsys_table(const nlohmann::json& controllers);
 
-/// The same as nvme list-subsys -o json: [{"Subsystems": [{"Name", "NQN",
-/// "Paths": [{"Name", "Transport", "Address", "State"}]}]}]. Pure.
+/// The same as nvme list-subsys -o json: [{"HostNQN", "Subsystems":
+/// [{"Name", "NQN", "Paths": [{"Name", "Transport", "Address", "State"}]}]}],
+/// one object per Host NQN. Pure.
 [[nodiscard]] nlohmann::json subsys_json(const nlohmann::json& controllers);
 
 } // namespace nvmecusectl

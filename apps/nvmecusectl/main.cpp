@@ -5,18 +5,23 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <unistd.h>
 
 #include "nvmecuse/rpc/client.hpp"
 
+#include "attach_options.hpp"
 #include "bind.hpp"
 #include "listing.hpp"
+#include "prometheus.hpp"
+#include "saved_config.hpp"
 
 using nlohmann::json;
 using nvmecuse::rpc::CallError;
+using nvmecusectl::AttachOptions;
 
 namespace {
 
@@ -31,61 +36,22 @@ int exit_status(const CallError& e)
     }
 }
 
-struct AttachOptions {
-    std::string trid;
-    std::string transport;
-    std::string traddr;
-    std::string trsvcid;
-    std::string nqn;
-    std::string hostnqn;
-    std::string hostid;
-    std::string name;
-    std::string config;
-    std::optional<unsigned> kato;
-    std::optional<unsigned> nr_io_queues;
-    std::optional<unsigned> queue_size;
-    std::optional<int> reconnect_delay;
-    std::optional<int> ctrl_loss_tmo;
-    bool no_nodes = false;
-};
-
-/// controller_attach's params from the options; an error is a message.
-std::expected<json, std::string> attach_params(const AttachOptions& o)
+/// save-config's answer to `file`, or to standard output; readable by
+/// its owner only when it carries DH-HMAC-CHAP secrets.
+int save_config(const json& config, const std::string& file)
 {
-    json params = json::object();
-    if (!o.name.empty()) params["name"] = o.name;
-    if (o.no_nodes) params["nodes"] = false;
-    if (o.transport == "emulated" || o.trid == "emulated") {
-        params["trtype"] = "emulated";
-        if (!o.config.empty()) {
-            std::ifstream in(o.config);
-            if (!in) return std::unexpected(o.config + ": cannot be read");
-            try {
-                params["config"] = json::parse(in);
-            } catch (const json::exception& e) {
-                return std::unexpected(o.config + ": " + e.what());
-            }
-        }
-        return params;
+    const std::string text = config.dump(2) + '\n';
+    std::expected<void, std::string> written;
+    if (!file.empty())
+        written = nvmecusectl::write_private_file(file, text);
+    else if (nvmecusectl::holds_secrets(config))
+        written = nvmecusectl::make_private(STDOUT_FILENO);
+    if (!written) {
+        std::fprintf(stderr, "nvmecusectl: %s\n", written.error().c_str());
+        return 1;
     }
-    if (!o.trid.empty()) {
-        if (!o.traddr.empty()) return std::unexpected("give a transport ID or -a, not both");
-        params["trid"] = o.trid;
-    } else {
-        if (o.traddr.empty()) return std::unexpected("a transport ID, -t emulated, or -a ADDRESS is needed");
-        params["trtype"] = o.transport.empty() ? "tcp" : o.transport;
-        params["traddr"] = o.traddr;
-        if (!o.trsvcid.empty()) params["trsvcid"] = o.trsvcid;
-        if (!o.nqn.empty()) params["subnqn"] = o.nqn;
-        if (!o.hostnqn.empty()) params["hostnqn"] = o.hostnqn;
-        if (!o.hostid.empty()) params["hostid"] = o.hostid;
-    }
-    if (o.kato) params["kato"] = *o.kato;
-    if (o.nr_io_queues) params["nr_io_queues"] = *o.nr_io_queues;
-    if (o.queue_size) params["queue_size"] = *o.queue_size;
-    if (o.reconnect_delay) params["reconnect_delay"] = *o.reconnect_delay;
-    if (o.ctrl_loss_tmo) params["ctrl_loss_tmo"] = *o.ctrl_loss_tmo;
-    return params;
+    if (file.empty()) std::cout << text;
+    return 0;
 }
 
 } // namespace
@@ -102,12 +68,14 @@ int main(int argc, char** argv)
   nvmecusectl list
   nvmecusectl list-subsys
   nvmecusectl attach -t tcp -a 192.168.1.7 -s 4420 -n nqn.2026-11.io.example:disk
+  nvmecusectl attach -t tcp -a 192.168.1.7 -n nqn.2026-11.io.example:disk -S DHHC-1:01:...: -g -G
   nvmecusectl attach 'trtype:pcie traddr:0000:00:04.0'
   nvmecusectl attach -t emulated
   nvmecusectl create-emulated --name Scratch --config controller.json
   nvmecusectl delete-emulated Scratch
   nvmecusectl detach nvme1
-  nvmecusectl save-config > /etc/nvmecuse/nvmecused.json   (nvmecused --json FILE attaches them again)
+  nvmecusectl stats --prometheus
+  nvmecusectl save-config /etc/nvmecuse/nvmecused.json   (nvmecused --json FILE attaches them again)
   nvmecusectl call bdev_nvme_get_controllers)");
 
     auto* list = app.add_subcommand("list", "controllers and namespaces, as nvme list");
@@ -124,24 +92,7 @@ int main(int argc, char** argv)
 
     AttachOptions a;
     auto* attach = app.add_subcommand("attach", "attach a controller (nvme connect's options)");
-    attach->add_option("trid", a.trid,
-                       "transport ID: 'trtype:tcp traddr:ADDR trsvcid:PORT subnqn:NQN', "
-                       "'trtype:pcie traddr:BDF', or 'emulated'");
-    attach->add_option("-t,--transport", a.transport, "tcp, pcie or emulated");
-    attach->add_option("-a,--traddr", a.traddr, "address");
-    attach->add_option("-s,--trsvcid", a.trsvcid, "port");
-    attach->add_option("-n,--nqn", a.nqn, "subsystem NQN (none: every one discovery lists)");
-    attach->add_option("-q,--hostnqn", a.hostnqn, "host NQN");
-    attach->add_option("-I,--hostid", a.hostid, "host identifier (UUID)");
-    attach->add_option("-k,--keep-alive-tmo", a.kato, "Keep Alive Timeout in seconds");
-    attach->add_option("-i,--nr-io-queues", a.nr_io_queues, "I/O queues");
-    attach->add_option("-Q,--queue-size", a.queue_size, "entries per I/O queue");
-    attach->add_option("-c,--reconnect-delay", a.reconnect_delay, "seconds between reconnects");
-    attach->add_option("-l,--ctrl-loss-tmo", a.ctrl_loss_tmo, "seconds before giving up");
-    attach->add_option("--name", a.name, "a name of yours (default: nvme<N>)");
-    attach->add_option("--config", a.config, "-t emulated: the controller's JSON configuration")
-        ->check(CLI::ExistingFile);
-    attach->add_flag("--no-nodes", a.no_nodes, "no CUSE nodes (as SPDK's attach)");
+    nvmecusectl::add_attach_options(*attach, a);
 
     std::string name;
     unsigned grace_ms = 5000;
@@ -155,6 +106,9 @@ int main(int argc, char** argv)
     rescan->add_option("name", name, "controller")->required();
     auto* stats = app.add_subcommand("stats", "the nodes' counters");
     stats->add_option("name", name, "controller (default: all)");
+    bool prometheus = false;
+    stats->add_flag("--prometheus", prometheus,
+                    "the Prometheus text exposition format (node_exporter's textfile collector)");
 
     AttachOptions emulated;
     emulated.transport = "emulated";
@@ -171,6 +125,8 @@ int main(int argc, char** argv)
     auto* save = app.add_subcommand(
         "save-config", "print the configuration that attaches the same controllers again "
                        "(save_config; for nvmecused --json FILE)");
+    std::string save_file;
+    save->add_option("file", save_file, "write it to FILE, mode 0600, instead of standard output");
 
     std::string raw_method;
     std::string raw_params = "{}";
@@ -179,6 +135,28 @@ int main(int argc, char** argv)
     call->add_option("params", raw_params, "the params object, as JSON")->capture_default_str();
 
     nvmecusectl::add_binding_commands(app);
+
+    // Each subcommand's --help ends with its own examples (the man page's
+    // SUBCOMMANDS section stops at "Examples:").
+    for (const auto& [sub, examples] : std::initializer_list<std::pair<CLI::App*, const char*>>{
+             {list, "nvmecusectl list\n  nvmecusectl list -o json"},
+             {list_subsys, "nvmecusectl list-subsys\n  nvmecusectl list-subsys -o json"},
+             {attach, "nvmecusectl attach -t tcp -a 192.168.1.7 -s 4420 -n nqn.2026-11.io.example:disk\n"
+                      "  nvmecusectl attach -t tcp -a 192.168.1.7 -n nqn.2026-11.io.example:disk "
+                      "-S DHHC-1:01:...: -g -G\n"
+                      "  nvmecusectl attach 'trtype:pcie traddr:0000:00:04.0'\n"
+                      "  nvmecusectl attach -t emulated --config controller.json"},
+             {detach, "nvmecusectl detach nvme1 --grace-ms 1000"},
+             {reset, "nvmecusectl reset nvme1"},
+             {rescan, "nvmecusectl rescan nvme1"},
+             {stats, "nvmecusectl stats nvme1\n"
+                     "  nvmecusectl stats --prometheus > /var/lib/node_exporter/nvmecuse.prom"},
+             {create, "nvmecusectl create-emulated --name Scratch --config controller.json"},
+             {remove, "nvmecusectl delete-emulated Scratch"},
+             {save, "nvmecusectl save-config /etc/nvmecuse/nvmecused.json"},
+             {call, "nvmecusectl call bdev_nvme_get_controllers '{\"name\": \"Nvme0\"}'"}})
+        sub->footer(std::string("Examples:\n  ") + examples);
+
     CLI11_PARSE(app, argc, argv);
 
     std::string method;
@@ -186,7 +164,7 @@ int main(int argc, char** argv)
     if (*list || *list_subsys) {
         method = "controller_list";
     } else if (*attach || *create) {
-        auto p = attach_params(*attach ? a : emulated);
+        auto p = nvmecusectl::attach_params(*attach ? a : emulated);
         if (!p) {
             std::fprintf(stderr, "nvmecusectl: %s\n", p.error().c_str());
             return 2;
@@ -247,7 +225,11 @@ int main(int argc, char** argv)
             std::cout << fmt::format("{}: {}\n", c.value("name", ""),
                                      c["node"].is_string() ? c["node"].get<std::string>()
                                                            : std::string("no nodes"));
-    } else if (*stats || *call || *save) {
+    } else if (*save) {
+        return save_config(*result, save_file);
+    } else if (*stats && prometheus) {
+        std::cout << nvmecusectl::prometheus_text(*result);
+    } else if (*stats || *call) {
         std::cout << result->dump(2) << '\n';
     }
     return 0;

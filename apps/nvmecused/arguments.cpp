@@ -3,9 +3,7 @@
 #include "arguments.hpp"
 
 #include <fmt/format.h>
-#include <grp.h>
 #include <sched.h>
-#include <pwd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -14,6 +12,8 @@
 #include <fstream>
 #include <map>
 #include <thread>
+
+#include "nvmecuse/service/node_settings.hpp"
 
 namespace nvmecused {
 
@@ -137,39 +137,6 @@ std::expected<std::string, std::string> target_text(const TargetArguments& targe
     return text;
 }
 
-/// A user (or group) given by name or number; the error says which it was not.
-std::expected<unsigned, std::string> resolve_id(const std::string& option, const std::string& text,
-                                                bool is_group)
-{
-    if (!text.empty() &&
-        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        try {
-            const unsigned long id = std::stoul(text);
-            if (id < 0xffffffffUL) return static_cast<unsigned>(id);
-        } catch (const std::exception&) {
-        }
-        return std::unexpected(fmt::format("{} {}: out of range", option, text));
-    }
-    std::vector<char> buffer(16384);
-    if (is_group) {
-        struct group entry {};
-        struct group* found = nullptr;
-        const int e = ::getgrnam_r(text.c_str(), &entry, buffer.data(), buffer.size(), &found);
-        if (found != nullptr) return static_cast<unsigned>(found->gr_gid);
-        if (e != 0)
-            return std::unexpected(fmt::format("{} {}: {}", option, text, std::strerror(e)));
-        return std::unexpected(
-            fmt::format("{} {}: no such group (give a group name or number)", option, text));
-    }
-    passwd entry{};
-    passwd* found = nullptr;
-    const int e = ::getpwnam_r(text.c_str(), &entry, buffer.data(), buffer.size(), &found);
-    if (found != nullptr) return static_cast<unsigned>(found->pw_uid);
-    if (e != 0) return std::unexpected(fmt::format("{} {}: {}", option, text, std::strerror(e)));
-    return std::unexpected(
-        fmt::format("{} {}: no such user (give a user name or number)", option, text));
-}
-
 /// First line of `path` without trailing blanks; empty when unreadable.
 std::string first_line(const char* path)
 {
@@ -286,14 +253,19 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
         ->expected(1)
         ->allow_extra_args(false)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    app.add_option("--dir", args.directory, "device directory under /dev ('spdk' for SPDK paths)")
-        ->capture_default_str();
-    app.add_option("--mode", mode, "permissions of the device nodes (octal)")
-        ->capture_default_str();
-    app.add_option("--uid", uid, "owner of the device nodes (user name or number)")
-        ->capture_default_str();
-    app.add_option("--gid", gid, "group of the device nodes (group name or number)")
-        ->capture_default_str();
+    auto* dir_option =
+        app.add_option("--dir", args.directory,
+                       "device directory under /dev ('spdk' for SPDK paths); over the --json file's")
+            ->capture_default_str();
+    auto* mode_option =
+        app.add_option("--mode", mode, "permissions of the device nodes (octal); over the --json file's")
+            ->capture_default_str();
+    auto* uid_option =
+        app.add_option("--uid", uid, "owner of the device nodes (user name or number); over the --json file's")
+            ->capture_default_str();
+    auto* gid_option =
+        app.add_option("--gid", gid, "group of the device nodes (group name or number); over the --json file's")
+            ->capture_default_str();
     app.add_option("--log-level", args.log_level, "what to log")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
         ->capture_default_str();
@@ -363,6 +335,8 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
             {"restricted", Protocol::restricted},
             {"unrestricted", Protocol::unrestricted}};
         args.rpc_socket_explicit = rpc_socket->count() != 0;
+        args.node_options_given = {dir_option->count() != 0, mode_option->count() != 0,
+                                   uid_option->count() != 0, gid_option->count() != 0};
         if (no_rpc) args.rpc_socket.clear();
         if (!args.emulate && attach.empty() && target.traddr.empty() && args.rpc_socket.empty() &&
             args.json_config.empty())
@@ -381,17 +355,15 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
         return std::unexpected(app.exit(e));
     }
 
-    try {
-        std::size_t used = 0;
-        args.mode = static_cast<mode_t>(std::stoul(mode, &used, 8));
-        if (used != mode.size()) throw std::invalid_argument(mode);
-    } catch (const std::exception&) {
-        return std::unexpected(fail(fmt::format("--mode {}: not an octal number", mode)));
-    }
-    auto user = resolve_id("--uid", uid, false);
+    auto octal = nvmecuse::service::parse_node_mode(mode);
+    if (!octal) return std::unexpected(fail("--mode: " + octal.error()));
+    args.mode = *octal;
+    if (auto dir = nvmecuse::service::check_node_directory(args.directory); !dir)
+        return std::unexpected(fail("--dir: " + dir.error()));
+    auto user = nvmecuse::service::resolve_owner("--uid", uid, false);
     if (!user) return std::unexpected(fail(user.error()));
     args.uid = *user;
-    auto group = resolve_id("--gid", gid, true);
+    auto group = nvmecuse::service::resolve_owner("--gid", gid, true);
     if (!group) return std::unexpected(fail(group.error()));
     args.gid = *group;
 

@@ -39,6 +39,14 @@ struct Arguments {
     mode_t mode = 0600;
     unsigned uid = 0;
     unsigned gid = 0;
+    /// Which of --dir, --mode, --uid and --gid the command line gave: they
+    /// win over the --json file's node_set_options.
+    struct NodeOptionsGiven {
+        bool directory = false;
+        bool mode = false;
+        bool uid = false;
+        bool gid = false;
+    } node_options_given;
     /// --kernel-rules: whose permission model the nodes follow; empty: the
     /// running kernel's (cuse::running_kernel_rules()).
     std::optional<nvmecuse::cuse::KernelRules> kernel_rules;

@@ -112,6 +112,10 @@ int main(int argc, char** argv)
     if (args->check_config) return check_config(args->config_path);
     if (args->check_json) return check_json(*args);
     configure_logging(args->log_level, args->log_format);
+    if (auto taken = take_node_settings(*args); !taken) {
+        report_error(taken.error());
+        return 1;
+    }
 
     const sigset_t signals = block_signals();
     nvmecuse::service::ControllerManager manager(serve_options(*args));

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "nvmecuse/rpc/methods.hpp"
 #include "nvmecuse/transport/emu/config_json.hpp"
 
 namespace nvmecused {
@@ -63,6 +64,21 @@ std::expected<void, std::string> attach_from_command_line(const Arguments& args,
             },
             args.tcp.reconnect_delay, attempts);
     }
+    return {};
+}
+
+std::expected<void, std::string> take_node_settings(Arguments& args)
+{
+    if (args.json_config.empty()) return {};
+    auto doc = rpc::read_config(args.json_config);
+    if (!doc) return std::unexpected(doc.error());
+    auto settings = rpc::node_settings(*doc);
+    if (!settings) return std::unexpected(fmt::format("{}: {}", args.json_config, settings.error()));
+    const auto& given = args.node_options_given;
+    if (settings->directory && !given.directory) args.directory = *settings->directory;
+    if (settings->mode && !given.mode) args.mode = *settings->mode;
+    if (settings->uid && !given.uid) args.uid = *settings->uid;
+    if (settings->gid && !given.gid) args.gid = *settings->gid;
     return {};
 }
 

@@ -1,5 +1,6 @@
 // What the command line asks nvmecused to serve at start: --emulate and
-// --attach, through the controller manager.
+// --attach, through the controller manager; the nodes' settings of the
+// --json file.
 #pragma once
 
 #include <expected>
@@ -22,5 +23,11 @@ namespace nvmecused {
 [[nodiscard]] std::expected<void, std::string>
 attach_from_command_line(const Arguments& args, nvmecuse::service::ControllerManager& manager,
                          nvmecuse::service::AttachRetry& retry);
+
+/// The --json file's node_set_options (directory, mode, owner, group)
+/// into `args`, each where the command line did not give it. Errors name
+/// the file and the JSON path. Main thread, before the controller manager
+/// is made from `args`.
+[[nodiscard]] std::expected<void, std::string> take_node_settings(Arguments& args);
 
 } // namespace nvmecused

@@ -66,12 +66,13 @@ _nvmecusectl() {
     esac
   done
   case $prev in
-  -S | --socket | --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+  -S) [ "$command" = attach ] && return; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+  --socket | --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
   -o | --output-format) COMPREPLY=($(compgen -W 'normal json' -- "$cur")); return ;;
   -t | --transport) COMPREPLY=($(compgen -W 'tcp pcie emulated' -- "$cur")); return ;;
   -a | --traddr | -s | --trsvcid | -n | --nqn | -q | --hostnqn | -I | --hostid | \
     -k | --keep-alive-tmo | -i | --nr-io-queues | -Q | --queue-size | -c | --reconnect-delay | \
-    -l | --ctrl-loss-tmo | --name | --grace-ms) return ;;
+    -l | --ctrl-loss-tmo | --name | --grace-ms | --dhchap-secret | -C | --dhchap-ctrl-secret) return ;;
   esac
   local options
   case $command in
@@ -81,7 +82,7 @@ _nvmecusectl() {
   create-emulated) options='--help --name --config' ;;
   attach) options='--help --transport --traddr --trsvcid --nqn --hostnqn --hostid
     --keep-alive-tmo --nr-io-queues --queue-size --reconnect-delay --ctrl-loss-tmo
-    --name --config --no-nodes' ;;
+    --dhchap-secret --dhchap-ctrl-secret --hdr-digest --data-digest --name --config --no-nodes' ;;
   detach) options='--help --grace-ms' ;;
   bind | give-back)
     if [[ $cur != -* ]]; then
@@ -89,6 +90,7 @@ _nvmecusectl() {
       return
     fi
     options='--help' ;;
+  stats) options='--help --prometheus' ;;
   *) options='--help' ;;
   esac
   COMPREPLY=($(compgen -W "$options" -- "$cur"))

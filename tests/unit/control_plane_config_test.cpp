@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "control_plane_fixture.hpp"
+#include "dhchap_test_keys.hpp"
 #include "tcp_test_target.hpp"
 
 namespace nvmecuse::testing {
@@ -49,7 +50,21 @@ protected:
                                                                     {"params", params}}})}}})}};
     }
 
+    /// The daemon restarts: the socket and the manager go, then a fresh
+    /// manager (fresh_, the same serving options) replays `saved`.
+    std::expected<std::size_t, std::string> restart_from(const json& saved)
+    {
+        server_.reset();
+        const auto serving = manager_->serve_options();
+        manager_.reset();
+        fresh_ = std::make_unique<service::ControllerManager>(serving);
+        rpc::Dispatcher dispatcher;
+        rpc::add_native_methods(dispatcher, *fresh_, defaults_);
+        return rpc::replay_config(saved, dispatcher, defaults_);
+    }
+
     tcp_test::TestTarget target;
+    std::unique_ptr<service::ControllerManager> fresh_;
 };
 
 TEST_F(ControlPlaneConfig, SavedConfigurationAttachesTheSameControllersInAFreshManager)
@@ -75,30 +90,24 @@ TEST_F(ControlPlaneConfig, SavedConfigurationAttachesTheSameControllersInAFreshM
     auto saved = c.call("save_config");
     ASSERT_TRUE(saved);
     const json& calls = (*saved)["subsystems"][0]["config"];
-    ASSERT_EQ(calls.size(), 3u) << saved->dump();
+    ASSERT_EQ(calls.size(), 4u) << saved->dump(); // the nodes' settings, then each controller
     EXPECT_EQ((*saved)["subsystems"][0]["subsystem"], "nvmecuse");
-    EXPECT_EQ(calls[1]["params"]["name"], "Disk");
-    EXPECT_EQ(calls[1]["params"]["nodes"], false);
-    EXPECT_EQ(calls[2]["params"]["kato"], 7);
-    EXPECT_EQ(calls[2]["params"]["ctrl_loss_tmo"], 30);
+    EXPECT_EQ(calls[0]["method"], "node_set_options");
+    EXPECT_EQ(calls[2]["params"]["name"], "Disk");
+    EXPECT_EQ(calls[2]["params"]["nodes"], false);
+    EXPECT_EQ(calls[3]["params"]["kato"], 7);
+    EXPECT_EQ(calls[3]["params"]["ctrl_loss_tmo"], 30);
     auto checked = rpc::check_config(*saved, defaults_);
     ASSERT_TRUE(checked) << checked.error();
     EXPECT_EQ(*checked, 3u);
     const json before = summary(*manager_);
     ASSERT_EQ(before.size(), 3u);
 
-    // The daemon restarts: everything goes, then a fresh manager replays the file.
-    server_.reset();
-    const auto serving = manager_->serve_options();
-    manager_.reset();
-    service::ControllerManager fresh(serving);
-    rpc::Dispatcher dispatcher;
-    rpc::add_native_methods(dispatcher, fresh, defaults_);
-    auto replayed = rpc::replay_config(*saved, dispatcher, defaults_);
+    auto replayed = restart_from(*saved);
     ASSERT_TRUE(replayed) << replayed.error();
     EXPECT_EQ(*replayed, 3u);
-    EXPECT_EQ(summary(fresh), before);
-    EXPECT_EQ(rpc::save_config(fresh), *saved);
+    EXPECT_EQ(summary(*fresh_), before);
+    EXPECT_EQ(rpc::save_config(*fresh_), *saved);
 }
 
 TEST_F(ControlPlaneConfig, SaveConfigOfNothingIsAnEmptyConfigurationAndTakesNoParameters)
@@ -107,7 +116,9 @@ TEST_F(ControlPlaneConfig, SaveConfigOfNothingIsAnEmptyConfigurationAndTakesNoPa
     auto c = client();
     auto saved = c.call("save_config");
     ASSERT_TRUE(saved);
-    EXPECT_EQ((*saved)["subsystems"][0]["config"], json::array());
+    const json& calls = (*saved)["subsystems"][0]["config"];
+    ASSERT_EQ(calls.size(), 1u) << saved->dump();
+    EXPECT_EQ(calls[0]["method"], "node_set_options");
     EXPECT_EQ(rpc::check_config(*saved, defaults_).value_or(99), 0u);
     auto refused = c.call("save_config", {{"filename", "x"}});
     ASSERT_FALSE(refused);
@@ -141,6 +152,136 @@ TEST_F(ControlPlaneConfig, CheckNamesTheJsonPathOfWhatIsWrong)
     auto twice = one_attach({{"trtype", "emulated"}, {"name", "Disk"}});
     twice["subsystems"][0]["config"].push_back(twice["subsystems"][0]["config"][0]);
     EXPECT_EQ(check_error(twice), "$.subsystems[0].config[1].params.name: \"Disk\" is attached twice");
+}
+
+TEST_F(ControlPlaneConfig, SecretsOfAnAuthenticatedControllerAreSavedSoARestartAuthenticatesAgain)
+{
+    tcp_test::TargetConfig config;
+    config.auth.host_key = dhchap_test_keys::sha256;
+    config.auth.controller_key = dhchap_test_keys::sha384;
+    tcp_test::TestTarget secured(config);
+    serve();
+    auto c = client();
+    auto attached = c.call("controller_attach", {{"trtype", "tcp"},
+                                                 {"traddr", "127.0.0.1"},
+                                                 {"trsvcid", secured.port_string()},
+                                                 {"subnqn", "nqn.2026-11.io.nvmecuse:test"},
+                                                 {"hostnqn", "nqn.2026-11.io.nvmecuse:auth-host"},
+                                                 {"dhchap_secret", dhchap_test_keys::sha256},
+                                                 {"dhchap_ctrl_secret", dhchap_test_keys::sha384}});
+    ASSERT_TRUE(attached) << attached.error().message;
+    EXPECT_EQ((*attached)[0]["hostnqn"], "nqn.2026-11.io.nvmecuse:auth-host");
+    // One connected with none: the daemon's default host NQN (list-subsys groups by it).
+    auto emulated = c.call("controller_attach", {{"trtype", "emulated"}});
+    ASSERT_TRUE(emulated) << emulated.error().message;
+    EXPECT_EQ((*emulated)[0]["hostnqn"], transport::tcp::effective_host_nqn({}, defaults_));
+    EXPECT_EQ((*emulated)[0]["hostnqn"].get<std::string>().rfind("nqn.2014-08.org.nvmexpress:uuid:", 0), 0u);
+    ASSERT_TRUE(c.call("controller_detach", {{"name", (*emulated)[0]["name"]}}));
+    const int authenticated = secured.authentications.load();
+    EXPECT_GE(authenticated, 1);
+
+    auto saved = c.call("save_config");
+    ASSERT_TRUE(saved);
+    const json& params = (*saved)["subsystems"][0]["config"][1]["params"];
+    EXPECT_EQ(params["dhchap_secret"], dhchap_test_keys::sha256);
+    EXPECT_EQ(params["dhchap_ctrl_secret"], dhchap_test_keys::sha384);
+
+    auto replayed = restart_from(*saved);
+    ASSERT_TRUE(replayed) << replayed.error();
+    EXPECT_GT(secured.authentications.load(), authenticated);
+    EXPECT_EQ(secured.auth_failures1.load(), 0);
+    ASSERT_EQ(fresh_->list().size(), 1u);
+    EXPECT_EQ(fresh_->list()[0].state, "live");
+}
+
+TEST_F(ControlPlaneConfig, NvmeTcpOnlyOptionsAreRefusedForOtherControllersNamingThem)
+{
+    const json pcie = {{"trtype", "pcie"}, {"traddr", "0000:00:04.0"}};
+    for (const auto& [key, value] : {std::pair<std::string, json>{"hdr_digest", true},
+                                     {"data_digest", true},
+                                     {"dhchap_secret", std::string(dhchap_test_keys::sha256)}}) {
+        json params = pcie;
+        params[key] = value;
+        EXPECT_NE(check_error(one_attach(params)).find(key + ": an NVMe/TCP option, not for trtype \"pcie\""),
+                  std::string::npos)
+            << key;
+        params = {{"trtype", "emulated"}, {key, value}};
+        EXPECT_NE(check_error(one_attach(params)).find(key + ": an NVMe/TCP option"), std::string::npos)
+            << key;
+    }
+    // What SPDK's rpc.py sends by default (false) is no request for a digest.
+    json params = pcie;
+    params["hdr_digest"] = false;
+    params["data_digest"] = false;
+    EXPECT_TRUE(rpc::check_config(one_attach(params), defaults_));
+}
+
+/// A configuration whose only call is node_set_options with `params`.
+json node_options(json params)
+{
+    return json{{"subsystems", json::array({json{{"subsystem", "nvmecuse"},
+                                                 {"config", json::array({json{{"method", "node_set_options"},
+                                                                              {"params", params}}})}}})}};
+}
+
+TEST_F(ControlPlaneConfig, NodeDirectoryModeAndOwnerAreSavedAndReadBack)
+{
+    service::ServeOptions serving;
+    serving.directory = "disks/nvme";
+    serving.permissions.mode = 0640;
+    serving.permissions.uid = 1234;
+    serving.permissions.gid = 5678;
+    const service::ControllerManager manager(serving);
+    const json saved = rpc::save_config(manager);
+    EXPECT_EQ(saved["subsystems"][0]["config"][0],
+              (json{{"method", "node_set_options"},
+                    {"params", {{"directory", "disks/nvme"}, {"mode", "0640"}, {"uid", 1234}, {"gid", 5678}}}}));
+    auto settings = rpc::node_settings(saved);
+    ASSERT_TRUE(settings) << settings.error();
+    EXPECT_EQ(settings->directory, "disks/nvme");
+    EXPECT_EQ(settings->mode, mode_t{0640});
+    EXPECT_EQ(settings->uid, 1234u);
+    EXPECT_EQ(settings->gid, 5678u);
+    EXPECT_EQ(rpc::check_config(saved, defaults_).value_or(99), 0u);
+
+    // Names, and a file that sets only some (or none) of them.
+    settings = rpc::node_settings(node_options({{"uid", "root"}, {"gid", "root"}}));
+    ASSERT_TRUE(settings) << settings.error();
+    EXPECT_EQ(settings->uid, 0u);
+    EXPECT_EQ(settings->gid, 0u);
+    EXPECT_FALSE(settings->directory);
+    EXPECT_FALSE(settings->mode);
+    settings = rpc::node_settings(one_attach({{"trtype", "emulated"}}));
+    ASSERT_TRUE(settings) << settings.error();
+    EXPECT_FALSE(settings->directory || settings->mode || settings->uid || settings->gid);
+}
+
+TEST_F(ControlPlaneConfig, BadNodeSettingsAreRefusedNamingTheirJsonPath)
+{
+    const std::string at = "$.subsystems[0].config[0].params.";
+    const auto error = [&](const json& params) {
+        const std::string checked = check_error(node_options(params));
+        auto settings = rpc::node_settings(node_options(params));
+        EXPECT_FALSE(settings) << params.dump();
+        EXPECT_EQ(settings ? std::string() : settings.error(), checked);
+        return checked;
+    };
+    EXPECT_EQ(error({{"mode", "0999"}}).rfind(at + "mode: ", 0), 0u);
+    EXPECT_EQ(error({{"mode", "01777"}}).rfind(at + "mode: ", 0), 0u);
+    EXPECT_NE(error({{"mode", 432}}).find("octal string"), std::string::npos);
+    EXPECT_EQ(error({{"directory", "/dev/x"}}).rfind(at + "directory: ", 0), 0u);
+    EXPECT_EQ(error({{"directory", "a/../b"}}).rfind(at + "directory: ", 0), 0u);
+    EXPECT_EQ(error({{"directory", ""}}).rfind(at + "directory: ", 0), 0u);
+    EXPECT_EQ(error({{"directory", 7}}).rfind(at + "directory: ", 0), 0u);
+    EXPECT_NE(error({{"uid", "no-such-user-nvmecuse"}}).find(at + "uid: no-such-user-nvmecuse: no such user"),
+              std::string::npos);
+    EXPECT_EQ(error({{"gid", -1}}).rfind(at + "gid: ", 0), 0u);
+    EXPECT_EQ(error({{"owner", 0}}), at + "owner: unknown key");
+
+    auto twice = node_options({{"mode", "0600"}});
+    twice["subsystems"][0]["config"].push_back(twice["subsystems"][0]["config"][0]);
+    EXPECT_EQ(check_error(twice), "$.subsystems[0].config[1].method: node_set_options is called "
+                                  "twice (first at $.subsystems[0].config[0])");
 }
 
 TEST_F(ControlPlaneConfig, ReplayStopsAtTheFirstCallThatFailsNamingIt)

@@ -277,8 +277,16 @@ TEST(NvmecusedArguments, Mode)
     const auto args = parse({"--emulate", "--mode", "0660"});
     ASSERT_TRUE(args);
     EXPECT_EQ(args->mode, 0660u);
+    // Given on the command line: it wins over the --json file's.
+    EXPECT_TRUE(args->node_options_given.mode);
+    EXPECT_FALSE(args->node_options_given.directory || args->node_options_given.uid ||
+                 args->node_options_given.gid);
     EXPECT_FALSE(parse({"--emulate", "--mode", "0698"}));
     EXPECT_FALSE(parse({"--emulate", "--mode", "rw"}));
+    EXPECT_FALSE(parse({"--emulate", "--mode", "01777"})); // permission bits only
+    EXPECT_FALSE(parse({"--emulate", "--dir", "/dev/x"}));
+    EXPECT_FALSE(parse({"--emulate", "--dir", "a/../b"}));
+    EXPECT_TRUE(parse({"--emulate", "--dir", "disks/nvme"}));
 }
 
 TEST(NvmecusedArguments, NvmeConnectNamesAndShortOptions)

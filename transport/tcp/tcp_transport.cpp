@@ -12,8 +12,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <thread>
 #include <tuple>
+#include <utility>
 
 #include "nvmecuse/errno.hpp"
 #include "nvmecuse/spec/fabrics.hpp"
@@ -105,6 +107,35 @@ void Association::remove(const TcpQueue* q)
     std::erase(queues, q);
 }
 
+namespace {
+
+/// The host identifier and Host NQN a connection uses: the transport ID's
+/// own fields, then the options', then the process's; empty when the
+/// transport ID's hostid does not parse.
+std::optional<std::pair<std::array<std::uint8_t, 16>, std::string>>
+host_identity(const TransportId& id, const TcpOptions& options)
+{
+    std::array<std::uint8_t, 16> hostid = options.hostid;
+    if (!id.hostid.empty()) {
+        auto parsed = parse_host_id(id.hostid);
+        if (!parsed) return std::nullopt;
+        hostid = *parsed;
+    }
+    if (hostid == std::array<std::uint8_t, 16>{}) hostid = process_host_id();
+    std::string hostnqn = !id.hostnqn.empty()        ? id.hostnqn
+                          : !options.hostnqn.empty() ? options.hostnqn
+                                                     : host_nqn_of(hostid);
+    return std::pair{hostid, std::move(hostnqn)};
+}
+
+} // namespace
+
+std::string effective_host_nqn(const TransportId& id, const TcpOptions& options)
+{
+    auto identity = host_identity(id, options);
+    return identity ? std::move(identity->second) : std::string();
+}
+
 // ---------------------------------------------------------------------------
 // TcpController
 // ---------------------------------------------------------------------------
@@ -122,17 +153,9 @@ TcpController::create(const TransportId& id, const TcpOptions& options)
     if (!address) return std::unexpected(address.error());
     t->address_ = *address;
     t->subnqn_ = id.subnqn.empty() ? std::string(discovery_nqn) : id.subnqn;
-    // Host identity: per-controller id fields, then the options, then the process's.
-    t->hostid_ = options.hostid;
-    if (!id.hostid.empty()) {
-        auto parsed = parse_host_id(id.hostid);
-        if (!parsed) return fail(std::errc::invalid_argument);
-        t->hostid_ = *parsed;
-    }
-    if (t->hostid_ == std::array<std::uint8_t, 16>{}) t->hostid_ = process_host_id();
-    t->hostnqn_ = !id.hostnqn.empty()        ? id.hostnqn
-                  : !options.hostnqn.empty() ? options.hostnqn
-                                             : host_nqn_of(t->hostid_);
+    auto identity = host_identity(id, options);
+    if (!identity) return fail(std::errc::invalid_argument);
+    std::tie(t->hostid_, t->hostnqn_) = std::move(*identity);
     if (t->subnqn_.size() > 223 || t->hostnqn_.size() > 223)
         return fail(std::errc::invalid_argument);
     for (auto [text, key, option] :

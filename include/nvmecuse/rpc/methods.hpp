@@ -3,8 +3,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <expected>
+#include <optional>
 #include <string>
 
 #include "nvmecuse/rpc/dispatcher.hpp"
@@ -21,25 +24,45 @@ namespace nvmecuse::rpc {
 void add_native_methods(Dispatcher& dispatcher, service::ControllerManager& manager,
                         const transport::tcp::TcpOptions& defaults);
 
-/// save_config's answer for what `manager` holds now: the calls that
-/// attach the same controllers again, in SPDK's shape:
+/// save_config's answer for what `manager` holds now: the nodes' settings
+/// and the calls that attach the same controllers again, in SPDK's shape:
 /// {"subsystems": [{"subsystem": "nvmecuse", "config": [{"method":
-/// "controller_attach", "params": {...}}, ...]}]}. Any thread.
+/// "node_set_options", "params": {"directory", "mode": "0600", "uid",
+/// "gid"}}, {"method": "controller_attach", "params": {...}}, ...]}]}.
+/// It holds the DH-HMAC-CHAP secrets controllers were attached with.
+/// Any thread.
 [[nodiscard]] nlohmann::json save_config(const service::ControllerManager& manager);
+
+/// What a configuration's node_set_options call declares (at most one;
+/// each key optional): the nodes' directory under /dev, their mode (an
+/// octal string), their owner and group (a number or a name). The daemon
+/// takes them before it makes the controller manager; its command line's
+/// --dir, --mode, --uid, --gid win.
+struct NodeSettings {
+    std::optional<std::string> directory;
+    std::optional<mode_t> mode;
+    std::optional<unsigned> uid;
+    std::optional<unsigned> gid;
+};
+
+/// The node settings of `doc`, checked; all empty without node_set_options.
+/// Errors name the JSON path ("$.subsystems[0].config[0].params.mode: ...").
+[[nodiscard]] std::expected<NodeSettings, std::string> node_settings(const nlohmann::json& doc);
 
 /// A configuration file's JSON. Errors: "<path>: cannot read it", or not JSON.
 [[nodiscard]] std::expected<nlohmann::json, std::string> read_config(const std::string& path);
 
 /// Checks a configuration (save_config's shape) without attaching anything:
-/// the shape, each call's method and parameters (as controller_attach
-/// checks them, with `defaults`), names given twice. Returns how many
-/// calls it holds; an error names the JSON path of what is wrong
+/// the shape, the node settings, each call's method and parameters (as
+/// controller_attach checks them, with `defaults`), names given twice.
+/// Returns how many controller_attach calls it holds; an error names the JSON path of what is wrong
 /// ("$.subsystems[0].config[2].params: traddr: ...").
 [[nodiscard]] std::expected<std::size_t, std::string>
 check_config(const nlohmann::json& doc, const transport::tcp::TcpOptions& defaults);
 
-/// check_config(), then each call through `dispatcher` in order; stops at
-/// the first that fails, naming it. Returns how many calls ran.
+/// check_config(), then each controller_attach through `dispatcher` in
+/// order (the node settings are node_settings()' to apply, before);
+/// stops at the first that fails, naming it. Returns how many calls ran.
 [[nodiscard]] std::expected<std::size_t, std::string>
 replay_config(const nlohmann::json& doc, const Dispatcher& dispatcher,
               const transport::tcp::TcpOptions& defaults);

@@ -2,7 +2,8 @@
 # NVMe/TCP one (Linux nvmet-tcp on 127.0.0.1:4420) attached through
 # nvmecusectl; nvmecusectl list against nvme id-ctrl on each; one detached
 # under a running reader while the other keeps serving; the index reused;
-# SPDK's methods on the same socket; save-config and a restart from it; a
+# SPDK's methods on the same socket; save-config (mode 0600) and a restart
+# from it, with the nodes' mode it declares; a
 # clear error once the daemon is gone.
 . /vm/lib.sh
 
@@ -62,6 +63,18 @@ expect_match "list: nvme1n1 is tcp and live" "^$DEV/nvme1n1 .* tcp +live$"
 run nvmecusectl list-subsys
 expect_contains "list-subsys: nvme1's subsystem" "nvme-subsys1 - NQN=$subnqn"
 expect_contains "list-subsys: nvme1's path" " +- nvme1 tcp traddr=127.0.0.1,trsvcid=4420 live"
+expect_match "list-subsys: the host NQN it connected with" "^ +hostnqn=nqn\\.2014-08\\.org\\.nvmexpress:uuid:"
+run nvmecusectl stats --prometheus
+expect_match "stats --prometheus: nvme1's answered ioctls (id-ctrl) as a counter sample" \
+  "^nvmecuse_ioctls_answered_total\\{controller=\"nvme1\",node=\"$DEV/nvme1\"\\} [1-9][0-9]*$"
+missing=""
+for sub in list list-subsys attach detach reset rescan stats create-emulated delete-emulated save-config call bind give-back; do
+  nvmecusectl $sub --help | grep -A1 "^Examples:" | grep -q "^  nvmecusectl $sub" || missing="$missing $sub"
+done
+expect_eq "each subcommand's --help ends with its own example" "$missing" ""
+run nvmecusectl list-subsys -o json
+expect_json "list-subsys -o json: nvme1 is a path of its subsystem under its HostNQN" \
+  "[.[] | select(.HostNQN | startswith(\"nqn.\")) | .Subsystems[] | select(.NQN == \"$subnqn\") | .Paths[].Name] | join(\",\")" nvme1
 
 # Detach nvme1 under a reader that keeps reading until it gets an error.
 rm -f /tmp/reader.done
@@ -123,7 +136,11 @@ wait_for $DEV/nvme1n1
 nvmecusectl list | grep "^$DEV/" | awk '{print $1, $2}' | sort >/tmp/list.before
 run nvmecusectl delete-emulated nvme1
 expect_contains "delete-emulated refuses the NVMe/TCP controller" "not an emulated controller"
-nvmecusectl save-config >/tmp/nvmecused.json
+run nvmecusectl save-config /tmp/saved.json
+expect_status "save-config FILE" 0
+[ "$(stat -c %a /tmp/saved.json)" = 600 ] && pass "save-config FILE: mode 0600" || fail "save-config FILE: mode 0600"
+# The restart also takes the nodes' mode from the file.
+jq '.subsystems[0].config[0].params.mode = "0640"' /tmp/saved.json >/tmp/nvmecused.json
 run nvmecused --json /tmp/nvmecused.json --check
 expect_contains "nvmecused --check: the saved configuration is OK" "OK (2 controller(s) to attach)"
 stop_daemon
@@ -137,6 +154,8 @@ else
   fail "restarted with --json: the same nodes and serial numbers" "$(cat /tmp/list.before)" \
     "$(cat /tmp/list.after)"
 fi
+[ "$(stat -c %a $DEV/nvme1n1)" = 640 ] && pass "restarted with --json: node_set_options' mode 0640" ||
+  fail "restarted with --json: node_set_options' mode 0640" "$(stat -c %a $DEV/nvme1n1)"
 
 stop_daemon
 run nvmecusectl list

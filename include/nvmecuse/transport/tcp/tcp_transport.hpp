@@ -59,6 +59,12 @@ struct TcpOptions {
 /// key and CRC-32>:"); the error says what is wrong, never the secret. Any thread.
 [[nodiscard]] std::expected<void, std::string> check_dhchap_secret(std::string_view text);
 
+/// The Host NQN a connection to `id` with `options` sends in Fabrics
+/// Connect: id's hostnqn, the options', or the UUID-based NQN of the host
+/// identifier (id's, the options', the process's); empty for an id whose
+/// hostid does not parse. Any thread.
+[[nodiscard]] std::string effective_host_nqn(const TransportId& id, const TcpOptions& options);
+
 /// Connects the admin queue of the controller `id` names (TCP connect,
 /// ICReq/ICResp, Fabrics Connect) and returns it as a Transport that
 /// ctrlr::Controller::start() then enables through Property Get/Set. Errors:

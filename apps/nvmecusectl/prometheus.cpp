@@ -1,0 +1,73 @@
+// The stats answer as Prometheus text (prometheus.hpp).
+#include "prometheus.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+
+namespace nvmecusectl {
+
+using nlohmann::json;
+
+namespace {
+
+struct Metric {
+    const char* key; ///< in the stats method's "stats" object
+    bool gauge;      ///< a level now, not a running total
+    const char* help;
+};
+
+/// The node counters (cuse::DeviceStats), as they are exported.
+constexpr std::array<Metric, 10> metrics{{
+    {"fuse_requests", false, "FUSE requests the node received (open, release, read, write, ioctl)."},
+    {"ioctl_requests", false, "FUSE_IOCTL requests, first ones and retries."},
+    {"ioctls_answered", false, "Ioctls answered with a final value or errno."},
+    {"fast_path", false, "Ioctls whose buffers moved by process_vm_readv/writev."},
+    {"retries", false, "FUSE_IOCTL_RETRY replies."},
+    {"interrupts", false, "Interrupts that hit a request in flight."},
+    {"over_budget", false, "Ioctls refused with EAGAIN by the in-flight caps."},
+    {"commands", false, "NVMe commands posted to the controller."},
+    {"in_flight", true, "Ioctls waiting for the controller now."},
+    {"in_flight_bytes", true, "Bytes of command buffers of the ioctls in flight."},
+}};
+
+} // namespace
+
+std::string prometheus_label(const std::string& value)
+{
+    std::string out;
+    for (char c : value) {
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '"')
+            out += "\\\"";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
+    }
+    return out;
+}
+
+std::string prometheus_text(const json& stats)
+{
+    std::string out;
+    for (const Metric& m : metrics) {
+        const std::string name = fmt::format("nvmecuse_{}{}", m.key, m.gauge ? "" : "_total");
+        std::string samples;
+        for (const auto& node : stats) {
+            const json& counters = node.contains("stats") ? node["stats"] : json();
+            if (!counters.is_object() || !counters.contains(m.key) || !counters[m.key].is_number())
+                continue;
+            samples += fmt::format("{}{{controller=\"{}\",node=\"{}\"}} {}\n", name,
+                                   prometheus_label(node.value("controller", "")),
+                                   prometheus_label(node.value("node", "")), counters[m.key].dump());
+        }
+        if (samples.empty()) continue;
+        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{}", name, m.help, name,
+                           m.gauge ? "gauge" : "counter", samples);
+    }
+    return out;
+}
+
+} // namespace nvmecusectl
