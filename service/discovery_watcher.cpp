@@ -176,10 +176,8 @@ attach_persistent(ControllerManager& manager, const TransportId& id,
         auto attached = manager.attach(target, subsystem_tcp, subsystem_request);
         if (!attached) return std::unexpected(std::move(attached.error().message));
         std::vector<std::string> names;
-        for (const auto& status : *attached) {
-            spdlog::info("{}: attached {}", status.name, target.describe());
+        for (const auto& status : *attached)
             names.push_back(status.name);
-        }
         return names;
     };
     auto detach = [&manager](const std::string& name, const TransportId& target) {

@@ -2,7 +2,9 @@
 // transport as a discovery controller: a Discovery Log Page Change event
 // makes the log be read again, subsystems that appeared are attached and
 // those that left detached, an identical log changes nothing, the cap of
-// --attach holds, and a reconnect reads the log again.
+// --attach holds, and a reconnect reads the log again. Then
+// controller_attach's "persistent" over NVMe/TCP (the in-process target):
+// the discovery controller stays connected until the manager stops.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -13,8 +15,10 @@
 
 #include "nvmecuse/spec/discovery.hpp"
 
+#include "control_plane_fixture.hpp"
 #include "fake_transport.hpp"
 #include "service/discovery_watcher.hpp"
+#include "tcp_test_target.hpp"
 
 namespace nvmecuse::service {
 namespace {
@@ -246,6 +250,61 @@ TEST_F(DiscoveryWatcherTest, ReconnectReadsTheLogAgain)
     EXPECT_EQ(attached_subnqns(), (std::vector<std::string>{"nqn.a", "nqn.b"}));
     auto l = fake->lock();
     EXPECT_GE(fake->connects, 2);
+}
+
+class PersistentAttach : public nvmecuse::testing::ControlPlaneFixture {
+protected:
+    tcp_test::TestTarget target;
+
+    /// controller_attach of the target's discovery controller, whose log
+    /// lists the target's own subsystem; then the subsystem is attached.
+    void attach_through_discovery(bool persistent)
+    {
+        auto subsystem = port("nqn.2026-11.io.nvmecuse:test");
+        nvme::set_padded(subsystem.traddr, "127.0.0.1");
+        nvme::set_padded(subsystem.trsvcid, target.port_string());
+        target.set_discovery({subsystem});
+        serve();
+        auto c = client();
+        auto attached = c.call("controller_attach", {{"trtype", "tcp"},
+                                                     {"traddr", "127.0.0.1"},
+                                                     {"trsvcid", target.port_string()},
+                                                     {"nodes", false},
+                                                     {"persistent", persistent}});
+        ASSERT_TRUE(attached) << attached.error().error.message;
+        ASSERT_EQ(manager_->list().size(), 1u);
+        EXPECT_EQ(manager_->list()[0].transport_id.subnqn, "nqn.2026-11.io.nvmecuse:test");
+        EXPECT_FALSE(manager_->list()[0].tcp.persistent); // the subsystem's own options
+        EXPECT_EQ(target.admin_connects.load(), 2); // discovery, then the subsystem
+    }
+};
+
+TEST_F(PersistentAttach, OnceTheDiscoveryControllerIsLetGo)
+{
+    attach_through_discovery(false);
+    EXPECT_TRUE(target.shutdown_seen.load()); // only the discovery controller was shut down
+}
+
+TEST_F(PersistentAttach, PersistentTheDiscoveryControllerStaysUntilTheManagerStops)
+{
+    attach_through_discovery(true);
+    EXPECT_FALSE(target.shutdown_seen.load());
+    EXPECT_NE(target.kato.load(), 0u); // Keep Alive for both
+    manager_->detach_all();
+    EXPECT_TRUE(target.shutdown_seen.load());
+    EXPECT_TRUE(manager_->list().empty());
+}
+
+TEST_F(PersistentAttach, MustBeABoolean)
+{
+    serve();
+    auto c = client();
+    auto refused = c.call("controller_attach", {{"trtype", "tcp"},
+                                                {"traddr", "127.0.0.1"},
+                                                {"persistent", "yes"}});
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().error.message.find("persistent"), std::string::npos)
+        << refused.error().error.message;
 }
 
 } // namespace
