@@ -36,8 +36,8 @@ DiscoveryWatcher::DiscoveryWatcher(std::unique_ptr<ctrlr::Controller> discovery,
 }
 
 std::expected<std::unique_ptr<DiscoveryWatcher>, std::string>
-DiscoveryWatcher::start(std::unique_ptr<ctrlr::Controller> discovery, TransportId id,
-                        Attach attach, Detach detach, std::size_t max)
+DiscoveryWatcher::start(std::unique_ptr<ctrlr::Controller> discovery, TransportId id, Attach attach,
+                        Detach detach, std::size_t max)
 {
     std::unique_ptr<DiscoveryWatcher> w(new DiscoveryWatcher(
         std::move(discovery), std::move(id), std::move(attach), std::move(detach), max));
@@ -133,8 +133,8 @@ std::expected<void, std::string> DiscoveryWatcher::reconcile()
     });
     lock.unlock();
     for (const Followed& f : gone) {
-        spdlog::info("{}: {} left the discovery log: detaching {}", id_.describe(),
-                     f.id.describe(), fmt::join(f.names, ", "));
+        spdlog::info("{}: {} left the discovery log: detaching {}", id_.describe(), f.id.describe(),
+                     fmt::join(f.names, ", "));
         for (const auto& name : f.names)
             detach_(name, f.id);
     }
@@ -171,8 +171,9 @@ attach_persistent(ControllerManager& manager, const TransportId& id,
     subsystem_tcp.persistent = false;
     AttachRequest subsystem_request;
     subsystem_request.nodes = request.nodes;
-    auto attach = [&manager, subsystem_tcp, subsystem_request](const TransportId& target)
-        -> std::expected<std::vector<std::string>, std::string> {
+    auto attach =
+        [&manager, subsystem_tcp, subsystem_request](
+            const TransportId& target) -> std::expected<std::vector<std::string>, std::string> {
         auto attached = manager.attach(target, subsystem_tcp, subsystem_request);
         if (!attached) return std::unexpected(std::move(attached.error().message));
         std::vector<std::string> names;
@@ -190,10 +191,11 @@ attach_persistent(ControllerManager& manager, const TransportId& id,
         if (auto detached = manager.detach(name); !detached)
             spdlog::warn("{}", detached.error().message);
     };
-    auto watcher = DiscoveryWatcher::start(std::move(*discovery), id, std::move(attach),
-                                           std::move(detach));
+    auto watcher =
+        DiscoveryWatcher::start(std::move(*discovery), id, std::move(attach), std::move(detach));
     if (!watcher)
-        return std::unexpected(ManagerError{ManagerError::Kind::failed, std::move(watcher.error())});
+        return std::unexpected(
+            ManagerError{ManagerError::Kind::failed, std::move(watcher.error())});
     PersistentDiscovery out;
     for (const auto& name : (*watcher)->attached())
         if (auto status = manager.find(name)) out.attached.push_back(std::move(*status));

@@ -47,18 +47,19 @@ public:
     /// Takes the live discovery controller of `id`, reads its log and
     /// attaches what it lists (before it returns), then follows it on a
     /// thread of its own. Errors: the first read's (the controller is then
-    /// shut down).
+    /// shut down). Any thread but the discovery controller's owner; blocks.
     [[nodiscard]] static std::expected<std::unique_ptr<DiscoveryWatcher>, std::string>
     start(std::unique_ptr<ctrlr::Controller> discovery, transport::TransportId id, Attach attach,
           Detach detach, std::size_t max = max_discovered_controllers);
 
     /// Stops following (waits for a reconcile in progress) and shuts the
-    /// discovery controller down; what it attached stays.
+    /// discovery controller down; what it attached stays. Not on the
+    /// watcher's thread, nor from Attach or Detach.
     ~DiscoveryWatcher();
     DiscoveryWatcher(const DiscoveryWatcher&) = delete;
     DiscoveryWatcher& operator=(const DiscoveryWatcher&) = delete;
 
-    /// The controllers attached through this watcher, in log order.
+    /// The controllers attached through this watcher, in log order; any thread.
     [[nodiscard]] std::vector<std::string> attached() const;
     /// Reads of the log reconciled so far (failed ones included); any thread.
     [[nodiscard]] std::uint64_t reads() const;
@@ -89,7 +90,7 @@ private:
 
     mutable std::mutex mutex_; ///< guards everything below
     std::condition_variable wake_;
-    bool pending_ = false;  ///< a read is due
+    bool pending_ = false; ///< a read is due
     bool stopping_ = false;
     bool reconnecting_ = false; ///< the connection was lost: read again once live
     std::uint64_t reads_ = 0;

@@ -275,7 +275,7 @@ protected:
         ASSERT_EQ(manager_->list().size(), 1u);
         EXPECT_EQ(manager_->list()[0].transport_id.subnqn, "nqn.2026-11.io.nvmecuse:test");
         EXPECT_FALSE(manager_->list()[0].tcp.persistent); // the subsystem's own options
-        EXPECT_EQ(target.admin_connects.load(), 2); // discovery, then the subsystem
+        EXPECT_EQ(target.admin_connects.load(), 2);       // discovery, then the subsystem
     }
 };
 
@@ -299,9 +299,8 @@ TEST_F(PersistentAttach, MustBeABoolean)
 {
     serve();
     auto c = client();
-    auto refused = c.call("controller_attach", {{"trtype", "tcp"},
-                                                {"traddr", "127.0.0.1"},
-                                                {"persistent", "yes"}});
+    auto refused = c.call("controller_attach",
+                          {{"trtype", "tcp"}, {"traddr", "127.0.0.1"}, {"persistent", "yes"}});
     ASSERT_FALSE(refused);
     EXPECT_NE(refused.error().error.message.find("persistent"), std::string::npos)
         << refused.error().error.message;
