@@ -117,10 +117,17 @@ void DiscoveryWatcher::run()
 
 std::expected<void, std::string> DiscoveryWatcher::reconcile()
 {
-    auto targets = listed_targets(*discovery_, id_, max_);
-    std::unique_lock lock(mutex_);
+    auto done = follow_log();
+    std::lock_guard lock(mutex_);
     ++reads_;
+    return done;
+}
+
+std::expected<void, std::string> DiscoveryWatcher::follow_log()
+{
+    auto targets = listed_targets(*discovery_, id_, max_);
     if (!targets) return std::unexpected(std::move(targets.error()));
+    std::unique_lock lock(mutex_);
     std::vector<Key> listed;
     for (const TransportId& t : *targets)
         listed.emplace_back(t.traddr, t.trsvcid, t.subnqn);

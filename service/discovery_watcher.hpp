@@ -61,7 +61,8 @@ public:
 
     /// The controllers attached through this watcher, in log order; any thread.
     [[nodiscard]] std::vector<std::string> attached() const;
-    /// Reads of the log reconciled so far (failed ones included); any thread.
+    /// Reads of the log reconciled so far, each counted once its attaches
+    /// and detaches are done (failed reads included); any thread.
     [[nodiscard]] std::uint64_t reads() const;
     /// The discovery controller's transport ID.
     [[nodiscard]] const transport::TransportId& id() const noexcept { return id_; }
@@ -69,9 +70,11 @@ public:
 private:
     DiscoveryWatcher(std::unique_ptr<ctrlr::Controller> discovery, transport::TransportId id,
                      Attach attach, Detach detach, std::size_t max);
-    /// Reads the log and attaches/detaches what changed (watcher thread, or
-    /// the constructor's caller before the thread starts).
+    /// follow_log(), then counts the read (reads()) (watcher thread, or
+    /// start()'s caller before the thread starts).
     std::expected<void, std::string> reconcile();
+    /// Reads the log and attaches/detaches what changed.
+    std::expected<void, std::string> follow_log();
     void wake();
     void run();
 

@@ -51,12 +51,11 @@ nvme::DiscoveryLogEntry port(const std::string& subnqn)
 
 struct DiscoveryWatcherTest : ::testing::Test {
     std::shared_ptr<FakeState> fake = std::make_shared<FakeState>();
-    std::unique_ptr<DiscoveryWatcher> watcher;
-
     std::mutex mutex;
     std::vector<std::string> attaches; ///< subnqns, in order
     std::vector<std::string> detaches; ///< names, in order
     std::vector<std::string> refused;  ///< subnqns whose attach fails
+    std::unique_ptr<DiscoveryWatcher> watcher; ///< last: gone before what it calls into
 
     DiscoveryWatcherTest()
     {
