@@ -52,9 +52,9 @@ nvme::DiscoveryLogEntry port(const std::string& subnqn)
 struct DiscoveryWatcherTest : ::testing::Test {
     std::shared_ptr<FakeState> fake = std::make_shared<FakeState>();
     std::mutex mutex;
-    std::vector<std::string> attaches; ///< subnqns, in order
-    std::vector<std::string> detaches; ///< names, in order
-    std::vector<std::string> refused;  ///< subnqns whose attach fails
+    std::vector<std::string> attaches;         ///< subnqns, in order
+    std::vector<std::string> detaches;         ///< names, in order
+    std::vector<std::string> refused;          ///< subnqns whose attach fails
     std::unique_ptr<DiscoveryWatcher> watcher; ///< last: gone before what it calls into
 
     DiscoveryWatcherTest()
