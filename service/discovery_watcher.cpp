@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "nvmecuse/spec/nvme.hpp"
 
@@ -19,6 +20,12 @@ using transport::TransportId;
 
 namespace {
 
+/// A port as discovery_targets() tells them apart.
+std::tuple<std::string, std::string, std::string> key_of(const TransportId& id)
+{
+    return {id.traddr, id.trsvcid, id.subnqn};
+}
+
 bool is_discovery_log_change(std::uint32_t dw0)
 {
     return nvme::aer_result::type(dw0) == nvme::AsyncEventType::notice &&
@@ -29,18 +36,19 @@ bool is_discovery_log_change(std::uint32_t dw0)
 } // namespace
 
 DiscoveryWatcher::DiscoveryWatcher(std::unique_ptr<ctrlr::Controller> discovery, TransportId id,
-                                   Attach attach, Detach detach, std::size_t max)
+                                   Attach attach, Detach detach, Present present, std::size_t max)
     : discovery_(std::move(discovery)), id_(std::move(id)), attach_(std::move(attach)),
-      detach_(std::move(detach)), max_(max)
+      detach_(std::move(detach)), present_(std::move(present)), max_(max)
 {
 }
 
 std::expected<std::unique_ptr<DiscoveryWatcher>, std::string>
 DiscoveryWatcher::start(std::unique_ptr<ctrlr::Controller> discovery, TransportId id, Attach attach,
-                        Detach detach, std::size_t max)
+                        Detach detach, Present present, std::size_t max)
 {
-    std::unique_ptr<DiscoveryWatcher> w(new DiscoveryWatcher(
-        std::move(discovery), std::move(id), std::move(attach), std::move(detach), max));
+    std::unique_ptr<DiscoveryWatcher> w(new DiscoveryWatcher(std::move(discovery), std::move(id),
+                                                             std::move(attach), std::move(detach),
+                                                             std::move(present), max));
     // Listening before the first read: a change during it is read again.
     w->discovery_->on_async_event([raw = w.get()](std::uint32_t dw0) {
         if (!is_discovery_log_change(dw0)) return;
@@ -127,30 +135,39 @@ std::expected<void, std::string> DiscoveryWatcher::follow_log()
 {
     auto targets = listed_targets(*discovery_, id_, max_);
     if (!targets) return std::unexpected(std::move(targets.error()));
-    std::unique_lock lock(mutex_);
     std::vector<Key> listed;
     for (const TransportId& t : *targets)
-        listed.emplace_back(t.traddr, t.trsvcid, t.subnqn);
-    // Only this thread changes followed_: the lock is left while attaching.
+        listed.push_back(key_of(t));
+    const auto unfollow = [this](const Key& key) {
+        std::lock_guard lock(mutex_);
+        std::erase_if(followed_, [&](const auto& entry) { return entry.first == key; });
+    };
     std::vector<Followed> gone;
-    std::erase_if(followed_, [&](auto& entry) {
-        if (std::ranges::find(listed, entry.first) != listed.end()) return false;
-        gone.push_back(std::move(entry.second));
-        return true;
-    });
-    lock.unlock();
+    std::vector<Followed> vanished;
+    for (const auto& [key, followed] : followed_) {
+        if (std::ranges::find(listed, key) == listed.end())
+            gone.push_back(followed);
+        else if (!std::ranges::all_of(followed.names, [&](const std::string& name) {
+                     return present_(name, followed.id);
+                 }))
+            vanished.push_back(followed);
+    }
     for (const Followed& f : gone) {
+        unfollow(key_of(f.id));
         spdlog::info("{}: {} left the discovery log: detaching {}", id_.describe(), f.id.describe(),
                      fmt::join(f.names, ", "));
         for (const auto& name : f.names)
             detach_(name, f.id);
     }
+    for (const Followed& f : vanished) {
+        unfollow(key_of(f.id));
+        spdlog::info("{}: {} is listed but {} no longer attached: attaching it again",
+                     id_.describe(), f.id.describe(), fmt::join(f.names, ", "));
+    }
     for (std::size_t i = 0; i < targets->size(); ++i) {
-        lock.lock();
-        const bool known = std::ranges::any_of(
-            followed_, [&](const auto& entry) { return entry.first == listed[i]; });
-        lock.unlock();
-        if (known) continue;
+        if (std::ranges::any_of(followed_,
+                                [&](const auto& entry) { return entry.first == listed[i]; }))
+            continue;
         const TransportId& target = (*targets)[i];
         auto names = attach_(target);
         if (!names) {
@@ -158,9 +175,8 @@ std::expected<void, std::string> DiscoveryWatcher::follow_log()
                          names.error());
             continue;
         }
-        lock.lock();
+        std::lock_guard lock(mutex_);
         followed_.emplace_back(listed[i], Followed{target, std::move(*names)});
-        lock.unlock();
     }
     return {};
 }
@@ -188,18 +204,18 @@ attach_persistent(ControllerManager& manager, const TransportId& id,
             names.push_back(status.name);
         return names;
     };
-    auto detach = [&manager](const std::string& name, const TransportId& target) {
-        // Detached by hand meanwhile, its name perhaps reused: not ours.
+    // Detached by hand meanwhile, its name perhaps reused: not ours.
+    auto present = [&manager](const std::string& name, const TransportId& target) {
         const auto status = manager.find(name);
-        if (!status || status->transport_id.traddr != target.traddr ||
-            status->transport_id.trsvcid != target.trsvcid ||
-            status->transport_id.subnqn != target.subnqn)
-            return;
+        return status && key_of(status->transport_id) == key_of(target);
+    };
+    auto detach = [&manager, present](const std::string& name, const TransportId& target) {
+        if (!present(name, target)) return;
         if (auto detached = manager.detach(name); !detached)
             spdlog::warn("{}", detached.error().message);
     };
-    auto watcher =
-        DiscoveryWatcher::start(std::move(*discovery), id, std::move(attach), std::move(detach));
+    auto watcher = DiscoveryWatcher::start(std::move(*discovery), id, std::move(attach),
+                                           std::move(detach), std::move(present));
     if (!watcher)
         return std::unexpected(
             ManagerError{ManagerError::Kind::failed, std::move(watcher.error())});

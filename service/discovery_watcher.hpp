@@ -33,8 +33,10 @@ namespace nvmecuse::service {
 /// those that left are detached, the others are left alone, so a repeated
 /// identical log changes nothing. At most `max` ports are followed (those
 /// past it in log order are dropped with a warning, as --attach does). A
-/// port whose attach failed is tried again at the next read. Controllers
-/// attached stay when the watcher ends.
+/// port whose attach failed, or whose controller is no longer attached
+/// (detached by hand, removed after ctrl-loss-tmo), is attached again at
+/// the next read, as `nvme connect-all` connects what is not connected.
+/// Controllers attached stay when the watcher ends.
 class DiscoveryWatcher {
 public:
     /// Attaches one listed port; the names of the controllers it brought
@@ -43,6 +45,9 @@ public:
         const transport::TransportId&)>;
     /// Detaches the controller `name` that Attach brought up for `id`.
     using Detach = std::function<void(const std::string& name, const transport::TransportId& id)>;
+    /// Whether the controller `name` that Attach brought up for `id` is
+    /// still attached.
+    using Present = std::function<bool(const std::string& name, const transport::TransportId& id)>;
 
     /// Takes the live discovery controller of `id`, reads its log and
     /// attaches what it lists (before it returns), then follows it on a
@@ -50,7 +55,7 @@ public:
     /// shut down). Any thread but the discovery controller's owner; blocks.
     [[nodiscard]] static std::expected<std::unique_ptr<DiscoveryWatcher>, std::string>
     start(std::unique_ptr<ctrlr::Controller> discovery, transport::TransportId id, Attach attach,
-          Detach detach, std::size_t max = max_discovered_controllers);
+          Detach detach, Present present, std::size_t max = max_discovered_controllers);
 
     /// Stops following (waits for a reconcile in progress) and shuts the
     /// discovery controller down; what it attached stays. Not on the
@@ -59,7 +64,8 @@ public:
     DiscoveryWatcher(const DiscoveryWatcher&) = delete;
     DiscoveryWatcher& operator=(const DiscoveryWatcher&) = delete;
 
-    /// The controllers attached through this watcher, in log order; any thread.
+    /// The controllers attached through this watcher, in the order they
+    /// were attached; any thread.
     [[nodiscard]] std::vector<std::string> attached() const;
     /// Reads of the log reconciled so far, each counted once its attaches
     /// and detaches are done (failed reads included); any thread.
@@ -69,7 +75,7 @@ public:
 
 private:
     DiscoveryWatcher(std::unique_ptr<ctrlr::Controller> discovery, transport::TransportId id,
-                     Attach attach, Detach detach, std::size_t max);
+                     Attach attach, Detach detach, Present present, std::size_t max);
     /// follow_log(), then counts the read (reads()) (watcher thread, or
     /// start()'s caller before the thread starts).
     std::expected<void, std::string> reconcile();
@@ -89,9 +95,13 @@ private:
     transport::TransportId id_;
     Attach attach_;
     Detach detach_;
+    Present present_;
     std::size_t max_;
 
-    mutable std::mutex mutex_; ///< guards everything below
+    /// Guards everything below. Only the watcher's thread (or start()
+    /// before it runs) changes followed_, under it; that thread reads it
+    /// without.
+    mutable std::mutex mutex_;
     std::condition_variable wake_;
     bool pending_ = false; ///< a read is due
     bool stopping_ = false;

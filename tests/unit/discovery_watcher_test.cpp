@@ -55,6 +55,7 @@ struct DiscoveryWatcherTest : ::testing::Test {
     std::vector<std::string> attaches;         ///< subnqns, in order
     std::vector<std::string> detaches;         ///< names, in order
     std::vector<std::string> refused;          ///< subnqns whose attach fails
+    std::vector<std::string> vanished;         ///< names no longer attached
     std::unique_ptr<DiscoveryWatcher> watcher; ///< last: gone before what it calls into
 
     DiscoveryWatcherTest()
@@ -96,6 +97,10 @@ struct DiscoveryWatcherTest : ::testing::Test {
                 std::lock_guard lock(mutex);
                 EXPECT_EQ(name, "ctrl-" + t.subnqn);
                 detaches.push_back(name);
+            },
+            [this](const std::string& name, const TransportId&) {
+                std::lock_guard lock(mutex);
+                return std::ranges::find(vanished, name) == vanished.end();
             },
             max);
         ASSERT_TRUE(w) << w.error();
@@ -219,6 +224,20 @@ TEST_F(DiscoveryWatcherTest, FailedAttachIsTriedAgainAtTheNextRead)
     }
     change_and_await(2);
     EXPECT_EQ(watcher->attached(), (std::vector<std::string>{"ctrl-nqn.a", "ctrl-nqn.b"}));
+}
+
+TEST_F(DiscoveryWatcherTest, ControllerNoLongerAttachedIsAttachedAgain)
+{
+    set_log({"nqn.a", "nqn.b"});
+    start();
+    {
+        std::lock_guard lock(mutex);
+        vanished = {"ctrl-nqn.a"}; // detached by hand, or removed after ctrl-loss-tmo
+    }
+    change_and_await(2);
+    EXPECT_EQ(attached_subnqns(), (std::vector<std::string>{"nqn.a", "nqn.b", "nqn.a"}));
+    EXPECT_TRUE(detached_names().empty()); // nothing of it left to detach
+    EXPECT_EQ(watcher->attached(), (std::vector<std::string>{"ctrl-nqn.b", "ctrl-nqn.a"}));
 }
 
 TEST_F(DiscoveryWatcherTest, ReconnectReadsTheLogAgain)
