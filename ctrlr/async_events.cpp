@@ -73,8 +73,9 @@ void Controller::Impl::on_aer(Result&& r, std::uint64_t epoch)
             QueueKind::admin,
             admin::get_log_page(static_cast<std::uint8_t>(nvme::LogPageId::changed_namespace_list),
                                 sizeof(nvme::ChangedNamespaceList), false),
-            [this, epoch](Result&& log) {
+            [this, epoch, dw0 = r.dw0](Result&& log) {
                 if (epoch != epoch_) return;
+                notify_event(dw0);
                 std::optional<std::vector<std::uint32_t>> only;
                 if (log.ok()) {
                     const auto& list = log.data.as<nvme::ChangedNamespaceList>();
@@ -101,11 +102,12 @@ void Controller::Impl::on_aer(Result&& r, std::uint64_t epoch)
               static_cast<unsigned>(type), info, lid);
     // Read the named log page with RAE=0 to clear the event (5.2.1).
     issue_internal(QueueKind::admin, admin::get_log_page(lid, admin::event_log_size(lid), false),
-                   [this, epoch, lid, firmware_activated](Result&& log) {
+                   [this, epoch, lid, firmware_activated, dw0 = r.dw0](Result&& log) {
                        if (epoch != epoch_) return;
                        if (!log.ok())
                            log_->info("{}: reading log page {:#04x} for an event failed",
                                       options_.name, lid);
+                       notify_event(dw0);
                        // New firmware: Identify Controller (FR, capabilities) changed.
                        if (firmware_activated) request_scan(nullptr);
                    });

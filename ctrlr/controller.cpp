@@ -515,6 +515,23 @@ void Controller::Impl::set_state_listener(std::function<void(Controller::State)>
     state_listener_ = std::move(listener);
 }
 
+void Controller::on_async_event(std::function<void(std::uint32_t)> listener)
+{
+    impl_->set_event_listener(std::move(listener));
+}
+
+void Controller::Impl::set_event_listener(std::function<void(std::uint32_t)> listener)
+{
+    std::lock_guard lock(event_listener_mutex_);
+    event_listener_ = std::move(listener);
+}
+
+void Controller::Impl::notify_event(std::uint32_t dw0)
+{
+    std::lock_guard lock(event_listener_mutex_);
+    if (event_listener_) event_listener_(dw0);
+}
+
 void Controller::Impl::set_state(State next)
 {
     state_ = next;

@@ -60,6 +60,9 @@ public:
     [[nodiscard]] PathState path_state() const noexcept { return path_state_.load(); }
     [[nodiscard]] Controller::State public_state() const noexcept { return public_state_.load(); }
     void set_state_listener(std::function<void(Controller::State)> listener);
+    void set_event_listener(std::function<void(std::uint32_t)> listener);
+    /// Hands an Asynchronous Event's Dword 0 to the event listener.
+    void notify_event(std::uint32_t dw0);
     ListenerId add_listener(std::function<void(const NamespaceEvent&)> listener);
     void remove_listener(ListenerId id);
     WatchId add_watch(int fd, std::function<bool()> on_readable);
@@ -250,6 +253,8 @@ private:
     /// Held while the state listener runs and while it is replaced.
     std::mutex state_listener_mutex_;
     std::function<void(Controller::State)> state_listener_;
+    std::mutex event_listener_mutex_;
+    std::function<void(std::uint32_t)> event_listener_;
     std::thread thread_;
     std::thread::id owner_id_;
 

@@ -42,6 +42,7 @@ std::expected<transport::tcp::TcpOptions, Error> tcp_options(const json& params,
     const auto fast = field<int>(params, "fast_io_fail_tmo", static_cast<int>(tcp.fast_io_fail_tmo.count()));
     const auto hdr = field<bool>(params, "hdr_digest", tcp.header_digest);
     const auto data = field<bool>(params, "data_digest", tcp.data_digest);
+    const auto persistent = field<bool>(params, "persistent", tcp.persistent);
     if (!kato) return std::unexpected(kato.error());
     if (!queues) return std::unexpected(queues.error());
     if (!depth) return std::unexpected(depth.error());
@@ -50,6 +51,7 @@ std::expected<transport::tcp::TcpOptions, Error> tcp_options(const json& params,
     if (!fast) return std::unexpected(fast.error());
     if (!hdr) return std::unexpected(hdr.error());
     if (!data) return std::unexpected(data.error());
+    if (!persistent) return std::unexpected(persistent.error());
     if (params.contains("kato")) tcp.kato = seconds(*kato);
     tcp.io_queues = *queues;
     tcp.queue_size = *depth;
@@ -58,6 +60,7 @@ std::expected<transport::tcp::TcpOptions, Error> tcp_options(const json& params,
     tcp.fast_io_fail_tmo = seconds(*fast);
     tcp.header_digest = *hdr;
     tcp.data_digest = *data;
+    tcp.persistent = *persistent;
     for (auto [key, secret] : {std::pair{"dhchap_secret", &tcp.dhchap_secret},
                                std::pair{"dhchap_ctrl_secret", &tcp.dhchap_ctrl_secret}}) {
         auto text = field<std::string>(params, key, *secret);
@@ -132,7 +135,7 @@ std::expected<AttachCall, Error> parse_attach(const json& params,
                                            "kato", "nr_io_queues", "queue_size",
                                            "reconnect_delay", "ctrl_loss_tmo", "fast_io_fail_tmo",
                                            "hdr_digest", "data_digest", "dhchap_secret",
-                                           "dhchap_ctrl_secret"});
+                                           "dhchap_ctrl_secret", "persistent"});
         !ok)
         return std::unexpected(ok.error());
     AttachCall call;

@@ -71,49 +71,59 @@ std::expected<ServedController, AttachError> serve_one(const TransportId& id,
     return std::move(*served);
 }
 
-/// The NVM subsystems the discovery controller `id` lists, each with the
-/// host identity of `id`, duplicates dropped, at most
-/// max_discovered_controllers of them (the rest dropped with a warning).
-std::expected<std::vector<TransportId>, AttachError>
-discover(const TransportId& id, const transport::tcp::TcpOptions& tcp)
+} // namespace
+
+std::expected<std::unique_ptr<ctrlr::Controller>, AttachError>
+connect_discovery(const TransportId& id, const transport::tcp::TcpOptions& tcp)
 {
-    // A short-lived association driven by the core like any controller:
-    // no Keep Alive, no I/O queues.
     TransportId discovery = id;
     if (discovery.subnqn.empty()) discovery.subnqn = std::string(transport::discovery_nqn);
     auto options = options_for(id, tcp);
-    options.kato = std::chrono::milliseconds(0);
     options.io_queues = 0;
+    ctrlr::Controller::Options controller_options;
+    controller_options.name = "discovery";
+    controller_options.io_queues = 0;
+    if (tcp.persistent) {
+        // Kept like any fabrics controller: Keep Alive every kato/2, and a
+        // lost connection reconnected every reconnect_delay until
+        // ctrl_loss_tmo.
+        controller_options.reconnect_delay = options.reconnect_delay;
+        controller_options.ctrl_loss_tmo = options.ctrl_loss_tmo;
+    } else {
+        // A short-lived association driven by the core like any
+        // controller: no Keep Alive, no recovery.
+        options.kato = std::chrono::milliseconds(0);
+        controller_options.ctrl_loss_tmo = std::chrono::milliseconds(0);
+    }
     auto transport = transport::connect(discovery, transport::ConnectOptions{.tcp = options});
     if (!transport)
         return std::unexpected(
             AttachError{fmt::format("{}: discovery: {}", id.describe(), transport.error().message),
                         is_unreachable(transport.error().code)});
-    ctrlr::Controller::Options controller_options;
-    controller_options.name = "discovery";
-    controller_options.io_queues = 0;
-    controller_options.ctrl_loss_tmo = std::chrono::milliseconds(0);
     auto ctrl = ctrlr::Controller::start(std::move(*transport), controller_options);
     if (!ctrl)
         return std::unexpected(
             AttachError{fmt::format("{}: discovery: {}", id.describe(), ctrl.error().message()),
                         is_unreachable(ctrl.error())});
-    auto records = ctrlr::read_discovery_log(**ctrl);
+    return std::move(*ctrl);
+}
+
+std::expected<std::vector<TransportId>, std::string>
+listed_targets(ctrlr::Controller& discovery, const TransportId& id, std::size_t max)
+{
+    auto records = ctrlr::read_discovery_log(discovery);
     if (!records)
-        return std::unexpected(AttachError{
-            fmt::format("{}: discovery: {}", id.describe(), records.error().message()), false});
-    auto found = discovery_targets(id, *records);
+        return std::unexpected(
+            fmt::format("{}: discovery: {}", id.describe(), records.error().message()));
+    auto found = discovery_targets(id, *records, max);
     spdlog::info("{}: {} NVM subsystem port(s) listed", id.describe(),
                  found.targets.size() + found.dropped);
     if (found.dropped != 0)
         spdlog::warn("{}: attaching the first {} NVM subsystem ports only, {} dropped (at most "
                      "{} per discovery log; attach the others one by one)",
-                     id.describe(), found.targets.size(), found.dropped,
-                     max_discovered_controllers);
+                     id.describe(), found.targets.size(), found.dropped, max);
     return std::move(found.targets);
 }
-
-} // namespace
 
 std::expected<void, AttachError> attach_target(const TransportId& id,
                                                const transport::tcp::TcpOptions& tcp,
@@ -126,8 +136,11 @@ std::expected<void, AttachError> attach_target(const TransportId& id,
         sink(std::move(*controller), id);
         return {};
     }
-    auto targets = discover(id, tcp);
-    if (!targets) return std::unexpected(targets.error());
+    auto discovery = connect_discovery(id, tcp);
+    if (!discovery) return std::unexpected(discovery.error());
+    auto targets = listed_targets(**discovery, id);
+    discovery->reset(); // the association ends before the subsystems are connected
+    if (!targets) return std::unexpected(AttachError{std::move(targets.error()), false});
     std::size_t attached = 0;
     AttachError last{"it lists no NVM subsystem", false};
     bool all_unreachable = !targets->empty();

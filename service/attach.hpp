@@ -3,12 +3,15 @@
 
 #include <expected>
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "nvmecuse/service/serve_options.hpp"
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 #include "nvmecuse/transport/transport_id.hpp"
 
+#include "discovery_targets.hpp"
 #include "served_controller.hpp"
 
 namespace nvmecuse::service {
@@ -39,5 +42,21 @@ using ServedSink = std::function<void(ServedController, const transport::Transpo
 [[nodiscard]] std::expected<void, AttachError>
 attach_target(const transport::TransportId& id, const transport::tcp::TcpOptions& tcp,
               const ServeOptions& serving, bool nodes, const ServedSink& sink);
+
+/// Connects the discovery controller `id` names (subnqn empty or the
+/// discovery NQN) without I/O queues. With `tcp.persistent` it keeps Keep
+/// Alive (tcp.kato) and reconnects after a loss as the options say;
+/// otherwise it has neither (a short-lived association). Any thread;
+/// blocks while connecting.
+[[nodiscard]] std::expected<std::unique_ptr<ctrlr::Controller>, AttachError>
+connect_discovery(const transport::TransportId& id, const transport::tcp::TcpOptions& tcp);
+
+/// Reads the Discovery Log Page of `discovery` (the controller of `id`)
+/// and returns discovery_targets() of it, logging how many were listed and
+/// warning about those dropped past `max`. Errors name `id`. Any thread
+/// but the controller's owner; blocks.
+[[nodiscard]] std::expected<std::vector<transport::TransportId>, std::string>
+listed_targets(ctrlr::Controller& discovery, const transport::TransportId& id,
+               std::size_t max = max_discovered_controllers);
 
 } // namespace nvmecuse::service

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "attach.hpp"
+#include "discovery_watcher.hpp"
 #include "emulated.hpp"
 #include "served_controller.hpp"
 
@@ -227,6 +228,13 @@ ControllerManager::attach(const transport::TransportId& id, const transport::tcp
                                        "subsystems; attach them without a name, or name the "
                                        "subsystem (subnqn)",
                                        id.describe())});
+    if (tcp.persistent && id.is_discovery()) {
+        auto persistent = attach_persistent(*this, id, tcp, request);
+        if (!persistent) return std::unexpected(persistent.error());
+        std::lock_guard lock(watchers_mutex_);
+        watchers_.push_back(std::move(persistent->watcher));
+        return std::move(persistent->attached);
+    }
     if (auto reserved = reserve(request.name); !reserved) return std::unexpected(reserved.error());
     std::vector<ControllerStatus> attached_controllers;
     auto attached = attach_target(id, tcp, serving_, request.nodes,
@@ -345,6 +353,12 @@ ControllerManager::detach_entry(std::shared_ptr<Entry> entry, std::chrono::milli
 
 void ControllerManager::detach_all(std::chrono::milliseconds grace)
 {
+    std::vector<std::unique_ptr<DiscoveryWatcher>> watchers;
+    {
+        std::lock_guard lock(watchers_mutex_);
+        watchers.swap(watchers_);
+    }
+    watchers.clear(); // outside the lock: a watcher may be attaching through us
     std::vector<std::pair<unsigned, std::string>> names;
     {
         std::lock_guard lock(mutex_);

@@ -39,6 +39,7 @@ struct TcpArguments {
     unsigned queue_size = 128;
     bool hdr_digest = false;
     bool data_digest = false;
+    bool persistent = false;
     std::string dhchap_secret;
     std::string dhchap_ctrl_secret;
 };
@@ -90,6 +91,11 @@ void add_tcp_options(CLI::App& app, TcpArguments& tcp, TargetArguments& target)
     app.add_flag("-g,--hdr-digest", tcp.hdr_digest, "ask for PDU header digests (CRC32C)")
         ->group(group);
     app.add_flag("-G,--data-digest", tcp.data_digest, "ask for PDU data digests (CRC32C)")
+        ->group(group);
+    app.add_flag("-p,--persistent", tcp.persistent,
+                 "a discovery controller stays connected (Keep Alive, reconnects) and its "
+                 "Discovery Log Page Change events are followed: subsystems that appear are "
+                 "attached, those that leave detached (nvme connect-all --persistent)")
         ->group(group);
     app.add_option("-S,--dhchap-secret", tcp.dhchap_secret,
                    "in-band authentication (DH-HMAC-CHAP): the host's secret, "
@@ -170,6 +176,7 @@ std::expected<nvmecuse::transport::tcp::TcpOptions, std::string> tcp_options(Tcp
     out.fast_io_fail_tmo = std::chrono::seconds(tcp.fast_io_fail_tmo);
     out.header_digest = tcp.hdr_digest;
     out.data_digest = tcp.data_digest;
+    out.persistent = tcp.persistent;
     for (const auto& [option, text] : {std::pair{"--dhchap-secret", &tcp.dhchap_secret},
                                        std::pair{"--dhchap-ctrl-secret", &tcp.dhchap_ctrl_secret}})
         if (auto ok = text->empty() ? std::expected<void, std::string>{}

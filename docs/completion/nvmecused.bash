@@ -28,7 +28,7 @@ _nvmecused() {
     --mode --uid --gid --kernel-rules --log-level --log-format --rpc-socket --no-rpc --lock-dir
     --retry-only --ioctl-protocol
     --cuse-threads --poll-us --transport --traddr --trsvcid --nqn --hostnqn --hostid
-    --keep-alive-tmo --kato --nr-io-queues --queue-size --hdr-digest --data-digest
+    --keep-alive-tmo --kato --nr-io-queues --queue-size --hdr-digest --data-digest --persistent
     --dhchap-secret --dhchap-ctrl-secret
     --reconnect-delay --ctrl-loss-tmo --fast_io_fail_tmo --fast-io-fail-tmo' -- "$cur"))
 }

@@ -23,6 +23,7 @@
 #include <set>
 #include <vector>
 
+#include "nvmecuse/spec/discovery.hpp"
 #include "nvmecuse/spec/nvme.hpp"
 #include "nvmecuse/transport/transport.hpp"
 
@@ -88,6 +89,9 @@ public:
     bool abort_completes_command = false; ///< also complete the target with Abort Requested
     std::map<std::uint32_t, std::uint64_t> namespaces{{1, 1000}}; ///< nsid -> nsze (512 B blocks)
     std::vector<std::uint32_t> changed_list;
+    /// The Discovery Log Page (70h): its records and GENCTR.
+    std::vector<nvme::DiscoveryLogEntry> discovery_log;
+    std::uint64_t discovery_genctr = 0;
     std::map<std::uint8_t, nvme::Status> admin_status; ///< status for other admin opcodes
     /// When set, sees every Identify after the default answer was written
     /// into `data` and returns the status to complete it with (the default
@@ -360,6 +364,9 @@ private:
                 auto* list = reinterpret_cast<std::uint32_t*>(r.data.data());
                 for (std::size_t i = 0; i < changed_list.size() && i < 1024; ++i)
                     list[i] = changed_list[i];
+            } else if (nvme::cmd::get_log_page::Lid::get(s) ==
+                       static_cast<std::uint32_t>(nvme::LogPageId::discovery)) {
+                copy_discovery_log(s, r.data);
             }
             break;
         }
@@ -396,6 +403,23 @@ private:
             break;
         }
         push_completion(q, s.cid, st, dw0);
+    }
+
+    void copy_discovery_log(const nvme::SubmissionQueueEntry& s, std::span<std::byte> out)
+    {
+        nvme::DiscoveryLogHeader header{};
+        header.genctr = discovery_genctr;
+        header.numrec = discovery_log.size();
+        std::vector<std::byte> page(sizeof header +
+                                    discovery_log.size() * sizeof(nvme::DiscoveryLogEntry));
+        std::memcpy(page.data(), &header, sizeof header);
+        if (!discovery_log.empty())
+            std::memcpy(page.data() + sizeof header, discovery_log.data(),
+                        discovery_log.size() * sizeof(nvme::DiscoveryLogEntry));
+        const auto offset = static_cast<std::size_t>(nvme::cmd::get_log_page::lpo(s));
+        if (offset < page.size())
+            std::memcpy(out.data(), page.data() + offset,
+                        std::min(out.size(), page.size() - offset));
     }
 
     std::mutex mutex_;

@@ -260,6 +260,7 @@ TEST(NvmecusedArguments, ConnectDefaultsAreTheKernels)
     EXPECT_EQ(tcp.io_queues, std::max(1u, std::thread::hardware_concurrency()));
     EXPECT_FALSE(tcp.header_digest);
     EXPECT_FALSE(tcp.data_digest);
+    EXPECT_FALSE(tcp.persistent);
 }
 
 TEST(NvmecusedArguments, ConnectOptionRanges)
@@ -299,7 +300,7 @@ TEST(NvmecusedArguments, NvmeConnectNamesAndShortOptions)
                              "-k", "30",
                              "-i", "2",
                              "-Q", "64",
-                             "-g", "-G",
+                             "-g", "-G", "-p",
                              "-c", "3",
                              "-l", "60",
                              "-F", "7"});
@@ -318,12 +319,14 @@ TEST(NvmecusedArguments, NvmeConnectNamesAndShortOptions)
     EXPECT_EQ(tcp.reconnect_delay, std::chrono::seconds(3));
     EXPECT_EQ(tcp.ctrl_loss_tmo, std::chrono::seconds(60));
     EXPECT_EQ(tcp.fast_io_fail_tmo, std::chrono::seconds(7));
+    EXPECT_TRUE(tcp.persistent);
 
     const auto long_names = parse({"--transport", "tcp", "--traddr", "127.0.0.1", "--hostid",
-                                   hostid, "--keep-alive-tmo", "12"});
+                                   hostid, "--keep-alive-tmo", "12", "--persistent"});
     ASSERT_TRUE(long_names);
     EXPECT_TRUE(long_names->attach[0].is_discovery());
     EXPECT_EQ(long_names->tcp.kato, std::chrono::seconds(12));
+    EXPECT_TRUE(long_names->tcp.persistent);
     // nvme-cli spells this one with underscores; the dashed spelling stays.
     const auto fast = parse({"--attach", target, "--hostid", hostid, "--fast_io_fail_tmo", "4"});
     ASSERT_TRUE(fast);

@@ -76,6 +76,12 @@ public:
     [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
     [[nodiscard]] std::string port_string() const { return std::to_string(port_); }
     void inject(Fault f) noexcept { fault_.store(f); }
+    /// Replaces the Discovery Log Page's entries; only while no connection
+    /// is open (connections read them unlocked).
+    void set_discovery(std::vector<nvme::DiscoveryLogEntry> entries)
+    {
+        config_.discovery = std::move(entries);
+    }
     /// Seed of Fault::random_pdus.
     void seed(std::uint32_t s) noexcept { seed_.store(s); }
     [[nodiscard]] Fault pending_fault() const noexcept { return fault_.load(); }

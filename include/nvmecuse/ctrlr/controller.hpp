@@ -242,6 +242,16 @@ public:
     /// is never called again. Must not be called from the listener.
     void on_state_change(std::function<void(State)> listener);
 
+    /// Any thread. `listener` runs on the owner thread for each
+    /// Asynchronous Event the controller reports (the completion's Dword 0:
+    /// type, information, log page; NVMe Base 2.0, Figure 146), once the
+    /// core has read the log page it names with RAE cleared, which re-arms
+    /// the event; it must not block. A discovery controller's Discovery Log
+    /// Page Change (notice F0h, log page 70h) arrives here. Replaces the
+    /// previous listener (empty: none); after it returns the previous one
+    /// is never called again. Must not be called from the listener.
+    void on_async_event(std::function<void(std::uint32_t dw0)> listener);
+
     /// Static transport facts.
     [[nodiscard]] const transport::TransportInfo& transport_info() const;
 

@@ -87,6 +87,7 @@ struct ControllerStatus {
 };
 
 struct ServedController;
+class DiscoveryWatcher;
 
 /// The name list() gives a controller state.
 [[nodiscard]] const char* state_name(ctrlr::Controller::State state) noexcept;
@@ -107,7 +108,9 @@ public:
     ControllerManager& operator=(const ControllerManager&) = delete;
 
     /// Attaches the controller `id` names, or every NVM subsystem its
-    /// discovery controller lists (not with a name of the caller's).
+    /// discovery controller lists (not with a name of the caller's). With
+    /// tcp.persistent a discovery controller stays connected and its log
+    /// is followed (discovery_watcher.hpp) until detach_all().
     /// Returns each controller attached, in order, as it was when it
     /// became visible (a concurrent detach may already have taken it).
     [[nodiscard]] std::expected<std::vector<ControllerStatus>, ManagerError>
@@ -131,7 +134,8 @@ public:
     /// detach() of an emulated controller; `invalid` for another one.
     [[nodiscard]] std::expected<void, ManagerError> detach_emulated(std::string_view name);
 
-    /// Detaches every controller, newest first, each with `grace`.
+    /// Stops following persistent discovery controllers, then detaches
+    /// every controller, newest first, each with `grace`.
     void detach_all(std::chrono::milliseconds grace = std::chrono::milliseconds{1'000});
 
     /// Creates the CUSE nodes of a controller attached without them.
@@ -184,6 +188,9 @@ private:
     std::vector<std::weak_ptr<Entry>> lost_;
     bool stopping_ = false;
     std::thread reaper_;
+
+    std::mutex watchers_mutex_; ///< guards watchers_
+    std::vector<std::unique_ptr<DiscoveryWatcher>> watchers_;
 };
 
 } // namespace nvmecuse::service

@@ -53,6 +53,12 @@ struct TcpOptions {
     /// gen-dhchap-key` writes them; empty: none.
     std::string dhchap_secret;
     std::string dhchap_ctrl_secret;
+    /// `nvme connect-all --persistent`, for a discovery controller only:
+    /// it stays connected with Keep Alive (kato) and its Discovery Log Page
+    /// Change events are followed, attaching the subsystems that appear and
+    /// detaching the ones that leave (nvmecused's service layer). The
+    /// transport itself ignores it.
+    bool persistent = false;
 };
 
 /// Checks a DH-HMAC-CHAP secret's representation ("DHHC-1:<hh>:<base64 of

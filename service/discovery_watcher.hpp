@@ -1,0 +1,132 @@
+// Persistent discovery: a discovery controller kept connected, whose
+// Discovery Log Page is followed (nvme connect-all --persistent, with
+// nvme-stas' behaviour: what appears is attached, what leaves is detached).
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "nvmecuse/ctrlr/controller.hpp"
+#include "nvmecuse/service/controller_manager.hpp"
+#include "nvmecuse/transport/tcp/tcp_transport.hpp"
+#include "nvmecuse/transport/transport_id.hpp"
+
+#include "discovery_targets.hpp"
+
+namespace nvmecuse::service {
+
+/// Follows one discovery controller. Its log is read once at start, then
+/// again after every Discovery Log Page Change event (notice F0h, log page
+/// 70h; enabled by the core where OAES bit 31 offers it) and after every
+/// reconnect of the discovery controller. Each read is reconciled with what
+/// this watcher attached: NVM subsystem ports that appeared are attached,
+/// those that left are detached, the others are left alone, so a repeated
+/// identical log changes nothing. At most `max` ports are followed (those
+/// past it in log order are dropped with a warning, as --attach does). A
+/// port whose attach failed, or whose controller is no longer attached
+/// (detached by hand, removed after ctrl-loss-tmo), is attached again at
+/// the next read, as `nvme connect-all` connects what is not connected.
+/// Controllers attached stay when the watcher ends.
+class DiscoveryWatcher {
+public:
+    /// Attaches one listed port; the names of the controllers it brought
+    /// up, or why not (logged). Called on the watcher's thread.
+    using Attach = std::function<std::expected<std::vector<std::string>, std::string>(
+        const transport::TransportId&)>;
+    /// Detaches the controller `name` that Attach brought up for `id`.
+    using Detach = std::function<void(const std::string& name, const transport::TransportId& id)>;
+    /// Whether the controller `name` that Attach brought up for `id` is
+    /// still attached.
+    using Present = std::function<bool(const std::string& name, const transport::TransportId& id)>;
+
+    /// Takes the live discovery controller of `id`, reads its log and
+    /// attaches what it lists (before it returns), then follows it on a
+    /// thread of its own. Errors: the first read's (the controller is then
+    /// shut down). Any thread but the discovery controller's owner; blocks.
+    [[nodiscard]] static std::expected<std::unique_ptr<DiscoveryWatcher>, std::string>
+    start(std::unique_ptr<ctrlr::Controller> discovery, transport::TransportId id, Attach attach,
+          Detach detach, Present present, std::size_t max = max_discovered_controllers);
+
+    /// Stops following (waits for a reconcile in progress) and shuts the
+    /// discovery controller down; what it attached stays. Not on the
+    /// watcher's thread, nor from Attach or Detach.
+    ~DiscoveryWatcher();
+    DiscoveryWatcher(const DiscoveryWatcher&) = delete;
+    DiscoveryWatcher& operator=(const DiscoveryWatcher&) = delete;
+
+    /// The controllers attached through this watcher, in the order they
+    /// were attached; any thread.
+    [[nodiscard]] std::vector<std::string> attached() const;
+    /// Reads of the log reconciled so far, each counted once its attaches
+    /// and detaches are done (failed reads included); any thread.
+    [[nodiscard]] std::uint64_t reads() const;
+    /// The discovery controller's transport ID.
+    [[nodiscard]] const transport::TransportId& id() const noexcept { return id_; }
+
+private:
+    DiscoveryWatcher(std::unique_ptr<ctrlr::Controller> discovery, transport::TransportId id,
+                     Attach attach, Detach detach, Present present, std::size_t max);
+    /// follow_log(), then counts the read (reads()) (watcher thread, or
+    /// start()'s caller before the thread starts).
+    std::expected<void, std::string> reconcile();
+    /// Reads the log and attaches/detaches what changed.
+    std::expected<void, std::string> follow_log();
+    void wake();
+    void run();
+
+    /// A port as discovery_targets() tells them apart.
+    using Key = std::tuple<std::string, std::string, std::string>;
+    struct Followed {
+        transport::TransportId id;
+        std::vector<std::string> names;
+    };
+
+    std::unique_ptr<ctrlr::Controller> discovery_;
+    transport::TransportId id_;
+    Attach attach_;
+    Detach detach_;
+    Present present_;
+    std::size_t max_;
+
+    /// Guards everything below. Only the watcher's thread (or start()
+    /// before it runs) changes followed_, under it; that thread reads it
+    /// without.
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    bool pending_ = false; ///< a read is due
+    bool stopping_ = false;
+    bool reconnecting_ = false; ///< the connection was lost: read again once live
+    std::uint64_t reads_ = 0;
+    std::vector<std::pair<Key, Followed>> followed_; ///< in log order
+    std::thread thread_;
+};
+
+/// A persistent discovery controller attached through a manager.
+struct PersistentDiscovery {
+    std::unique_ptr<DiscoveryWatcher> watcher;
+    std::vector<ControllerStatus> attached; ///< by the first read
+};
+
+/// Connects the discovery controller `id` (tcp.persistent: Keep Alive and
+/// reconnects), attaches through `manager` every NVM subsystem port it
+/// lists (each with `request`'s nodes and `tcp`'s options), and returns the
+/// watcher that follows its changes (detaching through `manager` only
+/// controllers it attached, and only while they still have the transport ID
+/// it attached them with). Errors: connecting the discovery controller, or
+/// reading its log. An empty log, and subsystems that fail to attach, are
+/// not errors: the watcher waits for changes. Any thread; blocks.
+[[nodiscard]] std::expected<PersistentDiscovery, ManagerError>
+attach_persistent(ControllerManager& manager, const transport::TransportId& id,
+                  const transport::tcp::TcpOptions& tcp, const AttachRequest& request);
+
+} // namespace nvmecuse::service
