@@ -175,6 +175,12 @@ std::expected<NodeSettings, std::string> node_settings(const json& doc)
     return node_settings_of(calls->node_options->first, calls->node_options->second);
 }
 
+std::vector<std::pair<std::string, json>> config_attaches(const json& doc)
+{
+    auto calls = calls_of(doc);
+    return calls ? calls->attaches : std::vector<std::pair<std::string, json>>{};
+}
+
 std::expected<std::size_t, std::string> replay_config(const json& doc, const Dispatcher& dispatcher,
                                                       const transport::tcp::TcpOptions& defaults)
 {

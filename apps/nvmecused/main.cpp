@@ -4,16 +4,19 @@
 // /dev/<dir>/nvme<N> and /dev/<dir>/nvme<N>n<M> speaking the Linux NVMe
 // ioctl ABI, until SIGINT or SIGTERM; the controller manager
 // (service/) owns them, and the JSON-RPC control socket (rpc/) attaches and
-// detaches more while it runs. SIGHUP is logged and otherwise ignored: logs go to
-// stderr, which needs no reopening.
+// detaches more while it runs. SIGHUP reads the --json file again and brings
+// the controllers it declares in line with it (rpc::ConfigFollower); logs go
+// to stderr, which needs no reopening.
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <string>
 
+#include "nvmecuse/rpc/config_follower.hpp"
 #include "nvmecuse/rpc/methods.hpp"
 #include "nvmecuse/rpc/server.hpp"
 #include "nvmecuse/service/attach_retry.hpp"
@@ -70,17 +73,28 @@ int check_json(const Arguments& args)
     return 0;
 }
 
-/// --json: attaches what the file names, before the control socket opens.
-std::expected<void, std::string> replay_json(const Arguments& args,
-                                             const nvmecuse::rpc::Dispatcher& dispatcher)
+/// SIGHUP: the --json file again (rpc::ConfigFollower::reload()), each
+/// change logged; logs go to stderr, which needs no reopening.
+void reload(nvmecuse::rpc::ConfigFollower* config)
 {
-    if (args.json_config.empty()) return {};
-    auto doc = nvmecuse::rpc::read_config(args.json_config);
-    if (!doc) return std::unexpected(doc.error());
-    auto count = nvmecuse::rpc::replay_config(*doc, dispatcher, args.tcp);
-    if (!count) return std::unexpected(fmt::format("{}: {}", args.json_config, count.error()));
-    spdlog::info("{}: {} controller_attach call(s) done", args.json_config, *count);
-    return {};
+    if (config == nullptr) {
+        spdlog::info("SIGHUP: no --json file to read again (logs go to stderr); going on");
+        return;
+    }
+    auto reloaded = config->reload();
+    if (!reloaded) {
+        spdlog::error("SIGHUP: {}; nothing changed", reloaded.error());
+        return;
+    }
+    for (const auto& name : reloaded->detached)
+        spdlog::info("SIGHUP: {} detached: no longer in the configuration", name);
+    for (const auto& name : reloaded->attached)
+        spdlog::info("SIGHUP: {} attached", name);
+    for (const auto& why : reloaded->failed)
+        spdlog::error("SIGHUP: {}", why);
+    spdlog::info("SIGHUP: configuration read again: {} attached, {} detached, {} kept, {} failed",
+                 reloaded->attached.size(), reloaded->detached.size(), reloaded->kept,
+                 reloaded->failed.size());
 }
 
 /// The control socket, when there is to be one. A default socket that
@@ -128,9 +142,17 @@ int main(int argc, char** argv)
     nvmecuse::rpc::Dispatcher dispatcher;
     nvmecuse::rpc::add_native_methods(dispatcher, manager, args->tcp);
     nvmecuse::rpc::add_spdk_methods(dispatcher, manager, args->tcp);
-    if (auto replayed = replay_json(*args, dispatcher); !replayed) {
-        report_error(replayed.error());
-        return 1; // the manager detaches what came up
+    // --json: what the file declares, before the control socket opens.
+    std::unique_ptr<nvmecuse::rpc::ConfigFollower> config;
+    if (!args->json_config.empty()) {
+        config = std::make_unique<nvmecuse::rpc::ConfigFollower>(args->json_config, dispatcher,
+                                                                 manager, args->tcp);
+        auto loaded = config->load();
+        if (!loaded) {
+            report_error(loaded.error());
+            return 1; // the manager detaches what came up
+        }
+        spdlog::info("{}: {} controller_attach call(s) done", args->json_config, *loaded);
     }
     auto control = serve_control_socket(*args, dispatcher);
     if (!control) {
@@ -142,7 +164,7 @@ int main(int argc, char** argv)
 
     int signal = 0;
     while (sigwait(&signals, &signal) == 0 && signal == SIGHUP)
-        spdlog::info("SIGHUP: nothing to reload (logs go to stderr); going on");
+        reload(config.get());
     spdlog::info("stopping on {}", signal == SIGINT ? "SIGINT" : "SIGTERM");
     notify_stopping();
     if (*control) (*control)->stop(); // no request attaches any more

@@ -3,6 +3,11 @@
 // controllers; a bad file is refused naming the JSON path of what is wrong.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <fstream>
+
+#include "nvmecuse/rpc/config_follower.hpp"
+
 #include "control_plane_fixture.hpp"
 #include "dhchap_test_keys.hpp"
 #include "tcp_test_target.hpp"
@@ -282,6 +287,81 @@ TEST_F(ControlPlaneConfig, BadNodeSettingsAreRefusedNamingTheirJsonPath)
     twice["subsystems"][0]["config"].push_back(twice["subsystems"][0]["config"][0]);
     EXPECT_EQ(check_error(twice), "$.subsystems[0].config[1].method: node_set_options is called "
                                   "twice (first at $.subsystems[0].config[0])");
+}
+
+/// A configuration of controller_attach calls with `params`, in order.
+json attaches(std::initializer_list<json> params)
+{
+    json calls = json::array();
+    for (const auto& p : params)
+        calls.push_back(json{{"method", "controller_attach"}, {"params", p}});
+    return json{{"subsystems", json::array({json{{"subsystem", "nvmecuse"}, {"config", calls}}})}};
+}
+
+std::vector<std::string> names_of(const service::ControllerManager& manager)
+{
+    std::vector<std::string> out;
+    for (const auto& c : manager.list())
+        out.push_back(c.name);
+    std::ranges::sort(out);
+    return out;
+}
+
+TEST_F(ControlPlaneConfig, ReloadBringsTheDeclaredControllersInLineAndLeavesOthersAlone)
+{
+    const std::string file = dir_ + "/nvmecused.json";
+    const auto write = [&](const json& doc) { std::ofstream(file) << doc.dump(2); };
+    const json a{{"trtype", "emulated"}, {"name", "A"}, {"nodes", false}};
+    const json b{{"trtype", "emulated"}, {"name", "B"}, {"nodes", false}};
+    const json d{{"trtype", "emulated"}, {"name", "D"}, {"nodes", false}};
+    write(attaches({a, b}));
+    rpc::ConfigFollower config(file, dispatcher_, *manager_, defaults_);
+    auto loaded = config.load();
+    ASSERT_TRUE(loaded) << loaded.error();
+    EXPECT_EQ(*loaded, 2u);
+    serve();
+    ASSERT_TRUE(client().call("controller_attach", {{"trtype", "emulated"}, {"name", "C"}, {"nodes", false}}));
+    const auto index_of_b = [&] {
+        for (const auto& c : manager_->list())
+            if (c.name == "B") return static_cast<int>(c.index);
+        return -1;
+    };
+    const int b_index = index_of_b();
+
+    // A goes, B stays as it was, C (attached over the socket) is not the
+    // file's, D comes.
+    write(attaches({b, d}));
+    auto reloaded = config.reload();
+    ASSERT_TRUE(reloaded) << reloaded.error();
+    EXPECT_EQ(reloaded->detached, std::vector<std::string>{"A"});
+    EXPECT_EQ(reloaded->attached, std::vector<std::string>{"D"});
+    EXPECT_EQ(reloaded->kept, 1u);
+    EXPECT_TRUE(reloaded->failed.empty());
+    EXPECT_EQ(names_of(*manager_), (std::vector<std::string>{"B", "C", "D"}));
+    EXPECT_EQ(index_of_b(), b_index) << "B was not attached again";
+
+    // Read again unchanged: nothing happens.
+    reloaded = config.reload();
+    ASSERT_TRUE(reloaded) << reloaded.error();
+    EXPECT_TRUE(reloaded->attached.empty() && reloaded->detached.empty());
+    EXPECT_EQ(reloaded->kept, 2u);
+
+    // A changed declaration is detached and attached again, in its new form.
+    json b2 = b;
+    b2["config"] = {{"namespaces", json::array({{{"nsid", 1}, {"size_bytes", "4MiB"}}})}};
+    write(attaches({b2, d}));
+    reloaded = config.reload();
+    ASSERT_TRUE(reloaded) << reloaded.error();
+    EXPECT_EQ(reloaded->detached, std::vector<std::string>{"B"});
+    EXPECT_EQ(reloaded->attached, std::vector<std::string>{"B"});
+
+    // A file that does not check changes nothing.
+    write(attaches({json{{"trtype", "emulated"}, {"name", "E"}, {"bogus", 1}}}));
+    reloaded = config.reload();
+    ASSERT_FALSE(reloaded);
+    EXPECT_NE(reloaded.error().find("$.subsystems[0].config[0].params"), std::string::npos)
+        << reloaded.error();
+    EXPECT_EQ(names_of(*manager_), (std::vector<std::string>{"B", "C", "D"}));
 }
 
 TEST_F(ControlPlaneConfig, ReplayStopsAtTheFirstCallThatFailsNamingIt)

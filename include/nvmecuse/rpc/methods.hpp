@@ -9,6 +9,8 @@
 #include <expected>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "nvmecuse/rpc/dispatcher.hpp"
 #include "nvmecuse/service/controller_manager.hpp"
@@ -43,6 +45,7 @@ struct NodeSettings {
     std::optional<mode_t> mode;
     std::optional<unsigned> uid;
     std::optional<unsigned> gid;
+    bool operator==(const NodeSettings&) const = default;
 };
 
 /// The node settings of `doc`, checked; all empty without node_set_options.
@@ -59,6 +62,11 @@ struct NodeSettings {
 /// ("$.subsystems[0].config[2].params: traddr: ...").
 [[nodiscard]] std::expected<std::size_t, std::string>
 check_config(const nlohmann::json& doc, const transport::tcp::TcpOptions& defaults);
+
+/// The controller_attach calls of a checked configuration, each with its
+/// JSON path, in order.
+[[nodiscard]] std::vector<std::pair<std::string, nlohmann::json>>
+config_attaches(const nlohmann::json& doc);
 
 /// check_config(), then each controller_attach through `dispatcher` in
 /// order (the node settings are node_settings()' to apply, before);

@@ -3,8 +3,8 @@
 # nvmecusectl; nvmecusectl list against nvme id-ctrl on each; one detached
 # under a running reader while the other keeps serving; the index reused;
 # SPDK's methods on the same socket; save-config (mode 0600) and a restart
-# from it, with the nodes' mode it declares; a
-# clear error once the daemon is gone.
+# from it, with the nodes' mode it declares; SIGHUP reading that file
+# again; a clear error once the daemon is gone.
 . /vm/lib.sh
 
 SOCK=/run/nvmecuse/nvmecused.sock
@@ -156,6 +156,25 @@ else
 fi
 [ "$(stat -c %a $DEV/nvme1n1)" = 640 ] && pass "restarted with --json: node_set_options' mode 0640" ||
   fail "restarted with --json: node_set_options' mode 0640" "$(stat -c %a $DEV/nvme1n1)"
+
+# SIGHUP reads the file again: a controller added to it is attached, one
+# taken out is detached, the others stay.
+cp /tmp/nvmecused.json /tmp/nvmecused.orig.json
+jq '.subsystems[0].config += [{"method": "controller_attach",
+     "params": {"trtype": "emulated", "name": "Hup"}}]' /tmp/nvmecused.orig.json >/tmp/nvmecused.json
+kill -HUP $DAEMON_PID
+wait_for $DEV/nvme2n1 && pass "SIGHUP: a controller added to the --json file is attached" ||
+  fail "SIGHUP: a controller added to the --json file is attached" "$(tail -5 /tmp/nvmecused.log)"
+cp /tmp/nvmecused.orig.json /tmp/nvmecused.json
+kill -HUP $DAEMON_PID
+for _ in $(seq 100); do [ -e $DEV/nvme2 ] || break; sleep 0.1; done
+[ ! -e $DEV/nvme2 ] && pass "SIGHUP: a controller taken out of the file is detached" ||
+  fail "SIGHUP: a controller taken out of the file is detached" "$(tail -5 /tmp/nvmecused.log)"
+if kill -0 $DAEMON_PID && [ -e $DEV/nvme0n1 ] && [ -e $DEV/nvme1n1 ]; then
+  pass "SIGHUP: the daemon and the other controllers stay"
+else
+  fail "SIGHUP: the daemon and the other controllers stay"
+fi
 
 stop_daemon
 run nvmecusectl list

@@ -145,7 +145,7 @@ else
   fail "it attaches the target once it answers" "$(ls $DEV 2>&1)"
 fi
 
-# --- SIGHUP: logged, and the daemon goes on serving -----------------------------
+# --- SIGHUP without --json: logged, and the daemon goes on serving --------------
 kill -HUP $DAEMON_PID
 sleep 1
 if kill -0 $DAEMON_PID 2>/dev/null && read4k $DEV/nvme0n1 $T/hup; then
@@ -153,7 +153,7 @@ if kill -0 $DAEMON_PID 2>/dev/null && read4k $DEV/nvme0n1 $T/hup; then
 else
   fail "SIGHUP does not stop the daemon"
 fi
-if grep -q "SIGHUP: nothing to reload" /tmp/nvmecused.log; then
+if grep -q "SIGHUP: no --json file to read again" /tmp/nvmecused.log; then
   pass "the daemon logs the SIGHUP"
 else
   fail "the daemon logs the SIGHUP"
