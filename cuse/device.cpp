@@ -37,6 +37,7 @@ template <class... F> Overloaded(F...) -> Overloaded<F...>;
 void answer_error(Session& s, fuse_req_t req, int e)
 {
     s.counters().ioctls_answered.fetch_add(1);
+    s.counters().errors.fetch_add(1, std::memory_order_relaxed);
     fuse_reply_err(req, e);
 }
 
@@ -52,6 +53,18 @@ enum class Delivery : std::uint8_t {
     reply, ///< in the FUSE reply, into the out iovecs the retry named
 };
 
+/// A command's outcome in the node's counters: its data by direction
+/// (also with an error status: the kernel copies whatever arrived), and an
+/// NVMe error status as an error.
+void count_completed(SessionCounters& c, const IoctlCommand& plan, const IoctlOutcome& outcome)
+{
+    if (outcome.value > 0) c.errors.fetch_add(1, std::memory_order_relaxed);
+    if (plan.writes_to_caller())
+        c.bytes_read.fetch_add(plan.data_len, std::memory_order_relaxed);
+    else if (plan.reads_from_caller())
+        c.bytes_written.fetch_add(plan.data_len, std::memory_order_relaxed);
+}
+
 /// Completion path (controller owner thread): map, deliver, answer.
 void finish(Session& s, fuse_req_t req, const IoctlCommand& plan, const ctrlr::Result& r,
             Delivery delivery, pid_t pid)
@@ -63,6 +76,7 @@ void finish(Session& s, fuse_req_t req, const IoctlCommand& plan, const ctrlr::R
     // request_wait_answer), which the controller's command timeout bounds.
     const IoctlOutcome outcome = map_completion(r, plan.result);
     if (outcome.is_errno()) return answer_error(s, req, -outcome.value);
+    count_completed(s.counters(), plan, outcome);
     StackArena<4 * sizeof(UserWrite)> arena;
     const ReplyPlan reply =
         build_reply(plan, outcome, r.data.span(), r.metadata.span(), arena.resource());
@@ -559,6 +573,9 @@ DeviceStats Device::stats() const
     s.retries = c.retries.load();
     s.interrupts = c.interrupts.load();
     s.commands = c.commands.load();
+    s.errors = c.errors.load(std::memory_order_relaxed);
+    s.bytes_read = c.bytes_read.load(std::memory_order_relaxed);
+    s.bytes_written = c.bytes_written.load(std::memory_order_relaxed);
     s.in_flight = impl_->session_->in_flight();
     s.in_flight_bytes = impl_->budget_.node_bytes();
     s.over_budget = impl_->over_budget_.load(std::memory_order_relaxed);

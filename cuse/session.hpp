@@ -53,6 +53,9 @@ struct SessionCounters {
     std::atomic<std::uint64_t> retries{0};         ///< FUSE_IOCTL_RETRY replies sent
     std::atomic<std::uint64_t> interrupts{0};      ///< interrupts that hit an in-flight request
     std::atomic<std::uint64_t> commands{0}; ///< NVMe commands posted (split ioctls post several)
+    std::atomic<std::uint64_t> errors{0};        ///< answers with an errno or an NVMe error status
+    std::atomic<std::uint64_t> bytes_read{0};    ///< data moved to callers by completed commands
+    std::atomic<std::uint64_t> bytes_written{0}; ///< data moved from callers by completed commands
 };
 
 class Session {

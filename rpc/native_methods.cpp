@@ -19,7 +19,9 @@ json stats_json(const cuse::DeviceStats& s)
                 {"ioctls_answered", s.ioctls_answered}, {"fast_path", s.fast_path},
                 {"retries", s.retries}, {"interrupts", s.interrupts},
                 {"in_flight", s.in_flight}, {"in_flight_bytes", s.in_flight_bytes},
-                {"over_budget", s.over_budget}, {"commands", s.commands}};
+                {"over_budget", s.over_budget}, {"commands", s.commands},
+                {"errors", s.errors}, {"bytes_read", s.bytes_read},
+                {"bytes_written", s.bytes_written}};
 }
 
 /// "/dev/" + the devname of nsid's node (0: the controller's); null without.

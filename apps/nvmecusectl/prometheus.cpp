@@ -18,7 +18,7 @@ struct Metric {
 };
 
 /// The node counters (cuse::DeviceStats), as they are exported.
-constexpr std::array<Metric, 10> metrics{{
+constexpr std::array<Metric, 13> metrics{{
     {"fuse_requests", false, "FUSE requests the node received (open, release, read, write, ioctl)."},
     {"ioctl_requests", false, "FUSE_IOCTL requests, first ones and retries."},
     {"ioctls_answered", false, "Ioctls answered with a final value or errno."},
@@ -27,6 +27,9 @@ constexpr std::array<Metric, 10> metrics{{
     {"interrupts", false, "Interrupts that hit a request in flight."},
     {"over_budget", false, "Ioctls refused with EAGAIN by the in-flight caps."},
     {"commands", false, "NVMe commands posted to the controller."},
+    {"errors", false, "Ioctls answered with an errno or an NVMe error status."},
+    {"bytes_read", false, "Data bytes completed commands moved to callers."},
+    {"bytes_written", false, "Data bytes completed commands took from callers."},
     {"in_flight", true, "Ioctls waiting for the controller now."},
     {"in_flight_bytes", true, "Bytes of command buffers of the ioctls in flight."},
 }};

@@ -484,6 +484,26 @@ TEST_P(CuseSessionModes, TheBuffersOfACallerThatIsNotRootAreCopiedByTheKernel)
     EXPECT_EQ(in, out);
 }
 
+TEST_P(CuseSessionModes, CountersTellDataByDirectionAndErrors)
+{
+    std::vector<std::byte> buf(8 * 512, std::byte{0x3c});
+    auto w = user_io(0x01, 300, 8, buf.data());
+    auto r = user_io(0x02, 300, 8, buf.data());
+    node(ns1_node);
+    const auto before = *registry_->stats(ns1_node);
+    ASSERT_EQ(ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &w).ret, 0);
+    ASSERT_EQ(ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &r).ret, 0);
+    ASSERT_EQ(ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &r, via_pid(no_such_pid)).ret, 0);
+    auto past_end = user_io(0x02, ns_size / 512, 1, buf.data());
+    EXPECT_GT(ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &past_end).ret, 0) << "an NVMe status";
+    EXPECT_EQ(ioctl(ns1_node, _IO('N', 0x7f), nullptr).error, ENOTTY);
+    const auto after = *registry_->stats(ns1_node);
+    EXPECT_EQ(after.bytes_written - before.bytes_written, 4096u);
+    EXPECT_EQ(after.bytes_read - before.bytes_read, 2 * 4096u + 512u)
+        << "both paths, and what a failed read moved (the kernel copies it back)";
+    EXPECT_EQ(after.errors - before.errors, 2u);
+}
+
 TEST_P(CuseSessionModes, SubmitIoWithSeparateMetadata)
 {
     std::vector<std::byte> data(2 * 4096, std::byte{0x3c});

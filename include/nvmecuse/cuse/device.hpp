@@ -80,6 +80,9 @@ struct DeviceStats {
     std::uint64_t in_flight_bytes = 0; ///< their command buffers, in bytes
     std::uint64_t over_budget = 0;     ///< ioctls refused with EAGAIN by the caps
     std::uint64_t commands = 0;        ///< NVMe commands posted (an ioctl past MDTS posts several)
+    std::uint64_t errors = 0;          ///< answers with an errno or an NVMe error status
+    std::uint64_t bytes_read = 0;      ///< data bytes completed commands moved to callers
+    std::uint64_t bytes_written = 0;   ///< data bytes completed commands took from callers
 };
 
 /// Opens /dev/cuse for one session (O_RDWR | O_CLOEXEC). ENOENT/ENODEV mean
