@@ -16,11 +16,11 @@ namespace nvmecuse::service {
 namespace {
 
 /// Whether a caller that is not root may open the nodes: its memory is then
-/// left to the kernel's copy (the retry protocol; cuse/device.cpp).
+/// left to the kernel's copy (the retry protocol; cuse/device.cpp). Any
+/// group permission counts (group root may have other members).
 bool non_root_may_open(const cuse::NodePermissions& p)
 {
-    return (p.mode & 0007) != 0 || ((p.mode & 0070) != 0 && p.gid != 0) ||
-           ((p.mode & 0700) != 0 && p.uid != 0);
+    return (p.mode & 0077) != 0 || ((p.mode & 0700) != 0 && p.uid != 0);
 }
 
 /// Restricted ioctls where the command line allows them and, for auto,
