@@ -50,7 +50,9 @@ std::expected<std::size_t, std::string> ConfigFollower::load()
         auto names = attach(params);
         if (!names)
             return std::unexpected(fmt::format("{}: {}: controller_attach: {}", path_, path, names.error()));
-        attached_[params.dump()] = std::move(*names);
+        // The same declaration twice (no name) attaches twice: follow both.
+        auto& followed = attached_[params.dump()];
+        followed.insert(followed.end(), names->begin(), names->end());
         ++count;
     }
     return count;
