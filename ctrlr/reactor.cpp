@@ -29,8 +29,11 @@ thread_local Reactor* current_reactor = nullptr;
 /// While spinning, the loop yields its CPU once per this much idle time, so
 /// that callers (which outnumber the CPUs on a small machine) get to run.
 constexpr auto yield_interval = std::chrono::microseconds(20);
-/// Requests a watched fd's handler may serve in a row before the others.
-constexpr int max_handler_turns = 16;
+/// Turns on which the watch that consumed input last is served again
+/// directly (one read instead of epoll_wait and a read: its callers' next
+/// requests are likely queued already) before epoll is asked again, so
+/// that other fds are never starved by it.
+constexpr unsigned max_direct_turns = 2;
 /// Whether an idle reactor spins now. One at a time: a reactor that spins
 /// is not waiting in epoll_wait, so an event of an fd that reactors share
 /// (EPOLLEXCLUSIVE) wakes one of the sleeping ones as well; two spinning
@@ -118,6 +121,17 @@ public:
 
     [[nodiscard]] std::error_code error() const noexcept { return error_; }
     [[nodiscard]] unsigned index() const noexcept { return index_; }
+    [[nodiscard]] Counters counters() const noexcept
+    {
+        Counters c;
+        c.sleeps = sleeps_.load(std::memory_order_relaxed);
+        c.idle_wakeups = idle_wakeups_.load(std::memory_order_relaxed);
+        c.empty_events = empty_events_.load(std::memory_order_relaxed);
+        c.handled = handled_.load(std::memory_order_relaxed);
+        c.tasks = tasks_.load(std::memory_order_relaxed);
+        c.yields = yields_.load(std::memory_order_relaxed);
+        return c;
+    }
 
 private:
     struct Watch {
@@ -146,21 +160,24 @@ private:
             bool worked = drain_mailbox();
             const auto now = Clock::now();
             worked |= poll_pollers(now);
-            worked |= wait(0) > 0;
+            worked |= poll_events_or_direct();
             if (worked) {
                 last_work = now;
                 continue;
             }
             if (now - std::max(last_work, last_yield) >= yield_interval) {
                 std::this_thread::yield();
+                count(yields_);
                 last_yield = now;
             }
             if (busy_) continue;
             if (now - last_work < spin_ && spin_token()) continue;
             if (!mailbox_.prepare_sleep()) continue;
             release_spin_token();
-            wait(sleep_timeout(now));
+            count(sleeps_);
+            const int served = wait(sleep_timeout(now));
             mailbox_.finish_sleep();
+            if (served == 0 && mailbox_.empty()) count(idle_wakeups_);
             last_work = Clock::now();
         }
         release_spin_token();
@@ -185,6 +202,7 @@ private:
         bool any = false;
         while (auto raw = mailbox_.pop()) {
             static_cast<TaskNode*>(raw.get())->fn();
+            count(tasks_);
             any = true;
         }
         return any;
@@ -222,6 +240,16 @@ private:
         return static_cast<int>(std::min<std::int64_t>(ms, 60'000));
     }
 
+    bool poll_events_or_direct()
+    {
+        if (direct_ != 0 && direct_turns_ < max_direct_turns) {
+            ++direct_turns_;
+            return serve_watch(direct_, false);
+        }
+        direct_turns_ = 0;
+        return wait(0) > 0;
+    }
+
     /// epoll_wait and dispatch; returns how many events did work.
     int wait(int timeout_ms)
     {
@@ -237,7 +265,7 @@ private:
                 ++served;
                 continue;
             }
-            served += serve_watch(tag) ? 1 : 0;
+            served += serve_watch(tag, true) ? 1 : 0;
         }
         return served;
     }
@@ -248,7 +276,11 @@ private:
         if (index < pollers_.size()) pollers_[index].poller->signal();
     }
 
-    bool serve_watch(WatchId id)
+    /// One call of the handler (a level-triggered fd with more input is
+    /// served again on the next turn, directly or through epoll), so that
+    /// the lanes' completions and the mailbox take turns with it and no
+    /// read past the last request is made on a turn of its own.
+    bool serve_watch(WatchId id, bool from_event)
     {
         std::lock_guard dispatching(dispatch_mutex_);
         std::shared_ptr<std::function<bool()>> handler;
@@ -257,11 +289,19 @@ private:
             if (const auto it = watches_.find(id); it != watches_.end())
                 handler = it->second.on_readable;
         }
-        if (!handler) return false;
-        bool any = false;
-        for (int turn = 0; turn < max_handler_turns && (*handler)(); ++turn)
-            any = true;
-        return any;
+        if (!handler) {
+            if (direct_ == id) direct_ = 0;
+            return false;
+        }
+        const bool consumed = (*handler)();
+        if (consumed) {
+            count(handled_);
+            direct_ = id;
+        } else {
+            if (from_event) count(empty_events_);
+            if (direct_ == id) direct_ = 0;
+        }
+        return consumed;
     }
 
     const std::string name_;
@@ -282,6 +322,15 @@ private:
     std::mutex pollers_mutex_; ///< guards pollers_; held while they are polled
     std::vector<PollerEntry> pollers_;
     bool busy_ = false;                             ///< reactor thread
+    WatchId direct_ = 0;        ///< reactor thread: the watch that consumed input last
+    unsigned direct_turns_ = 0; ///< reactor thread: direct serves since epoll was asked
+    /// Written by the reactor thread only (count()), read by counters().
+    std::atomic<std::uint64_t> sleeps_{0}, idle_wakeups_{0}, empty_events_{0}, handled_{0},
+        tasks_{0}, yields_{0};
+    static void count(std::atomic<std::uint64_t>& c) noexcept
+    {
+        c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
     Clock::time_point deadline_ = Clock::time_point::max(); ///< reactor thread
 };
 
@@ -302,6 +351,7 @@ Reactor::Reactor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Reactor::~Reactor() { impl_->stop(); }
 
 unsigned Reactor::index() const noexcept { return impl_->index(); }
+Reactor::Counters Reactor::counters() const noexcept { return impl_->counters(); }
 Reactor* Reactor::current() noexcept { return current_reactor; }
 
 std::expected<Reactor::WatchId, std::error_code> Reactor::watch(int fd,

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "nvmecuse/rpc/methods.hpp"
+#include "nvmecuse/service/serving_threads.hpp"
 
 #include "attach_params.hpp"
 #include "method_support.hpp"
@@ -191,6 +192,23 @@ void add_native_methods(Dispatcher& dispatcher, service::ControllerManager& mana
     dispatcher.add("save_config", [&manager](const json& params) -> std::expected<json, Error> {
         if (auto ok = only_known_keys(params, {}); !ok) return std::unexpected(ok.error());
         return save_config(manager);
+    });
+    dispatcher.add("serving_threads", [](const json& params) -> std::expected<json, Error> {
+        if (auto ok = only_known_keys(params, {}); !ok) return std::unexpected(ok.error());
+        json out = json::array();
+        const auto all = service::serving_thread_counters();
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            const auto& c = all[i];
+            out.push_back(json{{"index", i},
+                               {"name", fmt::format("serve{}", i)},
+                               {"sleeps", c.sleeps},
+                               {"idle_wakeups", c.idle_wakeups},
+                               {"empty_events", c.empty_events},
+                               {"handled", c.handled},
+                               {"tasks", c.tasks},
+                               {"yields", c.yields}});
+        }
+        return out;
     });
     dispatcher.add("stats", [&manager](const json& params) -> std::expected<json, Error> {
         if (auto ok = only_known_keys(params, {"name"}); !ok) return std::unexpected(ok.error());

@@ -56,14 +56,28 @@ public:
     Reactor& operator=(const Reactor&) = delete;
 
     [[nodiscard]] unsigned index() const noexcept;
+
+    /// What the thread did since it started (read from any thread; each
+    /// count is exact, the set is not one snapshot).
+    struct Counters {
+        std::uint64_t sleeps = 0;        ///< waits in epoll_wait that blocked
+        std::uint64_t idle_wakeups = 0;  ///< sleeps that ended with nothing to do
+        std::uint64_t empty_events = 0;  ///< fd events whose handler found nothing
+        std::uint64_t handled = 0;       ///< handler calls that consumed input
+        std::uint64_t tasks = 0;         ///< mailbox tasks run
+        std::uint64_t yields = 0;        ///< CPU given up while spinning
+    };
+    [[nodiscard]] Counters counters() const noexcept;
     /// The reactor whose thread calls, or null.
     [[nodiscard]] static Reactor* current() noexcept;
 
     using WatchId = std::uint64_t;
     /// Any thread. Serves `fd` on this reactor: `on_readable` runs there
     /// when `fd` has input, must never block, and returns whether it
-    /// consumed any (it is then called again at once, so a busy fd costs
-    /// one read per request). The same fd may be watched by several
+    /// consumed any. It should take one request per call: after one that
+    /// consumed, the next turns call it again directly, without asking
+    /// epoll first (a busy fd costs one read per request), and every third
+    /// turn asks epoll, so other fds are never starved. The same fd may be watched by several
     /// reactors (EPOLLEXCLUSIVE: an event wakes one of them, and whichever
     /// reads a request serves it), so the handler must cope with finding
     /// nothing (EAGAIN). Errors: epoll_ctl's.

@@ -17,4 +17,7 @@ namespace nvmecuse::service {
 [[nodiscard]] std::expected<std::vector<nvmecuse::ctrlr::Reactor*>, std::string>
 serving_threads(unsigned count, std::chrono::microseconds spin);
 
+/// The counters of every serving thread started so far, by index.
+[[nodiscard]] std::vector<nvmecuse::ctrlr::Reactor::Counters> serving_thread_counters();
+
 } // namespace nvmecuse::service
