@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The command blocks README.md marks as runnable (an info string of
+# The command blocks README.md marks as runnable (an info string starting
 # "sh runnable") name only what exists, so that the README cannot drift from
 # the code: each command is a script of the repository (executable), one of
 # nvmecuse's programs (built; for nvmecusectl, a subcommand its --help
@@ -9,7 +9,9 @@
 # build/<dir> path or a --preset names a preset of CMakePresets.json. An
 # nvmecused command with --config checks that configuration (--check-config).
 # Arguments after a bare -- are another program's and are not checked.
-# Running the blocks themselves needs root and /dev/cuse (the VM tier).
+# The blocks marked "sh runnable" run verbatim in the test guest (vm.main-job,
+# tests/vm/guest/readme-blocks.sh); "sh runnable not-in-guest: REASON" ones
+# are checked here only, and counted with their reason (readme-blocks.awk).
 # Usage: check-readme-commands.sh SOURCE_DIR BUILD_DIR [MARKDOWN_FILE]
 set -u -f   # -f: the words of a command are never globs
 src=$(cd "$1" && pwd)
@@ -28,21 +30,13 @@ is_preset() {
     END { exit !found }'
 }
 
-# Each logical line of a runnable block (continuations joined), as
+# The blocks and their logical lines (readme-blocks.awk, which the guest's
+# runner shares, so both read the same markers).
+blocks_and_lines=$(awk -f "$src/tests/docs/readme-blocks.awk" "$readme")
+
+# Each logical line of a runnable block, in the guest or not, as
 # "LINE_NUMBER<tab>TEXT".
-runnable_lines() {
-  awk '
-    /^```sh runnable *$/ { inside = 1; next }
-    /^```/ { inside = 0; next }
-    !inside { next }
-    {
-      if (pending == "") start = NR
-      line = $0
-      if (sub(/\\$/, "", line)) { pending = pending line " "; next }
-      print start "\t" pending line
-      pending = ""
-    }' "$readme"
-}
+runnable_lines() { awk -F'\t' '$1 == "line" { print $2 "\t" $3 }' <<<"$blocks_and_lines"; }
 
 # Splits one logical line into simple commands, one per output line: drops
 # comments, single-quoted words (they name no program, option or path),
@@ -128,5 +122,16 @@ while IFS=$'\t' read -r number text; do
   done < <(simple_commands "$text")
 done < <(runnable_lines)
 check "${readme##*/} marks command blocks as runnable" test "$blocks" -eq 1
+
+# Every runnable block is run in the guest or says why not: the counts, and
+# each exclusion with its reason.
+while IFS=$'\t' read -r _ number kind reason; do
+  case $kind in
+    malformed) fail "${readme##*/}:$number: a runnable block's marker is 'sh runnable' or 'sh runnable not-in-guest: REASON'" "$reason" ;;
+    not-in-guest) echo "# ${readme##*/}:$number not run in the guest: $reason" ;;
+  esac
+done < <(grep '^block' <<<"$blocks_and_lines")
+count() { grep -c "^block"$'\t'"[0-9]*"$'\t'"$1"$'\t' <<<"$blocks_and_lines"; }
+echo "# ${readme##*/}: $(count guest) blocks run in the guest (vm.main-job), $(count not-in-guest) not, $(count unmarked) not marked runnable"
 
 summary

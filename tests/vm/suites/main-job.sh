@@ -1,6 +1,8 @@
 # The README's main job as it runs in the guest (scripts/main-job.sh): the
-# daemon on its default emulated controller, then nvme-cli against it.
+# daemon on its default emulated controller, then nvme-cli against it; then
+# every command block README.md marks runnable, verbatim (readme-blocks.sh).
 . /vm/lib.sh
+. /vm/readme-blocks.sh
 
 run sh /vm/main-job.sh nvmecused
 expect_status "the main job succeeds" 0
@@ -11,4 +13,6 @@ expect_contains "1 MiB is read back identical" "1 MiB read back identical"
 expect_match "nvme smart-log counts the write" '^host_write_commands[[:space:]]+: 1$'
 expect_match "nvme smart-log counts the read" '^host_read_commands[[:space:]]+: 1$'
 if [ -e $DEV/nvme0 ]; then fail "the daemon's nodes are gone afterwards"; else pass "the daemon's nodes are gone afterwards"; fi
+
+readme_machine && readme_blocks
 finish

@@ -1,0 +1,98 @@
+# Sourced by a guest suite after lib.sh (suites/main-job.sh): runs every
+# block README.md marks "sh runnable" verbatim, in the README's order, as
+# root in /vm/repo (README.md and the files its blocks name, as a clone has
+# them), and counts the blocks marked "sh runnable not-in-guest: REASON"
+# with their reason. The blocks and their lines come from readme-blocks.awk,
+# the markers check-readme-commands.sh reads on the host.
+#
+# A line runs with sh -c and must exit 0; the first line that does not fails
+# its block, with the block's text and the line's output. A line that starts
+# nvmecused (which runs until SIGTERM) runs in the background, as the README's
+# "in another shell": it must bring up its controller and a namespace node,
+# and it serves the blocks that follow until the next nvmecused line stops it,
+# or a comment line "# after nvmecused has exited" does.
+#
+# What a Debian 12 machine the README speaks of has, and the guest has not
+# by itself, is set up first (readme_machine).
+README_REPO=/vm/repo
+README_NQN=nqn.2026-11.io.example:disk
+
+# readme_machine: /var/tmp; a user alice (the README's user to add to a
+# group); the kernel's nvme driver on QEMU's NVMe function at 0000:00:04.0
+# (tests/vm/run puts it there); an NVMe/TCP target at 192.168.1.7 exporting
+# README_NQN on port 4420, with its discovery controller on 8009.
+readme_machine() {
+  mkdir -p /var/tmp /home/alice
+  echo "alice:x:1000:1000::/home/alice:/bin/sh" >>/etc/passwd
+  echo "alice:x:1000:" >>/etc/group
+  modprobe nvme && kernel_blk 0000:00:04.0 ||
+    { fail "the kernel's nvme driver has QEMU's NVMe function at 0000:00:04.0"; return 1; }
+  ip addr add 192.168.1.7/32 dev lo || { fail "192.168.1.7 is an address of the guest"; return 1; }
+  export_null_blk $README_NQN
+  nvmet_port 2 192.168.1.7 4420 $README_NQN && nvmet_port 3 192.168.1.7 8009 $README_NQN ||
+    { fail "nvmet listens on 192.168.1.7:4420 and :8009"; return 1; }
+  pass "the README's machine: alice, nvme on 0000:00:04.0, a target on 192.168.1.7"
+}
+
+# readme_daemon WHERE TEXT: stops the daemon a block started before, starts
+# this one and waits (20 s) for its controller and a namespace node.
+readme_daemon() {
+  stop_daemon >/dev/null
+  echo "--- $2" >>/tmp/nvmecused.log
+  (cd $README_REPO && exec sh -c "exec $2") >>/tmp/nvmecused.log 2>&1 </dev/null &
+  DAEMON_PID=$!
+  i=0
+  until [ -c $DEV/nvme0 ] && ls $DEV 2>/dev/null | grep -q '^nvme0n[0-9]*$'; do
+    i=$((i + 1))
+    if [ $i -gt 200 ] || ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+      OUT=$(sed -n '/^--- /h; /^--- /!H; ${x; p}' /tmp/nvmecused.log)
+      return 1
+    fi
+    sleep 0.1
+  done
+  OUT="serving $(cd $DEV && echo nvme0*)"
+  return 0
+}
+
+# readme_line TEXT: runs one line; sets OUT, returns its status.
+readme_line() {
+  case $1 in
+    "# after nvmecused has exited"*) stop_daemon >/dev/null; OUT="(nvmecused stopped)"; return 0 ;;
+    nvmecused\ *--check-config* | nvmecused\ *--help* | nvmecused\ *--version*) ;;
+    nvmecused\ *) readme_daemon "$1"; return ;;
+  esac
+  OUT=$(cd $README_REPO && sh -c "$1" 2>&1 </dev/null)
+}
+
+# readme_blocks: runs the blocks, one check per line; prints the counts.
+readme_blocks() {
+  awk -f /vm/readme-blocks.awk $README_REPO/README.md >/tmp/readme-blocks
+  ran=0 excluded=0 unmarked=0 skip=0 block_text=""
+  while IFS='	' read -r record number kind reason; do
+    if [ "$record" = block ]; then
+      block_text="" skip=1
+      case $kind in
+        guest) ran=$((ran + 1)) skip=0 ;;
+        not-in-guest) excluded=$((excluded + 1)); echo "# README.md:$number not run in the guest: $reason" ;;
+        unmarked) unmarked=$((unmarked + 1)) ;;
+        *) fail "README.md:$number: a block's marker is sh runnable [not-in-guest: REASON]" "$reason" ;;
+      esac
+      continue
+    fi
+    # A line record: "line NUMBER TEXT" (the text is in $kind and $reason).
+    text="$kind${reason:+	$reason}"
+    block_text="$block_text
+    $text"
+    [ $skip = 0 ] || continue
+    if readme_line "$text"; then
+      pass "README.md:$number runs: $text"
+    else
+      fail "README.md:$number runs: $text" "the block so far:$block_text" "its output:"
+      show_out
+      skip=1
+    fi
+  done </tmp/readme-blocks
+  stop_daemon >/dev/null
+  echo "# README.md: $ran blocks run in the guest, $excluded not (reasons above), $unmarked not marked runnable"
+  expect_eq "README.md has blocks that run in the guest" "$([ $ran -gt 0 ] && echo yes)" yes
+}
