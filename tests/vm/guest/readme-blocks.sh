@@ -34,12 +34,12 @@ readme_machine() {
   pass "the README's machine: alice, nvme on 0000:00:04.0, a target on 192.168.1.7"
 }
 
-# readme_daemon WHERE TEXT: stops the daemon a block started before, starts
+# readme_daemon TEXT: stops the daemon a block started before, starts
 # this one and waits (20 s) for its controller and a namespace node.
 readme_daemon() {
   stop_daemon >/dev/null
-  echo "--- $2" >>/tmp/nvmecused.log
-  (cd $README_REPO && exec sh -c "exec $2") >>/tmp/nvmecused.log 2>&1 </dev/null &
+  echo "--- $1" >>/tmp/nvmecused.log
+  (cd $README_REPO && exec sh -c "exec $1") >>/tmp/nvmecused.log 2>&1 </dev/null &
   DAEMON_PID=$!
   i=0
   until [ -c $DEV/nvme0 ] && ls $DEV 2>/dev/null | grep -q '^nvme0n[0-9]*$'; do
@@ -67,6 +67,7 @@ readme_line() {
 # readme_blocks: runs the blocks, one check per line; prints the counts.
 readme_blocks() {
   awk -f /vm/readme-blocks.awk $README_REPO/README.md >/tmp/readme-blocks
+  blocks_start=$(date +%s)
   ran=0 excluded=0 unmarked=0 skip=0 block_text=""
   while IFS='	' read -r record number kind reason; do
     if [ "$record" = block ]; then
@@ -84,8 +85,9 @@ readme_blocks() {
     block_text="$block_text
     $text"
     [ $skip = 0 ] || continue
+    line_start=$(date +%s)
     if readme_line "$text"; then
-      pass "README.md:$number runs: $text"
+      pass "README.md:$number runs ($(($(date +%s) - line_start)) s): $text"
     else
       fail "README.md:$number runs: $text" "the block so far:$block_text" "its output:"
       show_out
@@ -93,6 +95,6 @@ readme_blocks() {
     fi
   done </tmp/readme-blocks
   stop_daemon >/dev/null
-  echo "# README.md: $ran blocks run in the guest, $excluded not (reasons above), $unmarked not marked runnable"
+  echo "# README.md: $ran blocks run in the guest ($(($(date +%s) - blocks_start)) s), $excluded not (reasons above), $unmarked not marked runnable"
   expect_eq "README.md has blocks that run in the guest" "$([ $ran -gt 0 ] && echo yes)" yes
 }
