@@ -5,7 +5,8 @@
 # nvmecuse's programs (built; for nvmecusectl, a subcommand its --help
 # lists) or a program on this host; each option given
 # to a script is in its text and each option given to one of nvmecuse's
-# programs is in its --help; each relative path is in the repository, and a
+# programs is in its --help (for nvmecusectl, its own or its subcommand's);
+# each relative path is in the repository, and a
 # build/<dir> path or a --preset names a preset of CMakePresets.json. An
 # nvmecused command with --config checks that configuration (--check-config).
 # Arguments after a bare -- are another program's and are not checked.
@@ -72,6 +73,7 @@ check_command() { # WHERE WORDS...
     if [ "$cmd" = nvmecusectl ]; then
       check "$where: nvmecusectl $1 is a subcommand its --help lists" \
         grep -qE -- "^  $1 " <<<"$(awk '/^Subcommands:/ { on = 1 } on' <<<"$help")"
+      help+=$'\n'$("$build/apps/nvmecusectl/nvmecusectl" "$1" --help 2>&1) # the subcommand's options
     fi
   else
     kind=host

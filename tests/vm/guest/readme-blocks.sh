@@ -35,14 +35,22 @@ readme_machine() {
 }
 
 # readme_daemon TEXT: stops the daemon a block started before, starts
-# this one and waits (20 s) for its controller and a namespace node.
+# this one (a trailing & is the runner's) and waits (20 s) for its control
+# socket and, when the line gives it a controller, for that controller's
+# node and a namespace node.
 readme_daemon() {
   stop_daemon >/dev/null
   echo "--- $1" >>/tmp/nvmecused.log
-  (cd $README_REPO && exec sh -c "exec $1") >>/tmp/nvmecused.log 2>&1 </dev/null &
+  command=$(printf '%s\n' "$1" | sed 's/[[:space:]]*&[[:space:]]*\(#.*\)\{0,1\}$//')
+  (cd $README_REPO && exec sh -c "exec $command") >>/tmp/nvmecused.log 2>&1 </dev/null &
   DAEMON_PID=$!
+  case " $command " in
+    *" --emulate "* | *" --attach "* | *" -a "*) serves=yes ;;
+    *) serves=no ;;
+  esac
   i=0
-  until [ -c $DEV/nvme0 ] && ls $DEV 2>/dev/null | grep -q '^nvme0n[0-9]*$'; do
+  until [ -S /run/nvmecuse/nvmecused.sock ] &&
+    { [ $serves = no ] || { [ -c $DEV/nvme0 ] && ls $DEV 2>/dev/null | grep -q '^nvme0n[0-9]*$'; }; }; do
     i=$((i + 1))
     if [ $i -gt 200 ] || ! kill -0 "$DAEMON_PID" 2>/dev/null; then
       OUT=$(sed -n '/^--- /h; /^--- /!H; ${x; p}' /tmp/nvmecused.log)
@@ -50,7 +58,7 @@ readme_daemon() {
     fi
     sleep 0.1
   done
-  OUT="serving $(cd $DEV && echo nvme0*)"
+  OUT="serving $(cd $DEV 2>/dev/null && echo nvme*)"
   return 0
 }
 
