@@ -12,7 +12,9 @@
 # Arguments after a bare -- are another program's and are not checked.
 # The blocks marked "sh runnable" run verbatim in the test guest (vm.main-job,
 # tests/vm/guest/readme-blocks.sh); "sh runnable not-in-guest: REASON" ones
-# are checked here only, and counted with their reason (readme-blocks.awk).
+# are checked here only, and "sh not-runnable: REASON" ones not at all; both
+# are counted with their reason, and a shell block with no marker is an
+# error (readme-blocks.awk).
 # Usage: check-readme-commands.sh SOURCE_DIR BUILD_DIR [MARKDOWN_FILE]
 set -u -f   # -f: the words of a command are never globs
 src=$(cd "$1" && pwd)
@@ -125,15 +127,17 @@ while IFS=$'\t' read -r number text; do
 done < <(runnable_lines)
 check "${readme##*/} marks command blocks as runnable" test "$blocks" -eq 1
 
-# Every runnable block is run in the guest or says why not: the counts, and
-# each exclusion with its reason.
+# Every shell block runs in the guest or says why not: the counts, and each
+# exclusion with its reason.
 while IFS=$'\t' read -r _ number kind reason; do
   case $kind in
-    malformed) fail "${readme##*/}:$number: a runnable block's marker is 'sh runnable' or 'sh runnable not-in-guest: REASON'" "$reason" ;;
+    malformed | unmarked)
+      fail "${readme##*/}:$number: a shell block is 'sh runnable', 'sh runnable not-in-guest: REASON' or 'sh not-runnable: REASON'" "${reason:-sh}" ;;
     not-in-guest) echo "# ${readme##*/}:$number not run in the guest: $reason" ;;
+    not-runnable) echo "# ${readme##*/}:$number not runnable: $reason" ;;
   esac
 done < <(grep '^block' <<<"$blocks_and_lines")
 count() { grep -c "^block"$'\t'"[0-9]*"$'\t'"$1"$'\t' <<<"$blocks_and_lines"; }
-echo "# ${readme##*/}: $(count guest) blocks run in the guest (vm.main-job), $(count not-in-guest) not, $(count unmarked) not marked runnable"
+echo "# ${readme##*/}: $(count guest) blocks run in the guest (vm.main-job), $(count not-in-guest) checked here only, $(count not-runnable) not runnable"
 
 summary

@@ -72,19 +72,22 @@ readme_line() {
   OUT=$(cd $README_REPO && sh -c "$1" 2>&1 </dev/null)
 }
 
-# readme_blocks: runs the blocks, one check per line; prints the counts.
+# readme_blocks [FILE]: runs the blocks of FILE (README.md), one check per
+# line; prints the counts.
 readme_blocks() {
-  awk -f /vm/readme-blocks.awk $README_REPO/README.md >/tmp/readme-blocks
+  md=${1:-$README_REPO/README.md}
+  name=${md##*/}
+  awk -f /vm/readme-blocks.awk "$md" >/tmp/readme-blocks
   blocks_start=$(date +%s)
-  ran=0 excluded=0 unmarked=0 skip=0 block_text=""
+  ran=0 excluded=0 not_runnable=0 skip=0 block_text=""
   while IFS='	' read -r record number kind reason; do
     if [ "$record" = block ]; then
       block_text="" skip=1
       case $kind in
         guest) ran=$((ran + 1)) skip=0 ;;
-        not-in-guest) excluded=$((excluded + 1)); echo "# README.md:$number not run in the guest: $reason" ;;
-        unmarked) unmarked=$((unmarked + 1)) ;;
-        *) fail "README.md:$number: a block's marker is sh runnable [not-in-guest: REASON]" "$reason" ;;
+        not-in-guest) excluded=$((excluded + 1)); echo "# $name:$number not run in the guest: $reason" ;;
+        not-runnable) not_runnable=$((not_runnable + 1)); echo "# $name:$number not runnable: $reason" ;;
+        *) fail "$name:$number: a shell block's marker is sh runnable [not-in-guest: REASON] or sh not-runnable: REASON" "${reason:-sh}" ;;
       esac
       continue
     fi
@@ -95,14 +98,14 @@ readme_blocks() {
     [ $skip = 0 ] || continue
     line_start=$(date +%s)
     if readme_line "$text"; then
-      pass "README.md:$number runs ($(($(date +%s) - line_start)) s): $text"
+      pass "$name:$number runs ($(($(date +%s) - line_start)) s): $text"
     else
-      fail "README.md:$number runs: $text" "the block so far:$block_text" "its output:"
+      fail "$name:$number runs: $text" "the block so far:$block_text" "its output:"
       show_out
       skip=1
     fi
   done </tmp/readme-blocks
   stop_daemon >/dev/null
-  echo "# README.md: $ran blocks run in the guest ($(($(date +%s) - blocks_start)) s), $excluded not (reasons above), $unmarked not marked runnable"
-  expect_eq "README.md has blocks that run in the guest" "$([ $ran -gt 0 ] && echo yes)" yes
+  echo "# $name: $ran blocks run in the guest ($(($(date +%s) - blocks_start)) s), $excluded not in the guest, $not_runnable not runnable (reasons above)"
+  expect_eq "$name has blocks that run in the guest" "$([ $ran -gt 0 ] && echo yes)" yes
 }
