@@ -1,16 +1,18 @@
 # Sourced by a guest suite after lib.sh (suites/main-job.sh): runs every
 # block README.md marks "sh runnable" verbatim, in the README's order, as
 # root in /vm/repo (README.md and the files its blocks name, as a clone has
-# them), and counts the blocks marked "sh runnable not-in-guest: REASON"
-# with their reason. The blocks and their lines come from readme-blocks.awk,
-# the markers check-readme-commands.sh reads on the host.
+# them), and counts the blocks marked "sh runnable not-in-guest: REASON" or
+# "sh not-runnable: REASON" with their reason; a shell block with neither
+# marker fails. The blocks and their lines come from readme-blocks.awk, the
+# markers check-readme-commands.sh reads on the host.
 #
 # A line runs with sh -c and must exit 0; the first line that does not fails
-# its block, with the block's text and the line's output. A line that starts
-# nvmecused (which runs until SIGTERM) runs in the background, as the README's
-# "in another shell": it must bring up its controller and a namespace node,
-# and it serves the blocks that follow until the next nvmecused line stops it,
-# or a comment line "# after nvmecused has exited" does.
+# its block, with the block's text and the line's output, and the next block
+# runs. A line that starts nvmecused (which runs until SIGTERM) runs in the
+# background, as the README's "in another shell": it must open its control
+# socket and bring up the controller it is given (its node and a namespace
+# node), and it serves the blocks that follow until the next nvmecused line
+# stops it, or a comment line "# after nvmecused has exited" does.
 #
 # What a Debian 12 machine the README speaks of has, and the guest has not
 # by itself, is set up first (readme_machine).
