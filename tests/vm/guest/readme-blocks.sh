@@ -52,7 +52,7 @@ readme_daemon() {
   esac
   i=0
   until [ -S /run/nvmecuse/nvmecused.sock ] &&
-    { [ $serves = no ] || { [ -c $DEV/nvme0 ] && ls $DEV 2>/dev/null | grep -q '^nvme0n[0-9]*$'; }; }; do
+    { [ $serves = no ] || { [ -c $DEV/nvme0 ] && [ -n "$(find $DEV -name 'nvme0n*' -type c 2>/dev/null)" ]; }; }; do
     i=$((i + 1))
     if [ $i -gt 200 ] || ! kill -0 "$DAEMON_PID" 2>/dev/null; then
       OUT=$(sed -n '/^--- /h; /^--- /!H; ${x; p}' /tmp/nvmecused.log)
