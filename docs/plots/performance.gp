@@ -1,10 +1,12 @@
 # The plot at the top of docs/performance.md, from the two tables of its
-# "What to expect" section (latency.dat, callers.dat). Regenerate with
-#   gnuplot docs/plots/performance.gp     (from the repository's root)
-# or elsewhere with  gnuplot -e "output='FILE.png'" docs/plots/performance.gp
+# "What to expect" section (latency.dat, callers.dat). bench/run-vm --plot DIR
+# measures, writes DIR/*.dat and draws DIR/performance.png (bench/vm-bench-plot).
+# Redraw with  gnuplot docs/plots/performance.gp     (from the repository's root)
+# or elsewhere with  gnuplot -e "output='FILE.png'" docs/plots/performance.gp;
+# -e "dir='DIR/'" reads DIR/*.dat and, without output, draws DIR/performance.png.
 # gnuplot is Debian's gnuplot-nox, installed by scripts/install-deps;
 # tests/docs/check-performance-plot.sh checks the PNG is up to date.
-dir = 'docs/plots/'
+if (!exists('dir')) dir = 'docs/plots/'
 if (!exists('output')) output = dir.'performance.png'
 set terminal pngcairo size 1100,440 font 'DejaVu Sans,10' noenhanced
 set output output

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# The command blocks README.md marks as runnable (an info string of
+# The command blocks README.md marks as runnable (an info string starting
 # "sh runnable") name only what exists, so that the README cannot drift from
 # the code: each command is a script of the repository (executable), one of
 # nvmecuse's programs (built; for nvmecusectl, a subcommand its --help
 # lists) or a program on this host; each option given
 # to a script is in its text and each option given to one of nvmecuse's
-# programs is in its --help; each relative path is in the repository, and a
+# programs is in its --help (for nvmecusectl, its own or its subcommand's);
+# each relative path is in the repository, and a
 # build/<dir> path or a --preset names a preset of CMakePresets.json. An
 # nvmecused command with --config checks that configuration (--check-config).
 # Arguments after a bare -- are another program's and are not checked.
-# Running the blocks themselves needs root and /dev/cuse (the VM tier).
+# The blocks marked "sh runnable" run verbatim in the test guest (vm.main-job,
+# tests/vm/guest/readme-blocks.sh); "sh runnable not-in-guest: REASON" ones
+# are checked here only, and "sh not-runnable: REASON" ones not at all; both
+# are counted with their reason, and a shell block with no marker is an
+# error (readme-blocks.awk).
 # Usage: check-readme-commands.sh SOURCE_DIR BUILD_DIR [MARKDOWN_FILE]
 set -u -f   # -f: the words of a command are never globs
 src=$(cd "$1" && pwd)
@@ -28,21 +33,13 @@ is_preset() {
     END { exit !found }'
 }
 
-# Each logical line of a runnable block (continuations joined), as
+# The blocks and their logical lines (readme-blocks.awk, which the guest's
+# runner shares, so both read the same markers).
+blocks_and_lines=$(awk -f "$src/tests/docs/readme-blocks.awk" "$readme")
+
+# Each logical line of a runnable block, in the guest or not, as
 # "LINE_NUMBER<tab>TEXT".
-runnable_lines() {
-  awk '
-    /^```sh runnable *$/ { inside = 1; next }
-    /^```/ { inside = 0; next }
-    !inside { next }
-    {
-      if (pending == "") start = NR
-      line = $0
-      if (sub(/\\$/, "", line)) { pending = pending line " "; next }
-      print start "\t" pending line
-      pending = ""
-    }' "$readme"
-}
+runnable_lines() { awk -F'\t' '$1 == "line" { print $2 "\t" $3 }' <<<"$blocks_and_lines"; }
 
 # Splits one logical line into simple commands, one per output line: drops
 # comments, single-quoted words (they name no program, option or path),
@@ -78,6 +75,7 @@ check_command() { # WHERE WORDS...
     if [ "$cmd" = nvmecusectl ]; then
       check "$where: nvmecusectl $1 is a subcommand its --help lists" \
         grep -qE -- "^  $1 " <<<"$(awk '/^Subcommands:/ { on = 1 } on' <<<"$help")"
+      help+=$'\n'$("$build/apps/nvmecusectl/nvmecusectl" "$1" --help 2>&1) # the subcommand's options
     fi
   else
     kind=host
@@ -128,5 +126,18 @@ while IFS=$'\t' read -r number text; do
   done < <(simple_commands "$text")
 done < <(runnable_lines)
 check "${readme##*/} marks command blocks as runnable" test "$blocks" -eq 1
+
+# Every shell block runs in the guest or says why not: the counts, and each
+# exclusion with its reason.
+while IFS=$'\t' read -r _ number kind reason; do
+  case $kind in
+    malformed | unmarked)
+      fail "${readme##*/}:$number: a shell block is 'sh runnable', 'sh runnable not-in-guest: REASON' or 'sh not-runnable: REASON'" "${reason:-sh}" ;;
+    not-in-guest) echo "# ${readme##*/}:$number not run in the guest: $reason" ;;
+    not-runnable) echo "# ${readme##*/}:$number not runnable: $reason" ;;
+  esac
+done < <(grep '^block' <<<"$blocks_and_lines")
+count() { grep -c "^block"$'\t'"[0-9]*"$'\t'"$1"$'\t' <<<"$blocks_and_lines"; }
+echo "# ${readme##*/}: $(count guest) blocks run in the guest (vm.main-job), $(count not-in-guest) checked here only, $(count not-runnable) not runnable"
 
 summary

@@ -168,12 +168,20 @@ nvmet_export() {
     echo 1 >$ns/enable
     [ "$(cat $ns/enable)" = 1 ] || return 1
   done
-  mkdir -p $cfg/ports/1
-  echo tcp >$cfg/ports/1/addr_trtype
-  echo ipv4 >$cfg/ports/1/addr_adrfam
-  echo 127.0.0.1 >$cfg/ports/1/addr_traddr
-  echo 4420 >$cfg/ports/1/addr_trsvcid
-  ln -s $cfg/subsystems/$nqn $cfg/ports/1/subsystems/$nqn
+  nvmet_port 1 127.0.0.1 4420 "$nqn"
+}
+
+# nvmet_port ID TRADDR TRSVCID NQN: nvmet's NVMe/TCP port ID listening on
+# TRADDR:TRSVCID (IPv4), serving NQN (made by nvmet_export) and, as every
+# nvmet port, the discovery controller.
+nvmet_port() {
+  port=/sys/kernel/config/nvmet/ports/$1
+  mkdir -p $port || return 1
+  echo tcp >$port/addr_trtype
+  echo ipv4 >$port/addr_adrfam
+  echo "$2" >$port/addr_traddr
+  echo "$3" >$port/addr_trsvcid
+  ln -s /sys/kernel/config/nvmet/subsystems/$4 $port/subsystems/$4
 }
 
 # tcp_host_pair NQN [NVMECUSED_ARGS...]: one memory-backed null_blk namespace
