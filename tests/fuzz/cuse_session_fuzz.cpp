@@ -112,7 +112,7 @@ public:
             s.out_size = in.out_size;
         }
         waiting_.emplace(h.unique, s);
-        FUZZ_CHECK(::send(fd_, msg.data(), msg.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(msg.size()));
+        put(msg.data(), msg.size());
     }
 
     /// Sends a barrier and takes replies until it is answered: every
@@ -129,7 +129,7 @@ public:
         msg.h.unique = unique;
         msg.h.nodeid = 1;
         msg.r.size = 4096;
-        FUZZ_CHECK(::send(fd_, &msg, sizeof msg, MSG_NOSIGNAL) == sizeof msg);
+        put(&msg, sizeof msg);
         barrier_answered_ = false;
         while (!barrier_answered_)
             FUZZ_CHECK(take_reply()); // the session went away, or hangs
@@ -141,7 +141,7 @@ public:
     /// data resets the connection, which /dev/cuse never does).
     void deliver_last(std::span<const std::uint8_t> msg)
     {
-        FUZZ_CHECK(::send(fd_, msg.data(), msg.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(msg.size()));
+        put(msg.data(), msg.size());
         const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(reply_wait_ms);
         for (int unread = 1; unread != 0;) {
             FUZZ_CHECK(::ioctl(fd_, SIOCOUTQ, &unread) == 0);
@@ -166,12 +166,34 @@ public:
     }
 
 private:
+    /// One message onto the channel, whole (SOCK_SEQPACKET keeps its bounds).
+    void put(const void* msg, std::size_t size)
+    {
+        ssize_t n = -1;
+        do
+            n = ::send(fd_, msg, size, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        FUZZ_CHECK(n == static_cast<ssize_t>(size));
+    }
+
     /// One reply, checked; false on EOF or after reply_wait_ms without one.
     bool take_reply()
     {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, reply_wait_ms) <= 0) return false;
-        const ssize_t n = ::recv(fd_, reply_.data(), reply_.size(), MSG_TRUNC);
+        // libFuzzer's -timeout alarm (SIGALRM) may interrupt the wait.
+        const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(reply_wait_ms);
+        for (;;) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                end - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return false;
+            pollfd p{fd_, POLLIN, 0};
+            const int ready = ::poll(&p, 1, static_cast<int>(left.count()));
+            if (ready > 0) break;
+            FUZZ_CHECK(ready == 0 || errno == EINTR);
+        }
+        ssize_t n = -1;
+        do
+            n = ::recv(fd_, reply_.data(), reply_.size(), MSG_TRUNC);
+        while (n < 0 && errno == EINTR);
         FUZZ_CHECK(n >= 0);
         if (n == 0) {
             closed_ = true;
