@@ -15,18 +15,19 @@
 // Input: u8 setup (setup::), then records of u8 flags (record::), u16 length
 // and that many bytes: one raw FUSE message (fuse_in_header + body), at most
 // max_messages of them. A message shorter than fuse_in_header ends the
-// input: libfuse stops reading the channel after it (a short read).
+// input: it ends a reader thread (libfuse's "short read on fuse device").
 #include <linux/fuse.h>
 #include <linux/sockios.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <chrono>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -80,8 +81,16 @@ struct Sent {
 /// an error (EAGAIN: retry later; EIO before CUSE_INIT).
 bool answerless(std::uint32_t opcode)
 {
-    return opcode == FUSE_FORGET || opcode == FUSE_BATCH_FORGET || opcode == FUSE_NOTIFY_REPLY ||
-           opcode == FUSE_INTERRUPT;
+    return opcode == FUSE_FORGET || opcode == FUSE_BATCH_FORGET || opcode == FUSE_INTERRUPT;
+}
+
+/// A kernel sends FUSE_NOTIFY_REPLY only to answer a retrieve notification,
+/// which nvmecused never sends; libfuse 3.14 leaks the request of one that
+/// answers none (do_notify_reply() neither replies nor frees it). Not
+/// delivered: the leak is libfuse's, and no kernel can cause it.
+bool no_kernel_sends(std::uint32_t opcode)
+{
+    return opcode == FUSE_NOTIFY_REPLY;
 }
 
 template <class T> T load(const std::uint8_t* p)
@@ -324,6 +333,11 @@ std::optional<std::vector<std::uint8_t>> next_message(InputReader& in, std::uint
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
+    static const bool quiet = [] {
+        spdlog::set_level(spdlog::level::off); // "controller ready" per input
+        return true;
+    }();
+    (void)quiet;
     InputReader in(data, size);
     const auto setup_bits = in.take<std::uint8_t>();
 
@@ -359,6 +373,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (!msg->empty()) kernel.deliver_last(*msg);
             break;
         }
+        if (no_kernel_sends(load<fuse_in_header>(msg->data()).opcode)) continue;
         kernel.deliver(*msg);
         kernel.barrier();
     }
