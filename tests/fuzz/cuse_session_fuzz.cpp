@@ -57,6 +57,9 @@ namespace record {
 constexpr std::uint8_t raw_len = 1u << 0;     ///< keep the header's len (else: the message's size)
 constexpr std::uint8_t raw_unique = 1u << 1;  ///< keep the header's unique (else: the next of 2, 4, 6...)
 constexpr std::uint8_t raw_in_size = 1u << 2; ///< FUSE_IOCTL: keep in_size (else: the bytes that follow)
+/// The next message follows at once, with no barrier between: an INTERRUPT
+/// may meet its ioctl in flight, a request the reader is still serving.
+constexpr std::uint8_t no_barrier = 1u << 3;
 } // namespace record
 
 constexpr std::size_t max_messages = 64;
@@ -308,14 +311,20 @@ std::unique_ptr<ctrlr::Controller> start_controller()
     return std::move(*controller);
 }
 
+struct Message {
+    std::vector<std::uint8_t> bytes;
+    bool barrier_after = true;
+};
+
 /// One message of the input, with the fixes its flags ask for.
-std::optional<std::vector<std::uint8_t>> next_message(InputReader& in, std::uint64_t& unique)
+std::optional<Message> next_message(InputReader& in, std::uint64_t& unique)
 {
     if (in.remaining() == 0) return std::nullopt;
     const auto flags = in.take<std::uint8_t>();
     const auto bytes = in.take_bytes(in.take<std::uint16_t>());
-    std::vector<std::uint8_t> msg(bytes.begin(), bytes.end());
-    if (msg.size() < sizeof(fuse_in_header)) return msg;
+    Message m{{bytes.begin(), bytes.end()}, (flags & record::no_barrier) == 0};
+    auto& msg = m.bytes;
+    if (msg.size() < sizeof(fuse_in_header)) return m;
     fuse_in_header h;
     std::memcpy(&h, msg.data(), sizeof h);
     if ((flags & record::raw_len) == 0) h.len = static_cast<std::uint32_t>(msg.size());
@@ -326,7 +335,7 @@ std::optional<std::vector<std::uint8_t>> next_message(InputReader& in, std::uint
         const auto in_size = static_cast<std::uint32_t>(msg.size() - sizeof h - sizeof(fuse_ioctl_in));
         std::memcpy(msg.data() + sizeof h + offsetof(fuse_ioctl_in, in_size), &in_size, sizeof in_size);
     }
-    return msg;
+    return m;
 }
 
 } // namespace
@@ -366,17 +375,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(device.has_value());
 
     std::uint64_t unique = 0;
+    bool barrier_owed = false;
     for (std::size_t i = 0; i < max_messages; ++i) {
         auto msg = next_message(in, unique);
         if (!msg) break;
-        if (msg->size() < sizeof(fuse_in_header)) { // libfuse's reader ends here
-            if (!msg->empty()) kernel.deliver_last(*msg);
+        if (msg->bytes.size() < sizeof(fuse_in_header)) { // libfuse's reader ends here
+            if (!msg->bytes.empty()) kernel.deliver_last(msg->bytes);
+            barrier_owed = false;
             break;
         }
-        if (no_kernel_sends(load<fuse_in_header>(msg->data()).opcode)) continue;
-        kernel.deliver(*msg);
-        kernel.barrier();
+        if (no_kernel_sends(load<fuse_in_header>(msg->bytes.data()).opcode)) continue;
+        kernel.deliver(msg->bytes);
+        barrier_owed = !msg->barrier_after;
+        if (msg->barrier_after) kernel.barrier();
     }
+    if (barrier_owed) kernel.barrier(); // nothing unread when the session stops
 
     // Teardown: waiting ioctls are answered (their result, or ENODEV), the
     // channel is closed, and every request processed has had its one answer.
