@@ -380,7 +380,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto msg = next_message(in, unique);
         if (!msg) break;
         if (msg->bytes.size() < sizeof(fuse_in_header)) { // libfuse's reader ends here
-            if (!msg->bytes.empty()) kernel.deliver_last(msg->bytes);
+            if (msg->bytes.empty()) break;
+            kernel.deliver_last(msg->bytes); // read after everything before it
             barrier_owed = false;
             break;
         }
