@@ -24,11 +24,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -240,10 +242,13 @@ private:
         }
         // A request delivered and not answered yet; the kernel drops any
         // other reply (ENOENT), and that caller would wait forever.
-        const auto it = waiting_.find(h.unique);
-        FUZZ_CHECK(it != waiting_.end());
+        // Of requests that share a (fuzzed) unique, one that must be answered.
+        const auto [first, last] = waiting_.equal_range(h.unique);
+        FUZZ_CHECK(first != last);
+        auto it = std::find_if(first, last, [](const auto& w) { return !answerless(w.second.opcode); });
+        if (it == last) it = first;
         const Sent s = it->second;
-        const bool ambiguous = waiting_.count(h.unique) > 1; // a fuzzed unique, twice
+        const bool ambiguous = std::next(first) != last;
         waiting_.erase(it);
         if (s.opcode == FUSE_INTERRUPT) FUZZ_CHECK(h.error != 0 && body.empty());
         if (s.opcode == FUSE_IOCTL && h.error == 0 && s.ioctl_known && !ambiguous)
