@@ -114,10 +114,9 @@ public:
     FakeKernel& operator=(const FakeKernel&) = delete;
 
     /// Delivers one message; remembers it as waiting for its answer.
-    void deliver(std::vector<std::uint8_t>& msg)
+    void deliver(std::span<const std::uint8_t> msg)
     {
-        fuse_in_header h;
-        std::memcpy(&h, msg.data(), sizeof h);
+        const auto h = load<fuse_in_header>(msg.data());
         Sent s{.opcode = h.opcode};
         if (h.opcode == FUSE_IOCTL && msg.size() >= sizeof h + sizeof(fuse_ioctl_in)) {
             const auto in = load<fuse_ioctl_in>(msg.data() + sizeof h);
