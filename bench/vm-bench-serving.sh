@@ -16,9 +16,11 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
 cuse-floor --name floor0n1 &
 # One after the other: each takes the next controller index.
+n=0
 for args in "" "--threads 2" "--threads 2 --poll-us 0" "--poll-us 0"; do
   # shellcheck disable=SC2086
-  nvmecused --emulate $args --log-level warn --no-rpc &
+  nvmecused --emulate $args --log-level warn --rpc-socket /run/bench$n.sock &
+  n=$((n + 1))
   sleep 0.5
 done
 i=0
@@ -47,3 +49,16 @@ run_workloads "floor fast fastnp thr2 thr2np" \
 echo
 echo "IOPS and mean latency in us per device, medians of $rounds rounds of $secs s:"
 medians $results
+
+# What the serving threads did over all the runs above, per request served
+# (the serving_threads RPC): sleeps, sleeps that ended with nothing to do,
+# epoll events whose read found no request (another thread took it), and
+# sched_yield calls while polling.
+echo
+echo "serving threads, per request: sleeps idle-wake-ups empty-events yields (requests)"
+for pair in thr2:1 thr2np:2; do
+  nvmecusectl -S /run/bench${pair#*:}.sock call serving_threads | jq -r --arg l "${pair%%:*}" '
+    (map(.handled) | add) as $n | if $n == 0 then "\($l): no requests" else
+    "\($l): " + ([map(.sleeps), map(.idle_wakeups), map(.empty_events), map(.yields)]
+      | map(add / $n * 100 | round / 100 | tostring) | join(" ")) + " (\($n))" end'
+done

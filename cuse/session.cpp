@@ -1,6 +1,7 @@
 #include "session.hpp"
 
 #include <fcntl.h>
+#include <linux/fuse.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
@@ -227,8 +228,41 @@ void Session::reader_loop()
     std::free(buf.mem);
 }
 
-ssize_t Session::io_read(int /*libfuse's fd: the wake eventfd*/, void* buf, std::size_t len,
-                         void* userdata)
+namespace {
+/// A FUSE_IOCTL whose body is shorter than fuse_ioctl_in, or whose in_size
+/// claims more bytes than followed it. libfuse 3.14 trusts both and would
+/// decode the missing bytes from what earlier requests left in its buffer;
+/// no kernel sends one (the fuzzer's seed `in_size_past_message` does).
+bool ioctl_overruns_message(const void* buf, std::size_t got) noexcept
+{
+    fuse_in_header h{};
+    if (got < sizeof h) return false; // libfuse refuses it itself
+    std::memcpy(&h, buf, sizeof h);
+    if (h.opcode != FUSE_IOCTL) return false;
+    fuse_ioctl_in in{};
+    if (got < sizeof h + sizeof in) return true;
+    std::memcpy(&in, static_cast<const std::byte*>(buf) + sizeof h, sizeof in);
+    return in.in_size > got - sizeof h - sizeof in;
+}
+} // namespace
+
+ssize_t Session::io_read(int wake_fd, void* buf, std::size_t len, void* userdata)
+{
+    for (;;) {
+        const ssize_t got = read_message(wake_fd, buf, len, userdata);
+        if (got <= 0 || !ioctl_overruns_message(buf, static_cast<std::size_t>(got))) return got;
+        // Answered here with EINVAL, as the kernel answers an ioctl whose
+        // argument it cannot read, and never handed to libfuse.
+        fuse_in_header h{};
+        std::memcpy(&h, buf, sizeof h);
+        fuse_out_header out{sizeof(fuse_out_header), -EINVAL, h.unique};
+        iovec iov{&out, sizeof out};
+        [[maybe_unused]] const ssize_t sent = io_writev(wake_fd, &iov, 1, userdata);
+    }
+}
+
+ssize_t Session::read_message(int /*libfuse's fd: the wake eventfd*/, void* buf, std::size_t len,
+                              void* userdata)
 {
     auto* self = static_cast<Session*>(userdata);
     if (self->external_) {

@@ -137,6 +137,8 @@ private:
     void reader_loop();
     static void on_interrupt(fuse_req_t req, void* data);
     static ssize_t io_read(int fd, void* buf, std::size_t len, void* userdata);
+    /// io_read() without the check of the message (one read of the channel).
+    static ssize_t read_message(int fd, void* buf, std::size_t len, void* userdata);
     static ssize_t io_writev(int fd, struct iovec* iov, int count, void* userdata);
     static void op_init_done(void* userdata);
     static void op_open(fuse_req_t req, struct fuse_file_info* fi);

@@ -598,6 +598,25 @@ TEST_P(CuseSessionModes, SubmitIoLargerThanMdtsIsSplitInOneIoctl)
     }
 }
 
+// libfuse would decode an argument the message does not hold from stale
+// bytes of its buffer; the session answers EINVAL instead, and the node
+// goes on. (Found by the cuse_session fuzz target.)
+TEST_P(CuseSessionModes, AnIoctlWhoseInSizeOverrunsItsMessageIsEinvalAndTheNodeGoesOn)
+{
+    std::vector<std::byte> buf(4096);
+    auto cmd = identify_ctrl(buf.data());
+    ASSERT_EQ(ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &cmd).ret, 0); // fills libfuse's buffer
+    auto& n = nodes_.at(ctrl_node);
+    EXPECT_EQ(n.kernel->ioctl_overrunning_message(n.fh, NVME_IOCTL_ADMIN_CMD,
+                                                  sizeof(nvme_admin_cmd), 8),
+              EINVAL);
+    EXPECT_EQ(n.kernel->ioctl_overrunning_message(n.fh, NVME_IOCTL_ID, 4096, 0), EINVAL);
+    std::fill(buf.begin(), buf.end(), std::byte{0});
+    const auto r = ioctl(ctrl_node, NVME_IOCTL_ADMIN_CMD, &cmd);
+    ASSERT_EQ(r.ret, 0) << r.error;
+    EXPECT_EQ(std::memcmp(buf.data() + 24, "nvmecuse Emulated", 17), 0);
+}
+
 TEST_P(CuseSessionModes, ArgumentErrorsMatchTheKernel)
 {
     std::vector<std::byte> buf(4096);

@@ -313,4 +313,22 @@ bool FakeCuseKernel::wait_closed(int timeout_ms)
     return cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return closed_; });
 }
 
+int FakeCuseKernel::ioctl_overrunning_message(std::uint64_t fh, unsigned int cmd,
+                                              std::uint32_t claimed, std::size_t sent)
+{
+    fuse_ioctl_in in{};
+    in.fh = fh;
+    in.flags = restricted_ ? 0u : unsigned{FUSE_IOCTL_UNRESTRICTED};
+    in.cmd = cmd;
+    in.in_size = claimed;
+    in.out_size = claimed;
+    const std::vector<std::byte> data(sent, std::byte{0x5a});
+    const auto unique = next_unique();
+    if (!send(FUSE_IOCTL, unique, ::gettid(), &in, sizeof in, data.data(), data.size()))
+        return EIO;
+    auto reply = wait_reply(unique);
+    if (!reply) return reply.error();
+    return reply->error;
+}
+
 } // namespace nvmecuse::testing

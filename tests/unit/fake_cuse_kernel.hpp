@@ -78,6 +78,10 @@ public:
     {
         return ioctl(fh, cmd, arg, IoctlOptions{});
     }
+    /// A FUSE_IOCTL no kernel sends: its in_size claims `claimed` bytes where
+    /// `sent` follow it. Returns the reply's errno (0 on success).
+    int ioctl_overrunning_message(std::uint64_t fh, unsigned int cmd, std::uint32_t claimed,
+                                  std::size_t sent);
     /// FUSE_INTERRUPT for request `unique` (what a signal to the caller does).
     void interrupt(std::uint64_t unique);
 
