@@ -129,7 +129,8 @@ json save_config(const service::ControllerManager& manager)
                                                 {"uid", serving.permissions.uid},
                                                 {"gid", serving.permissions.gid}}}}});
     for (const auto& c : manager.list())
-        config.push_back(json{{"method", "controller_attach"}, {"params", attach_params(c)}});
+        if (c.discovered_by.empty()) // the discovery controller attaches it again
+            config.push_back(json{{"method", "controller_attach"}, {"params", attach_params(c)}});
     return json{{"subsystems", json::array({json{{"subsystem", subsystem_name},
                                                   {"config", std::move(config)}}})}};
 }

@@ -7,12 +7,11 @@
 #include "nvmecuse/rpc/methods.hpp"
 
 #include "method_support.hpp"
+#include "spdk_support.hpp"
 
 namespace nvmecuse::rpc {
 
 using nlohmann::json;
-
-namespace {
 
 std::string lower(std::string text)
 {
@@ -21,19 +20,6 @@ std::string lower(std::string text)
     return text;
 }
 
-/// A parameter SPDK accepts whose only value nvmecuse honours is `honoured`
-/// (SPDK's default): anything else is refused, naming why.
-template <typename T>
-std::expected<void, Error> only_default(const json& params, std::string_view key, T honoured,
-                                        std::string_view why)
-{
-    const auto it = params.find(key);
-    if (it == params.end() || it->is_null() || it->get<T>() == honoured) return {};
-    return std::unexpected(
-        Error{-EINVAL, fmt::format("{} {}: not supported by nvmecuse ({})", key, it->dump(), why)});
-}
-
-/// SPDK's trtype/adrfam values ("TCP", "PCIe", "IPv4") as nvmecuse's.
 std::expected<transport::TransportId, Error> spdk_transport_id(const json& params)
 {
     auto trtype = required_string(params, "trtype");
@@ -57,7 +43,6 @@ std::expected<transport::TransportId, Error> spdk_transport_id(const json& param
                               {"hostnqn", params.value("hostnqn", std::string())}});
 }
 
-/// SPDK's reconnect options, with SPDK's rules between them.
 std::expected<void, Error> reconnect_options(const json& params, transport::tcp::TcpOptions& tcp)
 {
     const auto seconds = [&](const char* key, std::chrono::seconds& out) {
@@ -82,6 +67,8 @@ std::expected<void, Error> reconnect_options(const json& params, transport::tcp:
             Error{-EINVAL, "reconnect_delay_sec must not exceed ctrlr_loss_timeout_sec"});
     return {};
 }
+
+namespace {
 
 std::expected<json, Error> attach_controller(service::ControllerManager& manager,
                                              const transport::tcp::TcpOptions& defaults,
@@ -135,6 +122,8 @@ std::expected<json, Error> attach_controller(service::ControllerManager& manager
     return bdevs;
 }
 
+} // namespace
+
 json spdk_trid(const transport::TransportId& id)
 {
     if (id.trtype.empty()) return json{{"trtype", "emulated"}};
@@ -145,6 +134,8 @@ json spdk_trid(const transport::TransportId& id)
                 {"trsvcid", id.trsvcid},
                 {"subnqn", id.subnqn}};
 }
+
+namespace {
 
 /// SPDK's state names (nvme_ctrlr_get_state_str(): "enabled", "resetting",
 /// "deleting", "failed"); a reconnect is a reset there.
@@ -234,9 +225,10 @@ void add_spdk_methods(Dispatcher& dispatcher, service::ControllerManager& manage
                            return out;
                        }
                        for (const auto& c : manager.list())
-                           out.push_back(controller_json(c, defaults));
+                           if (!c.discovery) out.push_back(controller_json(c, defaults));
                        return out;
                    });
+    add_spdk_discovery_methods(dispatcher, manager, defaults);
 }
 
 } // namespace nvmecuse::rpc

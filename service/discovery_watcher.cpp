@@ -75,6 +75,12 @@ DiscoveryWatcher::start(std::unique_ptr<ctrlr::Controller> discovery, TransportI
 
 DiscoveryWatcher::~DiscoveryWatcher()
 {
+    stop();
+    discovery_.reset();
+}
+
+void DiscoveryWatcher::stop()
+{
     discovery_->on_async_event({});
     discovery_->on_state_change({});
     {
@@ -83,7 +89,16 @@ DiscoveryWatcher::~DiscoveryWatcher()
     }
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
-    discovery_.reset();
+}
+
+std::vector<std::pair<std::string, TransportId>> DiscoveryWatcher::followed() const
+{
+    std::lock_guard lock(mutex_);
+    std::vector<std::pair<std::string, TransportId>> out;
+    for (const auto& [key, f] : followed_)
+        for (const auto& name : f.names)
+            out.emplace_back(name, f.id);
+    return out;
 }
 
 std::vector<std::string> DiscoveryWatcher::attached() const
@@ -93,6 +108,12 @@ std::vector<std::string> DiscoveryWatcher::attached() const
     for (const auto& [key, followed] : followed_)
         out.insert(out.end(), followed.names.begin(), followed.names.end());
     return out;
+}
+
+std::vector<TransportId> DiscoveryWatcher::referrals() const
+{
+    std::lock_guard lock(mutex_);
+    return referrals_;
 }
 
 std::uint64_t DiscoveryWatcher::reads() const
@@ -133,8 +154,13 @@ std::expected<void, std::string> DiscoveryWatcher::reconcile()
 
 std::expected<void, std::string> DiscoveryWatcher::follow_log()
 {
-    auto targets = listed_targets(*discovery_, id_, max_);
+    std::vector<TransportId> referrals;
+    auto targets = listed_targets(*discovery_, id_, max_, &referrals);
     if (!targets) return std::unexpected(std::move(targets.error()));
+    {
+        std::lock_guard lock(mutex_);
+        referrals_ = std::move(referrals);
+    }
     std::vector<Key> listed;
     for (const TransportId& t : *targets)
         listed.push_back(key_of(t));
@@ -194,6 +220,7 @@ attach_persistent(ControllerManager& manager, const TransportId& id,
     subsystem_tcp.persistent = false;
     AttachRequest subsystem_request;
     subsystem_request.nodes = request.nodes;
+    subsystem_request.discovered_by = request.discovered_by;
     auto attach =
         [&manager, subsystem_tcp, subsystem_request](
             const TransportId& target) -> std::expected<std::vector<std::string>, std::string> {

@@ -31,7 +31,9 @@ void add_native_methods(Dispatcher& dispatcher, service::ControllerManager& mana
 /// {"subsystems": [{"subsystem": "nvmecuse", "config": [{"method":
 /// "node_set_options", "params": {"directory", "mode": "0600", "uid",
 /// "gid"}}, {"method": "controller_attach", "params": {...}}, ...]}]}.
-/// It holds the DH-HMAC-CHAP secrets controllers were attached with.
+/// It holds the DH-HMAC-CHAP secrets controllers were attached with. A
+/// persistent discovery controller is saved with "persistent": true, and
+/// the controllers it attached are left out (it attaches them again).
 /// Any thread.
 [[nodiscard]] nlohmann::json save_config(const service::ControllerManager& manager);
 
