@@ -110,7 +110,8 @@ std::expected<json, Error> attach_controller(service::ControllerManager& manager
             std::chrono::microseconds(it->get<std::uint64_t>()));
     if (auto ok = reconnect_options(params, tcp); !ok) return std::unexpected(ok.error());
 
-    const service::AttachRequest request{.name = *name, .nodes = false, .emulated_config = {}};
+    const service::AttachRequest request{.name = *name, .nodes = false, .emulated_config = {},
+                                         .discovered_by = {}};
     auto attached = manager.attach(*id, tcp, request);
     if (!attached) return std::unexpected(to_rpc_error(attached.error()));
     // SPDK answers with the bdev names: the controller's name + "n" + nsid.

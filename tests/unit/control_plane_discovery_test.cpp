@@ -268,8 +268,9 @@ TEST_F(ControlPlaneDiscovery, DetachRacesListAndTheWatcher)
         std::atomic<bool> done{false};
         std::thread lister([&] {
             while (!done.load()) {
-                for (const auto& c : manager_->list())
+                for (const auto& c : manager_->list()) {
                     if (c.discovery) EXPECT_EQ(c.name, name);
+                }
                 (void)manager_->find(name);
             }
         });

@@ -81,7 +81,9 @@ replay_config(const nlohmann::json& doc, const Dispatcher& dispatcher,
 /// `rpc.py -s SOCKET` works unchanged: bdev_nvme_attach_controller
 /// (attaches without nodes), bdev_nvme_cuse_register,
 /// bdev_nvme_cuse_unregister, bdev_nvme_detach_controller,
-/// bdev_nvme_get_controllers.
+/// bdev_nvme_get_controllers, and the discovery service over persistent
+/// discovery controllers: bdev_nvme_start_discovery,
+/// bdev_nvme_stop_discovery, bdev_nvme_get_discovery_info.
 void add_spdk_methods(Dispatcher& dispatcher, service::ControllerManager& manager,
                       const transport::tcp::TcpOptions& defaults);
 
