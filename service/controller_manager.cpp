@@ -176,7 +176,8 @@ void ControllerManager::reap()
             spdlog::warn("{}: controller lost (ctrl-loss-tmo expired): removing it, its nodes "
                          "and its index, as Linux deletes the controller",
                          entry->name);
-            (void)detach_entry(entry, default_detach_grace); // a concurrent detach may have it
+            // A discovery controller's controllers stay, as Linux's do.
+            (void)detach_entry(entry, default_detach_grace, false); // a concurrent detach may have it
         }
         lock.lock();
     }
@@ -288,10 +289,16 @@ ControllerManager::attach_discovery(const transport::TransportId& id,
     entry->watcher = std::move(persistent->watcher);
     entry->view = &entry->watcher->controller();
     auto status = status_of(*entry);
+    std::weak_ptr<Entry> weak = entry;
+    entry->watcher->on_failed(
+        [this, weak] { state_changed(weak, ctrlr::Controller::State::failed); });
     {
         std::lock_guard lock(mutex_);
         entries_.emplace(entry->name, entry);
     }
+    // Lost before it was in the map, where the reaper looks: again.
+    if (entry->state() == ctrlr::Controller::State::failed)
+        state_changed(weak, ctrlr::Controller::State::failed);
     spdlog::info("{}: attached the discovery controller {} (persistent)", entry->name,
                  id.describe());
     std::vector<ControllerStatus> out{std::move(*status)};
@@ -377,7 +384,8 @@ std::expected<void, ManagerError> ControllerManager::detach_emulated(std::string
 }
 
 std::expected<void, ManagerError>
-ControllerManager::detach_entry(std::shared_ptr<Entry> entry, std::chrono::milliseconds grace)
+ControllerManager::detach_entry(std::shared_ptr<Entry> entry, std::chrono::milliseconds grace,
+                                bool with_discovered)
 {
     {
         std::lock_guard lock(mutex_);
@@ -396,7 +404,7 @@ ControllerManager::detach_entry(std::shared_ptr<Entry> entry, std::chrono::milli
         remove_nodes(entry->served.registry, grace, entry->name);
         if (entry->watcher) {
             entry->watcher->stop(); // attaches nothing more
-            discovered = entry->watcher->followed();
+            if (with_discovered) discovered = entry->watcher->followed();
         }
         {
             std::lock_guard view(entry->view_mutex);

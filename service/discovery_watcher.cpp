@@ -59,10 +59,12 @@ DiscoveryWatcher::start(std::unique_ptr<ctrlr::Controller> discovery, TransportI
         using State = ctrlr::Controller::State;
         std::unique_lock lock(raw->mutex_);
         if (state == State::connecting) raw->reconnecting_ = true;
-        if (state == State::failed)
+        if (state == State::failed) {
             spdlog::warn("{}: discovery controller failed: its log changes are no longer "
                          "followed (the controllers it attached stay)",
                          raw->id_.describe());
+            if (raw->on_failed_) raw->on_failed_();
+        }
         if (state != State::live || !raw->reconnecting_) return;
         raw->reconnecting_ = false; // the log may have changed while it was away
         lock.unlock();
@@ -89,6 +91,12 @@ void DiscoveryWatcher::stop()
     }
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
+}
+
+void DiscoveryWatcher::on_failed(std::function<void()> listener)
+{
+    std::lock_guard lock(mutex_);
+    on_failed_ = std::move(listener);
 }
 
 std::vector<std::pair<std::string, TransportId>> DiscoveryWatcher::followed() const

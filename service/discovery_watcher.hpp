@@ -71,6 +71,10 @@ public:
     /// The controllers attached through this watcher, in the order they
     /// were attached; any thread.
     [[nodiscard]] std::vector<std::string> attached() const;
+    /// `listener` runs (on the controller's owner thread; it must not
+    /// block) each time the discovery controller fails: a bring-up failed,
+    /// or ctrl-loss-tmo ran out. Any thread; replaces the previous one.
+    void on_failed(std::function<void()> listener);
     /// attached() with the port each was attached for.
     [[nodiscard]] std::vector<std::pair<std::string, transport::TransportId>> followed() const;
     /// The other discovery controllers (referrals, SUBTYPE 1h) the last
@@ -117,6 +121,7 @@ private:
     bool pending_ = false; ///< a read is due
     bool stopping_ = false;
     bool reconnecting_ = false; ///< the connection was lost: read again once live
+    std::function<void()> on_failed_;
     std::uint64_t reads_ = 0;
     std::vector<std::pair<Key, Followed>> followed_; ///< in log order
     std::vector<transport::TransportId> referrals_;

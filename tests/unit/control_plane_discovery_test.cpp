@@ -164,6 +164,33 @@ TEST_F(ControlPlaneDiscovery, KeepAliveDefaultsToNvmeClisThirtySecondsUnlessGive
     EXPECT_EQ(target.kato.load(), 7'000u);
 }
 
+TEST_F(ControlPlaneDiscovery, LostPastCtrlLossTmoItIsRemovedAndWhatItAttachedStays)
+{
+    tcp_test::TestTarget subsystem; // another target, which stays up
+    target.set_discovery({record(nvme::DiscoverySubsystemType::nvm, subsystem_nqn, "127.0.0.1",
+                                 subsystem.port_string())});
+    serve();
+    const json answer = attach_discovery({{"name", "disc"}, {"ctrl_loss_tmo", 1},
+                                          {"reconnect_delay", 1}});
+    ASSERT_EQ(answer.size(), 2u);
+    const std::string child = answer[1]["name"];
+    target.refuse_connections(true);
+    target.drop_connections();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (manager_->find("disc") && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_FALSE(manager_->find("disc")); // deleted, as Linux deletes it
+    const auto left = manager_->find(child);
+    ASSERT_TRUE(left);
+    EXPECT_EQ(left->state, "live");
+    // No discovery controller attaches it again now: save_config keeps it.
+    const json saved = rpc::save_config(*manager_);
+    std::size_t attaches = 0;
+    for (const auto& call : saved["subsystems"][0]["config"])
+        attaches += call["method"] == "controller_attach" ? 1 : 0;
+    EXPECT_EQ(attaches, 1u);
+}
+
 TEST_F(ControlPlaneDiscovery, RescanAndNodesAreRefusedForIt)
 {
     serve();
@@ -269,7 +296,9 @@ TEST_F(ControlPlaneDiscovery, DetachRacesListAndTheWatcher)
         std::thread lister([&] {
             while (!done.load()) {
                 for (const auto& c : manager_->list()) {
-                    if (c.discovery) EXPECT_EQ(c.name, name);
+                    if (c.discovery) {
+                        EXPECT_EQ(c.name, name);
+                    }
                 }
                 (void)manager_->find(name);
             }

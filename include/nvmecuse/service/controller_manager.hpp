@@ -207,9 +207,11 @@ private:
                           const std::vector<ControllerStatus>& all) const;
 
     /// Takes `entry` out of the map (when it is still there, with `name`)
-    /// and detaches it.
+    /// and detaches it; a discovery controller's controllers too when
+    /// `with_discovered`.
     std::expected<void, ManagerError> detach_entry(std::shared_ptr<Entry> entry,
-                                                   std::chrono::milliseconds grace);
+                                                   std::chrono::milliseconds grace,
+                                                   bool with_discovered = true);
     /// The controller of `entry` changed state (its owner thread).
     void state_changed(const std::weak_ptr<Entry>& entry, ctrlr::Controller::State state);
     /// The reaper thread: removes controllers lost past ctrl-loss-tmo, as
