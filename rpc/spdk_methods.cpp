@@ -171,7 +171,8 @@ std::expected<json, Error> detach_controller(service::ControllerManager& manager
     auto name = required_string(params, "name");
     if (!name) return std::unexpected(name.error());
     auto status = manager.find(*name);
-    if (!status)
+    // A discovery service is stopped with bdev_nvme_stop_discovery, as in SPDK.
+    if (!status || status->discovery)
         return std::unexpected(Error{-ENODEV, fmt::format("{}: no such controller", *name)});
     // A path named by its fields must be the controller's one path.
     const auto& id = status->transport_id;
@@ -219,7 +220,7 @@ void add_spdk_methods(Dispatcher& dispatcher, service::ControllerManager& manage
                        json out = json::array();
                        if (auto it = params.find("name"); it != params.end()) {
                            auto status = manager.find(it->get<std::string>());
-                           if (!status)
+                           if (!status || status->discovery)
                                return std::unexpected(Error{
                                    -ENODEV, fmt::format("{}: no such controller", it->dump())});
                            out.push_back(controller_json(*status, defaults));

@@ -241,6 +241,14 @@ TEST_F(ControlPlaneDiscovery, SpdkStartGetAndStopDiscovery)
     ASSERT_EQ(controllers->size(), 1u);
     EXPECT_EQ((*controllers)[0]["name"], child->name);
 
+    // It is no bdev_nvme controller: SPDK's controller methods do not know it.
+    auto named = c.call("bdev_nvme_get_controllers", {{"name", "disc"}});
+    ASSERT_FALSE(named);
+    EXPECT_EQ(named.error().error.code, -ENODEV);
+    auto detached = c.call("bdev_nvme_detach_controller", {{"name", "disc"}});
+    ASSERT_FALSE(detached);
+    EXPECT_EQ(detached.error().error.code, -ENODEV);
+
     auto twice = c.call("bdev_nvme_start_discovery", {{"name", "other"}, {"trtype", "tcp"},
                                                       {"traddr", "127.0.0.1"},
                                                       {"trsvcid", target.port_string()}});
@@ -274,6 +282,23 @@ TEST_F(ControlPlaneDiscovery, SpdkStartDiscoveryRefusesWhatItCannotHonour)
     }
     EXPECT_TRUE(manager_->list().empty());
     EXPECT_EQ(target.admin_connects.load(), 0);
+}
+
+TEST_F(ControlPlaneDiscovery, SpdkAttachTimeoutBoundsTheConnection)
+{
+    serve();
+    target.silence_connections(true); // accepts, never answers ICReq
+    const auto started = std::chrono::steady_clock::now();
+    auto refused = client().call("bdev_nvme_start_discovery",
+                                 {{"name", "disc"}, {"trtype", "tcp"}, {"traddr", "127.0.0.1"},
+                                  {"trsvcid", target.port_string()}, {"wait_for_attach", true},
+                                  {"attach_timeout_ms", 300}, {"ctrlr_loss_timeout_sec", 0},
+                                  {"reconnect_delay_sec", 0}});
+    const auto took = std::chrono::steady_clock::now() - started;
+    target.silence_connections(false);
+    ASSERT_FALSE(refused);
+    EXPECT_LT(took, std::chrono::milliseconds(2'000)); // the connect timeout is 3 s otherwise
+    EXPECT_TRUE(manager_->list().empty());
 }
 
 TEST_F(ControlPlaneDiscovery, DetachRacesListAndTheWatcher)
