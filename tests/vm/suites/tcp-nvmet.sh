@@ -15,7 +15,8 @@
 # them when it is unlinked again; the first one stays throughout. The
 # discovery controller is nvme0 (claimed first, as the kernel's nvme
 # connect-all makes it), listed by controller_list with what it attached and
-# nvme-cli's 30 s Keep Alive Timeout; detached by name, it takes the
+# nvme-cli's 30 s Keep Alive Timeout, saved by save-config and brought back
+# by a daemon started from that file; detached by name, it takes the
 # subsystem's controller with it.
 #
 # ctest runs it as vm.tcp-nvmet; by hand:
@@ -111,6 +112,20 @@ expect_json "save_config: the discovery controller, persistent, Keep Alive 30 s"
   "true 30 null"
 run nvmecusectl list-subsys
 expect_contains "list-subsys: the discovery subsystem" "NQN=nqn.2014-08.org.nvmexpress.discovery"
+
+# Restarted from its saved configuration, the daemon follows the log again.
+nvmecusectl save-config /tmp/discovery.json
+stop_daemon
+echo "--- nvmecused --json /tmp/discovery.json" >>/tmp/nvmecused.log
+nvmecused --json /tmp/discovery.json --log-level info >>/tmp/nvmecused.log 2>&1 &
+DAEMON_PID=$!
+if wait_for $DEV/nvme1n1 300; then
+  pass "restarted from save-config: the discovery controller attaches the subsystem again"
+else
+  fail "restarted from save-config: the discovery controller attaches the subsystem again"
+fi
+run nvmecusectl call controller_list '{"name": "nvme0"}'
+expect_json "restarted: nvme0 is the discovery controller again" '.[0].discovered | join(",")' nvme1
 run nvmecusectl detach nvme0
 expect_status "nvmecusectl detach nvme0 (the discovery controller)" 0
 if wait_gone $DEV/nvme1n1 50; then
