@@ -111,10 +111,9 @@ std::vector<std::pair<std::string, TransportId>> DiscoveryWatcher::followed() co
 
 std::vector<std::string> DiscoveryWatcher::attached() const
 {
-    std::lock_guard lock(mutex_);
     std::vector<std::string> out;
-    for (const auto& [key, followed] : followed_)
-        out.insert(out.end(), followed.names.begin(), followed.names.end());
+    for (auto& [name, id] : followed())
+        out.push_back(std::move(name));
     return out;
 }
 

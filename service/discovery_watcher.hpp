@@ -136,10 +136,10 @@ struct PersistentDiscovery {
 
 /// Connects the discovery controller `id` (tcp.persistent: Keep Alive and
 /// reconnects), attaches through `manager` every NVM subsystem port it
-/// lists (each with `request`'s nodes and `tcp`'s options), and returns the
-/// watcher that follows its changes (detaching through `manager` only
-/// controllers it attached, and only while they still have the transport ID
-/// it attached them with). Errors: connecting the discovery controller, or
+/// lists (each with `request`'s nodes and discovered_by, and `tcp`'s
+/// options), and returns the watcher that follows its changes (detaching
+/// through `manager` only controllers it attached, and only while they
+/// still have the transport ID it attached them with). Errors: connecting the discovery controller, or
 /// reading its log. An empty log, and subsystems that fail to attach, are
 /// not errors: the watcher waits for changes. Any thread; blocks.
 [[nodiscard]] std::expected<PersistentDiscovery, ManagerError>
