@@ -52,7 +52,10 @@ std::expected<transport::tcp::TcpOptions, Error> tcp_options(const json& params,
     if (!hdr) return std::unexpected(hdr.error());
     if (!data) return std::unexpected(data.error());
     if (!persistent) return std::unexpected(persistent.error());
-    if (params.contains("kato")) tcp.kato = seconds(*kato);
+    if (params.contains("kato")) {
+        tcp.kato = seconds(*kato);
+        tcp.kato_set = true;
+    }
     tcp.io_queues = *queues;
     tcp.queue_size = *depth;
     tcp.reconnect_delay = seconds(*delay);
@@ -174,7 +177,7 @@ json attach_params(const service::ControllerStatus& c)
 {
     json p = json::object();
     if (c.named) p["name"] = c.name;
-    if (c.nodes.empty()) p["nodes"] = false;
+    if (c.discovery ? !c.discovered_nodes : c.nodes.empty()) p["nodes"] = false;
     if (c.transport == "emulated") {
         p["trtype"] = "emulated";
         if (!c.emulated_config.empty()) p["config"] = json::parse(c.emulated_config);
@@ -197,6 +200,7 @@ json attach_params(const service::ControllerStatus& c)
     p["fast_io_fail_tmo"] = tcp.fast_io_fail_tmo.count();
     p["hdr_digest"] = tcp.header_digest;
     p["data_digest"] = tcp.data_digest;
+    if (c.discovery) p["persistent"] = true;
     // A restart must authenticate again: the saved file carries the secrets.
     if (!tcp.dhchap_secret.empty()) p["dhchap_secret"] = tcp.dhchap_secret;
     if (!tcp.dhchap_ctrl_secret.empty()) p["dhchap_ctrl_secret"] = tcp.dhchap_ctrl_secret;

@@ -3,6 +3,7 @@
 // (node_set_options), then controller_attach calls. See methods.hpp.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -128,8 +129,15 @@ json save_config(const service::ControllerManager& manager)
                                                 {"mode", fmt::format("{:04o}", serving.permissions.mode)},
                                                 {"uid", serving.permissions.uid},
                                                 {"gid", serving.permissions.gid}}}}});
-    for (const auto& c : manager.list())
-        config.push_back(json{{"method", "controller_attach"}, {"params", attach_params(c)}});
+    const auto controllers = manager.list();
+    const auto by_discovery = [&](const service::ControllerStatus& c) {
+        return std::ranges::any_of(controllers, [&](const service::ControllerStatus& d) {
+            return d.discovery && d.name == c.discovered_by;
+        });
+    };
+    for (const auto& c : controllers)
+        if (!by_discovery(c)) // otherwise the discovery controller attaches it again
+            config.push_back(json{{"method", "controller_attach"}, {"params", attach_params(c)}});
     return json{{"subsystems", json::array({json{{"subsystem", subsystem_name},
                                                   {"config", std::move(config)}}})}};
 }

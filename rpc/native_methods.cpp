@@ -84,7 +84,10 @@ json controller_json(const ControllerStatus& c, const std::string& default_hostn
              {"activity", c.activity},
              {"transport", c.transport}, {"trid", trid_json(c.transport_id)},
              {"node", node_of(c, 0)},    {"nodes", std::move(nodes)}, {"namespaces", namespaces_json(c)},
-             {"hostnqn", host_nqn_of(c, default_hostnqn)}};
+             {"hostnqn", host_nqn_of(c, default_hostnqn)},
+             {"discovery", c.discovery},
+             {"discovered_by", c.discovered_by.empty() ? json(nullptr) : json(c.discovered_by)}};
+    if (c.discovery) out["discovered"] = c.discovered;
     if (c.info) {
         const auto& id = c.info->id;
         out["serial_number"] = trimmed(std::string_view(id.sn.data(), id.sn.size()));

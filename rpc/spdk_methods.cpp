@@ -7,12 +7,11 @@
 #include "nvmecuse/rpc/methods.hpp"
 
 #include "method_support.hpp"
+#include "spdk_support.hpp"
 
 namespace nvmecuse::rpc {
 
 using nlohmann::json;
-
-namespace {
 
 std::string lower(std::string text)
 {
@@ -21,19 +20,6 @@ std::string lower(std::string text)
     return text;
 }
 
-/// A parameter SPDK accepts whose only value nvmecuse honours is `honoured`
-/// (SPDK's default): anything else is refused, naming why.
-template <typename T>
-std::expected<void, Error> only_default(const json& params, std::string_view key, T honoured,
-                                        std::string_view why)
-{
-    const auto it = params.find(key);
-    if (it == params.end() || it->is_null() || it->get<T>() == honoured) return {};
-    return std::unexpected(
-        Error{-EINVAL, fmt::format("{} {}: not supported by nvmecuse ({})", key, it->dump(), why)});
-}
-
-/// SPDK's trtype/adrfam values ("TCP", "PCIe", "IPv4") as nvmecuse's.
 std::expected<transport::TransportId, Error> spdk_transport_id(const json& params)
 {
     auto trtype = required_string(params, "trtype");
@@ -57,7 +43,6 @@ std::expected<transport::TransportId, Error> spdk_transport_id(const json& param
                               {"hostnqn", params.value("hostnqn", std::string())}});
 }
 
-/// SPDK's reconnect options, with SPDK's rules between them.
 std::expected<void, Error> reconnect_options(const json& params, transport::tcp::TcpOptions& tcp)
 {
     const auto seconds = [&](const char* key, std::chrono::seconds& out) {
@@ -82,6 +67,8 @@ std::expected<void, Error> reconnect_options(const json& params, transport::tcp:
             Error{-EINVAL, "reconnect_delay_sec must not exceed ctrlr_loss_timeout_sec"});
     return {};
 }
+
+namespace {
 
 std::expected<json, Error> attach_controller(service::ControllerManager& manager,
                                              const transport::tcp::TcpOptions& defaults,
@@ -123,7 +110,8 @@ std::expected<json, Error> attach_controller(service::ControllerManager& manager
             std::chrono::microseconds(it->get<std::uint64_t>()));
     if (auto ok = reconnect_options(params, tcp); !ok) return std::unexpected(ok.error());
 
-    const service::AttachRequest request{.name = *name, .nodes = false, .emulated_config = {}};
+    const service::AttachRequest request{.name = *name, .nodes = false, .emulated_config = {},
+                                         .discovered_by = {}};
     auto attached = manager.attach(*id, tcp, request);
     if (!attached) return std::unexpected(to_rpc_error(attached.error()));
     // SPDK answers with the bdev names: the controller's name + "n" + nsid.
@@ -135,6 +123,8 @@ std::expected<json, Error> attach_controller(service::ControllerManager& manager
     return bdevs;
 }
 
+} // namespace
+
 json spdk_trid(const transport::TransportId& id)
 {
     if (id.trtype.empty()) return json{{"trtype", "emulated"}};
@@ -145,6 +135,8 @@ json spdk_trid(const transport::TransportId& id)
                 {"trsvcid", id.trsvcid},
                 {"subnqn", id.subnqn}};
 }
+
+namespace {
 
 /// SPDK's state names (nvme_ctrlr_get_state_str(): "enabled", "resetting",
 /// "deleting", "failed"); a reconnect is a reset there.
@@ -179,7 +171,8 @@ std::expected<json, Error> detach_controller(service::ControllerManager& manager
     auto name = required_string(params, "name");
     if (!name) return std::unexpected(name.error());
     auto status = manager.find(*name);
-    if (!status)
+    // A discovery service is stopped with bdev_nvme_stop_discovery, as in SPDK.
+    if (!status || status->discovery)
         return std::unexpected(Error{-ENODEV, fmt::format("{}: no such controller", *name)});
     // A path named by its fields must be the controller's one path.
     const auto& id = status->transport_id;
@@ -227,16 +220,17 @@ void add_spdk_methods(Dispatcher& dispatcher, service::ControllerManager& manage
                        json out = json::array();
                        if (auto it = params.find("name"); it != params.end()) {
                            auto status = manager.find(it->get<std::string>());
-                           if (!status)
+                           if (!status || status->discovery)
                                return std::unexpected(Error{
                                    -ENODEV, fmt::format("{}: no such controller", it->dump())});
                            out.push_back(controller_json(*status, defaults));
                            return out;
                        }
                        for (const auto& c : manager.list())
-                           out.push_back(controller_json(c, defaults));
+                           if (!c.discovery) out.push_back(controller_json(c, defaults));
                        return out;
                    });
+    add_spdk_discovery_methods(dispatcher, manager, defaults);
 }
 
 } // namespace nvmecuse::rpc

@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include "nvmecuse/ctrlr/discovery.hpp"
+#include "nvmecuse/service/controller_manager.hpp"
+#include "nvmecuse/spec/discovery.hpp"
 #include "nvmecuse/transport/connect.hpp"
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 
@@ -89,6 +91,7 @@ connect_discovery(const TransportId& id, const transport::tcp::TcpOptions& tcp)
         // ctrl_loss_tmo.
         controller_options.reconnect_delay = options.reconnect_delay;
         controller_options.ctrl_loss_tmo = options.ctrl_loss_tmo;
+        if (!tcp.kato_set) options.kato = persistent_discovery_kato;
     } else {
         // A short-lived association driven by the core like any
         // controller: no Keep Alive, no recovery.
@@ -109,12 +112,19 @@ connect_discovery(const TransportId& id, const transport::tcp::TcpOptions& tcp)
 }
 
 std::expected<std::vector<TransportId>, std::string>
-listed_targets(ctrlr::Controller& discovery, const TransportId& id, std::size_t max)
+listed_targets(ctrlr::Controller& discovery, const TransportId& id, std::size_t max,
+               std::vector<TransportId>* referrals)
 {
     auto records = ctrlr::read_discovery_log(discovery);
     if (!records)
         return std::unexpected(
             fmt::format("{}: discovery: {}", id.describe(), records.error().message()));
+    if (referrals != nullptr) {
+        referrals->clear();
+        for (const auto& record : *records)
+            if (record.subtype == static_cast<std::uint8_t>(nvme::DiscoverySubsystemType::referral))
+                referrals->push_back(record.id);
+    }
     auto found = discovery_targets(id, *records, max);
     spdlog::info("{}: {} NVM subsystem port(s) listed", id.describe(),
                  found.targets.size() + found.dropped);

@@ -45,7 +45,8 @@ attach_target(const transport::TransportId& id, const transport::tcp::TcpOptions
 
 /// Connects the discovery controller `id` names (subnqn empty or the
 /// discovery NQN) without I/O queues. With `tcp.persistent` it keeps Keep
-/// Alive (tcp.kato) and reconnects after a loss as the options say;
+/// Alive (tcp.kato when tcp.kato_set, else persistent_discovery_kato) and
+/// reconnects after a loss as the options say;
 /// otherwise it has neither (a short-lived association). Any thread;
 /// blocks while connecting.
 [[nodiscard]] std::expected<std::unique_ptr<ctrlr::Controller>, AttachError>
@@ -53,10 +54,12 @@ connect_discovery(const transport::TransportId& id, const transport::tcp::TcpOpt
 
 /// Reads the Discovery Log Page of `discovery` (the controller of `id`)
 /// and returns discovery_targets() of it, logging how many were listed and
-/// warning about those dropped past `max`. Errors name `id`. Any thread
-/// but the controller's owner; blocks.
+/// warning about those dropped past `max`. With `referrals`, the records
+/// of other discovery controllers (SUBTYPE 1h) go there, as listed. Errors
+/// name `id`. Any thread but the controller's owner; blocks.
 [[nodiscard]] std::expected<std::vector<transport::TransportId>, std::string>
 listed_targets(ctrlr::Controller& discovery, const transport::TransportId& id,
-               std::size_t max = max_discovered_controllers);
+               std::size_t max = max_discovered_controllers,
+               std::vector<transport::TransportId>* referrals = nullptr);
 
 } // namespace nvmecuse::service

@@ -70,6 +70,12 @@ struct ControllerManager::Entry {
     bool named = false;        ///< the caller's name, not the index's
     transport::tcp::TcpOptions tcp;
     std::string emulated_config;
+    std::string discovered_by; ///< the persistent discovery controller that attached it
+    bool discovery = false;    ///< a persistent discovery controller (`watcher` until detached)
+    bool discovered_nodes = true; ///< discovery: what it attaches gets nodes
+    /// A persistent discovery controller: follows its log and owns it
+    /// (served.controller stays null). Destroyed before `served.claim`.
+    std::unique_ptr<DiscoveryWatcher> watcher;
     /// Guards `served` and serialises steps. Not a timed_mutex: TSan does
     /// not see GCC's try_lock_for (pthread_mutex_clocklock).
     std::mutex mutex;
@@ -88,6 +94,13 @@ struct ControllerManager::Entry {
         Doing(Entry& e, Activity a) : entry(e), mine(a) { entry.activity = a; }
         ~Doing() { entry.activity.compare_exchange_strong(mine, Activity::none); }
     };
+
+    /// The controller, null once detached; under `mutex`.
+    ctrlr::Controller* controller() const
+    {
+        if (watcher) return &watcher->controller();
+        return served.controller.get();
+    }
 
     /// The controller's state, while it has one.
     std::optional<ctrlr::Controller::State> state()
@@ -163,7 +176,8 @@ void ControllerManager::reap()
             spdlog::warn("{}: controller lost (ctrl-loss-tmo expired): removing it, its nodes "
                          "and its index, as Linux deletes the controller",
                          entry->name);
-            (void)detach_entry(entry, default_detach_grace); // a concurrent detach may have it
+            // A discovery controller's controllers stay, as Linux's do.
+            (void)detach_entry(entry, default_detach_grace, false); // a concurrent detach may have it
         }
         lock.lock();
     }
@@ -199,6 +213,7 @@ ControllerStatus ControllerManager::adopt(ServedController served, const AttachR
     entry->named = !request.name.empty();
     entry->tcp = tcp;
     entry->emulated_config = request.emulated_config;
+    entry->discovered_by = request.discovered_by;
     ctrlr::Controller& controller = *entry->served.controller;
     entry->view = &controller;
     // Taken before the entry is visible: once it is, another client's
@@ -222,19 +237,13 @@ std::expected<std::vector<ControllerStatus>, ManagerError>
 ControllerManager::attach(const transport::TransportId& id, const transport::tcp::TcpOptions& tcp,
                           const AttachRequest& request)
 {
+    if (tcp.persistent && id.is_discovery()) return attach_discovery(id, tcp, request);
     if (!request.name.empty() && id.is_discovery())
         return std::unexpected(ManagerError{
             Kind::invalid, fmt::format("{}: a discovery controller may list several "
                                        "subsystems; attach them without a name, or name the "
-                                       "subsystem (subnqn)",
+                                       "subsystem (subnqn), or keep it (persistent)",
                                        id.describe())});
-    if (tcp.persistent && id.is_discovery()) {
-        auto persistent = attach_persistent(*this, id, tcp, request);
-        if (!persistent) return std::unexpected(persistent.error());
-        std::lock_guard lock(watchers_mutex_);
-        watchers_.push_back(std::move(persistent->watcher));
-        return std::move(persistent->attached);
-    }
     if (auto reserved = reserve(request.name); !reserved) return std::unexpected(reserved.error());
     std::vector<ControllerStatus> attached_controllers;
     auto attached = attach_target(id, tcp, serving_, request.nodes,
@@ -248,6 +257,55 @@ ControllerManager::attach(const transport::TransportId& id, const transport::tcp
         return std::unexpected(ManagerError{Kind::failed, std::move(attached.error().message),
                                             attached.error().unreachable});
     return attached_controllers;
+}
+
+std::expected<std::vector<ControllerStatus>, ManagerError>
+ControllerManager::attach_discovery(const transport::TransportId& id,
+                                    const transport::tcp::TcpOptions& tcp,
+                                    const AttachRequest& request)
+{
+    if (auto reserved = reserve(request.name); !reserved) return std::unexpected(reserved.error());
+    // Claimed first, as Linux makes the discovery controller nvme<N> before
+    // the controllers it lists: they know its name.
+    auto claim = cuse::IndexClaim::claim_lowest(serving_.lock_directory);
+    if (!claim) {
+        unreserve(request.name);
+        return std::unexpected(ManagerError{
+            Kind::failed, fmt::format("{}: claiming a controller index in {}: {}", id.describe(),
+                                      serving_.lock_directory, claim.error().message())});
+    }
+    ServedController served{std::move(*claim), nullptr, nullptr};
+    AttachRequest own = request;
+    own.discovered_by = request.name.empty() ? served.name() : request.name;
+    auto persistent = attach_persistent(*this, id, tcp, own);
+    unreserve(request.name);
+    if (!persistent) return std::unexpected(persistent.error());
+    auto entry = std::make_shared<Entry>(own.discovered_by, id, std::move(served));
+    entry->named = !request.name.empty();
+    entry->tcp = tcp;
+    if (!tcp.kato_set) entry->tcp.kato = persistent_discovery_kato;
+    entry->discovery = true;
+    entry->discovered_nodes = request.nodes;
+    entry->watcher = std::move(persistent->watcher);
+    entry->view = &entry->watcher->controller();
+    auto status = status_of(*entry);
+    std::weak_ptr<Entry> weak = entry;
+    entry->watcher->on_failed(
+        [this, weak] { state_changed(weak, ctrlr::Controller::State::failed); });
+    {
+        std::lock_guard lock(mutex_);
+        entries_.emplace(entry->name, entry);
+    }
+    // Lost before it was in the map, where the reaper looks: again.
+    if (entry->state() == ctrlr::Controller::State::failed)
+        state_changed(weak, ctrlr::Controller::State::failed);
+    spdlog::info("{}: attached the discovery controller {} (persistent)", entry->name,
+                 id.describe());
+    std::vector<ControllerStatus> out{std::move(*status)};
+    for (auto& child : persistent->attached)
+        out.push_back(std::move(child));
+    prune_discovered(out.front(), out);
+    return out;
 }
 
 std::expected<ControllerStatus, ManagerError>
@@ -326,7 +384,8 @@ std::expected<void, ManagerError> ControllerManager::detach_emulated(std::string
 }
 
 std::expected<void, ManagerError>
-ControllerManager::detach_entry(std::shared_ptr<Entry> entry, std::chrono::milliseconds grace)
+ControllerManager::detach_entry(std::shared_ptr<Entry> entry, std::chrono::milliseconds grace,
+                                bool with_discovered)
 {
     {
         std::lock_guard lock(mutex_);
@@ -338,28 +397,49 @@ ControllerManager::detach_entry(std::shared_ptr<Entry> entry, std::chrono::milli
     }
     // Set before the lock: while a step (registering) holds it, list() says so.
     entry->activity = Activity::detaching;
-    std::lock_guard lock(entry->mutex);
-    Entry::Doing doing(*entry, Activity::detaching);
-    remove_nodes(entry->served.registry, grace, entry->name);
+    std::vector<std::pair<std::string, transport::TransportId>> discovered;
     {
-        std::lock_guard view(entry->view_mutex);
-        entry->view = nullptr;
+        std::lock_guard lock(entry->mutex);
+        Entry::Doing doing(*entry, Activity::detaching);
+        remove_nodes(entry->served.registry, grace, entry->name);
+        if (entry->watcher) {
+            entry->watcher->stop(); // attaches nothing more
+            if (with_discovered) discovered = entry->watcher->followed();
+        }
+        {
+            std::lock_guard view(entry->view_mutex);
+            entry->view = nullptr;
+        }
+        entry->watcher.reset();
+        entry->served.controller.reset();
+        entry->served.claim.release();
+        spdlog::info("{}: detached", entry->name);
     }
-    entry->served.controller.reset();
-    entry->served.claim.release();
-    spdlog::info("{}: detached", entry->name);
+    // As SPDK's bdev_nvme_stop_discovery: what it attached goes with it,
+    // unless detached (and its name perhaps reused) meanwhile.
+    for (const auto& [name, target] : discovered) {
+        auto child = lookup(name);
+        if (!child || (*child)->discovered_by != entry->name ||
+            (*child)->id.traddr != target.traddr || (*child)->id.trsvcid != target.trsvcid ||
+            (*child)->id.subnqn != target.subnqn)
+            continue;
+        (void)detach_entry(std::move(*child), grace); // a concurrent detach may have it
+    }
     return {};
 }
 
 void ControllerManager::detach_all(std::chrono::milliseconds grace)
 {
-    std::vector<std::unique_ptr<DiscoveryWatcher>> watchers;
-    {
-        std::lock_guard lock(watchers_mutex_);
-        watchers.swap(watchers_);
-    }
-    watchers.clear(); // outside the lock: a watcher may be attaching through us
+    // Discovery controllers first, so that none attaches anything meanwhile.
     std::vector<std::pair<unsigned, std::string>> names;
+    std::vector<std::string> discovery;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [name, entry] : entries_)
+            if (entry->discovery) discovery.push_back(name);
+    }
+    for (const auto& name : discovery)
+        (void)detach(name, grace);
     {
         std::lock_guard lock(mutex_);
         for (const auto& [name, entry] : entries_)
@@ -377,6 +457,9 @@ ControllerManager::register_nodes(std::string_view name)
     if (!entry) return std::unexpected(entry.error());
     Entry& e = **entry;
     std::lock_guard lock(e.mutex);
+    if (e.discovery)
+        return std::unexpected(ManagerError{
+            Kind::invalid, fmt::format("{}: a discovery controller has no CUSE nodes", name)});
     if (!e.served.controller) return std::unexpected(ManagerError{Kind::not_found, fmt::format("{}: detached", name)});
     if (e.served.registry)
         return std::unexpected(
@@ -414,9 +497,15 @@ std::expected<void, ManagerError> run_step(ControllerManager::Entry& e, Activity
                                            const char* what, Step step)
 {
     std::unique_lock lock(e.mutex);
-    if (!e.served.controller)
+    ctrlr::Controller* controller = e.controller();
+    if (controller == nullptr)
         return std::unexpected(ManagerError{Kind::not_found, fmt::format("{}: detached", e.name)});
-    if (step == &ctrlr::Controller::reset && lost(*e.served.controller))
+    if (step == &ctrlr::Controller::rescan && e.discovery)
+        return std::unexpected(ManagerError{
+            Kind::invalid, fmt::format("{}: a discovery controller has no namespaces; its log "
+                                       "is read again on each change",
+                                       e.name)});
+    if (step == &ctrlr::Controller::reset && lost(*controller))
         return std::unexpected(ManagerError{
             Kind::busy, fmt::format("{}: reset: the controller is lost (ctrl-loss-tmo expired) "
                                     "and being deleted",
@@ -424,7 +513,7 @@ std::expected<void, ManagerError> run_step(ControllerManager::Entry& e, Activity
     ControllerManager::Entry::Doing doing(e, activity);
     auto done = std::make_shared<std::promise<std::error_code>>();
     auto result = done->get_future();
-    ((*e.served.controller).*step)([done](std::error_code ec) { done->set_value(ec); });
+    (controller->*step)([done](std::error_code ec) { done->set_value(ec); });
     lock.unlock();
     const std::error_code ec = result.get();
     if (!ec) return {};
@@ -462,6 +551,8 @@ std::vector<ControllerStatus> ControllerManager::list() const
         if (auto status = status_of(*entry)) out.push_back(std::move(*status));
     std::sort(out.begin(), out.end(),
               [](const auto& a, const auto& b) { return a.index < b.index; });
+    for (auto& status : out)
+        prune_discovered(status, out);
     return out;
 }
 
@@ -469,7 +560,19 @@ std::optional<ControllerStatus> ControllerManager::find(std::string_view name) c
 {
     auto entry = lookup(name);
     if (!entry) return std::nullopt;
-    return status_of(**entry);
+    auto status = status_of(**entry);
+    if (status && status->discovery) prune_discovered(*status, list());
+    return status;
+}
+
+void ControllerManager::prune_discovered(ControllerStatus& status,
+                                         const std::vector<ControllerStatus>& all) const
+{
+    std::erase_if(status.discovered, [&](const std::string& name) {
+        return std::ranges::none_of(all, [&](const ControllerStatus& c) {
+            return c.name == name && c.discovered_by == status.name;
+        });
+    });
 }
 
 namespace {
@@ -484,6 +587,9 @@ std::optional<ControllerStatus> status_of(ControllerManager::Entry& e)
     status.named = e.named;
     status.tcp = e.tcp;
     status.emulated_config = e.emulated_config;
+    status.discovered_by = e.discovered_by;
+    status.discovery = e.discovery;
+    status.discovered_nodes = e.discovered_nodes;
     status.state = state_name(e.state().value_or(ctrlr::Controller::State::deleting));
     status.activity = to_string(e.activity.load());
     std::unique_lock lock(e.mutex, std::defer_lock);
@@ -493,8 +599,13 @@ std::optional<ControllerStatus> status_of(ControllerManager::Entry& e)
         if (std::chrono::steady_clock::now() >= deadline) return status;
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    if (!e.served.controller) return std::nullopt; // detached meanwhile
-    status.info = e.served.controller->info();
+    const ctrlr::Controller* controller = e.controller();
+    if (controller == nullptr) return std::nullopt; // detached meanwhile
+    status.info = controller->info();
+    if (e.watcher) {
+        status.discovered = e.watcher->attached();
+        status.referrals = e.watcher->referrals();
+    }
     if (e.served.registry)
         for (auto& devname : e.served.registry->devnames()) {
             auto stats = e.served.registry->stats(devname);

@@ -59,10 +59,12 @@ DiscoveryWatcher::start(std::unique_ptr<ctrlr::Controller> discovery, TransportI
         using State = ctrlr::Controller::State;
         std::unique_lock lock(raw->mutex_);
         if (state == State::connecting) raw->reconnecting_ = true;
-        if (state == State::failed)
+        if (state == State::failed) {
             spdlog::warn("{}: discovery controller failed: its log changes are no longer "
                          "followed (the controllers it attached stay)",
                          raw->id_.describe());
+            if (raw->on_failed_) raw->on_failed_();
+        }
         if (state != State::live || !raw->reconnecting_) return;
         raw->reconnecting_ = false; // the log may have changed while it was away
         lock.unlock();
@@ -75,6 +77,12 @@ DiscoveryWatcher::start(std::unique_ptr<ctrlr::Controller> discovery, TransportI
 
 DiscoveryWatcher::~DiscoveryWatcher()
 {
+    stop();
+    discovery_.reset();
+}
+
+void DiscoveryWatcher::stop()
+{
     discovery_->on_async_event({});
     discovery_->on_state_change({});
     {
@@ -83,16 +91,36 @@ DiscoveryWatcher::~DiscoveryWatcher()
     }
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
-    discovery_.reset();
+}
+
+void DiscoveryWatcher::on_failed(std::function<void()> listener)
+{
+    std::lock_guard lock(mutex_);
+    on_failed_ = std::move(listener);
+}
+
+std::vector<std::pair<std::string, TransportId>> DiscoveryWatcher::followed() const
+{
+    std::lock_guard lock(mutex_);
+    std::vector<std::pair<std::string, TransportId>> out;
+    for (const auto& [key, f] : followed_)
+        for (const auto& name : f.names)
+            out.emplace_back(name, f.id);
+    return out;
 }
 
 std::vector<std::string> DiscoveryWatcher::attached() const
 {
-    std::lock_guard lock(mutex_);
     std::vector<std::string> out;
-    for (const auto& [key, followed] : followed_)
-        out.insert(out.end(), followed.names.begin(), followed.names.end());
+    for (auto& [name, id] : followed())
+        out.push_back(std::move(name));
     return out;
+}
+
+std::vector<TransportId> DiscoveryWatcher::referrals() const
+{
+    std::lock_guard lock(mutex_);
+    return referrals_;
 }
 
 std::uint64_t DiscoveryWatcher::reads() const
@@ -133,8 +161,13 @@ std::expected<void, std::string> DiscoveryWatcher::reconcile()
 
 std::expected<void, std::string> DiscoveryWatcher::follow_log()
 {
-    auto targets = listed_targets(*discovery_, id_, max_);
+    std::vector<TransportId> referrals;
+    auto targets = listed_targets(*discovery_, id_, max_, &referrals);
     if (!targets) return std::unexpected(std::move(targets.error()));
+    {
+        std::lock_guard lock(mutex_);
+        referrals_ = std::move(referrals);
+    }
     std::vector<Key> listed;
     for (const TransportId& t : *targets)
         listed.push_back(key_of(t));
@@ -194,6 +227,7 @@ attach_persistent(ControllerManager& manager, const TransportId& id,
     subsystem_tcp.persistent = false;
     AttachRequest subsystem_request;
     subsystem_request.nodes = request.nodes;
+    subsystem_request.discovered_by = request.discovered_by;
     auto attach =
         [&manager, subsystem_tcp, subsystem_request](
             const TransportId& target) -> std::expected<std::vector<std::string>, std::string> {

@@ -57,21 +57,36 @@ public:
     start(std::unique_ptr<ctrlr::Controller> discovery, transport::TransportId id, Attach attach,
           Detach detach, Present present, std::size_t max = max_discovered_controllers);
 
-    /// Stops following (waits for a reconcile in progress) and shuts the
-    /// discovery controller down; what it attached stays. Not on the
-    /// watcher's thread, nor from Attach or Detach.
+    /// stop(), then shuts the discovery controller down; what it attached
+    /// stays. Not on the watcher's thread, nor from Attach or Detach.
     ~DiscoveryWatcher();
+    /// Stops following: no read, attach or detach after it returns (it
+    /// waits for a reconcile in progress); the discovery controller stays
+    /// connected until destruction. Idempotent; not on the watcher's
+    /// thread, nor from Attach or Detach.
+    void stop();
     DiscoveryWatcher(const DiscoveryWatcher&) = delete;
     DiscoveryWatcher& operator=(const DiscoveryWatcher&) = delete;
 
     /// The controllers attached through this watcher, in the order they
     /// were attached; any thread.
     [[nodiscard]] std::vector<std::string> attached() const;
+    /// `listener` runs (on the controller's owner thread; it must not
+    /// block) each time the discovery controller fails: a bring-up failed,
+    /// or ctrl-loss-tmo ran out. Any thread; replaces the previous one.
+    void on_failed(std::function<void()> listener);
+    /// attached() with the port each was attached for.
+    [[nodiscard]] std::vector<std::pair<std::string, transport::TransportId>> followed() const;
+    /// The other discovery controllers (referrals, SUBTYPE 1h) the last
+    /// read listed; not followed. Any thread.
+    [[nodiscard]] std::vector<transport::TransportId> referrals() const;
     /// Reads of the log reconciled so far, each counted once its attaches
     /// and detaches are done (failed reads included); any thread.
     [[nodiscard]] std::uint64_t reads() const;
     /// The discovery controller's transport ID.
     [[nodiscard]] const transport::TransportId& id() const noexcept { return id_; }
+    /// The discovery controller, for its state and identify data.
+    [[nodiscard]] ctrlr::Controller& controller() const noexcept { return *discovery_; }
 
 private:
     DiscoveryWatcher(std::unique_ptr<ctrlr::Controller> discovery, transport::TransportId id,
@@ -106,8 +121,10 @@ private:
     bool pending_ = false; ///< a read is due
     bool stopping_ = false;
     bool reconnecting_ = false; ///< the connection was lost: read again once live
+    std::function<void()> on_failed_;
     std::uint64_t reads_ = 0;
     std::vector<std::pair<Key, Followed>> followed_; ///< in log order
+    std::vector<transport::TransportId> referrals_;
     std::thread thread_;
 };
 
@@ -119,10 +136,10 @@ struct PersistentDiscovery {
 
 /// Connects the discovery controller `id` (tcp.persistent: Keep Alive and
 /// reconnects), attaches through `manager` every NVM subsystem port it
-/// lists (each with `request`'s nodes and `tcp`'s options), and returns the
-/// watcher that follows its changes (detaching through `manager` only
-/// controllers it attached, and only while they still have the transport ID
-/// it attached them with). Errors: connecting the discovery controller, or
+/// lists (each with `request`'s nodes and discovered_by, and `tcp`'s
+/// options), and returns the watcher that follows its changes (detaching
+/// through `manager` only controllers it attached, and only while they
+/// still have the transport ID it attached them with). Errors: connecting the discovery controller, or
 /// reading its log. An empty log, and subsystems that fail to attach, are
 /// not errors: the watcher waits for changes. Any thread; blocks.
 [[nodiscard]] std::expected<PersistentDiscovery, ManagerError>

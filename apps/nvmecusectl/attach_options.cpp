@@ -31,6 +31,9 @@ void add_attach_options(CLI::App& attach, AttachOptions& o)
                       "(needs -S)");
     attach.add_flag("-g,--hdr-digest", o.hdr_digest, "NVMe/TCP: ask for the header digest (CRC32C)");
     attach.add_flag("-G,--data-digest", o.data_digest, "NVMe/TCP: ask for the data digest (CRC32C)");
+    attach.add_flag("-p,--persistent", o.persistent,
+                    "a discovery controller stays connected and its log is followed "
+                    "(nvme connect-all --persistent)");
     attach.add_option("--name", o.name, "a name of yours (default: nvme<N>)");
     attach.add_option("--config", o.config, "-t emulated: the controller's JSON configuration")
         ->check(CLI::ExistingFile);
@@ -46,6 +49,7 @@ const char* tcp_only_option(const AttachOptions& o)
     if (!o.dhchap_ctrl_secret.empty()) return "-C/--dhchap-ctrl-secret";
     if (o.hdr_digest) return "-g/--hdr-digest";
     if (o.data_digest) return "-G/--data-digest";
+    if (o.persistent) return "-p/--persistent";
     return nullptr;
 }
 
@@ -94,6 +98,7 @@ std::expected<json, std::string> attach_params(const AttachOptions& o)
     if (!o.dhchap_ctrl_secret.empty()) params["dhchap_ctrl_secret"] = o.dhchap_ctrl_secret;
     if (o.hdr_digest) params["hdr_digest"] = true;
     if (o.data_digest) params["data_digest"] = true;
+    if (o.persistent) params["persistent"] = true;
     return params;
 }
 

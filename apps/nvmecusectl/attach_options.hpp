@@ -30,11 +30,12 @@ struct AttachOptions {
     std::optional<int> ctrl_loss_tmo;
     bool hdr_digest = false;
     bool data_digest = false;
+    bool persistent = false; ///< a discovery controller kept and followed
     bool no_nodes = false;
 };
 
 /// Adds attach's arguments to `attach`, with nvme connect's names
-/// (-t -a -s -n -q -I -k -i -Q -c -l -S -C -g -G); `o` must outlive parsing.
+/// (-t -a -s -n -q -I -k -i -Q -c -l -S -C -g -G -p); `o` must outlive parsing.
 void add_attach_options(CLI::App& attach, AttachOptions& o);
 
 /// controller_attach's params from the options; an error is a message.

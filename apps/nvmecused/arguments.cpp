@@ -31,6 +31,7 @@ struct TcpArguments {
     std::string hostnqn;
     std::string hostid;
     unsigned kato = 5;
+    bool kato_set = false; ///< given: a persistent discovery controller uses it too
     int reconnect_delay = 10;
     int ctrl_loss_tmo = 600;
     int fast_io_fail_tmo = -1;
@@ -76,9 +77,12 @@ void add_tcp_options(CLI::App& app, TcpArguments& tcp, TargetArguments& target)
     app.add_option("-I,--hostid", tcp.hostid,
                    "host identifier (UUID); default: /etc/nvme/hostid, else generated")
         ->group(group);
-    app.add_option("-k,--keep-alive-tmo,--kato", tcp.kato, "Keep Alive Timeout in seconds")
+    app.add_option("-k,--keep-alive-tmo,--kato", tcp.kato,
+                   "Keep Alive Timeout in seconds (a persistent discovery controller's "
+                   "default: 30, as nvme connect-all --persistent)")
         ->check(CLI::Range(1u, 65535u))
         ->capture_default_str()
+        ->each([&tcp](const std::string&) { tcp.kato_set = true; })
         ->group(group);
     app.add_option("-i,--nr-io-queues", tcp.nr_io_queues,
                    "I/O queues per controller; default: the number of CPUs, as nvme connect")
@@ -171,6 +175,7 @@ std::expected<nvmecuse::transport::tcp::TcpOptions, std::string> tcp_options(Tcp
         out.hostid = *id;
     }
     out.kato = std::chrono::seconds(tcp.kato);
+    out.kato_set = tcp.kato_set;
     out.reconnect_delay = std::chrono::seconds(tcp.reconnect_delay);
     out.ctrl_loss_tmo = std::chrono::seconds(tcp.ctrl_loss_tmo);
     out.fast_io_fail_tmo = std::chrono::seconds(tcp.fast_io_fail_tmo);

@@ -82,7 +82,8 @@ _nvmecusectl() {
   create-emulated) options='--help --name --config' ;;
   attach) options='--help --transport --traddr --trsvcid --nqn --hostnqn --hostid
     --keep-alive-tmo --nr-io-queues --queue-size --reconnect-delay --ctrl-loss-tmo
-    --dhchap-secret --dhchap-ctrl-secret --hdr-digest --data-digest --name --config --no-nodes' ;;
+    --dhchap-secret --dhchap-ctrl-secret --hdr-digest --data-digest --persistent --name --config
+    --no-nodes' ;;
   detach) options='--help --grace-ms' ;;
   bind | give-back)
     if [[ $cur != -* ]]; then

@@ -290,9 +290,12 @@ protected:
                                                      {"nodes", false},
                                                      {"persistent", persistent}});
         ASSERT_TRUE(attached) << attached.error().error.message;
-        ASSERT_EQ(manager_->list().size(), 1u);
-        EXPECT_EQ(manager_->list()[0].transport_id.subnqn, "nqn.2026-11.io.nvmecuse:test");
-        EXPECT_FALSE(manager_->list()[0].tcp.persistent); // the subsystem's own options
+        // A persistent discovery controller is listed too, first (its index is lower).
+        const auto listed = manager_->list();
+        ASSERT_EQ(listed.size(), persistent ? 2u : 1u);
+        EXPECT_EQ(listed[0].discovery, persistent);
+        EXPECT_EQ(listed.back().transport_id.subnqn, "nqn.2026-11.io.nvmecuse:test");
+        EXPECT_FALSE(listed.back().tcp.persistent); // the subsystem's own options
         EXPECT_EQ(target.admin_connects.load(), 2);       // discovery, then the subsystem
     }
 };

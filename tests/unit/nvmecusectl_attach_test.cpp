@@ -52,6 +52,18 @@ TEST(NvmecusectlAttach, NvmeConnectsAuthenticationAndDigestOptionsBecomeTheirPar
     EXPECT_FALSE(long_names->contains("dhchap_ctrl_secret"));
 }
 
+TEST(NvmecusectlAttach, PersistentKeepsADiscoveryControllerAndIsNotForEmulated)
+{
+    auto p = params_of({"-a", "10.0.0.2", "-s", "8009", "-p", "--name", "disc"});
+    ASSERT_TRUE(p) << p.error();
+    EXPECT_EQ((*p)["persistent"], true);
+    EXPECT_EQ((*p)["name"], "disc");
+    EXPECT_FALSE(params_of({"-a", "10.0.0.2"})->contains("persistent"));
+    auto emulated = params_of({"-t", "emulated", "--persistent"});
+    ASSERT_FALSE(emulated);
+    EXPECT_NE(emulated.error().find("-p/--persistent"), std::string::npos) << emulated.error();
+}
+
 TEST(NvmecusectlAttach, WithoutThemNoneIsSentSoTheDaemonsDefaultsHold)
 {
     auto p = params_of({"trtype:tcp traddr:10.0.0.2 subnqn:nqn.x:y"});

@@ -252,6 +252,7 @@ TEST(NvmecusedArguments, ConnectDefaultsAreTheKernels)
     ASSERT_TRUE(args);
     const auto& tcp = args->tcp;
     EXPECT_EQ(tcp.kato, std::chrono::seconds(5));
+    EXPECT_FALSE(tcp.kato_set); // a persistent discovery controller then takes 30 s
     EXPECT_EQ(tcp.reconnect_delay, std::chrono::seconds(10));
     EXPECT_EQ(tcp.ctrl_loss_tmo, std::chrono::seconds(600));
     EXPECT_EQ(tcp.fast_io_fail_tmo, std::chrono::seconds(-1));
@@ -326,6 +327,7 @@ TEST(NvmecusedArguments, NvmeConnectNamesAndShortOptions)
     ASSERT_TRUE(long_names);
     EXPECT_TRUE(long_names->attach[0].is_discovery());
     EXPECT_EQ(long_names->tcp.kato, std::chrono::seconds(12));
+    EXPECT_TRUE(long_names->tcp.kato_set);
     EXPECT_TRUE(long_names->tcp.persistent);
     // nvme-cli spells this one with underscores; the dashed spelling stays.
     const auto fast = parse({"--attach", target, "--hostid", hostid, "--fast_io_fail_tmo", "4"});

@@ -31,7 +31,9 @@ void add_native_methods(Dispatcher& dispatcher, service::ControllerManager& mana
 /// {"subsystems": [{"subsystem": "nvmecuse", "config": [{"method":
 /// "node_set_options", "params": {"directory", "mode": "0600", "uid",
 /// "gid"}}, {"method": "controller_attach", "params": {...}}, ...]}]}.
-/// It holds the DH-HMAC-CHAP secrets controllers were attached with.
+/// It holds the DH-HMAC-CHAP secrets controllers were attached with. A
+/// persistent discovery controller is saved with "persistent": true, and
+/// the controllers it attached are left out (it attaches them again).
 /// Any thread.
 [[nodiscard]] nlohmann::json save_config(const service::ControllerManager& manager);
 
@@ -79,7 +81,9 @@ replay_config(const nlohmann::json& doc, const Dispatcher& dispatcher,
 /// `rpc.py -s SOCKET` works unchanged: bdev_nvme_attach_controller
 /// (attaches without nodes), bdev_nvme_cuse_register,
 /// bdev_nvme_cuse_unregister, bdev_nvme_detach_controller,
-/// bdev_nvme_get_controllers.
+/// bdev_nvme_get_controllers, and the discovery service over persistent
+/// discovery controllers: bdev_nvme_start_discovery,
+/// bdev_nvme_stop_discovery, bdev_nvme_get_discovery_info.
 void add_spdk_methods(Dispatcher& dispatcher, service::ControllerManager& manager,
                       const transport::tcp::TcpOptions& defaults);
 

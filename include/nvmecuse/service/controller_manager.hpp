@@ -26,6 +26,13 @@
 
 namespace nvmecuse::service {
 
+/// Keep Alive Timeout of a persistent discovery controller whose caller
+/// gave none: nvme-cli's NVMF_DEF_DISC_TMO, which `nvme connect-all
+/// --persistent` passes for them. Linux itself gives a discovery controller
+/// no default (kato 0, no Keep Alive; NVME_DEFAULT_KATO, 5 s, is for I/O
+/// controllers only), which would not keep it connected.
+inline constexpr std::chrono::seconds persistent_discovery_kato{30};
+
 /// Why a manager call failed. The kinds map onto errno values for
 /// JSON-RPC answers (SPDK answers with negative errno codes).
 struct ManagerError {
@@ -53,6 +60,9 @@ struct AttachRequest {
     /// An emulated controller's configuration as the caller gave it (JSON),
     /// kept for save_config; empty: the defaults.
     std::string emulated_config;
+    /// The persistent discovery controller whose log listed it (set by the
+    /// manager for the controllers a discovery controller attaches).
+    std::string discovered_by;
 };
 
 /// One node and its counters.
@@ -84,10 +94,22 @@ struct ControllerStatus {
     bool named = false;
     transport::tcp::TcpOptions tcp;
     std::string emulated_config;
+    /// A persistent discovery controller (kept connected, its log
+    /// followed): it has no nodes, and `discovered` names the controllers
+    /// it attached that are still attached, in the order it attached them.
+    bool discovery = false;
+    std::vector<std::string> discovered;
+    bool discovered_nodes = true; ///< discovery: the controllers it attaches get nodes
+    /// discovery: the other discovery controllers its log listed last
+    /// (referrals, not followed).
+    std::vector<transport::TransportId> referrals;
+    /// The persistent discovery controller that attached this one; empty
+    /// for one attached otherwise. save_config leaves such controllers out:
+    /// the discovery controller brings them back.
+    std::string discovered_by;
 };
 
 struct ServedController;
-class DiscoveryWatcher;
 
 /// The name list() gives a controller state.
 [[nodiscard]] const char* state_name(ctrlr::Controller::State state) noexcept;
@@ -109,10 +131,14 @@ public:
 
     /// Attaches the controller `id` names, or every NVM subsystem its
     /// discovery controller lists (not with a name of the caller's). With
-    /// tcp.persistent a discovery controller stays connected and its log
-    /// is followed (discovery_watcher.hpp) until detach_all().
-    /// Returns each controller attached, in order, as it was when it
-    /// became visible (a concurrent detach may already have taken it).
+    /// tcp.persistent a discovery controller is itself a controller of the
+    /// manager (named after its index, or `request.name`; no nodes) that
+    /// stays connected and whose log is followed (discovery_watcher.hpp)
+    /// until it is detached; its Keep Alive Timeout is tcp.kato when
+    /// tcp.kato_set, otherwise persistent_discovery_kato.
+    /// Returns each controller attached, in order (a persistent discovery
+    /// controller first), as it was when it became visible (a concurrent
+    /// detach may already have taken it).
     [[nodiscard]] std::expected<std::vector<ControllerStatus>, ManagerError>
     attach(const transport::TransportId& id, const transport::tcp::TcpOptions& tcp,
            const AttachRequest& request = {});
@@ -127,15 +153,19 @@ public:
     /// still waiting, and every later one, get ENODEV; the nodes
     /// disappear), shuts the controller down (commands still outstanding
     /// complete with operation_canceled) and releases its index for reuse,
-    /// all before it returns.
+    /// all before it returns. A persistent discovery controller stops
+    /// following its log and is shut down, then every controller it
+    /// attached that is still attached is detached too (as SPDK's
+    /// bdev_nvme_stop_discovery), each with `grace`.
     [[nodiscard]] std::expected<void, ManagerError>
     detach(std::string_view name, std::chrono::milliseconds grace = default_detach_grace);
 
     /// detach() of an emulated controller; `invalid` for another one.
     [[nodiscard]] std::expected<void, ManagerError> detach_emulated(std::string_view name);
 
-    /// Stops following persistent discovery controllers, then detaches
-    /// every controller, newest first, each with `grace`.
+    /// Detaches the persistent discovery controllers (with what they
+    /// attached), then every other controller, newest first, each with
+    /// `grace`.
     void detach_all(std::chrono::milliseconds grace = std::chrono::milliseconds{1'000});
 
     /// Creates the CUSE nodes of a controller attached without them.
@@ -167,11 +197,21 @@ private:
     void unreserve(const std::string& name);
     ControllerStatus adopt(ServedController served, const AttachRequest& request,
                            const transport::TransportId& id, const transport::tcp::TcpOptions& tcp);
+    /// attach() of a persistent discovery controller.
+    std::expected<std::vector<ControllerStatus>, ManagerError>
+    attach_discovery(const transport::TransportId& id, const transport::tcp::TcpOptions& tcp,
+                     const AttachRequest& request);
+    /// `status` with `discovered` down to the controllers still attached
+    /// that it attached.
+    void prune_discovered(ControllerStatus& status,
+                          const std::vector<ControllerStatus>& all) const;
 
     /// Takes `entry` out of the map (when it is still there, with `name`)
-    /// and detaches it.
+    /// and detaches it; a discovery controller's controllers too when
+    /// `with_discovered`.
     std::expected<void, ManagerError> detach_entry(std::shared_ptr<Entry> entry,
-                                                   std::chrono::milliseconds grace);
+                                                   std::chrono::milliseconds grace,
+                                                   bool with_discovered = true);
     /// The controller of `entry` changed state (its owner thread).
     void state_changed(const std::weak_ptr<Entry>& entry, ctrlr::Controller::State state);
     /// The reaper thread: removes controllers lost past ctrl-loss-tmo, as
@@ -188,9 +228,6 @@ private:
     std::vector<std::weak_ptr<Entry>> lost_;
     bool stopping_ = false;
     std::thread reaper_;
-
-    std::mutex watchers_mutex_; ///< guards watchers_
-    std::vector<std::unique_ptr<DiscoveryWatcher>> watchers_;
 };
 
 } // namespace nvmecuse::service

@@ -12,7 +12,12 @@
 # port, serves the subsystem its log lists, and follows the log: a subsystem
 # linked to the port at run time (nvmet sends the Discovery Log Page Change
 # event to discovery controllers that enabled it) gets its nodes, and loses
-# them when it is unlinked again; the first one stays throughout.
+# them when it is unlinked again; the first one stays throughout. The
+# discovery controller is nvme0 (claimed first, as the kernel's nvme
+# connect-all makes it), listed by controller_list with what it attached and
+# nvme-cli's 30 s Keep Alive Timeout, saved by save-config and brought back
+# by a daemon started from that file; detached by name, it takes the
+# subsystem's controller with it.
 #
 # ctest runs it as vm.tcp-nvmet; by hand:
 #   tests/vm/run --build-dir build/ci -- sh suites/tcp-nvmet.sh
@@ -57,7 +62,7 @@ echo "--- nvmecused --attach (discovery, 4420) --persistent" >>/tmp/nvmecused.lo
 nvmecused --attach "trtype:tcp traddr:127.0.0.1 trsvcid:4420" --persistent \
   --log-level info >>/tmp/nvmecused.log 2>&1 &
 DAEMON_PID=$!
-if wait_for $DEV/nvme0n1 300; then
+if wait_for $DEV/nvme1n1 300; then
   pass "--persistent: the subsystem the discovery log lists is served"
 else
   fail "--persistent: the subsystem the discovery log lists is served"
@@ -72,23 +77,63 @@ echo /tmp/later.img >$cfg/subsystems/$later/namespaces/1/device_path
 echo 1 >$cfg/subsystems/$later/namespaces/1/buffered_io
 echo 1 >$cfg/subsystems/$later/namespaces/1/enable
 ln -s $cfg/subsystems/$later $cfg/ports/1/subsystems/$later
-if wait_for $DEV/nvme1n1 100; then
+if wait_for $DEV/nvme2n1 100; then
   pass "a subsystem linked to the port at run time gets its nodes"
-  run nvme id-ctrl $DEV/nvme1 -o json
+  run nvme id-ctrl $DEV/nvme2 -o json
   expect_json "they are the new subsystem's" .subnqn "$later"
 else
   fail "a subsystem linked to the port at run time gets its nodes"
 fi
 
 rm $cfg/ports/1/subsystems/$later
-if wait_gone $DEV/nvme1n1 100 && wait_gone $DEV/nvme1 50; then
+if wait_gone $DEV/nvme2n1 100 && wait_gone $DEV/nvme2 50; then
   pass "unlinked from the port, its nodes go"
 else
   fail "unlinked from the port, its nodes go"
 fi
-run test -e $DEV/nvme0n1
+run test -e $DEV/nvme1n1
 expect_status "the first subsystem's nodes stay" 0
 grep -c "Discovery Log Page Change" /tmp/nvmecused.log >/tmp/changes
 expect_eq "the daemon saw two Discovery Log Page Change events" "$(cat /tmp/changes)" 2
+
+# The discovery controller in the control plane.
+run nvmecusectl call controller_list '{"name": "nvme0"}'
+expect_json "controller_list: nvme0 is the discovery controller" '.[0].discovery' true
+expect_json "controller_list: it is live" '.[0].state' live
+expect_json "controller_list: its transport ID" '.[0].trid.trsvcid' 4420
+expect_json "controller_list: it attached nvme1 (nvme2 went with its subsystem)" \
+  '.[0].discovered | join(",")' nvme1
+expect_json "controller_list: no one attached nvme0" '.[0].discovered_by' null
+run nvmecusectl call controller_list '{"name": "nvme1"}'
+expect_json "controller_list: nvme1 was attached by nvme0" '.[0].discovered_by' nvme0
+run nvmecusectl call save_config
+expect_json "save_config: the discovery controller, persistent, Keep Alive 30 s" \
+  '[.subsystems[0].config[] | select(.method == "controller_attach") | .params | "\(.persistent) \(.kato) \(.subnqn)"] | join(";")' \
+  "true 30 null"
+run nvmecusectl list-subsys
+expect_contains "list-subsys: the discovery subsystem" "NQN=nqn.2014-08.org.nvmexpress.discovery"
+
+# Restarted from its saved configuration, the daemon follows the log again.
+nvmecusectl save-config /tmp/discovery.json
+stop_daemon
+echo "--- nvmecused --json /tmp/discovery.json" >>/tmp/nvmecused.log
+nvmecused --json /tmp/discovery.json --log-level info >>/tmp/nvmecused.log 2>&1 &
+DAEMON_PID=$!
+if wait_for $DEV/nvme1n1 300; then
+  pass "restarted from save-config: the discovery controller attaches the subsystem again"
+else
+  fail "restarted from save-config: the discovery controller attaches the subsystem again"
+fi
+run nvmecusectl call controller_list '{"name": "nvme0"}'
+expect_json "restarted: nvme0 is the discovery controller again" '.[0].discovered | join(",")' nvme1
+run nvmecusectl detach nvme0
+expect_status "nvmecusectl detach nvme0 (the discovery controller)" 0
+if wait_gone $DEV/nvme1n1 50; then
+  pass "detaching the discovery controller detaches what it attached"
+else
+  fail "detaching the discovery controller detaches what it attached"
+fi
+run nvmecusectl call controller_list
+expect_json "controller_list is empty" 'length' 0
 
 finish

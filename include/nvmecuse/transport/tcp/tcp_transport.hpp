@@ -29,6 +29,10 @@ struct TcpOptions {
     std::string hostnqn;                          ///< empty: derived from the host id
     std::array<std::uint8_t, 16> hostid{};        ///< all zero: generated once per process
     std::chrono::milliseconds kato{5'000};        ///< Keep Alive Timeout; Keep Alive sent at KATO/2
+    /// The caller gave `kato` (nvme connect -k). Without it a persistent
+    /// discovery controller uses nvme-cli's default for those instead
+    /// (service::persistent_discovery_kato).
+    bool kato_set = false;
     /// Bound of each connection step (TCP handshake, ICReq/ICResp, each
     /// Fabrics command while connecting), not of the whole sequence.
     std::chrono::milliseconds connect_timeout{3'000};
