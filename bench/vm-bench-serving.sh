@@ -60,5 +60,6 @@ for pair in thr2:1 thr2np:2; do
   nvmecusectl -S /run/bench${pair#*:}.sock call serving_threads | jq -r --arg l "${pair%%:*}" '
     (map(.handled) | add) as $n | if $n == 0 then "\($l): no requests" else
     "\($l): " + ([map(.sleeps), map(.idle_wakeups), map(.empty_events), map(.yields)]
-      | map(add / $n * 100 | round / 100 | tostring) | join(" ")) + " (\($n))" end'
+      | map(add / $n * 100 | round / 100 | tostring) | join(" ")) + " (\($n): "
+      + (map(.handled | tostring) | join(" + ")) + ")" end'
 done
