@@ -65,6 +65,21 @@ void count_completed(SessionCounters& c, const IoctlCommand& plan, const IoctlOu
         c.bytes_written.fetch_add(plan.data_len, std::memory_order_relaxed);
 }
 
+/// The sampled start (LatencySampler::start()) of the ioctl this thread is
+/// working on, for as long as it is in on_ioctl(); 0 outside it.
+class MeasuredIoctl {
+public:
+    MeasuredIoctl() noexcept { current_ = LatencySampler::start(); }
+    ~MeasuredIoctl() { current_ = 0; }
+    MeasuredIoctl(const MeasuredIoctl&) = delete;
+    MeasuredIoctl& operator=(const MeasuredIoctl&) = delete;
+    [[nodiscard]] static std::uint64_t start() noexcept { return current_; }
+
+private:
+    static thread_local std::uint64_t current_;
+};
+thread_local std::uint64_t MeasuredIoctl::current_ = 0;
+
 /// Completion path (controller owner thread): map, deliver, answer.
 void finish(Session& s, fuse_req_t req, const IoctlCommand& plan, const ctrlr::Result& r,
             Delivery delivery, pid_t pid)
@@ -174,6 +189,9 @@ public:
                   std::span<const std::byte> in, std::size_t out_size,
                   std::uint32_t open_flags) override
     {
+        // Read by submit_tracked() below, on this thread, if the ioctl
+        // reaches the controller: sampled latency, from here to the answer.
+        const MeasuredIoctl measured;
         const ctrlr::Controller::PathState path = controller_.path_state();
         if (const auto answer = path_down_answer(options_.kind, cmd, path)) {
             if (*answer < 0) return answer_error(*session_, req, -*answer);
@@ -369,16 +387,20 @@ public:
                         ctrlr::Command command, Delivery delivery, InflightCharge charge)
     {
         const ctrlr::QueueKind queue = plan.queue;
-        ctrlr::CompletionHandler done =
-            ctrlr::pooled_handler([session = session_, req, plan = std::move(plan), delivery,
-                                   pid, charge = std::move(charge)](ctrlr::Result&& r) mutable {
-                // Returned before the answer: the caller's next command may
-                // come as soon as it has it.
-                charge = InflightCharge{};
-                const auto claimed = session->claim(req);
-                if (!claimed) return; // stop() answered it already
-                finish(*session, req, plan, r, delivery, pid);
-            });
+        auto on_completion = [session = session_, req, plan = std::move(plan), delivery, pid,
+                              charge = std::move(charge),
+                              start = MeasuredIoctl::start()](ctrlr::Result&& r) mutable {
+            // Returned before the answer: the caller's next command may
+            // come as soon as it has it.
+            charge = InflightCharge{};
+            const auto claimed = session->claim(req);
+            if (!claimed) return; // stop() answered it already
+            finish(*session, req, plan, r, delivery, pid);
+            session->latency().finish(start);
+        };
+        static_assert(sizeof(on_completion) <= ctrlr::node_pool::block_size,
+                      "an ioctl's completion state must fit a node_pool block (no allocation)");
+        ctrlr::CompletionHandler done = ctrlr::pooled_handler(std::move(on_completion));
         if (!split) {
             session_->counters().commands.fetch_add(1);
             return controller_.submit(queue, std::move(command), std::move(done));
@@ -579,6 +601,7 @@ DeviceStats Device::stats() const
     s.in_flight = impl_->session_->in_flight();
     s.in_flight_bytes = impl_->budget_.node_bytes();
     s.over_budget = impl_->over_budget_.load(std::memory_order_relaxed);
+    s.latency = impl_->session_->latency().percentiles();
     return s;
 }
 

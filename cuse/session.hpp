@@ -26,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include "nvmecuse/cuse/latency_sampler.hpp"
+
 namespace nvmecuse::cuse {
 
 /// What a session asks of the node it serves. Called on reader threads only.
@@ -130,6 +132,8 @@ public:
     [[nodiscard]] std::size_t in_flight() const;
 
     [[nodiscard]] SessionCounters& counters() noexcept { return counters_; }
+    /// Sampled latency of the ioctls answered from a controller completion.
+    [[nodiscard]] LatencySampler& latency() noexcept { return latency_; }
     [[nodiscard]] const std::string& devname() const noexcept { return options_.devname; }
 
 private:
@@ -173,6 +177,7 @@ private:
     std::pmr::unsynchronized_pool_resource pending_pool_;
     std::pmr::unordered_set<fuse_req_t> pending_{&pending_pool_};
     SessionCounters counters_;
+    LatencySampler latency_;
 };
 
 } // namespace nvmecuse::cuse

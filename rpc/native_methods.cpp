@@ -22,7 +22,14 @@ json stats_json(const cuse::DeviceStats& s)
                 {"in_flight", s.in_flight}, {"in_flight_bytes", s.in_flight_bytes},
                 {"over_budget", s.over_budget}, {"commands", s.commands},
                 {"errors", s.errors}, {"bytes_read", s.bytes_read},
-                {"bytes_written", s.bytes_written}};
+                {"bytes_written", s.bytes_written},
+                {"latency_ns", json{{"samples", s.latency.samples},
+                                    {"p50", s.latency.p50_ns},
+                                    {"p90", s.latency.p90_ns},
+                                    {"p99", s.latency.p99_ns},
+                                    {"p99_9", s.latency.p999_ns},
+                                    {"max", s.latency.max_ns},
+                                    {"sum", s.latency.sum_ns}}}};
 }
 
 /// "/dev/" + the devname of nsid's node (0: the controller's); null without.

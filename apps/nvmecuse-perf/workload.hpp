@@ -8,7 +8,7 @@
 #include <expected>
 #include <string>
 
-#include "latency_histogram.hpp"
+#include "nvmecuse/latency_histogram.hpp"
 
 namespace nvmecuse::perf {
 

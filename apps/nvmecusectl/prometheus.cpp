@@ -34,6 +34,9 @@ constexpr std::array<Metric, 13> metrics{{
     {"in_flight_bytes", true, "Bytes of command buffers of the ioctls in flight."},
 }};
 
+/// The nodes' sampled ioctl latency ("latency_ns") as one summary.
+std::string latency_summary(const json& stats);
+
 } // namespace
 
 std::string prometheus_label(const std::string& value)
@@ -70,7 +73,42 @@ std::string prometheus_text(const json& stats)
         out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{}", name, m.help, name,
                            m.gauge ? "gauge" : "counter", samples);
     }
-    return out;
+    return out + latency_summary(stats);
 }
+
+namespace {
+
+std::string latency_summary(const json& stats)
+{
+    constexpr const char* name = "nvmecuse_ioctl_latency_seconds";
+    constexpr std::array<std::pair<const char*, const char*>, 4> quantiles{
+        {{"0.5", "p50"}, {"0.9", "p90"}, {"0.99", "p99"}, {"0.999", "p99_9"}}};
+    const auto seconds = [](const json& ns) { return fmt::format("{:.9f}", ns.get<double>() / 1e9); };
+    std::string samples;
+    for (const auto& node : stats) {
+        const json* latency = nullptr;
+        if (node.contains("stats") && node["stats"].is_object() &&
+            node["stats"].contains("latency_ns") && node["stats"]["latency_ns"].is_object())
+            latency = &node["stats"]["latency_ns"];
+        if (latency == nullptr || !latency->value("samples", json()).is_number()) continue;
+        const std::string labels =
+            fmt::format("controller=\"{}\",node=\"{}\"", prometheus_label(node.value("controller", "")),
+                        prometheus_label(node.value("node", "")));
+        for (const auto& [q, key] : quantiles)
+            if (latency->contains(key) && (*latency)[key].is_number())
+                samples += fmt::format("{}{{{},quantile=\"{}\"}} {}\n", name, labels, q,
+                                       seconds((*latency)[key]));
+        if (latency->contains("sum") && (*latency)["sum"].is_number())
+            samples += fmt::format("{}_sum{{{}}} {}\n", name, labels, seconds((*latency)["sum"]));
+        samples += fmt::format("{}_count{{{}}} {}\n", name, labels, (*latency)["samples"].dump());
+    }
+    if (samples.empty()) return {};
+    return fmt::format("# HELP {} Time from the daemon's start on an ioctl to its answer, for "
+                       "ioctls that reached the controller; one in 64 per serving thread is "
+                       "measured.\n# TYPE {} summary\n{}",
+                       name, name, samples);
+}
+
+} // namespace
 
 } // namespace nvmecusectl

@@ -504,6 +504,35 @@ TEST_P(CuseSessionModes, CountersTellDataByDirectionAndErrors)
     EXPECT_EQ(after.errors - before.errors, 2u);
 }
 
+TEST_P(CuseSessionModes, LatencyIsSampledForIoctlsThatReachTheController)
+{
+    std::vector<std::byte> buf(512);
+    auto r = user_io(0x02, 7, 1, buf.data());
+    node(ns1_node);
+    const auto before = registry_->stats(ns1_node)->latency.samples;
+    for (unsigned i = 0; i < 4 * cuse::LatencySampler::every; ++i)
+        EXPECT_EQ(ioctl(ns1_node, _IO('N', 0x7f), nullptr).error, ENOTTY);
+    EXPECT_EQ(registry_->stats(ns1_node)->latency.samples, before)
+        << "refused before the controller: never measured";
+    constexpr unsigned reads = 4 * cuse::LatencySampler::every;
+    const auto start = std::chrono::steady_clock::now();
+    for (unsigned i = 0; i < reads; ++i)
+        ASSERT_EQ(ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &r).ret, 0);
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    const auto l = registry_->stats(ns1_node)->latency;
+    // One in `every` per serving thread: the counters of the threads that
+    // took the ENOTTY ones ran on too, so up to one more per thread.
+    EXPECT_GE(l.samples - before, 1u);
+    EXPECT_LE(l.samples - before, reads / cuse::LatencySampler::every + 4);
+    EXPECT_GT(l.p50_ns, 0u);
+    EXPECT_LE(l.p50_ns, l.p99_ns);
+    EXPECT_LE(l.p99_ns, l.p999_ns);
+    EXPECT_LE(l.p999_ns, l.max_ns + l.max_ns / 16); // a bucket's midpoint
+    EXPECT_LT(l.max_ns, static_cast<std::uint64_t>(
+                            std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()));
+    EXPECT_GE(l.sum_ns, l.max_ns);
+}
+
 TEST_P(CuseSessionModes, SubmitIoWithSeparateMetadata)
 {
     std::vector<std::byte> data(2 * 4096, std::byte{0x3c});

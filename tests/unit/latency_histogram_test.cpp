@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <random>
 
-#include "apps/nvmecuse-perf/latency_histogram.hpp"
+#include "nvmecuse/latency_histogram.hpp"
 
-using nvmecuse::perf::LatencyHistogram;
+using nvmecuse::LatencyHistogram;
 
 TEST(LatencyHistogram, EmptyReportsZero)
 {

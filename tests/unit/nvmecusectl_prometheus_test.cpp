@@ -53,6 +53,30 @@ TEST(NvmecusectlPrometheus, OneFamilyPerCounterWithASamplePerNode)
     EXPECT_EQ(text.back(), '\n');
 }
 
+TEST(NvmecusectlPrometheus, SampledLatencyIsOneSummaryInSeconds)
+{
+    json with = node("nvme0", "/dev/nvmecuse/nvme0n1", 640, 0);
+    with["stats"]["latency_ns"] = {{"samples", 10}, {"p50", 150000}, {"p90", 180000},
+                                   {"p99", 250000},  {"p99_9", 250000}, {"max", 251000},
+                                   {"sum", 1600000}};
+    const std::string text =
+        nvmecusectl::prometheus_text(json::array({with, node("nvme0", "/dev/nvmecuse/nvme0", 7, 0)}));
+    const std::string labels = "controller=\"nvme0\",node=\"/dev/nvmecuse/nvme0n1\"";
+    EXPECT_NE(text.find("# TYPE nvmecuse_ioctl_latency_seconds summary\n"
+                        "nvmecuse_ioctl_latency_seconds{" + labels + ",quantile=\"0.5\"} 0.000150000\n"
+                        "nvmecuse_ioctl_latency_seconds{" + labels + ",quantile=\"0.9\"} 0.000180000\n"
+                        "nvmecuse_ioctl_latency_seconds{" + labels + ",quantile=\"0.99\"} 0.000250000\n"
+                        "nvmecuse_ioctl_latency_seconds{" + labels + ",quantile=\"0.999\"} 0.000250000\n"
+                        "nvmecuse_ioctl_latency_seconds_sum{" + labels + "} 0.001600000\n"
+                        "nvmecuse_ioctl_latency_seconds_count{" + labels + "} 10\n"),
+              std::string::npos)
+        << text;
+    // A node whose answer has no latency object gets no summary sample.
+    EXPECT_EQ(text.find("nvmecuse_ioctl_latency_seconds_count{controller=\"nvme0\",node=\"/dev/nvmecuse/nvme0\"}"),
+              std::string::npos)
+        << text;
+}
+
 TEST(NvmecusectlPrometheus, LabelValuesAreEscapedAndNothingGivesNothing)
 {
     EXPECT_EQ(nvmecusectl::prometheus_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");

@@ -72,17 +72,20 @@ struct ArgBytes {
 /// A decoded passthrough or SUBMIT_IO: the NVMe command and the caller
 /// memory it reads or writes.
 struct IoctlCommand {
+    // (The small members first, together: the completion handler that
+    // carries an IoctlCommand must fit one node_pool block.)
     IoctlOp op = IoctlOp::admin_passthru;
     ArgKind arg_kind = ArgKind::passthru;
-    std::uint64_t arg_addr = 0;            ///< where the argument struct lives
     ctrlr::QueueKind queue = ctrlr::QueueKind::admin;
-    nvme::SubmissionQueueEntry sqe{};
     /// host_to_controller or controller_to_host when data is mapped, else none.
     nvme::DataTransfer direction = nvme::DataTransfer::none;
+    bool compat_vector = false; ///< `vector` holds compat_iovecs
+    ResultWidth result = ResultWidth::none;
+    std::uint64_t arg_addr = 0;            ///< where the argument struct lives
+    nvme::SubmissionQueueEntry sqe{};
     /// IO64_CMD_VEC with data: the iovec array (addr, count * 16 bytes, or
     /// count * 8 for a 32-bit caller) that attach_iovecs() turns into `data`.
     UserRange vector;
-    bool compat_vector = false; ///< `vector` holds compat_iovecs
     /// Data segments in transfer order (zero-length segments dropped);
     /// empty = no data mapped.
     /// (Its nodes come from the core's node pool: one IoctlCommand per ioctl
@@ -91,7 +94,6 @@ struct IoctlCommand {
     std::uint64_t data_len = 0;  ///< sum of `data`
     UserRange metadata;          ///< len 0: no metadata mapped
     std::chrono::milliseconds timeout{0}; ///< 0: the controller's default
-    ResultWidth result = ResultWidth::none;
     /// The caller's `result` field as decoded (the fast path skips writing
     /// back a result the caller's struct already holds).
     std::uint64_t caller_result = 0;

@@ -16,6 +16,7 @@
 #include "nvmecuse/cuse/inflight_budget.hpp"
 #include "nvmecuse/cuse/credentials.hpp"
 #include "nvmecuse/cuse/ioctl_abi.hpp"
+#include "nvmecuse/cuse/latency_sampler.hpp"
 #include "nvmecuse/cuse/permission.hpp"
 
 namespace nvmecuse::cuse {
@@ -83,6 +84,10 @@ struct DeviceStats {
     std::uint64_t errors = 0;          ///< answers with an errno or an NVMe error status
     std::uint64_t bytes_read = 0;      ///< data bytes completed commands moved to callers
     std::uint64_t bytes_written = 0;   ///< data bytes completed commands took from callers
+    /// Sampled (1 in LatencySampler::every per thread) time from the
+    /// daemon's start on an ioctl to its answer, for ioctls that reached the
+    /// controller; the CUSE round trip and the caller's side are not in it.
+    LatencyPercentiles latency;
 };
 
 /// Opens /dev/cuse for one session (O_RDWR | O_CLOEXEC). ENOENT/ENODEV mean

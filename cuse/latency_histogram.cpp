@@ -1,10 +1,10 @@
-#include "latency_histogram.hpp"
+#include "nvmecuse/latency_histogram.hpp"
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
 
-namespace nvmecuse::perf {
+namespace nvmecuse {
 
 std::size_t LatencyHistogram::index_of(std::uint64_t ns) noexcept
 {
@@ -62,4 +62,4 @@ std::uint64_t LatencyHistogram::percentile(double fraction) const noexcept
     return max_;
 }
 
-} // namespace nvmecuse::perf
+} // namespace nvmecuse

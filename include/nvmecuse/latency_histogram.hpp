@@ -6,11 +6,11 @@
 #include <array>
 #include <cstdint>
 
-namespace nvmecuse::perf {
+namespace nvmecuse {
 
 class LatencyHistogram {
 public:
-    /// Records one latency in nanoseconds. Owner thread only.
+    /// Records one latency in nanoseconds. Not thread-safe.
     void record(std::uint64_t ns) noexcept;
     /// Adds `other`'s samples to this one.
     void merge(const LatencyHistogram& other) noexcept;
@@ -37,4 +37,4 @@ private:
     long double sum_ = 0;
 };
 
-} // namespace nvmecuse::perf
+} // namespace nvmecuse
