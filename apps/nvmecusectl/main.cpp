@@ -4,11 +4,13 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <initializer_list>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unistd.h>
 
 #include "nvmecuse/rpc/client.hpp"
@@ -17,6 +19,7 @@
 #include "bind.hpp"
 #include "listing.hpp"
 #include "prometheus.hpp"
+#include "rates.hpp"
 #include "saved_config.hpp"
 
 using nlohmann::json;
@@ -107,8 +110,14 @@ int main(int argc, char** argv)
     auto* stats = app.add_subcommand("stats", "the nodes' counters");
     stats->add_option("name", name, "controller (default: all)");
     bool prometheus = false;
-    stats->add_flag("--prometheus", prometheus,
-                    "the Prometheus text exposition format (node_exporter's textfile collector)");
+    auto* prometheus_flag = stats->add_flag(
+        "--prometheus", prometheus,
+        "the Prometheus text exposition format (node_exporter's textfile collector)");
+    double interval = 0;
+    stats->add_option("-i,--interval", interval,
+                      "print IOPS, MB/s and errors per second over this many seconds, as a table")
+        ->check(CLI::Range(0.1, 3600.0))
+        ->excludes(prometheus_flag);
 
     AttachOptions emulated;
     emulated.transport = "emulated";
@@ -150,6 +159,7 @@ int main(int argc, char** argv)
              {reset, "nvmecusectl reset nvme1"},
              {rescan, "nvmecusectl rescan nvme1"},
              {stats, "nvmecusectl stats nvme1\n"
+                     "  nvmecusectl stats --interval 5\n"
                      "  nvmecusectl stats --prometheus > /var/lib/node_exporter/nvmecuse.prom"},
              {create, "nvmecusectl create-emulated --name Scratch --config controller.json"},
              {remove, "nvmecusectl delete-emulated Scratch"},
@@ -229,6 +239,16 @@ int main(int argc, char** argv)
         return save_config(*result, save_file);
     } else if (*stats && prometheus) {
         std::cout << nvmecusectl::prometheus_text(*result);
+    } else if (*stats && interval > 0) {
+        const auto start = std::chrono::steady_clock::now();
+        std::this_thread::sleep_for(std::chrono::duration<double>(interval));
+        auto later = client->call(method, params);
+        if (!later) {
+            std::fprintf(stderr, "nvmecusectl: %s\n", later.error().message.c_str());
+            return exit_status(later.error());
+        }
+        const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+        std::cout << nvmecusectl::rates_table(*result, *later, took.count());
     } else if (*stats || *call) {
         std::cout << result->dump(2) << '\n';
     }

@@ -91,7 +91,7 @@ _nvmecusectl() {
       return
     fi
     options='--help' ;;
-  stats) options='--help --prometheus' ;;
+  stats) options='--help --prometheus --interval -i' ;;
   *) options='--help' ;;
   esac
   COMPREPLY=($(compgen -W "$options" -- "$cur"))

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "apps/nvmecusectl/prometheus.hpp"
+#include "apps/nvmecusectl/rates.hpp"
 
 namespace {
 
@@ -75,6 +76,45 @@ TEST(NvmecusectlPrometheus, SampledLatencyIsOneSummaryInSeconds)
     EXPECT_EQ(text.find("nvmecuse_ioctl_latency_seconds_count{controller=\"nvme0\",node=\"/dev/nvmecuse/nvme0\"}"),
               std::string::npos)
         << text;
+}
+
+json counters(const char* path, std::uint64_t ioctls, std::uint64_t read, std::uint64_t written,
+              std::uint64_t errors)
+{
+    return json{{"controller", "nvme0"},
+                {"node", path},
+                {"stats",
+                 {{"ioctls_answered", ioctls},
+                  {"bytes_read", read},
+                  {"bytes_written", written},
+                  {"errors", errors}}}};
+}
+
+TEST(NvmecusectlStatsInterval, RatesAreTheCountersGrowthOverTheInterval)
+{
+    const json before = json::array({counters("/dev/nvmecuse/nvme0n1", 1000, 4'000'000, 0, 2),
+                                     counters("/dev/nvmecuse/nvme0", 5, 0, 0, 0)});
+    json grown = counters("/dev/nvmecuse/nvme0n1", 21000, 84'000'000, 8'000'000, 12);
+    grown["stats"]["latency_ns"] = {{"samples", 300}, {"p50", 150400}, {"p99", 480000}};
+    const json after = json::array({grown, counters("/dev/nvmecuse/nvme0", 3, 0, 0, 0),
+                                    counters("/dev/nvmecuse/nvme1n1", 50, 0, 0, 0)});
+    const std::string table = nvmecusectl::rates_table(before, after, 2.0);
+    std::istringstream lines(table);
+    std::string header, ns, ctrl, fresh;
+    std::getline(lines, header);
+    std::getline(lines, ns);
+    std::getline(lines, ctrl);
+    std::getline(lines, fresh);
+    EXPECT_NE(header.find("IOPS"), std::string::npos) << table;
+    // 20000 ioctls, 80 MB read, 8 MB written and 10 errors in 2 s; latency in µs.
+    const std::regex ns_row(R"(/dev/nvmecuse/nvme0n1 +10000 +40\.00 +4\.00 +5\.0 +150 +480)");
+    EXPECT_TRUE(std::regex_search(ns, ns_row)) << table;
+    // A counter that went down (the node was made again) counts from zero;
+    // no latency samples is "-".
+    const std::regex ctrl_row(R"(/dev/nvmecuse/nvme0 +2 +0\.00 +0\.00 +0\.0 +- +-)");
+    EXPECT_TRUE(std::regex_search(ctrl, ctrl_row)) << table;
+    // A node that was not there before counts from zero.
+    EXPECT_TRUE(std::regex_search(fresh, std::regex(R"(/dev/nvmecuse/nvme1n1 +25 )"))) << table;
 }
 
 TEST(NvmecusectlPrometheus, LabelValuesAreEscapedAndNothingGivesNothing)
