@@ -17,6 +17,15 @@
 //   from the command's own buffers;
 // - without rewrites the protocol ends within the 4 requests retry.hpp
 //   promises.
+// With the input's fast-path bit the same ioctl goes through the
+// one-round-trip fast path instead (fast_path.cpp: fast_prepare() reading
+// the caller's memory directly, fast_deliver() writing it), where:
+// - every read of the caller's memory lies in a range the struct (and its
+//   iovecs) names, and an address outside the caller's memory is a
+//   Fallback to the retry protocol, never a crash;
+// - the command's write data is, byte for byte, the caller's buffers;
+// - every write to the caller lands in the result field or in a read
+//   buffer the command names, and a BLK* answer only in its argument.
 //
 // Input: see `Input` below, then the caller's bytes at the argument address.
 #include <linux/fs.h>
@@ -29,6 +38,7 @@
 #include <vector>
 
 #include "nvmecuse/cuse/completion.hpp"
+#include "nvmecuse/cuse/fast_path.hpp"
 #include "nvmecuse/cuse/retry.hpp"
 #include "nvmecuse/cuse/split.hpp"
 
@@ -159,6 +169,8 @@ constexpr std::uint8_t fills = 1u << 5;
 constexpr std::uint8_t rewrites = 1u << 6;
 constexpr std::uint8_t mdts_limits = 1u << 7;
 } // namespace node_flag
+/// In Input::fuse_flags: through the fast path, not the retry protocol.
+constexpr std::uint8_t fast_path_bit = 0x80;
 
 Input read_input(InputReader& in)
 {
@@ -180,6 +192,49 @@ Input read_input(InputReader& in)
     i.dw0 = in.take<std::uint32_t>();
     i.dw1 = in.take<std::uint32_t>();
     return i;
+}
+
+/// The controller: fills read buffers, completes as the input says.
+ctrlr::Result complete(const IoctlCommand& cmd, ctrlr::Command command, const Input& input)
+{
+    ctrlr::Result result;
+    static const std::errc errors[] = {std::errc::timed_out, std::errc::operation_canceled,
+                                       std::errc::not_connected, std::errc::invalid_argument,
+                                       std::errc::not_enough_memory, std::errc::io_error};
+    if (input.error_choice < std::size(errors))
+        result.error = std::make_error_code(errors[input.error_choice]);
+    result.status = nvme::Status(static_cast<nvme::StatusCodeType>(input.status >> 8 & 7),
+                                 static_cast<std::uint8_t>(input.status), (input.status & 0x800) != 0);
+    result.dw0 = input.dw0;
+    result.dw1 = input.dw1;
+    if (cmd.writes_to_caller()) {
+        // memset, not a loop: byte loops in instrumented code are slow.
+        if (!command.data.empty()) std::memset(command.data.data(), 0xA5, command.data.size());
+        if (!command.metadata.empty()) std::memset(command.metadata.data(), 0x5A, command.metadata.size());
+    }
+    if (result.error != std::errc::timed_out) {
+        result.data = std::move(command.data);
+        result.metadata = std::move(command.metadata);
+    }
+    return result;
+}
+
+/// The reply plan of a completion, with the checks every plan must pass.
+ReplyPlan reply_for(const IoctlCommand& cmd, const ctrlr::Result& result)
+{
+    const IoctlOutcome outcome = map_completion(result, cmd.result);
+    FUZZ_CHECK(outcome.is_errno() == (outcome.value < 0));
+    FUZZ_CHECK(!outcome.is_errno() || (!outcome.copy_data && !outcome.copy_metadata));
+    ReplyPlan plan = build_reply(cmd, outcome, result.data.span(), result.metadata.span());
+    FUZZ_CHECK(plan.result_size == 0 || plan.result_size == 4 || plan.result_size == 8);
+    for (const auto& w : plan.writes) {
+        FUZZ_CHECK(cmd.writes_to_caller());
+        FUZZ_CHECK(within(result.data.span(), w.bytes) || within(result.metadata.span(), w.bytes));
+        const UserRange r{w.addr, w.bytes.size()};
+        FUZZ_CHECK(contains(cmd.metadata, r) ||
+                   std::ranges::any_of(cmd.data, [&](const UserRange& seg) { return contains(seg, r); }));
+    }
+    return plan;
 }
 
 /// Checks an Execute and runs it on a fake controller; checks the reply.
@@ -223,47 +278,138 @@ void execute(const Execute& exec, const IoctlRequest& req, const IoctlContext& c
     if (cmd.reads_from_caller() && cmd.data_len != 0)
         FUZZ_CHECK(std::memcmp(command.data.data(), exec.data_in.data(), cmd.data_len) == 0);
 
-    // The controller: fills read buffers, completes as the input says.
-    ctrlr::Result result;
-    static const std::errc errors[] = {std::errc::timed_out, std::errc::operation_canceled,
-                                       std::errc::not_connected, std::errc::invalid_argument,
-                                       std::errc::not_enough_memory, std::errc::io_error};
-    if (input.error_choice < std::size(errors))
-        result.error = std::make_error_code(errors[input.error_choice]);
-    result.status = nvme::Status(static_cast<nvme::StatusCodeType>(input.status >> 8 & 7),
-                                 static_cast<std::uint8_t>(input.status), (input.status & 0x800) != 0);
-    result.dw0 = input.dw0;
-    result.dw1 = input.dw1;
-    if (cmd.writes_to_caller()) {
-        // memset, not a loop: byte loops in instrumented code are slow.
-        if (!command.data.empty()) std::memset(command.data.data(), 0xA5, command.data.size());
-        if (!command.metadata.empty()) std::memset(command.metadata.data(), 0x5A, command.metadata.size());
-    }
-    const bool timed_out = result.error == std::errc::timed_out;
-    if (!timed_out) {
-        result.data = std::move(command.data);
-        result.metadata = std::move(command.metadata);
-    }
-    const IoctlOutcome outcome = map_completion(result, cmd.result);
-    FUZZ_CHECK(outcome.is_errno() == (outcome.value < 0));
-    FUZZ_CHECK(!outcome.is_errno() || (!outcome.copy_data && !outcome.copy_metadata));
-    const ReplyPlan plan = build_reply(cmd, outcome, result.data.span(), result.metadata.span());
+    const ctrlr::Result result = complete(cmd, std::move(command), input);
+    const ReplyPlan plan = reply_for(cmd, result);
     const auto flat = plan.flatten();
     FUZZ_CHECK(flat.size() <= req.out_size); // the reply fits what the kernel holds
     if (plan.value < 0) FUZZ_CHECK(flat.empty());
-    FUZZ_CHECK(plan.result_size == 0 || plan.result_size == 4 || plan.result_size == 8);
     if (plan.result_size != 0) {
         const UserRange field = result_field(cmd);
         FUZZ_CHECK(plan.result_addr == field.addr && plan.result_size == field.len);
         FUZZ_CHECK(contains({cmd.arg_addr, s}, field));
     }
-    for (const auto& w : plan.writes) {
-        FUZZ_CHECK(cmd.writes_to_caller());
-        FUZZ_CHECK(within(result.data.span(), w.bytes) || within(result.metadata.span(), w.bytes));
-        const UserRange r{w.addr, w.bytes.size()};
-        FUZZ_CHECK(contains(cmd.metadata, r) ||
-                   std::ranges::any_of(cmd.data, [&](const UserRange& seg) { return contains(seg, r); }));
+}
+
+/// The caller's address space as the fast path reaches it: the region, and
+/// EFAULT anywhere else. Every access must lie in what `allowed` names.
+class RegionMemory final : public CallerMemory {
+public:
+    RegionMemory(std::vector<std::byte>& memory, std::vector<UserRange> reads_allowed)
+        : memory_(memory), reads_allowed_(std::move(reads_allowed))
+    {
     }
+    std::vector<UserRange> writes_allowed; ///< set before the reply is delivered
+
+    std::error_code read(std::span<const UserRange> remote, std::span<std::byte> local) override
+    {
+        if (total(remote) != local.size()) return std::make_error_code(std::errc::invalid_argument);
+        std::size_t at = 0;
+        for (const auto& r : remote) {
+            FUZZ_CHECK(is_named(reads_allowed_, r));
+            const auto* p = reach(r);
+            if (p == nullptr) return std::make_error_code(std::errc::bad_address);
+            if (r.len != 0) std::memcpy(local.data() + at, p, r.len);
+            at += r.len;
+        }
+        return {};
+    }
+    std::error_code write(std::span<const UserWrite> writes) override
+    {
+        for (const auto& w : writes) {
+            const UserRange r{w.addr, w.bytes.size()};
+            FUZZ_CHECK(is_named(writes_allowed, r));
+            auto* p = reach(r);
+            if (p == nullptr) return std::make_error_code(std::errc::bad_address);
+            if (!w.bytes.empty()) std::memcpy(p, w.bytes.data(), w.bytes.size());
+        }
+        return {};
+    }
+
+private:
+    std::byte* reach(const UserRange& r)
+    {
+        if (r.addr < region_base || r.addr - region_base > memory_.size() ||
+            r.len > memory_.size() - (r.addr - region_base))
+            return nullptr;
+        return memory_.data() + (r.addr - region_base);
+    }
+    std::vector<std::byte>& memory_;
+    std::vector<UserRange> reads_allowed_;
+};
+
+/// The bytes of `r` in the region; empty when it is not all inside.
+std::span<const std::byte> bytes_at(const std::vector<std::byte>& memory, const UserRange& r)
+{
+    if (r.addr < region_base || r.addr - region_base > memory.size() ||
+        r.len > memory.size() - (r.addr - region_base))
+        return {};
+    return {memory.data() + (r.addr - region_base), static_cast<std::size_t>(r.len)};
+}
+
+/// The ioctl through fast_prepare() and fast_deliver() on the region.
+void run_fast_path(unsigned cmd, std::uint64_t arg, std::uint32_t flags, const IoctlContext& ctx,
+                   const Input& input, std::vector<std::byte>& memory)
+{
+    // What the ioctl names, from its struct (and iovec array) as they lie in
+    // memory now, laid out as the retry protocol would deliver them.
+    const bool compat = is_compat_caller(flags);
+    std::vector<std::byte> delivered;
+    if (const auto route = classify(cmd, ctx.node, compat)) {
+        const auto arg_bytes = bytes_at(memory, {arg, arg_size(route->arg)});
+        delivered.assign(arg_bytes.begin(), arg_bytes.end());
+        const auto first = named_ranges(cmd, arg, delivered, ctx, compat);
+        if (route->op == IoctlOp::io64_vec_passthru && first.size() > 2) {
+            const auto vector = bytes_at(memory, first[2]);
+            delivered.insert(delivered.end(), vector.begin(), vector.end());
+        }
+    }
+    const auto named = named_ranges(cmd, arg, delivered, ctx, compat);
+    RegionMemory caller(memory, named);
+    // A BLK* answer goes into its argument only.
+    if (!named.empty()) caller.writes_allowed.push_back(named.front());
+    FastStep step = fast_prepare(ctx, cmd, arg, flags, caller);
+    auto* exec = std::get_if<FastExecute>(&step);
+    if (exec == nullptr) {
+        if (std::getenv("NVMECUSE_FUZZ_TRACE") != nullptr)
+            std::fprintf(stderr, "fast path step %zu (not executed)\n", step.index());
+        if (const auto* e = std::get_if<Error>(&step)) FUZZ_CHECK(e->errno_value > 0);
+        if (std::holds_alternative<Control>(step)) FUZZ_CHECK(ctx.caller_has_sys_admin);
+        return;
+    }
+    const IoctlCommand& plan = exec->plan;
+    FUZZ_CHECK(plan.arg_addr == arg);
+    FUZZ_CHECK(plan.op == IoctlOp::submit_io || ctx.caller_has_sys_admin);
+    FUZZ_CHECK(total(plan.data) == plan.data_len);
+    FUZZ_CHECK(exec->command.data.size() == plan.data_len);
+    FUZZ_CHECK(exec->command.metadata.size() == plan.metadata.len);
+    if (plan.reads_from_caller()) {
+        // Gathered in order, byte for byte.
+        std::size_t at = 0;
+        for (const auto& seg : plan.data) {
+            const auto src = bytes_at(memory, seg);
+            FUZZ_CHECK(src.size() == seg.len);
+            FUZZ_CHECK(std::memcmp(exec->command.data.data() + at, src.data(), src.size()) == 0);
+            at += src.size();
+        }
+        const auto meta = bytes_at(memory, plan.metadata);
+        FUZZ_CHECK(meta.size() == plan.metadata.len);
+        if (!meta.empty())
+            FUZZ_CHECK(std::memcmp(exec->command.metadata.data(), meta.data(), meta.size()) == 0);
+    }
+    const ctrlr::Result result = complete(plan, std::move(exec->command), input);
+    const ReplyPlan reply = reply_for(plan, result);
+    // From here on the caller may be written: the result field and the read
+    // buffers the command names, nothing else.
+    caller.writes_allowed.clear();
+    if (reply.result_size != 0) caller.writes_allowed.push_back(result_field(plan));
+    if (plan.writes_to_caller()) {
+        caller.writes_allowed.insert(caller.writes_allowed.end(), plan.data.begin(), plan.data.end());
+        caller.writes_allowed.push_back(plan.metadata);
+    }
+    const std::error_code delivered_ec = fast_deliver(reply, caller);
+    if (std::getenv("NVMECUSE_FUZZ_TRACE") != nullptr)
+        std::fprintf(stderr, "fast path executed, value %d, %zu writes, delivery: %s\n", reply.value,
+                     reply.writes.size(), delivered_ec ? delivered_ec.message().c_str() : "ok");
 }
 
 } // namespace
@@ -313,6 +459,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::uint64_t arg = region_base + arg_offset;
     const bool rewrites = (input.node_flags & node_flag::rewrites) != 0;
     Xorshift rewrite(input.rewrite_seed);
+    if ((input.fuse_flags & fast_path_bit) != 0) {
+        run_fast_path(cmd, arg, input.fuse_flags & 0x9u, ctx, input, memory);
+        return 0;
+    }
 
     std::vector<std::byte> in_buf;
     std::size_t out_size = 0;
