@@ -83,11 +83,13 @@ TEST(Reactor, CountsWhatItsThreadDid)
     const auto c = reactor->counters();
     EXPECT_EQ(c.handled, 3u);
     EXPECT_GE(c.tasks, 1u);
-    // Idle between the writes: it slept, and each sleep ended with work
-    // (a write or the task), never with nothing to do.
-    EXPECT_GE(c.sleeps, 3u);
+    // Idle before the first write: it slept, and every sleep ended with
+    // work (a write or the task), never with nothing to do.
+    EXPECT_GE(c.sleeps, 1u);
     EXPECT_EQ(c.idle_wakeups, 0u);
-    EXPECT_EQ(c.yields, 0u); // it never spins
+    // It never spins: a yield only comes on the idle turn before it sleeps
+    // (or before it finds a task posted meanwhile).
+    EXPECT_LE(c.yields, c.sleeps + c.tasks);
     reactor->unwatch(*id);
 }
 
