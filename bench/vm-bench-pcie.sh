@@ -45,16 +45,18 @@ workloads() { # LABELS
 
 pass=1
 while [ $pass -le "$total_rounds" ]; do
+  # (after a give-back the nvme driver probes the function again)
+  for _ in $(seq 100); do ls /dev/ng*n1 >/dev/null 2>&1 && break; sleep 0.1; done
   dev_kernel=$(ls /dev/ng*n1 | head -1)
   workloads "kernel floor"
-  pci_bind "$bdf" vfio-pci
+  nvmecusectl bind "$bdf" >/dev/null || { echo "vm-bench-pcie: nvmecusectl bind $bdf failed"; exit 1; }
   nvmecused --attach "trtype:pcie traddr:$bdf" --log-level warn "$@" >>/tmp/nvmecused.log 2>&1 &
   pid=$!
   wait_for $dev_ours 300 || { echo "vm-bench-pcie: nvmecused serves no namespace"; cat /tmp/nvmecused.log; exit 1; }
   workloads "ours"
   kill -TERM $pid
   wait $pid
-  pci_bind "$bdf" nvme || { echo "vm-bench-pcie: the nvme driver did not take the function back"; exit 1; }
+  nvmecusectl give-back "$bdf" >/dev/null || { echo "vm-bench-pcie: the nvme driver did not take the function back"; exit 1; }
   echo "vm-bench-pcie: pass $pass of $total_rounds done" >&2
   pass=$((pass + 1))
 done
