@@ -1,5 +1,6 @@
 # The guest itself: the real kernel's CUSE is there, nvmecused registers its
 # nodes through it, and the real nvme-cli reaches the emulated controller.
+# ci-tier: release
 . /vm/lib.sh
 
 run ls -l /dev/cuse

@@ -1,6 +1,7 @@
 # The README's main job as it runs in the guest (scripts/main-job.sh): the
 # daemon on its default emulated controller, then nvme-cli against it; then
 # every command block README.md marks runnable, verbatim (readme-blocks.sh).
+# ci-tier: release
 . /vm/lib.sh
 . /vm/readme-blocks.sh
 

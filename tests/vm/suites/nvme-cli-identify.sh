@@ -2,6 +2,7 @@
 # controller of /vm/conformance.json: the values printed must be the ones the
 # configuration and the emulated controller (transport/emu) define, and the
 # errors the ones the kernel gives on its own nvme nodes.
+# ci-tier: release
 . /vm/lib.sh
 
 C=$DEV/nvme0

@@ -8,6 +8,7 @@
 #
 # nvme-cli 2.3's read/write/compare go through NVME_IOCTL_IO_CMD (libnvme's
 # nvme_io()), with nblocks taken from -c alone: every call names -c.
+# ci-tier: release
 . /vm/lib.sh
 
 N=$DEV/nvme0

@@ -2,6 +2,7 @@
 # on the emulated controller of /vm/conformance.json: values must be the
 # ones the configuration and the emulated controller (transport/emu) define,
 # errors the statuses/errnos the kernel's own nvme nodes give.
+# ci-tier: release
 . /vm/lib.sh
 
 C=$DEV/nvme0

@@ -5,6 +5,7 @@
 # list-ns shows active and allocated namespaces, format changes the LBA
 # format that id-ns and the block ioctls report, and fw-download +
 # fw-commit fill firmware slots that fw-log and id-ctrl report.
+# ci-tier: release
 . /vm/lib.sh
 
 N=$DEV/nvme0

@@ -16,6 +16,7 @@
 # Arguments: --peer-kernel: the second controller is another kernel connection
 # (duplicate_connect through /dev/nvme-fabrics) instead of nvmecused: a check of the
 # suite and its masks that needs no NVMe/TCP host of ours.
+# ci-tier: release
 . /vm/lib.sh
 
 peer=nvmecused

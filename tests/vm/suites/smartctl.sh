@@ -2,6 +2,7 @@
 # on the controller node and on namespace nodes. On the controller node
 # NVME_IOCTL_ID is ENOTTY (as on the kernel's /dev/nvme0), so smartctl shows
 # no namespace; on /dev/nvmecuse/nvme0n<M> it learns M and shows its size.
+# ci-tier: release
 . /vm/lib.sh
 
 SMART="smartctl -d nvme"

@@ -21,6 +21,7 @@
 #
 # ctest runs it as vm.tcp-nvmet; by hand:
 #   tests/vm/run --build-dir build/ci -- sh suites/tcp-nvmet.sh
+# ci-tier: release
 . /vm/lib.sh
 
 subnqn=nqn.2026-11.io.nvmecuse:tcp-nvmet
