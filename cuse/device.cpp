@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,17 +33,17 @@ template <class... F> struct Overloaded : F... {
 };
 template <class... F> Overloaded(F...) -> Overloaded<F...>;
 
-void answer_error(Session& s, fuse_req_t req, int e)
+void answer_error(Session& s, std::uint64_t req, int e)
 {
     s.counters().ioctls_answered.fetch_add(1);
     s.counters().errors.fetch_add(1, std::memory_order_relaxed);
-    fuse_reply_err(req, e);
+    s.reply_error(req, e);
 }
 
-void answer_value(Session& s, fuse_req_t req, int value, std::span<const std::byte> out = {})
+void answer_value(Session& s, std::uint64_t req, int value, std::span<const std::byte> out = {})
 {
     s.counters().ioctls_answered.fetch_add(1);
-    fuse_reply_ioctl(req, value, out.empty() ? nullptr : out.data(), out.size());
+    s.reply_ioctl(req, value, out);
 }
 
 /// How the result of an executed command reaches the caller.
@@ -81,7 +80,7 @@ private:
 thread_local std::uint64_t MeasuredIoctl::current_ = 0;
 
 /// Completion path (controller owner thread): map, deliver, answer.
-void finish(Session& s, fuse_req_t req, const IoctlCommand& plan, const ctrlr::Result& r,
+void finish(Session& s, std::uint64_t req, const IoctlCommand& plan, const ctrlr::Result& r,
             Delivery delivery, pid_t pid)
 {
     // An interrupt changes nothing, as in the kernel driver, whose passthrough
@@ -185,10 +184,11 @@ public:
         if (!options_.credentials) options_.credentials = read_caller_credentials;
     }
 
-    void on_ioctl(fuse_req_t req, unsigned int cmd, std::uint64_t arg, std::uint32_t flags,
-                  std::span<const std::byte> in, std::size_t out_size,
+    void on_ioctl(const Request& request, unsigned int cmd, std::uint64_t arg,
+                  std::uint32_t flags, std::span<const std::byte> in, std::size_t out_size,
                   std::uint32_t open_flags) override
     {
+        const std::uint64_t req = request.unique;
         // Read by submit_tracked() below, on this thread, if the ioctl
         // reaches the controller: sampled latency, from here to the answer.
         const MeasuredIoctl measured;
@@ -197,8 +197,7 @@ public:
             if (*answer < 0) return answer_error(*session_, req, -*answer);
             return answer_value(*session_, req, *answer);
         }
-        const fuse_ctx* requester = fuse_req_ctx(req);
-        const pid_t pid = requester->pid;
+        const pid_t pid = request.pid;
         std::uint64_t mdts = 0;
         IoctlContext ctx = context(cmd, pid, mdts, open_for_write(open_flags));
         const Bounds bounds{ctx.node.ns, mdts};
@@ -213,7 +212,7 @@ public:
         // itself, killably, never a thread that serves others. Restricted
         // ioctls are only chosen where only root can open the node
         // (service/served_controller.cpp).
-        const bool root_caller = requester->uid == 0;
+        const bool root_caller = request.uid == 0;
         if (restricted() || (options_.fast_path && root_caller && in.empty() && out_size == 0)) {
             ProcessVmMemory caller(pid);
             KernelCopiedArgument memory(arg, in, caller);
@@ -223,8 +222,8 @@ public:
             if (restricted())
                 return answer_error(*session_, req, unreachable_caller(fallback->why, pid));
         }
-        const IoctlRequest request{cmd, arg, flags, in, out_size};
-        on_step(req, pid, bounds, advance(ctx, request), ctx);
+        const IoctlRequest ioctl{cmd, arg, flags, in, out_size};
+        on_step(req, pid, bounds, advance(ctx, ioctl), ctx);
     }
 
     [[nodiscard]] bool restricted() const noexcept
@@ -302,7 +301,7 @@ public:
         return ctx;
     }
 
-    void on_fast_step(fuse_req_t req, pid_t pid, const Bounds& bounds, FastStep step)
+    void on_fast_step(std::uint64_t req, pid_t pid, const Bounds& bounds, FastStep step)
     {
         Session& s = *session_;
         std::visit(
@@ -322,7 +321,7 @@ public:
             step);
     }
 
-    void on_step(fuse_req_t req, pid_t pid, const Bounds& bounds, Step step,
+    void on_step(std::uint64_t req, pid_t pid, const Bounds& bounds, Step step,
                  const IoctlContext& ctx)
     {
         Session& s = *session_;
@@ -341,25 +340,15 @@ public:
                    step);
     }
 
-    void retry(fuse_req_t req, const Retry& r)
+    void retry(std::uint64_t req, const Retry& r)
     {
-        auto to_iov = [](const std::vector<UserRange>& ranges) {
-            std::vector<iovec> v;
-            v.reserve(ranges.size());
-            for (const auto& u : ranges)
-                v.push_back({reinterpret_cast<void*>(static_cast<std::uintptr_t>(u.addr)), // NOLINT
-                             static_cast<std::size_t>(u.len)});
-            return v;
-        };
-        const auto in = to_iov(r.in);
-        const auto out = to_iov(r.out);
         session_->counters().retries.fetch_add(1);
-        fuse_reply_ioctl_retry(req, in.data(), in.size(), out.data(), out.size());
+        session_->reply_retry(req, r.in, r.out);
     }
 
     /// Posts the command (split into MDTS-sized parts where it must be);
     /// the completion handler answers. Never blocks.
-    void execute(fuse_req_t req, pid_t pid, const Bounds& bounds, IoctlCommand plan,
+    void execute(std::uint64_t req, pid_t pid, const Bounds& bounds, IoctlCommand plan,
                  ctrlr::Command command, Delivery delivery)
     {
         if (const int e = check_transfer_size(plan, bounds.ns, bounds.mdts); e != 0)
@@ -382,7 +371,7 @@ public:
         }
     }
 
-    void submit_tracked(fuse_req_t req, pid_t pid, const Bounds& bounds,
+    void submit_tracked(std::uint64_t req, pid_t pid, const Bounds& bounds,
                         const std::optional<SplitShape>& split, IoctlCommand plan,
                         ctrlr::Command command, Delivery delivery, InflightCharge charge)
     {
@@ -482,7 +471,7 @@ public:
     }
 
     /// RESET / SUBSYS_RESET / RESCAN through the Controller (asynchronous).
-    void control(fuse_req_t req, IoctlOp op)
+    void control(std::uint64_t req, IoctlOp op)
     {
         session_->track(req);
         auto done = [session = session_, req](std::error_code ec) {

@@ -1,5 +1,7 @@
 #include "session.hpp"
 
+#include "fuse_messages.hpp"
+
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <poll.h>
@@ -11,6 +13,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <variant>
 
 namespace nvmecuse::cuse {
 namespace {
@@ -59,7 +62,8 @@ std::expected<std::shared_ptr<Session>, std::error_code> Session::create(Options
     ops.release = &Session::op_release;
     ops.read = &Session::op_read;
     ops.write = &Session::op_write;
-    ops.ioctl = &Session::op_ioctl;
+    // FUSE_IOCTL never reaches libfuse once the node is up (process());
+    // before CUSE_INIT libfuse refuses every request itself.
     // No poll: libfuse answers ENOSYS and the kernel then reports
     // DEFAULT_POLLMASK, as for the kernel's nvme char devices (no .poll).
 
@@ -73,7 +77,7 @@ std::expected<std::shared_ptr<Session>, std::error_code> Session::create(Options
         s->wake_fd_ = -1;
         return std::unexpected(errno_code(ENOMEM));
     }
-    const fuse_custom_io io{&Session::io_writev, &Session::io_read, nullptr, nullptr};
+    const fuse_custom_io io{&Session::io_writev, &Session::read_message, nullptr, nullptr};
     if (fuse_session_custom_io(s->se_, &io, wake) != 0) {
         ::close(wake); // not adopted by libfuse
         s->wake_fd_ = -1;
@@ -122,7 +126,7 @@ std::size_t Session::serve_ready(std::size_t budget)
         const int res = fuse_session_receive_buf(se_, &receive.buf);
         if (res == -EINTR) continue;
         if (res <= 0) break; // -EAGAIN: nothing waiting
-        fuse_session_process_buf(se_, &receive.buf);
+        process(receive.buf, static_cast<std::size_t>(res));
         ++served;
     }
     return served;
@@ -157,7 +161,7 @@ void Session::stop(int reply_errno)
         // Commands in flight may still finish (no new ones arrive: the
         // readers are gone); every caller still waiting after the grace
         // period gets an error, never a hang.
-        std::vector<fuse_req_t> left;
+        std::vector<std::uint64_t> left;
         {
             std::unique_lock lock(pending_mutex_);
             drained_.wait_for(lock, options_.drain_grace,
@@ -165,8 +169,8 @@ void Session::stop(int reply_errno)
             left.assign(pending_.begin(), pending_.end());
             pending_.clear();
         }
-        for (fuse_req_t req : left) {
-            fuse_reply_err(req, reply_errno);
+        for (const std::uint64_t unique : left) {
+            reply_error(unique, reply_errno);
             counters_.ioctls_answered.fetch_add(1);
         }
         std::unique_lock lock(fd_mutex_);
@@ -175,22 +179,16 @@ void Session::stop(int reply_errno)
     });
 }
 
-void Session::track(fuse_req_t req)
-{
-    {
-        std::lock_guard lock(pending_mutex_);
-        pending_.insert(req);
-    }
-    // Calls on_interrupt at once when the interrupt came first. The data is
-    // the Session (alive while readers run): libfuse may call the function
-    // just after the request was answered, when per-request state is gone.
-    fuse_req_interrupt_func(req, &Session::on_interrupt, this);
-}
-
-Session::Claim Session::claim(fuse_req_t req)
+void Session::track(std::uint64_t unique)
 {
     std::lock_guard lock(pending_mutex_);
-    if (pending_.erase(req) == 0) return {};
+    pending_.insert(unique);
+}
+
+Session::Claim Session::claim(std::uint64_t unique)
+{
+    std::lock_guard lock(pending_mutex_);
+    if (pending_.erase(unique) == 0) return {};
     ++claims_;
     return Claim(this);
 }
@@ -208,12 +206,106 @@ std::size_t Session::in_flight() const
     return pending_.size();
 }
 
-void Session::on_interrupt(fuse_req_t req, void* data)
+void Session::on_interrupt(std::uint64_t unique)
 {
-    auto* self = static_cast<Session*>(data);
-    std::lock_guard lock(self->pending_mutex_);
-    if (!self->pending_.contains(req)) return; // already answered
-    self->counters_.interrupts.fetch_add(1);
+    // The kernel sends it only for a request it sent; one not tracked was
+    // answered already (or is being answered now, synchronously).
+    std::lock_guard lock(pending_mutex_);
+    if (pending_.contains(unique)) counters_.interrupts.fetch_add(1);
+}
+
+void Session::process(fuse_buf& buf, std::size_t size)
+{
+    const std::span message(static_cast<const std::byte*>(buf.mem), size);
+    // Before CUSE_INIT, every request is refused with EIO (libfuse's answer
+    // too). Marked before libfuse answers it: once the answer is out the
+    // kernel creates the node, and another reader may get an ioctl at once.
+    const bool initialized = initialized_.load(std::memory_order_acquire);
+    std::visit(
+        [&](const auto& m) {
+            using M = std::decay_t<decltype(m)>;
+            if constexpr (std::is_same_v<M, fuse_messages::Init>) {
+                initialized_.store(true, std::memory_order_release);
+                fuse_session_process_buf(se_, &buf);
+            } else if constexpr (std::is_same_v<M, fuse_messages::Interrupt>) {
+                on_interrupt(m.unique);
+            } else if constexpr (std::is_same_v<M, fuse_messages::Other>) {
+                fuse_session_process_buf(se_, &buf);
+            } else if (!initialized) {
+                counters_.fuse_requests.fetch_add(1);
+                reply_error(m.request.unique, EIO);
+            } else if constexpr (std::is_same_v<M, fuse_messages::Ioctl>) {
+                counters_.fuse_requests.fetch_add(1);
+                counters_.ioctl_requests.fetch_add(1);
+                // No exception may leave a serving thread's handler. The
+                // handler answers every request it tracked itself
+                // (Device::Impl::execute()), so one that throws here has not
+                // been answered: ENOMEM, as the kernel answers an allocation
+                // that fails.
+                try {
+                    handler_.on_ioctl(m.request, m.cmd, m.arg, m.flags, m.in, m.out_size,
+                                      static_cast<std::uint32_t>(m.fh));
+                } catch (const std::bad_alloc&) {
+                    counters_.ioctls_answered.fetch_add(1);
+                    reply_error(m.request.unique, ENOMEM);
+                }
+            } else {
+                counters_.fuse_requests.fetch_add(1);
+                reply_error(m.request.unique, m.errno_value);
+            }
+        },
+        fuse_messages::decode(message));
+}
+
+void Session::write_reply(const iovec* iov, int count)
+{
+    // As libfuse: ENOENT means the kernel gave up on the request (its
+    // caller was killed, or the request aborted); nothing to do then.
+    [[maybe_unused]] const ssize_t n = io_writev(-1, const_cast<iovec*>(iov), count, this);
+}
+
+void Session::reply_error(std::uint64_t unique, int errno_value)
+{
+    if (errno_value <= 0 || errno_value >= 1000) errno_value = ERANGE;
+    fuse_out_header out{sizeof out, -errno_value, unique};
+    const iovec iov{&out, sizeof out};
+    write_reply(&iov, 1);
+}
+
+void Session::reply_ioctl(std::uint64_t unique, int result, std::span<const std::byte> data)
+{
+    fuse_ioctl_out body{};
+    body.result = result;
+    fuse_out_header out{static_cast<std::uint32_t>(sizeof out + sizeof body + data.size()), 0,
+                        unique};
+    const iovec iov[3] = {{&out, sizeof out},
+                          {&body, sizeof body},
+                          {const_cast<std::byte*>(data.data()), data.size()}};
+    write_reply(iov, data.empty() ? 2 : 3);
+}
+
+void Session::reply_retry(std::uint64_t unique, std::span<const UserRange> in,
+                          std::span<const UserRange> out)
+{
+    // A UserRange is a fuse_ioctl_iovec: the ranges go out as they are.
+    static_assert(sizeof(UserRange) == sizeof(fuse_ioctl_iovec) &&
+                  offsetof(UserRange, addr) == offsetof(fuse_ioctl_iovec, base) &&
+                  offsetof(UserRange, len) == offsetof(fuse_ioctl_iovec, len));
+    if (in.size() > FUSE_IOCTL_MAX_IOV || out.size() > FUSE_IOCTL_MAX_IOV)
+        return reply_error(unique, ENOMEM);
+    fuse_ioctl_out body{};
+    body.flags = FUSE_IOCTL_RETRY;
+    body.in_iovs = static_cast<std::uint32_t>(in.size());
+    body.out_iovs = static_cast<std::uint32_t>(out.size());
+    const std::size_t in_bytes = in.size_bytes();
+    const std::size_t out_bytes = out.size_bytes();
+    fuse_out_header header{
+        static_cast<std::uint32_t>(sizeof header + sizeof body + in_bytes + out_bytes), 0, unique};
+    const iovec iov[4] = {{&header, sizeof header},
+                          {&body, sizeof body},
+                          {const_cast<UserRange*>(in.data()), in_bytes},
+                          {const_cast<UserRange*>(out.data()), out_bytes}};
+    write_reply(iov, 4);
 }
 
 void Session::reader_loop()
@@ -223,42 +315,9 @@ void Session::reader_loop()
         const int res = fuse_session_receive_buf(se_, &buf);
         if (res == -EINTR || res == -EAGAIN) continue;
         if (res <= 0) break;
-        fuse_session_process_buf(se_, &buf);
+        process(buf, static_cast<std::size_t>(res));
     }
     std::free(buf.mem);
-}
-
-namespace {
-/// A FUSE_IOCTL whose body is shorter than fuse_ioctl_in, or whose in_size
-/// claims more bytes than followed it. libfuse 3.14 trusts both and would
-/// decode the missing bytes from what earlier requests left in its buffer;
-/// no kernel sends one (the fuzzer's seed `in_size_past_message` does).
-bool ioctl_overruns_message(const void* buf, std::size_t got) noexcept
-{
-    fuse_in_header h{};
-    if (got < sizeof h) return false; // libfuse refuses it itself
-    std::memcpy(&h, buf, sizeof h);
-    if (h.opcode != FUSE_IOCTL) return false;
-    fuse_ioctl_in in{};
-    if (got < sizeof h + sizeof in) return true;
-    std::memcpy(&in, static_cast<const std::byte*>(buf) + sizeof h, sizeof in);
-    return in.in_size > got - sizeof h - sizeof in;
-}
-} // namespace
-
-ssize_t Session::io_read(int wake_fd, void* buf, std::size_t len, void* userdata)
-{
-    for (;;) {
-        const ssize_t got = read_message(wake_fd, buf, len, userdata);
-        if (got <= 0 || !ioctl_overruns_message(buf, static_cast<std::size_t>(got))) return got;
-        // Answered here with EINVAL, as the kernel answers an ioctl whose
-        // argument it cannot read, and never handed to libfuse.
-        fuse_in_header h{};
-        std::memcpy(&h, buf, sizeof h);
-        fuse_out_header out{sizeof(fuse_out_header), -EINVAL, h.unique};
-        iovec iov{&out, sizeof out};
-        [[maybe_unused]] const ssize_t sent = io_writev(wake_fd, &iov, 1, userdata);
-    }
 }
 
 ssize_t Session::read_message(int /*libfuse's fd: the wake eventfd*/, void* buf, std::size_t len,
@@ -353,29 +412,6 @@ void Session::op_write(fuse_req_t req, const char*, std::size_t, off_t, struct f
 {
     session_of(req)->counters_.fuse_requests.fetch_add(1);
     fuse_reply_err(req, EINVAL);
-}
-
-void Session::op_ioctl(fuse_req_t req, int cmd, void* arg, struct fuse_file_info* fi,
-                       unsigned int flags, const void* in_buf, std::size_t in_bufsz,
-                       std::size_t out_bufsz)
-{
-    Session* self = session_of(req);
-    self->counters_.fuse_requests.fetch_add(1);
-    self->counters_.ioctl_requests.fetch_add(1);
-    const std::span<const std::byte> in(static_cast<const std::byte*>(in_buf),
-                                        in_buf ? in_bufsz : 0);
-    // No exception may unwind through libfuse's C frames. The handler
-    // answers every request it tracked itself (Device::Impl::execute()), so
-    // one that throws here has not been answered: ENOMEM, as the kernel
-    // answers an allocation that fails.
-    try {
-        self->handler_.on_ioctl(req, static_cast<unsigned int>(cmd),
-                                reinterpret_cast<std::uintptr_t>(arg), flags, in, out_bufsz,
-                                fi != nullptr ? static_cast<std::uint32_t>(fi->fh) : 0u);
-    } catch (const std::bad_alloc&) {
-        self->counters_.ioctls_answered.fetch_add(1);
-        fuse_reply_err(req, ENOMEM);
-    }
 }
 
 } // namespace nvmecuse::cuse

@@ -1,6 +1,9 @@
-// One libfuse CUSE session: the fuse_session, the channel it talks over
-// (an fd of /dev/cuse, or a socketpair end in tests), its reader threads and
-// the requests that are answered later (from a controller completion).
+// One CUSE session: the channel it talks over (an fd of /dev/cuse, or a
+// socketpair end in tests), its reader threads and the requests that are
+// answered later (from a controller completion). libfuse's fuse_session
+// brings the node up (CUSE_INIT) and answers open, release, read and write;
+// FUSE_IOCTL and FUSE_INTERRUPT, the steady-state traffic, are decoded and
+// answered here (cuse/fuse_messages), with no libfuse request object.
 // Private to cuse/; the Device builds on it.
 #pragma once
 
@@ -26,9 +29,19 @@
 #include <utility>
 #include <vector>
 
+#include "nvmecuse/cuse/decode.hpp"
 #include "nvmecuse/cuse/latency_sampler.hpp"
 
 namespace nvmecuse::cuse {
+
+/// One FUSE_IOCTL request as it arrived: the kernel's request id, which its
+/// answer names, and the calling task (FUSE's in-header).
+struct Request {
+    std::uint64_t unique = 0;
+    pid_t pid = 0;
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
 
 /// What a session asks of the node it serves. Called on reader threads only.
 class SessionHandler {
@@ -37,7 +50,7 @@ public:
     /// One FUSE_IOCTL request (the first or a retry) on a file handle
     /// opened with `open_flags` (the open(2) flags FUSE_OPEN carried). Must
     /// answer `req` exactly once, now or later (Session::track()).
-    virtual void on_ioctl(fuse_req_t req, unsigned int cmd, std::uint64_t arg, std::uint32_t flags,
+    virtual void on_ioctl(const Request& req, unsigned int cmd, std::uint64_t arg, std::uint32_t flags,
                           std::span<const std::byte> in, std::size_t out_size,
                           std::uint32_t open_flags) = 0;
     /// After the CUSE_INIT reply went out (the kernel has created the node).
@@ -105,11 +118,11 @@ public:
     /// (the kernel removes the node). Idempotent; not from a reader thread.
     void stop(int reply_errno);
 
-    /// Serving thread: `req` will be answered later. Registers the interrupt
-    /// callback. An interrupt is only counted: the answer is the command's
+    /// Serving thread: request `unique` will be answered later. An interrupt
+    /// of it (FUSE_INTERRUPT) is only counted: the answer is the command's
     /// outcome either way, as the kernel's NVMe ioctls wait for the
     /// command (see device.cpp, finish()).
-    void track(fuse_req_t req);
+    void track(std::uint64_t unique);
     /// The right to answer one tracked request, held until the answer is
     /// written: stop() does not close the channel under a claim.
     class Claim {
@@ -127,9 +140,21 @@ public:
     /// Any thread: takes `req` out of the tracked set; empty when someone
     /// else (stop()) already answered it. Only the claimer may reply, and
     /// must reply before the Claim goes away.
-    [[nodiscard]] Claim claim(fuse_req_t req);
+    [[nodiscard]] Claim claim(std::uint64_t unique);
     /// Requests tracked and not yet claimed.
     [[nodiscard]] std::size_t in_flight() const;
+
+    /// Answers to FUSE_IOCTL request `unique`, written to the channel at
+    /// once (any thread; a request is answered once). An error, as
+    /// fuse_reply_err(): `errno_value` in [1, 999], anything else ERANGE.
+    void reply_error(std::uint64_t unique, int errno_value);
+    /// The ioctl's return value and the bytes for its out iovecs.
+    void reply_ioctl(std::uint64_t unique, int result, std::span<const std::byte> out = {});
+    /// FUSE_IOCTL_RETRY: the kernel sends the ioctl again with these
+    /// buffers of the caller's copied in, and copies out what the answer
+    /// brings (at most FUSE_IOCTL_MAX_IOV each, else ENOMEM).
+    void reply_retry(std::uint64_t unique, std::span<const UserRange> in,
+                     std::span<const UserRange> out);
 
     [[nodiscard]] SessionCounters& counters() noexcept { return counters_; }
     /// Sampled latency of the ioctls answered from a controller completion.
@@ -139,9 +164,11 @@ public:
 private:
     Session(Options options, int fd, int wake_fd, SessionHandler& handler);
     void reader_loop();
-    static void on_interrupt(fuse_req_t req, void* data);
-    static ssize_t io_read(int fd, void* buf, std::size_t len, void* userdata);
-    /// io_read() without the check of the message (one read of the channel).
+    /// One message read from the channel: FUSE_IOCTL and FUSE_INTERRUPT
+    /// once initialised are served here, the rest by libfuse.
+    void process(fuse_buf& buf, std::size_t size);
+    void on_interrupt(std::uint64_t unique);
+    void write_reply(const iovec* iov, int count);
     static ssize_t read_message(int fd, void* buf, std::size_t len, void* userdata);
     static ssize_t io_writev(int fd, struct iovec* iov, int count, void* userdata);
     static void op_init_done(void* userdata);
@@ -150,9 +177,6 @@ private:
     static void op_read(fuse_req_t req, std::size_t size, off_t off, struct fuse_file_info* fi);
     static void op_write(fuse_req_t req, const char* buf, std::size_t size, off_t off,
                          struct fuse_file_info* fi);
-    static void op_ioctl(fuse_req_t req, int cmd, void* arg, struct fuse_file_info* fi,
-                         unsigned int flags, const void* in_buf, std::size_t in_bufsz,
-                         std::size_t out_bufsz);
 
     Options options_;
     SessionHandler& handler_;
@@ -175,7 +199,9 @@ private:
     /// Requests tracked and not claimed. Its nodes come from a pool that
     /// keeps what it was given back: steady-state tracking allocates nothing.
     std::pmr::unsynchronized_pool_resource pending_pool_;
-    std::pmr::unordered_set<fuse_req_t> pending_{&pending_pool_};
+    std::pmr::unordered_set<std::uint64_t> pending_{&pending_pool_};
+    /// CUSE_INIT arrived: FUSE_IOCTL may come (process()).
+    std::atomic<bool> initialized_{false};
     SessionCounters counters_;
     LatencySampler latency_;
 };

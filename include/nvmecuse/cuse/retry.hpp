@@ -106,7 +106,7 @@ struct IoctlContext {
 
 enum class Stage : std::uint8_t { need_argument, need_vector, need_buffers, ready };
 
-/// Ask the kernel to resend the ioctl with these buffers (fuse_reply_ioctl_retry).
+/// Ask the kernel to resend the ioctl with these buffers (FUSE_IOCTL_RETRY).
 struct Retry {
     Stage stage = Stage::need_argument; ///< the stage this request was in
     std::vector<UserRange> in;
@@ -124,12 +124,12 @@ struct Execute {
 struct Control {
     IoctlOp op = IoctlOp::reset;
 };
-/// Answer now: fuse_reply_ioctl(value, out).
+/// Answer now: the ioctl returns `value`, with `out` for its out iovecs.
 struct Reply {
     int value = 0;
     std::vector<std::byte> out;
 };
-/// Answer now: fuse_reply_err(errno_value).
+/// Answer now: the ioctl fails with `errno_value`.
 struct Error {
     int errno_value = 0;
 };
