@@ -9,6 +9,16 @@
 // canned 1 TiB / 512-byte-LBA Identify Namespace (or a zeroed page for other
 // CNS values) into the caller with process_vm_writev, so load generators can
 // set up; every other ioctl is answered 0 at once, its buffers untouched.
+//
+//   cuse-floor --name copy0n1 --deliver
+//
+// --deliver: a read or write (I/O passthrough, 32 or 64 bit, or SUBMIT_IO)
+// also moves its data, as any CUSE server that serves data must: the
+// caller's command struct is read (process_vm_readv), then a read's data
+// and the result field are written into the caller in one process_vm_writev
+// (a write's data is read, its result written). The data is whatever the
+// server's buffer holds. The floor for data commands: the round trip plus
+// the copies, with no device behind it.
 
 #define FUSE_USE_VERSION 35
 #include <cuse_lowlevel.h>
@@ -18,6 +28,7 @@
 #include <sys/uio.h>
 
 #include <array>
+#include <cstddef>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -28,6 +39,8 @@
 #include "nvmecuse/spec/identify.hpp"
 
 namespace {
+
+bool deliver_data = false;
 
 void floor_open(fuse_req_t req, fuse_file_info* fi) { fuse_reply_open(req, fi); }
 
@@ -53,6 +66,54 @@ int answer_identify(pid_t pid, const void* arg)
     return ::process_vm_writev(pid, &from, 1, &to, 1, 0) == static_cast<ssize_t>(n) ? 0 : -EFAULT;
 }
 
+/// --deliver: a read's or write's data moved as described above. 0 or -errno.
+int deliver(pid_t pid, unsigned ioctl_cmd, const void* arg)
+{
+    union {
+        nvme_passthru_cmd64 c64;
+        nvme_passthru_cmd c32;
+        nvme_user_io io;
+    } u{};
+    std::size_t size = sizeof u.io;
+    if (ioctl_cmd == NVME_IOCTL_IO64_CMD) size = sizeof u.c64;
+    if (ioctl_cmd == NVME_IOCTL_IO_CMD) size = sizeof u.c32;
+    iovec local{&u, size};
+    iovec remote{const_cast<void*>(arg), size};
+    if (::process_vm_readv(pid, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(size))
+        return -EFAULT;
+    std::uint8_t opcode = 0;
+    std::uint64_t addr = 0, len = 0, result_addr = 0, result_len = 0;
+    const auto base = reinterpret_cast<std::uintptr_t>(arg);
+    if (ioctl_cmd == NVME_IOCTL_IO64_CMD) {
+        opcode = u.c64.opcode, addr = u.c64.addr, len = u.c64.data_len;
+        result_addr = base + offsetof(nvme_passthru_cmd64, result), result_len = sizeof u.c64.result;
+    } else if (ioctl_cmd == NVME_IOCTL_IO_CMD) {
+        opcode = u.c32.opcode, addr = u.c32.addr, len = u.c32.data_len;
+        result_addr = base + offsetof(nvme_passthru_cmd, result), result_len = sizeof u.c32.result;
+    } else {
+        opcode = u.io.opcode, addr = u.io.addr, len = (std::uint64_t{u.io.nblocks} + 1) * 512;
+    }
+    if (len > (64u << 20)) return -EINVAL;
+    thread_local std::vector<std::byte> data;
+    if (data.size() < len) data.resize(len);
+    const std::uint64_t zero = 0;
+    iovec mine[2] = {{data.data(), len}, {const_cast<std::uint64_t*>(&zero), result_len}};
+    iovec theirs[2] = {{reinterpret_cast<void*>(addr), len},
+                       {reinterpret_cast<void*>(result_addr), result_len}};
+    const unsigned long n = result_len != 0 ? 2 : 1;
+    if (opcode == 0x02) // read: data and result in one call
+        return ::process_vm_writev(pid, mine, n, theirs, n, 0) ==
+                       static_cast<ssize_t>(len + result_len)
+                   ? 0
+                   : -EFAULT;
+    if (::process_vm_readv(pid, mine, 1, theirs, 1, 0) != static_cast<ssize_t>(len)) return -EFAULT;
+    if (result_len == 0) return 0;
+    return ::process_vm_writev(pid, &mine[1], 1, &theirs[1], 1, 0) ==
+                   static_cast<ssize_t>(result_len)
+               ? 0
+               : -EFAULT;
+}
+
 void floor_ioctl(fuse_req_t req, int cmd, void* arg, fuse_file_info*, unsigned flags, const void*,
                  size_t, size_t)
 {
@@ -68,6 +129,17 @@ void floor_ioctl(fuse_req_t req, int cmd, void* arg, fuse_file_info*, unsigned f
         if (const int r = answer_identify(fuse_req_ctx(req)->pid, arg); r < 0) {
             fuse_reply_err(req, -r);
             return;
+        }
+        fuse_reply_ioctl(req, 0, nullptr, 0);
+        return;
+    case NVME_IOCTL_IO_CMD:
+    case NVME_IOCTL_IO64_CMD:
+    case NVME_IOCTL_SUBMIT_IO:
+        if (deliver_data) {
+            if (const int r = deliver(fuse_req_ctx(req)->pid, static_cast<unsigned>(cmd), arg); r < 0) {
+                fuse_reply_err(req, -r);
+                return;
+            }
         }
         fuse_reply_ioctl(req, 0, nullptr, 0);
         return;
@@ -88,8 +160,10 @@ int main(int argc, char** argv)
             name = argv[++i];
         } else if (a == "--single-thread") {
             single_thread = true;
+        } else if (a == "--deliver") {
+            deliver_data = true;
         } else {
-            std::fprintf(stderr, "usage: cuse-floor [--name NAME] [--single-thread]\n");
+            std::fprintf(stderr, "usage: cuse-floor [--name NAME] [--single-thread] [--deliver]\n");
             return 2;
         }
     }

@@ -5,10 +5,13 @@
 #   ours    nvmecused --attach trtype:pcie once the function is bound to
 #           vfio-pci (/dev/nvmecuse/nvme0n1, CUSE, fast path)
 #   floor   cuse-floor: a CUSE server answering with no work (the round trip)
+#   copy    cuse-floor --deliver: the round trip and the data moved into or
+#           out of the caller (process_vm_*), as any CUSE server must
 # The function has one driver at a time: each round measures the kernel's
 # node and the floor, hands the function to vfio-pci and measures ours, then
 # gives it back. Prints IOPS and mean latency, ours against the bound any
 # CUSE server in front of this device meets (kernel + floor latency), and
+# against the bound of one that moves the data (kernel + copy latency), and
 # the 4-thread scaling of ours against the kernel's.
 # Usage: vm-bench-pcie.sh [SECONDS_PER_RUN [ROUNDS [NVMECUSED_ARGS...]]]
 set -u
@@ -25,6 +28,9 @@ kernel_blk "$bdf" || { echo "vm-bench-pcie: the nvme driver has no namespace on 
 cuse-floor --name floor0n1 &
 wait_for /dev/nvmecuse/floor0n1 || { echo "vm-bench-pcie: no floor device"; exit 1; }
 dev_floor=/dev/nvmecuse/floor0n1
+cuse-floor --name copy0n1 --deliver &
+wait_for /dev/nvmecuse/copy0n1 || { echo "vm-bench-pcie: no copying floor device"; exit 1; }
+dev_copy=/dev/nvmecuse/copy0n1
 dev_ours=$DEV/nvme0n1
 results=/tmp/results
 size=32m # within the 64 MiB namespace
@@ -48,7 +54,7 @@ while [ $pass -le "$total_rounds" ]; do
   # (after a give-back the nvme driver probes the function again)
   for _ in $(seq 100); do ls /dev/ng*n1 >/dev/null 2>&1 && break; sleep 0.1; done
   dev_kernel=$(ls /dev/ng*n1 | head -1)
-  workloads "kernel floor"
+  workloads "kernel floor copy"
   nvmecusectl bind "$bdf" >/dev/null || { echo "vm-bench-pcie: nvmecusectl bind $bdf failed"; exit 1; }
   nvmecused --attach "trtype:pcie traddr:$bdf" --log-level warn "$@" >>/tmp/nvmecused.log 2>&1 &
   pid=$!
@@ -64,24 +70,28 @@ done
 medians $results >/tmp/medians
 echo
 echo "IOPS (mean latency in us), medians of $total_rounds rounds of $secs s; bound: kernel + floor latency,"
-echo "what a CUSE server doing no work in front of the kernel's driver would get; goal: ours <= 1.15 x bound"
+echo "what a CUSE server doing no work in front of the kernel's driver would get; goal: ours <= 1.15 x bound;"
+echo "data bound: kernel + copy latency, what one that moves the data (process_vm_*) would get"
 awk "$table_awk"'
   END {
-    printf "%-16s %-18s %-18s %-18s %10s %10s %10s\n", "workload", "kernel", "ours", "floor", "bound (us)", "ours/bnd", "ours/krn"
+    printf "%-16s %-17s %-17s %-17s %-17s %8s %8s %9s %8s %8s\n", "workload", "kernel", "ours", "floor", "copy",
+      "bound", "ours/bnd", "dbound", "ours/dbd", "ours/krn"
     for (i = 0; i < n; i++) {
       w = order[i]
       # no bound where the kernel driver or the floor has no figure
       bound = (lat[w, "kernel"] + 0 > 0 && lat[w, "floor"] + 0 > 0) ? lat[w, "kernel"] + lat[w, "floor"] : 0
-      printf "%-16s %-18s %-18s %-18s %10s %10s %10s\n", w, cell(w, "kernel"), cell(w, "ours"), cell(w, "floor"),
-        bound ? sprintf("%.1f", bound) : "-", ratio(lat[w, "ours"], bound), ratio(iops[w, "ours"], iops[w, "kernel"])
+      dbound = (lat[w, "kernel"] + 0 > 0 && lat[w, "copy"] + 0 > 0) ? lat[w, "kernel"] + lat[w, "copy"] : 0
+      printf "%-16s %-17s %-17s %-17s %-17s %8s %8s %9s %8s %8s\n", w, cell(w, "kernel"), cell(w, "ours"), cell(w, "floor"),
+        cell(w, "copy"), bound ? sprintf("%.1f", bound) : "-", ratio(lat[w, "ours"], bound),
+        dbound ? sprintf("%.1f", dbound) : "-", ratio(lat[w, "ours"], dbound), ratio(iops[w, "ours"], iops[w, "kernel"])
     }
     # Goal: our 4-thread scaling at least 0.9 x the kernel driver'"'"'s.
     print ""
     for (k = 0; k < 2; k++) {
       rw = k ? "randwrite" : "randread"; one = rw "-4k-1t"; four = rw "-4k-4t"
-      printf "%-9s 4 / 1 thread IOPS: ours %s, kernel %s, floor %s; ours / kernel scaling %s\n", rw,
+      printf "%-9s 4 / 1 thread IOPS: ours %s, kernel %s, floor %s, copy %s; ours / kernel scaling %s\n", rw,
         ratio(iops[four, "ours"], iops[one, "ours"]), ratio(iops[four, "kernel"], iops[one, "kernel"]),
-        ratio(iops[four, "floor"], iops[one, "floor"]),
+        ratio(iops[four, "floor"], iops[one, "floor"]), ratio(iops[four, "copy"], iops[one, "copy"]),
         ratio(ratio(iops[four, "ours"], iops[one, "ours"]), ratio(iops[four, "kernel"], iops[one, "kernel"]))
     }
   }' /tmp/medians
