@@ -175,11 +175,19 @@ protected:
         auto c = ctrlr::Controller::start(decorate(std::move(*transport)), options);
         ASSERT_TRUE(c) << c.error().message();
         ctrl_ = std::move(*c);
+        auto r = Registry::create(*ctrl_, registry_options());
+        ASSERT_TRUE(r) << r.error().message();
+        registry_ = std::move(*r);
+    }
 
+    /// The nodes' options: served as serving() says, on the fake kernel.
+    RegistryOptions registry_options()
+    {
         RegistryOptions o;
         o.reader_threads = 2;
         o.serve_on_owner_thread = serving() == Serving::owner_thread;
-        o.reactors = options.reactors;
+        for (const auto& r : reactors_)
+            o.reactors.push_back(r.get());
         o.restricted_ioctls = restricted();
         o.inflight = inflight_limits();
         o.permissions.apply = false;
@@ -196,9 +204,7 @@ protected:
             cv_.notify_all();
             return sv[1];
         };
-        auto r = Registry::create(*ctrl_, std::move(o));
-        ASSERT_TRUE(r) << r.error().message();
-        registry_ = std::move(*r);
+        return o;
     }
 
     void TearDown() override
@@ -1005,13 +1011,23 @@ public:
         [[maybe_unused]] auto n = ::write(event_, &one, sizeof one);
     }
     void accept_reconnects() { refusing_ = false; }
+    /// Each refused connect first hangs this long (a target that does not
+    /// answer the TCP handshake).
+    void hang_connects(std::chrono::milliseconds hang) { hang_ = hang; }
+    /// A connect is hanging now.
+    [[nodiscard]] bool connecting() const { return connecting_; }
 
     const transport::TransportInfo& info() const override { return inner_->info(); }
     std::uint64_t read_register(std::uint32_t o) override { return inner_->read_register(o); }
     void write_register(std::uint32_t o, std::uint64_t v) override { inner_->write_register(o, v); }
     std::expected<void, std::error_code> connect_admin() override
     {
-        if (refusing_) return std::unexpected(std::make_error_code(std::errc::connection_refused));
+        if (refusing_) {
+            connecting_ = true;
+            std::this_thread::sleep_for(hang_.load());
+            connecting_ = false;
+            return std::unexpected(std::make_error_code(std::errc::connection_refused));
+        }
         return inner_->connect_admin();
     }
     transport::QueuePair& admin_queue() override { return inner_->admin_queue(); }
@@ -1038,6 +1054,8 @@ private:
     int event_;
     std::atomic<bool> refusing_{false};
     std::atomic<bool> lost_{false};
+    std::atomic<std::chrono::milliseconds> hang_{std::chrono::milliseconds(0)};
+    std::atomic<bool> connecting_{false};
 };
 
 class CuseSessionLostConnection : public CuseSessionModes {
@@ -1106,6 +1124,49 @@ TEST_P(CuseSessionLostConnection, ReconnectingNodesAnswerAtOnceAsTheKernelHostDo
     EXPECT_EQ(ioctl(ns1_node, NVME_IOCTL_ID, nullptr).ret, 1);
     EXPECT_EQ(ioctl(ns1_node, NVME_IOCTL_SUBMIT_IO, &read).ret, 0);
     EXPECT_TRUE(nodes_.at(ctrl_node).kernel->open(O_RDONLY));
+}
+
+// Issue 19: a controller whose reconnect hangs slows no other controller
+// served by the same threads (with serving threads, the very same reactors).
+TEST_P(CuseSessionLostConnection, AnotherControllerKeepsServingWhileOneReconnectHangs)
+{
+    emu::ControllerConfig config;
+    emu::NamespaceConfig ns;
+    ns.nsid = 1;
+    ns.size_bytes = ns_size;
+    ns.lba_data_size = 512;
+    config.namespaces = {ns};
+    auto transport = emu::make_transport(config);
+    ASSERT_TRUE(transport) << transport.error().message();
+    ctrlr::Controller::Options options;
+    options.name = "cuse-test-b";
+    for (const auto& r : reactors_)
+        options.reactors.push_back(r.get());
+    auto other = ctrlr::Controller::start(std::move(*transport), options);
+    ASSERT_TRUE(other) << other.error().message();
+    RegistryOptions o = registry_options();
+    o.controller_index = 1;
+    auto other_nodes = Registry::create(**other, std::move(o));
+    ASSERT_TRUE(other_nodes) << other_nodes.error().message();
+    const std::string other_ns = "nvmecuse/nvme1n1";
+    std::vector<std::byte> buf(4096);
+    auto read = user_io(0x02, 0, 7, buf.data());
+    ASSERT_EQ(ioctl(other_ns, NVME_IOCTL_SUBMIT_IO, &read).ret, 0);
+
+    // Every reconnect attempt of the first controller hangs for 2 s.
+    connection_->hang_connects(2s);
+    ASSERT_TRUE(lose_until(ctrlr::Controller::PathState::reconnecting));
+    ASSERT_TRUE(wait_for([&] { return connection_->connecting(); }, 5s));
+    for (int i = 0; i < 20; ++i) {
+        auto r = user_io(0x02, static_cast<std::uint64_t>(i) * 8, 7, buf.data());
+        ASSERT_EQ(ioctl(other_ns, NVME_IOCTL_SUBMIT_IO, &r).ret, 0) << i;
+        // The reconnecting controller's own node answers at once too.
+        EXPECT_EQ(ioctl(ns1_node, NVME_IOCTL_ID, nullptr).error, EAGAIN) << i;
+    }
+    // All of it while the attempt still hung: nothing waited for it.
+    EXPECT_TRUE(connection_->connecting());
+    other_nodes->reset();
+    other->reset();
 }
 
 class CuseSessionControllerLoss : public CuseSessionLostConnection {
