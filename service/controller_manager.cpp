@@ -183,6 +183,18 @@ void ControllerManager::reap()
     }
 }
 
+void ControllerManager::on_change(std::function<void()> changed)
+{
+    std::lock_guard lock(changed_mutex_);
+    changed_ = std::move(changed);
+}
+
+void ControllerManager::changed()
+{
+    std::lock_guard lock(changed_mutex_);
+    if (changed_) changed_();
+}
+
 std::expected<void, ManagerError> ControllerManager::reserve(const std::string& name)
 {
     if (name.empty()) return {};
@@ -230,6 +242,7 @@ ControllerStatus ControllerManager::adopt(ServedController served, const AttachR
     // Lost before it was in the map, where the reaper looks: again.
     if (entry->state() == ctrlr::Controller::State::failed)
         state_changed(weak, ctrlr::Controller::State::failed);
+    changed();
     return std::move(*status);
 }
 
@@ -301,6 +314,7 @@ ControllerManager::attach_discovery(const transport::TransportId& id,
         state_changed(weak, ctrlr::Controller::State::failed);
     spdlog::info("{}: attached the discovery controller {} (persistent)", entry->name,
                  id.describe());
+    changed();
     std::vector<ControllerStatus> out{std::move(*status)};
     for (auto& child : persistent->attached)
         out.push_back(std::move(child));
@@ -415,6 +429,7 @@ ControllerManager::detach_entry(std::shared_ptr<Entry> entry, std::chrono::milli
         entry->served.claim.release();
         spdlog::info("{}: detached", entry->name);
     }
+    changed();
     // As SPDK's bdev_nvme_stop_discovery: what it attached goes with it,
     // unless detached (and its name perhaps reused) meanwhile.
     for (const auto& [name, target] : discovered) {
