@@ -45,13 +45,6 @@ bool lost(const ctrlr::Controller& controller)
     return controller.path_state() == ctrlr::Controller::PathState::lost;
 }
 
-/// nvme<digits>: the names of indexes.
-bool is_index_name(std::string_view name)
-{
-    return name.size() > 4 && name.starts_with("nvme") &&
-           std::all_of(name.begin() + 4, name.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 /// How long list() waits for an entry busy with a long step before it
 /// reports the step instead.
 constexpr std::chrono::milliseconds list_patience{50};
@@ -116,6 +109,12 @@ namespace {
 std::optional<ControllerStatus> status_of(ControllerManager::Entry& e);
 
 } // namespace
+
+bool is_index_name(std::string_view name) noexcept
+{
+    return name.size() > 4 && name.starts_with("nvme") &&
+           std::all_of(name.begin() + 4, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
 
 const char* state_name(ctrlr::Controller::State state) noexcept
 {

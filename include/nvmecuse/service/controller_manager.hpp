@@ -112,6 +112,10 @@ struct ControllerStatus {
 
 struct ServedController;
 
+/// True for nvme<digits>: the names of controller indexes, which no
+/// caller's name may take.
+[[nodiscard]] bool is_index_name(std::string_view name) noexcept;
+
 /// The name list() gives a controller state.
 [[nodiscard]] const char* state_name(ctrlr::Controller::State state) noexcept;
 
