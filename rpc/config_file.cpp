@@ -168,6 +168,9 @@ std::expected<std::size_t, std::string> check_config(const json& doc,
         auto call = parse_attach(params, defaults);
         if (!call) return std::unexpected(fmt::format("{}.params: {}", path, call.error().message));
         const auto& name = call->request.name;
+        if (service::is_index_name(name))
+            return std::unexpected(fmt::format(
+                "{}.params.name: \"{}\": names nvme<N> are the controllers' indexes", path, name));
         if (!name.empty() && !names.insert(name).second)
             return std::unexpected(
                 fmt::format("{}.params.name: \"{}\" is attached twice", path, name));

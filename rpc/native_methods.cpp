@@ -2,7 +2,9 @@
 #include <fmt/format.h>
 
 #include "nvmecuse/rpc/methods.hpp"
+#include "nvmecuse/service/discovery_log.hpp"
 #include "nvmecuse/service/serving_threads.hpp"
+#include "nvmecuse/spec/discovery.hpp"
 
 #include "attach_params.hpp"
 #include "method_support.hpp"
@@ -137,6 +139,43 @@ std::expected<json, Error> controller_attach(service::ControllerManager& manager
     return out;
 }
 
+/// nvme-cli's name of a record's SUBTYPE (libnvme's nvmf_subtype_str()).
+const char* subtype_name(std::uint8_t subtype)
+{
+    switch (static_cast<nvme::DiscoverySubsystemType>(subtype)) {
+    case nvme::DiscoverySubsystemType::referral: return "discovery subsystem referral";
+    case nvme::DiscoverySubsystemType::nvm: return "nvme subsystem";
+    case nvme::DiscoverySubsystemType::current_discovery: return "current discovery subsystem";
+    }
+    return "unrecognized";
+}
+
+/// discovery_log: a discovery controller's log, each record with nvme
+/// discover -o json's names and values, attaching nothing.
+std::expected<json, Error> discovery_log(const transport::tcp::TcpOptions& defaults,
+                                         const json& params)
+{
+    if (auto ok = only_known_keys(params, {"trid", "trtype", "traddr", "adrfam", "trsvcid",
+                                           "subnqn", "hostnqn", "hostid", "dhchap_secret",
+                                           "dhchap_ctrl_secret"});
+        !ok)
+        return std::unexpected(ok.error());
+    auto call = parse_attach(params, defaults);
+    if (!call) return std::unexpected(call.error());
+    if (call->emulated) return std::unexpected(invalid_params("an emulated controller has no discovery log"));
+    auto records = service::read_discovery_log(call->id, call->tcp);
+    if (!records) return std::unexpected(to_rpc_error(records.error()));
+    json out = json::array();
+    for (const auto& r : *records)
+        out.push_back(json{{"trtype", r.id.trtype},
+                           {"adrfam", r.id.adrfam},
+                           {"subtype", subtype_name(r.subtype)},
+                           {"trsvcid", r.id.trsvcid},
+                           {"subnqn", r.id.subnqn},
+                           {"traddr", r.id.traddr}});
+    return json{{"records", std::move(out)}};
+}
+
 } // namespace
 
 void add_native_methods(Dispatcher& dispatcher, service::ControllerManager& manager,
@@ -144,6 +183,9 @@ void add_native_methods(Dispatcher& dispatcher, service::ControllerManager& mana
 {
     dispatcher.add("controller_attach", [&manager, defaults](const json& params) {
         return controller_attach(manager, defaults, params);
+    });
+    dispatcher.add("discovery_log", [defaults](const json& params) {
+        return discovery_log(defaults, params);
     });
     dispatcher.add("controller_detach", [&manager](const json& params) -> std::expected<json, Error> {
         if (auto ok = only_known_keys(params, {"name", "grace_ms"}); !ok)

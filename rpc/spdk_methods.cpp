@@ -70,6 +70,45 @@ std::expected<void, Error> reconnect_options(const json& params, transport::tcp:
 
 namespace {
 
+/// bdev_nvme_attach_controller's parameters whose value nvmecuse may not
+/// honour: SPDK's defaults pass, anything else is refused by name.
+std::expected<void, Error> honourable(const json& params)
+{
+    for (auto check : {only_default(params, "prchk_reftag", false,
+                                    "protection information passes through to the caller"),
+                       only_default(params, "prchk_guard", false,
+                                    "protection information passes through to the caller"),
+                       only_default(params, "priority", 0, "no socket priority"),
+                       only_default(params, "hostaddr", std::string(), "no source address"),
+                       only_default(params, "hostsvcid", std::string(), "no source port"),
+                       only_default(params, "psk", std::string(), "no TLS"),
+                       only_default(params, "dhchap_key", std::string(),
+                                    "no SPDK keyring: give controller_attach the secret "
+                                    "itself, as dhchap_secret"),
+                       only_default(params, "dhchap_ctrlr_key", std::string(),
+                                    "no SPDK keyring: give controller_attach the secret "
+                                    "itself, as dhchap_ctrl_secret")})
+        if (!check) return check;
+    // Either value is honoured: a namespace of any command set gets a node,
+    // and every node is passthrough.
+    if (auto it = params.find("allow_unrecognized_csi");
+        it != params.end() && !it->is_null() && !it->is_boolean())
+        return std::unexpected(invalid_params("allow_unrecognized_csi must be true or false"));
+    const std::string multipath = params.value("multipath", std::string("failover"));
+    if (multipath != "disable" && multipath != "failover")
+        return std::unexpected(Error{
+            -EINVAL, fmt::format("multipath {}: nvmecuse serves one path per controller", multipath)});
+    // rpc.py groups --policy, --selector and --min-io here (empty without
+    // them); with one path per controller there is nothing to choose.
+    if (auto it = params.find("multipath_opts"); it != params.end() && !it->is_null()) {
+        if (!it->is_object())
+            return std::unexpected(invalid_params("multipath_opts must be an object"));
+        if (auto ok = only_known_keys(*it, {"policy", "selector", "min_io"}); !ok)
+            return ok;
+    }
+    return {};
+}
+
 std::expected<json, Error> attach_controller(service::ControllerManager& manager,
                                              const transport::tcp::TcpOptions& defaults,
                                              const json& params)
@@ -79,24 +118,17 @@ std::expected<json, Error> attach_controller(service::ControllerManager& manager
                      "hostnqn", "hostaddr", "hostsvcid", "prchk_reftag", "prchk_guard", "hdgst",
                      "ddgst", "fabrics_connect_timeout_us", "multipath", "num_io_queues",
                      "ctrlr_loss_timeout_sec", "reconnect_delay_sec", "fast_io_fail_timeout_sec",
-                     "psk"});
+                     "psk", "max_bdevs", "dhchap_key", "dhchap_ctrlr_key",
+                     "allow_unrecognized_csi", "multipath_opts"});
         !ok)
         return std::unexpected(ok.error());
     auto name = required_string(params, "name");
     if (!name) return std::unexpected(name.error());
-    for (auto check : {only_default(params, "prchk_reftag", false,
-                                    "protection information passes through to the caller"),
-                       only_default(params, "prchk_guard", false,
-                                    "protection information passes through to the caller"),
-                       only_default(params, "priority", 0, "no socket priority"),
-                       only_default(params, "hostaddr", std::string(), "no source address"),
-                       only_default(params, "hostsvcid", std::string(), "no source port"),
-                       only_default(params, "psk", std::string(), "no TLS")})
-        if (!check) return std::unexpected(check.error());
-    const std::string multipath = params.value("multipath", std::string("failover"));
-    if (multipath != "disable" && multipath != "failover")
-        return std::unexpected(Error{
-            -EINVAL, fmt::format("multipath {}: nvmecuse serves one path per controller", multipath)});
+    if (auto ok = honourable(params); !ok) return std::unexpected(ok.error());
+    // SPDK answers with at most max_bdevs names (default 128), -ERANGE
+    // past them, the controller attached all the same.
+    const auto max_bdevs = params.value("max_bdevs", std::uint64_t{128});
+    if (max_bdevs == 0) return std::unexpected(Error{-EINVAL, "max_bdevs must not be 0"});
     auto id = spdk_transport_id(params);
     if (!id) return std::unexpected(id.error());
     auto tcp = defaults;
@@ -120,6 +152,11 @@ std::expected<json, Error> attach_controller(service::ControllerManager& manager
         if (status.info)
             for (const auto& [nsid, ns] : status.info->namespaces)
                 bdevs.push_back(fmt::format("{}n{}", status.name, nsid));
+    if (bdevs.size() > max_bdevs)
+        return std::unexpected(Error{
+            -ERANGE, fmt::format("{}: {} namespaces, more names than max_bdevs ({}); the "
+                                 "controller is attached",
+                                 *name, bdevs.size(), max_bdevs)});
     return bdevs;
 }
 

@@ -45,13 +45,6 @@ bool lost(const ctrlr::Controller& controller)
     return controller.path_state() == ctrlr::Controller::PathState::lost;
 }
 
-/// nvme<digits>: the names of indexes.
-bool is_index_name(std::string_view name)
-{
-    return name.size() > 4 && name.starts_with("nvme") &&
-           std::all_of(name.begin() + 4, name.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 /// How long list() waits for an entry busy with a long step before it
 /// reports the step instead.
 constexpr std::chrono::milliseconds list_patience{50};
@@ -116,6 +109,12 @@ namespace {
 std::optional<ControllerStatus> status_of(ControllerManager::Entry& e);
 
 } // namespace
+
+bool is_index_name(std::string_view name) noexcept
+{
+    return name.size() > 4 && name.starts_with("nvme") &&
+           std::all_of(name.begin() + 4, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
 
 const char* state_name(ctrlr::Controller::State state) noexcept
 {
@@ -183,6 +182,18 @@ void ControllerManager::reap()
     }
 }
 
+void ControllerManager::on_change(std::function<void()> changed)
+{
+    std::lock_guard lock(changed_mutex_);
+    changed_ = std::move(changed);
+}
+
+void ControllerManager::changed()
+{
+    std::lock_guard lock(changed_mutex_);
+    if (changed_) changed_();
+}
+
 std::expected<void, ManagerError> ControllerManager::reserve(const std::string& name)
 {
     if (name.empty()) return {};
@@ -230,6 +241,7 @@ ControllerStatus ControllerManager::adopt(ServedController served, const AttachR
     // Lost before it was in the map, where the reaper looks: again.
     if (entry->state() == ctrlr::Controller::State::failed)
         state_changed(weak, ctrlr::Controller::State::failed);
+    changed();
     return std::move(*status);
 }
 
@@ -301,6 +313,7 @@ ControllerManager::attach_discovery(const transport::TransportId& id,
         state_changed(weak, ctrlr::Controller::State::failed);
     spdlog::info("{}: attached the discovery controller {} (persistent)", entry->name,
                  id.describe());
+    changed();
     std::vector<ControllerStatus> out{std::move(*status)};
     for (auto& child : persistent->attached)
         out.push_back(std::move(child));
@@ -415,6 +428,7 @@ ControllerManager::detach_entry(std::shared_ptr<Entry> entry, std::chrono::milli
         entry->served.claim.release();
         spdlog::info("{}: detached", entry->name);
     }
+    changed();
     // As SPDK's bdev_nvme_stop_discovery: what it attached goes with it,
     // unless detached (and its name perhaps reused) meanwhile.
     for (const auto& [name, target] : discovered) {

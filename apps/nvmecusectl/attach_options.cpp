@@ -40,6 +40,30 @@ void add_attach_options(CLI::App& attach, AttachOptions& o)
     attach.add_flag("--no-nodes", o.no_nodes, "no CUSE nodes (as SPDK's attach)");
 }
 
+void add_discover_options(CLI::App& discover, AttachOptions& o)
+{
+    discover.add_option("-t,--transport", o.transport, "tcp");
+    discover.add_option("-a,--traddr", o.traddr, "the discovery controller's address")->required();
+    discover.add_option("-s,--trsvcid", o.trsvcid, "its port (default: 8009)");
+    discover.add_option("-q,--hostnqn", o.hostnqn, "host NQN");
+    discover.add_option("-I,--hostid", o.hostid, "host identifier (UUID)");
+    discover.add_option("-S,--dhchap-secret", o.dhchap_secret,
+                        "the host's DH-HMAC-CHAP secret, when the discovery controller asks");
+    discover.add_option("-C,--dhchap-ctrl-secret", o.dhchap_ctrl_secret,
+                        "the controller's secret, for bidirectional authentication (needs -S)");
+}
+
+std::expected<json, std::string> discover_params(const AttachOptions& o)
+{
+    if (o.traddr.empty()) return std::unexpected("-a ADDRESS is needed");
+    json params{{"trtype", o.transport.empty() ? "tcp" : o.transport}, {"traddr", o.traddr}};
+    for (const auto& [key, value] :
+         {std::pair{"trsvcid", &o.trsvcid}, {"hostnqn", &o.hostnqn}, {"hostid", &o.hostid},
+          {"dhchap_secret", &o.dhchap_secret}, {"dhchap_ctrl_secret", &o.dhchap_ctrl_secret}})
+        if (!value->empty()) params[key] = *value;
+    return params;
+}
+
 namespace {
 
 /// The first NVMe/TCP-only option `o` sets, for refusing it elsewhere.

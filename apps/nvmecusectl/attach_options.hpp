@@ -1,5 +1,6 @@
 // nvmecusectl attach and create-emulated: nvme connect's options, and the
-// controller_attach params they make.
+// controller_attach params they make; discover: nvme discover's, and the
+// discovery_log params they make.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -37,6 +38,14 @@ struct AttachOptions {
 /// Adds attach's arguments to `attach`, with nvme connect's names
 /// (-t -a -s -n -q -I -k -i -Q -c -l -S -C -g -G -p); `o` must outlive parsing.
 void add_attach_options(CLI::App& attach, AttachOptions& o);
+
+/// Adds discover's arguments to `discover`, with nvme discover's names
+/// (-t -a -s -q -I -S -C); `o` must outlive parsing.
+void add_discover_options(CLI::App& discover, AttachOptions& o);
+
+/// discovery_log's params from discover's options: -a is needed, -t is
+/// tcp unless given, -s defaults (8009) in the daemon. Pure.
+[[nodiscard]] std::expected<nlohmann::json, std::string> discover_params(const AttachOptions& o);
 
 /// controller_attach's params from the options; an error is a message.
 /// The NVMe/TCP-only options (-S -C -g -G) are refused for an emulated

@@ -197,4 +197,20 @@ json subsys_json(const json& controllers)
     return out;
 }
 
+std::string discovery_text(const json& log)
+{
+    const json records = log.value("records", json::array());
+    std::string out = fmt::format("Discovery Log Number of Records {}\n", records.size());
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        const json& r = records[i];
+        out += fmt::format("=====Discovery Log Entry {}======\n", i);
+        // nvme-cli's labels, padded to one column.
+        for (const auto& [label, key] :
+             {std::pair{"trtype:  ", "trtype"}, {"adrfam:  ", "adrfam"}, {"subtype: ", "subtype"},
+              {"trsvcid: ", "trsvcid"}, {"subnqn:  ", "subnqn"}, {"traddr:  ", "traddr"}})
+            out += fmt::format("{}{}\n", label, text(r, key));
+    }
+    return out;
+}
+
 } // namespace nvmecusectl

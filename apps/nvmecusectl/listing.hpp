@@ -13,8 +13,11 @@ namespace nvmecusectl {
 /// without namespaces gets a row of its own node. Pure.
 [[nodiscard]] std::string list_table(const nlohmann::json& controllers);
 
-/// nvme list -o json's shape ({"Devices": [...]}, one per namespace), each
-/// with "Controller", "Transport" and "State" added. Pure.
+/// nvme-cli 2.3's nvme list -o json shape (Debian 12's: {"Devices": [...]},
+/// one per namespace node: NameSpace, DevicePath, Firmware, ModelNumber,
+/// SerialNumber, UsedBytes, MaximumLBA, PhysicalSize, SectorSize; later
+/// 2.x add GenericPath), each with "Controller", "Transport" and "State"
+/// added. Pure.
 [[nodiscard]] nlohmann::json list_json(const nlohmann::json& controllers);
 
 
@@ -31,5 +34,10 @@ namespace nvmecusectl {
 /// [{"Name", "NQN", "Paths": [{"Name", "Transport", "Address", "State"}]}]}],
 /// one object per Host NQN. Pure.
 [[nodiscard]] nlohmann::json subsys_json(const nlohmann::json& controllers);
+
+/// discovery_log's answer as nvme discover prints a log: "Discovery Log
+/// Number of Records N", then per record "=====Discovery Log Entry i======"
+/// and its trtype, adrfam, subtype, trsvcid, subnqn and traddr lines. Pure.
+[[nodiscard]] std::string discovery_text(const nlohmann::json& log);
 
 } // namespace nvmecusectl

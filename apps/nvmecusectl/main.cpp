@@ -1,6 +1,6 @@
 // nvmecusectl: nvmecused's control socket from the command line. Lists,
-// attaches, detaches, resets and rescans controllers and prints the nodes'
-// counters; nvme-cli's option names where nvme-cli has the command.
+// attaches, detaches, resets and rescans controllers, lists a discovery
+// controller's log and prints the nodes' counters; nvme-cli's option names where nvme-cli has the command.
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
@@ -74,6 +74,7 @@ int main(int argc, char** argv)
   nvmecusectl attach -t tcp -a 192.168.1.7 -n nqn.2026-11.io.example:disk -S DHHC-1:01:...: -g -G
   nvmecusectl attach 'trtype:pcie traddr:0000:00:04.0'
   nvmecusectl attach -t emulated
+  nvmecusectl discover -t tcp -a 192.168.1.7 -s 8009
   nvmecusectl create-emulated --name Scratch --config controller.json
   nvmecusectl delete-emulated Scratch
   nvmecusectl detach nvme1
@@ -96,6 +97,14 @@ int main(int argc, char** argv)
     AttachOptions a;
     auto* attach = app.add_subcommand("attach", "attach a controller (nvme connect's options)");
     nvmecusectl::add_attach_options(*attach, a);
+
+    AttachOptions d;
+    auto* discover = app.add_subcommand(
+        "discover", "list a discovery controller's log, attaching nothing, as nvme discover");
+    nvmecusectl::add_discover_options(*discover, d);
+    discover->add_option("-o,--output-format", output, "normal or json")
+        ->check(CLI::IsMember({"normal", "json"}))
+        ->capture_default_str();
 
     std::string name;
     unsigned grace_ms = 5000;
@@ -155,6 +164,8 @@ int main(int argc, char** argv)
                       "-S DHHC-1:01:...: -g -G\n"
                       "  nvmecusectl attach 'trtype:pcie traddr:0000:00:04.0'\n"
                       "  nvmecusectl attach -t emulated --config controller.json"},
+             {discover, "nvmecusectl discover -t tcp -a 192.168.1.7 -s 8009\n"
+                        "  nvmecusectl discover -a 192.168.1.7 -o json"},
              {detach, "nvmecusectl detach nvme1 --grace-ms 1000"},
              {reset, "nvmecusectl reset nvme1"},
              {rescan, "nvmecusectl rescan nvme1"},
@@ -182,6 +193,14 @@ int main(int argc, char** argv)
         method = *attach ? "controller_attach" : "emulated_controller_create";
         params = std::move(*p);
         if (*create) params.erase("trtype"); // implied
+    } else if (*discover) {
+        auto p = nvmecusectl::discover_params(d);
+        if (!p) {
+            std::fprintf(stderr, "nvmecusectl: %s\n", p.error().c_str());
+            return 2;
+        }
+        method = "discovery_log";
+        params = std::move(*p);
     } else if (*detach) {
         method = "controller_detach";
         params = {{"name", name}, {"grace_ms", grace_ms}};
@@ -226,6 +245,11 @@ int main(int argc, char** argv)
             std::cout << nvmecusectl::list_json(*result).dump(2) << '\n';
         else
             std::cout << nvmecusectl::list_table(*result);
+    } else if (*discover) {
+        if (output == "json")
+            std::cout << result->dump(2) << '\n';
+        else
+            std::cout << nvmecusectl::discovery_text(*result);
     } else if (*create) {
         std::cout << fmt::format("{}: {}\n", result->value("name", ""),
                                  (*result)["node"].is_string() ? (*result)["node"].get<std::string>()

@@ -160,13 +160,17 @@ int main(int argc, char** argv)
         return 1;
     }
 
-    notify_ready(serving_status(manager, *control ? (*control)->path() : std::string()));
+    const std::string socket_path = *control ? (*control)->path() : std::string();
+    notify_ready(serving_status(manager, socket_path));
+    // From now on each attach and detach updates the STATUS= line.
+    manager.on_change([&manager, socket_path] { notify_status(serving_status(manager, socket_path)); });
 
     int signal = 0;
     while (sigwait(&signals, &signal) == 0 && signal == SIGHUP)
         reload(config.get());
     spdlog::info("stopping on {}", signal == SIGINT ? "SIGINT" : "SIGTERM");
     notify_stopping();
+    manager.on_change({});
     if (*control) (*control)->stop(); // no request attaches any more
     retry.stop();                     // nor any attempt
     manager.detach_all();

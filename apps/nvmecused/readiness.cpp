@@ -29,6 +29,11 @@ void notify_ready(const std::string& status)
     if (r < 0) spdlog::warn("sd_notify READY=1: {}", std::strerror(-r));
 }
 
+void notify_status(const std::string& status)
+{
+    (void)sd_notify(0, fmt::format("STATUS={}", status).c_str());
+}
+
 void notify_stopping() { (void)sd_notify(0, "STOPPING=1"); }
 
 } // namespace nvmecused

@@ -17,6 +17,9 @@ namespace nvmecused {
 /// READY=1 and STATUS=`status`. Main thread.
 void notify_ready(const std::string& status);
 
+/// STATUS=`status`: what is served now, after a change. Any thread.
+void notify_status(const std::string& status);
+
 /// STOPPING=1. Main thread.
 void notify_stopping();
 

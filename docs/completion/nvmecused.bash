@@ -61,12 +61,12 @@ _nvmecusectl() {
   prev=${COMP_WORDS[COMP_CWORD - 1]}
   for word in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
     case $word in
-    list | list-subsys | attach | detach | reset | rescan | stats | create-emulated | \
+    list | list-subsys | attach | discover | detach | reset | rescan | stats | create-emulated | \
       delete-emulated | save-config | call | bind | give-back) command=$word; break ;;
     esac
   done
   case $prev in
-  -S) [ "$command" = attach ] && return; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+  -S) [ "$command" = attach ] || [ "$command" = discover ] && return; COMPREPLY=($(compgen -f -- "$cur")); return ;;
   --socket | --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
   -o | --output-format) COMPREPLY=($(compgen -W 'normal json' -- "$cur")); return ;;
   -t | --transport) COMPREPLY=($(compgen -W 'tcp pcie emulated' -- "$cur")); return ;;
@@ -76,7 +76,7 @@ _nvmecusectl() {
   esac
   local options
   case $command in
-  "") options='--help --version --socket list list-subsys attach detach reset rescan stats
+  "") options='--help --version --socket list list-subsys attach discover detach reset rescan stats
     create-emulated delete-emulated save-config call bind give-back' ;;
   list | list-subsys) options='--help --output-format' ;;
   create-emulated) options='--help --name --config' ;;
@@ -84,6 +84,8 @@ _nvmecusectl() {
     --keep-alive-tmo --nr-io-queues --queue-size --reconnect-delay --ctrl-loss-tmo
     --dhchap-secret --dhchap-ctrl-secret --hdr-digest --data-digest --persistent --name --config
     --no-nodes' ;;
+  discover) options='--help --transport --traddr --trsvcid --hostnqn --hostid --dhchap-secret
+    --dhchap-ctrl-secret --output-format' ;;
   detach) options='--help --grace-ms' ;;
   bind | give-back)
     if [[ $cur != -* ]]; then

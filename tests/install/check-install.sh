@@ -21,7 +21,8 @@ rm -f "$prefix.log"
 for f in sbin/nvmecused bin/nvmecuse-perf \
   share/doc/nvmecuse/README.md share/doc/nvmecuse/configuration.md \
   share/doc/nvmecuse/performance.md share/doc/nvmecuse/plots/performance.png \
-  share/doc/nvmecuse/examples/emulated-controller.json lib/modules-load.d/nvmecuse.conf; do
+  share/doc/nvmecuse/examples/emulated-controller.json share/doc/nvmecuse/examples/nvmecused.json \
+  lib/modules-load.d/nvmecuse.conf; do
   check "installs $f" test -s "$prefix/$f"
 done
 if [ "$man" = man ]; then
@@ -68,5 +69,9 @@ done
 example=$prefix/share/doc/nvmecuse/examples/emulated-controller.json
 out=$("$prefix/sbin/nvmecused" --emulate --config "$example" --check-config 2>&1)
 check "the installed example configuration is accepted" test "$out" = "$example: OK (3 namespace(s))"
+# And the daemon's example configuration file (--json), checked without attaching.
+example=$prefix/share/doc/nvmecuse/examples/nvmecused.json
+out=$("$prefix/sbin/nvmecused" --json "$example" --check 2>&1)
+check "the installed example daemon configuration is accepted" test "$out" = "$example: OK (2 controller(s) to attach)"
 
 summary

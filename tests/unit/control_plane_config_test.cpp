@@ -157,6 +157,10 @@ TEST_F(ControlPlaneConfig, CheckNamesTheJsonPathOfWhatIsWrong)
     auto twice = one_attach({{"trtype", "emulated"}, {"name", "Disk"}});
     twice["subsystems"][0]["config"].push_back(twice["subsystems"][0]["config"][0]);
     EXPECT_EQ(check_error(twice), "$.subsystems[0].config[1].params.name: \"Disk\" is attached twice");
+    // An index's name would only fail at the attach: --check says so first.
+    EXPECT_EQ(check_error(one_attach({{"trtype", "emulated"}, {"name", "nvme3"}})),
+              "$.subsystems[0].config[0].params.name: \"nvme3\": names nvme<N> are the "
+              "controllers' indexes");
 }
 
 TEST_F(ControlPlaneConfig, SecretsOfAnAuthenticatedControllerAreSavedSoARestartAuthenticatesAgain)

@@ -4,7 +4,8 @@
 // detach of it takes those too, save_config keeps it (not them) and
 // replays into the same controllers, its Keep Alive Timeout defaults to
 // nvme-cli's 30 s; SPDK's bdev_nvme_start_discovery, _stop_discovery and
-// _get_discovery_info; and a detach racing list() and the watcher.
+// _get_discovery_info; discovery_log reading a log without attaching; and
+// a detach racing list() and the watcher.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -299,6 +300,45 @@ TEST_F(ControlPlaneDiscovery, SpdkAttachTimeoutBoundsTheConnection)
     ASSERT_FALSE(refused);
     EXPECT_LT(took, std::chrono::milliseconds(2'000)); // the connect timeout is 3 s otherwise
     EXPECT_TRUE(manager_->list().empty());
+}
+
+TEST_F(ControlPlaneDiscovery, DiscoveryLogListsTheRecordsAsNvmeDiscoverAndAttachesNothing)
+{
+    list_subsystem({record(nvme::DiscoverySubsystemType::referral,
+                           "nqn.2014-08.org.nvmexpress.discovery", "192.0.2.9", "8009")});
+    auto c = client();
+    auto log = c.call("discovery_log", {{"trtype", "tcp"}, {"traddr", "127.0.0.1"},
+                                        {"trsvcid", target.port_string()}});
+    ASSERT_TRUE(log) << log.error().error.message;
+    const json& records = (*log)["records"];
+    ASSERT_EQ(records.size(), 2u) << log->dump();
+    EXPECT_EQ(records[0], (json{{"trtype", "tcp"},
+                                {"adrfam", "ipv4"},
+                                {"subtype", "nvme subsystem"},
+                                {"trsvcid", target.port_string()},
+                                {"subnqn", subsystem_nqn},
+                                {"traddr", "127.0.0.1"}}));
+    EXPECT_EQ(records[1]["subtype"], "discovery subsystem referral");
+    EXPECT_EQ(records[1]["traddr"], "192.0.2.9");
+    EXPECT_TRUE(manager_->list().empty());
+    EXPECT_EQ(target.admin_connects.load(), 1); // one association, no I/O controller
+
+    // An I/O controller's transport ID: -EINVAL; a typo or an emulated
+    // controller: -32602; nothing listening: -EIO.
+    auto io = c.call("discovery_log", {{"trtype", "tcp"}, {"traddr", "127.0.0.1"},
+                                       {"trsvcid", target.port_string()}, {"subnqn", subsystem_nqn}});
+    ASSERT_FALSE(io);
+    EXPECT_EQ(io.error().error.code, -EINVAL);
+    EXPECT_NE(io.error().error.message.find("not a discovery controller"), std::string::npos);
+    auto typo = c.call("discovery_log", {{"trtype", "tcp"}, {"traddr", "127.0.0.1"}, {"nodes", false}});
+    ASSERT_FALSE(typo);
+    EXPECT_EQ(typo.error().error.code, rpc::error_code::invalid_params);
+    auto emulated = c.call("discovery_log", {{"trtype", "emulated"}});
+    ASSERT_FALSE(emulated);
+    EXPECT_EQ(emulated.error().error.code, rpc::error_code::invalid_params);
+    auto nobody = c.call("discovery_log", {{"trtype", "tcp"}, {"traddr", "127.0.0.1"}, {"trsvcid", "1"}});
+    ASSERT_FALSE(nobody);
+    EXPECT_EQ(nobody.error().error.code, -EIO);
 }
 
 TEST_F(ControlPlaneDiscovery, DetachRacesListAndTheWatcher)

@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 #include "nvmecuse/rpc/framing.hpp"
 
@@ -311,17 +313,109 @@ TEST_F(ControlPlaneRpc, SpdkMethodsWithSpdkShapes)
     // What nvmecuse cannot honour is refused by name.
     for (const auto& [key, value] : std::vector<std::pair<std::string, json>>{
              {"prchk_reftag", true}, {"psk", "NVMeTLSkey-1:01:x"}, {"trtype", "RDMA"},
-             {"multipath", "multipath"}, {"hostaddr", "10.0.0.9"}, {"reconnect_delay_sec", 5}}) {
+             {"multipath", "multipath"}, {"hostaddr", "10.0.0.9"}, {"reconnect_delay_sec", 5},
+             {"dhchap_key", "key0"}, {"dhchap_ctrlr_key", "ckey0"}, {"max_bdevs", 0}}) {
         json params = spdk;
         params[key] = value;
         auto r = c.call("bdev_nvme_attach_controller", params);
         ASSERT_FALSE(r) << key;
         EXPECT_EQ(r.error().error.code, -EINVAL) << key << ": " << r.error().message;
+        EXPECT_NE(r.error().error.message.find(key), std::string::npos) << r.error().error.message;
     }
     json typo = spdk;
     typo["trsvcid_"] = "1";
     EXPECT_EQ(call_error(c, "bdev_nvme_attach_controller", typo), code::invalid_params);
     EXPECT_EQ(call_error(c, "bdev_nvme_attach_controller", {{"trtype", "tcp"}}), code::invalid_params);
+}
+
+TEST_F(ControlPlaneRpc, SpdkAttachTakesEveryParameterRpcPySendsWithItsDefaults)
+{
+    tcp_test::TestTarget target;
+    serve();
+    auto c = client();
+    // rpc.py bdev_nvme_attach_controller -b Nvme1 -t tcp -a 127.0.0.1 -f ipv4 -s PORT -n NQN
+    // (SPDK 25.01): its store_true flags go out false, and --policy,
+    // --selector and --min-io go out grouped in multipath_opts, empty.
+    const json request = {{"name", "Nvme1"},
+                          {"trtype", "tcp"},
+                          {"traddr", "127.0.0.1"},
+                          {"adrfam", "ipv4"},
+                          {"trsvcid", target.port_string()},
+                          {"subnqn", "nqn.2026-11.io.nvmecuse:test"},
+                          {"prchk_reftag", false},
+                          {"prchk_guard", false},
+                          {"hdgst", false},
+                          {"ddgst", false},
+                          {"allow_unrecognized_csi", false},
+                          {"multipath_opts", json::object()}};
+    auto attached = c.call("bdev_nvme_attach_controller", request);
+    ASSERT_TRUE(attached) << attached.error().message;
+    EXPECT_EQ(*attached, json::array({"Nvme1n1"}));
+    ASSERT_EQ(call_error(c, "bdev_nvme_detach_controller", {{"name", "Nvme1"}}), 0);
+
+    // Every other parameter of SPDK's, at values nvmecuse honours.
+    json every = request;
+    every.update({{"priority", 0},
+                  {"hostnqn", "nqn.2026-11.io.nvmecuse:spdk-host"},
+                  {"hostaddr", ""},
+                  {"hostsvcid", ""},
+                  {"fabrics_connect_timeout_us", 3'000'000},
+                  {"multipath", "disable"},
+                  {"num_io_queues", 2},
+                  {"ctrlr_loss_timeout_sec", 30},
+                  {"reconnect_delay_sec", 2},
+                  {"fast_io_fail_timeout_sec", 0},
+                  {"psk", ""},
+                  {"max_bdevs", 1},
+                  {"allow_unrecognized_csi", true},
+                  {"multipath_opts", {{"policy", "active_passive"}, {"selector", "round_robin"}, {"min_io", 1}}}});
+    attached = c.call("bdev_nvme_attach_controller", every);
+    ASSERT_TRUE(attached) << attached.error().message;
+    EXPECT_EQ(*attached, json::array({"Nvme1n1"}));
+    const auto status = manager_->find("Nvme1");
+    ASSERT_TRUE(status);
+    EXPECT_EQ(status->transport_id.hostnqn, "nqn.2026-11.io.nvmecuse:spdk-host");
+    EXPECT_EQ(status->tcp.io_queues, 2u);
+    EXPECT_EQ(status->tcp.ctrl_loss_tmo.count(), 30);
+    EXPECT_EQ(status->tcp.reconnect_delay.count(), 2);
+
+    // Malformed values of the new parameters are -32602, naming them.
+    for (const auto& [key, value] : std::vector<std::pair<std::string, json>>{
+             {"allow_unrecognized_csi", "yes"}, {"multipath_opts", {{"polcy", "active_active"}}},
+             {"multipath_opts", 3}}) {
+        json params = request;
+        params["name"] = "Nvme2";
+        params[key] = value;
+        auto r = c.call("bdev_nvme_attach_controller", params);
+        ASSERT_FALSE(r) << key;
+        EXPECT_EQ(r.error().error.code, code::invalid_params) << key;
+    }
+    EXPECT_EQ(manager_->list().size(), 1u);
+}
+
+TEST_F(ControlPlaneRpc, EachAttachAndDetachIsReportedWithWhatIsServedThen)
+{
+    std::mutex mutex;
+    std::vector<std::size_t> served; // list()'s size at each report
+    manager_->on_change([&] {
+        const auto n = manager_->list().size();
+        std::lock_guard lock(mutex);
+        served.push_back(n);
+    });
+    serve();
+    auto c = client();
+    ASSERT_TRUE(c.call("controller_attach", {{"trtype", "emulated"}}));
+    ASSERT_TRUE(c.call("controller_attach", {{"trtype", "emulated"}, {"nodes", false}}));
+    ASSERT_EQ(call_error(c, "controller_detach", {{"name", "nvme0"}}), 0);
+    EXPECT_NE(call_error(c, "controller_detach", {{"name", "nvme0"}}), 0); // no change
+    {
+        std::lock_guard lock(mutex);
+        EXPECT_EQ(served, (std::vector<std::size_t>{1, 2, 1}));
+    }
+    manager_->on_change({});
+    ASSERT_EQ(call_error(c, "controller_detach", {{"name", "nvme1"}}), 0);
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(served.size(), 3u); // no callback any more
 }
 
 TEST_F(ControlPlaneRpc, EmulatedControllersAreCreatedAndDeletedAtRuntime)

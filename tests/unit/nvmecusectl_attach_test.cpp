@@ -64,6 +64,30 @@ TEST(NvmecusectlAttach, PersistentKeepsADiscoveryControllerAndIsNotForEmulated)
     EXPECT_NE(emulated.error().find("-p/--persistent"), std::string::npos) << emulated.error();
 }
 
+TEST(NvmecusectlDiscover, NvmeDiscoversOptionsBecomeDiscoveryLogParams)
+{
+    const auto params_of_discover = [](std::vector<std::string> args) {
+        CLI::App app;
+        AttachOptions o;
+        nvmecusectl::add_discover_options(*app.add_subcommand("discover"), o);
+        args.insert(args.begin(), "discover");
+        std::reverse(args.begin(), args.end());
+        app.parse(args);
+        return nvmecusectl::discover_params(o);
+    };
+    auto p = params_of_discover({"-a", "10.0.0.2"});
+    ASSERT_TRUE(p) << p.error();
+    EXPECT_EQ(*p, (json{{"trtype", "tcp"}, {"traddr", "10.0.0.2"}})); // the daemon's 8009
+    p = params_of_discover({"-t", "tcp", "-a", "10.0.0.2", "-s", "4420", "-q", "nqn.x:host",
+                            "-I", "7e3b1a2c-58d4-4f6e-9a1b-2c3d4e5f6a7b", "-S", secret});
+    ASSERT_TRUE(p) << p.error();
+    EXPECT_EQ((*p)["trsvcid"], "4420");
+    EXPECT_EQ((*p)["hostnqn"], "nqn.x:host");
+    EXPECT_EQ((*p)["hostid"], "7e3b1a2c-58d4-4f6e-9a1b-2c3d4e5f6a7b");
+    EXPECT_EQ((*p)["dhchap_secret"], secret);
+    EXPECT_THROW(params_of_discover({"-s", "8009"}), CLI::RequiredError); // -a is required
+}
+
 TEST(NvmecusectlAttach, WithoutThemNoneIsSentSoTheDaemonsDefaultsHold)
 {
     auto p = params_of({"trtype:tcp traddr:10.0.0.2 subnqn:nqn.x:y"});

@@ -1,7 +1,13 @@
 // nvmecusectl's listings (apps/nvmecusectl/listing.cpp) from controller_list
-// answers: list-subsys groups controllers by subsystem NQN as nvme-cli's
-// `nvme list-subsys` prints them.
+// answers: list prints nvme list's columns and nvme-cli 2.3's
+// `nvme list -o json` keys; list-subsys groups controllers by subsystem NQN
+// as nvme-cli's `nvme list-subsys` prints them.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <regex>
+#include <sstream>
+#include <vector>
 
 #include "apps/nvmecusectl/listing.hpp"
 
@@ -37,6 +43,113 @@ const json controllers = json::array({
     controller("nvme4", 4, tcp("10.0.0.9", "4420"), ""),
     controller("nvme5", 5, tcp("127.0.0.1", "4422"), "nqn.2026-11.io.example:disk", "live", "", host_b),
 });
+
+/// controller_list's entry of a live emulated controller with one 1 GiB
+/// namespace of 512-byte blocks, a quarter used, and its node.
+json with_namespace()
+{
+    json c = controller("nvme0", 0, nullptr, "nqn.2026-11.io.nvmecuse:emulated");
+    c.update({{"node", "/dev/nvmecuse/nvme0"},
+              {"serial_number", "NVC0000000001"},
+              {"model_number", "nvmecuse Emulated NVMe SSD"},
+              {"firmware_revision", "1.0.0"},
+              {"namespaces", json::array({{{"nsid", 1},
+                                           {"node", "/dev/nvmecuse/nvme0n1"},
+                                           {"nsze", 2097152},
+                                           {"ncap", 2097152},
+                                           {"nuse", 524288},
+                                           {"lba_data_size", 512},
+                                           {"metadata_size", 0}}})}});
+    return c;
+}
+
+std::vector<std::string> lines_of(const std::string& text)
+{
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+        out.push_back(line);
+    return out;
+}
+
+TEST(NvmecusectlListing, ListHasNvmeListsColumnsThenTransportAndState)
+{
+    json unregistered = controller("Nvme1", 1, tcp("127.0.0.1", "4420"), "nqn.2026-11.io.example:disk");
+    unregistered["namespaces"] = json::array({{{"nsid", 1}, {"node", nullptr}, {"lba_data_size", 512}}});
+    unregistered["node"] = nullptr;
+    const auto lines = lines_of(nvmecusectl::list_table(json::array({with_namespace(), unregistered})));
+    ASSERT_EQ(lines.size(), 4u);
+    EXPECT_TRUE(std::regex_match(
+        lines[0], std::regex("Node +SN +Model +Namespace +Usage +Format +FW Rev +Transport +State")))
+        << lines[0];
+    EXPECT_TRUE(std::regex_match(lines[1], std::regex("[- ]+"))) << lines[1];
+    // nvme-cli's units: decimal, "used / size", "LBA + metadata".
+    EXPECT_TRUE(std::regex_match(
+        lines[2], std::regex("/dev/nvmecuse/nvme0n1 +NVC0000000001 +nvmecuse Emulated NVMe SSD +1 +"
+                             "268\\.44  MB /   1\\.07  GB +512   B \\+  0 B +1\\.0\\.0 +emulated +live")))
+        << lines[2];
+    // Each value starts under its heading, as in nvme list.
+    for (const auto& [heading, value] : std::vector<std::pair<std::string, std::string>>{
+             {"SN", "NVC0000000001"}, {"Model", "nvmecuse Emulated"}, {"Usage", "268.44"},
+             {"FW Rev", "1.0.0"}, {"Transport", "emulated"}, {"State", "live"}})
+        EXPECT_EQ(lines[0].find(heading), lines[2].find(value)) << heading;
+    // A controller without nodes (bdev_nvme_attach_controller) is listed by name.
+    EXPECT_TRUE(std::regex_match(lines[3], std::regex("Nvme1 +- +- +- +- +- +- +tcp +live")))
+        << lines[3];
+}
+
+TEST(NvmecusectlListing, ListJsonHasNvmeCli23sKeysForEachNamespaceNode)
+{
+    json unregistered = with_namespace();
+    unregistered["name"] = "Nvme1";
+    unregistered["namespaces"][0]["node"] = nullptr;
+    const json out = nvmecusectl::list_json(json::array({with_namespace(), unregistered}));
+    ASSERT_EQ(out["Devices"].size(), 1u) << out.dump(); // a namespace without a node is not listed
+    const json& d = out["Devices"][0];
+    // nvme-cli 2.3's keys (the guest suite control-plane compares them with
+    // its nvme list -o json), then ours.
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : d.items())
+        keys.push_back(key);
+    std::sort(keys.begin(), keys.end());
+    EXPECT_EQ(keys, (std::vector<std::string>{"Controller", "DevicePath", "Firmware",
+                                              "MaximumLBA", "ModelNumber", "NameSpace",
+                                              "PhysicalSize", "SectorSize", "SerialNumber",
+                                              "State", "Transport", "UsedBytes"}));
+    EXPECT_EQ(d["NameSpace"], 1);
+    EXPECT_EQ(d["DevicePath"], "/dev/nvmecuse/nvme0n1");
+    EXPECT_EQ(d["SerialNumber"], "NVC0000000001");
+    EXPECT_EQ(d["ModelNumber"], "nvmecuse Emulated NVMe SSD");
+    EXPECT_EQ(d["Firmware"], "1.0.0");
+    EXPECT_EQ(d["UsedBytes"], 524288u * 512);
+    EXPECT_EQ(d["MaximumLBA"], 2097152u);
+    EXPECT_EQ(d["PhysicalSize"], 2097152u * 512);
+    EXPECT_EQ(d["SectorSize"], 512);
+    EXPECT_EQ(d["Controller"], "nvme0");
+    EXPECT_EQ(d["Transport"], "emulated");
+    EXPECT_EQ(d["State"], "live");
+    EXPECT_EQ(nvmecusectl::list_json(json::array()), (json{{"Devices", json::array()}}));
+}
+
+TEST(NvmecusectlListing, DiscoverPrintsTheLogAsNvmeDiscover)
+{
+    const json log{{"records", json::array({{{"trtype", "tcp"},
+                                             {"adrfam", "ipv4"},
+                                             {"subtype", "nvme subsystem"},
+                                             {"trsvcid", "4420"},
+                                             {"subnqn", "nqn.2026-11.io.example:disk"},
+                                             {"traddr", "192.168.1.7"}}})}};
+    EXPECT_EQ(nvmecusectl::discovery_text(log), "Discovery Log Number of Records 1\n"
+                                                "=====Discovery Log Entry 0======\n"
+                                                "trtype:  tcp\n"
+                                                "adrfam:  ipv4\n"
+                                                "subtype: nvme subsystem\n"
+                                                "trsvcid: 4420\n"
+                                                "subnqn:  nqn.2026-11.io.example:disk\n"
+                                                "traddr:  192.168.1.7\n");
+    EXPECT_EQ(nvmecusectl::discovery_text(json{{"records", json::array()}}),
+              "Discovery Log Number of Records 0\n");
+}
 
 TEST(NvmecusectlListing, ListSubsysGroupsControllersByHostThenSubsystemNqn)
 {

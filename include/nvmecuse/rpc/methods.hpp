@@ -20,7 +20,9 @@ namespace nvmecuse::rpc {
 
 /// nvmecuse's own methods: controller_attach,
 /// controller_detach, controller_list, namespace_list, controller_reset,
-/// rescan, stats, save_config. `defaults` are the connection options an attach starts
+/// rescan, stats, save_config, emulated_controller_create and _delete,
+/// serving_threads, and discovery_log (a discovery controller's log,
+/// attaching nothing: nvmecusectl discover). `defaults` are the connection options an attach starts
 /// from (the daemon's --hostnqn, --kato, ...). `manager` must outlive
 /// the dispatcher's use.
 void add_native_methods(Dispatcher& dispatcher, service::ControllerManager& manager,

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -111,6 +112,10 @@ struct ControllerStatus {
 
 struct ServedController;
 
+/// True for nvme<digits>: the names of controller indexes, which no
+/// caller's name may take.
+[[nodiscard]] bool is_index_name(std::string_view name) noexcept;
+
 /// The name list() gives a controller state.
 [[nodiscard]] const char* state_name(ctrlr::Controller::State state) noexcept;
 
@@ -189,6 +194,14 @@ public:
 
     [[nodiscard]] const ServeOptions& serve_options() const noexcept { return serving_; }
 
+    /// `changed` is called after each controller became visible or was
+    /// detached (the command line, the socket, a discovery controller, the
+    /// reaper): on that caller's thread, with no lock of the manager held,
+    /// one call at a time; list() there says what is served now (the
+    /// service manager's STATUS= line); it must not attach or detach.
+    /// Replaces the previous one; empty: none. Any thread.
+    void on_change(std::function<void()> changed);
+
     struct Entry;
 
 private:
@@ -217,11 +230,16 @@ private:
     /// The reaper thread: removes controllers lost past ctrl-loss-tmo, as
     /// Linux deletes them.
     void reap();
+    /// Calls the on_change() callback, if any.
+    void changed();
 
     ServeOptions serving_;
     mutable std::mutex mutex_;
     std::map<std::string, std::shared_ptr<Entry>, std::less<>> entries_;
     std::set<std::string, std::less<>> reserved_; ///< names of attaches in progress
+
+    std::mutex changed_mutex_; ///< guards changed_ and serialises its calls
+    std::function<void()> changed_;
 
     std::mutex lost_mutex_; ///< guards lost_, stopping_
     std::condition_variable lost_wake_;

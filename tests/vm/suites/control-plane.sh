@@ -1,6 +1,8 @@
 # The control plane: nvmecused started empty; an emulated controller and an
 # NVMe/TCP one (Linux nvmet-tcp on 127.0.0.1:4420) attached through
-# nvmecusectl; nvmecusectl list against nvme id-ctrl on each; one detached
+# nvmecusectl; nvmecusectl list against nvme id-ctrl and smartctl on each,
+# and its JSON keys against the kernel host's nvme list -o json; discover
+# against nvme discover; one detached
 # under a running reader while the other keeps serving; the index reused;
 # SPDK's methods on the same socket; save-config (mode 0600) and a restart
 # from it, with the nodes' mode it declares; SIGHUP reading that file
@@ -57,6 +59,33 @@ for n in 0 1; do
   OUT=$table
   expect_match "list: nvme${n}n1's row has id-ctrl's SN" "^$DEV/nvme${n}n1 +$sn "
 done
+# smartctl on the nodes of controllers attached at run time.
+for n in 0 1; do
+  run nvme id-ctrl $DEV/nvme$n -o json
+  sn=$(json .sn | sed 's/ *$//')
+  run smartctl -d nvme -i $DEV/nvme$n
+  expect_match "smartctl -i on nvme$n shows id-ctrl's serial number" "^Serial Number: +$sn$"
+done
+# nvme list -o json of the kernel's own NVMe/TCP host on the same subsystem:
+# the keys of its devices are ours, without our Controller, Transport, State.
+run nvme connect -t tcp -a 127.0.0.1 -s 4420 -n $subnqn
+expect_status "the kernel's host connects too (for nvme list's keys)" 0
+for _ in $(seq 50); do nvme list -o json | jq -e '.Devices | length > 0' >/dev/null 2>&1 && break; sleep 0.1; done
+run nvme list -o json
+kernel_keys=$(json '[.Devices[0] | keys[]] | join(",")')
+OUT=$listing
+expect_json "list -o json: a device has nvme list -o json's keys ($kernel_keys), plus ours" \
+  "[.Devices[0] | del(.Controller, .Transport, .State) | keys[]] | join(\",\")" "$kernel_keys"
+nvme disconnect -n $subnqn >/dev/null
+# discover lists what nvme discover lists.
+run nvme discover -t tcp -a 127.0.0.1 -s 4420 -o json
+kernel_nqns=$(json '[.records[] | select(.subtype == "nvme subsystem") | .subnqn] | sort | join(",")')
+run nvmecusectl discover -t tcp -a 127.0.0.1 -s 4420 -o json
+expect_json "discover -o json: the NVM subsystems nvme discover lists ($kernel_nqns)" \
+  '[.records[] | select(.subtype == "nvme subsystem") | .subnqn] | sort | join(",")' "$kernel_nqns"
+run nvmecusectl discover -t tcp -a 127.0.0.1 -s 4420
+expect_match "discover: the log as nvme discover prints it" "^subnqn: +$subnqn$"
+expect_eq "discover attaches nothing" "$(nvmecusectl list -o json | jq '.Devices | length')" 2
 OUT=$table
 expect_match "list: nvme0n1 is emulated and live" "^$DEV/nvme0n1 .* emulated +live$"
 expect_match "list: nvme1n1 is tcp and live" "^$DEV/nvme1n1 .* tcp +live$"
@@ -68,7 +97,7 @@ run nvmecusectl stats --prometheus
 expect_match "stats --prometheus: nvme1's answered ioctls (id-ctrl) as a counter sample" \
   "^nvmecuse_ioctls_answered_total\\{controller=\"nvme1\",node=\"$DEV/nvme1\"\\} [1-9][0-9]*$"
 missing=""
-for sub in list list-subsys attach detach reset rescan stats create-emulated delete-emulated save-config call bind give-back; do
+for sub in list list-subsys attach discover detach reset rescan stats create-emulated delete-emulated save-config call bind give-back; do
   nvmecusectl $sub --help | grep -A1 "^Examples:" | grep -q "^  nvmecusectl $sub" || missing="$missing $sub"
 done
 expect_eq "each subcommand's --help ends with its own example" "$missing" ""
