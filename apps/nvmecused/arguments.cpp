@@ -110,7 +110,9 @@ void add_tcp_options(CLI::App& app, TcpArguments& tcp, TargetArguments& target)
                    "with --dhchap-secret: the controller's secret; the controller must then "
                    "authenticate itself too (bidirectional)")
         ->group(group);
-    app.add_option("-c,--reconnect-delay", tcp.reconnect_delay,
+    // Long only: -c is the configuration file (below), as for most daemons;
+    // nvme connect's short -c is this option.
+    app.add_option("--reconnect-delay", tcp.reconnect_delay,
                    "seconds between reconnect attempts after a connection is lost (the first "
                    "one this long after the loss)")
         ->check(CLI::Range(1, 3600))
@@ -248,14 +250,14 @@ Then, as root: nvme id-ctrl /dev/nvmecuse/nvme0; smartctl -d nvme -a /dev/nvmecu
     app.add_flag("--check-config", args.check_config,
                  "check the --config file as the daemon would, say what is wrong or OK, and exit")
         ->needs(config);
-    // -c is nvme connect's --reconnect-delay here: the file has SPDK's long name.
+    // -c, or SPDK's long name for its configuration file.
     auto* json_config =
-        app.add_option("--json", args.json_config,
+        app.add_option("-c,--json", args.json_config,
                        "attach the controllers of this configuration file at start (what "
                        "`nvmecusectl save-config` writes)")
             ->check(CLI::ExistingFile);
     app.add_flag("--check", args.check_json,
-                 "check the --json file, say what is wrong (its JSON path) or OK, and exit")
+                 "check the -c/--json file, say what is wrong (its JSON path) or OK, and exit")
         ->needs(json_config);
     app.add_option("--attach", attach,
                    "serve the controller this transport ID names, e.g. 'trtype:tcp "

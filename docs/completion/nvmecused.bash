@@ -8,7 +8,7 @@ _nvmecused() {
   cur=${COMP_WORDS[COMP_CWORD]}
   prev=${COMP_WORDS[COMP_CWORD - 1]}
   case $prev in
-  --config | --json) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+  --config | -c | --json) COMPREPLY=($(compgen -f -- "$cur")); return ;;
   --log-level) COMPREPLY=($(compgen -W 'trace debug info warn error critical off' -- "$cur")); return ;;
   --log-format) COMPREPLY=($(compgen -W 'auto journal text' -- "$cur")); return ;;
   --ioctl-protocol) COMPREPLY=($(compgen -W 'auto restricted unrestricted' -- "$cur")); return ;;
@@ -21,7 +21,7 @@ _nvmecused() {
   --attach | --dir | --mode | -a | --traddr | -s | --trsvcid | -n | --nqn | -q | --hostnqn | \
     -I | --hostid | -k | --keep-alive-tmo | --kato | -i | --nr-io-queues | -Q | --queue-size | \
     -S | --dhchap-secret | -C | --dhchap-ctrl-secret | \
-    -c | --reconnect-delay | -l | --ctrl-loss-tmo | -F | --fast_io_fail_tmo | --fast-io-fail-tmo | \
+    --reconnect-delay | -l | --ctrl-loss-tmo | -F | --fast_io_fail_tmo | --fast-io-fail-tmo | \
     --cuse-threads | --poll-us) return ;;
   esac
   COMPREPLY=($(compgen -W '--help --version --emulate --config --check-config --json --check --attach --dir

@@ -170,8 +170,14 @@ TEST(NvmecusedArguments, JsonConfigurationAndItsCheck)
     EXPECT_TRUE(check->check_json);
     EXPECT_FALSE(parse({"--check"}));                         // needs --json
     EXPECT_FALSE(parse({"--json", "/nonexistent/nvmecused.json"})); // an existing file
-    // -c stays nvme connect's --reconnect-delay.
-    const auto delay = parse({"-c", "7"});
+    // -c is the file too (nvmecused -c FILE, --check -c FILE); nvme
+    // connect's -c, the reconnect delay, is spelt out.
+    const auto short_name = parse({"--check", "-c", "/proc/self/status"});
+    ASSERT_TRUE(short_name);
+    EXPECT_EQ(short_name->json_config, "/proc/self/status");
+    EXPECT_TRUE(short_name->check_json);
+    EXPECT_FALSE(parse({"-c", "7"})); // not a file
+    const auto delay = parse({"--reconnect-delay", "7"});
     ASSERT_TRUE(delay);
     EXPECT_EQ(delay->tcp.reconnect_delay, std::chrono::seconds(7));
 }
@@ -302,7 +308,7 @@ TEST(NvmecusedArguments, NvmeConnectNamesAndShortOptions)
                              "-i", "2",
                              "-Q", "64",
                              "-g", "-G", "-p",
-                             "-c", "3",
+                             "--reconnect-delay", "3",
                              "-l", "60",
                              "-F", "7"});
     ASSERT_TRUE(args);

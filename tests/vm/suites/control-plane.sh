@@ -170,10 +170,10 @@ expect_status "save-config FILE" 0
 [ "$(stat -c %a /tmp/saved.json)" = 600 ] && pass "save-config FILE: mode 0600" || fail "save-config FILE: mode 0600"
 # The restart also takes the nodes' mode from the file.
 jq '.subsystems[0].config[0].params.mode = "0640"' /tmp/saved.json >/tmp/nvmecused.json
-run nvmecused --json /tmp/nvmecused.json --check
+run nvmecused --check -c /tmp/nvmecused.json
 expect_contains "nvmecused --check: the saved configuration is OK" "OK (2 controller(s) to attach)"
 stop_daemon
-nvmecused --json /tmp/nvmecused.json --log-level info >>/tmp/nvmecused.log 2>&1 &
+nvmecused -c /tmp/nvmecused.json --log-level info >>/tmp/nvmecused.log 2>&1 &
 DAEMON_PID=$!
 wait_for $DEV/nvme0n1 && wait_for $DEV/nvme1n1 && wait_for $SOCK
 nvmecusectl list | grep "^$DEV/" | awk '{print $1, $2}' | sort >/tmp/list.after
