@@ -4,8 +4,9 @@
 // detach of it takes those too, save_config keeps it (not them) and
 // replays into the same controllers, its Keep Alive Timeout defaults to
 // nvme-cli's 30 s; SPDK's bdev_nvme_start_discovery, _stop_discovery and
-// _get_discovery_info; discovery_log reading a log without attaching; and
-// a detach racing list() and the watcher.
+// _get_discovery_info; discovery_log reading a log without attaching;
+// referrals to another target followed (persistent or once), a referral
+// back being a loop; and a detach racing list() and the watcher.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -17,6 +18,7 @@
 #include "nvmecuse/spec/discovery.hpp"
 
 #include "control_plane_fixture.hpp"
+#include "discovery_log_records.hpp"
 #include "tcp_test_target.hpp"
 
 namespace nvmecuse::service {
@@ -25,20 +27,9 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* subsystem_nqn = "nqn.2026-11.io.nvmecuse:test";
+constexpr const char* referred_nqn = "nqn.2026-12.io.nvmecuse:referred";
 
-nvme::DiscoveryLogEntry record(nvme::DiscoverySubsystemType type, const std::string& subnqn,
-                               const std::string& traddr, const std::string& trsvcid)
-{
-    nvme::DiscoveryLogEntry e{};
-    e.trtype = static_cast<std::uint8_t>(nvme::TransportType::tcp);
-    e.adrfam = static_cast<std::uint8_t>(nvme::AddressFamily::ipv4);
-    e.subtype = static_cast<std::uint8_t>(type);
-    e.cntlid = nvme::cntlid_dynamic;
-    nvme::set_padded(e.trsvcid, trsvcid);
-    nvme::set_padded(e.traddr, traddr);
-    nvme::set_nul_padded(e.subnqn, subnqn);
-    return e;
-}
+using testing::record;
 
 class ControlPlaneDiscovery : public nvmecuse::testing::ControlPlaneFixture {
 protected:
@@ -207,8 +198,10 @@ TEST_F(ControlPlaneDiscovery, RescanAndNodesAreRefusedForIt)
 
 TEST_F(ControlPlaneDiscovery, SpdkStartGetAndStopDiscovery)
 {
-    list_subsystem({record(nvme::DiscoverySubsystemType::referral,
-                           "nqn.2014-08.org.nvmexpress.discovery", "192.0.2.9", "8009")});
+    tcp_test::TestTarget referred; // an empty log
+    list_subsystem(
+        {record(nvme::DiscoverySubsystemType::referral, "nqn.2014-08.org.nvmexpress.discovery",
+                "127.0.0.1", referred.port_string())});
     auto c = client();
     const json start{{"name", "disc"},           {"trtype", "TCP"},
                      {"traddr", "127.0.0.1"},     {"adrfam", "IPv4"},
@@ -227,7 +220,8 @@ TEST_F(ControlPlaneDiscovery, SpdkStartGetAndStopDiscovery)
     EXPECT_EQ(d["trid"]["traddr"], "127.0.0.1");
     EXPECT_EQ(d["trid"]["subnqn"], "nqn.2014-08.org.nvmexpress.discovery");
     ASSERT_EQ(d["referrals"].size(), 1u);
-    EXPECT_EQ(d["referrals"][0]["trid"]["traddr"], "192.0.2.9");
+    EXPECT_EQ(d["referrals"][0]["trid"]["trsvcid"], referred.port_string());
+    EXPECT_EQ(referred.admin_connects.load(), 1); // followed
     ASSERT_EQ(d["controllers"].size(), 1u);
 
     // What it attached has nodes (SPDK would make bdevs), and is a controller
@@ -261,6 +255,58 @@ TEST_F(ControlPlaneDiscovery, SpdkStartGetAndStopDiscovery)
     auto gone = c.call("bdev_nvme_stop_discovery", {{"name", "disc"}});
     ASSERT_FALSE(gone);
     EXPECT_EQ(gone.error().error.code, -ENOENT);
+}
+
+TEST_F(ControlPlaneDiscovery, ReferralsAreFollowedAcrossTargetsEachOnce)
+{
+    tcp_test::TestTarget other; // lists its own subsystem, and refers back
+    other.set_discovery(
+        {record(nvme::DiscoverySubsystemType::nvm, referred_nqn, "127.0.0.1", other.port_string()),
+         record(nvme::DiscoverySubsystemType::referral, std::string(transport::discovery_nqn),
+                "127.0.0.1", target.port_string())});
+    list_subsystem(
+        {record(nvme::DiscoverySubsystemType::referral, std::string(transport::discovery_nqn),
+                "127.0.0.1", other.port_string())});
+    const json answer = attach_discovery({{"name", "disc"}});
+    ASSERT_EQ(answer.size(), 3u); // the discovery controller, its subsystem, the referred one
+    const auto listed = manager_->list();
+    ASSERT_EQ(listed.size(), 3u);
+    EXPECT_EQ(listed[0].discovered.size(), 2u);
+    EXPECT_EQ(listed[2].transport_id.trsvcid, other.port_string());
+    EXPECT_EQ(listed[2].transport_id.subnqn, referred_nqn);
+    EXPECT_EQ(listed[2].discovered_by, "disc");
+    const json disc = controller_list()[0];
+    ASSERT_EQ(disc["referrals"].size(), 1u);
+    EXPECT_EQ(disc["referrals"][0]["trsvcid"], other.port_string());
+    EXPECT_EQ(target.admin_connects.load(), 2); // the referral back to it is a loop
+    EXPECT_EQ(other.admin_connects.load(), 2);  // its discovery controller, its subsystem
+    EXPECT_FALSE(other.shutdown_seen.load());   // kept connected
+    ASSERT_TRUE(client().call("controller_detach", {{"name", "disc"}}));
+    EXPECT_TRUE(other.shutdown_seen.load());
+    EXPECT_TRUE(manager_->list().empty());
+}
+
+TEST_F(ControlPlaneDiscovery, AttachingOnceFollowsReferralsOnce)
+{
+    tcp_test::TestTarget other;
+    other.set_discovery({record(nvme::DiscoverySubsystemType::nvm, referred_nqn, "127.0.0.1",
+                                other.port_string())});
+    target.set_discovery(
+        {record(nvme::DiscoverySubsystemType::referral, std::string(transport::discovery_nqn),
+                "127.0.0.1", other.port_string())});
+    serve();
+    auto attached = client().call("controller_attach", {{"trtype", "tcp"},
+                                                        {"traddr", "127.0.0.1"},
+                                                        {"trsvcid", target.port_string()},
+                                                        {"nodes", false}});
+    ASSERT_TRUE(attached) << attached.error().error.message;
+    const auto listed = manager_->list();
+    ASSERT_EQ(listed.size(), 1u);
+    EXPECT_EQ(listed[0].transport_id.trsvcid, other.port_string());
+    EXPECT_EQ(listed[0].transport_id.subnqn, referred_nqn);
+    EXPECT_EQ(other.admin_connects.load(), 2);
+    EXPECT_TRUE(other.shutdown_seen.load()); // the referred discovery controller was let go
+    EXPECT_TRUE(target.shutdown_seen.load());
 }
 
 TEST_F(ControlPlaneDiscovery, SpdkStartDiscoveryRefusesWhatItCannotHonour)

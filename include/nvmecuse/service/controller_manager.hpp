@@ -101,8 +101,8 @@ struct ControllerStatus {
     bool discovery = false;
     std::vector<std::string> discovered;
     bool discovered_nodes = true; ///< discovery: the controllers it attaches get nodes
-    /// discovery: the other discovery controllers its log listed last
-    /// (referrals, not followed).
+    /// discovery: the discovery controllers its log refers to (referrals,
+    /// SUBTYPE 1h, every level) that it follows, in the order reached.
     std::vector<transport::TransportId> referrals;
     /// The persistent discovery controller that attached this one; empty
     /// for one attached otherwise. save_config leaves such controllers out:

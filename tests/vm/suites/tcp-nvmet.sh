@@ -14,7 +14,10 @@
 # event to discovery controllers that enabled it) gets its nodes, and loses
 # them when it is unlinked again; the first one stays throughout. The
 # discovery controller is nvme0 (claimed first, as the kernel's nvme
-# connect-all makes it), listed by controller_list with what it attached and
+# connect-all makes it). A referral (port 1 referring to port 2's discovery
+# controller, which refers back) is followed: port 2's subsystem is attached,
+# the loop not, and removing the referral detaches it. The discovery
+# controller is listed by controller_list with what it attached and
 # nvme-cli's 30 s Keep Alive Timeout, saved by save-config and brought back
 # by a daemon started from that file; detached by name, it takes the
 # subsystem's controller with it.
@@ -113,6 +116,62 @@ expect_json "save_config: the discovery controller, persistent, Keep Alive 30 s"
   "true 30 null"
 run nvmecusectl list-subsys
 expect_contains "list-subsys: the discovery subsystem" "NQN=nqn.2014-08.org.nvmexpress.discovery"
+
+# A referral (nvmet's ports/1/referrals): port 2 (127.0.0.1:4421) serves a
+# third subsystem and refers back to port 1 (a loop). Referred to by port 1's
+# log, its discovery controller is connected too and its subsystem attached;
+# the referral back is not followed. Once the referral is gone, what came
+# only through it is detached and the referred discovery controller let go.
+referred=nqn.2026-12.io.nvmecuse:tcp-nvmet-referred
+truncate -s 64M /tmp/referred.img
+mkdir $cfg/subsystems/$referred
+echo 1 >$cfg/subsystems/$referred/attr_allow_any_host
+mkdir $cfg/subsystems/$referred/namespaces/1
+echo /tmp/referred.img >$cfg/subsystems/$referred/namespaces/1/device_path
+echo 1 >$cfg/subsystems/$referred/namespaces/1/buffered_io
+echo 1 >$cfg/subsystems/$referred/namespaces/1/enable
+nvmet_port 2 127.0.0.1 4421 $referred
+# nvmet_referral PORT NAME TRSVCID: a referral on PORT to 127.0.0.1:TRSVCID.
+nvmet_referral() {
+  r=$cfg/ports/$1/referrals/$2
+  mkdir $r && echo tcp >$r/addr_trtype && echo ipv4 >$r/addr_adrfam &&
+    echo 127.0.0.1 >$r/addr_traddr && echo "$3" >$r/addr_trsvcid && echo 1 >$r/enable
+}
+nvmet_referral 2 back 4420
+if nvmet_referral 1 to-4421 4421; then
+  pass "nvmet: port 1 refers to port 2's discovery controller"
+else
+  fail "nvmet: port 1 refers to port 2's discovery controller"
+fi
+if wait_for $DEV/nvme2n1 150; then
+  pass "the referred discovery controller's subsystem gets its nodes"
+  run nvme id-ctrl $DEV/nvme2 -o json
+  expect_json "they are the referred subsystem's" .subnqn "$referred"
+else
+  fail "the referred discovery controller's subsystem gets its nodes"
+fi
+run nvmecusectl call controller_list '{"name": "nvme0"}'
+expect_json "controller_list: nvme0 follows the referral to 4421" \
+  '[.[0].referrals[] | .trsvcid] | join(",")' 4421
+expect_json "controller_list: nvme0 attached nvme1 and, through the referral, nvme2" \
+  '.[0].discovered | join(",")' nvme1,nvme2
+expect_eq "the referred discovery controller was connected once (the referral back is a loop)" \
+  "$(grep -c 'following the referred discovery controller' /tmp/nvmecused.log)" 1
+rmdir $cfg/ports/1/referrals/to-4421
+if wait_gone $DEV/nvme2n1 100 && wait_gone $DEV/nvme2 50; then
+  pass "the referral gone, the subsystem that came only through it is detached"
+else
+  fail "the referral gone, the subsystem that came only through it is detached"
+fi
+run test -e $DEV/nvme1n1
+expect_status "the first subsystem's nodes stay" 0
+expect_eq "the referred discovery controller is let go" \
+  "$(grep -c 'no longer referred: disconnecting it' /tmp/nvmecused.log)" 1
+run nvmecusectl call controller_list '{"name": "nvme0"}'
+expect_json "controller_list: no referral followed" '.[0].referrals | length' 0
+rmdir $cfg/ports/2/referrals/back
+rm $cfg/ports/2/subsystems/$referred
+rmdir $cfg/ports/2
 
 # Restarted from its saved configuration, the daemon follows the log again.
 nvmecusectl save-config /tmp/discovery.json
