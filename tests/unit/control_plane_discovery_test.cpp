@@ -1,15 +1,21 @@
 // A persistent discovery controller as a controller of the control plane,
 // against the in-process NVMe/TCP target (its discovery controller lists
 // its own subsystem): controller_list shows it with what it attached, a
-// detach of it takes those too, save_config keeps it (not them) and
+// detach of it takes those too, with nodes it has a controller node that
+// answers nvme id-ctrl and nvme get-log --log-id=0x70, save_config keeps it (not them) and
 // replays into the same controllers, its Keep Alive Timeout defaults to
 // nvme-cli's 30 s; SPDK's bdev_nvme_start_discovery, _stop_discovery and
 // _get_discovery_info; discovery_log reading a log without attaching;
 // referrals to another target followed (persistent or once), a referral
 // back being a loop; and a detach racing list() and the watcher.
+#include <fcntl.h>
+#include <linux/nvme_ioctl.h>
+#include <sys/ioctl.h>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +25,7 @@
 
 #include "control_plane_fixture.hpp"
 #include "discovery_log_records.hpp"
+#include "fake_cuse_kernel.hpp"
 #include "tcp_test_target.hpp"
 
 namespace nvmecuse::service {
@@ -307,6 +314,65 @@ TEST_F(ControlPlaneDiscovery, AttachingOnceFollowsReferralsOnce)
     EXPECT_EQ(other.admin_connects.load(), 2);
     EXPECT_TRUE(other.shutdown_seen.load()); // the referred discovery controller was let go
     EXPECT_TRUE(target.shutdown_seen.load());
+}
+
+TEST_F(ControlPlaneDiscovery, ItsControllerNodeServesIdentifyAndTheDiscoveryLog)
+{
+    list_subsystem();
+    const json answer = attach_discovery({{"name", "disc"}, {"nodes", true}});
+    ASSERT_EQ(answer.size(), 2u);
+    const auto disc = manager_->find("disc");
+    ASSERT_TRUE(disc);
+    ASSERT_EQ(disc->nodes.size(), 1u); // a controller node, no namespace node
+    EXPECT_EQ(disc->nodes[0].devname, "nvmecuse/nvme0");
+    EXPECT_EQ(controller_list()[0]["node"], "/dev/nvmecuse/nvme0");
+
+    testing::FakeCuseKernel kernel(take_kernel_end("nvmecuse/nvme0"));
+    ASSERT_TRUE(kernel.init());
+    auto fh = kernel.open(O_RDWR);
+    ASSERT_TRUE(fh);
+    // nvme id-ctrl
+    std::vector<std::byte> data(4096);
+    nvme_admin_cmd identify{};
+    identify.opcode = 0x06;
+    identify.addr = reinterpret_cast<std::uintptr_t>(data.data());
+    identify.data_len = 4096;
+    identify.cdw10 = 1; // CNS 01h
+    auto r = kernel.ioctl(*fh, NVME_IOCTL_ADMIN_CMD, &identify);
+    ASSERT_EQ(r.ret, 0) << r.error;
+    nvme::IdentifyController id;
+    std::memcpy(&id, data.data(), sizeof id);
+    EXPECT_EQ(id.cntrltype, 2); // a discovery controller
+    EXPECT_STREQ(id.subnqn.data(), transport::discovery_nqn.data());
+    // nvme get-log --log-id=0x70 --log-len=2048: the header and one record
+    std::vector<std::byte> log(2048);
+    nvme_admin_cmd get_log{};
+    get_log.opcode = 0x02;
+    get_log.nsid = 0xffffffff;
+    get_log.addr = reinterpret_cast<std::uintptr_t>(log.data());
+    get_log.data_len = 2048;
+    get_log.cdw10 = 0x70 | ((2048 / 4 - 1) << 16);
+    r = kernel.ioctl(*fh, NVME_IOCTL_ADMIN_CMD, &get_log);
+    ASSERT_EQ(r.ret, 0) << r.error;
+    nvme::DiscoveryLogHeader header;
+    std::memcpy(&header, log.data(), sizeof header);
+    EXPECT_EQ(header.numrec, 1u);
+    nvme::DiscoveryLogEntry entry;
+    std::memcpy(&entry, log.data() + sizeof header, sizeof entry);
+    EXPECT_STREQ(entry.subnqn.data(), subsystem_nqn);
+    // I/O passthrough on a controller node without namespaces: ENOTTY, as
+    // Linux's nvme_dev_user_cmd().
+    nvme_passthru_cmd io{};
+    io.opcode = 0x02;
+    io.nsid = 1;
+    io.addr = reinterpret_cast<std::uintptr_t>(data.data());
+    io.data_len = 512;
+    r = kernel.ioctl(*fh, NVME_IOCTL_IO_CMD, &io);
+    EXPECT_EQ(r.ret, -1);
+    EXPECT_EQ(r.error, ENOTTY);
+
+    ASSERT_TRUE(client().call("controller_detach", {{"name", "disc"}}));
+    EXPECT_TRUE(kernel.wait_closed()); // its node went with it
 }
 
 TEST_F(ControlPlaneDiscovery, SpdkStartDiscoveryRefusesWhatItCannotHonour)

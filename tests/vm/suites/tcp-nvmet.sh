@@ -14,7 +14,8 @@
 # event to discovery controllers that enabled it) gets its nodes, and loses
 # them when it is unlinked again; the first one stays throughout. The
 # discovery controller is nvme0 (claimed first, as the kernel's nvme
-# connect-all makes it). A referral (port 1 referring to port 2's discovery
+# connect-all makes it), with a controller node of its own as the kernel's
+# (nvme id-ctrl, nvme get-log --log-id=0x70 against nvme discover). A referral (port 1 referring to port 2's discovery
 # controller, which refers back) is followed: port 2's subsystem is attached,
 # the loop not, and removing the referral detaches it. The discovery
 # controller is listed by controller_list with what it attached and
@@ -72,6 +73,23 @@ else
   fail "--persistent: the subsystem the discovery log lists is served"
 fi
 
+# The discovery controller's own node, as the kernel leaves /dev/nvmeX for a
+# persistent discovery controller: a controller node, no namespace node, on
+# which nvme id-ctrl and nvme get-log --log-id=0x70 work; the log it returns
+# is byte for byte what the kernel's nvme discover reads (--raw).
+run nvme id-ctrl $DEV/nvme0 -o json
+expect_json "nvme id-ctrl on the discovery controller's node" .subnqn \
+  nqn.2014-08.org.nvmexpress.discovery
+run test -e $DEV/nvme0n1
+expect_status "the discovery controller has no namespace node" 1
+if nvme discover -t tcp -a 127.0.0.1 -s 4420 --raw=/tmp/kernel-discovery.bin >/dev/null &&
+  nvme get-log $DEV/nvme0 --log-id=0x70 --log-len="$(stat -c %s /tmp/kernel-discovery.bin)" -b \
+    >/tmp/our-discovery.bin && cmp /tmp/kernel-discovery.bin /tmp/our-discovery.bin; then
+  pass "nvme get-log --log-id=0x70 on it: the kernel's discovery log, byte for byte"
+else
+  fail "nvme get-log --log-id=0x70 on it: the kernel's discovery log, byte for byte"
+fi
+
 # A second subsystem, file-backed, linked to the port while the daemon runs.
 truncate -s 64M /tmp/later.img
 mkdir $cfg/subsystems/$later
@@ -104,6 +122,7 @@ expect_eq "the daemon saw two Discovery Log Page Change events" "$(cat /tmp/chan
 run nvmecusectl call controller_list '{"name": "nvme0"}'
 expect_json "controller_list: nvme0 is the discovery controller" '.[0].discovery' true
 expect_json "controller_list: it is live" '.[0].state' live
+expect_json "controller_list: its node" '.[0].node' $DEV/nvme0
 expect_json "controller_list: its transport ID" '.[0].trid.trsvcid' 4420
 expect_json "controller_list: it attached nvme1 (nvme2 went with its subsystem)" \
   '.[0].discovered | join(",")' nvme1
@@ -116,6 +135,8 @@ expect_json "save_config: the discovery controller, persistent, Keep Alive 30 s"
   "true 30 null"
 run nvmecusectl list-subsys
 expect_contains "list-subsys: the discovery subsystem" "NQN=nqn.2014-08.org.nvmexpress.discovery"
+run nvmecusectl list
+expect_contains "nvmecusectl list: the discovery controller's node" "$DEV/nvme0 "
 
 # A referral (nvmet's ports/1/referrals): port 2 (127.0.0.1:4421) serves a
 # third subsystem and refers back to port 1 (a loop). Referred to by port 1's
