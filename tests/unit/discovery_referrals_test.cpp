@@ -19,12 +19,7 @@ namespace nvmecuse::service {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::bounded;
-using testing::DiscoveryWatcherTest;
-using testing::port;
-using testing::record;
-using testing::referral;
-using testing::set_records;
+using namespace nvmecuse::testing; // the fixture, its records and fakes
 using Subtype = nvme::DiscoverySubsystemType;
 
 using Referrals = DiscoveryWatcherTest;

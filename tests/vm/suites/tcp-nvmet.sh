@@ -90,31 +90,43 @@ else
   fail "nvme get-log --log-id=0x70 on it: the kernel's discovery log, byte for byte"
 fi
 
-# A second subsystem, file-backed, linked to the port while the daemon runs.
-truncate -s 64M /tmp/later.img
-mkdir $cfg/subsystems/$later
-echo 1 >$cfg/subsystems/$later/attr_allow_any_host
-mkdir $cfg/subsystems/$later/namespaces/1
-echo /tmp/later.img >$cfg/subsystems/$later/namespaces/1/device_path
-echo 1 >$cfg/subsystems/$later/namespaces/1/buffered_io
-echo 1 >$cfg/subsystems/$later/namespaces/1/enable
-ln -s $cfg/subsystems/$later $cfg/ports/1/subsystems/$later
-if wait_for $DEV/nvme2n1 100; then
-  pass "a subsystem linked to the port at run time gets its nodes"
-  run nvme id-ctrl $DEV/nvme2 -o json
-  expect_json "they are the new subsystem's" .subnqn "$later"
-else
-  fail "a subsystem linked to the port at run time gets its nodes"
-fi
+# file_subsystem NQN IMAGE: nvmet's subsystem NQN, open to any host, whose
+# namespace 1 is a 64 MiB file IMAGE; on no port yet.
+file_subsystem() {
+  truncate -s 64M "$2"
+  mkdir $cfg/subsystems/$1
+  echo 1 >$cfg/subsystems/$1/attr_allow_any_host
+  mkdir $cfg/subsystems/$1/namespaces/1
+  echo "$2" >$cfg/subsystems/$1/namespaces/1/device_path
+  echo 1 >$cfg/subsystems/$1/namespaces/1/buffered_io
+  echo 1 >$cfg/subsystems/$1/namespaces/1/enable
+}
 
+# nvme2_comes NAME NQN: nvme2's nodes come within 15 s (passes NAME), and
+# are NQN's.
+nvme2_comes() {
+  if wait_for $DEV/nvme2n1 150; then
+    pass "$1"
+    run nvme id-ctrl $DEV/nvme2 -o json
+    expect_json "they are $2's" .subnqn "$2"
+  else
+    fail "$1"
+  fi
+}
+
+# A second subsystem, file-backed, linked to the port while the daemon runs.
+file_subsystem $later /tmp/later.img
+ln -s $cfg/subsystems/$later $cfg/ports/1/subsystems/$later
+nvme2_comes "a subsystem linked to the port at run time gets its nodes" $later
+
+# nvme2_goes NAME: nvme2's nodes go (passes NAME), the first subsystem's stay.
+nvme2_goes() {
+  if wait_gone $DEV/nvme2n1 100 && wait_gone $DEV/nvme2 50; then pass "$1"; else fail "$1"; fi
+  run test -e $DEV/nvme1n1
+  expect_status "the first subsystem's nodes stay" 0
+}
 rm $cfg/ports/1/subsystems/$later
-if wait_gone $DEV/nvme2n1 100 && wait_gone $DEV/nvme2 50; then
-  pass "unlinked from the port, its nodes go"
-else
-  fail "unlinked from the port, its nodes go"
-fi
-run test -e $DEV/nvme1n1
-expect_status "the first subsystem's nodes stay" 0
+nvme2_goes "unlinked from the port, its nodes go"
 grep -c "Discovery Log Page Change" /tmp/nvmecused.log >/tmp/changes
 expect_eq "the daemon saw two Discovery Log Page Change events" "$(cat /tmp/changes)" 2
 
@@ -144,13 +156,7 @@ expect_contains "nvmecusectl list: the discovery controller's node" "$DEV/nvme0 
 # the referral back is not followed. Once the referral is gone, what came
 # only through it is detached and the referred discovery controller let go.
 referred=nqn.2026-12.io.nvmecuse:tcp-nvmet-referred
-truncate -s 64M /tmp/referred.img
-mkdir $cfg/subsystems/$referred
-echo 1 >$cfg/subsystems/$referred/attr_allow_any_host
-mkdir $cfg/subsystems/$referred/namespaces/1
-echo /tmp/referred.img >$cfg/subsystems/$referred/namespaces/1/device_path
-echo 1 >$cfg/subsystems/$referred/namespaces/1/buffered_io
-echo 1 >$cfg/subsystems/$referred/namespaces/1/enable
+file_subsystem $referred /tmp/referred.img
 nvmet_port 2 127.0.0.1 4421 $referred
 # nvmet_referral PORT NAME TRSVCID: a referral on PORT to 127.0.0.1:TRSVCID.
 nvmet_referral() {
@@ -164,13 +170,7 @@ if nvmet_referral 1 to-4421 4421; then
 else
   fail "nvmet: port 1 refers to port 2's discovery controller"
 fi
-if wait_for $DEV/nvme2n1 150; then
-  pass "the referred discovery controller's subsystem gets its nodes"
-  run nvme id-ctrl $DEV/nvme2 -o json
-  expect_json "they are the referred subsystem's" .subnqn "$referred"
-else
-  fail "the referred discovery controller's subsystem gets its nodes"
-fi
+nvme2_comes "the referred discovery controller's subsystem gets its nodes" $referred
 run nvmecusectl call controller_list '{"name": "nvme0"}'
 expect_json "controller_list: nvme0 follows the referral to 4421" \
   '[.[0].referrals[] | .trsvcid] | join(",")' 4421
@@ -179,13 +179,7 @@ expect_json "controller_list: nvme0 attached nvme1 and, through the referral, nv
 expect_eq "the referred discovery controller was connected once (the referral back is a loop)" \
   "$(grep -c 'following the referred discovery controller' /tmp/nvmecused.log)" 1
 rmdir $cfg/ports/1/referrals/to-4421
-if wait_gone $DEV/nvme2n1 100 && wait_gone $DEV/nvme2 50; then
-  pass "the referral gone, the subsystem that came only through it is detached"
-else
-  fail "the referral gone, the subsystem that came only through it is detached"
-fi
-run test -e $DEV/nvme1n1
-expect_status "the first subsystem's nodes stay" 0
+nvme2_goes "the referral gone, the subsystem that came only through it is detached"
 expect_eq "the referred discovery controller is let go" \
   "$(grep -c 'no longer referred: disconnecting it' /tmp/nvmecused.log)" 1
 run nvmecusectl call controller_list '{"name": "nvme0"}'
