@@ -96,7 +96,13 @@ json controller_json(const ControllerStatus& c, const std::string& default_hostn
              {"hostnqn", host_nqn_of(c, default_hostnqn)},
              {"discovery", c.discovery},
              {"discovered_by", c.discovered_by.empty() ? json(nullptr) : json(c.discovered_by)}};
-    if (c.discovery) out["discovered"] = c.discovered;
+    if (c.discovery) {
+        out["discovered"] = c.discovered;
+        json referrals = json::array();
+        for (const auto& referral : c.referrals)
+            referrals.push_back(trid_json(referral));
+        out["referrals"] = std::move(referrals);
+    }
     if (c.info) {
         const auto& id = c.info->id;
         out["serial_number"] = trimmed(std::string_view(id.sn.data(), id.sn.size()));

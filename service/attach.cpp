@@ -11,6 +11,7 @@
 #include "nvmecuse/transport/connect.hpp"
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 
+#include "discovery_referrals.hpp"
 #include "discovery_targets.hpp"
 
 namespace nvmecuse::service {
@@ -135,6 +136,36 @@ listed_targets(ctrlr::Controller& discovery, const TransportId& id, std::size_t 
     return std::move(found.targets);
 }
 
+namespace {
+
+/// `targets` (the log of `id`), then the NVM subsystem ports the
+/// discovery controllers it refers to list, as connect-all follows them:
+/// each connected once (short-lived) and let go before this returns.
+std::vector<TransportId> with_referred(const TransportId& id, const transport::tcp::TcpOptions& tcp,
+                                       std::vector<TransportId> targets,
+                                       const std::vector<TransportId>& referrals)
+{
+    auto once = tcp;
+    once.persistent = false;
+    ReferralTree tree(id,
+                      [&once](const TransportId& referral)
+                          -> std::expected<std::unique_ptr<ctrlr::Controller>, std::string> {
+                          auto connected = connect_discovery(referral, once);
+                          if (!connected)
+                              return std::unexpected(std::move(connected.error().message));
+                          return std::move(*connected);
+                      },
+                      {});
+    auto all = merged_targets(std::move(targets), tree.follow(referrals));
+    if (all.dropped != 0)
+        spdlog::warn("{}: {} NVM subsystem port(s) its referrals list dropped (at most {} "
+                     "through one discovery controller)",
+                     id.describe(), all.dropped, max_discovered_controllers);
+    return std::move(all.targets);
+}
+
+} // namespace
+
 std::expected<void, AttachError> attach_target(const TransportId& id,
                                                const transport::tcp::TcpOptions& tcp,
                                                const ServeOptions& serving, bool nodes,
@@ -148,9 +179,11 @@ std::expected<void, AttachError> attach_target(const TransportId& id,
     }
     auto discovery = connect_discovery(id, tcp);
     if (!discovery) return std::unexpected(discovery.error());
-    auto targets = listed_targets(**discovery, id);
+    std::vector<TransportId> referrals;
+    auto targets = listed_targets(**discovery, id, max_discovered_controllers, &referrals);
     discovery->reset(); // the association ends before the subsystems are connected
     if (!targets) return std::unexpected(AttachError{std::move(targets.error()), false});
+    if (!referrals.empty()) *targets = with_referred(id, tcp, std::move(*targets), referrals);
     std::size_t attached = 0;
     AttachError last{"it lists no NVM subsystem", false};
     bool all_unreachable = !targets->empty();

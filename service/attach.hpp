@@ -32,8 +32,11 @@ using ServedSink = std::function<void(ServedController, const transport::Transpo
 /// Brings up what `id` names. A transport ID of an I/O controller is
 /// connected as it is; one of a discovery controller (no subnqn, or the
 /// discovery NQN) is replaced by every NVM subsystem (SUBTYPE 2h) its
-/// Discovery Log Page lists, up to max_discovered_controllers
-/// (discovery_targets.hpp; the rest are dropped with a warning). `tcp` is
+/// Discovery Log Page lists, and every one the discovery controllers it
+/// refers to (SUBTYPE 1h) list, as connect-all follows referrals
+/// (discovery_referrals.hpp; each connected once and let go), up to
+/// max_discovered_controllers (discovery_targets.hpp; the rest are dropped
+/// with a warning). `tcp` is
 /// overridden by the transport ID's own hostnqn/hostid. Errors name the
 /// target (TransportId::describe()): a failing I/O controller or discovery
 /// controller, or a discovery controller whose listed subsystems all

@@ -292,6 +292,16 @@ ControllerManager::attach_discovery(const transport::TransportId& id,
     auto persistent = attach_persistent(*this, id, tcp, own);
     unreserve(request.name);
     if (!persistent) return std::unexpected(persistent.error());
+    // Its controller node, as the kernel's /dev/nvme<N> of a persistent
+    // discovery controller (nvme discover -d, nvme get-log --log-id=0x70).
+    std::string nodes_failed;
+    if (request.nodes) {
+        auto registry = create_nodes(persistent->watcher->controller(), served.claim, serving_);
+        if (registry)
+            served.registry = std::move(*registry);
+        else
+            nodes_failed = std::move(registry.error());
+    }
     auto entry = std::make_shared<Entry>(own.discovered_by, id, std::move(served));
     entry->named = !request.name.empty();
     entry->tcp = tcp;
@@ -307,6 +317,11 @@ ControllerManager::attach_discovery(const transport::TransportId& id,
     {
         std::lock_guard lock(mutex_);
         entries_.emplace(entry->name, entry);
+    }
+    if (!nodes_failed.empty()) {
+        // Taken down as a detach does, with what it attached.
+        (void)detach_entry(entry, default_detach_grace);
+        return std::unexpected(ManagerError{Kind::failed, std::move(nodes_failed)});
     }
     // Lost before it was in the map, where the reaper looks: again.
     if (entry->state() == ctrlr::Controller::State::failed)
@@ -473,7 +488,9 @@ ControllerManager::register_nodes(std::string_view name)
     std::lock_guard lock(e.mutex);
     if (e.discovery)
         return std::unexpected(ManagerError{
-            Kind::invalid, fmt::format("{}: a discovery controller has no CUSE nodes", name)});
+            Kind::invalid, fmt::format("{}: a discovery controller's node comes with its "
+                                       "attach (nodes), with the nodes of what it attaches",
+                                       name)});
     if (!e.served.controller) return std::unexpected(ManagerError{Kind::not_found, fmt::format("{}: detached", name)});
     if (e.served.registry)
         return std::unexpected(

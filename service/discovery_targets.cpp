@@ -35,4 +35,23 @@ discovery_targets(const TransportId& discovery,
     return out;
 }
 
+DiscoveryTargets merged_targets(std::vector<TransportId> ports, std::span<const TransportId> more,
+                                std::size_t max)
+{
+    DiscoveryTargets out;
+    std::set<std::tuple<std::string, std::string, std::string>> seen;
+    for (const auto& port : ports)
+        seen.emplace(port.traddr, port.trsvcid, port.subnqn);
+    out.targets = std::move(ports);
+    for (const auto& port : more) {
+        if (!seen.emplace(port.traddr, port.trsvcid, port.subnqn).second) continue;
+        if (out.targets.size() >= max) {
+            ++out.dropped;
+            continue;
+        }
+        out.targets.push_back(port);
+    }
+    return out;
+}
+
 } // namespace nvmecuse::service

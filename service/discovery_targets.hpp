@@ -33,4 +33,12 @@ discovery_targets(const transport::TransportId& discovery,
                   std::span<const ctrlr::DiscoveredSubsystem> records,
                   std::size_t max = max_discovered_controllers);
 
+/// `ports` (one log's targets), then those of `more` (other logs': the
+/// discovery controllers it refers to) that are not among them already
+/// (same traddr, trsvcid and subnqn), up to `max` in all; `dropped` counts
+/// the distinct ones of `more` past it. Pure; any thread.
+[[nodiscard]] DiscoveryTargets merged_targets(std::vector<transport::TransportId> ports,
+                                              std::span<const transport::TransportId> more,
+                                              std::size_t max = max_discovered_controllers);
+
 } // namespace nvmecuse::service

@@ -36,48 +36,72 @@ bool is_discovery_log_change(std::uint32_t dw0)
 } // namespace
 
 DiscoveryWatcher::DiscoveryWatcher(std::unique_ptr<ctrlr::Controller> discovery, TransportId id,
-                                   Attach attach, Detach detach, Present present, std::size_t max)
+                                   Attach attach, Detach detach, Present present,
+                                   ReferralTree::Connect connect_referral, std::size_t max)
     : discovery_(std::move(discovery)), id_(std::move(id)), attach_(std::move(attach)),
       detach_(std::move(detach)), present_(std::move(present)), max_(max)
 {
+    if (connect_referral)
+        tree_ = std::make_unique<ReferralTree>(
+            id_, std::move(connect_referral),
+            [this](ctrlr::Controller& c, const TransportId& referred) {
+                listen_to(c, referred, false);
+            },
+            max_);
 }
 
 std::expected<std::unique_ptr<DiscoveryWatcher>, std::string>
 DiscoveryWatcher::start(std::unique_ptr<ctrlr::Controller> discovery, TransportId id, Attach attach,
-                        Detach detach, Present present, std::size_t max)
+                        Detach detach, Present present, ReferralTree::Connect connect_referral,
+                        std::size_t max)
 {
-    std::unique_ptr<DiscoveryWatcher> w(new DiscoveryWatcher(std::move(discovery), std::move(id),
-                                                             std::move(attach), std::move(detach),
-                                                             std::move(present), max));
+    std::unique_ptr<DiscoveryWatcher> w(new DiscoveryWatcher(
+        std::move(discovery), std::move(id), std::move(attach), std::move(detach),
+        std::move(present), std::move(connect_referral), max));
     // Listening before the first read: a change during it is read again.
-    w->discovery_->on_async_event([raw = w.get()](std::uint32_t dw0) {
-        if (!is_discovery_log_change(dw0)) return;
-        spdlog::info("{}: Discovery Log Page Change", raw->id_.describe());
-        raw->wake();
-    });
-    w->discovery_->on_state_change([raw = w.get()](ctrlr::Controller::State state) {
-        using State = ctrlr::Controller::State;
-        std::unique_lock lock(raw->mutex_);
-        if (state == State::connecting) raw->reconnecting_ = true;
-        if (state == State::failed) {
-            spdlog::warn("{}: discovery controller failed: its log changes are no longer "
-                         "followed (the controllers it attached stay)",
-                         raw->id_.describe());
-            if (raw->on_failed_) raw->on_failed_();
-        }
-        if (state != State::live || !raw->reconnecting_) return;
-        raw->reconnecting_ = false; // the log may have changed while it was away
-        lock.unlock();
-        raw->wake();
-    });
+    w->listen_to(*w->discovery_, w->id_, true);
     if (auto first = w->reconcile(); !first) return std::unexpected(std::move(first.error()));
     w->thread_ = std::thread([raw = w.get()] { raw->run(); });
     return w;
 }
 
+void DiscoveryWatcher::listen_to(ctrlr::Controller& c, const TransportId& id, bool root)
+{
+    c.on_async_event([this, name = id.describe(), root](std::uint32_t dw0) {
+        if (!is_discovery_log_change(dw0)) return;
+        if (root)
+            spdlog::info("{}: Discovery Log Page Change", name);
+        else
+            spdlog::info("{}: Discovery Log Page Change (referred by {})", name, id_.describe());
+        wake();
+    });
+    // Touched only on c's owner thread, where the listener runs.
+    auto reconnecting = std::make_shared<bool>(false);
+    c.on_state_change([this, root, reconnecting](ctrlr::Controller::State state) {
+        using State = ctrlr::Controller::State;
+        if (state == State::connecting) *reconnecting = true;
+        if (state == State::failed) {
+            if (!root) {
+                wake(); // connected again at the read
+                return;
+            }
+            std::lock_guard lock(mutex_);
+            spdlog::warn("{}: discovery controller failed: its log changes are no longer "
+                         "followed (the controllers it attached stay)",
+                         id_.describe());
+            if (on_failed_) on_failed_();
+            return;
+        }
+        if (state != State::live || !*reconnecting) return;
+        *reconnecting = false; // the log may have changed while it was away
+        wake();
+    });
+}
+
 DiscoveryWatcher::~DiscoveryWatcher()
 {
     stop();
+    tree_.reset();
     discovery_.reset();
 }
 
@@ -91,6 +115,7 @@ void DiscoveryWatcher::stop()
     }
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
+    if (tree_) tree_->quiet();
 }
 
 void DiscoveryWatcher::on_failed(std::function<void()> listener)
@@ -164,6 +189,15 @@ std::expected<void, std::string> DiscoveryWatcher::follow_log()
     std::vector<TransportId> referrals;
     auto targets = listed_targets(*discovery_, id_, max_, &referrals);
     if (!targets) return std::unexpected(std::move(targets.error()));
+    if (tree_) {
+        auto all = merged_targets(std::move(*targets), tree_->follow(referrals), max_);
+        if (all.dropped != 0)
+            spdlog::warn("{}: {} NVM subsystem port(s) its referrals list dropped (at most {} "
+                         "through one discovery controller)",
+                         id_.describe(), all.dropped, max_);
+        *targets = std::move(all.targets);
+        referrals = tree_->followed();
+    }
     {
         std::lock_guard lock(mutex_);
         referrals_ = std::move(referrals);
@@ -248,8 +282,16 @@ attach_persistent(ControllerManager& manager, const TransportId& id,
         if (auto detached = manager.detach(name); !detached)
             spdlog::warn("{}", detached.error().message);
     };
-    auto watcher = DiscoveryWatcher::start(std::move(*discovery), id, std::move(attach),
-                                           std::move(detach), std::move(present));
+    // Referred discovery controllers are kept as the first one is.
+    auto connect_referral = [tcp](const TransportId& referral)
+        -> std::expected<std::unique_ptr<ctrlr::Controller>, std::string> {
+        auto connected = connect_discovery(referral, tcp);
+        if (!connected) return std::unexpected(std::move(connected.error().message));
+        return std::move(*connected);
+    };
+    auto watcher =
+        DiscoveryWatcher::start(std::move(*discovery), id, std::move(attach), std::move(detach),
+                                std::move(present), std::move(connect_referral));
     if (!watcher)
         return std::unexpected(
             ManagerError{ManagerError::Kind::failed, std::move(watcher.error())});

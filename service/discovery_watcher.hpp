@@ -21,6 +21,7 @@
 #include "nvmecuse/transport/tcp/tcp_transport.hpp"
 #include "nvmecuse/transport/transport_id.hpp"
 
+#include "discovery_referrals.hpp"
 #include "discovery_targets.hpp"
 
 namespace nvmecuse::service {
@@ -36,6 +37,12 @@ namespace nvmecuse::service {
 /// port whose attach failed, or whose controller is no longer attached
 /// (detached by hand, removed after ctrl-loss-tmo), is attached again at
 /// the next read, as `nvme connect-all` connects what is not connected.
+/// Referrals (SUBTYPE 1h) are followed as connect-all follows them
+/// (discovery_referrals.hpp): each referred discovery controller is kept
+/// connected too, its events and reconnects make the whole log be read
+/// again, and the ports it lists are reconciled with the others', so that
+/// what came only through a referral that left is detached. The cap holds
+/// for the ports of every log together, the root's first.
 /// Controllers attached stay when the watcher ends.
 class DiscoveryWatcher {
 public:
@@ -49,16 +56,21 @@ public:
     /// still attached.
     using Present = std::function<bool(const std::string& name, const transport::TransportId& id)>;
 
-    /// Takes the live discovery controller of `id`, reads its log and
-    /// attaches what it lists (before it returns), then follows it on a
-    /// thread of its own. Errors: the first read's (the controller is then
-    /// shut down). Any thread but the discovery controller's owner; blocks.
+    /// Takes the live discovery controller of `id`, reads its log (and
+    /// those it refers to) and attaches what they list (before it
+    /// returns), then follows them on a thread of its own. Referred
+    /// discovery controllers are connected with `connect_referral` (called
+    /// on the watcher's thread); without it referrals are only listed
+    /// (referrals()). Errors: the first read of `id`'s log (the controller
+    /// is then shut down). Any thread but the discovery controller's
+    /// owner; blocks.
     [[nodiscard]] static std::expected<std::unique_ptr<DiscoveryWatcher>, std::string>
     start(std::unique_ptr<ctrlr::Controller> discovery, transport::TransportId id, Attach attach,
-          Detach detach, Present present, std::size_t max = max_discovered_controllers);
+          Detach detach, Present present, ReferralTree::Connect connect_referral,
+          std::size_t max = max_discovered_controllers);
 
-    /// stop(), then shuts the discovery controller down; what it attached
-    /// stays. Not on the watcher's thread, nor from Attach or Detach.
+    /// stop(), then shuts the discovery controller and those it refers to
+    /// down; what they attached stays. Not on the watcher's thread, nor from Attach or Detach.
     ~DiscoveryWatcher();
     /// Stops following: no read, attach or detach after it returns (it
     /// waits for a reconcile in progress); the discovery controller stays
@@ -77,8 +89,9 @@ public:
     void on_failed(std::function<void()> listener);
     /// attached() with the port each was attached for.
     [[nodiscard]] std::vector<std::pair<std::string, transport::TransportId>> followed() const;
-    /// The other discovery controllers (referrals, SUBTYPE 1h) the last
-    /// read listed; not followed. Any thread.
+    /// The referred discovery controllers (SUBTYPE 1h) the last read
+    /// followed, every level, in the order reached; without
+    /// connect_referral, those the log listed. Any thread.
     [[nodiscard]] std::vector<transport::TransportId> referrals() const;
     /// Reads of the log reconciled so far, each counted once its attaches
     /// and detaches are done (failed reads included); any thread.
@@ -90,7 +103,13 @@ public:
 
 private:
     DiscoveryWatcher(std::unique_ptr<ctrlr::Controller> discovery, transport::TransportId id,
-                     Attach attach, Detach detach, Present present, std::size_t max);
+                     Attach attach, Detach detach, Present present,
+                     ReferralTree::Connect connect_referral, std::size_t max);
+    /// Hooks the events of `c`, the discovery controller of `id`: a
+    /// Discovery Log Page Change, and live again after a reconnect, wake
+    /// the watcher; the root's failure goes to on_failed(), a referred
+    /// one's wakes it (connected again at the read).
+    void listen_to(ctrlr::Controller& c, const transport::TransportId& id, bool root);
     /// follow_log(), then counts the read (reads()) (watcher thread, or
     /// start()'s caller before the thread starts).
     std::expected<void, std::string> reconcile();
@@ -120,11 +139,13 @@ private:
     std::condition_variable wake_;
     bool pending_ = false; ///< a read is due
     bool stopping_ = false;
-    bool reconnecting_ = false; ///< the connection was lost: read again once live
     std::function<void()> on_failed_;
     std::uint64_t reads_ = 0;
     std::vector<std::pair<Key, Followed>> followed_; ///< in log order
     std::vector<transport::TransportId> referrals_;
+    /// Only the watcher's thread (or start() before it runs, or stop()
+    /// after it ended) touches it; null without connect_referral.
+    std::unique_ptr<ReferralTree> tree_;
     std::thread thread_;
 };
 
@@ -136,12 +157,13 @@ struct PersistentDiscovery {
 
 /// Connects the discovery controller `id` (tcp.persistent: Keep Alive and
 /// reconnects), attaches through `manager` every NVM subsystem port it
-/// lists (each with `request`'s nodes and discovered_by, and `tcp`'s
-/// options), and returns the watcher that follows its changes (detaching
+/// lists, and that the discovery controllers it refers to list (connected
+/// with `tcp` too), each with `request`'s nodes and discovered_by, and
+/// `tcp`'s options; and returns the watcher that follows its changes (detaching
 /// through `manager` only controllers it attached, and only while they
-/// still have the transport ID it attached them with). Errors: connecting the discovery controller, or
-/// reading its log. An empty log, and subsystems that fail to attach, are
-/// not errors: the watcher waits for changes. Any thread; blocks.
+/// still have the transport ID it attached them with). Errors: connecting the discovery controller,
+/// or reading its log. An empty log, and subsystems that fail to attach, are not errors: the
+/// watcher waits for changes. Any thread; blocks.
 [[nodiscard]] std::expected<PersistentDiscovery, ManagerError>
 attach_persistent(ControllerManager& manager, const transport::TransportId& id,
                   const transport::tcp::TcpOptions& tcp, const AttachRequest& request);

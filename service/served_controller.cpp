@@ -92,16 +92,24 @@ std::expected<ServedController, ServeError> serve(const TransportMaker& make_tra
 std::expected<std::unique_ptr<cuse::Registry>, std::string>
 create_nodes(const ServedController& served, const ServeOptions& serving)
 {
+    return create_nodes(*served.controller, served.claim, serving);
+}
+
+std::expected<std::unique_ptr<cuse::Registry>, std::string>
+create_nodes(ctrlr::Controller& controller, const cuse::IndexClaim& claim,
+             const ServeOptions& serving)
+{
+    const std::string name = fmt::format("nvme{}", claim.index());
     cuse::RegistryOptions registry_options;
     registry_options.directory = serving.directory;
-    registry_options.controller_index = served.claim.index();
+    registry_options.controller_index = claim.index();
     registry_options.fast_path = !serving.retry_only;
     registry_options.restricted_ioctls = restricted_ioctls(serving);
     registry_options.serve_on_owner_thread = serving.cuse_threads == 0;
     registry_options.reader_threads = std::max(serving.cuse_threads, 1u);
     // Where the controller has no lanes (NVMe/TCP), its nodes are served on
     // its owner thread: a serving thread would only hand every command over.
-    if (served.controller->lanes() > 0) {
+    if (controller.lanes() > 0) {
         auto reactors =
             serving_threads(serving.threads, std::chrono::microseconds(serving.poll_us));
         if (!reactors) return std::unexpected(reactors.error());
@@ -111,11 +119,11 @@ create_nodes(const ServedController& served, const ServeOptions& serving)
     registry_options.kernel_rules = serving.kernel_rules.value_or(cuse::running_kernel_rules());
     registry_options.open_channel = serving.open_channel;
     registry_options.credentials = serving.credentials;
-    auto registry = cuse::Registry::create(*served.controller, registry_options);
+    auto registry = cuse::Registry::create(controller, registry_options);
     if (!registry) {
         const auto& e = registry.error();
         return std::unexpected(
-            fmt::format("{}: creating CUSE devices: {}{}", served.name(), e.message(),
+            fmt::format("{}: creating CUSE devices: {}{}", name, e.message(),
                         e == std::errc::no_such_file_or_directory || e == std::errc::no_such_device
                             ? " (is the cuse module loaded? modprobe cuse)"
                             : ""));

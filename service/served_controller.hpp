@@ -51,4 +51,11 @@ serve(const TransportMaker& make_transport, ctrlr::Controller::Options options,
 [[nodiscard]] std::expected<std::unique_ptr<cuse::Registry>, std::string>
 create_nodes(const ServedController& served, const ServeOptions& serving);
 
+/// create_nodes() for `controller` kept outside a ServedController (a
+/// persistent discovery controller's, whose watcher owns it), with the
+/// index `claim` holds. The registry must go before the controller.
+[[nodiscard]] std::expected<std::unique_ptr<cuse::Registry>, std::string>
+create_nodes(ctrlr::Controller& controller, const cuse::IndexClaim& claim,
+             const ServeOptions& serving);
+
 } // namespace nvmecuse::service

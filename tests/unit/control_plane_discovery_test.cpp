@@ -1,14 +1,21 @@
 // A persistent discovery controller as a controller of the control plane,
 // against the in-process NVMe/TCP target (its discovery controller lists
 // its own subsystem): controller_list shows it with what it attached, a
-// detach of it takes those too, save_config keeps it (not them) and
+// detach of it takes those too, with nodes it has a controller node that
+// answers nvme id-ctrl and nvme get-log --log-id=0x70, save_config keeps it (not them) and
 // replays into the same controllers, its Keep Alive Timeout defaults to
 // nvme-cli's 30 s; SPDK's bdev_nvme_start_discovery, _stop_discovery and
-// _get_discovery_info; discovery_log reading a log without attaching; and
-// a detach racing list() and the watcher.
+// _get_discovery_info; discovery_log reading a log without attaching;
+// referrals to another target followed (persistent or once), a referral
+// back being a loop; and a detach racing list() and the watcher.
+#include <fcntl.h>
+#include <linux/nvme_ioctl.h>
+#include <sys/ioctl.h>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +24,8 @@
 #include "nvmecuse/spec/discovery.hpp"
 
 #include "control_plane_fixture.hpp"
+#include "discovery_log_records.hpp"
+#include "fake_cuse_kernel.hpp"
 #include "tcp_test_target.hpp"
 
 namespace nvmecuse::service {
@@ -25,20 +34,9 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* subsystem_nqn = "nqn.2026-11.io.nvmecuse:test";
+constexpr const char* referred_nqn = "nqn.2026-12.io.nvmecuse:referred";
 
-nvme::DiscoveryLogEntry record(nvme::DiscoverySubsystemType type, const std::string& subnqn,
-                               const std::string& traddr, const std::string& trsvcid)
-{
-    nvme::DiscoveryLogEntry e{};
-    e.trtype = static_cast<std::uint8_t>(nvme::TransportType::tcp);
-    e.adrfam = static_cast<std::uint8_t>(nvme::AddressFamily::ipv4);
-    e.subtype = static_cast<std::uint8_t>(type);
-    e.cntlid = nvme::cntlid_dynamic;
-    nvme::set_padded(e.trsvcid, trsvcid);
-    nvme::set_padded(e.traddr, traddr);
-    nvme::set_nul_padded(e.subnqn, subnqn);
-    return e;
-}
+using testing::record;
 
 class ControlPlaneDiscovery : public nvmecuse::testing::ControlPlaneFixture {
 protected:
@@ -207,8 +205,10 @@ TEST_F(ControlPlaneDiscovery, RescanAndNodesAreRefusedForIt)
 
 TEST_F(ControlPlaneDiscovery, SpdkStartGetAndStopDiscovery)
 {
-    list_subsystem({record(nvme::DiscoverySubsystemType::referral,
-                           "nqn.2014-08.org.nvmexpress.discovery", "192.0.2.9", "8009")});
+    tcp_test::TestTarget referred; // an empty log
+    list_subsystem(
+        {record(nvme::DiscoverySubsystemType::referral, "nqn.2014-08.org.nvmexpress.discovery",
+                "127.0.0.1", referred.port_string())});
     auto c = client();
     const json start{{"name", "disc"},           {"trtype", "TCP"},
                      {"traddr", "127.0.0.1"},     {"adrfam", "IPv4"},
@@ -227,7 +227,8 @@ TEST_F(ControlPlaneDiscovery, SpdkStartGetAndStopDiscovery)
     EXPECT_EQ(d["trid"]["traddr"], "127.0.0.1");
     EXPECT_EQ(d["trid"]["subnqn"], "nqn.2014-08.org.nvmexpress.discovery");
     ASSERT_EQ(d["referrals"].size(), 1u);
-    EXPECT_EQ(d["referrals"][0]["trid"]["traddr"], "192.0.2.9");
+    EXPECT_EQ(d["referrals"][0]["trid"]["trsvcid"], referred.port_string());
+    EXPECT_EQ(referred.admin_connects.load(), 1); // followed
     ASSERT_EQ(d["controllers"].size(), 1u);
 
     // What it attached has nodes (SPDK would make bdevs), and is a controller
@@ -261,6 +262,117 @@ TEST_F(ControlPlaneDiscovery, SpdkStartGetAndStopDiscovery)
     auto gone = c.call("bdev_nvme_stop_discovery", {{"name", "disc"}});
     ASSERT_FALSE(gone);
     EXPECT_EQ(gone.error().error.code, -ENOENT);
+}
+
+TEST_F(ControlPlaneDiscovery, ReferralsAreFollowedAcrossTargetsEachOnce)
+{
+    tcp_test::TestTarget other; // lists its own subsystem, and refers back
+    other.set_discovery(
+        {record(nvme::DiscoverySubsystemType::nvm, referred_nqn, "127.0.0.1", other.port_string()),
+         record(nvme::DiscoverySubsystemType::referral, std::string(transport::discovery_nqn),
+                "127.0.0.1", target.port_string())});
+    list_subsystem(
+        {record(nvme::DiscoverySubsystemType::referral, std::string(transport::discovery_nqn),
+                "127.0.0.1", other.port_string())});
+    const json answer = attach_discovery({{"name", "disc"}});
+    ASSERT_EQ(answer.size(), 3u); // the discovery controller, its subsystem, the referred one
+    const auto listed = manager_->list();
+    ASSERT_EQ(listed.size(), 3u);
+    EXPECT_EQ(listed[0].discovered.size(), 2u);
+    EXPECT_EQ(listed[2].transport_id.trsvcid, other.port_string());
+    EXPECT_EQ(listed[2].transport_id.subnqn, referred_nqn);
+    EXPECT_EQ(listed[2].discovered_by, "disc");
+    const json disc = controller_list()[0];
+    ASSERT_EQ(disc["referrals"].size(), 1u);
+    EXPECT_EQ(disc["referrals"][0]["trsvcid"], other.port_string());
+    EXPECT_EQ(target.admin_connects.load(), 2); // the referral back to it is a loop
+    EXPECT_EQ(other.admin_connects.load(), 2);  // its discovery controller, its subsystem
+    EXPECT_FALSE(other.shutdown_seen.load());   // kept connected
+    ASSERT_TRUE(client().call("controller_detach", {{"name", "disc"}}));
+    EXPECT_TRUE(other.shutdown_seen.load());
+    EXPECT_TRUE(manager_->list().empty());
+}
+
+TEST_F(ControlPlaneDiscovery, AttachingOnceFollowsReferralsOnce)
+{
+    tcp_test::TestTarget other;
+    other.set_discovery({record(nvme::DiscoverySubsystemType::nvm, referred_nqn, "127.0.0.1",
+                                other.port_string())});
+    target.set_discovery(
+        {record(nvme::DiscoverySubsystemType::referral, std::string(transport::discovery_nqn),
+                "127.0.0.1", other.port_string())});
+    serve();
+    auto attached = client().call("controller_attach", {{"trtype", "tcp"},
+                                                        {"traddr", "127.0.0.1"},
+                                                        {"trsvcid", target.port_string()},
+                                                        {"nodes", false}});
+    ASSERT_TRUE(attached) << attached.error().error.message;
+    const auto listed = manager_->list();
+    ASSERT_EQ(listed.size(), 1u);
+    EXPECT_EQ(listed[0].transport_id.trsvcid, other.port_string());
+    EXPECT_EQ(listed[0].transport_id.subnqn, referred_nqn);
+    EXPECT_EQ(other.admin_connects.load(), 2);
+    EXPECT_TRUE(other.shutdown_seen.load()); // the referred discovery controller was let go
+    EXPECT_TRUE(target.shutdown_seen.load());
+}
+
+TEST_F(ControlPlaneDiscovery, ItsControllerNodeServesIdentifyAndTheDiscoveryLog)
+{
+    list_subsystem();
+    const json answer = attach_discovery({{"name", "disc"}, {"nodes", true}});
+    ASSERT_EQ(answer.size(), 2u);
+    const auto disc = manager_->find("disc");
+    ASSERT_TRUE(disc);
+    ASSERT_EQ(disc->nodes.size(), 1u); // a controller node, no namespace node
+    EXPECT_EQ(disc->nodes[0].devname, "nvmecuse/nvme0");
+    EXPECT_EQ(controller_list()[0]["node"], "/dev/nvmecuse/nvme0");
+
+    testing::FakeCuseKernel kernel(take_kernel_end("nvmecuse/nvme0"));
+    ASSERT_TRUE(kernel.init());
+    auto fh = kernel.open(O_RDWR);
+    ASSERT_TRUE(fh);
+    // nvme id-ctrl
+    std::vector<std::byte> data(4096);
+    nvme_admin_cmd identify{};
+    identify.opcode = 0x06;
+    identify.addr = reinterpret_cast<std::uintptr_t>(data.data());
+    identify.data_len = 4096;
+    identify.cdw10 = 1; // CNS 01h
+    auto r = kernel.ioctl(*fh, NVME_IOCTL_ADMIN_CMD, &identify);
+    ASSERT_EQ(r.ret, 0) << r.error;
+    nvme::IdentifyController id;
+    std::memcpy(&id, data.data(), sizeof id);
+    EXPECT_EQ(id.cntrltype, 2); // a discovery controller
+    EXPECT_STREQ(id.subnqn.data(), transport::discovery_nqn.data());
+    // nvme get-log --log-id=0x70 --log-len=2048: the header and one record
+    std::vector<std::byte> log(2048);
+    nvme_admin_cmd get_log{};
+    get_log.opcode = 0x02;
+    get_log.nsid = 0xffffffff;
+    get_log.addr = reinterpret_cast<std::uintptr_t>(log.data());
+    get_log.data_len = 2048;
+    get_log.cdw10 = 0x70 | ((2048 / 4 - 1) << 16);
+    r = kernel.ioctl(*fh, NVME_IOCTL_ADMIN_CMD, &get_log);
+    ASSERT_EQ(r.ret, 0) << r.error;
+    nvme::DiscoveryLogHeader header;
+    std::memcpy(&header, log.data(), sizeof header);
+    EXPECT_EQ(header.numrec, 1u);
+    nvme::DiscoveryLogEntry entry;
+    std::memcpy(&entry, log.data() + sizeof header, sizeof entry);
+    EXPECT_STREQ(entry.subnqn.data(), subsystem_nqn);
+    // I/O passthrough on a controller node without namespaces: ENOTTY, as
+    // Linux's nvme_dev_user_cmd().
+    nvme_passthru_cmd io{};
+    io.opcode = 0x02;
+    io.nsid = 1;
+    io.addr = reinterpret_cast<std::uintptr_t>(data.data());
+    io.data_len = 512;
+    r = kernel.ioctl(*fh, NVME_IOCTL_IO_CMD, &io);
+    EXPECT_EQ(r.ret, -1);
+    EXPECT_EQ(r.error, ENOTTY);
+
+    ASSERT_TRUE(client().call("controller_detach", {{"name", "disc"}}));
+    EXPECT_TRUE(kernel.wait_closed()); // its node went with it
 }
 
 TEST_F(ControlPlaneDiscovery, SpdkStartDiscoveryRefusesWhatItCannotHonour)

@@ -5,6 +5,7 @@
 // --attach holds, and a reconnect reads the log again. Then
 // controller_attach's "persistent" over NVMe/TCP (the in-process target):
 // the discovery controller stays connected until the manager stops.
+// Referrals: discovery_referrals_test.cpp.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -16,127 +17,16 @@
 #include "nvmecuse/spec/discovery.hpp"
 
 #include "control_plane_fixture.hpp"
-#include "fake_transport.hpp"
-#include "service/discovery_watcher.hpp"
+#include "discovery_watcher_fixture.hpp"
 #include "tcp_test_target.hpp"
 
 namespace nvmecuse::service {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::FakeState;
-using testing::FakeTransport;
-using transport::TransportId;
-
-constexpr auto bounded = 10s;
-
-/// Discovery Log Page Change: notice F0h, log page 70h (NVMe Base 2.0, Figure 147).
-constexpr std::uint32_t log_change = nvme::aer_result::make(
-    nvme::AsyncEventType::notice,
-    static_cast<std::uint8_t>(nvme::AsyncEventNotice::discovery_log_page_change),
-    static_cast<std::uint8_t>(nvme::LogPageId::discovery));
-
-nvme::DiscoveryLogEntry port(const std::string& subnqn)
-{
-    nvme::DiscoveryLogEntry e{};
-    e.trtype = static_cast<std::uint8_t>(nvme::TransportType::tcp);
-    e.adrfam = static_cast<std::uint8_t>(nvme::AddressFamily::ipv4);
-    e.subtype = static_cast<std::uint8_t>(nvme::DiscoverySubsystemType::nvm);
-    e.cntlid = nvme::cntlid_dynamic;
-    nvme::set_padded(e.trsvcid, "4420");
-    nvme::set_padded(e.traddr, "192.0.2.7");
-    nvme::set_nul_padded(e.subnqn, subnqn);
-    return e;
-}
-
-struct DiscoveryWatcherTest : ::testing::Test {
-    std::shared_ptr<FakeState> fake = std::make_shared<FakeState>();
-    std::mutex mutex;
-    std::vector<std::string> attaches;         ///< subnqns, in order
-    std::vector<std::string> detaches;         ///< names, in order
-    std::vector<std::string> refused;          ///< subnqns whose attach fails
-    std::vector<std::string> vanished;         ///< names no longer attached
-    std::unique_ptr<DiscoveryWatcher> watcher; ///< last: gone before what it calls into
-
-    DiscoveryWatcherTest()
-    {
-        fake->oaes |= nvme::oaes::discovery_log_page_change;
-        fake->granted_io_queues = 1;
-    }
-
-    void set_log(const std::vector<std::string>& subnqns)
-    {
-        auto l = fake->lock();
-        fake->discovery_log.clear();
-        for (const auto& nqn : subnqns)
-            fake->discovery_log.push_back(port(nqn));
-        ++fake->discovery_genctr;
-    }
-
-    void start(std::size_t max = max_discovered_controllers,
-               ctrlr::Controller::Options options = {})
-    {
-        options.name = "discovery";
-        options.io_queues = 0;
-        auto c = ctrlr::Controller::start(std::make_unique<FakeTransport>(fake), options);
-        ASSERT_TRUE(c) << c.error().message();
-        TransportId id;
-        id.trtype = "tcp";
-        id.traddr = "192.0.2.7";
-        id.trsvcid = "8009";
-        auto w = DiscoveryWatcher::start(
-            std::move(*c), id,
-            [this](const TransportId& t) -> std::expected<std::vector<std::string>, std::string> {
-                std::lock_guard lock(mutex);
-                if (std::ranges::find(refused, t.subnqn) != refused.end())
-                    return std::unexpected(t.subnqn + ": refused");
-                attaches.push_back(t.subnqn);
-                return std::vector<std::string>{"ctrl-" + t.subnqn};
-            },
-            [this](const std::string& name, const TransportId& t) {
-                std::lock_guard lock(mutex);
-                EXPECT_EQ(name, "ctrl-" + t.subnqn);
-                detaches.push_back(name);
-            },
-            [this](const std::string& name, const TransportId&) {
-                std::lock_guard lock(mutex);
-                return std::ranges::find(vanished, name) == vanished.end();
-            },
-            max);
-        ASSERT_TRUE(w) << w.error();
-        watcher = std::move(*w);
-    }
-
-    /// Waits until the watcher has reconciled `n` reads of the log.
-    void await_reads(std::uint64_t n)
-    {
-        const auto deadline = std::chrono::steady_clock::now() + bounded;
-        while (watcher->reads() < n && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(1ms);
-        ASSERT_EQ(watcher->reads(), n);
-    }
-
-    /// Fires the event once the core has an AER outstanding, and waits for
-    /// the read it causes.
-    void change_and_await(std::uint64_t reads)
-    {
-        const auto deadline = std::chrono::steady_clock::now() + bounded;
-        while (!fake->fire_aer(log_change) && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(1ms);
-        await_reads(reads);
-    }
-
-    std::vector<std::string> attached_subnqns()
-    {
-        std::lock_guard lock(mutex);
-        return attaches;
-    }
-    std::vector<std::string> detached_names()
-    {
-        std::lock_guard lock(mutex);
-        return detaches;
-    }
-};
+using testing::bounded;
+using testing::DiscoveryWatcherTest;
+using testing::port;
 
 TEST_F(DiscoveryWatcherTest, StartAttachesWhatTheLogListsAndEnablesTheEvent)
 {

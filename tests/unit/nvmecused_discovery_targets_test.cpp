@@ -1,5 +1,7 @@
 // nvmecused's discovery_targets(): which controllers one Discovery Log Page
-// makes --attach bring up, and the cap on them (issue 21, item 3).
+// makes --attach bring up, and the cap on them (issue 21, item 3);
+// merged_targets(): those of the logs its referrals reach added, under the
+// same cap.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -99,6 +101,23 @@ TEST(DiscoveryTargets, KeepsNvmSubsystemsOnlyWithoutDuplicatesAndTheHostIdentity
         EXPECT_EQ(t.hostnqn, discovery_controller().hostnqn);
         EXPECT_EQ(t.hostid, discovery_controller().hostid);
     }
+}
+
+TEST(MergedTargets, AddsTheReferredLogsPortsNotListedYetUpToTheCap)
+{
+    std::vector<TransportId> first;
+    for (const auto& r : many(3))
+        first.push_back(r.id);
+    std::vector<TransportId> referred{first[1]}; // listed by both: once
+    for (const auto& r : many(6))
+        referred.push_back(r.id);
+    referred.push_back(record(nvm, "192.0.2.2", "nqn.test:0", "4421").id); // another port
+    const auto merged = merged_targets(first, referred, 5);
+    ASSERT_EQ(merged.targets.size(), 5u);
+    EXPECT_EQ(merged.targets[2].subnqn, "nqn.test:2"); // the first log's, first
+    EXPECT_EQ(merged.targets[3].subnqn, "nqn.test:3");
+    EXPECT_EQ(merged.targets[4].subnqn, "nqn.test:4");
+    EXPECT_EQ(merged.dropped, 2u); // nqn.test:5 and the other port of nqn.test:0
 }
 
 } // namespace

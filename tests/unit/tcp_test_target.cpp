@@ -15,11 +15,13 @@
 #include <optional>
 #include <random>
 #include <span>
+#include <string_view>
 
 #include "nvmecuse/spec/fabrics.hpp"
 #include "nvmecuse/spec/nvme.hpp"
 #include "nvmecuse/transport/tcp/pdu_encode.hpp"
 #include "nvmecuse/transport/tcp/pdu_parser.hpp"
+#include "nvmecuse/transport/transport_id.hpp"
 
 namespace tcp_test {
 
@@ -247,6 +249,8 @@ private:
                                    nvme::Status(nvme::FabricsStatus::connect_invalid_host).with_dnr());
                 }
                 ++t_.admin_connects;
+                discovery_ =
+                    std::string_view(d.subnqn.data()) == nvmecuse::transport::discovery_nqn;
                 start_authentication(d);
                 t_.kato = c.kato;
                 t_.admin_sqsize = c.sqsize;
@@ -369,23 +373,24 @@ private:
             nvme::set_padded(id.fr, "1.0");
             id.cntlid = 1;
             id.ver = target_vs;
-            id.cntrltype = 1;
+            id.cntrltype = discovery_ ? 2 : 1; // a discovery controller: no namespaces
             id.aerl = 3;
             id.kas = 10;
             id.sqes = 0x66;
             id.cqes = 0x44;
-            id.nn = 1;
+            id.nn = discovery_ ? 0 : 1;
             id.ioccsz = (64 + t_.config_.in_capsule) / 16;
             id.iorcsz = 1;
-            nvme::set_nul_padded(id.subnqn, "nqn.2026-11.io.nvmecuse:test");
+            nvme::set_nul_padded(id.subnqn, discovery_ ? nvmecuse::transport::discovery_nqn
+                                                       : "nqn.2026-11.io.nvmecuse:test");
             std::memcpy(out.data(), &id, sizeof id);
-        } else if (cns == nvme::Cns::namespace_ && sqe.nsid == 1) {
+        } else if (cns == nvme::Cns::namespace_ && sqe.nsid == 1 && !discovery_) {
             nvme::IdentifyNamespace ns{};
             ns.nsze = ns.ncap = ns.nuse = blocks;
             ns.lbaf[0].lbads = t_.config_.lbads;
             std::memcpy(out.data(), &ns, sizeof ns);
         } else if (cns == nvme::Cns::active_namespace_list) {
-            if (sqe.nsid < 1) {
+            if (sqe.nsid < 1 && !discovery_) {
                 const std::uint32_t one = 1;
                 std::memcpy(out.data(), &one, sizeof one);
             }
@@ -666,6 +671,7 @@ private:
     bool ic_done_ = false;
     bool alive_ = true;
     std::uint16_t qid_ = 0;
+    bool discovery_ = false;                  ///< connected to the discovery NQN
     std::optional<TargetAuthenticator> auth_; ///< set by a Connect when authentication is due
     std::map<std::uint16_t, PendingWrite> writes_;
 };

@@ -2,7 +2,8 @@
 // 127.0.0.1 (an ephemeral port), serves each connection on a thread of its
 // own with blocking sockets, and speaks enough of the protocol for the host
 // and ctrlr::Controller: ICReq/ICResp with digests, Fabrics Connect,
-// Property Get/Set (CC.EN -> CSTS.RDY, CC.SHN -> CSTS.SHST), Identify,
+// Property Get/Set (CC.EN -> CSTS.RDY, CC.SHN -> CSTS.SHST), Identify (a
+// discovery controller's, without namespaces, on the discovery NQN),
 // Set Features, Keep Alive, AERs (held), Get Log Page (Discovery), Read
 // (C2HData, optionally with SUCCESS) and Write (in-capsule or R2T +
 // H2CData) on a RAM namespace, DH-HMAC-CHAP when configured. Faults can be

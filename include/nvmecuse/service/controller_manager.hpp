@@ -96,13 +96,13 @@ struct ControllerStatus {
     transport::tcp::TcpOptions tcp;
     std::string emulated_config;
     /// A persistent discovery controller (kept connected, its log
-    /// followed): it has no nodes, and `discovered` names the controllers
+    /// followed): at most its controller node, and `discovered` names the controllers
     /// it attached that are still attached, in the order it attached them.
     bool discovery = false;
     std::vector<std::string> discovered;
     bool discovered_nodes = true; ///< discovery: the controllers it attaches get nodes
-    /// discovery: the other discovery controllers its log listed last
-    /// (referrals, not followed).
+    /// discovery: the discovery controllers its log refers to (referrals,
+    /// SUBTYPE 1h, every level) that it follows, in the order reached.
     std::vector<transport::TransportId> referrals;
     /// The persistent discovery controller that attached this one; empty
     /// for one attached otherwise. save_config leaves such controllers out:
@@ -137,7 +137,9 @@ public:
     /// Attaches the controller `id` names, or every NVM subsystem its
     /// discovery controller lists (not with a name of the caller's). With
     /// tcp.persistent a discovery controller is itself a controller of the
-    /// manager (named after its index, or `request.name`; no nodes) that
+    /// manager (named after its index, or `request.name`; with
+    /// `request.nodes` a controller node and no namespace nodes, as the
+    /// kernel's /dev/nvme<N> of a persistent discovery controller) that
     /// stays connected and whose log is followed (discovery_watcher.hpp)
     /// until it is detached; its Keep Alive Timeout is tcp.kato when
     /// tcp.kato_set, otherwise persistent_discovery_kato.
