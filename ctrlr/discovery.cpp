@@ -72,8 +72,7 @@ std::expected<DataBuffer, std::error_code> read_whole_log(Controller& c)
 
 } // namespace
 
-std::expected<std::vector<DiscoveredSubsystem>, std::error_code>
-read_discovery_log(Controller& ctrl)
+std::expected<DiscoveryLog, std::error_code> read_discovery_log(Controller& ctrl)
 {
     auto page = read_whole_log(ctrl);
     if (!page) return std::unexpected(page.error());
@@ -83,14 +82,21 @@ read_discovery_log(Controller& ctrl)
         spdlog::error("{}: {}", name, entries.error());
         return std::unexpected(std::make_error_code(std::errc::protocol_error));
     }
-    std::vector<DiscoveredSubsystem> out;
+    DiscoveryLog out;
+    out.genctr = page->as<nvme::DiscoveryLogHeader>().genctr;
     for (const auto& e : *entries) {
         auto tid = transport::transport_id_of(e);
         if (!tid) {
             spdlog::warn("{}: skipped: {}", name, tid.error());
             continue;
         }
-        out.push_back(DiscoveredSubsystem{e.subtype, std::move(*tid)});
+        out.records.push_back(DiscoveredSubsystem{.subtype = e.subtype,
+                                                  .id = std::move(*tid),
+                                                  .adrfam = e.adrfam,
+                                                  .treq = e.treq,
+                                                  .portid = e.portid,
+                                                  .eflags = e.eflags,
+                                                  .sectype = e.tsas[0]});
     }
     return out;
 }

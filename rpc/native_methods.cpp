@@ -4,9 +4,9 @@
 #include "nvmecuse/rpc/methods.hpp"
 #include "nvmecuse/service/discovery_log.hpp"
 #include "nvmecuse/service/serving_threads.hpp"
-#include "nvmecuse/spec/discovery.hpp"
 
 #include "attach_params.hpp"
+#include "discovery_log_json.hpp"
 #include "method_support.hpp"
 
 namespace nvmecuse::rpc {
@@ -145,17 +145,6 @@ std::expected<json, Error> controller_attach(service::ControllerManager& manager
     return out;
 }
 
-/// nvme-cli's name of a record's SUBTYPE (libnvme's nvmf_subtype_str()).
-const char* subtype_name(std::uint8_t subtype)
-{
-    switch (static_cast<nvme::DiscoverySubsystemType>(subtype)) {
-    case nvme::DiscoverySubsystemType::referral: return "discovery subsystem referral";
-    case nvme::DiscoverySubsystemType::nvm: return "nvme subsystem";
-    case nvme::DiscoverySubsystemType::current_discovery: return "current discovery subsystem";
-    }
-    return "unrecognized";
-}
-
 /// discovery_log: a discovery controller's log, each record with nvme
 /// discover -o json's names and values, attaching nothing.
 std::expected<json, Error> discovery_log(const transport::tcp::TcpOptions& defaults,
@@ -169,17 +158,9 @@ std::expected<json, Error> discovery_log(const transport::tcp::TcpOptions& defau
     auto call = parse_attach(params, defaults);
     if (!call) return std::unexpected(call.error());
     if (call->emulated) return std::unexpected(invalid_params("an emulated controller has no discovery log"));
-    auto records = service::read_discovery_log(call->id, call->tcp);
-    if (!records) return std::unexpected(to_rpc_error(records.error()));
-    json out = json::array();
-    for (const auto& r : *records)
-        out.push_back(json{{"trtype", r.id.trtype},
-                           {"adrfam", r.id.adrfam},
-                           {"subtype", subtype_name(r.subtype)},
-                           {"trsvcid", r.id.trsvcid},
-                           {"subnqn", r.id.subnqn},
-                           {"traddr", r.id.traddr}});
-    return json{{"records", std::move(out)}};
+    auto log = service::read_discovery_log(call->id, call->tcp);
+    if (!log) return std::unexpected(to_rpc_error(log.error()));
+    return discovery_log_json(*log);
 }
 
 } // namespace

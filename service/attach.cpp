@@ -116,17 +116,18 @@ std::expected<std::vector<TransportId>, std::string>
 listed_targets(ctrlr::Controller& discovery, const TransportId& id, std::size_t max,
                std::vector<TransportId>* referrals)
 {
-    auto records = ctrlr::read_discovery_log(discovery);
-    if (!records)
+    auto log = ctrlr::read_discovery_log(discovery);
+    if (!log)
         return std::unexpected(
-            fmt::format("{}: discovery: {}", id.describe(), records.error().message()));
+            fmt::format("{}: discovery: {}", id.describe(), log.error().message()));
+    const auto& records = log->records;
     if (referrals != nullptr) {
         referrals->clear();
-        for (const auto& record : *records)
+        for (const auto& record : records)
             if (record.subtype == static_cast<std::uint8_t>(nvme::DiscoverySubsystemType::referral))
                 referrals->push_back(record.id);
     }
-    auto found = discovery_targets(id, *records, max);
+    auto found = discovery_targets(id, records, max);
     spdlog::info("{}: {} NVM subsystem port(s) listed", id.describe(),
                  found.targets.size() + found.dropped);
     if (found.dropped != 0)

@@ -7,7 +7,7 @@
 
 namespace nvmecuse::service {
 
-std::expected<std::vector<ctrlr::DiscoveredSubsystem>, ManagerError>
+std::expected<ctrlr::DiscoveryLog, ManagerError>
 read_discovery_log(const transport::TransportId& id, transport::tcp::TcpOptions tcp)
 {
     using Kind = ManagerError::Kind;
@@ -21,11 +21,11 @@ read_discovery_log(const transport::TransportId& id, transport::tcp::TcpOptions 
     if (!discovery)
         return std::unexpected(
             ManagerError{Kind::failed, std::move(discovery.error().message), discovery.error().unreachable});
-    auto records = ctrlr::read_discovery_log(**discovery);
-    if (!records)
+    auto log = ctrlr::read_discovery_log(**discovery);
+    if (!log)
         return std::unexpected(ManagerError{
-            Kind::failed, fmt::format("{}: discovery: {}", id.describe(), records.error().message())});
-    return std::move(*records);
+            Kind::failed, fmt::format("{}: discovery: {}", id.describe(), log.error().message())});
+    return std::move(*log);
 }
 
 } // namespace nvmecuse::service

@@ -31,7 +31,9 @@ std::string si(double value, const char* unit)
 std::string text(const json& j, const char* key)
 {
     const auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string("-");
+    if (it == j.end()) return "-";
+    if (it->is_string()) return it->get<std::string>();
+    return it->is_number_integer() ? it->dump() : std::string("-");
 }
 
 /// The controller's state, and what the daemon is doing to it, if anything
@@ -200,15 +202,18 @@ json subsys_json(const json& controllers)
 std::string discovery_text(const json& log)
 {
     const json records = log.value("records", json::array());
-    std::string out = fmt::format("Discovery Log Number of Records {}\n", records.size());
+    std::string out = fmt::format("\nDiscovery Log Number of Records {}, Generation counter {}\n",
+                                  records.size(), log.value("genctr", std::uint64_t{0}));
     for (std::size_t i = 0; i < records.size(); ++i) {
         const json& r = records[i];
         out += fmt::format("=====Discovery Log Entry {}======\n", i);
-        // nvme-cli's labels, padded to one column.
+        // nvme-cli's labels, padded to one column; sectype for TCP only.
         for (const auto& [label, key] :
              {std::pair{"trtype:  ", "trtype"}, {"adrfam:  ", "adrfam"}, {"subtype: ", "subtype"},
-              {"trsvcid: ", "trsvcid"}, {"subnqn:  ", "subnqn"}, {"traddr:  ", "traddr"}})
-            out += fmt::format("{}{}\n", label, text(r, key));
+              {"treq:    ", "treq"}, {"portid:  ", "portid"}, {"trsvcid: ", "trsvcid"},
+              {"subnqn:  ", "subnqn"}, {"traddr:  ", "traddr"}, {"eflags:  ", "eflags"},
+              {"sectype: ", "sectype"}})
+            if (r.contains(key)) out += fmt::format("{}{}\n", label, text(r, key));
     }
     return out;
 }

@@ -424,12 +424,17 @@ TEST_F(ControlPlaneDiscovery, DiscoveryLogListsTheRecordsAsNvmeDiscoverAndAttach
     ASSERT_TRUE(log) << log.error().error.message;
     const json& records = (*log)["records"];
     ASSERT_EQ(records.size(), 2u) << log->dump();
+    EXPECT_TRUE((*log)["genctr"].is_number_unsigned()) << log->dump();
     EXPECT_EQ(records[0], (json{{"trtype", "tcp"},
                                 {"adrfam", "ipv4"},
                                 {"subtype", "nvme subsystem"},
+                                {"treq", "not specified"},
+                                {"portid", 0},
                                 {"trsvcid", target.port_string()},
                                 {"subnqn", subsystem_nqn},
-                                {"traddr", "127.0.0.1"}}));
+                                {"traddr", "127.0.0.1"},
+                                {"eflags", "none"},
+                                {"sectype", "none"}}));
     EXPECT_EQ(records[1]["subtype"], "discovery subsystem referral");
     EXPECT_EQ(records[1]["traddr"], "192.0.2.9");
     EXPECT_TRUE(manager_->list().empty());

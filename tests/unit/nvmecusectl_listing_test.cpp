@@ -133,22 +133,32 @@ TEST(NvmecusectlListing, ListJsonHasNvmeCli23sKeysForEachNamespaceNode)
 
 TEST(NvmecusectlListing, DiscoverPrintsTheLogAsNvmeDiscover)
 {
-    const json log{{"records", json::array({{{"trtype", "tcp"},
+    const json log{{"genctr", 12},
+                   {"records", json::array({{{"trtype", "tcp"},
                                              {"adrfam", "ipv4"},
                                              {"subtype", "nvme subsystem"},
+                                             {"treq", "not specified"},
+                                             {"portid", 1},
                                              {"trsvcid", "4420"},
                                              {"subnqn", "nqn.2026-11.io.example:disk"},
-                                             {"traddr", "192.168.1.7"}}})}};
-    EXPECT_EQ(nvmecusectl::discovery_text(log), "Discovery Log Number of Records 1\n"
-                                                "=====Discovery Log Entry 0======\n"
-                                                "trtype:  tcp\n"
-                                                "adrfam:  ipv4\n"
-                                                "subtype: nvme subsystem\n"
-                                                "trsvcid: 4420\n"
-                                                "subnqn:  nqn.2026-11.io.example:disk\n"
-                                                "traddr:  192.168.1.7\n");
-    EXPECT_EQ(nvmecusectl::discovery_text(json{{"records", json::array()}}),
-              "Discovery Log Number of Records 0\n");
+                                             {"traddr", "192.168.1.7"},
+                                             {"eflags", "none"},
+                                             {"sectype", "none"}}})}};
+    EXPECT_EQ(nvmecusectl::discovery_text(log),
+              "\nDiscovery Log Number of Records 1, Generation counter 12\n"
+              "=====Discovery Log Entry 0======\n"
+              "trtype:  tcp\n"
+              "adrfam:  ipv4\n"
+              "subtype: nvme subsystem\n"
+              "treq:    not specified\n"
+              "portid:  1\n"
+              "trsvcid: 4420\n"
+              "subnqn:  nqn.2026-11.io.example:disk\n"
+              "traddr:  192.168.1.7\n"
+              "eflags:  none\n"
+              "sectype: none\n");
+    EXPECT_EQ(nvmecusectl::discovery_text(json{{"genctr", 3}, {"records", json::array()}}),
+              "\nDiscovery Log Number of Records 0, Generation counter 3\n");
 }
 
 TEST(NvmecusectlListing, ListSubsysGroupsControllersByHostThenSubsystemNqn)

@@ -452,8 +452,7 @@ nvme::DiscoveryLogEntry entry(std::string_view traddr, std::string_view port, st
 
 /// What nvmecused does for a discovery controller: connect without Keep
 /// Alive or I/O queues, start the core, read the log, let go.
-std::expected<std::vector<nvmecuse::ctrlr::DiscoveredSubsystem>, std::error_code>
-discover(TestTarget& target)
+std::expected<nvmecuse::ctrlr::DiscoveryLog, std::error_code> discover(TestTarget& target)
 {
     nvmecuse::transport::TransportId id;
     id.trtype = "tcp";
@@ -475,8 +474,13 @@ discover(TestTarget& target)
 TEST(TcpDiscoveryTest, ReadsEveryEntryOfTheLogPage)
 {
     tcp_test::TargetConfig config;
+    auto first = entry("127.0.0.1", "4420", "nqn.2026-11.io.nvmecuse:a", nvme::DiscoverySubsystemType::nvm);
+    first.treq = nvme::treq::secure_channel_not_required | nvme::treq::sq_flow_control_disable;
+    first.portid = 3;
+    first.eflags = nvme::eflags::epcsd;
+    first.tsas[0] = static_cast<std::uint8_t>(nvme::TcpSecurityType::tls13);
     config.discovery = {
-        entry("127.0.0.1", "4420", "nqn.2026-11.io.nvmecuse:a", nvme::DiscoverySubsystemType::nvm),
+        first,
         entry("10.0.0.2", "4421", "nqn.2026-11.io.nvmecuse:b", nvme::DiscoverySubsystemType::nvm),
         entry("127.0.0.1", "8009", std::string(nvmecuse::transport::discovery_nqn),
               nvme::DiscoverySubsystemType::current_discovery),
@@ -484,14 +488,23 @@ TEST(TcpDiscoveryTest, ReadsEveryEntryOfTheLogPage)
     TestTarget target(config);
     auto found = discover(target);
     ASSERT_TRUE(found.has_value()) << found.error().message();
-    ASSERT_EQ(found->size(), 3u);
-    EXPECT_EQ((*found)[0].subtype, 2);
-    EXPECT_EQ((*found)[0].id.traddr, "127.0.0.1");
-    EXPECT_EQ((*found)[0].id.trsvcid, "4420");
-    EXPECT_EQ((*found)[0].id.subnqn, "nqn.2026-11.io.nvmecuse:a");
-    EXPECT_EQ((*found)[1].id.traddr, "10.0.0.2");
-    EXPECT_EQ((*found)[1].id.trsvcid, "4421");
-    EXPECT_EQ((*found)[2].subtype, 3);
+    EXPECT_EQ(found->genctr, 7u);
+    const auto& records = found->records;
+    ASSERT_EQ(records.size(), 3u);
+    EXPECT_EQ(records[0].subtype, 2);
+    EXPECT_EQ(records[0].id.traddr, "127.0.0.1");
+    EXPECT_EQ(records[0].id.trsvcid, "4420");
+    EXPECT_EQ(records[0].id.subnqn, "nqn.2026-11.io.nvmecuse:a");
+    // What nvme discover prints besides the transport ID, as listed.
+    EXPECT_EQ(records[0].adrfam, static_cast<std::uint8_t>(nvme::AddressFamily::ipv4));
+    EXPECT_EQ(records[0].treq, 0x6);
+    EXPECT_EQ(records[0].portid, 3);
+    EXPECT_EQ(records[0].eflags, nvme::eflags::epcsd);
+    EXPECT_EQ(records[0].sectype, static_cast<std::uint8_t>(nvme::TcpSecurityType::tls13));
+    EXPECT_EQ(records[1].id.traddr, "10.0.0.2");
+    EXPECT_EQ(records[1].id.trsvcid, "4421");
+    EXPECT_EQ(records[1].treq, 0);
+    EXPECT_EQ(records[2].subtype, 3);
     EXPECT_EQ(target.kato.load(), 0u);          // a discovery association without Keep Alive
     EXPECT_GE(target.log_page_reads.load(), 3); // header, page, header again
     EXPECT_TRUE(target.shutdown_seen.load());
@@ -502,7 +515,7 @@ TEST(TcpDiscoveryTest, AnEmptyLogIsEmpty)
     TestTarget target;
     auto found = discover(target);
     ASSERT_TRUE(found.has_value()) << found.error().message();
-    EXPECT_TRUE(found->empty());
+    EXPECT_TRUE(found->records.empty());
 }
 
 // ---- serving threads with NVMe/TCP queue pairs of their own ---------------

@@ -183,7 +183,7 @@ TEST_P(TcpNvmetTest, DiscoveryListsTheSubsystem)
     auto found = nvmecuse::ctrlr::read_discovery_log(**c);
     ASSERT_TRUE(found.has_value()) << found.error().message();
     bool listed = false;
-    for (const auto& s : *found)
+    for (const auto& s : found->records)
         listed |= s.id.subnqn == id.subnqn && s.id.traddr == id.traddr;
     EXPECT_TRUE(listed);
 }

@@ -20,7 +20,7 @@ namespace nvmecuse::service {
 /// for a transport ID of an I/O controller or of another transport,
 /// `failed` (unreachable when nothing answered) naming the target. Any
 /// thread; blocks while connecting.
-[[nodiscard]] std::expected<std::vector<ctrlr::DiscoveredSubsystem>, ManagerError>
+[[nodiscard]] std::expected<ctrlr::DiscoveryLog, ManagerError>
 read_discovery_log(const transport::TransportId& id, transport::tcp::TcpOptions tcp);
 
 } // namespace nvmecuse::service

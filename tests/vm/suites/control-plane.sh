@@ -77,14 +77,21 @@ OUT=$listing
 expect_json "list -o json: a device has nvme list -o json's keys ($kernel_keys), plus ours" \
   "[.Devices[0] | del(.Controller, .Transport, .State) | keys[]] | join(\",\")" "$kernel_keys"
 nvme disconnect -n $subnqn >/dev/null
-# discover lists what nvme discover lists.
+# discover lists what nvme discover lists: every record and field, the
+# generation counter, and the same text.
 run nvme discover -t tcp -a 127.0.0.1 -s 4420 -o json
 kernel_nqns=$(json '[.records[] | select(.subtype == "nvme subsystem") | .subnqn] | sort | join(",")')
+records='{genctr: .genctr, records: (.records | sort_by(.subnqn, .traddr, .trsvcid) | map(to_entries | sort_by(.key) | from_entries))}'
+kernel_log=$(json "$records | tojson")
 run nvmecusectl discover -t tcp -a 127.0.0.1 -s 4420 -o json
 expect_json "discover -o json: the NVM subsystems nvme discover lists ($kernel_nqns)" \
   '[.records[] | select(.subtype == "nvme subsystem") | .subnqn] | sort | join(",")' "$kernel_nqns"
+expect_json "discover -o json: nvme discover -o json's records, every field, and its genctr" \
+  "$records | tojson" "$kernel_log"
+kernel_text=$(nvme discover -t tcp -a 127.0.0.1 -s 4420 2>&1)
 run nvmecusectl discover -t tcp -a 127.0.0.1 -s 4420
 expect_match "discover: the log as nvme discover prints it" "^subnqn: +$subnqn$"
+expect_eq "discover: nvme discover's text, line for line" "$OUT" "$kernel_text"
 expect_eq "discover attaches nothing" "$(nvmecusectl list -o json | jq '.Devices | length')" 2
 OUT=$table
 expect_match "list: nvme0n1 is emulated and live" "^$DEV/nvme0n1 .* emulated +live$"
