@@ -7,8 +7,6 @@
 #include <cstdint>
 #include <string_view>
 
-#include "nvmecuse/spec/discovery.hpp"
-
 namespace nvmecuse::rpc {
 
 namespace {
@@ -51,14 +49,14 @@ nlohmann::json discovery_log_json(const ctrlr::DiscoveryLog& log)
     auto records = nlohmann::json::array();
     for (const auto& r : log.records) {
         nlohmann::json entry{{"trtype", r.id.trtype},
-                                     {"adrfam", r.id.adrfam},
-                                     {"subtype", lookup(subtype_names, r.subtype)},
-                                     {"treq", lookup(treq_names, r.treq)},
-                                     {"portid", r.portid},
-                                     {"trsvcid", r.id.trsvcid},
-                                     {"subnqn", r.id.subnqn},
-                                     {"traddr", r.id.traddr},
-                                     {"eflags", lookup(eflags_names, r.eflags)}};
+                             {"adrfam", r.id.adrfam},
+                             {"subtype", lookup(subtype_names, r.subtype)},
+                             {"treq", lookup(treq_names, r.treq)},
+                             {"portid", r.portid},
+                             {"trsvcid", r.id.trsvcid},
+                             {"subnqn", r.id.subnqn},
+                             {"traddr", r.id.traddr},
+                             {"eflags", lookup(eflags_names, r.eflags)}};
         if (r.id.trtype == "tcp") entry["sectype"] = lookup(sectype_names, r.sectype);
         records.push_back(std::move(entry));
     }
